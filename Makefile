@@ -1,0 +1,171 @@
+# sandtrail — build, test, demo, bench.  `make V=1` shows the full commands.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+BUILD   ?= build
+CC      ?= cc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+PREFIX  ?= /usr/local
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2)
+endif
+
+# Debian 12 packages the build, the tests, the demo and the bench need.
+DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
+	libmsgpack-dev libjansson-dev libssl-dev libsodium-dev libseccomp-dev libcmocka-dev \
+	libclang-rt-14-dev iproute2 strace procps util-linux jq \
+	bubblewrap auditd hyperfine
+
+PKGS    := libbpf libelf zlib msgpack jansson libcrypto libseccomp
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lmsgpackc -ljansson -lcrypto -lseccomp)
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# ---- kernel side: .bpf.c -> .bpf.o -> linked object -> skeleton ----
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BUILD) -Ibpf
+
+$(BUILD)/vmlinux.h:
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/sandtrail.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(BUILD)/sandtrail.skel.h: $(BUILD)/sandtrail.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name sandtrail_bpf > $@
+
+# ---- userspace: one library, two binaries ----
+MAINS    := userspace/sandtraild.c tools/sandtrail.c
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard userspace/*.c sandbox/*.c exporters/*.c tools/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+GENERATED := $(BUILD)/sandtrail.skel.h
+
+$(BUILD)/obj/%.o: %.c $(GENERATED)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(BUILD)/san/%.o: %.c $(GENERATED)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -MMD -MP -c $< -o $@
+
+$(BUILD)/libsandtrail.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libsandtrail-san.a: $(SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sandtraild: $(BUILD)/obj/userspace/sandtraild.o $(BUILD)/libsandtrail.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(BUILD)/sandtrail: $(BUILD)/obj/tools/sandtrail.o $(BUILD)/libsandtrail.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# ---- tests ----
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%) \
+	     $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit-san/%)
+HELPER_SRCS := $(wildcard tests/integration/helpers/*.c)
+HELPER_BINS := $(HELPER_SRCS:tests/integration/helpers/%.c=$(BUILD)/tests/helpers/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzzobj/%.o)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsandtrail.a
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka -lpthread
+
+$(BUILD)/tests/unit-san/%: tests/unit/%.c $(BUILD)/libsandtrail-san.a
+	$(call msg,TEST-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka -lpthread
+
+$(BUILD)/tests/helpers/%: tests/integration/helpers/%.c $(BUILD)/libsandtrail.a
+	$(call msg,HELPER,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lpthread
+
+$(BUILD)/fuzzobj/%.o: %.c $(GENERATED)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(WARN) -c $< -o $@
+
+$(BUILD)/libsandtrail-fuzz.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(BUILD)/libsandtrail-fuzz.a
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined $(WARN) -o $@ $^ $(LDLIBS) -lpthread
+
+# ---- entry points ----
+.PHONY: all deps test test-unit test-integration test-fuzz demo bench install clean
+all: $(BUILD)/sandtraild $(BUILD)/sandtrail
+
+tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS)
+
+# Installs only what is missing, so it is quick on a machine that has everything.
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: deps
+	$(MAKE) tests
+	BUILD=$(BUILD) tests/run.sh all
+
+test-unit: tests
+	BUILD=$(BUILD) tests/run.sh unit
+test-integration: tests
+	BUILD=$(BUILD) tests/run.sh integration
+test-fuzz: tests
+	BUILD=$(BUILD) tests/run.sh fuzz
+
+demo: deps
+	$(MAKE) all
+	BUILD=$(BUILD) tests/demo.sh
+
+bench: deps
+	$(MAKE) tests
+	BUILD=$(BUILD) bench/run.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
+	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,183 @@
+/* Event ABI between the kernel programs (bpf/) and the collector (userspace/).
+ *
+ * Every event is one ring-buffer sample: struct st_hdr, the fixed part of its
+ * type, then the type's byte strings packed back to back in the order the
+ * fixed part lists their lengths (no NUL terminators, no padding).  Only
+ * fixed-width types, no pointers: this header is compiled by clang -target bpf
+ * and by the host compiler and must give the same layout to both.
+ *
+ * Paths resolved in the kernel (ST_F_*_COMPONENTS) are the dentry names from
+ * the file up to the root of its mount namespace, leaf first, each followed
+ * by one NUL; the collector reverses them.  Names cannot hold '/' or NUL, so
+ * this encoding is unambiguous.
+ */
+#ifndef SANDTRAIL_EVENTS_H
+#define SANDTRAIL_EVENTS_H
+
+#ifdef __bpf__
+/* vmlinux.h provides the __u* types */
+#else
+#include <linux/types.h>
+#endif
+
+#define ST_ABI_VERSION 1
+
+#define ST_COMM_LEN    16
+#define ST_PATH_MAX    4096 /* bytes of one path string kept */
+#define ST_ARGV_MAX    4096 /* bytes of argv kept, each argument NUL-terminated */
+#define ST_ARGS_MAX    64   /* arguments kept */
+#define ST_NAME_MAX    256  /* one dentry name + NUL */
+#define ST_DEPTH_MAX   48   /* dentries walked for one resolved path */
+#define ST_UNIX_PATH_MAX 108
+
+enum st_event_type {
+	ST_EV_EXEC = 1,
+	ST_EV_FORK,
+	ST_EV_EXIT,
+	ST_EV_OPEN,
+	ST_EV_UNLINK,
+	ST_EV_RENAME,
+	ST_EV_CONNECT,
+	ST_EV_MAX
+};
+
+/* Why an event was lost; the kernel counts each (per CPU, per type). */
+enum st_loss_reason {
+	ST_LOSS_RINGBUF = 0, /* bpf_ringbuf_output/reserve failed: buffer full */
+	ST_LOSS_PENDING,     /* enter/exit pairing map full: event never built */
+	ST_LOSS_MAX
+};
+
+/* Which syscall produced an event (st_hdr.syscall). */
+enum st_syscall {
+	ST_SYS_NONE = 0,
+	ST_SYS_EXECVE, ST_SYS_EXECVEAT,
+	ST_SYS_OPEN, ST_SYS_OPENAT, ST_SYS_OPENAT2, ST_SYS_CREAT,
+	ST_SYS_UNLINK, ST_SYS_UNLINKAT, ST_SYS_RMDIR,
+	ST_SYS_RENAME, ST_SYS_RENAMEAT, ST_SYS_RENAMEAT2,
+	ST_SYS_CONNECT,
+	ST_SYS_MAX
+};
+
+/* st_hdr.flags */
+#define ST_F_TRUNC_1          (1u << 0) /* first string was cut to its bound */
+#define ST_F_TRUNC_2          (1u << 1) /* second string was cut */
+#define ST_F_TRUNC_3          (1u << 2) /* third string was cut */
+#define ST_F_TRUNC_ARGS       (1u << 3) /* more arguments than ST_ARGS_MAX */
+#define ST_F_2_COMPONENTS     (1u << 4) /* second string is a kernel path walk */
+#define ST_F_3_COMPONENTS     (1u << 5) /* third string is a kernel path walk */
+#define ST_F_WALK_INCOMPLETE  (1u << 6) /* walk stopped before the root (depth) */
+#define ST_F_FAULT_1          (1u << 7) /* first string could not be read (bad pointer) */
+#define ST_F_FAULT_2          (1u << 8)
+
+struct st_hdr {
+	__u64 ts;           /* bpf_ktime_get_boot_ns() at the event */
+	__u64 cgroup_id;    /* cgroup v2 id of the task */
+	__u64 session_cgid; /* the watched cgroup the task is in or below */
+	__u32 type;         /* enum st_event_type */
+	__u32 size;         /* whole event, header included */
+	__u32 tgid;
+	__u32 tid;
+	__u32 ppid;         /* tgid of the real parent */
+	__u32 uid;
+	__u32 gid;
+	__u32 flags;        /* ST_F_* */
+	__u32 syscall;      /* enum st_syscall */
+	__u32 reserved;
+	char comm[ST_COMM_LEN];
+};
+
+/* strings: filename (as requested), argv (NUL-terminated each, as the kernel
+ * copied them to the new image on success, as requested otherwise), exe
+ * (kernel path walk of the new image's exe_file, on success only) */
+struct st_exec {
+	struct st_hdr h;
+	__s32 ret;
+	__u32 argc;         /* arguments kept in argv */
+	__u16 filename_len;
+	__u16 argv_len;
+	__u16 exe_len;
+	__u16 pad;
+};
+
+/* h is the parent; child is a new process (threads are not reported) */
+struct st_fork {
+	struct st_hdr h;
+	__u32 child_tgid;
+	__u32 pad;
+};
+
+/* the last thread of the process exits: status as wait(2) encodes it */
+struct st_exit {
+	struct st_hdr h;
+	__s32 status;
+	__u32 pad;
+};
+
+/* strings: path as requested (copied at entry), path resolved from the
+ * returned fd at exit (components, successful opens only) */
+struct st_open {
+	struct st_hdr h;
+	__s32 ret;
+	__s32 dirfd;        /* AT_FDCWD for open/creat */
+	__u64 flags;        /* O_* as passed (creat: O_CREAT|O_WRONLY|O_TRUNC) */
+	__u64 resolve;      /* openat2 RESOLVE_* */
+	__u32 mode;
+	__u16 path_len;
+	__u16 resolved_len;
+};
+
+/* strings: path as requested */
+struct st_unlink {
+	struct st_hdr h;
+	__s32 ret;
+	__s32 dirfd;
+	__u32 flags;        /* AT_REMOVEDIR for rmdir */
+	__u16 path_len;
+	__u16 pad;
+};
+
+/* strings: from, to (as requested) */
+struct st_rename {
+	struct st_hdr h;
+	__s32 ret;
+	__s32 olddirfd;
+	__s32 newdirfd;
+	__u32 flags;        /* RENAME_* */
+	__u16 from_len;
+	__u16 to_len;
+	__u32 pad;
+};
+
+/* Where a connect's address was read from. */
+enum st_addr_source {
+	ST_ADDR_NONE = 0,   /* not read */
+	ST_ADDR_HOOK,       /* cgroup sock_addr hook: the kernel's copy */
+	ST_ADDR_SOCKET,     /* the connected socket at syscall exit */
+	ST_ADDR_USER,       /* user memory at entry (only when the kernel had none) */
+};
+
+enum st_verdict {
+	ST_VERDICT_ALLOW = 0,
+	ST_VERDICT_DENY,
+};
+
+/* strings: unix socket path (family AF_UNIX; abstract names start with NUL) */
+struct st_connect {
+	struct st_hdr h;
+	__s32 ret;
+	__s32 fd;
+	__u16 family;       /* AF_INET, AF_INET6, AF_UNIX, or what was passed */
+	__u16 port;         /* host byte order */
+	__u8  addr[16];     /* IPv4 in the first 4 bytes, network order */
+	__u8  source;       /* enum st_addr_source */
+	__u8  verdict;      /* enum st_verdict */
+	__u16 path_len;
+};
+
+/* One per CPU in a per-CPU array, indexed by event type. */
+struct st_loss_counts {
+	__u64 lost[ST_LOSS_MAX];
+};
+
+#endif

@@ -1,0 +1,45 @@
+/* Process lifecycle: fork (new processes, not threads) and exit of the last
+ * thread, so the collector can rebuild the process tree. */
+#include "common.bpf.h"
+
+__u32 watched_levels SEC(".bss");
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct st_fork ev;
+	__u64 session;
+
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	session = current_session(); /* the parent runs this tracepoint */
+	if (!session)
+		return 0;
+	fill_hdr(&ev.h, ST_EV_FORK, session);
+	ev.child_tgid = BPF_CORE_READ(child, tgid);
+	ev.pad = 0;
+	emit(&ev.h, sizeof(ev));
+	return 0;
+}
+
+/* Only the first argument is read: newer kernels add group_dead, older ones
+ * do not, and signal->live (already decremented here) says the same. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task)
+{
+	struct st_exit ev;
+	__u64 session;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	session = current_session();
+	if (!session)
+		return 0;
+	fill_hdr(&ev.h, ST_EV_EXIT, session);
+	ev.status = BPF_CORE_READ(task, exit_code);
+	ev.pad = 0;
+	emit(&ev.h, sizeof(ev));
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,111 @@
+# Sourced by every tests/integration/test_*.sh.  Gives each test a private
+# directory, a private sandtraild, cgroups that are removed on exit (even on
+# failure), and TAP output: "ok - name" / "not ok - name".
+set -u
+
+TOP=${SANDTRAIL_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${BUILD:-build}
+case $BUILD in /*) BIN=$BUILD ;; *) BIN=$TOP/$BUILD ;; esac
+SANDTRAILD=$BIN/sandtraild
+SANDTRAIL=$BIN/sandtrail
+HELPERS=$BIN/tests/helpers
+T=$(mktemp -d /tmp/sandtrail-test.XXXXXX)
+export SANDTRAIL_SOCKET=$T/control.sock
+JOURNAL=$T/journal
+KEYDIR=$T/keys
+DAEMON_PID=
+_cleanups=()
+
+defer() { _cleanups+=("$*"); }
+
+_on_exit() {
+	local i
+	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanups[i]}" >/dev/null 2>&1
+	done
+	rm -rf "$T"
+}
+trap _on_exit EXIT
+trap 'exit 130' INT TERM
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; }
+# check NAME CMD...: one TAP line for CMD's status
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+# diag TEXT...: shown by the runner when the test fails
+diag() { printf '# %s\n' "$@"; }
+
+# The cgroup2 mount: /sys/fs/cgroup on pure v2 hosts, .../unified on hybrid ones.
+cg2_root() { awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo; }
+
+# rm_cgroup PATH: kills what runs in PATH and below, then removes the tree.
+rm_cgroup() {
+	local cg=$1 d
+	[ -d "$cg" ] || return 0
+	if [ -e "$cg/cgroup.kill" ]; then
+		echo 1 >"$cg/cgroup.kill" 2>/dev/null
+	else
+		find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null
+	fi
+	for _ in $(seq 50); do
+		find "$cg" -depth -type d 2>/dev/null | while read -r d; do rmdir "$d" 2>/dev/null; done
+		[ -d "$cg" ] || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# mk_cgroup NAME: a fresh cgroup v2 directory, removed when the test ends.
+mk_cgroup() {
+	local cg
+	cg=$(cg2_root)/sandtrail-test-$$-$1
+	mkdir -p "$cg" || return 1
+	defer rm_cgroup "$cg"
+	echo "$cg"
+}
+
+# run_in_cgroup CG CMD...: runs CMD with its shell moved into CG first.
+run_in_cgroup() {
+	local cg=$1
+	shift
+	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$cg" "$@"
+}
+
+# start_daemon [ARGS...]: a private sandtraild; waits for "sandtraild: ready".
+start_daemon() {
+	local i
+	mkdir -p "$KEYDIR"
+	"$SANDTRAILD" --journal "$JOURNAL" --socket "$SANDTRAIL_SOCKET" \
+		--key "$KEYDIR/signing.key" --create-key "$@" 2>"$T/daemon.err" &
+	DAEMON_PID=$!
+	defer stop_daemon
+	for i in $(seq 300); do
+		grep -q '^sandtraild: ready' "$T/daemon.err" 2>/dev/null && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag "sandtraild did not become ready:" "$(cat "$T/daemon.err")"
+	return 1
+}
+
+# stop_daemon: SIGTERM, then wait for the drain and final seal.
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	local rc=$?
+	DAEMON_PID=
+	return $rc
+}
+
+# replay_json SESSION: the session's records, one JSON object per line.
+replay_json() {
+	"$SANDTRAIL" replay --journal "$JOURNAL" --session "$1" --format json
+}
+
+# jq_count FILE FILTER: how many records of FILE match the jq FILTER.
+jq_count() { jq -c "select($2)" "$1" | wc -l; }

@@ -1,0 +1,39 @@
+/* Control socket: one JSON object per SOCK_SEQPACKET message, request then
+ * reply.  Requests carry "cmd"; replies carry "ok" and, on failure, "error"
+ * (one line, meant for the user).  Only root may connect (SO_PEERCRED).
+ *
+ * watch   {cgroup: absolute cgroup v2 path, mode: watch|hardened|gvisor|microvm,
+ *          labels: {k: v}, keep: bool, policy_digest?, argv?: [escaped bytes],
+ *          redact?: [{name, value}], network?: {...}}  -> {id}
+ *          Replies only once the kernel traces the cgroup.  keep=false: the
+ *          session ends (reason manager_lost) if this connection closes first.
+ * unwatch {id, reason?, exit_status?, signal?, memory_peak?, pids_peak?, cpu_usec?}
+ *          Drains the kernel's events of the session, then writes session_end.
+ * stop    {id}  kills every process of the session (cgroup.kill).
+ * ps      {}    -> {sessions: [{id, mode, cgroup, labels, start}]}
+ */
+#ifndef SANDTRAIL_CONTROL_H
+#define SANDTRAIL_CONTROL_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#define CONTROL_DEFAULT_SOCKET "/run/sandtrail/control.sock"
+#define CONTROL_MSG_MAX (256 * 1024)
+
+/* The socket path: the flag's value, else $SANDTRAIL_SOCKET, else the default. */
+const char *control_socket_path(const char *flag);
+/* Daemon side: a listening socket at path (its directory made 0700). */
+int control_listen(const char *path);
+int control_connect(const char *path);
+int control_send(int fd, json_t *msg);
+/* 0 and *msg set; -ECONNRESET when the peer closed; -errno otherwise. */
+int control_recv(int fd, json_t **msg);
+/* Client: sends req on fd and waits for the reply.  Returns the reply when
+ * "ok" is true; otherwise NULL with the daemon's error (or a transport error)
+ * in err. */
+json_t *control_call_fd(int fd, json_t *req, char *err, size_t errlen);
+/* As control_call_fd on a fresh connection to path. */
+json_t *control_call(const char *path, json_t *req, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,34 @@
+/* The kernel programs: load, attach, mark cgroups as sessions, consume events.
+ * Owns the BPF skeleton; nothing else in userspace touches BPF objects. */
+#ifndef SANDTRAIL_PROBES_H
+#define SANDTRAIL_PROBES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+
+struct probes_config {
+	uint32_t ringbuf_bytes; /* power of two, >= page size; 0: default */
+};
+
+struct probes;
+
+/* Called for each ring-buffer sample; data is one event (bpf/events.h). */
+typedef void (*probes_event_fn)(void *ctx, const void *data, size_t len);
+
+/* Loads and attaches every program (mounting tracefs privately if needed). */
+int probes_open(struct probes **out, const struct probes_config *cfg, probes_event_fn fn, void *ctx);
+/* An fd that turns readable when events wait (for epoll). */
+int probes_fd(struct probes *p);
+/* Consumes waiting events without blocking; returns how many, or -errno. */
+int probes_consume(struct probes *p);
+/* Traces the cgroup (an open cgroup v2 directory) and its descendants; once
+ * this returns, every later event of its tasks is captured. */
+int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id);
+int probes_unwatch(struct probes *p, uint64_t cgroup_id);
+/* Sums of the kernel's loss counters since load, per type and reason. */
+int probes_losses(struct probes *p, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);
+void probes_close(struct probes *p);
+
+#endif

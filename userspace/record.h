@@ -1,0 +1,45 @@
+/* Records: msgpack maps with string keys (schemas/record.md).  The builder
+ * patches the top-level key count at the end, so fields can be added freely;
+ * the reader gives typed lookups into an unpacked record. */
+#ifndef SANDTRAIL_RECORD_H
+#define SANDTRAIL_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#define RECORD_VERSION 1
+
+struct rec {
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+	uint32_t nkeys;
+};
+
+void rec_init(struct rec *r);                     /* once; rec_free releases */
+void rec_free(struct rec *r);
+/* Starts a record: version, ts (ns since the epoch) and type. */
+void rec_begin(struct rec *r, const char *type, uint64_t ts_ns);
+void rec_str(struct rec *r, const char *key, const char *val);
+void rec_bytes(struct rec *r, const char *key, const void *p, size_t len);
+void rec_int(struct rec *r, const char *key, int64_t v);
+void rec_uint(struct rec *r, const char *key, uint64_t v);
+void rec_bool(struct rec *r, const char *key, bool v);
+/* Writes the key; the caller packs exactly one value with r->pk. */
+void rec_key(struct rec *r, const char *key);
+/* Closes the record; the bytes stay valid until the next rec_begin. */
+const void *rec_finish(struct rec *r, size_t *len);
+
+/* Reading: a record unpacked into a zone the caller owns. */
+int rec_unpack(const void *p, size_t len, msgpack_zone *zone, msgpack_object *out);
+const msgpack_object *rec_get(const msgpack_object *rec, const char *key);
+/* Typed lookups: false when the key is missing or of another type. */
+bool rec_get_int(const msgpack_object *rec, const char *key, int64_t *out);
+bool rec_get_uint(const msgpack_object *rec, const char *key, uint64_t *out);
+/* str or bin: pointer into the record, not NUL-terminated */
+bool rec_get_bytes(const msgpack_object *rec, const char *key, const char **p, size_t *len);
+/* true when the key holds this exact string */
+bool rec_is(const msgpack_object *rec, const char *key, const char *val);
+
+#endif
