@@ -1,0 +1,38 @@
+/* Decoding of one ring-buffer sample (bpf/events.h) into a checked view.
+ * The bytes come from the kernel but their content from the sandbox: every
+ * length is checked against the sample before anything is read. */
+#ifndef SANDTRAIL_EVENT_H
+#define SANDTRAIL_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+
+#define EVENT_STR_MAX 3
+
+struct event_str {
+	const uint8_t *p;
+	uint32_t len;
+	bool truncated;
+	bool components; /* kernel path walk, leaf first, NUL after each name */
+	bool present;    /* the kernel filled it (a fault leaves it absent) */
+};
+
+struct event {
+	const struct st_hdr *h;
+	const void *body;  /* the type's fixed part (struct st_exec, ...) */
+	struct event_str str[EVENT_STR_MAX];
+	unsigned nstr;
+};
+
+/* Fills ev from one sample; -EBADMSG when sizes or type do not add up. */
+int event_decode(const void *data, size_t len, struct event *ev);
+const char *event_type_name(uint32_t type);
+const char *event_syscall_name(uint32_t sys);
+/* Joins a component walk into "/a/b/c"; returns the length written (at most
+ * cap, truncated flag set when cut).  out is not NUL-terminated. */
+size_t event_path_join(const struct event_str *s, uint8_t *out, size_t cap, bool *truncated);
+
+#endif
