@@ -164,7 +164,15 @@ static int check_pubkey(struct replay *r)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
+		struct stat st;
+		int err = fstat(fd, &st) < 0 ? errno : S_ISREG(st.st_mode) ? 0 : EINVAL;
+
 		close(fd);
+		if (err) {
+			fprintf(stderr, "sandtrail replay: --pubkey %s: %s\n", path,
+				err == EINVAL ? "not a regular file" : strerror(err));
+			return 2;
+		}
 		r->pubkey = path;
 		return 0;
 	}
