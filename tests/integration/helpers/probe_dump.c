@@ -269,8 +269,10 @@ int main(int argc, char **argv)
 	fprintf(stderr, "ready\n");
 	pfd = (struct pollfd){ .fd = probes_fd(p), .events = POLLIN };
 	while (!stop) {
-		if (poll(&pfd, 1, 100) > 0)
-			probes_consume(p);
+		if (poll(&pfd, 1, 100) > 0 && (rc = probes_consume(p)) < 0) {
+			fprintf(stderr, "probe_dump: probes_consume: %s\n", strerror(-rc));
+			return 1;
+		}
 	}
 	while (probes_consume(p) > 0)
 		;
