@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sandtrail replay against journals written through the journal API by
-# tests/integration/helpers/replay_fixture: JSON lines and their contract
-# fields, filters, the session list, the text timeline, --follow, errors.
+# tests/integration/helpers/replay_fixture (JSON lines and their contract
+# fields, filters, the session list, the text timeline, --follow, errors),
+# then against a real watched session recorded by sandtraild.
 source "$(dirname "$0")/lib.sh"
 
 FIXTURE=$HELPERS/replay_fixture
@@ -10,6 +11,7 @@ SID2=99887766aabbccdd
 LIVE=aaaaaaaaaaaaaaaa
 OUT=$T/out
 ERR=$T/err
+FIXJ=$T/fixture  # the fixture's journal; sandtraild's is $JOURNAL
 
 # With a signing key (once keygen exists) the journal is sealed and replay
 # verifies it; without one, every record is shown unverified.
@@ -20,7 +22,7 @@ if "$SANDTRAIL" keygen --help >/dev/null 2>&1; then
 	KEY=(--key "$KEYDIR/signing.key") PUB=(--pubkey "$KEYDIR/signing.pub") SEALED=true
 fi
 
-replay() { "$SANDTRAIL" replay --journal "$JOURNAL" "${PUB[@]}" "$@"; }
+replay() { "$SANDTRAIL" replay --journal "$FIXJ" "${PUB[@]}" "$@"; }
 lines() { wc -l <"$1" | tr -d ' '; }
 # one_line_error EXPECTED_STATUS CMD...: fails with that status and one stderr line
 one_line_error() {
@@ -33,7 +35,7 @@ one_line_error() {
 }
 
 check "fixture writes a journal through the journal API" \
-	"$FIXTURE" "${KEY[@]}" "$JOURNAL" session $SID $SID2
+	"$FIXTURE" "${KEY[@]}" "$FIXJ" session $SID $SID2
 
 # ---- JSON ----
 replay --session $SID --format json >"$OUT" 2>"$ERR"
@@ -97,6 +99,7 @@ check "list json: second session" \
 # ---- text timeline ----
 replay --session $SID >"$OUT" 2>"$ERR"
 indent_of() { grep -F "$2" "$1" | head -1 | sed -E 's/^.{2} *\+[0-9.]+s  //' | awk '{ match($0, /^ */); print RLENGTH }'; }
+export -f indent_of
 check "text: children indented below their parents" \
 	bash -c '[ "$1" -eq 0 ] && [ "$2" -eq 2 ] && [ "$3" -eq 4 ]' _ \
 	"$(indent_of "$OUT" "100 sh  fork")" "$(indent_of "$OUT" "101 sh  exec")" "$(indent_of "$OUT" "102 sh  exec")"
@@ -112,22 +115,22 @@ if [ "$SEALED" = false ]; then
 	check "text: unverified records are marked and named" \
 		bash -c 'grep -q "^!     +0.010s" "$1" && grep -q "^! records 0-16 (17) are not covered by a valid seal" "$1"' _ "$OUT"
 fi
-script -qec "$SANDTRAIL replay --journal $JOURNAL ${PUB[*]} --session $SID" /dev/null >"$OUT" 2>&1
+script -qec "$SANDTRAIL replay --journal $FIXJ ${PUB[*]} --session $SID" /dev/null >"$OUT" 2>&1
 check "text: colour on a terminal" grep -q $'\033\\[' "$OUT"
-NO_COLOR=1 script -qec "$SANDTRAIL replay --journal $JOURNAL ${PUB[*]} --session $SID" /dev/null >"$OUT" 2>&1
+NO_COLOR=1 script -qec "$SANDTRAIL replay --journal $FIXJ ${PUB[*]} --session $SID" /dev/null >"$OUT" 2>&1
 check "text: no colour with NO_COLOR" bash -c '! grep -q $'"'"'\033\\['"'"' "$1"' _ "$OUT"
 
 # ---- --follow ----
-"$FIXTURE" "${KEY[@]}" "$JOURNAL" start $LIVE
+"$FIXTURE" "${KEY[@]}" "$FIXJ" start $LIVE
 replay --session $LIVE --format json --follow >"$T/follow" 2>/dev/null &
 FOLLOW=$!
 defer "kill $FOLLOW"
 sleep 0.5
-"$FIXTURE" "${KEY[@]}" "$JOURNAL" append $LIVE exec
+"$FIXTURE" "${KEY[@]}" "$FIXJ" append $LIVE exec
 wait_for() { for _ in $(seq 100); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 check "--follow prints a record appended after it started" \
 	wait_for '[ "$(jq -c "select(.type==\"exec\" and .filename==\"/bin/appended\")" "$T/follow" 2>/dev/null)" != "" ]'
-"$FIXTURE" "${KEY[@]}" "$JOURNAL" append $LIVE session_end
+"$FIXTURE" "${KEY[@]}" "$FIXJ" append $LIVE session_end
 check "--follow --session ends with the session" wait_for '! kill -0 $FOLLOW 2>/dev/null'
 wait $FOLLOW
 check "--follow exits 0 and printed three records" \
@@ -136,9 +139,9 @@ check "--follow exits 0 and printed three records" \
 # ---- errors: one line, exit 2 (usage, I/O) or 1 (no such session) ----
 check "missing journal: one-line error, exit 2" one_line_error 2 "$SANDTRAIL" replay --journal "$T/nope"
 check "unreadable --pubkey: one-line error, exit 2" \
-	one_line_error 2 "$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$T/nope.pub"
+	one_line_error 2 "$SANDTRAIL" replay --journal "$FIXJ" --pubkey "$T/nope.pub"
 check "--pubkey a directory: one-line error, exit 2" \
-	one_line_error 2 "$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$T"
+	one_line_error 2 "$SANDTRAIL" replay --journal "$FIXJ" --pubkey "$T"
 check "--format xml: one-line error, exit 2" one_line_error 2 replay --format xml
 check "--type bogus: one-line error, exit 2" one_line_error 2 replay --session $SID --type bogus
 check "--session not an id: one-line error, exit 2" one_line_error 2 replay --session XYZ
@@ -146,7 +149,7 @@ check "--since 10s without --session: exit 2" one_line_error 2 replay --since 10
 check "--pid without --session or --all: exit 2" one_line_error 2 replay --pid 5
 check "unknown session: one-line error, exit 1" one_line_error 1 replay --session 0123456789abcdef
 if [ ! -e /etc/sandtrail/signing.pub ]; then
-	"$SANDTRAIL" replay --journal "$JOURNAL" --session $SID --format json >"$OUT" 2>"$ERR"
+	"$SANDTRAIL" replay --journal "$FIXJ" --session $SID --format json >"$OUT" 2>"$ERR"
 	check "no default public key: replay works, everything unverified" \
 		bash -c '[ $1 -eq 0 ] && [ "$(jq -c "select(.sealed)" "$2")" = "" ] && grep -q "seals not checked" "$3" && [ "$(wc -l <"$3")" -eq 2 ]' \
 		_ $? "$OUT" "$ERR"
@@ -158,3 +161,47 @@ BULK=$T/bulk
 "$SANDTRAIL" replay --journal "$BULK" "${PUB[@]}" --all --format json 2>/dev/null >"$OUT"
 check "--all json streams 100000 records" \
 	test "$(jq -c 'select(.seq != null) | .seq' "$OUT" | awk 'NR-1!=$1 { bad=1 } END { print NR, bad+0 }')" = "100000 0"
+
+# ---- a real watched session: sandtraild records, replay rebuilds ----
+if ! start_daemon; then
+	not_ok "sandtraild starts"
+	exit 1
+fi
+cg=$(mk_cgroup replay)
+W=$T/work
+mkdir -p "$W"
+id=$("$SANDTRAIL" watch --cgroup "$cg" --label suite=replay)
+run_in_cgroup "$cg" /bin/sh -c 'echo hi >"$1/w.txt"; mv "$1/w.txt" "$1/v.txt"; rm "$1/v.txt"
+	cat /nonexistent 2>/dev/null; /bin/true a "b c"; exit 3' _ "$W"
+check "the workload ran in the session" test $? -eq 3
+"$SANDTRAIL" unwatch "$id"
+check "sandtraild stops cleanly" stop_daemon
+LIVEPUB=()
+[ -f "$KEYDIR/signing.pub" ] && LIVEPUB=(--pubkey "$KEYDIR/signing.pub")
+"$SANDTRAIL" replay --journal "$JOURNAL" "${LIVEPUB[@]}" --session "$id" --format json >"$OUT" 2>/dev/null
+check "real session: every line parses with the contract fields" \
+	bash -c '[ "$(jq -c . "$1" | wc -l)" -eq "$(wc -l <"$1")" ] && [ "$(jq -c "select((.seq|type)!=\"number\" or .session!=\"$2\" or (.ts|type)!=\"string\")" "$1")" = "" ]' \
+	_ "$OUT" "$id"
+shell=$(jq -r 'select(.type=="open" and (.path|endswith("/w.txt"))) | .pid' "$OUT")
+true_pid=$(jq -r 'select(.type=="exec" and .filename=="/bin/true" and .ret==0) | .pid' "$OUT")
+check "real session: /bin/true ran with its argv, child of the shell" \
+	test "$(jq -c 'select(.type=="exec" and .filename=="/bin/true" and .ret==0) | [.argv, .ppid]' "$OUT")" = "[[\"/bin/true\",\"a\",\"b c\"],${shell:-0}]"
+check "real session: the shell's fork record names that child" \
+	test "$(jq_count "$OUT" '.type=="fork" and .pid=='"${shell:-0}"' and .child_pid=='"${true_pid:-0}")" -eq 1
+check "real session: rename, unlink and the failed open are there" \
+	bash -c '[ "$(jq -c "select(.type==\"rename\" and (.to|endswith(\"/v.txt\")) and .ret==0)" "$1")" != "" ] &&
+		[ "$(jq -c "select(.type==\"unlink\" and (.path|endswith(\"/v.txt\")) and .ret==0)" "$1")" != "" ] &&
+		[ "$(jq -c "select(.type==\"open\" and .path==\"/nonexistent\" and .error==\"ENOENT\")" "$1")" != "" ]' _ "$OUT"
+check "real session: the shell's exit code" \
+	test "$(jq_count "$OUT" '.type=="exit" and .pid=='"${shell:-0}"' and .code==3')" -eq 1
+if "$SANDTRAIL" verify --help >/dev/null 2>&1 && [ ${#LIVEPUB[@]} -gt 0 ]; then
+	check "real session: a cleanly stopped journal is sealed" test "$(jq_count "$OUT" '.sealed!=true')" -eq 0
+fi
+"$SANDTRAIL" replay --journal "$JOURNAL" "${LIVEPUB[@]}" --session "$id" >"$OUT" 2>/dev/null
+check "real session text: the shell's children are indented below it" \
+	bash -c '[ "$(indent_of "$1" "exec /bin/true /bin/true a \"b c\"")" -eq $(( $(indent_of "$1" "'"$shell"' sh  create") + 2 )) ]' _ "$OUT"
+check "real session text: summary has the written and deleted files" \
+	bash -c 'grep -q "^    $2/w.txt\$" "$1" && grep -A1 "files deleted: 1" "$1" | grep -q "$2/v.txt"' _ "$OUT" "$W"
+"$SANDTRAIL" replay --journal "$JOURNAL" "${LIVEPUB[@]}" --format json >"$OUT" 2>/dev/null
+check "real session list: mode, label, ended by unwatch" \
+	test "$(jq -c 'select(.session=="'"$id"'") | [.mode, .labels.suite, .reason, .ended]' "$OUT")" = '["watch","replay","unwatch",true]'
