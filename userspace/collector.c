@@ -75,7 +75,7 @@ static void sync_clock(struct collector *c)
 	c->boot_to_wall = (int64_t)w - (int64_t)(b0 / 2 + b1 / 2);
 }
 
-static void log_msg(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void log_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -209,7 +209,7 @@ static void end_session(struct collector *c, struct session *s, const char *reas
 	}
 }
 
-static json_t *reply_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static json_t *reply_error(const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
