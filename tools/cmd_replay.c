@@ -18,7 +18,7 @@
 #include "render_json.h"
 #include "rfilter.h"
 #include "sealmark.h"
-#include "sessions.h"
+#include "sesslist.h"
 #include "timeline.h"
 
 #define REPLAY_JOURNAL "/var/lib/sandtrail/journal"
@@ -241,7 +241,7 @@ static int list_record(struct replay *r, const struct journal_entry *e, const ms
 {
 	int rc = sealmark_add(&r->seals, e->seq, e->seal);
 
-	return rc ? rc : sessions_add(arg, e->seq, e->seal, rec);
+	return rc ? rc : sesslist_add(arg, e->seq, e->seal, rec);
 }
 
 struct scope {
@@ -279,18 +279,18 @@ static int scope_record(struct replay *r, const struct journal_entry *e, const m
 
 static int replay_list(struct replay *r, struct journal_reader *jr)
 {
-	struct sessions *s;
+	struct sesslist *s;
 	uint64_t since = rfilter_time_ns(&r->filter.since, 0);
 	uint64_t until = r->filter.until.kind ? rfilter_time_ns(&r->filter.until, 0) : UINT64_MAX;
-	int rc = sessions_new(&s);
+	int rc = sesslist_new(&s);
 
 	if (rc == 0)
 		rc = each_record(r, jr, list_record, s);
 	if (rc == 0 && r->json)
-		rc = sessions_print_json(s, stdout, since, until);
+		rc = sesslist_print_json(s, stdout, since, until);
 	else if (rc == 0)
-		rc = sessions_print_text(s, stdout, since, until);
-	sessions_free(s);
+		rc = sesslist_print_text(s, stdout, since, until);
+	sesslist_free(s);
 	return rc;
 }
 

@@ -10,7 +10,7 @@
 
 #include "record.h"
 #include "render_json.h"
-#include "sessions.h"
+#include "sesslist.h"
 #include "timeline.h"
 
 static bool valid_utf8_text(const uint8_t *p, size_t n)
@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum journal_seal_state seal = states[size % 3];
 	struct timeline_opts o = { 0 };
 	struct timeline *tl;
-	struct sessions *ss;
+	struct sesslist *ss;
 	msgpack_zone zone;
 	msgpack_object rec;
 	char *buf = NULL;
@@ -99,24 +99,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	free(buf);
 
-	if (sessions_new(&ss) != 0 || sessions_add(ss, 1, seal, &rec) != 0)
+	if (sesslist_new(&ss) != 0 || sesslist_add(ss, 1, seal, &rec) != 0)
 		abort();
 	buf = NULL;
 	f = open_memstream(&buf, &len);
-	if (sessions_print_json(ss, f, 0, UINT64_MAX) != 0)
+	if (sesslist_print_json(ss, f, 0, UINT64_MAX) != 0)
 		abort();
 	fclose(f);
 	check_json_lines(buf, len, (size_t)-1);
 	free(buf);
 	buf = NULL;
 	f = open_memstream(&buf, &len);
-	if (sessions_print_text(ss, f, 0, UINT64_MAX) != 0)
+	if (sesslist_print_text(ss, f, 0, UINT64_MAX) != 0)
 		abort();
 	fclose(f);
 	if (!valid_utf8_text((const uint8_t *)buf, len))
 		abort();
 	free(buf);
-	sessions_free(ss);
+	sesslist_free(ss);
 	msgpack_zone_destroy(&zone);
 	return 0;
 }

@@ -7,10 +7,11 @@
 #include "record.h"
 #include "render_json.h"
 #include "render_text.h"
-#include "sessions.h"
+#include "sesslist.h"
 #include "strmap.h"
 
-struct session {
+/* One session of the list. */
+struct sess {
 	char *id;                 /* raw bytes of the session field */
 	size_t id_len;
 	char *mode, *reason;      /* raw bytes, NULL when unknown */
@@ -26,15 +27,15 @@ struct session {
 	struct strmap *losses;    /* kind -> events lost */
 };
 
-struct sessions {
+struct sesslist {
 	struct strmap *index;     /* id -> position in s + 1 */
-	struct session *s;
+	struct sess *s;
 	size_t n, cap;
 };
 
-int sessions_new(struct sessions **out)
+int sesslist_new(struct sesslist **out)
 {
-	struct sessions *s = calloc(1, sizeof(*s));
+	struct sesslist *s = calloc(1, sizeof(*s));
 
 	if (!s || strmap_new(&s->index) < 0) {
 		free(s);
@@ -44,12 +45,12 @@ int sessions_new(struct sessions **out)
 	return 0;
 }
 
-void sessions_free(struct sessions *s)
+void sesslist_free(struct sesslist *s)
 {
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
-		struct session *x = &s->s[i];
+		struct sess *x = &s->s[i];
 
 		free(x->id);
 		free(x->mode);
@@ -64,7 +65,7 @@ void sessions_free(struct sessions *s)
 	free(s);
 }
 
-size_t sessions_count(const struct sessions *s)
+size_t sesslist_count(const struct sesslist *s)
 {
 	return s->n;
 }
@@ -87,7 +88,7 @@ static int copy_field(const msgpack_object *rec, const char *key, char **out, si
 }
 
 /* labels as "k=v k2=v2" (escaped words) and as a JSON object. */
-static int render_labels(struct session *x, const msgpack_object *rec)
+static int render_labels(struct sess *x, const msgpack_object *rec)
 {
 	const msgpack_object *l = rec_get(rec, "labels");
 	size_t tlen, jlen;
@@ -114,10 +115,10 @@ static int render_labels(struct session *x, const msgpack_object *rec)
 	return rc;
 }
 
-static struct session *lookup(struct sessions *s, const char *id, size_t len, uint64_t seq)
+static struct sess *lookup(struct sesslist *s, const char *id, size_t len, uint64_t seq)
 {
 	uint64_t *pos = strmap_get(s->index, id, len);
-	struct session *x;
+	struct sess *x;
 
 	if (!pos)
 		return NULL;
@@ -125,7 +126,7 @@ static struct session *lookup(struct sessions *s, const char *id, size_t len, ui
 		return &s->s[*pos - 1];
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct session *ns = realloc(s->s, cap * sizeof(*ns));
+		struct sess *ns = realloc(s->s, cap * sizeof(*ns));
 
 		if (!ns)
 			return NULL;
@@ -133,7 +134,7 @@ static struct session *lookup(struct sessions *s, const char *id, size_t len, ui
 		s->cap = cap;
 	}
 	x = &s->s[s->n];
-	*x = (struct session){ .first_seq = seq, .id_len = len };
+	*x = (struct sess){ .first_seq = seq, .id_len = len };
 	x->id = malloc(len ? len : 1);
 	if (!x->id || strmap_new(&x->counts) < 0 || strmap_new(&x->losses) < 0) {
 		free(x->id);
@@ -145,7 +146,7 @@ static struct session *lookup(struct sessions *s, const char *id, size_t len, ui
 	return x;
 }
 
-static int add_end(struct session *x, const msgpack_object *rec, uint64_t ts)
+static int add_end(struct sess *x, const msgpack_object *rec, uint64_t ts)
 {
 	x->ended = true;
 	x->end = ts;
@@ -154,13 +155,13 @@ static int add_end(struct session *x, const msgpack_object *rec, uint64_t ts)
 	return copy_field(rec, "reason", &x->reason, &x->reason_len);
 }
 
-int sessions_add(struct sessions *s, uint64_t seq, enum journal_seal_state seal,
+int sesslist_add(struct sesslist *s, uint64_t seq, enum journal_seal_state seal,
 		 const msgpack_object *rec)
 {
 	const char *id, *type = "?";
 	size_t len, tlen = 1;
 	uint64_t ts = 0, n, *c;
-	struct session *x;
+	struct sess *x;
 	int rc = 0;
 
 	if (!rec_get_bytes(rec, "session", &id, &len))
@@ -211,12 +212,12 @@ int sessions_add(struct sessions *s, uint64_t seq, enum journal_seal_state seal,
 	return rc;
 }
 
-static bool active(const struct session *x, uint64_t since, uint64_t until)
+static bool active(const struct sess *x, uint64_t since, uint64_t until)
 {
 	return x->start <= until && (x->ended ? x->end : x->last_ts) >= since;
 }
 
-static uint64_t duration(const struct session *x)
+static uint64_t duration(const struct sess *x)
 {
 	uint64_t end = x->ended ? x->end : x->last_ts;
 
@@ -242,7 +243,7 @@ static char *word(const char *p, size_t len)
 }
 
 /* How it ended: "exit 0", "signal 9", the reason, "-" without session_end. */
-static char *ending(const struct session *x)
+static char *ending(const struct sess *x)
 {
 	char *out;
 
@@ -253,7 +254,7 @@ static char *ending(const struct session *x)
 	return word(x->ended ? x->reason : NULL, x->reason_len);
 }
 
-static int print_row(const struct session *x, FILE *f)
+static int print_row(const struct sess *x, FILE *f)
 {
 	char start[RECFMT_TS_LEN], dur[32], seal[32];
 	char *id = word(x->id, x->id_len), *mode = word(x->mode, x->mode_len), *end = ending(x);
@@ -282,7 +283,7 @@ static int print_row(const struct session *x, FILE *f)
 	return rc;
 }
 
-int sessions_print_text(const struct sessions *s, FILE *f, uint64_t since, uint64_t until)
+int sesslist_print_text(const struct sesslist *s, FILE *f, uint64_t since, uint64_t until)
 {
 	int rc = 0;
 
@@ -315,7 +316,7 @@ static int print_counts(FILE *f, const struct strmap *m)
 	return rc;
 }
 
-static int print_object(const struct session *x, FILE *f)
+static int print_object(const struct sess *x, FILE *f)
 {
 	char ts[RECFMT_TS_LEN];
 	int rc;
@@ -354,7 +355,7 @@ static int print_object(const struct session *x, FILE *f)
 	return rc;
 }
 
-int sessions_print_json(const struct sessions *s, FILE *f, uint64_t since, uint64_t until)
+int sesslist_print_json(const struct sesslist *s, FILE *f, uint64_t since, uint64_t until)
 {
 	int rc = 0;
 

@@ -7,14 +7,14 @@
 #include <jansson.h>
 
 #include "rectest.h"
-#include "sessions.h"
+#include "sesslist.h"
 
 #define T0 1700000000000000000ull
 #define MS 1000000ull
 
 struct fx {
 	struct rt t;
-	struct sessions *s;
+	struct sesslist *s;
 	uint64_t seq;
 };
 
@@ -22,18 +22,18 @@ static void fx_open(struct fx *x)
 {
 	rt_init(&x->t);
 	x->seq = 0;
-	assert_int_equal(sessions_new(&x->s), 0);
+	assert_int_equal(sesslist_new(&x->s), 0);
 }
 
 static void fx_close(struct fx *x)
 {
-	sessions_free(x->s);
+	sesslist_free(x->s);
 	rt_fini(&x->t);
 }
 
 static void add(struct fx *x, enum journal_seal_state seal)
 {
-	assert_int_equal(sessions_add(x->s, x->seq++, seal, rt_done(&x->t)), 0);
+	assert_int_equal(sesslist_add(x->s, x->seq++, seal, rt_done(&x->t)), 0);
 }
 
 /* A session record of another id than RT_SESSION. */
@@ -76,7 +76,7 @@ static json_t *list_json(struct fx *x, uint64_t since, uint64_t until)
 	json_t *arr = json_array();
 	char *line, *save = NULL;
 
-	assert_int_equal(sessions_print_json(x->s, f, since, until), 0);
+	assert_int_equal(sesslist_print_json(x->s, f, since, until), 0);
 	for (line = strtok_r((char *)rt_text(&x->t), "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		json_error_t err;
 		json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &err);
@@ -99,7 +99,7 @@ static json_int_t get_int(json_t *o, const char *path1, const char *path2)
 	return json_integer_value(v);
 }
 
-static void test_sessions_list_aggregates_counts_losses_exit_and_duration(void **state)
+static void test_sesslist_list_aggregates_counts_losses_exit_and_duration(void **state)
 {
 	struct fx x;
 	json_t *l, *a;
@@ -118,7 +118,7 @@ static void test_sessions_list_aggregates_counts_losses_exit_and_duration(void *
 	add(&x, JOURNAL_SEALED);
 	rec_begin(&x.t.r, "seal", T0 + 2600 * MS); /* journal record: no session */
 	add(&x, JOURNAL_SEALED);
-	assert_int_equal(sessions_count(x.s), 1);
+	assert_int_equal(sesslist_count(x.s), 1);
 	l = list_json(&x, 0, UINT64_MAX);
 	assert_int_equal(json_array_size(l), 1);
 	a = json_array_get(l, 0);
@@ -146,7 +146,7 @@ static void test_sessions_list_aggregates_counts_losses_exit_and_duration(void *
 	fx_close(&x);
 }
 
-static void test_sessions_without_end_last_at_least_until_their_last_record(void **state)
+static void test_sesslist_without_end_last_at_least_until_their_last_record(void **state)
 {
 	struct fx x;
 	json_t *l, *a;
@@ -161,14 +161,14 @@ static void test_sessions_without_end_last_at_least_until_their_last_record(void
 	assert_true(json_is_null(json_object_get(a, "end")));
 	assert_true(json_is_null(json_object_get(a, "exit_status")));
 	assert_int_equal(get_int(a, "duration_ns", NULL), 1234 * MS);
-	assert_int_equal(sessions_print_text(x.s, rt_capture(&x.t), 0, UINT64_MAX), 0);
+	assert_int_equal(sesslist_print_text(x.s, rt_capture(&x.t), 0, UINT64_MAX), 0);
 	text = rt_text(&x.t);
 	assert_non_null(strstr(text, "1.234s+  -  "));
 	json_decref(l);
 	fx_close(&x);
 }
 
-static void test_sessions_ending_by_signal_shows_the_signal(void **state)
+static void test_sesslist_ending_by_signal_shows_the_signal(void **state)
 {
 	struct fx x;
 
@@ -178,12 +178,12 @@ static void test_sessions_ending_by_signal_shows_the_signal(void **state)
 	rec_str(&x.t.r, "reason", "signal");
 	rec_int(&x.t.r, "signal", 9);
 	add(&x, JOURNAL_SEALED);
-	assert_int_equal(sessions_print_text(x.s, rt_capture(&x.t), 0, UINT64_MAX), 0);
+	assert_int_equal(sesslist_print_text(x.s, rt_capture(&x.t), 0, UINT64_MAX), 0);
 	assert_non_null(strstr(rt_text(&x.t), "0.001s  signal 9"));
 	fx_close(&x);
 }
 
-static void test_sessions_count_unsealed_and_tampered_records(void **state)
+static void test_sesslist_count_unsealed_and_tampered_records(void **state)
 {
 	struct fx x;
 	json_t *l, *a;
@@ -198,13 +198,13 @@ static void test_sessions_count_unsealed_and_tampered_records(void **state)
 	assert_int_equal(get_int(a, "unsealed", NULL), 2);
 	assert_int_equal(get_int(a, "tampered", NULL), 1);
 	assert_true(json_is_false(json_object_get(a, "sealed")));
-	assert_int_equal(sessions_print_text(x.s, rt_capture(&x.t), 0, UINT64_MAX), 0);
+	assert_int_equal(sesslist_print_text(x.s, rt_capture(&x.t), 0, UINT64_MAX), 0);
 	assert_non_null(strstr(rt_text(&x.t), "BAD 1"));
 	json_decref(l);
 	fx_close(&x);
 }
 
-static void test_sessions_window_picks_sessions_active_in_it(void **state)
+static void test_sesslist_window_picks_sessions_active_in_it(void **state)
 {
 	struct fx x;
 	json_t *l;
@@ -214,7 +214,7 @@ static void test_sessions_window_picks_sessions_active_in_it(void **state)
 	start(&x, "bbbbbbbbbbbbbbbb", T0 + 10000 * MS, "b");
 	event(&x, "aaaaaaaaaaaaaaaa", "exec", T0 + 2000 * MS, JOURNAL_SEALED);
 	event(&x, "bbbbbbbbbbbbbbbb", "exec", T0 + 12000 * MS, JOURNAL_SEALED);
-	assert_int_equal(sessions_count(x.s), 2);
+	assert_int_equal(sesslist_count(x.s), 2);
 	l = list_json(&x, T0 + 1000 * MS, T0 + 3000 * MS);
 	assert_int_equal(json_array_size(l), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "session")), "aaaaaaaaaaaaaaaa");
@@ -229,14 +229,14 @@ static void test_sessions_window_picks_sessions_active_in_it(void **state)
 	fx_close(&x);
 }
 
-static void test_sessions_text_escapes_labels_and_ids(void **state)
+static void test_sesslist_text_escapes_labels_and_ids(void **state)
 {
 	struct fx x;
 	const char *text;
 
 	fx_open(&x);
 	start(&x, "bad\nid\x1b", T0, "red\n\x1b[2J");
-	assert_int_equal(sessions_print_text(x.s, rt_capture(&x.t), 0, UINT64_MAX), 0);
+	assert_int_equal(sesslist_print_text(x.s, rt_capture(&x.t), 0, UINT64_MAX), 0);
 	text = rt_text(&x.t);
 	assert_non_null(strstr(text, "\"bad\\nid\\x1b\""));
 	assert_non_null(strstr(text, "ci=\"red\\n\\x1b[2J\""));
@@ -247,12 +247,12 @@ static void test_sessions_text_escapes_labels_and_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sessions_list_aggregates_counts_losses_exit_and_duration),
-		cmocka_unit_test(test_sessions_without_end_last_at_least_until_their_last_record),
-		cmocka_unit_test(test_sessions_ending_by_signal_shows_the_signal),
-		cmocka_unit_test(test_sessions_count_unsealed_and_tampered_records),
-		cmocka_unit_test(test_sessions_window_picks_sessions_active_in_it),
-		cmocka_unit_test(test_sessions_text_escapes_labels_and_ids),
+		cmocka_unit_test(test_sesslist_list_aggregates_counts_losses_exit_and_duration),
+		cmocka_unit_test(test_sesslist_without_end_last_at_least_until_their_last_record),
+		cmocka_unit_test(test_sesslist_ending_by_signal_shows_the_signal),
+		cmocka_unit_test(test_sesslist_count_unsealed_and_tampered_records),
+		cmocka_unit_test(test_sesslist_window_picks_sessions_active_in_it),
+		cmocka_unit_test(test_sesslist_text_escapes_labels_and_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
