@@ -15,7 +15,7 @@ static void noop(int sig)
 void pidns_init_child(int status_fd, void (*fn)(void *), void *arg)
 {
 	struct sigaction sa;
-	sigset_t set, old;
+	sigset_t set, none;
 	pid_t child;
 	int status = 0;
 
@@ -30,7 +30,8 @@ void pidns_init_child(int status_fd, void (*fn)(void *), void *arg)
 	}
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, &old);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigemptyset(&none);
 	child = fork();
 	if (child < 0)
 		_exit(125);
@@ -38,7 +39,8 @@ void pidns_init_child(int status_fd, void (*fn)(void *), void *arg)
 		sa.sa_handler = SIG_DFL;
 		for (int s = 1; s < NSIG; s++)
 			sigaction(s, &sa, NULL);
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		/* nothing inherited from sandtrail's own blocking */
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		fn(arg);
 		_exit(127);
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <linux/capability.h>
 #include <openssl/evp.h>
 
@@ -243,6 +244,8 @@ int policy_add_mount(struct policy *p, const struct policy_mount *m, char *err, 
 		return -1;
 	if (m->type == POLICY_MOUNT_BIND && (!m->src || !*m->src))
 		return fail(err, errlen, "a bind mount needs a source");
+	if (m->type == POLICY_MOUNT_BIND && access(m->src, F_OK) < 0)
+		return fail(err, errlen, "source '%s': %s", m->src, strerror(errno));
 	/* a later mount on the same destination (a flag over a policy) replaces it */
 	for (size_t i = 0; i < p->nmounts; i++)
 		if (!strcmp(p->mounts[i].dst, m->dst))
@@ -1048,34 +1051,50 @@ int policy_load_json(struct policy *p, const char *text, size_t len, const char 
 	return 0;
 }
 
+int policy_read_file(const char *path, char **text, size_t *len)
+{
+	FILE *f = fopen(path, "re"), *m;
+	char buf[8192];
+	size_t n;
+	int e = 0;
+
+	*text = NULL;
+	*len = 0;
+	if (!f)
+		return -1;
+	m = open_memstream(text, len);
+	if (!m) {
+		e = errno;
+		fclose(f);
+		errno = e;
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, m);
+	if (ferror(f))
+		e = errno ? errno : EIO;
+	fclose(f);
+	if (fclose(m) != 0 && !e)
+		e = ENOMEM;
+	if (e) {
+		free(*text);
+		*text = NULL;
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 int policy_load_file(struct policy *p, const char *path, char *err, size_t errlen)
 {
-	char dirbuf[PATH_MAX], *text = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "re");
+	char dirbuf[PATH_MAX], *text;
+	size_t len;
 	int rc;
 
-	if (!f)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
-	{
-		FILE *m = open_memstream(&text, &len);
-		char buf[8192];
-		size_t n;
-
-		while (m && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-			fwrite(buf, 1, n, m);
-		rc = ferror(f) ? -errno : 0;
-		if (m)
-			fclose(m);
-		fclose(f);
-	}
-	if (!text || rc) {
+	if (policy_read_file(path, &text, &len) < 0 || !realpath(path, dirbuf)) {
+		rc = errno;
 		free(text);
-		return fail(err, errlen, "%s: %s", path, strerror(rc ? -rc : ENOMEM));
-	}
-	if (!realpath(path, dirbuf)) {
-		free(text);
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return fail(err, errlen, "%s: %s", path, strerror(rc));
 	}
 	rc = policy_load_json(p, text, len, path, dirname(dirbuf), err, errlen);
 	free(text);

@@ -62,6 +62,8 @@ struct policy {
 	struct policy_rlimit rlimits[POLICY_RLIMITS];
 };
 
+/* Reads a whole file into a NUL-terminated malloc'd buffer; -1 with errno. */
+int policy_read_file(const char *path, char **text, size_t *len);
 /* Defaults: uid/gid 1000, network none, no limits. */
 void policy_init(struct policy *p);
 void policy_free(struct policy *p);

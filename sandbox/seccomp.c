@@ -491,32 +491,16 @@ bad:
 scmp_filter_ctx seccomp_profile_prepare_file(const char *path, uint64_t caps, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f, *m;
-	char buf[8192];
-	size_t n;
+	char *text;
+	size_t len;
 
 	if (!path)
 		return seccomp_profile_prepare(seccomp_default_profile, seccomp_default_profile_len,
 					       "seccomp default.json", caps, err, errlen);
-	f = fopen(path, "re");
-	if (!f) {
+	if (policy_read_file(path, &text, &len) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	m = open_memstream(&text, &len);
-	while (m && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, m);
-	if (m)
-		fclose(m);
-	if (ferror(f) || !text) {
-		snprintf(err, errlen, "%s: %s", path, ferror(f) ? "read error" : strerror(ENOMEM));
-		fclose(f);
-		free(text);
-		return NULL;
-	}
-	fclose(f);
 	ctx = seccomp_profile_prepare(text, len, path, caps, err, errlen);
 	free(text);
 	return ctx;
