@@ -36,6 +36,12 @@ void rec_key(struct rec *r, const char *key)
 	r->nkeys++;
 }
 
+void rec_raw(struct rec *r, const char *key, const void *mp, size_t len)
+{
+	rec_key(r, key);
+	msgpack_sbuffer_write(&r->buf, mp, len);
+}
+
 void rec_str(struct rec *r, const char *key, const char *val)
 {
 	rec_key(r, key);
