@@ -7,7 +7,7 @@
 #include "control.h"
 #include "labels.h"
 #include "policy.h"
-#include "session.h"
+#include "manager.h"
 
 const char cmd_run_usage[] =
 	"run [--mode hardened] [options] -- CMD [ARG]...\n"
@@ -79,7 +79,7 @@ static const char *flag_name(int c)
 	return "?";
 }
 
-static int apply(struct policy *p, json_t *labels, int c, const char *arg, struct session_opts *so, char *err,
+static int apply(struct policy *p, json_t *labels, int c, const char *arg, struct manager_opts *so, char *err,
 		 size_t errlen)
 {
 	switch (c) {
@@ -153,11 +153,11 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 int cmd_run(int argc, char **argv)
 {
 	struct policy p;
-	struct session_opts so = { .p = &p };
+	struct manager_opts so = { .p = &p };
 	json_t *labels = json_object();
 	const char *policy_file = NULL, *sock = NULL;
 	char err[1024];
-	int c, rc = SESSION_START_FAILED;
+	int c, rc = MANAGER_START_FAILED;
 
 	/* pass 1: the policy file, since every flag overrides it */
 	opterr = 0;
@@ -201,7 +201,7 @@ int cmd_run(int argc, char **argv)
 	}
 	so.socket = control_socket_path(sock);
 	so.argv = argv + optind;
-	rc = session_run(&so);
+	rc = manager_run(&so);
 out:
 	json_decref(labels);
 	policy_free(&p);

@@ -2,16 +2,16 @@
  * handshake with sandtraild (fail closed), the hardened backend, timeout,
  * signal forwarding, allowlist refresh, and the end: unwatch with the reason
  * and resource peaks, then cleanup on every path. */
-#ifndef SANDTRAIL_SESSION_H
-#define SANDTRAIL_SESSION_H
+#ifndef SANDTRAIL_MANAGER_H
+#define SANDTRAIL_MANAGER_H
 
 #include <stdbool.h>
 
 #include "policy.h"
 
-#define SESSION_START_FAILED 125
+#define MANAGER_START_FAILED 125
 
-struct session_opts {
+struct manager_opts {
 	struct policy *p;      /* effective, policy_finish()ed */
 	char *const *argv;     /* CMD */
 	const char *socket;    /* sandtraild's control socket */
@@ -21,6 +21,6 @@ struct session_opts {
 
 /* Runs CMD; returns its exit status (128+signal when killed), or 125 when
  * the session could not start (a one-line reason already on stderr). */
-int session_run(const struct session_opts *o);
+int manager_run(const struct manager_opts *o);
 
 #endif

@@ -19,7 +19,7 @@
 #include "netpolicy.h"
 #include "resolve.h"
 #include "seccomp_profile.h"
-#include "session.h"
+#include "manager.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -27,7 +27,7 @@
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
 
 struct run {
-	const struct session_opts *o;
+	const struct manager_opts *o;
 	scmp_filter_ctx seccomp;
 	struct netpolicy net;
 	uint32_t ttl;
@@ -401,14 +401,14 @@ static int start(struct run *r)
 		if (recv_watch(r) < 0)
 			return -1;
 		if (rc < 0) {
-			send_unwatch(r, "exit", SESSION_START_FAILED, 0, NULL);
+			send_unwatch(r, "exit", MANAGER_START_FAILED, 0, NULL);
 			memcpy(r->err, keep, sizeof(keep));
 		}
 	}
 	return rc;
 }
 
-int session_run(const struct session_opts *o)
+int manager_run(const struct manager_opts *o)
 {
 	struct run r = { .o = o, .ctl = -1 };
 	struct cgroup_usage u;
@@ -428,7 +428,7 @@ int session_run(const struct session_opts *o)
 		if (sfd >= 0)
 			close(sfd);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		return SESSION_START_FAILED;
+		return MANAGER_START_FAILED;
 	}
 	if (r.ctl >= 0) {
 		fprintf(stderr, "sandtrail: session %s\n", r.id);
