@@ -11,6 +11,7 @@
 #include <linux/capability.h>
 #include <openssl/evp.h>
 
+#include "escape.h"
 #include "labels.h"
 #include "netpolicy.h"
 #include "policy.h"
@@ -1040,14 +1041,25 @@ int policy_load_json(struct policy *p, const char *text, size_t len, const char 
 	int rc;
 
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return fail(err, errlen, "%s: line %d column %d: %s", name, jerr.line, jerr.column, jerr.text);
+	if (!root) {
+		char *safe = escape_bytes(jerr.text, strlen(jerr.text));
+
+		fail(err, errlen, "%s: line %d column %d: %s", name, jerr.line, jerr.column, safe ? safe : "bad JSON");
+		free(safe);
+		return -1;
+	}
 	l.err = inner;
 	l.errlen = sizeof(inner);
 	rc = load_object(&l, root);
 	json_decref(root);
-	if (rc < 0)
-		return fail(err, errlen, "%s: %s", name, inner);
+	if (rc < 0) {
+		/* field names and values come from the document: never raw on a terminal */
+		char *safe = escape_bytes(inner, strlen(inner));
+
+		fail(err, errlen, "%s: %s", name, safe ? safe : "malformed policy");
+		free(safe);
+		return -1;
+	}
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <jansson.h>
 
+#include "escape.h"
 #include "policy.h"
 #include "seccomp_profile.h"
 
@@ -427,7 +428,10 @@ scmp_filter_ctx seccomp_profile_prepare(const char *json, size_t len, const char
 	c.err = inner;
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		snprintf(err, errlen, "%s: line %d column %d: %s", name, jerr.line, jerr.column, jerr.text);
+		char *safe = escape_bytes(jerr.text, strlen(jerr.text));
+
+		snprintf(err, errlen, "%s: line %d column %d: %s", name, jerr.line, jerr.column, safe ? safe : "bad JSON");
+		free(safe);
 		return NULL;
 	}
 	strcpy(c.field, "(top)");
@@ -480,8 +484,13 @@ scmp_filter_ctx seccomp_profile_prepare(const char *json, size_t len, const char
 			goto bad;
 	json_decref(root);
 	return c.ctx;
-bad:
-	snprintf(err, errlen, "%s: %s", name, inner);
+bad: {
+	/* field names and values come from the document: never raw on a terminal */
+	char *safe = escape_bytes(inner, strlen(inner));
+
+	snprintf(err, errlen, "%s: %s", name, safe ? safe : "malformed profile");
+	free(safe);
+}
 	if (c.ctx)
 		seccomp_release(c.ctx);
 	json_decref(root);
