@@ -215,18 +215,16 @@ int cgroup_create(struct cgroup_session *cg, const char *name, const struct cgro
 	for (int c = 0; c < CGROUP_NCTL; c++) {
 		struct statfs s;
 
-		if (cg->on_v2[c])
-			continue;
-		/* no controller anywhere: fine unless a limit needs it */
-		if (statfs(ctl_v1[c], &s) < 0 || s.f_type != CGROUP_SUPER_MAGIC) {
-			bool needed = (c == CGROUP_MEMORY && lim->memory) || (c == CGROUP_PIDS && lim->pids) ||
-				      (c == CGROUP_CPU && lim->cpus_milli);
+		bool needed = (c == CGROUP_MEMORY && lim->memory) || (c == CGROUP_PIDS && lim->pids) ||
+			      (c == CGROUP_CPU && lim->cpus_milli);
 
-			if (needed) {
-				snprintf(err, errlen, "no %s controller in cgroup v2 or v1 on this host", ctl_v2[c]);
-				goto fail;
-			}
+		/* v1 only for a limit: the first move into a v1 hierarchy waits for an
+		 * RCU grace period (cgroup_threadgroup_rwsem), 10-15 ms of start time */
+		if (cg->on_v2[c] || !needed)
 			continue;
+		if (statfs(ctl_v1[c], &s) < 0 || s.f_type != CGROUP_SUPER_MAGIC) {
+			snprintf(err, errlen, "no %s controller in cgroup v2 or v1 on this host", ctl_v2[c]);
+			goto fail;
 		}
 		snprintf(parent, sizeof(parent), "%s/sandtrail", ctl_v1[c]);
 		if ((rc = mkdir_p1(parent)) < 0) {

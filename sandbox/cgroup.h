@@ -33,8 +33,9 @@ struct cgroup_usage {
 
 /* The cgroup2 mount point (/sys/fs/cgroup or /sys/fs/cgroup/unified); NULL if none. */
 const char *cgroup_v2_root(void);
-/* Creates <name> in every hierarchy needed and sets the limits; on failure
- * nothing is left and err names the file. */
+/* Creates <name> in the cgroup2 hierarchy, and in a v1 one only for a limit
+ * whose controller v2 lacks; sets the limits.  On failure nothing is left and
+ * err names the file. */
 int cgroup_create(struct cgroup_session *cg, const char *name, const struct cgroup_limits *lim,
 		  char *err, size_t errlen);
 /* Moves pid into the v1 hierarchies (clone3 put it in the v2 one already). */
