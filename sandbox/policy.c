@@ -628,27 +628,6 @@ static void at(struct loader *l, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Rejects keys the schema does not have: a misspelt key must not silently
- * weaken a sandbox. */
-static int only_keys(struct loader *l, const json_t *obj, const char *prefix, const char *const *keys)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)obj, k, v) {
-		size_t i;
-
-		for (i = 0; keys[i]; i++)
-			if (!strcmp(k, keys[i]))
-				break;
-		if (!keys[i]) {
-			at(l, "%s%s%s", prefix, *prefix ? "." : "", k);
-			return lfail(l, "unknown field");
-		}
-	}
-	return 0;
-}
-
 static const char *want_string(struct loader *l, const json_t *v)
 {
 	if (!json_is_string(v)) {
@@ -656,6 +635,65 @@ static const char *want_string(struct loader *l, const json_t *v)
 		return NULL;
 	}
 	return json_string_value(v);
+}
+
+const char *policy_unknown_key(const json_t *obj, const char *const *keys)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, k, v) {
+		size_t i;
+
+		for (i = 0; keys[i] && strcmp(k, keys[i]); i++)
+			;
+		if (!keys[i])
+			return k;
+	}
+	return NULL;
+}
+
+static int only_keys(struct loader *l, const json_t *obj, const char *prefix, const char *const *keys)
+{
+	const char *k = policy_unknown_key(obj, keys);
+
+	if (!k)
+		return 0;
+	at(l, "%s%s%s", prefix, *prefix ? "." : "", k);
+	return lfail(l, "unknown field");
+}
+
+/* Element i of array name: an object with only the listed keys; prefix
+ * receives "name[i]". */
+static int array_item(struct loader *l, const json_t *o, const char *name, size_t i, const char *const *keys,
+		      char *prefix, size_t plen)
+{
+	snprintf(prefix, plen, "%s[%zu]", name, i);
+	at(l, "%s", prefix);
+	if (!json_is_object(o))
+		return lfail(l, "expected an object");
+	return only_keys(l, o, prefix, keys);
+}
+
+/* A JSON object of strings (env, labels): each value through add. */
+static int load_string_map(struct loader *l, const json_t *obj, const char *name,
+			   int (*add)(struct policy *p, const char *k, const char *v, char *err, size_t errlen))
+{
+	const char *k;
+	json_t *x;
+	char why[256];
+
+	at(l, "%s", name);
+	if (!json_is_object(obj))
+		return lfail(l, "expected an object of strings");
+	json_object_foreach((json_t *)obj, k, x) {
+		at(l, "%s.%s", name, k);
+		if (!want_string(l, x))
+			return -1;
+		if (add(l->p, k, json_string_value(x), why, sizeof(why)) < 0)
+			return lfail(l, "%s", why);
+	}
+	return 0;
 }
 
 /* Relative paths in a policy file start at the file's directory. */
@@ -701,11 +739,7 @@ static int load_mounts(struct loader *l, const json_t *arr)
 		char *src = NULL;
 		int rc;
 
-		snprintf(prefix, sizeof(prefix), "mounts[%zu]", i);
-		at(l, "%s", prefix);
-		if (!json_is_object(m))
-			return lfail(l, "expected an object");
-		if (only_keys(l, m, prefix, keys) < 0)
+		if (array_item(l, m, "mounts", i, keys, prefix, sizeof(prefix)) < 0)
 			return -1;
 		at(l, "%s.type", prefix);
 		if (type && !json_is_string(type))
@@ -875,11 +909,7 @@ static int load_secrets(struct loader *l, const json_t *arr)
 		const json_t *f;
 		int rc;
 
-		snprintf(prefix, sizeof(prefix), "secrets[%zu]", i);
-		at(l, "%s", prefix);
-		if (!json_is_object(s))
-			return lfail(l, "expected {\"name\": ..., \"file\"?: ...}");
-		if (only_keys(l, s, prefix, keys) < 0)
+		if (array_item(l, s, "secrets", i, keys, prefix, sizeof(prefix)) < 0)
 			return -1;
 		at(l, "%s.name", prefix);
 		if (!json_object_get(s, "name"))
@@ -899,6 +929,18 @@ static int load_secrets(struct loader *l, const json_t *arr)
 	return 0;
 }
 
+static int env_pair(struct policy *p, const char *k, const char *v, char *err, size_t errlen)
+{
+	return set_env(p, k, strlen(k), v, err, errlen);
+}
+
+static int label_pair(struct policy *p, const char *k, const char *v, char *err, size_t errlen)
+{
+	if (labels_check(k, v, err, errlen) < 0)
+		return -1;
+	return json_object_set_new(p->labels, k, json_string(v)) < 0 ? -1 : 0;
+}
+
 static int load_object(struct loader *l, const json_t *root)
 {
 	static const char *const keys[] = { "version", "mode", "user", "rootfs", "hostname", "workdir",
@@ -906,7 +948,6 @@ static int load_object(struct loader *l, const json_t *root)
 					    "secrets", "labels", "resources", "rlimits", NULL };
 	struct policy *p = l->p;
 	const json_t *v, *x;
-	const char *k;
 	char why[256];
 	size_t i;
 
@@ -988,36 +1029,15 @@ static int load_object(struct loader *l, const json_t *root)
 		if (set_file_path(l, &p->seccomp, v) < 0)
 			return -1;
 	}
-	if ((v = json_object_get(root, "env"))) {
-		at(l, "env");
-		if (!json_is_object(v))
-			return lfail(l, "expected an object of strings");
-		json_object_foreach((json_t *)v, k, x) {
-			at(l, "env.%s", k);
-			if (!want_string(l, x))
-				return -1;
-			if (set_env(p, k, strlen(k), json_string_value(x), why, sizeof(why)) < 0)
-				return lfail(l, "%s", why);
-		}
-	}
+	if ((v = json_object_get(root, "env")) && load_string_map(l, v, "env", env_pair) < 0)
+		return -1;
 	if ((v = json_object_get(root, "secrets"))) {
 		at(l, "secrets");
 		if (load_secrets(l, v) < 0)
 			return -1;
 	}
-	if ((v = json_object_get(root, "labels"))) {
-		at(l, "labels");
-		if (!json_is_object(v))
-			return lfail(l, "expected an object of strings");
-		json_object_foreach((json_t *)v, k, x) {
-			at(l, "labels.%s", k);
-			if (!want_string(l, x))
-				return -1;
-			if (labels_check(k, json_string_value(x), why, sizeof(why)) < 0)
-				return lfail(l, "%s", why);
-			json_object_set_new(p->labels, k, json_string(json_string_value(x)));
-		}
-	}
+	if ((v = json_object_get(root, "labels")) && load_string_map(l, v, "labels", label_pair) < 0)
+		return -1;
 	if ((v = json_object_get(root, "resources"))) {
 		at(l, "resources");
 		if (load_resources(l, v) < 0)

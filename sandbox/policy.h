@@ -64,6 +64,9 @@ struct policy {
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer; -1 with errno. */
 int policy_read_file(const char *path, char **text, size_t *len);
+/* The first key of obj that keys (NULL-terminated) does not list; NULL if none.
+ * Both JSON loaders refuse such keys: a misspelt one must not weaken a sandbox. */
+const char *policy_unknown_key(const json_t *obj, const char *const *keys);
 /* Defaults: uid/gid 1000, network none, no limits. */
 void policy_init(struct policy *p);
 void policy_free(struct policy *p);

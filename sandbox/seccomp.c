@@ -51,23 +51,13 @@ static int cfail(struct compiler *c, const char *fmt, ...)
 
 static int check_keys(struct compiler *c, const json_t *obj, const char *const *keys)
 {
-	const char *k;
-	json_t *v;
+	const char *k = policy_unknown_key(obj, keys);
+	size_t n = strlen(c->field);
 
-	json_object_foreach((json_t *)obj, k, v) {
-		size_t i;
-
-		for (i = 0; keys[i]; i++)
-			if (!strcmp(k, keys[i]))
-				break;
-		if (!keys[i]) {
-			size_t n = strlen(c->field);
-
-			snprintf(c->field + n, sizeof(c->field) - n, "%s%s", n ? "." : "", k);
-			return cfail(c, "unknown field");
-		}
-	}
-	return 0;
+	if (!k)
+		return 0;
+	snprintf(c->field + n, sizeof(c->field) - n, "%s%s", n ? "." : "", k);
+	return cfail(c, "unknown field");
 }
 
 /* "SCMP_ACT_ERRNO" + errnoRet -> libseccomp action; -1 unknown. */
