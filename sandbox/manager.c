@@ -346,6 +346,11 @@ static int start(struct run *r)
 	int rc;
 
 	/* everything that can be refused is checked before anything exists */
+	if (r->o->no_audit && p->network == POLICY_NET_ALLOWLIST) {
+		snprintf(r->err, sizeof(r->err), "--network allowlist is enforced by sandtraild's kernel programs: "
+			 "it cannot run with --no-audit");
+		return -1;
+	}
 	r->seccomp = seccomp_profile_prepare_file(p->seccomp, p->caps_add, r->err, sizeof(r->err));
 	if (!r->seccomp)
 		return -1;

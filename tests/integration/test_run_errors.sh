@@ -50,6 +50,7 @@ fails_cleanly "unknown capability" "^sandtrail run: --cap-add 'CAP_FLY': unknown
 fails_cleanly "secret missing from the environment" '^sandtrail: --secret NOPE_'$$': not set' "${A[@]}" --secret NOPE_$$
 fails_cleanly "a mount point missing in the read-only root" 'mount /no-such-dir-'$$': no such mount point in the read-only root' "${A[@]}" --tmpfs /no-such-dir-$$
 fails_cleanly "a missing workdir" 'chdir\("/nope-'$$'"\): ENOENT' "${A[@]}" -w /nope-$$
+fails_cleanly "an allowlist nobody enforces is refused" 'allowlist is enforced by sandtraild' "${A[@]}" --network allowlist --allow 127.0.0.1:80
 fails_cleanly "an unknown --mode" "^sandtrail run: --mode 'kvm'" "${A[@]}" --mode kvm
 
 cat >"$T/policy.json" <<'J'
