@@ -25,7 +25,7 @@ records() { replay_json "$(cat "$T/$1.id")" >"$T/$1.json"; }
 python3 -m http.server --bind 127.0.0.1 0 >"$T/http.out" 2>&1 &
 defer kill $!
 for _ in $(seq 50); do PORT=$(grep -o 'port [0-9]*' "$T/http.out" | awk '{print $2}'); [ -n "$PORT" ] && break; sleep 0.1; done
-run agent --network allowlist --allow 127.0.0.1:"$PORT" --secret SANDTRAIL_TEST_TOKEN -- sh -c "
+run agent -m 256m --pids-limit 100 --network allowlist --allow 127.0.0.1:"$PORT" --secret SANDTRAIL_TEST_TOKEN -- sh -c "
 	cat input.txt >/dev/null
 	echo \"\$SANDTRAIL_TEST_TOKEN\" >out.txt
 	$P write /etc/sandtrail-audit-$$; echo write=\$?
@@ -34,8 +34,8 @@ run agent --network allowlist --allow 127.0.0.1:"$PORT" --secret SANDTRAIL_TEST_
 	$P bpf; echo bpf=\$?
 	$P raw-socket; echo raw=\$?
 	$P ptrace 1; echo ptrace=\$?
-	$P connect 127.0.0.1 $PORT; echo allowed=\$?
-	$P connect 127.0.0.2 $PORT; echo denied=\$?
+	echo allowed=\$($P connect 127.0.0.1 $PORT)
+	echo denied=\$($P connect 127.0.0.2 $PORT)
 	echo $SECRET-in-argv >/dev/null
 	exit 3" >"$T/agent.out"
 rc=$?
@@ -43,8 +43,8 @@ check "run returns CMD's status" test $rc -eq 3
 check "run prints the session id on stderr" grep -q "^sandtrail: session $(cat "$T/agent.id")\$" "$T/agent.err"
 check "every escape attempt failed inside" test "$(grep -Ec '^(write|mount|unshare|bpf|raw|ptrace)=0$' "$T/agent.out")" -eq 6 ||
 	diag "$(cat "$T/agent.out")"
-check "the allowlisted connect succeeded" grep -q '^allowed=1$' "$T/agent.out"
-check "the connect off the list was refused" grep -q '^denied=0$' "$T/agent.out"
+check "the allowlisted connect succeeded" grep -q '^allowed=allowed$' "$T/agent.out"
+check "the connect off the list failed with EPERM" grep -q '^denied=refused EPERM$' "$T/agent.out"
 check "ps no longer lists the ended session" bash -c '! "$1" ps | grep -q "^$2 "' _ "$SANDTRAIL" "$(cat "$T/agent.id")"
 
 # records need the journal flushed
@@ -62,7 +62,7 @@ check "the allowlisted connect is an allow record" \
 check "the other connect is a deny record with EPERM" \
 	test "$(jq_count "$J" '.type=="connect" and .addr=="127.0.0.2" and .verdict=="deny" and .error=="EPERM"')" -ge 1
 check "session_end: reason exit, status 3, peaks" test "$(jq_count "$J" \
-	'.type=="session_end" and .reason=="exit" and .exit_status==3 and .memory_peak>0 and .cpu_usec>0')" -eq 1
+	'.type=="session_end" and .reason=="exit" and .exit_status==3 and .memory_peak>0 and .pids_peak>0 and .cpu_usec>0')" -eq 1
 check "the secret is redacted as [secret:NAME] in records" grep -q '\[secret:SANDTRAIL_TEST_TOKEN\]' "$J"
 check "secrets never appear in the journal bytes" bash -c '! grep -rqa -- "$1" "$2"' _ "$SECRET" "$JOURNAL"
 
