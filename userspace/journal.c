@@ -29,6 +29,8 @@ struct journal {
 	struct rec rec;             /* the journal's own records */
 	uint64_t next_seq;
 	uint8_t head[JF_HASH_LEN];  /* chain hash of next_seq - 1 */
+	uint32_t epoch;             /* as the journal has it so far (the key may be one ahead) */
+	uint8_t epoch_pub[JF_PUB_LEN];
 	/* the block being filled */
 	uint8_t *frames;
 	size_t flen;
@@ -55,6 +57,7 @@ struct tail {
 	bool last_final;
 	bool readonly;
 	uint64_t good_end;          /* bytes of whole blocks */
+	uint64_t tail_junk;         /* bytes after good_end */
 	uint64_t discarded_bytes, discarded_records;
 };
 
@@ -155,10 +158,17 @@ static int add_epoch_record(struct journal *j, const struct seal_epoch *e)
 	size_t len;
 	const void *p;
 
+	int rc;
+
 	seal_epoch_record(&j->rec, e);
 	p = rec_finish(&j->rec, &len);
 	j->unsealed++;
-	return add_frame(j, JF_KIND_EPOCH, p, len);
+	rc = add_frame(j, JF_KIND_EPOCH, p, len);
+	if (rc == 0) {
+		j->epoch = e->epoch;
+		memcpy(j->epoch_pub, e->pub, JF_PUB_LEN);
+	}
+	return rc;
 }
 
 static int write_seal(struct journal *j, bool final)
@@ -203,10 +213,10 @@ static void segment_info_now(const struct journal *j, struct segment_info *info)
 		.first_seq = j->next_seq,
 		.created_ns = now_ns(CLOCK_REALTIME),
 		.seal_from = j->seal_from,
-		.epoch = j->key.epoch,
+		.epoch = j->epoch,
 	};
 	memcpy(info->head, j->head, JF_HASH_LEN);
-	memcpy(info->epoch_pub, j->key.pub, JF_PUB_LEN);
+	memcpy(info->epoch_pub, j->epoch_pub, JF_PUB_LEN);
 }
 
 static int new_segment(struct journal *j)
@@ -422,7 +432,8 @@ static int scan_tail(struct journal *j, const char *name, struct tail *t)
 		return fail(&j->cfg, rc, "%s/%s: %s", j->dir, name, strerror(-rc));
 	}
 	t->discarded_records += segment_reader_peek_nrec(r);
-	t->discarded_bytes += (uint64_t)st.st_size - t->good_end;
+	t->tail_junk = (uint64_t)st.st_size - t->good_end;
+	t->discarded_bytes += t->tail_junk;
 	segment_reader_close(r);
 	return 0;
 }
@@ -455,6 +466,7 @@ static int start_new_journal(struct journal *j, const struct tail *t)
 			    "key file %s is at epoch %u of another journal (root key id %s); %s has none",
 			    j->key_path, j->key.epoch, kid, j->dir);
 	}
+	memcpy(j->epoch_pub, j->key.pub, JF_PUB_LEN);
 	rc = new_segment(j);
 	if (rc < 0)
 		return fail(&j->cfg, rc, "%s/%s: %s", j->dir, j->seg_name, strerror(-rc));
@@ -525,7 +537,14 @@ static int resume(struct journal *j)
 	j->seal_from = t.seal_from;
 	j->unsealed = t.unsealed;
 	j->last_kind = t.last_kind;
+	j->epoch = t.epoch;
+	memcpy(j->epoch_pub, t.pub, JF_PUB_LEN);
 	memcpy(j->head, t.head, JF_HASH_LEN);
+	if (t.readonly && t.tail_junk) {
+		/* nothing of ours writes after the chmod: this is someone else's */
+		return fail(&j->cfg, -EBADMSG, "%s/%s: %llu bytes after the last block of a closed segment (run sandtrail verify)",
+			    j->dir, name, (unsigned long long)t.tail_junk);
+	}
 	if (t.readonly) {
 		rc = new_segment(j);
 	} else {
@@ -533,7 +552,7 @@ static int resume(struct journal *j)
 		j->fd = openat(j->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC);
 		rc = j->fd < 0 ? -errno : 0;
 		/* never append after garbage */
-		if (rc == 0 && t.discarded_bytes && (ftruncate(j->fd, (off_t)t.good_end) < 0 || fsync(j->fd) < 0))
+		if (rc == 0 && t.tail_junk && (ftruncate(j->fd, (off_t)t.good_end) < 0 || fsync(j->fd) < 0))
 			rc = -errno;
 		j->seg_bytes = t.good_end;
 	}

@@ -10,10 +10,10 @@
 #define SEAL_FIELDS 10
 #define EPOCH_FIELDS 9
 
-int seal_chain(struct crypto_sha256 *h, const uint8_t prev[JF_HASH_LEN], const struct jf_frame *frame,
+int seal_chain(struct crypto_sha256 *h, const uint8_t prev[JF_HASH_LEN], const void *frame,
 	       const void *payload, size_t len, uint8_t out[JF_HASH_LEN])
 {
-	return crypto_sha256_3(h, prev, JF_HASH_LEN, frame, sizeof(*frame), payload, len, out);
+	return crypto_sha256_3(h, prev, JF_HASH_LEN, frame, sizeof(struct jf_frame), payload, len, out);
 }
 
 void seal_key_id(const uint8_t pub[JF_PUB_LEN], char out[SEAL_KEY_ID_STR])

@@ -15,8 +15,9 @@
 
 #define SEAL_KEY_ID_STR (2 * JF_KEYID_LEN + 1)
 
-/* out = SHA-256(prev || frame || payload): the chain hash of one record. */
-int seal_chain(struct crypto_sha256 *h, const uint8_t prev[JF_HASH_LEN], const struct jf_frame *frame,
+/* out = SHA-256(prev || frame || payload): the chain hash of one record;
+ * frame: the record's sizeof(struct jf_frame) bytes as stored. */
+int seal_chain(struct crypto_sha256 *h, const uint8_t prev[JF_HASH_LEN], const void *frame,
 	       const void *payload, size_t len, uint8_t out[JF_HASH_LEN]);
 /* Hex of the first JF_KEYID_LEN bytes of SHA-256(pub). */
 void seal_key_id(const uint8_t pub[JF_PUB_LEN], char out[SEAL_KEY_ID_STR]);

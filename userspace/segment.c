@@ -114,7 +114,8 @@ int segment_list(int dirfd, uint64_t **firsts, size_t *n)
 		v[len++] = first;
 	}
 	closedir(d);
-	qsort(v, len, sizeof(*v), cmp_u64);
+	if (len)
+		qsort(v, len, sizeof(*v), cmp_u64);
 	*firsts = v;
 	*n = len;
 	return 0;
@@ -218,27 +219,27 @@ long segment_write_block(struct segment_writer *w, int fd, uint64_t first_seq, u
 
 int segment_next_frame(const struct segment_block *b, size_t *off, uint32_t *idx, struct segment_frame *f)
 {
-	const struct jf_frame *h;
+	struct jf_frame h;
 	uint32_t len;
 
 	if (*idx == b->nrec)
 		return *off == b->ulen ? 0 : -EBADMSG;
-	if (b->ulen - *off < sizeof(*h))
+	if (b->ulen - *off < sizeof(h))
 		return -EBADMSG;
-	h = (const struct jf_frame *)(b->frames + *off);
-	len = le32toh(h->len);
-	if (len > JF_RECORD_MAX || len > b->ulen - *off - sizeof(*h) || h->kind > JF_KIND_MAX ||
-	    h->zero[0] || h->zero[1] || h->zero[2])
+	memcpy(&h, b->frames + *off, sizeof(h)); /* frames are not aligned */
+	len = le32toh(h.len);
+	if (len > JF_RECORD_MAX || len > b->ulen - *off - sizeof(h) || h.kind > JF_KIND_MAX || h.zero[0] ||
+	    h.zero[1] || h.zero[2])
 		return -EBADMSG;
 	*f = (struct segment_frame){
-		.hdr = h,
-		.seq = le64toh(h->seq),
-		.kind = h->kind,
-		.payload = b->frames + *off + sizeof(*h),
+		.hdr = b->frames + *off,
+		.seq = le64toh(h.seq),
+		.kind = h.kind,
+		.payload = b->frames + *off + sizeof(h),
 		.len = len,
 		.hash = b->hashes + (size_t)*idx * JF_HASH_LEN,
 	};
-	*off += sizeof(*h) + len;
+	*off += sizeof(h) + len;
 	(*idx)++;
 	return 1;
 }
@@ -300,7 +301,8 @@ static long window(struct segment_reader *r, uint64_t off, size_t n)
 	have = r->base + r->len - off;
 	if (have >= n)
 		return (long)have;
-	memmove(r->buf, r->buf + (off - r->base), have);
+	if (have)
+		memmove(r->buf, r->buf + (off - r->base), have);
 	r->base = off;
 	r->len = have;
 	want = n > READ_CHUNK ? n : READ_CHUNK;

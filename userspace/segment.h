@@ -53,7 +53,7 @@ struct segment_block {
 };
 
 struct segment_frame {
-	const struct jf_frame *hdr; /* the 16 bytes the chain hashes */
+	const uint8_t *hdr;         /* the frame's 16 bytes, which the chain hashes */
 	uint64_t seq;
 	uint8_t kind;
 	const uint8_t *payload;
