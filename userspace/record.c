@@ -81,11 +81,74 @@ const void *rec_finish(struct rec *r, size_t *len)
 	return r->buf.data;
 }
 
+/* msgpack-c allocates what a container's header claims before it reads the
+ * elements: a hostile 5-byte map32 asks for 64 GiB.  Every element takes at
+ * least one byte, so no count may exceed the bytes left. */
+static bool sizes_fit(const uint8_t *p, size_t len)
+{
+	uint64_t pending = 1;
+	size_t off = 0;
+
+	while (pending--) {
+		uint64_t skip = 0, items = 0;
+		uint8_t b;
+
+		if (off >= len)
+			return false;
+		b = p[off++];
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+			skip = 0;
+		else if (b <= 0x8f)
+			items = 2u * (b & 0x0f);
+		else if (b <= 0x9f)
+			items = b & 0x0f;
+		else if (b <= 0xbf)
+			skip = b & 0x1f;
+		else if (b == 0xc1)
+			return false;
+		else {
+			/* bytes of the length field, fixed payload, what the length counts */
+			static const struct { uint8_t lenbytes, fixed, kind; } t[0x20] = {
+				[0x04] = { 1, 0, 's' }, [0x05] = { 2, 0, 's' }, [0x06] = { 4, 0, 's' },
+				[0x07] = { 1, 1, 's' }, [0x08] = { 2, 1, 's' }, [0x09] = { 4, 1, 's' },
+				[0x0a] = { 0, 4, 0 },   [0x0b] = { 0, 8, 0 },   [0x0c] = { 0, 1, 0 },
+				[0x0d] = { 0, 2, 0 },   [0x0e] = { 0, 4, 0 },   [0x0f] = { 0, 8, 0 },
+				[0x10] = { 0, 1, 0 },   [0x11] = { 0, 2, 0 },   [0x12] = { 0, 4, 0 },
+				[0x13] = { 0, 8, 0 },   [0x14] = { 0, 2, 0 },   [0x15] = { 0, 3, 0 },
+				[0x16] = { 0, 5, 0 },   [0x17] = { 0, 9, 0 },   [0x18] = { 0, 17, 0 },
+				[0x19] = { 1, 0, 's' }, [0x1a] = { 2, 0, 's' }, [0x1b] = { 4, 0, 's' },
+				[0x1c] = { 2, 0, 'a' }, [0x1d] = { 4, 0, 'a' }, [0x1e] = { 2, 0, 'm' },
+				[0x1f] = { 4, 0, 'm' },
+			};
+			uint64_t n = 0;
+
+			if (len - off < t[b - 0xc0].lenbytes)
+				return false;
+			for (int i = 0; i < t[b - 0xc0].lenbytes; i++)
+				n = n << 8 | p[off++];
+			skip = t[b - 0xc0].fixed;
+			if (t[b - 0xc0].kind == 's')
+				skip += n;
+			else if (t[b - 0xc0].kind == 'a')
+				items = n;
+			else if (t[b - 0xc0].kind == 'm')
+				items = 2 * n;
+		}
+		if (skip > len - off)
+			return false;
+		off += skip;
+		pending += items;
+		if (pending > len - off)
+			return false;
+	}
+	return true;
+}
+
 int rec_unpack(const void *p, size_t len, msgpack_zone *zone, msgpack_object *out)
 {
 	size_t off = 0;
 
-	if (msgpack_unpack(p, len, &off, zone, out) != MSGPACK_UNPACK_SUCCESS)
+	if (!sizes_fit(p, len) || msgpack_unpack(p, len, &off, zone, out) != MSGPACK_UNPACK_SUCCESS)
 		return -EBADMSG;
 	if (off != len || out->type != MSGPACK_OBJECT_MAP)
 		return -EBADMSG;
