@@ -64,7 +64,7 @@ struct tail {
 void journal_config_defaults(struct journal_config *cfg)
 {
 	*cfg = (struct journal_config){
-		.seal_every = 65536,
+		.seal_every = 262144,
 		.seal_ms = 250,
 		.segment_bytes = 64ull << 20,
 		.fsync = JOURNAL_FSYNC_SEAL,

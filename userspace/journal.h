@@ -33,7 +33,7 @@ struct journal_config {
 	size_t err_len;
 };
 
-/* seal_every 65536, seal_ms 250, segment_bytes 64 MiB, fsync at seals,
+/* seal_every 262144, seal_ms 250, segment_bytes 64 MiB, fsync at seals,
  * epoch_ms 60000, epoch_seals 0, block_bytes 128 KiB, compress_level 1. */
 void journal_config_defaults(struct journal_config *cfg);
 
