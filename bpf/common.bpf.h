@@ -11,15 +11,16 @@
 
 #include "events.h"
 
-#define ST_WATCH_MAX 4096
-#define ST_LEVELS    32
+#define ST_WATCH_MAX   4096
+#define ST_LEVELS      32
+#define ST_PENDING_MAX 65536 /* threads of all sessions inside one traced syscall */
 
-/* Session cgroups: cgroup v2 id -> 1.  Written only by the collector. */
+/* Session cgroups: cgroup v2 id -> its settings.  Written only by the collector. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ST_WATCH_MAX);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, struct st_watch);
 } watched SEC(".maps") __weak;
 
 /* Samples to the collector; the collector sets the size before load. */
@@ -60,6 +61,71 @@ static __always_inline __u64 current_session(void)
 	return 0;
 }
 
+/* Room for one event under construction.  Offsets into it are bounded by
+ * masks the verifier can follow, so each string gets twice its bound. */
+#define ST_SCRATCH_SIZE (1 << 14)
+struct st_scratch {
+	char b[ST_SCRATCH_SIZE];
+	__u32 walk_off; /* st_walk_path's offset, out of the verifier's sight */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct st_scratch);
+} scratch SEC(".maps") __weak;
+
+static __always_inline char *scratch_buf(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* What a syscall's entry copied, kept per thread until its exit: the
+ * event's fixed part (header: session_cgid, flags, syscall) and strings. */
+#define PENDING_MAP(name, val_type)                         \
+	struct {                                         \
+		__uint(type, BPF_MAP_TYPE_HASH);         \
+		__uint(map_flags, BPF_F_NO_PREALLOC);    \
+		__uint(max_entries, ST_PENDING_MAX);     \
+		__type(key, __u32);                      \
+		__type(value, val_type);                 \
+	} name SEC(".maps") __weak
+
+struct pend_exec {
+	struct st_exec ev;
+	char s[ST_PATH_MAX + ST_ARGV_MAX];
+};
+struct pend_open {
+	struct st_open ev;
+	char s[ST_PATH_MAX];
+};
+struct pend_unlink {
+	struct st_unlink ev;
+	char s[ST_PATH_MAX];
+};
+struct pend_rename {
+	struct st_rename ev;
+	char s[2 * ST_PATH_MAX];
+};
+struct pend_connect {
+	struct st_connect ev;
+	char s[ST_UNIX_PATH_MAX];
+};
+
+PENDING_MAP(pend_exec, struct pend_exec);
+PENDING_MAP(pend_open, struct pend_open);
+PENDING_MAP(pend_unlink, struct pend_unlink);
+PENDING_MAP(pend_rename, struct pend_rename);
+PENDING_MAP(pend_connect, struct pend_connect);
+
+static __always_inline __u32 current_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
 static __always_inline void count_loss(__u32 type, __u32 reason)
 {
 	struct st_loss_counts *c = bpf_map_lookup_elem(&losses, &type);
@@ -86,6 +152,92 @@ static __always_inline void fill_hdr(struct st_hdr *h, __u32 type, __u64 session
 	h->flags = 0;
 	h->syscall = ST_SYS_NONE;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* At a syscall's exit: the header of the event begun at its entry, for
+ * the task as it is now (exec changed comm and maybe the ids). */
+static __always_inline void finish_hdr(struct st_hdr *h, __u32 type)
+{
+	__u64 session = h->session_cgid;
+	__u32 flags = h->flags, sys = h->syscall;
+
+	fill_hdr(h, type, session);
+	h->flags = flags;
+	h->syscall = sys;
+}
+
+/* An event begun while its session was watched, ending after unwatch,
+ * belongs to no session any more. */
+static __always_inline bool still_watched(__u64 session)
+{
+	return bpf_map_lookup_elem(&watched, &session) != NULL;
+}
+
+/* Saves the event begun in buf (its fixed part first) until the syscall
+ * exits; a full map is counted, never silent. */
+static __always_inline void pend(void *map, struct st_hdr *h, __u64 session, __u32 sys, __u32 type)
+{
+	__u32 tid = current_tid();
+
+	h->session_cgid = session;
+	h->syscall = sys;
+	h->type = type;
+	if (bpf_map_update_elem(map, &tid, h, BPF_ANY))
+		count_loss(type, ST_LOSS_PENDING);
+}
+
+/* Copies the user string at src to dst (room: ST_PATH_MAX + 2) and
+ * returns the bytes kept, without NUL.  One more byte than kept is read so
+ * that a string of exactly ST_PATH_MAX bytes is not flagged as cut. */
+static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *flags, __u32 trunc, __u32 fault)
+{
+	long n = bpf_probe_read_user_str(dst, ST_PATH_MAX + 2, src);
+
+	if (n <= 0) {
+		*flags |= fault;
+		return 0;
+	}
+	if (n > ST_PATH_MAX + 1) {
+		*flags |= trunc;
+		return ST_PATH_MAX;
+	}
+	return n - 1;
+}
+
+/* Writes the path of (d, vm) into the scratch buffer at base, as events.h
+ * describes; returns its length, with ST_WALK_INCOMPLETE set when the walk
+ * stopped early.  A global function (bpf/path.bpf.c): verified once, not
+ * once per state of each caller. */
+#define ST_WALK_INCOMPLETE (1 << 16)
+#define ST_WALK_BASE_MAX   (ST_SCRATCH_SIZE - ST_PATH_MAX - ST_NAME_MAX)
+int st_walk_path(__u64 dentry, __u64 vfsmount, __u64 base);
+
+/* Adds the walk of (d, vm) at base to an event: its length, and the
+ * string's flags (components, and cut when incomplete). */
+static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, __u32 base, __u32 *flags, __u32 comp,
+				       __u32 trunc)
+{
+	int r = st_walk_path((__u64)d, (__u64)vm, base);
+
+	*flags |= comp;
+	if (r & ST_WALK_INCOMPLETE)
+		*flags |= trunc | ST_F_WALK_INCOMPLETE;
+	return r & (2 * ST_PATH_MAX - 1);
+}
+
+/* The file behind the current task's descriptor fd, NULL if none. */
+static __always_inline struct file *fd_file(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
 }
 
 /* Sends an event of `size` bytes (h->size set here); counts it when the

@@ -56,6 +56,7 @@ enum st_syscall {
 	ST_SYS_UNLINK, ST_SYS_UNLINKAT, ST_SYS_RMDIR,
 	ST_SYS_RENAME, ST_SYS_RENAMEAT, ST_SYS_RENAMEAT2,
 	ST_SYS_CONNECT,
+	ST_SYS_SENDMSG,     /* a datagram to an address the egress policy denied */
 	ST_SYS_MAX
 };
 
@@ -179,5 +180,28 @@ struct st_connect {
 struct st_loss_counts {
 	__u64 lost[ST_LOSS_MAX];
 };
+
+/* Maps the collector writes (not events). */
+
+/* Value of the `watched` map, per session cgroup.  Egress rules are looked
+ * up under gen, so a new rule set is written beside the old one and takes
+ * effect with one update of this value. */
+struct st_watch {
+	__u8 enforce;       /* deny egress that no rule allows */
+	__u8 gen;           /* generation of the session's rules */
+	__u8 pad[2];
+};
+
+/* Key of the egress allowlist (LPM trie): everything before addr must
+ * match exactly, addr by the rule's prefix. */
+struct st_np_key {
+	__u32 prefixlen;    /* ST_NP_FIXED_BITS + the rule's prefix */
+	__u8 session[8];    /* session cgroup id, host order */
+	__u8 family;        /* AF_INET or AF_INET6 (IPv4-mapped IPv6 is AF_INET) */
+	__u8 gen;
+	__u16 port;         /* network order; 0: any port */
+	__u8 addr[16];      /* network order; IPv4 in the first 4 bytes */
+};
+#define ST_NP_FIXED_BITS 96
 
 #endif

@@ -30,6 +30,16 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	struct st_exit ev;
 	__u64 session;
 
+	/* a thread that dies inside a traced syscall leaves no entry behind */
+	if (watched_levels) {
+		__u32 tid = BPF_CORE_READ(task, pid);
+
+		bpf_map_delete_elem(&pend_exec, &tid);
+		bpf_map_delete_elem(&pend_open, &tid);
+		bpf_map_delete_elem(&pend_unlink, &tid);
+		bpf_map_delete_elem(&pend_rename, &tid);
+		bpf_map_delete_elem(&pend_connect, &tid);
+	}
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	session = current_session();
@@ -39,6 +49,23 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	ev.status = BPF_CORE_READ(task, exit_code);
 	ev.pad = 0;
 	emit(&ev.h, sizeof(ev));
+	return 0;
+}
+
+/* A cgroup's id and level in the v2 tree, for the loader (the level is
+ * what bpf_get_current_ancestor_cgroup_id indexes; only the kernel knows
+ * it for sure, e.g. inside a cgroup namespace). */
+SEC("iter/cgroup")
+int cgroup_level(struct bpf_iter__cgroup *ctx)
+{
+	struct cgroup *cg = ctx->cgroup;
+	__u64 out[2];
+
+	if (!cg)
+		return 0;
+	out[0] = BPF_CORE_READ(cg, kn, id);
+	out[1] = BPF_CORE_READ(cg, level);
+	bpf_seq_write(ctx->meta->seq, out, sizeof(out));
 	return 0;
 }
 

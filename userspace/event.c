@@ -14,7 +14,7 @@ static const char *const syscall_names[ST_SYS_MAX] = {
 	[ST_SYS_OPENAT] = "openat",     [ST_SYS_OPENAT2] = "openat2",   [ST_SYS_CREAT] = "creat",
 	[ST_SYS_UNLINK] = "unlink",     [ST_SYS_UNLINKAT] = "unlinkat", [ST_SYS_RMDIR] = "rmdir",
 	[ST_SYS_RENAME] = "rename",     [ST_SYS_RENAMEAT] = "renameat", [ST_SYS_RENAMEAT2] = "renameat2",
-	[ST_SYS_CONNECT] = "connect",
+	[ST_SYS_CONNECT] = "connect",   [ST_SYS_SENDMSG] = "sendmsg",
 };
 
 const char *event_type_name(uint32_t type)

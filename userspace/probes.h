@@ -7,9 +7,12 @@
 #include <stdint.h>
 
 #include "events.h"
+#include "netpolicy.h"
 
 struct probes_config {
 	uint32_t ringbuf_bytes; /* power of two, >= page size; 0: default */
+	/* told what this kernel cannot do (optional; NULL: stderr) */
+	void (*notice)(const char *msg);
 };
 
 struct probes;
@@ -27,6 +30,10 @@ int probes_consume(struct probes *p);
  * this returns, every later event of its tasks is captured. */
 int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id);
 int probes_unwatch(struct probes *p, uint64_t cgroup_id);
+/* Enforces pol on the watched cgroup's egress (connect, sendmsg, abstract
+ * unix sockets) from now on; NULL or !enforce allows everything.  The new
+ * rule set replaces the old one in one step. */
+int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netpolicy *pol);
 /* Sums of the kernel's loss counters since load, per type and reason. */
 int probes_losses(struct probes *p, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);
 void probes_close(struct probes *p);

@@ -36,6 +36,12 @@ void rec_key(struct rec *r, const char *key)
 	r->nkeys++;
 }
 
+void rec_raw(struct rec *r, const char *key, const void *mp, size_t len)
+{
+	rec_key(r, key);
+	msgpack_sbuffer_write(&r->buf, mp, len);
+}
+
 void rec_str(struct rec *r, const char *key, const char *val)
 {
 	rec_key(r, key);
@@ -81,74 +87,78 @@ const void *rec_finish(struct rec *r, size_t *len)
 	return r->buf.data;
 }
 
-/* msgpack-c allocates what a container's header claims before it reads the
- * elements: a hostile 5-byte map32 asks for 64 GiB.  Every element takes at
- * least one byte, so no count may exceed the bytes left. */
-static bool sizes_fit(const uint8_t *p, size_t len)
+/* Big-endian length of n bytes at p. */
+static uint64_t be_len(const uint8_t *p, size_t n)
 {
-	uint64_t pending = 1;
-	size_t off = 0;
+	uint64_t v = 0;
 
-	while (pending--) {
-		uint64_t skip = 0, items = 0;
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* msgpack-c allocates a container's elements before it reads them, so a
+ * hostile 5-byte array32 header asks for 100 GB.  Walks the encoding first:
+ * every pending value needs at least one byte, so no count may exceed the
+ * bytes left, and every length must fit in them. */
+static int rec_check_sizes(const uint8_t *p, size_t len)
+{
+	/* per lead byte 0xc4..0xdf: bytes of its length field, bytes of its
+	 * fixed part (numbers; the type byte of ext) */
+	static const uint8_t lenb[28] = { 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					  0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4 };
+	static const uint8_t fixed[28] = { 0, 0, 0, 1, 1, 1, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8,
+					   2, 3, 5, 9, 17, 0, 0, 0, 0, 0, 0, 0 };
+	size_t off = 0;
+	uint64_t want = 1;
+
+	while (want > 0) {
+		uint64_t n = 0, skip = 0;
 		uint8_t b;
 
 		if (off >= len)
-			return false;
+			return -EBADMSG;
 		b = p[off++];
-		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-			skip = 0;
-		else if (b <= 0x8f)
-			items = 2u * (b & 0x0f);
-		else if (b <= 0x9f)
-			items = b & 0x0f;
-		else if (b <= 0xbf)
+		want--;
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+			/* fixint, nil, bool */
+		} else if (b <= 0x8f) {
+			n = 2 * (uint64_t)(b & 0x0f);
+		} else if (b <= 0x9f) {
+			n = b & 0x0f;
+		} else if (b <= 0xbf) {
 			skip = b & 0x1f;
-		else if (b == 0xc1)
-			return false;
-		else {
-			/* bytes of the length field, fixed payload, what the length counts */
-			static const struct { uint8_t lenbytes, fixed, kind; } t[0x20] = {
-				[0x04] = { 1, 0, 's' }, [0x05] = { 2, 0, 's' }, [0x06] = { 4, 0, 's' },
-				[0x07] = { 1, 1, 's' }, [0x08] = { 2, 1, 's' }, [0x09] = { 4, 1, 's' },
-				[0x0a] = { 0, 4, 0 },   [0x0b] = { 0, 8, 0 },   [0x0c] = { 0, 1, 0 },
-				[0x0d] = { 0, 2, 0 },   [0x0e] = { 0, 4, 0 },   [0x0f] = { 0, 8, 0 },
-				[0x10] = { 0, 1, 0 },   [0x11] = { 0, 2, 0 },   [0x12] = { 0, 4, 0 },
-				[0x13] = { 0, 8, 0 },   [0x14] = { 0, 2, 0 },   [0x15] = { 0, 3, 0 },
-				[0x16] = { 0, 5, 0 },   [0x17] = { 0, 9, 0 },   [0x18] = { 0, 17, 0 },
-				[0x19] = { 1, 0, 's' }, [0x1a] = { 2, 0, 's' }, [0x1b] = { 4, 0, 's' },
-				[0x1c] = { 2, 0, 'a' }, [0x1d] = { 4, 0, 'a' }, [0x1e] = { 2, 0, 'm' },
-				[0x1f] = { 4, 0, 'm' },
-			};
-			uint64_t n = 0;
+		} else if (b == 0xc1) {
+			return -EBADMSG;
+		} else {
+			uint8_t k = lenb[b - 0xc4];
 
-			if (len - off < t[b - 0xc0].lenbytes)
-				return false;
-			for (int i = 0; i < t[b - 0xc0].lenbytes; i++)
-				n = n << 8 | p[off++];
-			skip = t[b - 0xc0].fixed;
-			if (t[b - 0xc0].kind == 's')
-				skip += n;
-			else if (t[b - 0xc0].kind == 'a')
-				items = n;
-			else if (t[b - 0xc0].kind == 'm')
-				items = 2 * n;
+			if (len - off < k)
+				return -EBADMSG;
+			skip = fixed[b - 0xc4] + be_len(p + off, k);
+			off += k;
+			if (b >= 0xdc) {
+				n = (b >= 0xde ? 2 : 1) * skip;
+				skip = 0;
+			}
 		}
 		if (skip > len - off)
-			return false;
+			return -EBADMSG;
 		off += skip;
-		pending += items;
-		if (pending > len - off)
-			return false;
+		want += n;
+		if (want > len - off)
+			return -EBADMSG;
 	}
-	return true;
+	return 0;
 }
 
 int rec_unpack(const void *p, size_t len, msgpack_zone *zone, msgpack_object *out)
 {
 	size_t off = 0;
 
-	if (!sizes_fit(p, len) || msgpack_unpack(p, len, &off, zone, out) != MSGPACK_UNPACK_SUCCESS)
+	if (rec_check_sizes(p, len) < 0)
+		return -EBADMSG;
+	if (msgpack_unpack(p, len, &off, zone, out) != MSGPACK_UNPACK_SUCCESS)
 		return -EBADMSG;
 	if (off != len || out->type != MSGPACK_OBJECT_MAP)
 		return -EBADMSG;

@@ -26,6 +26,8 @@ void rec_bytes(struct rec *r, const char *key, const void *p, size_t len);
 void rec_int(struct rec *r, const char *key, int64_t v);
 void rec_uint(struct rec *r, const char *key, uint64_t v);
 void rec_bool(struct rec *r, const char *key, bool v);
+/* Writes key and an already msgpack-encoded value. */
+void rec_raw(struct rec *r, const char *key, const void *mp, size_t len);
 /* Writes the key; the caller packs exactly one value with r->pk. */
 void rec_key(struct rec *r, const char *key);
 /* Closes the record; the bytes stay valid until the next rec_begin. */

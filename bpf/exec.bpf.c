@@ -1,0 +1,191 @@
+/* execve and execveat.  The entry copies what was asked (filename, argv);
+ * a successful exit replaces argv by the new image's copy, which no thread
+ * of the caller can still change, and adds the file the kernel ran. */
+#include "common.bpf.h"
+
+/* Copies up to ST_ARGS_MAX arguments, each NUL-terminated, to dst (room:
+ * 2 * ST_ARGV_MAX).  From an array of user pointers (entry), or from the
+ * strings packed between start and end (the new image's arg area). */
+static __always_inline __u32 copy_args(char *dst, const char *const *argv, __u64 start, __u64 end, __u32 *argc,
+				       __u32 *flags)
+{
+	__u64 next = start, off = 0, room;
+	__u32 i;
+
+	for (i = 0; i < ST_ARGS_MAX; i++) {
+		const char *arg;
+		long n;
+		char last;
+
+		if (argv) {
+			if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i])) {
+				*flags |= i ? ST_F_TRUNC_2 : ST_F_FAULT_2;
+				break;
+			}
+		} else {
+			arg = next < end ? (const char *)next : NULL;
+		}
+		if (!arg)
+			break;
+		if (off >= ST_ARGV_MAX) {
+			*flags |= ST_F_TRUNC_2;
+			break;
+		}
+		off &= ST_ARGV_MAX - 1;
+		room = ST_ARGV_MAX - off;
+		n = bpf_probe_read_user_str(dst + off, room, arg);
+		if (n <= 0) {
+			*flags |= i ? ST_F_TRUNC_2 : ST_F_FAULT_2;
+			break;
+		}
+		/* a string that fills the room was cut unless it ends right there */
+		if (n == room && (bpf_probe_read_user(&last, 1, arg + n - 1) || last)) {
+			*flags |= ST_F_TRUNC_2;
+			off += n;
+			i++;
+			break;
+		}
+		off += n;
+		next += n;
+	}
+	*argc = i;
+	if (i == ST_ARGS_MAX && !(*flags & ST_F_TRUNC_2)) {
+		const char *more = NULL;
+
+		if (argv)
+			bpf_probe_read_user(&more, sizeof(more), &argv[i]);
+		else
+			more = next < end ? (const char *)next : NULL;
+		if (more)
+			*flags |= ST_F_TRUNC_ARGS;
+	}
+	return off;
+}
+
+static __always_inline int exec_enter(__u32 sys, const char *filename, const char *const *argv)
+{
+	__u64 session = current_session();
+	struct st_exec *ev;
+	char *buf;
+	__u32 flags = 0, flen, argc = 0;
+
+	if (!session)
+		return 0;
+	buf = scratch_buf();
+	if (!buf)
+		return 0;
+	ev = (struct st_exec *)buf;
+	flen = copy_user_path(buf + sizeof(*ev), filename, &flags, ST_F_TRUNC_1, ST_F_FAULT_1);
+	ev->argv_len = copy_args(buf + sizeof(*ev) + (flen & (2 * ST_PATH_MAX - 1)), argv, 0, 0, &argc, &flags);
+	ev->filename_len = flen;
+	ev->argc = argc;
+	ev->exe_len = 0;
+	ev->pad = 0;
+	ev->ret = 0;
+	ev->h.flags = flags;
+	pend(&pend_exec, &ev->h, session, sys, ST_EV_EXEC);
+	return 0;
+}
+
+/* Success: filename from the entry, argv and exe from the new image. */
+static __always_inline void exec_success(struct pend_exec *pe, __u32 flen)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	struct file *exe = BPF_CORE_READ(mm, exe_file);
+	struct st_exec *ev;
+	__u32 flags, argc = 0, alen, elen, size;
+	char *buf = scratch_buf();
+
+	if (!buf)
+		return;
+	ev = (struct st_exec *)buf;
+	if (bpf_probe_read_kernel(buf, sizeof(*ev) + flen, pe))
+		return;
+	flags = ev->h.flags & (ST_F_TRUNC_1 | ST_F_FAULT_1);
+	alen = copy_args(buf + sizeof(*ev) + flen, NULL, BPF_CORE_READ(mm, arg_start), BPF_CORE_READ(mm, arg_end),
+			 &argc, &flags);
+	alen &= 2 * ST_ARGV_MAX - 1;
+	elen = 0;
+	if (exe)
+		elen = walk_path(BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt),
+				 sizeof(*ev) + flen + alen, &flags, ST_F_3_COMPONENTS, ST_F_TRUNC_3);
+	ev->argc = argc;
+	ev->argv_len = alen;
+	ev->exe_len = elen;
+	ev->ret = 0;
+	ev->h.flags = flags;
+	finish_hdr(&ev->h, ST_EV_EXEC);
+	size = sizeof(*ev) + flen + alen + elen;
+	if (size <= ST_SCRATCH_SIZE)
+		emit(&ev->h, size);
+}
+
+static __always_inline int exec_exit(long ret)
+{
+	__u32 tid = current_tid(), flen, alen;
+	struct pend_exec *pe;
+
+	if (!watched_levels)
+		return 0;
+	pe = bpf_map_lookup_elem(&pend_exec, &tid);
+	if (!pe)
+		return 0;
+	flen = pe->ev.filename_len;
+	alen = pe->ev.argv_len;
+	if (flen > ST_PATH_MAX || alen > ST_ARGV_MAX || !still_watched(pe->ev.h.session_cgid))
+		goto out;
+	if (ret == 0) {
+		exec_success(pe, flen);
+	} else {
+		pe->ev.ret = ret;
+		finish_hdr(&pe->ev.h, ST_EV_EXEC);
+		emit(&pe->ev.h, sizeof(pe->ev) + flen + alen);
+	}
+out:
+	bpf_map_delete_elem(&pend_exec, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter(ST_SYS_EXECVE, (const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int enter_execveat(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter(ST_SYS_EXECVEAT, (const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int exit_execve(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int exit_execveat(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx->ret);
+}
+
+/* A thread other than the leader that execs takes the leader's pid: what
+ * its entry saved moves to the pid its exit will run under. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 old = old_pid, tid = BPF_CORE_READ(p, pid);
+	struct pend_exec *pe;
+
+	if (!watched_levels || tid == old)
+		return 0;
+	pe = bpf_map_lookup_elem(&pend_exec, &old);
+	if (!pe)
+		return 0;
+	if (bpf_map_update_elem(&pend_exec, &tid, pe, BPF_ANY))
+		count_loss(ST_EV_EXEC, ST_LOSS_PENDING);
+	bpf_map_delete_elem(&pend_exec, &old);
+	return 0;
+}

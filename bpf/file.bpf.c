@@ -1,0 +1,301 @@
+/* open, openat, openat2, creat; unlink, unlinkat, rmdir; rename, renameat,
+ * renameat2.  Paths as requested are copied at entry.  A successful open
+ * also carries the path of the file the returned descriptor refers to,
+ * walked in the kernel, so that no racing thread can make it lie. */
+#include "common.bpf.h"
+
+#define ST_AT_FDCWD     -100
+#define ST_AT_REMOVEDIR 0x200
+#define ST_O_WRONLY     01
+#define ST_O_CREAT      0100
+#define ST_O_TRUNC      01000
+
+static __always_inline int open_enter(__u32 sys, long dirfd, const char *path, __u64 flags, __u64 mode,
+				      __u64 resolve)
+{
+	__u64 session = current_session();
+	struct st_open *ev;
+	char *buf;
+	__u32 f = 0;
+
+	if (!session)
+		return 0;
+	buf = scratch_buf();
+	if (!buf)
+		return 0;
+	ev = (struct st_open *)buf;
+	ev->path_len = copy_user_path(buf + sizeof(*ev), path, &f, ST_F_TRUNC_1, ST_F_FAULT_1);
+	ev->resolved_len = 0;
+	ev->ret = 0;
+	ev->dirfd = dirfd;
+	ev->flags = flags;
+	ev->mode = mode;
+	ev->resolve = resolve;
+	ev->h.flags = f;
+	pend(&pend_open, &ev->h, session, sys, ST_EV_OPEN);
+	return 0;
+}
+
+static __always_inline int open_exit(long ret)
+{
+	__u32 tid = current_tid(), plen, rlen, flags, size;
+	struct pend_open *po;
+	struct st_open *ev;
+	struct file *file;
+	char *buf;
+
+	if (!watched_levels)
+		return 0;
+	po = bpf_map_lookup_elem(&pend_open, &tid);
+	if (!po)
+		return 0;
+	plen = po->ev.path_len;
+	if (plen > ST_PATH_MAX || !still_watched(po->ev.h.session_cgid))
+		goto out;
+	file = ret >= 0 ? fd_file(ret) : NULL;
+	buf = file ? scratch_buf() : NULL;
+	if (!buf) {
+		po->ev.ret = ret;
+		finish_hdr(&po->ev.h, ST_EV_OPEN);
+		emit(&po->ev.h, sizeof(po->ev) + plen);
+		goto out;
+	}
+	ev = (struct st_open *)buf;
+	if (bpf_probe_read_kernel(buf, sizeof(*ev) + plen, po))
+		goto out;
+	flags = ev->h.flags;
+	rlen = walk_path(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), sizeof(*ev) + plen, &flags,
+			 ST_F_2_COMPONENTS, ST_F_TRUNC_2);
+	ev->resolved_len = rlen;
+	ev->ret = ret;
+	ev->h.flags = flags;
+	finish_hdr(&ev->h, ST_EV_OPEN);
+	size = sizeof(*ev) + plen + rlen;
+	if (size <= ST_SCRATCH_SIZE)
+		emit(&ev->h, size);
+out:
+	bpf_map_delete_elem(&pend_open, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int enter_open(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter(ST_SYS_OPEN, ST_AT_FDCWD, (const char *)ctx->args[0], ctx->args[1], ctx->args[2], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int enter_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter(ST_SYS_OPENAT, (int)ctx->args[0], (const char *)ctx->args[1], ctx->args[2], ctx->args[3], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int enter_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+
+	/* a short or unreadable struct fails the call: record it with zeros */
+	if (ctx->args[3] >= sizeof(how))
+		bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]);
+	return open_enter(ST_SYS_OPENAT2, (int)ctx->args[0], (const char *)ctx->args[1], how.flags, how.mode,
+			  how.resolve);
+}
+
+SEC("tracepoint/syscalls/sys_enter_creat")
+int enter_creat(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter(ST_SYS_CREAT, ST_AT_FDCWD, (const char *)ctx->args[0], ST_O_CREAT | ST_O_WRONLY | ST_O_TRUNC,
+			  ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+static __always_inline int unlink_enter(__u32 sys, long dirfd, const char *path, __u32 flags)
+{
+	__u64 session = current_session();
+	struct st_unlink *ev;
+	char *buf;
+	__u32 f = 0;
+
+	if (!session)
+		return 0;
+	buf = scratch_buf();
+	if (!buf)
+		return 0;
+	ev = (struct st_unlink *)buf;
+	ev->path_len = copy_user_path(buf + sizeof(*ev), path, &f, ST_F_TRUNC_1, ST_F_FAULT_1);
+	ev->pad = 0;
+	ev->ret = 0;
+	ev->dirfd = dirfd;
+	ev->flags = flags;
+	ev->h.flags = f;
+	pend(&pend_unlink, &ev->h, session, sys, ST_EV_UNLINK);
+	return 0;
+}
+
+static __always_inline int unlink_exit(long ret)
+{
+	__u32 tid = current_tid(), plen;
+	struct pend_unlink *pu;
+
+	if (!watched_levels)
+		return 0;
+	pu = bpf_map_lookup_elem(&pend_unlink, &tid);
+	if (!pu)
+		return 0;
+	plen = pu->ev.path_len;
+	if (plen <= ST_PATH_MAX && still_watched(pu->ev.h.session_cgid)) {
+		pu->ev.ret = ret;
+		finish_hdr(&pu->ev.h, ST_EV_UNLINK);
+		emit(&pu->ev.h, sizeof(pu->ev) + plen);
+	}
+	bpf_map_delete_elem(&pend_unlink, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_unlink")
+int enter_unlink(struct trace_event_raw_sys_enter *ctx)
+{
+	return unlink_enter(ST_SYS_UNLINK, ST_AT_FDCWD, (const char *)ctx->args[0], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	return unlink_enter(ST_SYS_UNLINKAT, (int)ctx->args[0], (const char *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_rmdir")
+int enter_rmdir(struct trace_event_raw_sys_enter *ctx)
+{
+	return unlink_enter(ST_SYS_RMDIR, ST_AT_FDCWD, (const char *)ctx->args[0], ST_AT_REMOVEDIR);
+}
+
+SEC("tracepoint/syscalls/sys_exit_unlink")
+int exit_unlink(struct trace_event_raw_sys_exit *ctx)
+{
+	return unlink_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_unlinkat")
+int exit_unlinkat(struct trace_event_raw_sys_exit *ctx)
+{
+	return unlink_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_rmdir")
+int exit_rmdir(struct trace_event_raw_sys_exit *ctx)
+{
+	return unlink_exit(ctx->ret);
+}
+
+static __always_inline int rename_enter(__u32 sys, long olddirfd, const char *from, long newdirfd, const char *to,
+					__u32 flags)
+{
+	__u64 session = current_session();
+	struct st_rename *ev;
+	char *buf;
+	__u32 f = 0, flen;
+
+	if (!session)
+		return 0;
+	buf = scratch_buf();
+	if (!buf)
+		return 0;
+	ev = (struct st_rename *)buf;
+	flen = copy_user_path(buf + sizeof(*ev), from, &f, ST_F_TRUNC_1, ST_F_FAULT_1);
+	ev->to_len = copy_user_path(buf + sizeof(*ev) + (flen & (2 * ST_PATH_MAX - 1)), to, &f, ST_F_TRUNC_2,
+				    ST_F_FAULT_2);
+	ev->from_len = flen;
+	ev->pad = 0;
+	ev->ret = 0;
+	ev->olddirfd = olddirfd;
+	ev->newdirfd = newdirfd;
+	ev->flags = flags;
+	ev->h.flags = f;
+	pend(&pend_rename, &ev->h, session, sys, ST_EV_RENAME);
+	return 0;
+}
+
+static __always_inline int rename_exit(long ret)
+{
+	__u32 tid = current_tid(), flen, tlen;
+	struct pend_rename *pr;
+
+	if (!watched_levels)
+		return 0;
+	pr = bpf_map_lookup_elem(&pend_rename, &tid);
+	if (!pr)
+		return 0;
+	flen = pr->ev.from_len;
+	tlen = pr->ev.to_len;
+	if (flen <= ST_PATH_MAX && tlen <= ST_PATH_MAX && still_watched(pr->ev.h.session_cgid)) {
+		pr->ev.ret = ret;
+		finish_hdr(&pr->ev.h, ST_EV_RENAME);
+		emit(&pr->ev.h, sizeof(pr->ev) + flen + tlen);
+	}
+	bpf_map_delete_elem(&pend_rename, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_rename")
+int enter_rename(struct trace_event_raw_sys_enter *ctx)
+{
+	return rename_enter(ST_SYS_RENAME, ST_AT_FDCWD, (const char *)ctx->args[0], ST_AT_FDCWD,
+			    (const char *)ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int enter_renameat(struct trace_event_raw_sys_enter *ctx)
+{
+	return rename_enter(ST_SYS_RENAMEAT, (int)ctx->args[0], (const char *)ctx->args[1], (int)ctx->args[2],
+			    (const char *)ctx->args[3], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat2")
+int enter_renameat2(struct trace_event_raw_sys_enter *ctx)
+{
+	return rename_enter(ST_SYS_RENAMEAT2, (int)ctx->args[0], (const char *)ctx->args[1], (int)ctx->args[2],
+			    (const char *)ctx->args[3], ctx->args[4]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_rename")
+int exit_rename(struct trace_event_raw_sys_exit *ctx)
+{
+	return rename_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_renameat")
+int exit_renameat(struct trace_event_raw_sys_exit *ctx)
+{
+	return rename_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_renameat2")
+int exit_renameat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return rename_exit(ctx->ret);
+}

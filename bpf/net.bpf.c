@@ -1,0 +1,321 @@
+/* connect for AF_INET, AF_INET6 and AF_UNIX, and egress enforcement.
+ *
+ * sys_enter_connect saves the user's sockaddr; the cgroup sock_addr hooks
+ * (attached to each watched cgroup, so other tasks pay nothing) replace it
+ * with the kernel's copy and decide allow/deny from the session's rules;
+ * sys_exit_connect sends the event, for AF_UNIX with the peer's address
+ * read from the connected socket.  A denied attempt that is not a connect
+ * syscall (sendmsg to an address, io_uring) is sent by the hook itself. */
+#include <bpf/bpf_endian.h>
+
+#include "common.bpf.h"
+
+#define ST_AF_UNIX  1
+#define ST_AF_INET  2
+#define ST_AF_INET6 10
+#define ST_EPERM    1
+#define ST_SUN_PATH 2 /* offsetof(struct sockaddr_un, sun_path) */
+
+/* Allowed destinations of all sessions, under (session, gen, family, port). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct st_np_key);
+	__type(value, __u8);
+} egress SEC(".maps");
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+
+/* Reads a unix socket path of len bytes (sun_path, without the family):
+ * an abstract name (leading NUL) is kept whole, a filesystem path up to its
+ * NUL.  Returns the bytes kept. */
+static __always_inline __u32 read_sun_path(char *dst, const char *src, long slen, bool user)
+{
+	__u64 len = slen > ST_UNIX_PATH_MAX ? ST_UNIX_PATH_MAX : slen;
+	char first = 0;
+	long n;
+
+	if (slen <= 0)
+		return 0;
+	asm volatile("%[len] &= 0x7f" : [len] "+r"(len)); /* <= 108 already: for the verifier */
+	if (user ? bpf_probe_read_user(&first, 1, src) : bpf_probe_read_kernel(&first, 1, src))
+		return 0;
+	if (first == 0) {
+		if (user ? bpf_probe_read_user(dst, len, src) : bpf_probe_read_kernel(dst, len, src))
+			return 0;
+		return len;
+	}
+	n = user ? bpf_probe_read_user_str(dst, len + 1, src) : bpf_probe_read_kernel_str(dst, len + 1, src);
+	return n > 0 ? n - 1 : 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 session = current_session();
+	const void *ua = (const void *)ctx->args[1];
+	long alen = (int)ctx->args[2];
+	struct st_connect *ev;
+	__u16 family = 0;
+	char *buf;
+
+	if (!session)
+		return 0;
+	buf = scratch_buf();
+	if (!buf)
+		return 0;
+	ev = (struct st_connect *)buf;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->fd = ctx->args[0];
+	if (alen >= 2 && !bpf_probe_read_user(&family, sizeof(family), ua)) {
+		ev->family = family;
+		ev->source = ST_ADDR_USER;
+	}
+	if (family == ST_AF_INET && alen >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in sin = {};
+
+		bpf_probe_read_user(&sin, sizeof(sin), ua);
+		ev->port = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(ev->addr, &sin.sin_addr, 4);
+	} else if (family == ST_AF_INET6 && alen >= 24) {
+		struct sockaddr_in6 sin6 = {};
+
+		bpf_probe_read_user(&sin6, 24, ua);
+		ev->port = bpf_ntohs(sin6.sin6_port);
+		__builtin_memcpy(ev->addr, &sin6.sin6_addr, 16);
+	} else if (family == ST_AF_UNIX) {
+		ev->path_len = read_sun_path(buf + sizeof(*ev), ua + ST_SUN_PATH, alen - ST_SUN_PATH, true);
+	}
+	pend(&pend_connect, &ev->h, session, ST_SYS_CONNECT, ST_EV_CONNECT);
+	return 0;
+}
+
+/* The address the connected unix socket's peer is bound to. */
+static __always_inline __u32 peer_path(char *dst, long fd)
+{
+	struct file *file = fd_file(fd);
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct unix_sock *peer;
+	struct unix_address *ua;
+	struct sock *sk;
+
+	/* the descriptor may have been replaced since the call returned */
+	if (!file || BPF_CORE_READ(sock, file) != file)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != ST_AF_UNIX)
+		return 0;
+	peer = (struct unix_sock *)BPF_CORE_READ((struct unix_sock *)sk, peer);
+	ua = BPF_CORE_READ(peer, addr);
+	if (!ua)
+		return 0;
+	return read_sun_path(dst, (const char *)ua + bpf_core_field_offset(struct unix_address, name) + ST_SUN_PATH,
+			     BPF_CORE_READ(ua, len) - ST_SUN_PATH, false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = current_tid(), plen;
+	struct pend_connect *pc;
+
+	if (!watched_levels)
+		return 0;
+	pc = bpf_map_lookup_elem(&pend_connect, &tid);
+	if (!pc)
+		return 0;
+	if (!still_watched(pc->ev.h.session_cgid))
+		goto out;
+	pc->ev.ret = ctx->ret;
+	if (ctx->ret == 0 && pc->ev.family == ST_AF_UNIX) {
+		plen = peer_path(pc->s, pc->ev.fd);
+		if (plen) {
+			pc->ev.path_len = plen;
+			pc->ev.source = ST_ADDR_SOCKET;
+		}
+	}
+	plen = pc->ev.path_len;
+	if (plen <= ST_UNIX_PATH_MAX) {
+		finish_hdr(&pc->ev.h, ST_EV_CONNECT);
+		emit(&pc->ev.h, sizeof(pc->ev) + plen);
+	}
+out:
+	bpf_map_delete_elem(&pend_connect, &tid);
+	return 0;
+}
+
+/* The session of the socket (the hooks run for sockets created in a
+ * watched cgroup, whoever uses them): its cgroup's watched ancestor. */
+static __always_inline __u64 sock_session(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
+	struct cgroup *cg = BPF_CORE_READ(k, sk, sk_cgrp_data.cgroup);
+	__u32 levels = watched_levels, level = BPF_CORE_READ(cg, level);
+
+	for (__u32 lvl = 0; lvl < ST_LEVELS && lvl <= level; lvl++) {
+		struct cgroup *anc;
+		__u64 id;
+
+		if (!(levels & (1u << lvl)))
+			continue;
+		if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[lvl]))
+			return 0;
+		id = BPF_CORE_READ(anc, kn, id);
+		if (id && bpf_map_lookup_elem(&watched, &id))
+			return id;
+	}
+	return 0;
+}
+
+/* allow unless the session enforces egress and no rule takes
+ * family/addr (4 or 16 bytes)/port (network order). */
+static __always_inline __u8 egress_verdict(__u64 session, __u8 family, const __u32 *addr, __u16 port)
+{
+	struct st_watch *w = bpf_map_lookup_elem(&watched, &session);
+	struct st_np_key k = {};
+
+	if (!w || !w->enforce)
+		return ST_VERDICT_ALLOW;
+	k.prefixlen = ST_NP_FIXED_BITS + 128;
+	__builtin_memcpy(k.session, &session, sizeof(session));
+	k.family = family;
+	k.gen = w->gen;
+	k.port = port;
+	if (family == ST_AF_INET) {
+		__builtin_memcpy(k.addr, addr, 4);
+	} else {
+		__builtin_memcpy(k.addr, addr, 16);
+	}
+	if (bpf_map_lookup_elem(&egress, &k))
+		return ST_VERDICT_ALLOW;
+	k.port = 0;
+	return bpf_map_lookup_elem(&egress, &k) ? ST_VERDICT_ALLOW : ST_VERDICT_DENY;
+}
+
+/* An attempt the connect syscall does not report: sent from here. */
+static __always_inline void emit_denied(__u64 session, __u32 sys, __u16 family, const __u32 *addr, __u16 port,
+					const char *path, __u32 plen)
+{
+	struct {
+		struct st_connect ev;
+		char s[ST_UNIX_PATH_MAX];
+	} d = {};
+
+	fill_hdr(&d.ev.h, ST_EV_CONNECT, session);
+	d.ev.h.syscall = sys;
+	d.ev.ret = -ST_EPERM;
+	d.ev.fd = -1;
+	d.ev.family = family;
+	d.ev.port = port;
+	d.ev.source = ST_ADDR_HOOK;
+	d.ev.verdict = ST_VERDICT_DENY;
+	if (family == ST_AF_UNIX) {
+		plen &= 0x7f;
+		if (plen > ST_UNIX_PATH_MAX)
+			plen = ST_UNIX_PATH_MAX;
+		bpf_probe_read_kernel(d.s, plen, path);
+		d.ev.path_len = plen;
+	} else {
+		__builtin_memcpy(d.ev.addr, addr, 16);
+		plen = 0;
+	}
+	emit(&d.ev.h, sizeof(d.ev) + plen);
+}
+
+static __always_inline int on_inet(struct bpf_sock_addr *ctx, __u16 family, __u32 sys)
+{
+	__u64 session = sock_session(ctx);
+	__u32 addr[4] = {}, tid = current_tid();
+	__u16 port = bpf_ntohs(ctx->user_port);
+	struct pend_connect *pc;
+	__u8 v;
+
+	if (!session)
+		return 1;
+	if (family == ST_AF_INET) {
+		addr[0] = ctx->user_ip4;
+		v = egress_verdict(session, ST_AF_INET, addr, bpf_htons(port));
+	} else {
+		addr[0] = ctx->user_ip6[0];
+		addr[1] = ctx->user_ip6[1];
+		addr[2] = ctx->user_ip6[2];
+		addr[3] = ctx->user_ip6[3];
+		/* ::ffff:a.b.c.d reaches a.b.c.d: the IPv4 rules decide */
+		if (addr[0] == 0 && addr[1] == 0 && addr[2] == bpf_htonl(0xffff))
+			v = egress_verdict(session, ST_AF_INET, &addr[3], bpf_htons(port));
+		else
+			v = egress_verdict(session, ST_AF_INET6, addr, bpf_htons(port));
+	}
+	pc = sys == ST_SYS_CONNECT ? bpf_map_lookup_elem(&pend_connect, &tid) : NULL;
+	if (pc) {
+		pc->ev.family = family;
+		pc->ev.port = port;
+		__builtin_memcpy(pc->ev.addr, addr, 16);
+		pc->ev.source = ST_ADDR_HOOK;
+		pc->ev.verdict = v;
+	} else if (v == ST_VERDICT_DENY) {
+		emit_denied(session, sys, family, addr, port, NULL, 0);
+	}
+	return v == ST_VERDICT_ALLOW;
+}
+
+SEC("cgroup/connect4")
+int connect4(struct bpf_sock_addr *ctx)
+{
+	return on_inet(ctx, ST_AF_INET, ST_SYS_CONNECT);
+}
+
+SEC("cgroup/connect6")
+int connect6(struct bpf_sock_addr *ctx)
+{
+	return on_inet(ctx, ST_AF_INET6, ST_SYS_CONNECT);
+}
+
+SEC("cgroup/sendmsg4")
+int sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return on_inet(ctx, ST_AF_INET, ST_SYS_SENDMSG);
+}
+
+SEC("cgroup/sendmsg6")
+int sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return on_inet(ctx, ST_AF_INET6, ST_SYS_SENDMSG);
+}
+
+/* Loaded as BPF_CGROUP_UNIX_CONNECT (kernel 6.7+; libbpf 1.1 has no
+ * section name for it, the loader sets the attach type).  Abstract
+ * sockets reach past the filesystem's view, so an enforcing session may
+ * not connect to them. */
+SEC("cgroup/connect4")
+int connect_unix(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
+	__u64 session = sock_session(ctx);
+	__u32 tid = current_tid(), len;
+	struct st_watch *w;
+	struct pend_connect *pc;
+	const char *path;
+	char first = 1;
+	__u8 v = ST_VERDICT_ALLOW;
+
+	if (!session)
+		return 1;
+	len = k->uaddrlen;
+	path = (const char *)k->uaddr + ST_SUN_PATH;
+	if (len > ST_SUN_PATH)
+		bpf_probe_read_kernel(&first, 1, path);
+	w = bpf_map_lookup_elem(&watched, &session);
+	if (w && w->enforce && first == 0)
+		v = ST_VERDICT_DENY;
+	pc = bpf_map_lookup_elem(&pend_connect, &tid);
+	if (pc) {
+		pc->ev.path_len = read_sun_path(pc->s, path, (long)len - ST_SUN_PATH, false);
+		pc->ev.source = ST_ADDR_HOOK;
+		pc->ev.verdict = v;
+	} else if (v == ST_VERDICT_DENY) {
+		emit_denied(session, ST_SYS_CONNECT, ST_AF_UNIX, NULL, 0, path, len - ST_SUN_PATH);
+	}
+	return v == ST_VERDICT_ALLOW;
+}

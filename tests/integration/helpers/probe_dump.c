@@ -1,0 +1,284 @@
+/* Loads the probes without the collector, watches the cgroups named on the
+ * command line and prints every event as one JSON line (strings escaped as
+ * schemas/record.md says), then on SIGTERM/SIGINT drains and prints the
+ * loss counters: {"type":"losses","open":{"ringbuf":N,"pending":N},...}.
+ * "ready" goes to stderr once the cgroups are traced.
+ *
+ * probe_dump [--ringbuf BYTES] [--deny-egress] [--allow ADDR/PREFIX[:PORT]]... CGROUP...
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "cgroup2.h"
+#include "escape.h"
+#include "event.h"
+#include "probes.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void put_str(json_t *o, const char *key, const struct event_str *s)
+{
+	uint8_t path[ST_PATH_MAX + 8];
+	char *esc;
+
+	if (!s->present) {
+		json_object_set_new(o, key, json_null());
+		return;
+	}
+	if (s->components) {
+		bool t;
+		size_t n = event_path_join(s, path, sizeof(path), &t);
+
+		esc = escape_bytes(path, n);
+	} else {
+		esc = escape_bytes(s->p, s->len);
+	}
+	json_object_set_new(o, key, json_string(esc ? esc : ""));
+	free(esc);
+}
+
+static void put_argv(json_t *o, const struct event_str *s, uint32_t argc)
+{
+	json_t *a = json_array();
+	uint32_t off = 0;
+
+	for (uint32_t i = 0; i < argc && off <= s->len; i++) {
+		size_t len = strnlen((const char *)s->p + off, s->len - off);
+		char *esc = escape_bytes(s->p + off, len);
+
+		json_array_append_new(a, json_string(esc ? esc : ""));
+		free(esc);
+		off += (uint32_t)len + 1;
+	}
+	json_object_set_new(o, "argv", a);
+}
+
+static void on_event(void *ctx, const void *data, size_t len)
+{
+	struct event ev;
+	json_t *o;
+	char *line, *comm;
+
+	(void)ctx;
+	if (event_decode(data, len, &ev) < 0) {
+		printf("{\"type\":\"undecodable\",\"len\":%zu}\n", len);
+		return;
+	}
+	comm = escape_bytes(ev.h->comm, strnlen(ev.h->comm, ST_COMM_LEN));
+	o = json_pack("{s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:s, s:i, s:s?}", "type", event_type_name(ev.h->type),
+		      "cgroup", (json_int_t)ev.h->cgroup_id, "session", (json_int_t)ev.h->session_cgid, "pid",
+		      (int)ev.h->tgid, "tid", (int)ev.h->tid, "ppid", (int)ev.h->ppid, "uid", (int)ev.h->uid, "comm",
+		      comm ? comm : "", "flags", (int)ev.h->flags, "syscall", event_syscall_name(ev.h->syscall));
+	free(comm);
+	switch (ev.h->type) {
+	case ST_EV_EXEC: {
+		const struct st_exec *x = ev.body;
+
+		put_str(o, "filename", &ev.str[0]);
+		put_argv(o, &ev.str[1], x->argc);
+		if (ev.str[2].len)
+			put_str(o, "exe", &ev.str[2]);
+		json_object_set_new(o, "ret", json_integer(x->ret));
+		break;
+	}
+	case ST_EV_FORK:
+		json_object_set_new(o, "child", json_integer(((const struct st_fork *)ev.body)->child_tgid));
+		break;
+	case ST_EV_EXIT:
+		json_object_set_new(o, "status", json_integer(((const struct st_exit *)ev.body)->status));
+		break;
+	case ST_EV_OPEN: {
+		const struct st_open *x = ev.body;
+
+		put_str(o, "requested", &ev.str[0]);
+		if (ev.str[1].len)
+			put_str(o, "path", &ev.str[1]);
+		json_object_set_new(o, "oflags", json_integer((json_int_t)x->flags));
+		json_object_set_new(o, "mode", json_integer(x->mode));
+		json_object_set_new(o, "dirfd", json_integer(x->dirfd));
+		json_object_set_new(o, "ret", json_integer(x->ret));
+		break;
+	}
+	case ST_EV_UNLINK: {
+		const struct st_unlink *x = ev.body;
+
+		put_str(o, "path", &ev.str[0]);
+		json_object_set_new(o, "uflags", json_integer(x->flags));
+		json_object_set_new(o, "ret", json_integer(x->ret));
+		break;
+	}
+	case ST_EV_RENAME: {
+		const struct st_rename *x = ev.body;
+
+		put_str(o, "from", &ev.str[0]);
+		put_str(o, "to", &ev.str[1]);
+		json_object_set_new(o, "rflags", json_integer(x->flags));
+		json_object_set_new(o, "ret", json_integer(x->ret));
+		break;
+	}
+	case ST_EV_CONNECT: {
+		const struct st_connect *x = ev.body;
+		char addr[INET6_ADDRSTRLEN] = "";
+
+		json_object_set_new(o, "family", json_integer(x->family));
+		if (x->family == AF_INET || x->family == AF_INET6) {
+			inet_ntop(x->family, x->addr, addr, sizeof(addr));
+			json_object_set_new(o, "addr", json_string(addr));
+		} else {
+			put_str(o, "addr", &ev.str[0]);
+		}
+		json_object_set_new(o, "port", json_integer(x->port));
+		json_object_set_new(o, "source", json_integer(x->source));
+		json_object_set_new(o, "verdict", json_string(x->verdict == ST_VERDICT_DENY ? "deny" : "allow"));
+		json_object_set_new(o, "fd", json_integer(x->fd));
+		json_object_set_new(o, "ret", json_integer(x->ret));
+		break;
+	}
+	}
+	line = json_dumps(o, JSON_COMPACT);
+	if (line)
+		puts(line);
+	free(line);
+	json_decref(o);
+}
+
+static void print_losses(struct probes *p)
+{
+	static const char *const reasons[ST_LOSS_MAX] = { "ringbuf", "pending" };
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+	json_t *o = json_pack("{s:s}", "type", "losses");
+	char *line;
+
+	if (probes_losses(p, lost) < 0)
+		return;
+	for (int t = 1; t < ST_EV_MAX; t++) {
+		json_t *k = json_object();
+
+		for (int r = 0; r < ST_LOSS_MAX; r++)
+			json_object_set_new(k, reasons[r], json_integer((json_int_t)lost[t][r]));
+		json_object_set_new(o, event_type_name((uint32_t)t), k);
+	}
+	line = json_dumps(o, JSON_COMPACT);
+	puts(line);
+	free(line);
+	json_decref(o);
+}
+
+/* ADDR/PREFIX[:PORT], IPv6 in brackets when a port follows. */
+static int parse_allow(const char *spec, struct netpolicy_rule *r)
+{
+	char buf[128], *slash, *port = NULL, *addr = buf;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	if (buf[0] == '[') {
+		char *end = strchr(buf, ']');
+
+		if (!end)
+			return -1;
+		*end = 0;
+		addr = buf + 1;
+		if (end[1] == ':')
+			port = end + 2;
+	} else if ((port = strrchr(buf, ':')) && strchr(buf, '.')) {
+		*port++ = 0;
+	} else {
+		port = NULL;
+	}
+	slash = strchr(addr, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	memset(r, 0, sizeof(*r));
+	r->prefix = (uint8_t)atoi(slash + 1);
+	r->port = port ? (uint16_t)atoi(port) : 0;
+	if (inet_pton(AF_INET, addr, r->addr) == 1)
+		r->family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, r->addr) == 1)
+		r->family = AF_INET6;
+	else
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct probes_config cfg = { 0 };
+	static struct netpolicy pol;
+	struct probes *p;
+	struct pollfd pfd;
+	uint64_t ids[16];
+	int n = 0, i, rc;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--ringbuf") && i + 1 < argc) {
+			cfg.ringbuf_bytes = (uint32_t)strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--deny-egress")) {
+			pol.enforce = true;
+		} else if (!strcmp(argv[i], "--allow") && i + 1 < argc && pol.n < NETPOLICY_RULES_MAX) {
+			if (parse_allow(argv[++i], &pol.rules[pol.n++]) < 0) {
+				fprintf(stderr, "probe_dump: --allow %s: expected ADDR/PREFIX[:PORT]\n", argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "usage: probe_dump [--ringbuf BYTES] [--deny-egress] [--allow RULE]... CGROUP...\n");
+			return 2;
+		}
+	}
+	rc = probes_open(&p, &cfg, on_event, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "probe_dump: probes_open: %s\n", strerror(-rc));
+		return 1;
+	}
+	for (; i < argc && n < 16; i++) {
+		char err[512];
+		int fd;
+
+		rc = cgroup2_open(argv[i], &fd, &ids[n], err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "probe_dump: %s\n", err);
+			return 1;
+		}
+		rc = probes_watch(p, fd, ids[n]);
+		if (!rc && pol.enforce)
+			rc = probes_set_netpolicy(p, ids[n], &pol);
+		close(fd);
+		if (rc < 0) {
+			fprintf(stderr, "probe_dump: watch %s: %s\n", argv[i], strerror(-rc));
+			return 1;
+		}
+		n++;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	fprintf(stderr, "ready\n");
+	pfd = (struct pollfd){ .fd = probes_fd(p), .events = POLLIN };
+	while (!stop) {
+		if (poll(&pfd, 1, 100) > 0 && (rc = probes_consume(p)) < 0) {
+			fprintf(stderr, "probe_dump: probes_consume: %s\n", strerror(-rc));
+			return 1;
+		}
+	}
+	while (probes_consume(p) > 0)
+		;
+	print_losses(p);
+	for (i = 0; i < n; i++)
+		probes_unwatch(p, ids[i]);
+	probes_close(p);
+	return 0;
+}

@@ -1,0 +1,190 @@
+/* Workloads for the capture tests: operations a shell cannot do exactly
+ * (racing threads, exec from a thread, a counted burst, connect and sendto
+ * with a result), each printing what really happened.
+ *
+ *   st_workload burst N PATH         waits for a line on stdin, then N opens of PATH
+ *   st_workload race N A B           opens a buffer a thread flips between A and B;
+ *                                    prints "ok LINK" (the fd's /proc link) or "err ERRNO" per open
+ *   st_workload connect ADDR PORT    TCP connect (IPv4 or IPv6); prints "ret ERRNO"
+ *   st_workload sendto ADDR PORT     one UDP datagram; prints "ret ERRNO"
+ *   st_workload connect-unix PATH    stream connect; @NAME is abstract; prints "ret ERRNO"
+ *   st_workload openat2 PATH         openat2 with RESOLVE_NO_SYMLINKS; prints "ret ERRNO"
+ *   st_workload thread-exec PROG ARG...  execv from a thread that is not the leader
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void result(long ret)
+{
+	printf("%ld %d\n", ret, ret < 0 ? errno : 0);
+}
+
+static int burst(long n, const char *path)
+{
+	char line[16];
+
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	for (long i = 0; i < n; i++) {
+		int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	printf("%ld\n", n);
+	return 0;
+}
+
+static char race_buf[4096];
+static const char *race_paths[2];
+static atomic_int race_go = 1;
+
+static void *flipper(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; atomic_load_explicit(&race_go, memory_order_relaxed); i++) {
+		const char *p = race_paths[i & 1];
+
+		memcpy(race_buf, p, strlen(p) + 1);
+	}
+	return NULL;
+}
+
+static int race(long n, const char *a, const char *b)
+{
+	pthread_t t;
+
+	race_paths[0] = a;
+	race_paths[1] = b;
+	memcpy(race_buf, a, strlen(a) + 1);
+	if (pthread_create(&t, NULL, flipper, NULL))
+		return 1;
+	for (long i = 0; i < n; i++) {
+		int fd = open(race_buf, O_RDONLY | O_CLOEXEC);
+		char link[64], target[4096];
+		ssize_t len;
+
+		if (fd < 0) {
+			printf("err %d\n", errno);
+			continue;
+		}
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		len = readlink(link, target, sizeof(target) - 1);
+		target[len > 0 ? len : 0] = 0;
+		printf("ok %s\n", target);
+		close(fd);
+	}
+	atomic_store(&race_go, 0);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+static int inet(const char *addr, const char *port, int type)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd;
+
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)atoi(port));
+		len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)atoi(port));
+		len = sizeof(*sin6);
+	} else {
+		fprintf(stderr, "st_workload: %s: not an address\n", addr);
+		return 2;
+	}
+	fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1;
+	if (type == SOCK_STREAM)
+		result(connect(fd, (struct sockaddr *)&ss, len));
+	else
+		result(sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len));
+	close(fd);
+	return 0;
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t n = strlen(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || n >= sizeof(sun.sun_path))
+		return 1;
+	memcpy(sun.sun_path, path, n);
+	if (path[0] == '@')
+		sun.sun_path[0] = 0;
+	result(connect(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)));
+	close(fd);
+	return 0;
+}
+
+static int do_openat2(const char *path)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	result(fd);
+	return 0;
+}
+
+static char **exec_argv;
+
+static void *exec_thread(void *arg)
+{
+	(void)arg;
+	execv(exec_argv[0], exec_argv);
+	perror("execv");
+	exit(127);
+}
+
+static int thread_exec(char **argv)
+{
+	pthread_t t;
+
+	exec_argv = argv;
+	if (pthread_create(&t, NULL, exec_thread, NULL))
+		return 1;
+	pthread_join(t, NULL); /* never returns: the exec ends this thread */
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "burst"))
+		return burst(atol(argv[2]), argv[3]);
+	if (argc == 5 && !strcmp(argv[1], "race"))
+		return race(atol(argv[2]), argv[3], argv[4]);
+	if (argc == 4 && !strcmp(argv[1], "connect"))
+		return inet(argv[2], argv[3], SOCK_STREAM);
+	if (argc == 4 && !strcmp(argv[1], "sendto"))
+		return inet(argv[2], argv[3], SOCK_DGRAM);
+	if (argc == 3 && !strcmp(argv[1], "connect-unix"))
+		return unix_connect(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "openat2"))
+		return do_openat2(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "thread-exec"))
+		return thread_exec(argv + 2);
+	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|openat2|thread-exec ...\n");
+	return 2;
+}

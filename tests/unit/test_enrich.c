@@ -1,0 +1,276 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "enrich.h"
+#include "event.h"
+
+struct fixture {
+	struct enrich e;
+	struct rec r;
+	msgpack_zone zone;
+	msgpack_object obj;
+	uint8_t buf[16384];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	enrich_init(&f->e);
+	rec_init(&f->r);
+	msgpack_zone_init(&f->zone, 4096);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	enrich_free(&f->e);
+	rec_free(&f->r);
+	msgpack_zone_destroy(&f->zone);
+	free(f);
+	return 0;
+}
+
+/* Builds a sample: fixed part of `size` bytes from body, then strings. */
+static size_t sample(struct fixture *f, const void *body, size_t size, const char *const *strs,
+		     const size_t *lens, unsigned n)
+{
+	size_t off = size;
+
+	memcpy(f->buf, body, size);
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(f->buf + off, strs[i], lens[i]);
+		off += lens[i];
+	}
+	((struct st_hdr *)f->buf)->size = (uint32_t)off;
+	return off;
+}
+
+static void hdr(struct st_hdr *h, uint32_t type, uint32_t sys)
+{
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->syscall = sys;
+	h->tgid = 42;
+	h->tid = 43;
+	h->ppid = 1;
+	h->uid = 1000;
+	h->gid = 1000;
+	h->cgroup_id = 77;
+	memcpy(h->comm, "agent", 6);
+}
+
+static const msgpack_object *build(struct fixture *f, size_t len, struct session *s)
+{
+	struct event ev;
+	size_t n;
+	const void *p;
+
+	assert_int_equal(event_decode(f->buf, len, &ev), 0);
+	enrich_event(&f->e, &ev, s, 123456789, &f->r);
+	p = rec_finish(&f->r, &n);
+	assert_int_equal(rec_unpack(p, n, &f->zone, &f->obj), 0);
+	return &f->obj;
+}
+
+static void assert_bytes(const msgpack_object *o, const char *key, const void *want, size_t len)
+{
+	const char *p;
+	size_t n;
+
+	assert_true(rec_get_bytes(o, key, &p, &n));
+	assert_int_equal(n, len);
+	assert_memory_equal(p, want, len);
+}
+
+static void test_open_record_prefers_resolved_path(void **state)
+{
+	struct fixture *f = *state;
+	struct st_open o = { .ret = 3, .dirfd = AT_FDCWD, .flags = O_WRONLY | O_CREAT | O_TRUNC, .mode = 0644 };
+	const char *strs[] = { "out.txt", "out.txt\0work\0" };
+	size_t lens[] = { 7, 13 };
+	const msgpack_object *r;
+	const msgpack_object *flags;
+	int64_t v;
+
+	hdr(&o.h, ST_EV_OPEN, ST_SYS_OPENAT);
+	o.h.flags = ST_F_2_COMPONENTS;
+	o.path_len = 7;
+	o.resolved_len = 13;
+	r = build(f, sample(f, &o, sizeof(o), strs, lens, 2), NULL);
+	assert_true(rec_is(r, "type", "open"));
+	assert_bytes(r, "path", "/work/out.txt", 13);
+	assert_bytes(r, "requested", "out.txt", 7);
+	assert_true(rec_is(r, "syscall", "openat"));
+	assert_true(rec_get_int(r, "ret", &v) && v == 3);
+	assert_true(rec_get_int(r, "mode", &v) && v == 0644);
+	flags = rec_get(r, "flags");
+	assert_non_null(flags);
+	assert_int_equal(flags->via.array.size, 3);
+	assert_memory_equal(flags->via.array.ptr[0].via.str.ptr, "O_WRONLY", 8);
+	assert_memory_equal(flags->via.array.ptr[1].via.str.ptr, "O_CREAT", 7);
+	assert_memory_equal(flags->via.array.ptr[2].via.str.ptr, "O_TRUNC", 7);
+}
+
+static void test_failed_open_keeps_requested_path(void **state)
+{
+	struct fixture *f = *state;
+	struct st_open o = { .ret = -2, .dirfd = AT_FDCWD, .flags = O_RDONLY };
+	const char *strs[] = { "/missing" };
+	size_t lens[] = { 8 };
+	const msgpack_object *r;
+
+	hdr(&o.h, ST_EV_OPEN, ST_SYS_OPENAT);
+	o.path_len = 8;
+	r = build(f, sample(f, &o, sizeof(o), strs, lens, 1), NULL);
+	assert_bytes(r, "path", "/missing", 8);
+	assert_null(rec_get(r, "mode"));
+}
+
+static void test_truncated_walk_is_flagged(void **state)
+{
+	struct fixture *f = *state;
+	struct st_open o = { .ret = 3, .dirfd = AT_FDCWD };
+	const char *strs[] = { "x", "x\0deep\0" };
+	size_t lens[] = { 1, 7 };
+	const msgpack_object *r;
+
+	hdr(&o.h, ST_EV_OPEN, ST_SYS_OPEN);
+	o.h.flags = ST_F_2_COMPONENTS | ST_F_WALK_INCOMPLETE;
+	o.path_len = 1;
+	o.resolved_len = 7;
+	r = build(f, sample(f, &o, sizeof(o), strs, lens, 2), NULL);
+	assert_non_null(rec_get(r, "path_truncated"));
+	assert_null(rec_get(r, "requested_truncated"));
+}
+
+static void test_exec_sets_image_of_later_records(void **state)
+{
+	struct fixture *f = *state;
+	struct st_exec x = { .ret = 0, .argc = 2 };
+	struct st_unlink u = { .ret = 0, .dirfd = AT_FDCWD };
+	const char *strs[] = { "/bin/sh", "sh\0-c\0", "dash\0bin\0usr\0" };
+	size_t lens[] = { 7, 6, 13 };
+	const char *ustr[] = { "f" };
+	size_t ulen[] = { 1 };
+	const msgpack_object *r, *argv;
+
+	hdr(&x.h, ST_EV_EXEC, ST_SYS_EXECVE);
+	x.h.flags = ST_F_3_COMPONENTS;
+	x.filename_len = 7;
+	x.argv_len = 6;
+	x.exe_len = 13;
+	r = build(f, sample(f, &x, sizeof(x), strs, lens, 3), NULL);
+	assert_bytes(r, "exe", "/usr/bin/dash", 13);
+	argv = rec_get(r, "argv");
+	assert_int_equal(argv->via.array.size, 2);
+	assert_memory_equal(argv->via.array.ptr[1].via.bin.ptr, "-c", 2);
+	assert_null(rec_get(r, "argv_truncated"));
+
+	hdr(&u.h, ST_EV_UNLINK, ST_SYS_UNLINK);
+	u.path_len = 1;
+	r = build(f, sample(f, &u, sizeof(u), ustr, ulen, 1), NULL);
+	assert_bytes(r, "image", "/usr/bin/dash", 13);
+	assert_true(rec_is(r, "type", "unlink"));
+}
+
+static void test_secrets_are_redacted_everywhere(void **state)
+{
+	struct fixture *f = *state;
+	struct st_exec x = { .ret = -2, .argc = 2 };
+	const char *strs[] = { "/bin/tok-hunter2", "curl\0-Hhunter2\0", "" };
+	size_t lens[] = { 16, 15, 0 };
+	json_t *labels = json_object();
+	struct session *s = session_new("hardened", "/sys/fs/cgroup/x", labels);
+	const msgpack_object *r, *argv;
+	const char *p;
+	size_t n;
+
+	json_decref(labels);
+	assert_int_equal(session_add_secret(s, "TOKEN", "hunter2"), 0);
+	hdr(&x.h, ST_EV_EXEC, ST_SYS_EXECVE);
+	x.filename_len = 16;
+	x.argv_len = 15;
+	r = build(f, sample(f, &x, sizeof(x), strs, lens, 3), s);
+	assert_bytes(r, "filename", "/bin/tok-[secret:TOKEN]", 23);
+	argv = rec_get(r, "argv");
+	assert_memory_equal(argv->via.array.ptr[1].via.bin.ptr, "-H[secret:TOKEN]", 16);
+	assert_true(rec_is(r, "session", s->id));
+	assert_true(rec_get_bytes(r, "session", &p, &n) && n == SESSION_ID_LEN);
+	session_free(s);
+}
+
+static void test_connect_record_fields(void **state)
+{
+	struct fixture *f = *state;
+	struct st_connect c = { .ret = -1, .fd = 5, .family = AF_INET, .port = 8080,
+				.addr = { 127, 0, 0, 1 }, .source = ST_ADDR_HOOK, .verdict = ST_VERDICT_DENY };
+	const msgpack_object *r;
+	uint64_t port;
+
+	hdr(&c.h, ST_EV_CONNECT, ST_SYS_CONNECT);
+	r = build(f, sample(f, &c, sizeof(c), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "family", "AF_INET"));
+	assert_true(rec_is(r, "addr", "127.0.0.1"));
+	assert_true(rec_get_uint(r, "port", &port) && port == 8080);
+	assert_true(rec_is(r, "verdict", "deny"));
+	assert_true(rec_is(r, "source", "hook"));
+}
+
+static void test_exit_status_splits_code_and_signal(void **state)
+{
+	struct fixture *f = *state;
+	struct st_exit x = { .status = 9 };
+	const msgpack_object *r;
+	int64_t v;
+
+	hdr(&x.h, ST_EV_EXIT, ST_SYS_NONE);
+	r = build(f, sample(f, &x, sizeof(x), NULL, NULL, 0), NULL);
+	assert_true(rec_get_int(r, "signal", &v) && v == 9);
+	assert_null(rec_get(r, "code"));
+	x.status = 3 << 8;
+	r = build(f, sample(f, &x, sizeof(x), NULL, NULL, 0), NULL);
+	assert_true(rec_get_int(r, "code", &v) && v == 3);
+}
+
+static void test_decode_rejects_lengths_past_the_sample(void **state)
+{
+	struct fixture *f = *state;
+	struct st_unlink u = { .path_len = 100 };
+	struct event ev;
+
+	hdr(&u.h, ST_EV_UNLINK, ST_SYS_UNLINK);
+	u.h.size = sizeof(u) + 4;
+	memcpy(f->buf, &u, sizeof(u));
+	assert_int_equal(event_decode(f->buf, sizeof(u) + 4, &ev), -EBADMSG);
+	u.h.type = ST_EV_MAX;
+	memcpy(f->buf, &u, sizeof(u));
+	assert_int_equal(event_decode(f->buf, sizeof(u) + 4, &ev), -EBADMSG);
+	assert_int_equal(event_decode(f->buf, 3, &ev), -EBADMSG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_record_prefers_resolved_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_open_keeps_requested_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_walk_is_flagged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_sets_image_of_later_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets_are_redacted_everywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_record_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_status_splits_code_and_signal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decode_rejects_lengths_past_the_sample, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

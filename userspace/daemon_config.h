@@ -1,0 +1,27 @@
+/* sandtraild's settings: one table drives the flags, the JSON config file,
+ * the defaults and --help. */
+#ifndef SANDTRAIL_DAEMON_CONFIG_H
+#define SANDTRAIL_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon_config {
+	char *journal;
+	char *socket;
+	char *key;
+	bool create_key;
+	uint64_t ringbuf_size;
+	uint64_t seal_records;
+	uint64_t seal_ms;
+	uint64_t segment_bytes;
+	char *fsync;
+};
+
+/* Fills cfg from defaults, then the --config file, then the flags.  Returns
+ * 0, 1 when --help was printed, or -1 after printing a one-line error. */
+int daemon_config_load(struct daemon_config *cfg, int argc, char **argv);
+void daemon_config_free(struct daemon_config *cfg);
+
+#endif

@@ -1,0 +1,579 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "probes.h"
+#include "sandtrail.skel.h"
+
+#define TRACEFS      "/sys/kernel/tracing"
+#define DEBUGFS_TR   "/sys/kernel/debug/tracing"
+#define TP_MAX       64
+#define TP_PATH_MAX  160
+#define LEVELS       32 /* ST_LEVELS in bpf/common.bpf.h: bits of watched_levels */
+
+/* The cgroup hooks, attached to each watched cgroup. */
+enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_MAX };
+
+struct watch {
+	uint64_t id;
+	unsigned level;
+	struct st_watch val;
+	struct bpf_link *hooks[HOOK_MAX];
+	struct netpolicy_rule *rules; /* in the kernel under val.gen */
+	uint32_t nrules;
+};
+
+struct probes {
+	struct sandtrail_bpf *skel;
+	struct ring_buffer *rb;
+	probes_event_fn fn;
+	void *ctx;
+	struct bpf_link *links[TP_MAX];
+	size_t nlinks;
+	unsigned level_refs[LEVELS];
+	struct watch *watches;
+	size_t nwatches, capwatches;
+};
+
+static void notice(const struct probes_config *cfg, const char *msg)
+{
+	if (cfg && cfg->notice)
+		cfg->notice(msg);
+	else
+		fprintf(stderr, "sandtraild: %s\n", msg);
+}
+
+static int on_sample(void *ctx, void *data, size_t len)
+{
+	struct probes *p = ctx;
+
+	p->fn(p->ctx, data, len);
+	return 0;
+}
+
+/* Reads a tracepoint id file: a decimal number and a newline.  Only
+ * async-signal-safe calls: it also runs in the child of fork. */
+static long read_id(const char *path)
+{
+	char buf[32];
+	long id = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		id = id * 10 + (buf[i] - '0');
+	return id > 0 ? id : -EINVAL;
+}
+
+/* Child of probes_tp_ids: tracefs in a mount namespace of its own, made a
+ * slave first so that nothing it mounts reaches the host. */
+static void tp_ids_child(int wfd, char paths[][TP_PATH_MAX], size_t n)
+{
+	long ids[TP_MAX];
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+	    mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		ids[0] = -errno;
+		n = 1;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			ids[i] = read_id(paths[i]);
+	}
+	if (write(wfd, ids, n * sizeof(ids[0])) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+/* The ids of tracepoints "category/name", from tracefs where it is
+ * mounted, else from a child that mounts it privately: the collector's
+ * own mount namespace stays as it is. */
+static int tp_ids(const char *names[], size_t n, long ids[])
+{
+	static const char *const roots[] = { TRACEFS, DEBUGFS_TR };
+	char paths[TP_MAX][TP_PATH_MAX];
+	int pfd[2], status;
+	ssize_t got;
+	pid_t pid;
+
+	for (size_t r = 0; r < 2; r++) {
+		char events[64];
+
+		snprintf(events, sizeof(events), "%s/events", roots[r]);
+		if (access(events, F_OK) < 0)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			snprintf(paths[i], TP_PATH_MAX, "%s/events/%s/id", roots[r], names[i]);
+			ids[i] = read_id(paths[i]);
+			if (ids[i] < 0)
+				return (int)ids[i];
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(paths[i], TP_PATH_MAX, "%s/events/%s/id", TRACEFS, names[i]);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int rc = -errno;
+
+		close(pfd[0]);
+		close(pfd[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		tp_ids_child(pfd[1], paths, n);
+	}
+	close(pfd[1]);
+	got = read(pfd[0], ids, n * sizeof(ids[0]));
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got >= (ssize_t)sizeof(ids[0]) && ids[0] < 0) /* the child's mount failed */
+		return (int)ids[0];
+	if (got != (ssize_t)(n * sizeof(ids[0])))
+		return -EIO;
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] < 0)
+			return (int)ids[i];
+	return 0;
+}
+
+/* As libbpf attaches a tracepoint once it knows the id. */
+static struct bpf_link *attach_tp(struct bpf_program *prog, long id)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(attr),
+		.config = (uint64_t)id,
+		.sample_period = 1,
+		.wakeup_events = 1,
+	};
+	struct bpf_link *link;
+	int pfd = (int)syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (pfd < 0)
+		return NULL;
+	link = bpf_program__attach_perf_event(prog, pfd);
+	if (!link) {
+		int e = errno;
+
+		close(pfd);
+		errno = e;
+	}
+	return link;
+}
+
+static int add_link(struct probes *p, struct bpf_link *link)
+{
+	if (!link)
+		return errno ? -errno : -EINVAL;
+	if (p->nlinks == TP_MAX) {
+		bpf_link__destroy(link);
+		return -E2BIG;
+	}
+	p->links[p->nlinks++] = link;
+	return 0;
+}
+
+/* tracepoint/ programs through perf events (ids resolved above), tp_btf/
+ * ones by libbpf; cgroup and iter programs are attached per cgroup. */
+static int attach_all(struct probes *p)
+{
+	struct bpf_program *prog, *tps[TP_MAX];
+	const char *names[TP_MAX];
+	long ids[TP_MAX];
+	size_t ntp = 0;
+	int rc;
+
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!strncmp(sec, "tracepoint/", 11)) {
+			if (ntp == TP_MAX)
+				return -E2BIG;
+			tps[ntp] = prog;
+			names[ntp++] = sec + 11;
+		} else if (!strncmp(sec, "tp_btf/", 7)) {
+			rc = add_link(p, bpf_program__attach(prog));
+			if (rc)
+				return rc;
+		}
+	}
+	rc = tp_ids(names, ntp, ids);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ntp; i++) {
+		rc = add_link(p, attach_tp(tps[i], ids[i]));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* BPF_CGROUP_UNIX_CONNECT by its number in this kernel, -1 if it has none. */
+static int unix_connect_type(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *t;
+	int id, val = -1;
+
+	if (!btf)
+		return -1;
+	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (int i = 0; t && i < btf_vlen(t); i++) {
+		const struct btf_enum *e = btf_enum(t) + i;
+
+		if (!strcmp(btf__name_by_offset(btf, e->name_off), "BPF_CGROUP_UNIX_CONNECT"))
+			val = (int)e->val;
+	}
+	btf__free(btf);
+	return val;
+}
+
+int probes_open(struct probes **out, const struct probes_config *cfg, probes_event_fn fn, void *ctx)
+{
+	uint32_t rb = cfg ? cfg->ringbuf_bytes : 0;
+	long page = sysconf(_SC_PAGESIZE);
+	struct probes *p;
+	int unix_type, rc;
+
+	*out = NULL;
+	if (rb && ((rb & (rb - 1)) || rb < (uint32_t)page))
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->fn = fn;
+	p->ctx = ctx;
+	p->skel = sandtrail_bpf__open();
+	if (!p->skel) {
+		rc = errno ? -errno : -EINVAL;
+		goto fail;
+	}
+	if (rb)
+		bpf_map__set_max_entries(p->skel->maps.events, rb);
+	unix_type = unix_connect_type();
+	if (unix_type >= 0) {
+		bpf_program__set_expected_attach_type(p->skel->progs.connect_unix, (enum bpf_attach_type)unix_type);
+	} else {
+		bpf_program__set_autoload(p->skel->progs.connect_unix, false);
+		notice(cfg, "notice: this kernel has no cgroup hook for unix connect (6.7+): "
+			    "abstract unix sockets are recorded but not denied");
+	}
+	rc = sandtrail_bpf__load(p->skel);
+	if (rc)
+		goto fail;
+	rc = attach_all(p);
+	if (rc)
+		goto fail;
+	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample, p, NULL);
+	if (!p->rb) {
+		rc = errno ? -errno : -ENOMEM;
+		goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	probes_close(p);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+int probes_fd(struct probes *p)
+{
+	return ring_buffer__epoll_fd(p->rb);
+}
+
+int probes_consume(struct probes *p)
+{
+	return ring_buffer__consume(p->rb);
+}
+
+static struct watch *find_watch(struct probes *p, uint64_t id)
+{
+	for (size_t i = 0; i < p->nwatches; i++)
+		if (p->watches[i].id == id)
+			return &p->watches[i];
+	return NULL;
+}
+
+/* The cgroup's id and level as the kernel sees them (iter/cgroup over it). */
+static int cgroup_level(struct probes *p, int cgroup_fd, uint64_t *id, unsigned *level)
+{
+	union bpf_iter_link_info li = { .cgroup = { .cgroup_fd = (uint32_t)cgroup_fd, .order = BPF_CGROUP_ITER_SELF_ONLY } };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &li, .link_info_len = sizeof(li));
+	struct bpf_link *link = bpf_program__attach_iter(p->skel->progs.cgroup_level, &opts);
+	uint64_t out[2];
+	ssize_t n;
+	int fd, rc = 0;
+
+	if (!link)
+		return errno ? -errno : -EINVAL;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	n = read(fd, out, sizeof(out));
+	if (n == sizeof(out)) {
+		*id = out[0];
+		*level = (unsigned)out[1];
+	} else {
+		rc = n < 0 ? -errno : -EIO;
+	}
+	close(fd);
+out:
+	bpf_link__destroy(link);
+	return rc;
+}
+
+static void detach_hooks(struct watch *w)
+{
+	for (int i = 0; i < HOOK_MAX; i++) {
+		bpf_link__destroy(w->hooks[i]);
+		w->hooks[i] = NULL;
+	}
+}
+
+static int attach_hooks(struct probes *p, struct watch *w, int cgroup_fd)
+{
+	struct bpf_program *progs[HOOK_MAX] = {
+		[HOOK_CONNECT4] = p->skel->progs.connect4,
+		[HOOK_CONNECT6] = p->skel->progs.connect6,
+		[HOOK_SENDMSG4] = p->skel->progs.sendmsg4,
+		[HOOK_SENDMSG6] = p->skel->progs.sendmsg6,
+		[HOOK_CONNECT_UNIX] = p->skel->progs.connect_unix,
+	};
+
+	for (int i = 0; i < HOOK_MAX; i++) {
+		if (bpf_program__fd(progs[i]) < 0) /* not loaded on this kernel */
+			continue;
+		w->hooks[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
+		if (!w->hooks[i]) {
+			int rc = errno ? -errno : -EINVAL;
+
+			detach_hooks(w);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void set_levels(struct probes *p)
+{
+	uint32_t levels = 0;
+
+	for (unsigned i = 0; i < LEVELS; i++)
+		if (p->level_refs[i])
+			levels |= 1u << i;
+	__atomic_store_n(&p->skel->bss->watched_levels, levels, __ATOMIC_SEQ_CST);
+}
+
+int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
+{
+	struct watch w = { .id = cgroup_id };
+	uint64_t kid = 0;
+	int rc;
+
+	if (find_watch(p, cgroup_id))
+		return -EEXIST;
+	rc = cgroup_level(p, cgroup_fd, &kid, &w.level);
+	if (rc)
+		return rc;
+	if (kid != cgroup_id)
+		return -EINVAL;
+	if (w.level >= LEVELS)
+		return -E2BIG;
+	if (p->nwatches == p->capwatches) {
+		size_t cap = p->capwatches ? 2 * p->capwatches : 8;
+		struct watch *v = realloc(p->watches, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->watches = v;
+		p->capwatches = cap;
+	}
+	if (bpf_map__update_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), &w.val, sizeof(w.val),
+				 BPF_NOEXIST))
+		return -errno;
+	p->level_refs[w.level]++;
+	set_levels(p);
+	rc = attach_hooks(p, &w, cgroup_fd);
+	if (rc) {
+		p->level_refs[w.level]--;
+		set_levels(p);
+		bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
+		return rc;
+	}
+	p->watches[p->nwatches++] = w;
+	return 0;
+}
+
+/* IPv4-mapped IPv6 rules are IPv4 rules: the kernel side looks mapped
+ * destinations up as IPv4. */
+static void np_key(struct st_np_key *k, uint64_t session, uint8_t gen, const struct netpolicy_rule *r)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *addr = r->addr;
+	unsigned bits = r->prefix, family = r->family;
+
+	memset(k, 0, sizeof(*k));
+	if (family == AF_INET6 && bits >= 96 && !memcmp(addr, mapped, 12)) {
+		family = AF_INET;
+		addr += 12;
+		bits -= 96;
+	}
+	k->prefixlen = ST_NP_FIXED_BITS + bits;
+	memcpy(k->session, &session, sizeof(session));
+	k->family = (uint8_t)family;
+	k->gen = gen;
+	k->port = htons(r->port);
+	for (unsigned i = 0; i < bits / 8; i++)
+		k->addr[i] = addr[i];
+	if (bits % 8)
+		k->addr[bits / 8] = addr[bits / 8] & (uint8_t)(0xff << (8 - bits % 8));
+}
+
+static void delete_rules(struct probes *p, uint64_t session, uint8_t gen, const struct netpolicy_rule *r, uint32_t n)
+{
+	struct st_np_key k;
+
+	for (uint32_t i = 0; i < n; i++) {
+		np_key(&k, session, gen, &r[i]);
+		bpf_map__delete_elem(p->skel->maps.egress, &k, sizeof(k), 0);
+	}
+}
+
+int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netpolicy *pol)
+{
+	struct watch *w = find_watch(p, cgroup_id);
+	struct st_watch val = { 0 };
+	struct netpolicy_rule *rules = NULL;
+	uint32_t n = pol && pol->enforce ? pol->n : 0;
+	uint8_t one = 1;
+	struct st_np_key k;
+
+	if (!w)
+		return -ENOENT;
+	if (n > NETPOLICY_RULES_MAX)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct netpolicy_rule *r = &pol->rules[i];
+
+		if (!(r->family == AF_INET && r->prefix <= 32) && !(r->family == AF_INET6 && r->prefix <= 128))
+			return -EINVAL;
+	}
+	if (n) {
+		rules = malloc(n * sizeof(*rules));
+		if (!rules)
+			return -ENOMEM;
+		memcpy(rules, pol->rules, n * sizeof(*rules));
+	}
+	val.enforce = pol && pol->enforce;
+	val.gen = (uint8_t)(w->val.gen + 1);
+	for (uint32_t i = 0; i < n; i++) {
+		np_key(&k, cgroup_id, val.gen, &rules[i]);
+		if (bpf_map__update_elem(p->skel->maps.egress, &k, sizeof(k), &one, sizeof(one), BPF_ANY)) {
+			int rc = -errno;
+
+			delete_rules(p, cgroup_id, val.gen, rules, i);
+			free(rules);
+			return rc;
+		}
+	}
+	/* the switch: from here on the kernel looks rules up under the new gen */
+	if (bpf_map__update_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), &val, sizeof(val), BPF_EXIST)) {
+		int rc = -errno;
+
+		delete_rules(p, cgroup_id, val.gen, rules, n);
+		free(rules);
+		return rc;
+	}
+	delete_rules(p, cgroup_id, w->val.gen, w->rules, w->nrules);
+	free(w->rules);
+	w->rules = rules;
+	w->nrules = n;
+	w->val = val;
+	return 0;
+}
+
+int probes_unwatch(struct probes *p, uint64_t cgroup_id)
+{
+	struct watch *w = find_watch(p, cgroup_id);
+
+	if (!w)
+		return -ENOENT;
+	detach_hooks(w);
+	bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
+	delete_rules(p, cgroup_id, w->val.gen, w->rules, w->nrules);
+	free(w->rules);
+	p->level_refs[w->level]--;
+	set_levels(p);
+	*w = p->watches[--p->nwatches];
+	return 0;
+}
+
+int probes_losses(struct probes *p, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct st_loss_counts *per_cpu;
+	int rc = 0;
+
+	memset(lost, 0, sizeof(uint64_t) * ST_EV_MAX * ST_LOSS_MAX);
+	if (ncpu < 0)
+		return ncpu;
+	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	for (uint32_t t = 0; t < ST_EV_MAX; t++) {
+		if (bpf_map__lookup_elem(p->skel->maps.losses, &t, sizeof(t), per_cpu, (size_t)ncpu * sizeof(*per_cpu),
+					 0)) {
+			rc = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpu; c++)
+			for (int r = 0; r < ST_LOSS_MAX; r++)
+				lost[t][r] += per_cpu[c].lost[r];
+	}
+	free(per_cpu);
+	return rc;
+}
+
+void probes_close(struct probes *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nwatches; i++) {
+		detach_hooks(&p->watches[i]);
+		free(p->watches[i].rules);
+	}
+	free(p->watches);
+	for (size_t i = 0; i < p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	ring_buffer__free(p->rb);
+	sandtrail_bpf__destroy(p->skel);
+	free(p);
+}

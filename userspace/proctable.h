@@ -1,0 +1,32 @@
+/* Processes seen in sessions: pid -> the program it runs now, inherited at
+ * fork, replaced at exec, dropped at exit.  Bounded: past the limit new
+ * processes are not tracked (their records just lack `image`). */
+#ifndef SANDTRAIL_PROCTABLE_H
+#define SANDTRAIL_PROCTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROCTABLE_BUCKETS 16384
+#define PROCTABLE_MAX     262144
+
+struct proc {
+	uint32_t pid;
+	uint32_t image_len;
+	uint8_t *image;
+	struct proc *next;
+};
+
+struct proctable {
+	struct proc *b[PROCTABLE_BUCKETS];
+	size_t n;
+	uint64_t untracked; /* inserts refused at the limit */
+};
+
+struct proc *proctable_get(struct proctable *t, uint32_t pid);
+/* Sets pid's image (creating the entry); -ENOSPC at the limit. */
+int proctable_set(struct proctable *t, uint32_t pid, const uint8_t *image, size_t len);
+void proctable_del(struct proctable *t, uint32_t pid);
+void proctable_free(struct proctable *t);
+
+#endif

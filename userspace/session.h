@@ -1,0 +1,60 @@
+/* The collector's live sessions: what each watched cgroup is called, its
+ * labels and secrets, and who owns it. */
+#ifndef SANDTRAIL_SESSION_H
+#define SANDTRAIL_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "netpolicy.h"
+
+#define SESSION_ID_LEN 16
+
+struct secret {
+	char *name;
+	char *value;
+	size_t len;
+};
+
+struct session {
+	char id[SESSION_ID_LEN + 1];
+	char *mode;
+	char *cgroup_path;
+	int cgroup_fd;
+	uint64_t cgroup_id;
+	uint64_t start_ns;       /* wall clock */
+	json_t *labels;
+	char *labels_mp;         /* labels as one msgpack map, copied into every record */
+	size_t labels_mp_len;
+	struct secret *secrets;
+	size_t nsecrets;
+	int owner_fd;            /* keep=false: the session ends when this connection closes */
+	bool stop_requested;
+	bool ended;              /* kept a while to attribute late events */
+	uint64_t ended_mono_ms;
+};
+
+struct session_table {
+	struct session **v;
+	size_t n, cap;
+	struct session *last; /* most events come in runs from one session */
+};
+
+/* A new session (random id) with the given labels (reference taken). */
+struct session *session_new(const char *mode, const char *cgroup_path, json_t *labels);
+int session_add_secret(struct session *s, const char *name, const char *value);
+void session_free(struct session *s);
+
+int session_table_add(struct session_table *t, struct session *s);
+struct session *session_by_cgroup(struct session_table *t, uint64_t cgroup_id);
+/* Live sessions only. */
+struct session *session_by_id(struct session_table *t, const char *id);
+/* The live session whose cgroup path is path, holds it or is held by it. */
+struct session *session_overlapping(struct session_table *t, const char *path);
+/* Frees ended sessions older than max_age_ms. */
+void session_table_reap(struct session_table *t, uint64_t now_ms, uint64_t max_age_ms);
+void session_table_free(struct session_table *t);
+
+#endif
