@@ -21,6 +21,7 @@
 #include "escape.h"
 #include "event.h"
 #include "journal.h"
+#include "keys.h"
 #include "labels.h"
 #include "probes.h"
 #include "session.h"
@@ -75,7 +76,7 @@ static void sync_clock(struct collector *c)
 	c->boot_to_wall = (int64_t)w - (int64_t)(b0 / 2 + b1 / 2);
 }
 
-static void log_msg(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void log_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -209,7 +210,7 @@ static void end_session(struct collector *c, struct session *s, const char *reas
 	}
 }
 
-static json_t *reply_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static json_t *reply_error(const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -621,25 +622,32 @@ static void shutdown_sessions(struct collector *c)
 int collector_run(const struct daemon_config *cfg)
 {
 	struct collector c = { .cfg = cfg, .epfd = -1 };
-	struct journal_config jc = {
-		.dir = cfg->journal,
-		.key_path = cfg->key,
-		.seal_every = (uint32_t)cfg->seal_records,
-		.seal_ms = (uint32_t)cfg->seal_ms,
-		.segment_bytes = cfg->segment_bytes,
-		.fsync = !strcmp(cfg->fsync, "always") ? JOURNAL_FSYNC_ALWAYS
-			 : !strcmp(cfg->fsync, "none") ? JOURNAL_FSYNC_NONE
-						       : JOURNAL_FSYNC_SEAL,
-	};
+	struct journal_config jc;
 	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size };
+	char jerr[512] = "";
 	int rc, status = 1;
 
+	journal_config_defaults(&jc);
+	jc.dir = cfg->journal;
+	jc.key_path = cfg->key;
+	jc.seal_every = (uint32_t)cfg->seal_records;
+	jc.seal_ms = (uint32_t)cfg->seal_ms;
+	jc.segment_bytes = cfg->segment_bytes;
+	jc.fsync = !strcmp(cfg->fsync, "always") ? JOURNAL_FSYNC_ALWAYS
+		   : !strcmp(cfg->fsync, "none") ? JOURNAL_FSYNC_NONE
+						 : JOURNAL_FSYNC_SEAL;
+	jc.err = jerr;
+	jc.err_len = sizeof(jerr);
 	rec_init(&c.rec);
 	enrich_init(&c.enrich);
 	sync_clock(&c);
+	if (cfg->create_key && (rc = keys_create(cfg->key)) < 0 && rc != -EEXIST) {
+		log_msg("creating the signing key %s: %s", cfg->key, strerror(-rc));
+		goto out;
+	}
 	rc = journal_open(&c.journal, &jc);
 	if (rc < 0) {
-		log_msg("journal %s: %s", cfg->journal, strerror(-rc));
+		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
 		goto out;
 	}
 	rc = probes_open(&c.probes, &pc, on_event, &c);

@@ -572,12 +572,27 @@ static int resume(struct journal *j)
 	return rc;
 }
 
-int journal_open(struct journal **out, const struct journal_config *cfg)
+int journal_open(struct journal **out, const struct journal_config *given)
 {
+	struct journal_config defaults, c = *given, *cfg = &c;
 	struct journal *j;
 	int rc;
 
-	if (!cfg->dir || !cfg->key_path || cfg->seal_every == 0 || cfg->segment_bytes < 4096 ||
+	/* zero: the default, so a config written field by field still works */
+	journal_config_defaults(&defaults);
+	if (!c.seal_every)
+		c.seal_every = defaults.seal_every;
+	if (!c.segment_bytes)
+		c.segment_bytes = defaults.segment_bytes;
+	if (!c.epoch_ms)
+		c.epoch_ms = defaults.epoch_ms;
+	if (!c.block_bytes)
+		c.block_bytes = defaults.block_bytes;
+	if (!c.compress_level)
+		c.compress_level = defaults.compress_level;
+	if (!cfg->dir || !cfg->key_path)
+		return fail(cfg, -EINVAL, "no journal directory or no signing key file given");
+	if (cfg->segment_bytes < 4096 ||
 	    cfg->block_bytes < 4096 || cfg->block_bytes > JF_BLOCK_ULEN_MAX - JF_RECORD_MAX - sizeof(struct jf_frame) ||
 	    cfg->compress_level < 1 || cfg->compress_level > 12 || cfg->fsync > JOURNAL_FSYNC_NONE)
 		return fail(cfg, -EINVAL, "invalid journal configuration");

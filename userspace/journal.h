@@ -25,7 +25,7 @@ struct journal_config {
 	uint32_t seal_ms;        /* milliseconds between seals (journal_tick, journal_append) */
 	uint64_t segment_bytes;  /* rotate after this size */
 	enum journal_fsync fsync;
-	uint32_t epoch_ms;       /* evolve the signing key every this many ms; 0: never by time */
+	uint32_t epoch_ms;       /* evolve the signing key every this many ms */
 	uint32_t epoch_seals;    /* ... or every this many seals; 0: never by count */
 	uint32_t block_bytes;    /* records per compressed block, in uncompressed bytes */
 	int compress_level;      /* 1 (fastest) .. 12 */
@@ -34,7 +34,9 @@ struct journal_config {
 };
 
 /* seal_every 262144, seal_ms 250, segment_bytes 64 MiB, fsync at seals,
- * epoch_ms 60000, epoch_seals 0, block_bytes 128 KiB, compress_level 1. */
+ * epoch_ms 60000, epoch_seals 0, block_bytes 128 KiB, compress_level 1.
+ * journal_open also takes 0 in seal_every, segment_bytes, epoch_ms,
+ * block_bytes and compress_level for these defaults. */
 void journal_config_defaults(struct journal_config *cfg);
 
 struct journal;

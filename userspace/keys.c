@@ -1,6 +1,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,20 @@ int keys_read_pub(const char *path, uint8_t pub[JF_PUB_LEN])
 	return 0;
 }
 
+/* /etc/sandtrail may not exist on a fresh host: make the key's directory (0700). */
+static int make_parent(const char *path)
+{
+	char *dup = strdup(path);
+	int rc = 0;
+
+	if (!dup)
+		return -ENOMEM;
+	if (mkdir(dirname(dup), 0700) < 0 && errno != EEXIST)
+		rc = -errno;
+	free(dup);
+	return rc;
+}
+
 int keys_create(const char *key_path)
 {
 	struct jf_key_file f;
@@ -149,6 +164,9 @@ int keys_create(const char *key_path)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	k.created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	encode(&f, &k);
+	rc = make_parent(key_path);
+	if (rc < 0)
+		goto out;
 	fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;

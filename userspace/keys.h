@@ -26,7 +26,8 @@ struct keys {
 /* The public key file beside a key file: "x.key" -> "x.pub", else "x" -> "x.pub". */
 int keys_pub_path(const char *key_path, char *out, size_t len);
 /* Creates an epoch-0 key at key_path (0600; -EEXIST if it exists) and its
- * public key file (0644) beside it; leaves neither behind on failure. */
+ * public key file (0644) beside it, and their directory (0700) if missing;
+ * leaves neither file behind on failure. */
 int keys_create(const char *key_path);
 /* -ENOKEY when missing, -EBADMSG when not an intact key file, -errno. */
 int keys_load(const char *key_path, struct keys *k);
