@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cgroup2.h"
+#include "clock.h"
 #include "collector.h"
 #include "control.h"
 #include "enrich.h"
@@ -54,19 +55,6 @@ struct collector {
 	uint64_t last_cgroup_check;
 	bool stopping;
 };
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-	return clock_ns(CLOCK_MONOTONIC) / 1000000;
-}
 
 /* Kernel timestamps are boot time; records carry wall time. */
 static void sync_clock(struct collector *c)

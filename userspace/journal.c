@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "journal.h"
 #include "keys.h"
 #include "record.h"
@@ -73,19 +74,6 @@ void journal_config_defaults(struct journal_config *cfg)
 		.block_bytes = 128u << 10,
 		.compress_level = 1,
 	};
-}
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-	return now_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(const struct journal_config *cfg, int rc, const char *fmt, ...)
@@ -174,7 +162,7 @@ static int add_epoch_record(struct journal *j, const struct seal_epoch *e)
 static int write_seal(struct journal *j, bool final)
 {
 	struct seal_info s = {
-		.ts_ns = now_ns(CLOCK_REALTIME),
+		.ts_ns = clock_ns(CLOCK_REALTIME),
 		.first = j->seal_from,
 		.last = j->next_seq - 1,
 		.epoch = j->key.epoch,
@@ -211,7 +199,7 @@ static void segment_info_now(const struct journal *j, struct segment_info *info)
 {
 	*info = (struct segment_info){
 		.first_seq = j->next_seq,
-		.created_ns = now_ns(CLOCK_REALTIME),
+		.created_ns = clock_ns(CLOCK_REALTIME),
 		.seal_from = j->seal_from,
 		.epoch = j->epoch,
 	};
@@ -259,7 +247,7 @@ static int evolve(struct journal *j)
 
 	j->seals_in_epoch = 0;
 	j->epoch_start_ms = mono_ms();
-	rc = keys_evolve(j->key_path, &j->key, j->next_seq, j->head, now_ns(CLOCK_REALTIME), &e);
+	rc = keys_evolve(j->key_path, &j->key, j->next_seq, j->head, clock_ns(CLOCK_REALTIME), &e);
 	if (rc < 0)
 		return rc;
 	return add_epoch_record(j, &e);
@@ -443,7 +431,7 @@ static int write_recovery(struct journal *j, const struct tail *t, const char *n
 	const void *p;
 	size_t len;
 
-	rec_begin(&j->rec, "recovery", now_ns(CLOCK_REALTIME));
+	rec_begin(&j->rec, "recovery", clock_ns(CLOCK_REALTIME));
 	rec_str(&j->rec, "segment", name);
 	rec_uint(&j->rec, "offset", t->good_end);
 	rec_uint(&j->rec, "discarded_bytes", t->discarded_bytes);
@@ -456,7 +444,7 @@ static int write_recovery(struct journal *j, const struct tail *t, const char *n
 
 static int start_new_journal(struct journal *j, const struct tail *t)
 {
-	struct seal_epoch e = { .ts_ns = now_ns(CLOCK_REALTIME) };
+	struct seal_epoch e = { .ts_ns = clock_ns(CLOCK_REALTIME) };
 	char kid[SEAL_KEY_ID_STR];
 	int rc;
 

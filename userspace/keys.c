@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "keys.h"
 
 int keys_pub_path(const char *key_path, char *out, size_t len)
@@ -149,7 +150,6 @@ int keys_create(const char *key_path)
 	struct jf_key_file f;
 	struct keys k = { 0 };
 	char pub_path[4096];
-	struct timespec ts;
 	int fd, rc;
 
 	rc = keys_pub_path(key_path, pub_path, sizeof(pub_path));
@@ -161,8 +161,7 @@ int keys_create(const char *key_path)
 	if (rc < 0)
 		return rc;
 	memcpy(k.root_pub, k.pub, JF_PUB_LEN);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	k.created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	k.created_ns = clock_ns(CLOCK_REALTIME);
 	encode(&f, &k);
 	rc = make_parent(key_path);
 	if (rc < 0)

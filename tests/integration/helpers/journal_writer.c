@@ -18,22 +18,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "journal.h"
 #include "keys.h"
 #include "record.h"
 
 #define VARIANTS 4096
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* A record as the collector writes it for an exec or an open. */
 static void build(struct rec *r, unsigned i, unsigned sessions, uint64_t ts)
@@ -231,14 +223,14 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "journal_writer: %s: %s\n", cfg.key_path, strerror(-rc)), 1;
 	for (unsigned i = 0; i < VARIANTS; i++) {
 		rec_init(&recs[i]);
-		build(&recs[i], i, (unsigned)sessions, now_ns() + i * 1000ull);
+		build(&recs[i], i, (unsigned)sessions, clock_ns(CLOCK_REALTIME) + i * 1000ull);
 		bytes[i] = rec_finish(&recs[i], &lens[i]);
 		total += lens[i];
 	}
 	rc = journal_open(&j, &cfg);
 	if (rc < 0)
 		return fprintf(stderr, "journal_writer: %s\n", err), 1;
-	t0 = now_ns();
+	t0 = clock_ns(CLOCK_REALTIME);
 	c0 = cpu_seconds();
 	for (unsigned long long i = 0; i < count; i++) {
 		rc = journal_append(j, bytes[i % VARIANTS], lens[i % VARIANTS], NULL);
@@ -246,7 +238,7 @@ int main(int argc, char **argv)
 			return fprintf(stderr, "journal_writer: append: %s\n", strerror(-rc)), 1;
 	}
 	rc = journal_close(j);
-	t1 = now_ns();
+	t1 = clock_ns(CLOCK_REALTIME);
 	c1 = cpu_seconds();
 	if (rc < 0)
 		return fprintf(stderr, "journal_writer: close: %s\n", strerror(-rc)), 1;
