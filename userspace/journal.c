@@ -46,6 +46,7 @@ struct journal {
 	uint32_t seals_in_epoch;
 	uint32_t appends;
 	int broken;                 /* a failed write: the tail in memory is lost */
+	int evolve_err;             /* the last key evolution failed (retried next epoch) */
 };
 
 /* What the last segment says about the journal's end. */
@@ -248,6 +249,7 @@ static int evolve(struct journal *j)
 	j->seals_in_epoch = 0;
 	j->epoch_start_ms = mono_ms();
 	rc = keys_evolve(j->key_path, &j->key, j->next_seq, j->head, clock_ns(CLOCK_REALTIME), &e);
+	j->evolve_err = rc;
 	if (rc < 0)
 		return rc;
 	return add_epoch_record(j, &e);
@@ -294,12 +296,14 @@ int journal_append(struct journal *j, const void *rec, size_t len, uint64_t *seq
 		if (rc < 0)
 			return j->broken = rc;
 	}
-	if (j->unsealed >= j->cfg.seal_every)
-		return seal_due(j);
 	/* the clock is read every 64 records, not every record */
-	if ((++j->appends & 63) == 0)
-		return journal_tick(j);
-	return 0;
+	if (j->unsealed >= j->cfg.seal_every)
+		seal_due(j);
+	else if ((++j->appends & 63) == 0)
+		journal_tick(j);
+	/* the record is stored; only a journal that lost its tail fails it
+	 * (a failed key evolution is retried and journal_tick reports it) */
+	return j->broken;
 }
 
 int journal_tick(struct journal *j)
@@ -310,8 +314,8 @@ int journal_tick(struct journal *j)
 		return j->broken;
 	now = mono_ms();
 	if ((j->unsealed > 0 && now - j->last_seal_ms >= j->cfg.seal_ms) || epoch_due(j, now))
-		return seal_due(j);
-	return 0;
+		seal_due(j);
+	return j->broken ? j->broken : j->evolve_err;
 }
 
 static void journal_free(struct journal *j)

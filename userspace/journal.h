@@ -48,7 +48,9 @@ struct journal;
 int journal_open(struct journal **out, const struct journal_config *cfg);
 /* Appends one msgpack record; *seq receives its sequence number. */
 int journal_append(struct journal *j, const void *rec, size_t len, uint64_t *seq);
-/* Seals (and evolves the key) when due by time; call at least every seal_ms. */
+/* Seals (and evolves the key) when due by time; call at least every seal_ms.
+ * Reports a failed seal or key evolution (journal_append stores the record
+ * and leaves those to this call). */
 int journal_tick(struct journal *j);
 /* Final seal, fsync, segment made read-only, close. */
 int journal_close(struct journal *j);
