@@ -10,6 +10,8 @@
  *   st_workload connect-unix PATH    stream connect; @NAME is abstract; prints "ret ERRNO"
  *   st_workload openat2 PATH         openat2 with RESOLVE_NO_SYMLINKS; prints "ret ERRNO"
  *   st_workload thread-exec PROG ARG...  execv from a thread that is not the leader
+ *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
+ *   st_workload free-port            prints a 127.0.0.1 port nothing listens on
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -168,6 +170,33 @@ static int thread_exec(char **argv)
 	return 1;
 }
 
+/* A bound socket on 127.0.0.1 and a free port; its port is printed. */
+static int bound(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, len) < 0 || getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		return -1;
+	printf("%u\n", ntohs(sin.sin_port));
+	return fd;
+}
+
+static int listen_loop(void)
+{
+	int fd = bound();
+
+	if (fd < 0 || listen(fd, 64) < 0)
+		return 1;
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c >= 0)
+			close(c);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -185,6 +214,10 @@ int main(int argc, char **argv)
 		return do_openat2(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "thread-exec"))
 		return thread_exec(argv + 2);
-	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|openat2|thread-exec ...\n");
+	if (argc == 2 && !strcmp(argv[1], "listen"))
+		return listen_loop();
+	if (argc == 2 && !strcmp(argv[1], "free-port"))
+		return bound() < 0;
+	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|openat2|thread-exec|listen|free-port ...\n");
 	return 2;
 }
