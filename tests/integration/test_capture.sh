@@ -100,5 +100,4 @@ jq -r 'select((.pid as $p | ['"$pids"'] | index($p)) and (.type=="exec" or .type
 	| "\(.syscall) \(.pid) \(if .ret < 0 then -1 else .ret end)"' "$T/r.json" | sort >"$T/rec.calls"
 awk '{ if ($3 < 0) $3 = -1; print }' "$T/strace.calls" | sort >"$T/strace.norm"
 check "strace: every execve/openat/renameat2/unlinkat of the run is recorded, with its result" \
-	diff "$T/strace.norm" "$T/rec.calls"
-[ -n "$(cat "$T/strace.norm")" ] || diag "strace saw nothing"
+	bash -c 'test "$(wc -l <"$1")" -ge 10 && diff "$1" "$2"' _ "$T/strace.norm" "$T/rec.calls"
