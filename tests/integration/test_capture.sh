@@ -8,7 +8,11 @@
 source "$(dirname "$0")/lib.sh"
 W=$HELPERS/st_workload
 
+tracefs_before=$(grep -c ' - tracefs ' /proc/self/mountinfo)
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
+check "the daemon stays in the host's mount namespace" \
+	test "$(readlink "/proc/$DAEMON_PID/ns/mnt")" = "$(readlink /proc/self/ns/mnt)"
+check "no tracefs mount reaches the host" test "$(grep -c ' - tracefs ' /proc/self/mountinfo)" = "$tracefs_before"
 "$W" listen >"$T/lport" &
 defer "kill $!"
 for _ in $(seq 50); do [ -s "$T/lport" ] && break; sleep 0.1; done
