@@ -240,12 +240,20 @@ static __always_inline struct file *fd_file(long fd)
 	return f;
 }
 
+/* Waiting data that wakes the collector; below it, the collector's own
+ * timer fetches the events.  A wakeup per event would cost the traced
+ * task more than the event itself.  Set before load; defined in proc.bpf.c. */
+extern const volatile __u64 wakeup_bytes;
+
 /* Sends an event of `size` bytes (h->size set here); counts it when the
  * ring buffer has no room. */
 static __always_inline void emit(struct st_hdr *h, __u32 size)
 {
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										    : BPF_RB_NO_WAKEUP;
+
 	h->size = size;
-	if (bpf_ringbuf_output(&events, h, size, 0))
+	if (bpf_ringbuf_output(&events, h, size, flags))
 		count_loss(h->type, ST_LOSS_RINGBUF);
 }
 

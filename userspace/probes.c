@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +27,9 @@
 #define TP_MAX       64
 #define TP_PATH_MAX  160
 #define LEVELS       32 /* ST_LEVELS in bpf/common.bpf.h: bits of watched_levels */
+#define RINGBUF_DEFAULT (16u << 20)
+#define WAKEUP_MAX   (256u << 10) /* waiting bytes that wake the collector at once */
+#define FETCH_MS     10           /* otherwise events wait at most this long */
 
 /* The cgroup hooks, attached to each watched cgroup. */
 enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_MAX };
@@ -41,6 +46,7 @@ struct watch {
 struct probes {
 	struct sandtrail_bpf *skel;
 	struct ring_buffer *rb;
+	int epfd, timerfd; /* probes_fd: the ring buffer or the fetch timer */
 	probes_event_fn fn;
 	void *ctx;
 	struct bpf_link *links[TP_MAX];
@@ -254,6 +260,22 @@ static int unix_connect_type(void)
 	return val;
 }
 
+/* One fd for the collector's loop: readable when the kernel woke the ring
+ * buffer (enough data waits) or when the fetch timer ticked. */
+static int setup_fd(struct probes *p)
+{
+	struct itimerspec its = { .it_interval.tv_nsec = FETCH_MS * 1000000L, .it_value.tv_nsec = FETCH_MS * 1000000L };
+	struct epoll_event ee = { .events = EPOLLIN };
+
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->epfd < 0 || p->timerfd < 0 || timerfd_settime(p->timerfd, 0, &its, NULL) < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->timerfd, &ee) < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(p->rb), &ee) < 0)
+		return -errno;
+	return 0;
+}
+
 int probes_open(struct probes **out, const struct probes_config *cfg, probes_event_fn fn, void *ctx)
 {
 	uint32_t rb = cfg ? cfg->ringbuf_bytes : 0;
@@ -267,6 +289,7 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->epfd = p->timerfd = -1;
 	p->fn = fn;
 	p->ctx = ctx;
 	p->skel = sandtrail_bpf__open();
@@ -276,6 +299,9 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	}
 	if (rb)
 		bpf_map__set_max_entries(p->skel->maps.events, rb);
+	else
+		rb = RINGBUF_DEFAULT;
+	p->skel->rodata->wakeup_bytes = rb / 4 < WAKEUP_MAX ? rb / 4 : WAKEUP_MAX;
 	unix_type = unix_connect_type();
 	if (unix_type >= 0) {
 		bpf_program__set_expected_attach_type(p->skel->progs.connect_unix, (enum bpf_attach_type)unix_type);
@@ -295,6 +321,9 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 		rc = errno ? -errno : -ENOMEM;
 		goto fail;
 	}
+	rc = setup_fd(p);
+	if (rc)
+		goto fail;
 	*out = p;
 	return 0;
 fail:
@@ -304,11 +333,15 @@ fail:
 
 int probes_fd(struct probes *p)
 {
-	return ring_buffer__epoll_fd(p->rb);
+	return p->epfd;
 }
 
 int probes_consume(struct probes *p)
 {
+	uint64_t ticks;
+
+	if (read(p->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return -errno;
 	return ring_buffer__consume(p->rb);
 }
 
@@ -574,6 +607,10 @@ void probes_close(struct probes *p)
 	for (size_t i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
 	ring_buffer__free(p->rb);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	if (p->timerfd >= 0)
+		close(p->timerfd);
 	sandtrail_bpf__destroy(p->skel);
 	free(p);
 }

@@ -22,7 +22,8 @@ typedef void (*probes_event_fn)(void *ctx, const void *data, size_t len);
 
 /* Loads and attaches every program (mounting tracefs privately if needed). */
 int probes_open(struct probes **out, const struct probes_config *cfg, probes_event_fn fn, void *ctx);
-/* An fd that turns readable when events wait (for epoll). */
+/* An fd that turns readable when events wait (for epoll): at once when
+ * many do, within 10 ms otherwise. */
 int probes_fd(struct probes *p);
 /* Consumes waiting events without blocking; returns how many, or -errno. */
 int probes_consume(struct probes *p);
