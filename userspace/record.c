@@ -87,10 +87,77 @@ const void *rec_finish(struct rec *r, size_t *len)
 	return r->buf.data;
 }
 
+/* Big-endian length of n bytes at p. */
+static uint64_t be_len(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* msgpack-c allocates a container's elements before it reads them, so a
+ * hostile 5-byte array32 header asks for 100 GB.  Walks the encoding first:
+ * every pending value needs at least one byte, so no count may exceed the
+ * bytes left, and every length must fit in them. */
+static int rec_check_sizes(const uint8_t *p, size_t len)
+{
+	/* per lead byte 0xc4..0xdf: bytes of its length field, bytes of its
+	 * fixed part (numbers; the type byte of ext) */
+	static const uint8_t lenb[28] = { 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					  0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4 };
+	static const uint8_t fixed[28] = { 0, 0, 0, 1, 1, 1, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8,
+					   2, 3, 5, 9, 17, 0, 0, 0, 0, 0, 0, 0 };
+	size_t off = 0;
+	uint64_t want = 1;
+
+	while (want > 0) {
+		uint64_t n = 0, skip = 0;
+		uint8_t b;
+
+		if (off >= len)
+			return -EBADMSG;
+		b = p[off++];
+		want--;
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+			/* fixint, nil, bool */
+		} else if (b <= 0x8f) {
+			n = 2 * (uint64_t)(b & 0x0f);
+		} else if (b <= 0x9f) {
+			n = b & 0x0f;
+		} else if (b <= 0xbf) {
+			skip = b & 0x1f;
+		} else if (b == 0xc1) {
+			return -EBADMSG;
+		} else {
+			uint8_t k = lenb[b - 0xc4];
+
+			if (len - off < k)
+				return -EBADMSG;
+			skip = fixed[b - 0xc4] + be_len(p + off, k);
+			off += k;
+			if (b >= 0xdc) {
+				n = (b >= 0xde ? 2 : 1) * skip;
+				skip = 0;
+			}
+		}
+		if (skip > len - off)
+			return -EBADMSG;
+		off += skip;
+		want += n;
+		if (want > len - off)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 int rec_unpack(const void *p, size_t len, msgpack_zone *zone, msgpack_object *out)
 {
 	size_t off = 0;
 
+	if (rec_check_sizes(p, len) < 0)
+		return -EBADMSG;
 	if (msgpack_unpack(p, len, &off, zone, out) != MSGPACK_UNPACK_SUCCESS)
 		return -EBADMSG;
 	if (off != len || out->type != MSGPACK_OBJECT_MAP)

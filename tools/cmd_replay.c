@@ -1,0 +1,361 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "escape.h"
+#include "journal.h"
+#include "record.h"
+#include "render_json.h"
+#include "rfilter.h"
+#include "sealmark.h"
+#include "sessions.h"
+#include "timeline.h"
+
+#define REPLAY_JOURNAL "/var/lib/sandtrail/journal"
+#define REPLAY_PUBKEY "/etc/sandtrail/signing.pub"
+#define REPLAY_POLL_NS 200000000L
+
+const char cmd_replay_usage[] =
+	"replay [--journal DIR] [--session ID | --all] [--format text|json] [--type T[,T]]\n"
+	"              [--pid PID] [--since TIME] [--until TIME] [--path GLOB] [--follow] [--pubkey FILE]\n"
+	"  Rebuilds what sessions did from the journal.  Without --session or --all:\n"
+	"  the list of sessions (with --format json, one object per session).\n"
+	"  --journal DIR    the journal (default " REPLAY_JOURNAL ")\n"
+	"  --session ID     one session: a process-tree timeline with a closing summary\n"
+	"                   (text) or its records (json)\n"
+	"  --all            every record of the journal, all sessions and the journal's own\n"
+	"  --format F       text (default; colour on a terminal unless NO_COLOR is set)\n"
+	"                   or json (one object per record per line, schemas/record.md)\n"
+	"  --type T[,T]     only these record types (exec, fork, exit, open, unlink, rename,\n"
+	"                   connect, loss, session_start, session_end, seal, recovery, epoch)\n"
+	"  --pid PID        only records of this process\n"
+	"  --since TIME     only records at or after TIME; --until: at or before.  TIME is\n"
+	"  --until TIME     RFC 3339 (2026-11-27T17:08:54Z, 2026-11-27T18:08:54.5+01:00) or\n"
+	"                   a duration from the session start (90s, 1m30s, 500ms; needs\n"
+	"                   --session).  Without --session or --all they pick the sessions\n"
+	"                   active in that window.\n"
+	"  --path GLOB      only records whose path, from, to, filename or unix address\n"
+	"                   matches GLOB (fnmatch; * also matches /)\n"
+	"  --follow         keep reading records as they are appended (Ctrl-C ends; with\n"
+	"                   --session, the session's end does); implies --all without --session\n"
+	"  --pubkey FILE    the public key that checks the seals (default " REPLAY_PUBKEY ";\n"
+	"                   when the default is absent, every record is shown unverified)\n"
+	"  --socket PATH    accepted like every command; replay reads only the journal\n"
+	"  Seal state: text lines start with \"! \" when not covered by a valid seal and\n"
+	"  \"!!\" when failing verification (tampered or damaged), with a banner naming the\n"
+	"  seqs; JSON has \"sealed\": true|false and \"tampered\": true.\n"
+	"  Exit status: 0 done; 1 records failing verification or not decoding, or no record\n"
+	"  of the session; 2 usage or I/O error.\n";
+
+struct replay {
+	const char *journal, *session, *pubkey;
+	bool json, all, follow, colour, help;
+	struct rfilter filter;
+	struct sealmark seals;
+	uint64_t undecodable, in_scope;
+};
+
+static volatile sig_atomic_t stop_follow;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_follow = 1;
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sandtrail replay: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static bool hex_id(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 16;
+}
+
+static int parse_args(struct replay *r, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "journal", required_argument, NULL, 'j' }, { "session", required_argument, NULL, 'S' },
+		{ "all", no_argument, NULL, 'a' },           { "format", required_argument, NULL, 'F' },
+		{ "type", required_argument, NULL, 't' },    { "pid", required_argument, NULL, 'p' },
+		{ "since", required_argument, NULL, 'b' },   { "until", required_argument, NULL, 'e' },
+		{ "path", required_argument, NULL, 'P' },    { "follow", no_argument, NULL, 'f' },
+		{ "pubkey", required_argument, NULL, 'k' },  { "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },          { 0 },
+	};
+	char err[512];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': r->journal = optarg; break;
+		case 'S': r->session = optarg; break;
+		case 'a': r->all = true; break;
+		case 'f': r->follow = true; break;
+		case 'k': r->pubkey = optarg; break;
+		case 's': break;
+		case 'P': r->filter.glob = optarg; break;
+		case 'F':
+			if (strcmp(optarg, "text") && strcmp(optarg, "json"))
+				return usage_error("--format %s: expected text or json", optarg);
+			r->json = !strcmp(optarg, "json");
+			break;
+		case 't':
+			if (rfilter_types(&r->filter, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		case 'p':
+			if (rfilter_pid(&r->filter, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		case 'b':
+		case 'e':
+			if (rfilter_time(c == 'b' ? &r->filter.since : &r->filter.until, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s %s", c == 'b' ? "--since" : "--until", err);
+			break;
+		case 'h': r->help = true; return command_usage(cmd_replay_usage, 0);
+		default: return command_usage(cmd_replay_usage, 1);
+		}
+	}
+	if (optind != argc)
+		return usage_error("unexpected argument '%s' (see --help)", argv[optind]);
+	if (r->session && !hex_id(r->session))
+		return usage_error("--session %s: expected a session id (16 lowercase hex digits)", r->session);
+	if (r->session && r->all)
+		return usage_error("--session and --all exclude each other");
+	if (r->follow && !r->session)
+		r->all = true;
+	if (!r->session && (r->filter.since.kind == RFILTER_REL || r->filter.until.kind == RFILTER_REL))
+		return usage_error("--since/--until: a duration counts from a session's start and needs --session");
+	if (!r->session && !r->all && (r->filter.ntypes || r->filter.has_pid || r->filter.glob))
+		return usage_error("%s: record filters need --session or --all (the session list counts every record)",
+				   r->filter.ntypes ? "--type" : r->filter.has_pid ? "--pid" : "--path");
+	return 0;
+}
+
+/* The public key: an explicit one must be readable; the default may be
+ * absent, and then nothing is verified (and every record says so). */
+static int check_pubkey(struct replay *r)
+{
+	const char *path = r->pubkey ? r->pubkey : REPLAY_PUBKEY;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		r->pubkey = path;
+		return 0;
+	}
+	if (!r->pubkey && errno == ENOENT) {
+		fprintf(stderr, "sandtrail replay: no public key at %s: seals not checked, every record is shown unverified\n",
+			path);
+		return 0;
+	}
+	fprintf(stderr, "sandtrail replay: --pubkey %s: %s\n", path, strerror(errno));
+	return 2;
+}
+
+static void undecodable(struct replay *r, const struct journal_entry *e)
+{
+	r->undecodable++;
+	fprintf(stderr, "sandtrail replay: seq %" PRIu64 " (segment ", e->seq);
+	escape_fput(stderr, e->segment ? e->segment : "?", e->segment ? strlen(e->segment) : 1);
+	fprintf(stderr, ", offset %" PRIu64 "): record does not decode\n", e->offset);
+}
+
+static int pause_follow(void)
+{
+	struct timespec ts = { 0, REPLAY_POLL_NS };
+
+	if (fflush(stdout) != 0)
+		return -errno;
+	nanosleep(&ts, NULL); /* a signal cuts it short: stop_follow is checked next */
+	return 0;
+}
+
+/* Reads the journal to its end (and on, with --follow), handing each decoded
+ * record to fn.  fn returns 0, 1 to stop (the followed session ended), or -errno. */
+static int each_record(struct replay *r, struct journal_reader *jr,
+		       int (*fn)(struct replay *, const struct journal_entry *, const msgpack_object *, void *),
+		       void *arg)
+{
+	msgpack_zone zone;
+	int rc;
+
+	if (!msgpack_zone_init(&zone, 16384))
+		return -ENOMEM;
+	for (;;) {
+		struct journal_entry e;
+		msgpack_object rec;
+
+		rc = journal_reader_next(jr, &e);
+		if (rc == 0 && r->follow && !stop_follow) {
+			rc = pause_follow();
+			if (rc < 0)
+				break;
+			continue;
+		}
+		if (rc <= 0)
+			break;
+		rc = sealmark_add(&r->seals, e.seq, e.seal);
+		if (rc < 0)
+			break;
+		if (rec_unpack(e.rec, e.len, &zone, &rec) < 0)
+			undecodable(r, &e);
+		else
+			rc = fn(r, &e, &rec, arg);
+		msgpack_zone_clear(&zone);
+		if (rc)
+			break;
+	}
+	msgpack_zone_destroy(&zone);
+	return rc < 0 ? rc : 0;
+}
+
+static int list_record(struct replay *r, const struct journal_entry *e, const msgpack_object *rec, void *arg)
+{
+	(void)r;
+	return sessions_add(arg, e->seq, e->seal, rec);
+}
+
+struct scope {
+	struct timeline *tl; /* text only */
+	uint64_t start;      /* ts of the first record in scope */
+};
+
+static int scope_record(struct replay *r, const struct journal_entry *e, const msgpack_object *rec, void *arg)
+{
+	struct scope *sc = arg;
+	bool show;
+	uint64_t ts;
+	int rc;
+
+	if (r->session && !rec_is(rec, "session", r->session))
+		return 0;
+	if (r->in_scope++ == 0 && rec_get_uint(rec, "ts", &ts))
+		sc->start = ts;
+	if (rec_is(rec, "type", "session_start") && rec_get_uint(rec, "ts", &ts))
+		sc->start = ts;
+	show = rfilter_match(&r->filter, rec, sc->start);
+	if (sc->tl)
+		rc = timeline_record(sc->tl, e->seq, e->seal, rec, sc->start, show);
+	else
+		rc = show ? render_json_record(stdout, e->seq, e->seal, rec) : 0;
+	if (rc == 0 && r->follow && r->session && rec_is(rec, "type", "session_end"))
+		return 1;
+	return rc;
+}
+
+static int replay_list(struct replay *r, struct journal_reader *jr)
+{
+	struct sessions *s;
+	uint64_t since = rfilter_time_ns(&r->filter.since, 0);
+	uint64_t until = r->filter.until.kind ? rfilter_time_ns(&r->filter.until, 0) : UINT64_MAX;
+	int rc = sessions_new(&s);
+
+	if (rc == 0)
+		rc = each_record(r, jr, list_record, s);
+	if (rc == 0 && r->json)
+		rc = sessions_print_json(s, stdout, since, until);
+	else if (rc == 0)
+		rc = sessions_print_text(s, stdout, since, until);
+	sessions_free(s);
+	return rc;
+}
+
+static int replay_scope(struct replay *r, struct journal_reader *jr)
+{
+	struct timeline_opts o = { .colour = r->colour, .all = r->all };
+	struct scope sc = { 0 };
+	int rc = 0;
+
+	if (!r->json)
+		rc = timeline_new(&sc.tl, stdout, &o);
+	if (rc == 0)
+		rc = each_record(r, jr, scope_record, &sc);
+	if (rc == 0 && sc.tl && r->session && r->in_scope)
+		rc = timeline_finish(sc.tl);
+	timeline_free(sc.tl);
+	return rc;
+}
+
+static bool want_colour(void)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	return isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	struct replay r = { .journal = REPLAY_JOURNAL };
+	struct journal_reader *jr;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct stat st;
+	int rc;
+
+	rc = parse_args(&r, argc, argv);
+	if (rc || r.help)
+		return rc;
+	rc = stat(r.journal, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	if (rc) {
+		fprintf(stderr, "sandtrail replay: --journal %s: %s\n", r.journal, strerror(rc));
+		return 2;
+	}
+	rc = check_pubkey(&r);
+	if (rc)
+		return rc;
+	rc = journal_reader_open(&jr, r.journal, r.pubkey);
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail replay: journal %s: %s\n", r.journal, strerror(-rc));
+		return 2;
+	}
+	r.colour = !r.json && want_colour();
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	if (r.follow) {
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	sealmark_init(&r.seals);
+	rc = r.session || r.all ? replay_scope(&r, jr) : replay_list(&r, jr);
+	journal_reader_close(jr);
+	if (rc == 0)
+		sealmark_print(&r.seals, r.json ? stderr : stdout, r.colour);
+	sealmark_free(&r.seals);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "sandtrail replay: writing the output: %s\n", strerror(errno));
+		return 2;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail replay: journal %s: %s\n", r.journal, strerror(-rc));
+		return 2;
+	}
+	if (r.session && !r.in_scope) {
+		fprintf(stderr, "sandtrail replay: session %s: no records in journal %s\n", r.session, r.journal);
+		return 1;
+	}
+	return r.seals.bad || r.undecodable ? 1 : 0;
+}
