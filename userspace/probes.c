@@ -32,7 +32,7 @@
 #define FETCH_MS     10           /* otherwise events wait at most this long */
 
 /* The cgroup hooks, attached to each watched cgroup. */
-enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_MAX };
+enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_SENDMSG_UNIX, HOOK_MAX };
 
 struct watch {
 	uint64_t id;
@@ -239,25 +239,38 @@ static int attach_all(struct probes *p)
 	return 0;
 }
 
-/* BPF_CGROUP_UNIX_CONNECT by its number in this kernel, -1 if it has none. */
-static int unix_connect_type(void)
+/* An attach type by its name in this kernel's BTF, -1 if it has none. */
+static int attach_type(struct btf *btf, const char *name)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
-	const struct btf_type *t;
-	int id, val = -1;
+	int id = btf ? btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM) : -1;
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 
-	if (!btf)
-		return -1;
-	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
-	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	for (int i = 0; t && i < btf_vlen(t); i++) {
 		const struct btf_enum *e = btf_enum(t) + i;
 
-		if (!strcmp(btf__name_by_offset(btf, e->name_off), "BPF_CGROUP_UNIX_CONNECT"))
-			val = (int)e->val;
+		if (!strcmp(btf__name_by_offset(btf, e->name_off), name))
+			return (int)e->val;
 	}
+	return -1;
+}
+
+/* The unix socket hooks (6.7+) by number, as libbpf 1.1 has no section
+ * names for them; without them, abstract sockets are recorded, not denied. */
+static void set_unix_hooks(struct probes *p, const struct probes_config *cfg)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int connect = attach_type(btf, "BPF_CGROUP_UNIX_CONNECT"), sendmsg = attach_type(btf, "BPF_CGROUP_UNIX_SENDMSG");
+
 	btf__free(btf);
-	return val;
+	if (connect >= 0 && sendmsg >= 0) {
+		bpf_program__set_expected_attach_type(p->skel->progs.connect_unix, (enum bpf_attach_type)connect);
+		bpf_program__set_expected_attach_type(p->skel->progs.sendmsg_unix, (enum bpf_attach_type)sendmsg);
+		return;
+	}
+	bpf_program__set_autoload(p->skel->progs.connect_unix, false);
+	bpf_program__set_autoload(p->skel->progs.sendmsg_unix, false);
+	notice(cfg, "notice: this kernel has no cgroup hooks for unix sockets (6.7+): "
+		    "abstract unix sockets are recorded but not denied");
 }
 
 /* One fd for the collector's loop: readable when the kernel woke the ring
@@ -281,7 +294,7 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	uint32_t rb = cfg ? cfg->ringbuf_bytes : 0;
 	long page = sysconf(_SC_PAGESIZE);
 	struct probes *p;
-	int unix_type, rc;
+	int rc;
 
 	*out = NULL;
 	if (rb && ((rb & (rb - 1)) || rb < (uint32_t)page))
@@ -302,14 +315,7 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	else
 		rb = RINGBUF_DEFAULT;
 	p->skel->rodata->wakeup_bytes = rb / 4 < WAKEUP_MAX ? rb / 4 : WAKEUP_MAX;
-	unix_type = unix_connect_type();
-	if (unix_type >= 0) {
-		bpf_program__set_expected_attach_type(p->skel->progs.connect_unix, (enum bpf_attach_type)unix_type);
-	} else {
-		bpf_program__set_autoload(p->skel->progs.connect_unix, false);
-		notice(cfg, "notice: this kernel has no cgroup hook for unix connect (6.7+): "
-			    "abstract unix sockets are recorded but not denied");
-	}
+	set_unix_hooks(p, cfg);
 	rc = sandtrail_bpf__load(p->skel);
 	if (rc)
 		goto fail;
@@ -399,6 +405,7 @@ static int attach_hooks(struct probes *p, struct watch *w, int cgroup_fd)
 		[HOOK_SENDMSG4] = p->skel->progs.sendmsg4,
 		[HOOK_SENDMSG6] = p->skel->progs.sendmsg6,
 		[HOOK_CONNECT_UNIX] = p->skel->progs.connect_unix,
+		[HOOK_SENDMSG_UNIX] = p->skel->progs.sendmsg_unix,
 	};
 
 	for (int i = 0; i < HOOK_MAX; i++) {

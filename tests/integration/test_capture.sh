@@ -27,12 +27,12 @@ work=$(readlink -f "$T")/in
 out=$(readlink -f "$T")/outside
 mkdir "$work" "$out"
 
-# bpftool: the five cgroup hooks hang on the session cgroup (bpftool 7.1
-# prints the unix connect hook by number)
+# bpftool: the six cgroup hooks hang on the session cgroup (bpftool 7.1
+# prints the unix hooks by number)
 bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cgid)" >"$T/links"
-check "bpftool: connect4/6, sendmsg4/6 and unix connect hooks attached to the session cgroup" \
+check "bpftool: connect4/6, sendmsg4/6 and unix connect/sendmsg hooks attached to the session cgroup" \
 	test "$(jq -r .attach_type "$T/links" | sort | tr '\n' ' ')" = \
-	"49 cgroup_inet4_connect cgroup_inet6_connect cgroup_udp4_sendmsg cgroup_udp6_sendmsg "
+	"49 50 cgroup_inet4_connect cgroup_inet6_connect cgroup_udp4_sendmsg cgroup_udp6_sendmsg "
 bpftool perf show | sed -nE "s/^pid $DAEMON_PID .*prog_id ([0-9]+) .*/\1/p" >"$T/tp_progs"
 check "bpftool: the daemon's tracepoint programs are attached" test "$(wc -l <"$T/tp_progs")" -ge 27
 

@@ -36,7 +36,7 @@ cgid=$(stat -c %i "$cg")
 dump "$cg" "$T/enforced" --deny-egress --allow "127.0.0.1/32:$lport" || { not_ok "probes load"; exit 1; }
 defer "kill $DUMP"
 check "bpftool: the hooks are attached to the session cgroup" \
-	test "$(bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cgid)" | wc -l)" -eq 5
+	test "$(bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cgid)" | wc -l)" -eq 6
 run_in_cgroup "$cg" /bin/sh -c '
 	W=$1 l=$2 c=$3
 	echo "allowed $($W connect 127.0.0.1 $l)"
@@ -47,6 +47,7 @@ run_in_cgroup "$cg" /bin/sh -c '
 	echo "mapped $($W connect ::ffff:127.0.0.1 $l)"
 	echo "udp $($W sendto 127.0.0.1 9)"
 	echo "abstract $($W connect-unix @sandtrail-test-abstract)"
+	echo "abstractdgram $($W sendto-unix @sandtrail-test-abstract)"
 	echo "pathname $($W connect-unix /nonexistent/sock)"' _ "$W" "$lport" "$cport" >"$T/results"
 stop_dump
 check "bpftool: the hooks are gone with the probes" \
@@ -66,11 +67,13 @@ check "IPv4-mapped IPv6 of an allowed address: allowed" result mapped "0 0"
 check "... recorded as allowed" ev '.type=="connect" and .addr=="::ffff:127.0.0.1" and .verdict=="allow" and .ret==0'
 check "UDP to a denied address: EPERM" result udp "-1 1"
 check "... recorded as a denied sendmsg" ev '.type=="connect" and .syscall=="sendmsg" and .port==9 and .verdict=="deny" and .ret==-1'
-if grep -q "no cgroup hook for unix connect" "$T/enforced.err"; then
+if grep -q "no cgroup hooks for unix sockets" "$T/enforced.err"; then
 	ok "# SKIP abstract unix sockets: this kernel has no unix connect hook"
 else
 	check "abstract unix socket: EPERM" result abstract "-1 1"
 	check "... recorded as denied, with its name" ev '.type=="connect" and .family==1 and .addr=="\\x00sandtrail-test-abstract" and .verdict=="deny"'
+	check "datagram to an abstract unix socket: EPERM" result abstractdgram "-1 1"
+	check "... recorded as a denied sendmsg" ev '.type=="connect" and .syscall=="sendmsg" and .family==1 and .verdict=="deny"'
 fi
 check "filesystem unix socket: not denied (ENOENT)" result pathname "-1 2"
 

@@ -8,6 +8,7 @@
  *   st_workload connect ADDR PORT    TCP connect (IPv4 or IPv6); prints "ret ERRNO"
  *   st_workload sendto ADDR PORT     one UDP datagram; prints "ret ERRNO"
  *   st_workload connect-unix PATH    stream connect; @NAME is abstract; prints "ret ERRNO"
+ *   st_workload sendto-unix PATH     one datagram to PATH (@NAME: abstract); prints "ret ERRNO"
  *   st_workload openat2 PATH         openat2 with RESOLVE_NO_SYMLINKS; prints "ret ERRNO"
  *   st_workload thread-exec PROG ARG...  execv from a thread that is not the leader
  *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
@@ -124,18 +125,22 @@ static int inet(const char *addr, const char *port, int type)
 	return 0;
 }
 
-static int unix_connect(const char *path)
+static int unix_peer(const char *path, int type)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	size_t n = strlen(path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || n >= sizeof(sun.sun_path))
 		return 1;
 	memcpy(sun.sun_path, path, n);
 	if (path[0] == '@')
 		sun.sun_path[0] = 0;
-	result(connect(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)));
+	if (type == SOCK_STREAM)
+		result(connect(fd, (struct sockaddr *)&sun, len));
+	else
+		result(sendto(fd, "x", 1, 0, (struct sockaddr *)&sun, len));
 	close(fd);
 	return 0;
 }
@@ -209,7 +214,9 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "sendto"))
 		return inet(argv[2], argv[3], SOCK_DGRAM);
 	if (argc == 3 && !strcmp(argv[1], "connect-unix"))
-		return unix_connect(argv[2]);
+		return unix_peer(argv[2], SOCK_STREAM);
+	if (argc == 3 && !strcmp(argv[1], "sendto-unix"))
+		return unix_peer(argv[2], SOCK_DGRAM);
 	if (argc == 3 && !strcmp(argv[1], "openat2"))
 		return do_openat2(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "thread-exec"))
@@ -218,6 +225,6 @@ int main(int argc, char **argv)
 		return listen_loop();
 	if (argc == 2 && !strcmp(argv[1], "free-port"))
 		return bound() < 0;
-	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|openat2|thread-exec|listen|free-port ...\n");
+	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|sendto-unix|openat2|thread-exec|listen|free-port ...\n");
 	return 2;
 }
