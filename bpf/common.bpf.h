@@ -12,7 +12,6 @@
 #include "events.h"
 
 #define ST_WATCH_MAX   4096
-#define ST_LEVELS      32
 #define ST_PENDING_MAX 65536 /* threads of all sessions inside one traced syscall */
 
 /* Session cgroups: cgroup v2 id -> its settings.  Written only by the collector. */

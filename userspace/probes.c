@@ -26,7 +26,6 @@
 #define DEBUGFS_TR   "/sys/kernel/debug/tracing"
 #define TP_MAX       64
 #define TP_PATH_MAX  160
-#define LEVELS       32 /* ST_LEVELS in bpf/common.bpf.h: bits of watched_levels */
 #define RINGBUF_DEFAULT (16u << 20)
 #define WAKEUP_MAX   (256u << 10) /* waiting bytes that wake the collector at once */
 #define FETCH_MS     10           /* otherwise events wait at most this long */
@@ -51,7 +50,7 @@ struct probes {
 	void *ctx;
 	struct bpf_link *links[TP_MAX];
 	size_t nlinks;
-	unsigned level_refs[LEVELS];
+	unsigned level_refs[ST_LEVELS];
 	struct watch *watches;
 	size_t nwatches, capwatches;
 };
@@ -426,7 +425,7 @@ static void set_levels(struct probes *p)
 {
 	uint32_t levels = 0;
 
-	for (unsigned i = 0; i < LEVELS; i++)
+	for (unsigned i = 0; i < ST_LEVELS; i++)
 		if (p->level_refs[i])
 			levels |= 1u << i;
 	__atomic_store_n(&p->skel->bss->watched_levels, levels, __ATOMIC_SEQ_CST);
@@ -445,7 +444,7 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
 		return rc;
 	if (kid != cgroup_id)
 		return -EINVAL;
-	if (w.level >= LEVELS)
+	if (w.level >= ST_LEVELS)
 		return -E2BIG;
 	if (p->nwatches == p->capwatches) {
 		size_t cap = p->capwatches ? 2 * p->capwatches : 8;

@@ -16,10 +16,11 @@ lport=$(cat "$T/lport")
 cport=$("$W" free-port)
 
 # dump CGROUP OUT [probe_dump options]: traces CGROUP until stop_dump
+# (stdin from $DUMP_STDIN)
 dump() {
 	local cg=$1 out=$2
 	shift 2
-	"$HELPERS/probe_dump" "$@" "$cg" >"$out" 2>"$out.err" &
+	"$HELPERS/probe_dump" "$@" "$cg" <"${DUMP_STDIN:-/dev/null}" >"$out" 2>"$out.err" &
 	DUMP=$!
 	for _ in $(seq 100); do
 		grep -q '^ready' "$out.err" 2>/dev/null && return 0
@@ -85,3 +86,32 @@ check "without a policy: a closed port is refused by the peer, not by us" result
 check "without a policy: UDP goes out" result udp "1 0"
 check "... and the connect is recorded as allowed" bash -c \
 	'test "$(jq -c "select(.type==\"connect\" and .port==$2 and .verdict==\"allow\" and .ret==-111)" "$1" | wc -l)" -eq 1' _ "$T/open" "$cport"
+
+# a new policy replaces the old one at once; "open" lifts it
+cg3=$(mk_cgroup swap)
+mkfifo "$T/pol"
+exec 8<>"$T/pol"
+DUMP_STDIN=$T/pol dump "$cg3" "$T/swap" --policy-stdin || { not_ok "probes load"; exit 1; }
+applied=0
+apply() {
+	echo "$*" >&8
+	applied=$((applied + 1))
+	for _ in $(seq 50); do
+		[ "$(grep -c '^applied' "$T/swap.err")" -ge $applied ] && return 0
+		sleep 0.1
+	done
+	diag "policy '$*' not applied: $(cat "$T/swap.err")"
+	return 1
+}
+try() { run_in_cgroup "$cg3" "$W" connect 127.0.0.1 "$1"; }
+check "a first policy is applied" apply deny "127.0.0.1/32:$lport"
+check "first policy: its port connects" test "$(try "$lport")" = "0 0"
+check "first policy: another port is denied" test "$(try "$cport")" = "-1 1"
+check "a second policy replaces it" apply deny "127.0.0.1/32:$cport"
+check "second policy: the first one's port is denied now" test "$(try "$lport")" = "-1 1"
+check "second policy: its port is allowed (and refused by the peer)" test "$(try "$cport")" = "-1 111"
+check "the policy is lifted" apply open
+check "no policy: everything allowed again" test "$(try "$lport")" = "0 0"
+check "a policy without rules is applied" apply deny
+check "deny with no rule: everything denied" test "$(try "$lport")" = "-1 1"
+stop_dump

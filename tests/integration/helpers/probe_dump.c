@@ -4,7 +4,11 @@
  * loss counters: {"type":"losses","open":{"ringbuf":N,"pending":N},...}.
  * "ready" goes to stderr once the cgroups are traced.
  *
- * probe_dump [--ringbuf BYTES] [--deny-egress] [--allow ADDR/PREFIX[:PORT]]... CGROUP...
+ * probe_dump [--ringbuf BYTES] [--deny-egress] [--allow ADDR/PREFIX[:PORT]]... [--policy-stdin] CGROUP...
+ *
+ * --policy-stdin: each line read from stdin replaces the egress policy of
+ * every cgroup: "open" (none), "deny [RULE...]" (only RULEs allowed); then
+ * "applied" or "failed ERRNO" goes to stderr.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -215,18 +219,41 @@ static int parse_allow(const char *spec, struct netpolicy_rule *r)
 	return 0;
 }
 
+/* One line of --policy-stdin applied to the n watched cgroups. */
+static void apply_line(struct probes *p, const uint64_t *ids, int n, char *line)
+{
+	static struct netpolicy pol;
+	char *tok = strtok(line, " \n");
+	int rc = 0;
+
+	memset(&pol, 0, sizeof(pol));
+	pol.enforce = tok && !strcmp(tok, "deny");
+	while (pol.enforce && (tok = strtok(NULL, " \n")) && pol.n < NETPOLICY_RULES_MAX)
+		if (parse_allow(tok, &pol.rules[pol.n++]) < 0)
+			rc = -EINVAL;
+	for (int i = 0; i < n && !rc; i++)
+		rc = probes_set_netpolicy(p, ids[i], pol.enforce ? &pol : NULL);
+	if (rc)
+		fprintf(stderr, "failed %d\n", -rc);
+	else
+		fprintf(stderr, "applied\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct probes_config cfg = { 0 };
 	static struct netpolicy pol;
 	struct probes *p;
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	uint64_t ids[16];
-	int n = 0, i, rc;
+	int n = 0, i, rc, npfd = 1;
+	bool policy_stdin = false;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--ringbuf") && i + 1 < argc) {
 			cfg.ringbuf_bytes = (uint32_t)strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--policy-stdin")) {
+			policy_stdin = true;
 		} else if (!strcmp(argv[i], "--deny-egress")) {
 			pol.enforce = true;
 		} else if (!strcmp(argv[i], "--allow") && i + 1 < argc && pol.n < NETPOLICY_RULES_MAX) {
@@ -267,11 +294,23 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fprintf(stderr, "ready\n");
-	pfd = (struct pollfd){ .fd = probes_fd(p), .events = POLLIN };
+	pfd[0] = (struct pollfd){ .fd = probes_fd(p), .events = POLLIN };
+	if (policy_stdin)
+		pfd[npfd++] = (struct pollfd){ .fd = 0, .events = POLLIN };
 	while (!stop) {
-		if (poll(&pfd, 1, 100) > 0 && (rc = probes_consume(p)) < 0) {
+		if (poll(pfd, (nfds_t)npfd, 100) <= 0)
+			continue;
+		if (pfd[0].revents && (rc = probes_consume(p)) < 0) {
 			fprintf(stderr, "probe_dump: probes_consume: %s\n", strerror(-rc));
 			return 1;
+		}
+		if (npfd > 1 && pfd[1].revents) {
+			char line[4096];
+
+			if (!fgets(line, sizeof(line), stdin))
+				npfd = 1;
+			else
+				apply_line(p, ids, n, line);
 		}
 	}
 	while (probes_consume(p) > 0)
