@@ -27,7 +27,7 @@ PKGS    := libbpf libelf zlib msgpack jansson libcrypto libseccomp
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lmsgpackc -ljansson -lcrypto -lseccomp)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lmsgpackc -ljansson -lcrypto -lseccomp) -lresolv
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # ---- kernel side: .bpf.c -> .bpf.o -> linked object -> skeleton ----
@@ -70,6 +70,10 @@ $(BUILD)/san/%.o: %.c $(GENERATED)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -MMD -MP -c $< -o $@
+
+# the default seccomp profile is embedded (.incbin) in the binary
+$(BUILD)/obj/sandbox/seccomp.o $(BUILD)/san/sandbox/seccomp.o $(BUILD)/fuzzobj/sandbox/seccomp.o: \
+	schemas/seccomp/default.json
 
 $(BUILD)/libsandtrail.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

@@ -18,7 +18,7 @@
 #include "render_json.h"
 #include "rfilter.h"
 #include "sealmark.h"
-#include "sessions.h"
+#include "sesslist.h"
 #include "timeline.h"
 
 #define REPLAY_JOURNAL "/var/lib/sandtrail/journal"
@@ -61,7 +61,8 @@ struct replay {
 	const char *journal, *session, *pubkey;
 	bool json, all, follow, colour, help;
 	struct rfilter filter;
-	struct sealmark seals;
+	struct sealmark seals;         /* records in scope */
+	uint64_t bad_elsewhere;        /* failing records outside the session */
 	uint64_t undecodable, in_scope;
 };
 
@@ -164,15 +165,20 @@ static int check_pubkey(struct replay *r)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
+		struct stat st;
+		int err = fstat(fd, &st) < 0 ? errno : S_ISREG(st.st_mode) ? 0 : EINVAL;
+
 		close(fd);
+		if (err) {
+			fprintf(stderr, "sandtrail replay: --pubkey %s: %s\n", path,
+				err == EINVAL ? "not a regular file" : strerror(err));
+			return 2;
+		}
 		r->pubkey = path;
 		return 0;
 	}
-	if (!r->pubkey && errno == ENOENT) {
-		fprintf(stderr, "sandtrail replay: no public key at %s: seals not checked, every record is shown unverified\n",
-			path);
+	if (!r->pubkey && errno == ENOENT)
 		return 0;
-	}
 	fprintf(stderr, "sandtrail replay: --pubkey %s: %s\n", path, strerror(errno));
 	return 2;
 }
@@ -219,9 +225,6 @@ static int each_record(struct replay *r, struct journal_reader *jr,
 		}
 		if (rc <= 0)
 			break;
-		rc = sealmark_add(&r->seals, e.seq, e.seal);
-		if (rc < 0)
-			break;
 		if (rec_unpack(e.rec, e.len, &zone, &rec) < 0)
 			undecodable(r, &e);
 		else
@@ -236,8 +239,9 @@ static int each_record(struct replay *r, struct journal_reader *jr,
 
 static int list_record(struct replay *r, const struct journal_entry *e, const msgpack_object *rec, void *arg)
 {
-	(void)r;
-	return sessions_add(arg, e->seq, e->seal, rec);
+	int rc = sealmark_add(&r->seals, e->seq, e->seal);
+
+	return rc ? rc : sesslist_add(arg, e->seq, e->seal, rec);
 }
 
 struct scope {
@@ -252,8 +256,13 @@ static int scope_record(struct replay *r, const struct journal_entry *e, const m
 	uint64_t ts;
 	int rc;
 
-	if (r->session && !rec_is(rec, "session", r->session))
+	if (r->session && !rec_is(rec, "session", r->session)) {
+		r->bad_elsewhere += e->seal == JOURNAL_BAD;
 		return 0;
+	}
+	rc = sealmark_add(&r->seals, e->seq, e->seal);
+	if (rc < 0)
+		return rc;
 	if (r->in_scope++ == 0 && rec_get_uint(rec, "ts", &ts))
 		sc->start = ts;
 	if (rec_is(rec, "type", "session_start") && rec_get_uint(rec, "ts", &ts))
@@ -270,18 +279,18 @@ static int scope_record(struct replay *r, const struct journal_entry *e, const m
 
 static int replay_list(struct replay *r, struct journal_reader *jr)
 {
-	struct sessions *s;
+	struct sesslist *s;
 	uint64_t since = rfilter_time_ns(&r->filter.since, 0);
 	uint64_t until = r->filter.until.kind ? rfilter_time_ns(&r->filter.until, 0) : UINT64_MAX;
-	int rc = sessions_new(&s);
+	int rc = sesslist_new(&s);
 
 	if (rc == 0)
 		rc = each_record(r, jr, list_record, s);
 	if (rc == 0 && r->json)
-		rc = sessions_print_json(s, stdout, since, until);
+		rc = sesslist_print_json(s, stdout, since, until);
 	else if (rc == 0)
-		rc = sessions_print_text(s, stdout, since, until);
-	sessions_free(s);
+		rc = sesslist_print_text(s, stdout, since, until);
+	sesslist_free(s);
 	return rc;
 }
 
@@ -299,6 +308,21 @@ static int replay_scope(struct replay *r, struct journal_reader *jr)
 		rc = timeline_finish(sc.tl);
 	timeline_free(sc.tl);
 	return rc;
+}
+
+/* After the records: which of them no valid seal covers, and why. */
+static void seal_banner(struct replay *r)
+{
+	FILE *f = r->json ? stderr : stdout;
+
+	if (r->session && !r->in_scope)
+		return;
+	sealmark_print(&r->seals, f, r->colour);
+	if (!r->pubkey && r->seals.total)
+		fprintf(f, "! seals not checked: no public key at %s (--pubkey FILE)\n", REPLAY_PUBKEY);
+	if (r->bad_elsewhere)
+		fprintf(stderr, "sandtrail replay: %" PRIu64 " records of other sessions FAIL seal verification: run sandtrail verify\n",
+			r->bad_elsewhere);
 }
 
 static bool want_colour(void)
@@ -343,7 +367,7 @@ int cmd_replay(int argc, char **argv)
 	rc = r.session || r.all ? replay_scope(&r, jr) : replay_list(&r, jr);
 	journal_reader_close(jr);
 	if (rc == 0)
-		sealmark_print(&r.seals, r.json ? stderr : stdout, r.colour);
+		seal_banner(&r);
 	sealmark_free(&r.seals);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "sandtrail replay: writing the output: %s\n", strerror(errno));

@@ -11,12 +11,14 @@ struct command {
 
 int cmd_ps(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_unwatch(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
 extern const char cmd_ps_usage[];
 extern const char cmd_replay_usage[];
+extern const char cmd_run_usage[];
 extern const char cmd_stop_usage[];
 extern const char cmd_unwatch_usage[];
 extern const char cmd_watch_usage[];

@@ -7,6 +7,7 @@
 static const struct command commands[] = {
 	{ "ps", cmd_ps, cmd_ps_usage },
 	{ "replay", cmd_replay, cmd_replay_usage },
+	{ "run", cmd_run, cmd_run_usage },
 	{ "stop", cmd_stop, cmd_stop_usage },
 	{ "unwatch", cmd_unwatch, cmd_unwatch_usage },
 	{ "watch", cmd_watch, cmd_watch_usage },

@@ -22,6 +22,7 @@
 #include "event.h"
 #include "journal.h"
 #include "labels.h"
+#include "netpolicy.h"
 #include "probes.h"
 #include "session.h"
 
@@ -75,7 +76,7 @@ static void sync_clock(struct collector *c)
 	c->boot_to_wall = (int64_t)w - (int64_t)(b0 / 2 + b1 / 2);
 }
 
-static void log_msg(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void log_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -209,7 +210,7 @@ static void end_session(struct collector *c, struct session *s, const char *reas
 	}
 }
 
-static json_t *reply_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static json_t *reply_error(const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -283,10 +284,11 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	const char *mode = json_string_value(json_object_get(req, "mode"));
 	json_t *labels = json_object_get(req, "labels"), *keep = json_object_get(req, "keep"), *v, *err;
 	struct session *s, *other;
+	struct netpolicy *np = NULL; /* large: not on the stack */
 	char msg[1024];
 	const char *key;
 	uint64_t id;
-	bool known_mode = false;
+	bool known_mode = false, has_net;
 	int fd, rc;
 
 	if (!path)
@@ -307,9 +309,21 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	}
 	if (keep && !json_is_boolean(keep))
 		return reply_error("watch: keep: expected true or false");
+	has_net = json_object_get(req, "network") != NULL;
+	if (has_net) {
+		np = malloc(sizeof(*np));
+		if (!np)
+			return reply_error("watch: out of memory");
+		if (netpolicy_from_json(json_object_get(req, "network"), np, msg, sizeof(msg)) < 0) {
+			free(np);
+			return reply_error("watch: %s", msg);
+		}
+	}
 	rc = cgroup2_open(path, &fd, &id, msg, sizeof(msg));
-	if (rc < 0)
+	if (rc < 0) {
+		free(np);
 		return reply_error("%s", msg);
+	}
 	other = session_overlapping(&c->sessions, path);
 	if (!other) {
 		other = session_by_cgroup(&c->sessions, id);
@@ -318,6 +332,7 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	}
 	if (other) {
 		close(fd);
+		free(np);
 		if (!strcmp(other->cgroup_path, path) || other->cgroup_id == id)
 			return reply_error("cgroup %s is already watched by session %s", path, other->id);
 		return reply_error("cgroup %s overlaps %s, watched by session %s", path, other->cgroup_path,
@@ -331,6 +346,7 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	json_decref(labels);
 	if (!s) {
 		close(fd);
+		free(np);
 		return reply_error("watch: out of memory");
 	}
 	s->cgroup_fd = fd;
@@ -341,6 +357,7 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 		err = reply_error("watch: out of memory");
 	if (err) {
 		session_free(s);
+		free(np);
 		return err;
 	}
 	rc = probes_watch(c->probes, fd, id);
@@ -349,6 +366,15 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 		session_free(s);
 		return reply_error("cannot trace cgroup %s: %s", path, strerror(-rc));
 	}
+	/* the policy holds before the workload's first instruction, like tracing */
+	if (has_net && (rc = probes_set_netpolicy(c->probes, id, np)) < 0) {
+		probes_unwatch(c->probes, id);
+		c->sessions.n--;
+		session_free(s);
+		free(np);
+		return reply_error("cannot enforce the network policy on %s: %s", path, strerror(-rc));
+	}
+	free(np);
 	/* before any event of the session is consumed: they wait in the ring */
 	write_session_start(c, s, req);
 	s->owner_fd = json_is_false(keep) ? conn->fd : -1;
@@ -379,6 +405,31 @@ static json_t *handle_unwatch(struct collector *c, json_t *req)
 		return err;
 	end_session(c, s, reason ? reason : "unwatch", req);
 	log_msg("session %s: ended (%s)", s->id, s->stop_requested ? "stop" : reason ? reason : "unwatch");
+	return reply_ok();
+}
+
+/* The session manager re-resolved its allowlist's host names. */
+static json_t *handle_netpolicy(struct collector *c, json_t *req)
+{
+	json_t *err;
+	struct session *s = request_session(c, req, &err);
+	struct netpolicy *np;
+	char msg[512];
+	int rc;
+
+	if (!s)
+		return err;
+	np = malloc(sizeof(*np));
+	if (!np)
+		return reply_error("netpolicy: out of memory");
+	if (netpolicy_from_json(json_object_get(req, "network"), np, msg, sizeof(msg)) < 0) {
+		free(np);
+		return reply_error("netpolicy: %s", msg);
+	}
+	rc = probes_set_netpolicy(c->probes, s->cgroup_id, np);
+	free(np);
+	if (rc < 0)
+		return reply_error("netpolicy %s: %s", s->id, strerror(-rc));
 	return reply_ok();
 }
 
@@ -456,6 +507,8 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 		rep = handle_watch(c, conn, req);
 	else if (!strcmp(cmd, "unwatch"))
 		rep = handle_unwatch(c, req);
+	else if (!strcmp(cmd, "netpolicy"))
+		rep = handle_netpolicy(c, req);
 	else if (!strcmp(cmd, "stop"))
 		rep = handle_stop(c, req);
 	else if (!strcmp(cmd, "ps"))

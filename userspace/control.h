@@ -9,6 +9,7 @@
  *          session ends (reason manager_lost) if this connection closes first.
  * unwatch {id, reason?, exit_status?, signal?, memory_peak?, pids_peak?, cpu_usec?}
  *          Drains the kernel's events of the session, then writes session_end.
+ * netpolicy {id, network}  replaces the session's egress policy (re-resolved names).
  * stop    {id}  kills every process of the session (cgroup.kill).
  * ps      {}    -> {sessions: [{id, mode, cgroup, labels, start}]}
  */

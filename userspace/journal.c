@@ -108,18 +108,26 @@ int journal_reader_open(struct journal_reader **out, const char *dir, const char
 	return 0;
 }
 
+/* End of the journal for now: a frame still being written is read again
+ * whole by a later call (replay --follow). */
+static int reader_at_end(struct journal_reader *r)
+{
+	clearerr(r->f);
+	return fseeko(r->f, (off_t)r->off, SEEK_SET) < 0 ? -errno : 0;
+}
+
 int journal_reader_next(struct journal_reader *r, struct journal_entry *e)
 {
 	struct frame f;
 
 	if (fread(&f, sizeof(f), 1, r->f) != 1)
-		return 0;
+		return reader_at_end(r);
 	free(r->buf);
 	r->buf = malloc(f.len ? f.len : 1);
 	if (!r->buf)
 		return -ENOMEM;
 	if (fread(r->buf, 1, f.len, r->f) != f.len)
-		return 0;
+		return reader_at_end(r);
 	*e = (struct journal_entry){ .seq = f.seq, .rec = r->buf, .len = f.len, .segment = JOURNAL_FILE,
 				     .offset = r->off, .seal = JOURNAL_UNSEALED };
 	r->off += sizeof(f) + f.len;

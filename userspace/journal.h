@@ -52,7 +52,8 @@ struct journal_reader;
 
 /* pubkey_path NULL: seal signatures are not checked (state UNSEALED). */
 int journal_reader_open(struct journal_reader **out, const char *dir, const char *pubkey_path);
-/* 1: *e filled; 0: end of journal; -errno on I/O error. */
+/* 1: *e filled; 0: end of journal; -errno on I/O error.  After 0, a later
+ * call yields the records appended since (replay --follow tails this way). */
 int journal_reader_next(struct journal_reader *r, struct journal_entry *e);
 void journal_reader_close(struct journal_reader *r);
 

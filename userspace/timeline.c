@@ -170,7 +170,8 @@ int timeline_record(struct timeline *t, uint64_t seq, enum journal_seal_state se
 		rec_get_uint(rec, "ppid", &ppid);
 		depth = proctree_depth(t->tree, (uint32_t)pid, (uint32_t)ppid);
 	}
-	if (show && !t->o.all && rec_is(rec, "type", "session_start")) {
+	/* the header gives the filtered lines their context: always shown */
+	if (!t->o.all && rec_is(rec, "type", "session_start")) {
 		rc = header(t, rec);
 	} else if (show) {
 		rc = line(t, seq, seal, rec, start, depth);

@@ -22,7 +22,8 @@ struct timeline;
 int timeline_new(struct timeline **out, FILE *f, const struct timeline_opts *o);
 void timeline_free(struct timeline *t);
 /* Every record in scope, in journal order; start: the session's start;
- * show: it passed the filters.  Hidden records still shape the tree. */
+ * show: it passed the filters.  Hidden records still shape the tree, and
+ * session_start always prints the header (one session only). */
 int timeline_record(struct timeline *t, uint64_t seq, enum journal_seal_state seal,
 		    const msgpack_object *rec, uint64_t start, bool show);
 /* The closing summary (one session only).  0 or -ENOMEM. */

@@ -1,0 +1,476 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "control.h"
+#include "escape.h"
+#include "hardened.h"
+#include "netpolicy.h"
+#include "resolve.h"
+#include "seccomp_profile.h"
+#include "manager.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Signals the caller may send that belong to CMD. */
+static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
+
+struct run {
+	const struct manager_opts *o;
+	scmp_filter_ctx seccomp;
+	struct netpolicy net;
+	uint32_t ttl;
+	char *env[POLICY_ENV_MAX + POLICY_SECRETS_MAX + 8];
+	size_t nenv;
+	json_t *redact;
+	char digest[72];
+	int ctl;
+	char id[128];
+	struct cgroup_session cg;
+	bool cg_made;
+	struct hardened h;
+	bool started;
+	bool timed_out, lost_daemon;
+	char err[1024];
+};
+
+static int env_add(struct run *r, const char *name, const char *val)
+{
+	char *kv;
+
+	for (size_t i = 0; i < r->nenv; i++)
+		if (!strncmp(r->env[i], name, strlen(name)) && r->env[i][strlen(name)] == '=') {
+			free(r->env[i]);
+			r->env[i] = r->env[--r->nenv];
+		}
+	if (asprintf(&kv, "%s=%s", name, val) < 0)
+		return -1;
+	r->env[r->nenv++] = kv;
+	return 0;
+}
+
+/* A secret's value: from the caller's environment or a file (one trailing
+ * newline dropped, as `echo` leaves one). */
+static char *secret_value(const struct policy_secret *s, char *err, size_t errlen)
+{
+	char *val = NULL;
+	size_t len = 0;
+
+	if (!s->file) {
+		const char *v = getenv(s->name);
+
+		if (!v) {
+			snprintf(err, errlen, "--secret %s: not set in the caller's environment", s->name);
+			return NULL;
+		}
+		return strdup(v);
+	}
+	if (policy_read_file(s->file, &val, &len) < 0) {
+		snprintf(err, errlen, "--secret %s=@%s: %s", s->name, s->file, strerror(errno));
+		return NULL;
+	}
+	if (len && val[len - 1] == '\n')
+		val[--len] = 0;
+	if (strlen(val) != len) {
+		snprintf(err, errlen, "--secret %s=@%s: holds a NUL byte (not usable as an environment value)",
+			 s->name, s->file);
+		free(val);
+		return NULL;
+	}
+	return val;
+}
+
+static int build_env(struct run *r)
+{
+	const struct policy *p = r->o->p;
+	const char *term = getenv("TERM");
+
+	r->redact = json_array();
+	env_add(r, "PATH", DEFAULT_PATH);
+	env_add(r, "HOME", "/tmp");
+	env_add(r, "HOSTNAME", p->hostname ? p->hostname : "sandtrail");
+	if (term)
+		env_add(r, "TERM", term);
+	for (size_t i = 0; i < p->nenv; i++) {
+		char *name = strndup(p->env[i], (size_t)(strchr(p->env[i], '=') - p->env[i]));
+
+		env_add(r, name, strchr(p->env[i], '=') + 1);
+		free(name);
+	}
+	for (size_t i = 0; i < p->nsecrets; i++) {
+		char *val = secret_value(&p->secrets[i], r->err, sizeof(r->err));
+		json_t *v;
+
+		if (!val)
+			return -1;
+		v = json_string(val);
+		if (!v) {
+			snprintf(r->err, sizeof(r->err), "--secret %s: value is not valid UTF-8", p->secrets[i].name);
+			free(val);
+			return -1;
+		}
+		if (!*val) {
+			snprintf(r->err, sizeof(r->err), "--secret %s: value is empty", p->secrets[i].name);
+			json_decref(v);
+			free(val);
+			return -1;
+		}
+		json_array_append_new(r->redact, json_pack("{s:s, s:o}", "name", p->secrets[i].name, "value", v));
+		env_add(r, p->secrets[i].name, val);
+		explicit_bzero(val, strlen(val));
+		free(val);
+	}
+	r->env[r->nenv] = NULL;
+	return 0;
+}
+
+static json_t *argv_json(char *const *argv)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; argv[i]; i++) {
+		char *e = escape_bytes(argv[i], strlen(argv[i]));
+
+		json_array_append_new(a, json_string(e ? e : ""));
+		free(e);
+	}
+	return a;
+}
+
+static int send_watch(struct run *r)
+{
+	const struct policy *p = r->o->p;
+	json_t *req = json_pack("{s:s, s:s, s:s, s:O, s:b, s:s, s:o, s:O, s:o}", "cmd", "watch", "cgroup",
+				r->cg.v2, "mode", "hardened", "labels", p->labels, "keep", 0, "policy_digest",
+				r->digest, "argv", argv_json(r->o->argv), "redact", r->redact, "network",
+				netpolicy_to_json(&r->net));
+	int rc;
+
+	if (!req) {
+		snprintf(r->err, sizeof(r->err), "watch request: out of memory");
+		return -1;
+	}
+	rc = control_send(r->ctl, req);
+	json_decref(req);
+	if (rc < 0) {
+		snprintf(r->err, sizeof(r->err), "sandtraild: send watch: %s", strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int recv_watch(struct run *r)
+{
+	json_t *rep = NULL;
+	const char *id;
+	int rc = control_recv(r->ctl, &rep);
+
+	if (rc < 0) {
+		snprintf(r->err, sizeof(r->err), "sandtraild did not acknowledge the session: %s", strerror(-rc));
+		return -1;
+	}
+	id = json_string_value(json_object_get(rep, "id"));
+	if (!json_is_true(json_object_get(rep, "ok")) || !id) {
+		const char *e = json_string_value(json_object_get(rep, "error"));
+
+		snprintf(r->err, sizeof(r->err), "sandtraild refused the session: %s", e ? e : "no id in the reply");
+		json_decref(rep);
+		return -1;
+	}
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	json_decref(rep);
+	return 0;
+}
+
+static void send_unwatch(struct run *r, const char *reason, int code, int sig, const struct cgroup_usage *u)
+{
+	json_t *req = json_pack("{s:s, s:s, s:s, s:i}", "cmd", "unwatch", "id", r->id, "reason", reason,
+				"exit_status", code), *rep;
+	char err[512];
+
+	if (sig)
+		json_object_set_new(req, "signal", json_integer(sig));
+	if (u && u->has_memory_peak)
+		json_object_set_new(req, "memory_peak", json_integer((json_int_t)u->memory_peak));
+	if (u && u->has_pids_peak)
+		json_object_set_new(req, "pids_peak", json_integer((json_int_t)u->pids_peak));
+	if (u && u->has_cpu)
+		json_object_set_new(req, "cpu_usec", json_integer((json_int_t)u->cpu_usec));
+	rep = control_call_fd(r->ctl, req, err, sizeof(err));
+	json_decref(req);
+	if (!rep)
+		fprintf(stderr, "sandtrail: unwatch %s: %s\n", r->id, err);
+	json_decref(rep);
+}
+
+/* A fresh allowlist resolution; sends it when the addresses changed. */
+static void refresh_allowlist(struct run *r, int tfd)
+{
+	struct itimerspec its = { 0 };
+	struct netpolicy fresh;
+	uint32_t ttl = 0;
+	char err[512];
+
+	if (resolve_netpolicy(r->o->p, &fresh, &ttl, err, sizeof(err)) < 0) {
+		/* keep the addresses we have; try again in a while */
+		fprintf(stderr, "sandtrail: re-resolving the allowlist: %s\n", err);
+		ttl = r->ttl;
+	} else if (fresh.n != r->net.n || memcmp(fresh.rules, r->net.rules, fresh.n * sizeof(fresh.rules[0]))) {
+		json_t *req = json_pack("{s:s, s:s, s:o}", "cmd", "netpolicy", "id", r->id, "network",
+					netpolicy_to_json(&fresh)), *rep = NULL;
+
+		if (r->ctl >= 0)
+			rep = control_call_fd(r->ctl, req, err, sizeof(err));
+		json_decref(req);
+		if (r->ctl >= 0 && !rep)
+			fprintf(stderr, "sandtrail: allowlist update: %s\n", err);
+		json_decref(rep);
+		r->net = fresh;
+	}
+	r->ttl = ttl;
+	its.it_value.tv_sec = ttl;
+	if (ttl)
+		timerfd_settime(tfd, 0, &its, NULL);
+}
+
+static void loop(struct run *r, int sfd)
+{
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	int dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	uint64_t ms = r->o->p->timeout_ms;
+
+	if (ms && tfd >= 0) {
+		struct itimerspec its = { .it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 } };
+
+		timerfd_settime(tfd, 0, &its, NULL);
+	}
+	if (r->ttl && dfd >= 0) {
+		struct itimerspec its = { .it_value = { (time_t)r->ttl, 0 } };
+
+		timerfd_settime(dfd, 0, &its, NULL);
+	}
+	for (;;) {
+		struct pollfd pf[5] = {
+			{ r->h.pidfd, POLLIN, 0 }, { sfd, POLLIN, 0 }, { tfd, POLLIN, 0 },
+			{ dfd, POLLIN, 0 },        { r->ctl, POLLIN, 0 },
+		};
+		uint64_t ticks;
+
+		if (poll(pf, 5, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[0].revents)
+			break;
+		if (pf[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				syscall(SYS_pidfd_send_signal, r->h.pidfd, (int)si.ssi_signo, NULL, 0);
+		}
+		if (pf[2].revents & POLLIN && read(tfd, &ticks, sizeof(ticks)) > 0) {
+			r->timed_out = true;
+			cgroup_kill(&r->cg);
+		}
+		if (pf[3].revents & POLLIN && read(dfd, &ticks, sizeof(ticks)) > 0)
+			refresh_allowlist(r, dfd);
+		if (pf[4].revents) {
+			json_t *msg = NULL;
+
+			/* sandtraild speaks only when asked: anything else means it is gone */
+			if (control_recv(r->ctl, &msg) == 0) {
+				json_decref(msg);
+				continue;
+			}
+			fprintf(stderr, "sandtrail: lost sandtraild: the session can no longer be recorded; killing it\n");
+			close(r->ctl);
+			r->ctl = -1;
+			r->lost_daemon = true;
+			cgroup_kill(&r->cg);
+		}
+	}
+	if (tfd >= 0)
+		close(tfd);
+	if (dfd >= 0)
+		close(dfd);
+}
+
+static int write_id_file(const char *path, const char *id)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fprintf(f, "%s\n", id) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "sandtrail: --id-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void cleanup(struct run *r)
+{
+	if (r->started)
+		hardened_release(&r->h);
+	if (r->cg_made)
+		cgroup_destroy(&r->cg);
+	if (r->ctl >= 0)
+		close(r->ctl);
+	if (r->seccomp)
+		seccomp_profile_release(r->seccomp);
+	for (size_t i = 0; i < r->nenv; i++) {
+		explicit_bzero(r->env[i], strlen(r->env[i]));
+		free(r->env[i]);
+	}
+	json_decref(r->redact);
+}
+
+static int start(struct run *r)
+{
+	const struct policy *p = r->o->p;
+	struct cgroup_limits lim = { .memory = p->memory, .cpus_milli = p->cpus_milli, .pids = p->pids };
+	struct hardened_spec spec;
+	uint8_t rnd[8];
+	char name[32];
+	bool watch_sent = false;
+	int rc;
+
+	/* everything that can be refused is checked before anything exists */
+	if (r->o->no_audit && p->network == POLICY_NET_ALLOWLIST) {
+		snprintf(r->err, sizeof(r->err), "--network allowlist is enforced by sandtraild's kernel programs: "
+			 "it cannot run with --no-audit");
+		return -1;
+	}
+	r->seccomp = seccomp_profile_prepare_file(p->seccomp, p->caps_add, r->err, sizeof(r->err));
+	if (!r->seccomp)
+		return -1;
+	if (resolve_netpolicy(p, &r->net, &r->ttl, r->err, sizeof(r->err)) < 0)
+		return -1;
+	if (build_env(r) < 0)
+		return -1;
+	if (policy_digest(p, r->digest) < 0) {
+		snprintf(r->err, sizeof(r->err), "policy digest: out of memory");
+		return -1;
+	}
+	if (!r->o->no_audit) {
+		r->ctl = control_connect(r->o->socket);
+		if (r->ctl < 0) {
+			snprintf(r->err, sizeof(r->err),
+				 "cannot reach sandtraild at %s: %s (the session must be recorded; --no-audit runs it unrecorded)",
+				 r->o->socket, strerror(-r->ctl));
+			r->ctl = -1;
+			return -1;
+		}
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		snprintf(r->err, sizeof(r->err), "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(name, sizeof(name), "run-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+		 rnd[4], rnd[5], rnd[6], rnd[7]);
+	if (cgroup_create(&r->cg, name, &lim, r->err, sizeof(r->err)) < 0)
+		return -1;
+	r->cg_made = true;
+	/* sandtraild registers the cgroup while the child sets itself up */
+	if (r->ctl >= 0) {
+		if (send_watch(r) < 0)
+			return -1;
+		watch_sent = true;
+	}
+	spec = (struct hardened_spec){ .p = p, .argv = r->o->argv, .envp = r->env, .seccomp = r->seccomp,
+				       .cgroup_fd = r->cg.v2_fd };
+	rc = hardened_start(&r->h, &spec, r->err, sizeof(r->err));
+	r->started = rc == 0 || r->h.pid > 0;
+	if (rc == 0) {
+		rc = cgroup_attach_parent(&r->cg, r->h.pid);
+		if (rc < 0)
+			snprintf(r->err, sizeof(r->err), "attach to the v1 cgroups: %s", strerror(-rc));
+	}
+	if (rc == 0)
+		rc = hardened_ready(&r->h, r->err, sizeof(r->err));
+	if (watch_sent) {
+		char keep[sizeof(r->err)];
+
+		/* the ack comes even when the child failed: the session must then be closed */
+		memcpy(keep, r->err, sizeof(keep));
+		if (recv_watch(r) < 0)
+			return -1;
+		if (rc < 0) {
+			send_unwatch(r, "exit", MANAGER_START_FAILED, 0, NULL);
+			memcpy(r->err, keep, sizeof(keep));
+		}
+	}
+	return rc;
+}
+
+int manager_run(const struct manager_opts *o)
+{
+	struct run r = { .o = o, .ctl = -1 };
+	struct cgroup_usage u;
+	const char *reason;
+	sigset_t sigs, old;
+	int sfd, status = 0, code, sig = 0;
+
+	/* the caller's signals are queued for CMD from here on */
+	sigemptyset(&sigs);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&sigs, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &sigs, &old);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0 || start(&r) < 0) {
+		fprintf(stderr, "sandtrail: %s\n", sfd < 0 ? strerror(errno) : r.err);
+		cleanup(&r);
+		if (sfd >= 0)
+			close(sfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return MANAGER_START_FAILED;
+	}
+	if (r.ctl >= 0) {
+		fprintf(stderr, "sandtrail: session %s\n", r.id);
+		if (o->id_file)
+			write_id_file(o->id_file, r.id);
+	} else {
+		fprintf(stderr, "sandtrail: --no-audit: this session is not recorded\n");
+	}
+	hardened_go(&r.h);
+	loop(&r, sfd);
+	close(sfd);
+	if (hardened_wait(&r.h, &status) < 0)
+		status = W_EXITCODE(0, SIGKILL);
+	/* whatever CMD left behind dies with it */
+	cgroup_kill(&r.cg);
+	cgroup_usage(&r.cg, &u);
+	if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		code = 128 + sig;
+	} else {
+		code = WEXITSTATUS(status);
+	}
+	if (r.timed_out)
+		reason = "timeout";
+	else if (u.oom && sig == SIGKILL)
+		reason = "oom";
+	else if (sig)
+		reason = "signal";
+	else
+		reason = "exit";
+	if (r.timed_out)
+		fprintf(stderr, "sandtrail: session timed out after %llu ms\n", (unsigned long long)o->p->timeout_ms);
+	else if (!strcmp(reason, "oom"))
+		fprintf(stderr, "sandtrail: the session ran out of memory (OOM kill)\n");
+	if (r.ctl >= 0)
+		send_unwatch(&r, reason, code, sig, &u);
+	cleanup(&r);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return code;
+}

@@ -1,0 +1,26 @@
+/* The session manager behind `sandtrail run`: session cgroup, the watch
+ * handshake with sandtraild (fail closed), the hardened backend, timeout,
+ * signal forwarding, allowlist refresh, and the end: unwatch with the reason
+ * and resource peaks, then cleanup on every path. */
+#ifndef SANDTRAIL_MANAGER_H
+#define SANDTRAIL_MANAGER_H
+
+#include <stdbool.h>
+
+#include "policy.h"
+
+#define MANAGER_START_FAILED 125
+
+struct manager_opts {
+	struct policy *p;      /* effective, policy_finish()ed */
+	char *const *argv;     /* CMD */
+	const char *socket;    /* sandtraild's control socket */
+	const char *id_file;   /* NULL: none */
+	bool no_audit;         /* run without sandtraild */
+};
+
+/* Runs CMD; returns its exit status (128+signal when killed), or 125 when
+ * the session could not start (a one-line reason already on stderr). */
+int manager_run(const struct manager_opts *o);
+
+#endif

@@ -1,0 +1,114 @@
+/* A session's effective policy: everything `sandtrail run` can be told, from a
+ * JSON policy file (schemas/policy.schema.json) and then from flags, which
+ * override it.  Its canonical JSON form is what the session's digest covers. */
+#ifndef SANDTRAIL_POLICY_H
+#define SANDTRAIL_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#define POLICY_MOUNTS_MAX 64
+#define POLICY_ALLOW_MAX 256
+#define POLICY_ENV_MAX 256
+#define POLICY_SECRETS_MAX 64
+#define POLICY_RLIMITS 16 /* RLIM_NLIMITS on Linux */
+#define POLICY_DEFAULT_TMP_SIZE (512ull << 20)
+#define POLICY_DEFAULT_ID 1000
+
+enum policy_network { POLICY_NET_NONE, POLICY_NET_HOST, POLICY_NET_ALLOWLIST };
+enum policy_mount_type { POLICY_MOUNT_BIND, POLICY_MOUNT_TMPFS };
+
+struct policy_mount {
+	enum policy_mount_type type;
+	char *src; /* bind only: absolute host path */
+	char *dst; /* absolute path inside the sandbox */
+	bool ro;
+	uint64_t size; /* tmpfs only: bytes */
+};
+
+struct policy_secret {
+	char *name;
+	char *file; /* NULL: the value comes from the caller's environment */
+};
+
+struct policy_rlimit {
+	bool set;
+	rlim_t soft, hard;
+};
+
+struct policy {
+	uid_t uid;
+	gid_t gid;
+	char *rootfs;   /* NULL: the host's / */
+	char *hostname;
+	char *workdir;
+	char *seccomp;  /* profile file; NULL: the built-in default profile */
+	enum policy_network network;
+	size_t nmounts, nallow, nenv, nsecrets;
+	struct policy_mount mounts[POLICY_MOUNTS_MAX];
+	char *allow[POLICY_ALLOW_MAX]; /* "CIDR[:PORT]" or "HOST:PORT" as written */
+	char *env[POLICY_ENV_MAX];     /* "K=V" */
+	struct policy_secret secrets[POLICY_SECRETS_MAX];
+	uint64_t caps_add;    /* bit n: capability n */
+	json_t *labels;
+	uint64_t memory;      /* bytes; 0: no limit */
+	uint64_t cpus_milli;  /* thousandths of a CPU; 0: no limit */
+	uint64_t pids;        /* 0: no limit */
+	uint64_t timeout_ms;  /* 0: none */
+	struct policy_rlimit rlimits[POLICY_RLIMITS];
+};
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer; -1 with errno. */
+int policy_read_file(const char *path, char **text, size_t *len);
+/* The first key of obj that keys (NULL-terminated) does not list; NULL if none.
+ * Both JSON loaders refuse such keys: a misspelt one must not weaken a sandbox. */
+const char *policy_unknown_key(const json_t *obj, const char *const *keys);
+/* Defaults: uid/gid 1000, network none, no limits. */
+void policy_init(struct policy *p);
+void policy_free(struct policy *p);
+/* Applies a policy file on top of p; -1 with "FILE: field: reason" in err. */
+int policy_load_file(struct policy *p, const char *path, char *err, size_t errlen);
+/* As policy_load_file for JSON text; name prefixes errors, base resolves relative paths. */
+int policy_load_json(struct policy *p, const char *text, size_t len, const char *name,
+		     const char *base, char *err, size_t errlen);
+
+/* Setters shared by the JSON loader and the flags; -1 with a reason (no prefix). */
+int policy_set_user(struct policy *p, const char *spec, char *err, size_t errlen);
+/* "type=bind,src=A,dst=B[,ro]" or "type=tmpfs,dst=B[,size=N]" */
+int policy_add_mount_spec(struct policy *p, const char *spec, char *err, size_t errlen);
+/* docker -v: "SRC:DST[:ro|rw]" */
+int policy_add_volume(struct policy *p, const char *spec, char *err, size_t errlen);
+/* docker --tmpfs: "DST[:size=N]" */
+int policy_add_tmpfs(struct policy *p, const char *spec, char *err, size_t errlen);
+int policy_add_mount(struct policy *p, const struct policy_mount *m, char *err, size_t errlen);
+int policy_set_network(struct policy *p, const char *mode, char *err, size_t errlen);
+int policy_add_allow(struct policy *p, const char *spec, char *err, size_t errlen);
+int policy_add_cap(struct policy *p, const char *name, char *err, size_t errlen);
+/* "K=V", or "K" to take the caller's value */
+int policy_add_env(struct policy *p, const char *spec, char *err, size_t errlen);
+/* "NAME" (caller's environment) or "NAME=@FILE" */
+int policy_add_secret(struct policy *p, const char *spec, char *err, size_t errlen);
+/* "name=soft[:hard]" as docker's --ulimit */
+int policy_set_rlimit(struct policy *p, const char *spec, char *err, size_t errlen);
+int policy_set_path(char **slot, const char *path, char *err, size_t errlen);
+
+/* "512m" -> bytes; "1.5" -> 1500 milli-CPUs; "30s"/"500ms"/"2m" -> ms. */
+int policy_parse_size(const char *s, uint64_t *out);
+int policy_parse_cpus(const char *s, uint64_t *out);
+int policy_parse_duration(const char *s, uint64_t *out);
+/* Capability name ("NET_RAW" or "CAP_NET_RAW", any case) -> number; -1 unknown. */
+int policy_cap_number(const char *name);
+
+/* Completes p: the default /tmp, checks that bind sources exist, that
+ * allowlist rules are given only with --network allowlist.  -1 with a reason. */
+int policy_finish(struct policy *p, char *err, size_t errlen);
+/* The canonical effective policy (sorted keys, no secret values). */
+json_t *policy_to_json(const struct policy *p);
+/* "sha256:<hex>" of the canonical JSON's compact text. */
+int policy_digest(const struct policy *p, char out[72]);
+
+#endif

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Fail closed: no collector -> exit 125 and nothing ran; bad flags and
+# policies -> one line naming the flag or field, exit 125, nothing left behind.
+source "$(dirname "$0")/lib.sh"
+
+MARK=$T/ran
+mkdir -p "$T/ws"
+snapshot() {
+	{
+		awk '{print $5}' /proc/self/mountinfo | sort
+		find "$(cg2_root)/sandtrail" /sys/fs/cgroup/{memory,pids,cpu}/sandtrail -maxdepth 1 -type d -name 'run-*' 2>/dev/null | sort
+	} >"$1"
+}
+# fails_cleanly NAME WANT-REGEX ARGS...: exit 125, one stderr line matching WANT, the
+# marker never created, mounts and session cgroups as before
+fails_cleanly() {
+	local name=$1 want=$2 rc lines
+	shift 2
+	snapshot "$T/before"
+	"$SANDTRAIL" run "$@" -- sh -c "touch '$T/ws/ran'" 2>"$T/err" >/dev/null
+	rc=$?
+	snapshot "$T/after"
+	lines=$(wc -l <"$T/err")
+	if [ $rc -eq 125 ] && [ "$lines" -eq 1 ] && grep -Eq -- "$want" "$T/err" && [ ! -e "$T/ws/ran" ] &&
+		cmp -s "$T/before" "$T/after"; then
+		ok "$name"
+	else
+		not_ok "$name"
+		diag "rc=$rc lines=$lines" "$(cat "$T/err")" "$(diff "$T/before" "$T/after")"
+	fi
+}
+
+# a session ran once, so sandtrail/ parents exist before the snapshots
+"$SANDTRAIL" run --no-audit -- true 2>/dev/null
+
+export SANDTRAIL_SOCKET=$T/no-daemon.sock
+fails_cleanly "collector absent: exit 125 and nothing ran" 'cannot reach sandtraild at .*no-daemon.sock' -v "$T/ws:/mnt"
+fails_cleanly "a stale socket file is no collector either" 'cannot reach sandtraild' --socket /dev/null -v "$T/ws:/mnt"
+check "--no-audit runs without a collector" bash -c "'$SANDTRAIL' run --no-audit -v '$T/ws:/mnt' -- touch /mnt/ran 2>/dev/null && test -e '$T/ws/ran'"
+rm -f "$T/ws/ran"
+
+A=(--no-audit -v "$T/ws:/mnt")
+fails_cleanly "bad --memory names the flag" '^sandtrail run: --memory .lots.: expected a size' "${A[@]}" --memory lots
+fails_cleanly "bad --mount names the flag" '^sandtrail run: --mount type=nfs: expected bind or tmpfs' "${A[@]}" --mount type=nfs,dst=/x
+fails_cleanly "a missing bind source names it" "^sandtrail run: --volume source '/nonexistent-$$'" "${A[@]}" -v /nonexistent-$$:/x
+fails_cleanly "bad --allow names the flag" '^sandtrail run: --allow expected "CIDR\[:PORT\]" or "HOST:PORT"' "${A[@]}" --network allowlist --allow 10.0.0.0/99
+fails_cleanly "--allow without allowlist mode" 'allow rules need network mode allowlist' "${A[@]}" --allow 10.0.0.0/8
+fails_cleanly "bad --network" "^sandtrail run: --network 'bridge': expected none, host or allowlist" "${A[@]}" --network bridge
+fails_cleanly "unknown capability" "^sandtrail run: --cap-add 'CAP_FLY': unknown capability" "${A[@]}" --cap-add CAP_FLY
+fails_cleanly "secret missing from the environment" '^sandtrail: --secret NOPE_'$$': not set' "${A[@]}" --secret NOPE_$$
+fails_cleanly "a mount point missing in the read-only root" 'mount /no-such-dir-'$$': no such mount point in the read-only root' "${A[@]}" --tmpfs /no-such-dir-$$
+fails_cleanly "a missing workdir" 'chdir\("/nope-'$$'"\): ENOENT' "${A[@]}" -w /nope-$$
+fails_cleanly "an allowlist nobody enforces is refused" 'allowlist is enforced by sandtraild' "${A[@]}" --network allowlist --allow 127.0.0.1:80
+fails_cleanly "an unknown --mode" "^sandtrail run: --mode 'kvm'" "${A[@]}" --mode kvm
+
+cat >"$T/policy.json" <<'J'
+{"network": {"mode": "allowlist", "allow": ["10.0.0.0/8:443", "127.0.0.1:80", "nonsense!"]}}
+J
+fails_cleanly "a bad policy names the JSON field" 'policy.json: network.allow\[2\]: expected "CIDR\[:PORT\]" or "HOST:PORT"' "${A[@]}" --policy "$T/policy.json"
+echo '{"resources": {"memory": 12, "pidz": 3}}' >"$T/policy.json"
+fails_cleanly "an unknown policy field is refused" 'policy.json: resources.pidz: unknown field' "${A[@]}" --policy "$T/policy.json"
+echo '{"network": {"mode": "none"' >"$T/policy.json"
+fails_cleanly "malformed policy JSON gives its position" 'policy.json: line [0-9]+ column' "${A[@]}" --policy "$T/policy.json"
+echo '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_MAYBE"}]}' >"$T/prof.json"
+fails_cleanly "a malformed seccomp profile names the field" 'prof.json: syscalls\[0\].action: unknown action "SCMP_ACT_MAYBE"' "${A[@]}" --security-opt seccomp="$T/prof.json"
+
+# flags override the policy
+echo '{"network": {"mode": "host"}, "env": {"WHO": "policy"}, "user": "2000"}' >"$T/policy.json"
+out=$("$SANDTRAIL" run --no-audit --policy "$T/policy.json" -e WHO=flag --user 3000 -- sh -c 'echo $WHO $(id -u)' 2>/dev/null)
+check "flags override the policy" test "$out" = "flag 3000"
+out=$("$SANDTRAIL" run --no-audit --policy "$T/policy.json" -- sh -c 'echo $WHO $(id -u)' 2>/dev/null)
+check "the policy applies without flags" test "$out" = "policy 2000"

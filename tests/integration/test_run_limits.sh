@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Resource limits, timeout, exit status and signal propagation of
+# `sandtrail run` (unrecorded; the session_end records are in test_run_audit.sh).
+source "$(dirname "$0")/lib.sh"
+
+P=$HELPERS/sbx_probe
+run() { "$SANDTRAIL" run --no-audit "$@" 2>"$T/run.err"; }
+
+out=$(run --pids-limit 20 -- "$P" forks 100)
+check "a fork bomb stops at the pids limit" bash -c "[[ '$out' =~ ^forked\ 1[0-9]\ refused\ 8[0-9]$ ]]" || diag "$out"
+run -m 32m -- "$P" memhog 512 >/dev/null
+rc=$?
+check "a memory hog is OOM-killed (137)" test $rc -eq 137
+check "the OOM kill is reported as such" grep -q 'ran out of memory' "$T/run.err"
+check "within the limit the same program survives" test "$(run -m 256m -- "$P" memhog 64)" = survived
+start=$(date +%s%N)
+run --timeout 1 -- sleep 30
+rc=$?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "--timeout ends the session (137)" test $rc -eq 137
+check "--timeout is reported" grep -q 'timed out after 1000 ms' "$T/run.err"
+check "--timeout ends it in time" test $took -lt 5000 || diag "took ${took} ms"
+run --timeout 1 -- sh -c 'sleep 30 & sleep 30 & wait'
+check "--timeout kills the whole session" test $? -eq 137
+# the quota as the sandbox sees its own cgroup: v1 cpu.cfs_quota_us or v2 cpu.max
+quota=$(run --cpus 0.5 -- sh -c '
+	p=$(awk -F: "\$2 ~ /(^|,)cpu(,|\$)/ {print \$3}" /proc/self/cgroup)
+	if [ -n "$p" ] && [ -r "/sys/fs/cgroup/cpu$p/cpu.cfs_quota_us" ]; then cat "/sys/fs/cgroup/cpu$p/cpu.cfs_quota_us"
+	else v=$(sed -n "s/^0:://p" /proc/self/cgroup); cut -d" " -f1 "/sys/fs/cgroup$v/cpu.max"; fi')
+check "--cpus sets a CFS quota of half a period" test "$quota" = 50000 || diag "quota: $quota"
+
+run -- sh -c 'exit 7'
+check "the exit status propagates" test $? -eq 7
+run -- sh -c 'kill -TERM $$'
+check "death by signal gives 128+signal" test $? -eq 143
+run -- does-not-exist-anywhere
+check "a missing command gives 127" test $? -eq 127
+"$SANDTRAIL" run --no-audit -- sh -c 'trap "exit 42" TERM; echo up; while :; do sleep 0.1; done' >"$T/fwd.out" 2>/dev/null &
+RUNPID=$!
+for _ in $(seq 50); do grep -q up "$T/fwd.out" && break; sleep 0.1; done
+kill -TERM $RUNPID
+wait $RUNPID
+check "SIGTERM to sandtrail run reaches CMD" test $? -eq 42

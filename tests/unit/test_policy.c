@@ -1,0 +1,234 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "policy.h"
+
+static struct policy pol;
+static char err[1024];
+
+static int setup(void **state)
+{
+	policy_init(&pol);
+	err[0] = 0;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	policy_free(&pol);
+	return 0;
+}
+
+static int load(const char *json)
+{
+	return policy_load_json(&pol, json, strlen(json), "policy.json", "/", err, sizeof(err));
+}
+
+static void expect_error(const char *json, const char *want)
+{
+	assert_int_equal(load(json), -1);
+	assert_string_equal(err, want);
+	assert_null(strchr(err, '\n'));
+}
+
+static void test_policy_loads_every_field(void **state)
+{
+	assert_int_equal(load("{\"version\":1,\"mode\":\"hardened\",\"user\":\"1001:1002\",\"hostname\":\"box\","
+			      "\"workdir\":\"/work\",\"mounts\":[{\"type\":\"bind\",\"src\":\"/usr\",\"dst\":\"/work\",\"ro\":true},"
+			      "{\"type\":\"tmpfs\",\"dst\":\"/scratch\",\"size\":\"64m\"}],"
+			      "\"network\":{\"mode\":\"allowlist\",\"allow\":[\"10.0.0.0/8:443\",\"localhost:8080\"]},"
+			      "\"capabilities\":{\"add\":[\"NET_BIND_SERVICE\",\"CAP_CHOWN\"]},"
+			      "\"env\":{\"A\":\"1\"},\"secrets\":[{\"name\":\"TOKEN\"}],\"labels\":{\"team\":\"sec\"},"
+			      "\"resources\":{\"memory\":\"256m\",\"cpus\":1.5,\"pids\":64,\"timeout\":\"90s\"},"
+			      "\"rlimits\":{\"nofile\":[100,200],\"core\":0}}"),
+			 0);
+	assert_int_equal(pol.uid, 1001);
+	assert_int_equal(pol.gid, 1002);
+	assert_string_equal(pol.hostname, "box");
+	assert_int_equal(pol.nmounts, 2);
+	assert_true(pol.mounts[0].ro);
+	assert_int_equal(pol.mounts[1].size, 64 << 20);
+	assert_int_equal(pol.network, POLICY_NET_ALLOWLIST);
+	assert_int_equal(pol.nallow, 2);
+	assert_int_equal(pol.caps_add, (1ull << 10) | 1ull);
+	assert_string_equal(pol.env[0], "A=1");
+	assert_string_equal(pol.secrets[0].name, "TOKEN");
+	assert_null(pol.secrets[0].file);
+	assert_int_equal(pol.memory, 256 << 20);
+	assert_int_equal(pol.cpus_milli, 1500);
+	assert_int_equal(pol.pids, 64);
+	assert_int_equal(pol.timeout_ms, 90000);
+	assert_true(pol.rlimits[RLIMIT_NOFILE].set);
+	assert_int_equal(pol.rlimits[RLIMIT_NOFILE].hard, 200);
+}
+
+static void test_policy_errors_name_the_field(void **state)
+{
+	expect_error("{\"network\":{\"mode\":\"allowlist\",\"allow\":[\"1.2.3.4\",\"5.6.7.8:80\",\"not a rule\"]}}",
+		     "policy.json: network.allow[2]: expected \"CIDR[:PORT]\" or \"HOST:PORT\", got 'not a rule'");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"network\":{\"mode\":\"bridge\"}}", "policy.json: network.mode: 'bridge': expected none, host or allowlist");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"mounts\":[{\"type\":\"bind\",\"src\":\"/usr\",\"dst\":\"/w\"},{\"type\":\"nfs\",\"dst\":\"/x\"}]}",
+		     "policy.json: mounts[1].type: expected \"bind\" or \"tmpfs\"");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"mounts\":[{\"src\":\"/usr\"}]}", "policy.json: mounts[0].dst: missing");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"resources\":{\"memory\":\"lots\"}}", "policy.json: resources.memory: expected a positive size like 512m");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"capabilities\":{\"add\":[\"CAP_FLY\"]}}", "policy.json: capabilities.add[0]: 'CAP_FLY': unknown capability");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"rlimits\":{\"nofile\":[10,5]}}", "policy.json: rlimits.nofile: soft limit above the hard one");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"secrets\":[{\"name\":\"1BAD\"}]}", "policy.json: secrets[0].name: '1BAD': not a valid variable name");
+}
+
+static void test_policy_rejects_unknown_fields(void **state)
+{
+	expect_error("{\"netwrok\":{}}", "policy.json: netwrok: unknown field");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"network\":{\"mode\":\"none\",\"alow\":[]}}", "policy.json: network.alow: unknown field");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"mounts\":[{\"dst\":\"/x\",\"type\":\"tmpfs\",\"readonly\":true}]}",
+		     "policy.json: mounts[0].readonly: unknown field");
+}
+
+static void test_policy_rejects_malformed_json_with_position(void **state)
+{
+	assert_int_equal(load("{\"user\": \"1000\",,}"), -1);
+	assert_non_null(strstr(err, "policy.json: line 1 column"));
+	policy_free(&pol), policy_init(&pol);
+	expect_error("[1]", "policy.json: (top): expected a JSON object");
+	policy_free(&pol), policy_init(&pol);
+	assert_int_equal(load("{\"user\":\"1\",\"user\":\"2\"}"), -1);
+}
+
+static void test_policy_relative_paths_start_at_the_policy_directory(void **state)
+{
+	const char *j = "{\"seccomp\":\"prof.json\",\"mounts\":[{\"src\":\"bin\",\"dst\":\"/b\"}]}";
+
+	assert_int_equal(policy_load_json(&pol, j, strlen(j), "p.json", "/usr", err, sizeof(err)),
+			 0);
+	assert_string_equal(pol.seccomp, "/usr/prof.json");
+	assert_string_equal(pol.mounts[0].src, "/usr/bin");
+}
+
+static void test_policy_flags_override_the_file(void **state)
+{
+	assert_int_equal(load("{\"user\":\"2000\",\"network\":{\"mode\":\"host\"},"
+			      "\"mounts\":[{\"type\":\"tmpfs\",\"dst\":\"/tmp\",\"size\":\"1m\"}],\"env\":{\"A\":\"file\"}}"),
+			 0);
+	assert_int_equal(policy_set_user(&pol, "3000", err, sizeof(err)), 0);
+	assert_int_equal(policy_set_network(&pol, "none", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_tmpfs(&pol, "/tmp:size=2m", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_env(&pol, "A=flag", err, sizeof(err)), 0);
+	assert_int_equal(pol.uid, 3000);
+	assert_int_equal(pol.network, POLICY_NET_NONE);
+	assert_int_equal(pol.nmounts, 1);
+	assert_int_equal(pol.mounts[0].size, 2 << 20);
+	assert_int_equal(pol.nenv, 1);
+	assert_string_equal(pol.env[0], "A=flag");
+}
+
+static void test_policy_flag_parsers(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(policy_add_mount_spec(&pol, "type=bind,src=/usr,dst=/w,ro", err, sizeof(err)), 0);
+	assert_true(pol.mounts[0].ro);
+	assert_int_equal(policy_add_mount_spec(&pol, "type=bind,src=/usr,dst=relative", err, sizeof(err)), -1);
+	assert_string_equal(err, "destination 'relative' must be an absolute path");
+	assert_int_equal(policy_add_mount_spec(&pol, "type=bind,src=/nonexistent-src,dst=/x", err, sizeof(err)), -1);
+	assert_string_equal(err, "source '/nonexistent-src': No such file or directory");
+	assert_int_equal(policy_add_mount_spec(&pol, "type=bind,src=/usr,dst=/a/../etc", err, sizeof(err)), -1);
+	assert_int_equal(policy_add_volume(&pol, "/usr:/v:rx", err, sizeof(err)), -1);
+	assert_int_equal(policy_add_secret(&pol, "TOKEN=value", err, sizeof(err)), -1);
+	assert_int_equal(policy_add_secret(&pol, "TOKEN=@/etc/hostname", err, sizeof(err)), 0);
+	assert_int_equal(policy_parse_size("512m", &v), 0);
+	assert_int_equal(v, 512ull << 20);
+	assert_int_equal(policy_parse_size("1G", &v), 0);
+	assert_int_equal(policy_parse_size("12q", &v), -1);
+	assert_int_equal(policy_parse_cpus("0.5", &v), 0);
+	assert_int_equal(v, 500);
+	assert_int_equal(policy_parse_cpus("0", &v), -1);
+	assert_int_equal(policy_parse_duration("500ms", &v), 0);
+	assert_int_equal(v, 500);
+	assert_int_equal(policy_parse_duration("2m", &v), 0);
+	assert_int_equal(v, 120000);
+	assert_int_equal(policy_parse_duration("-1", &v), -1);
+	assert_int_equal(policy_set_user(&pol, "70000", err, sizeof(err)), -1);
+	assert_int_equal(policy_add_allow(&pol, "example.com:443", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_allow(&pol, "example.com", err, sizeof(err)), -1);
+}
+
+static void test_policy_finish_adds_tmp_and_checks_network(void **state)
+{
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
+	assert_int_equal(pol.nmounts, 1);
+	assert_string_equal(pol.mounts[0].dst, "/tmp");
+	assert_int_equal(pol.mounts[0].size, POLICY_DEFAULT_TMP_SIZE);
+	assert_int_equal(policy_add_allow(&pol, "1.2.3.4:80", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "allow rules need network mode allowlist");
+}
+
+static void test_policy_digest_is_canonical(void **state)
+{
+	struct policy other;
+	char a[72], b[72];
+
+	policy_init(&other);
+	assert_int_equal(load("{\"labels\":{\"a\":\"1\",\"b\":\"2\"},\"resources\":{\"pids\":5}}"), 0);
+	const char *j = "{\"resources\":{\"pids\":5},\"labels\":{\"b\":\"2\",\"a\":\"1\"}}";
+
+	assert_int_equal(policy_load_json(&other, j, strlen(j), "x", NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(policy_digest(&pol, a), 0);
+	assert_int_equal(policy_digest(&other, b), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(strncmp(a, "sha256:", 7), 0);
+	assert_int_equal(strlen(a), 7 + 64);
+	other.pids = 6;
+	assert_int_equal(policy_digest(&other, b), 0);
+	assert_string_not_equal(a, b);
+	policy_free(&other);
+}
+
+static void test_policy_digest_never_covers_secret_values(void **state)
+{
+	json_t *j;
+	char *text;
+
+	setenv("SANDTRAIL_TEST_SECRET", "hunter2-value", 1);
+	assert_int_equal(policy_add_secret(&pol, "SANDTRAIL_TEST_SECRET", err, sizeof(err)), 0);
+	j = policy_to_json(&pol);
+	text = json_dumps(j, 0);
+	assert_null(strstr(text, "hunter2"));
+	assert_non_null(strstr(text, "SANDTRAIL_TEST_SECRET"));
+	free(text);
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_policy_loads_every_field, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_errors_name_the_field, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_rejects_unknown_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_rejects_malformed_json_with_position, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_relative_paths_start_at_the_policy_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_flags_override_the_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_flag_parsers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_finish_adds_tmp_and_checks_network, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_digest_is_canonical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_digest_never_covers_secret_values, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,164 @@
+#include <errno.h>
+#include <linux/bpf.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "seccomp_profile.h"
+
+static char err[512];
+
+static void expect_error(const char *json, const char *want)
+{
+	scmp_filter_ctx ctx = seccomp_profile_prepare(json, strlen(json), "p.json", 0, err, sizeof(err));
+
+	assert_null(ctx);
+	assert_string_equal(err, want);
+}
+
+static void test_seccomp_default_profile_compiles(void **state)
+{
+	scmp_filter_ctx ctx = seccomp_profile_prepare_file(NULL, 0, err, sizeof(err));
+
+	assert_non_null(ctx);
+	seccomp_profile_release(ctx);
+}
+
+static void test_seccomp_malformed_profiles_name_the_field(void **state)
+{
+	expect_error("{\"syscalls\":[]}", "p.json: defaultAction: missing or not a string");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_NOPE\"}", "p.json: defaultAction: unknown action \"SCMP_ACT_NOPE\"");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+		     "{\"names\":[\"write\"],\"action\":\"ALLOW\"}]}",
+		     "p.json: syscalls[1].action: unknown action \"ALLOW\"");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"clone\"],\"action\":\"SCMP_ACT_ALLOW\","
+		     "\"args\":[{\"index\":7,\"value\":1,\"op\":\"SCMP_CMP_EQ\"}]}]}",
+		     "p.json: syscalls[0].args[0].index: expected 0 to 5");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"clone\"],\"action\":\"SCMP_ACT_ALLOW\","
+		     "\"args\":[{\"index\":0,\"value\":1,\"op\":\"SCMP_CMP_SIMILAR\"}]}]}",
+		     "p.json: syscalls[0].args[0].op: expected SCMP_CMP_EQ, _NE, _LT, _LE, _GT, _GE or _MASKED_EQ");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":\"read\",\"action\":\"SCMP_ACT_ALLOW\"}]}",
+		     "p.json: syscalls[0].names: expected a non-empty array of syscall names");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\",7],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+		     "p.json: syscalls[0].names[1]: expected a syscall name");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"X86_64\"]}",
+		     "p.json: architectures[0]: expected an architecture like \"SCMP_ARCH_X86_64\"");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscals\":[]}", "p.json: syscals: unknown field");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\","
+		     "\"includes\":{\"caps\":[\"CAP_FLYING\"]}}]}",
+		     "p.json: syscalls[0].includes.caps[0]: expected a capability name like \"CAP_SYS_ADMIN\"");
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":-3}",
+		     "p.json: defaultErrnoRet: expected an errno from 0 to 4095");
+	expect_error("{\"defaultAction\":", "p.json: line 1 column 17: unexpected token near end of file");
+}
+
+/* Runs fn in a child under a profile (NULL: the default); returns fn's exit code. */
+static int under(const char *json, uint64_t caps, int (*fn)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		scmp_filter_ctx ctx = json ? seccomp_profile_prepare(json, strlen(json), "p", caps, err, sizeof(err))
+					   : seccomp_profile_prepare_file(NULL, caps, err, sizeof(err));
+
+		if (!ctx || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_profile_apply(ctx) < 0)
+			_exit(99);
+		_exit(fn());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+#define REFUSED(call, e) ((call) < 0 && errno == (e) ? 0 : 1)
+
+static int try_mount(void) { return REFUSED(mount("none", "/tmp", "tmpfs", 0, NULL), EPERM); }
+static int try_ptrace(void) { return REFUSED(ptrace(PTRACE_ATTACH, 1, NULL, NULL), EPERM); }
+static int try_bpf(void)
+{
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof(a));
+	return REFUSED(syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof(a)), EPERM);
+}
+static int try_unshare_user(void) { return REFUSED(unshare(CLONE_NEWUSER), EPERM); }
+static int try_clone_newns(void) { return REFUSED(syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0), EPERM); }
+static int try_clone3(void) { return REFUSED(syscall(SYS_clone3, NULL, 0), ENOSYS); }
+static int try_keyctl(void) { return REFUSED(syscall(SYS_keyctl, 0, 0, 0, 0, 0), EPERM); }
+static int try_perf(void) { return REFUSED(syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0), EPERM); }
+static int try_personality(void) { return REFUSED(personality(ADDR_NO_RANDOMIZE), EPERM); }
+static int try_kexec(void) { return REFUSED(syscall(SYS_kexec_file_load, -1, -1, 0, NULL, 0), EPERM); }
+static int try_init_module(void) { return REFUSED(syscall(SYS_finit_module, -1, "", 0), EPERM); }
+static int try_setns(void) { return REFUSED(setns(0, 0), EPERM); }
+static int try_allowed(void)
+{
+	pid_t pid;
+	int st;
+
+	if (getpid() <= 0 || personality(0xffffffff) < 0 || unshare(CLONE_FILES) < 0)
+		return 1;
+	pid = fork(); /* clone without namespace flags */
+	if (pid == 0)
+		_exit(0);
+	return pid > 0 && waitpid(pid, &st, 0) == pid ? 0 : 1;
+}
+
+static void test_seccomp_default_refuses_escapes(void **state)
+{
+	assert_int_equal(under(NULL, 0, try_mount), 0);
+	assert_int_equal(under(NULL, 0, try_ptrace), 0);
+	assert_int_equal(under(NULL, 0, try_bpf), 0);
+	assert_int_equal(under(NULL, 0, try_unshare_user), 0);
+	assert_int_equal(under(NULL, 0, try_clone_newns), 0);
+	assert_int_equal(under(NULL, 0, try_clone3), 0);
+	assert_int_equal(under(NULL, 0, try_keyctl), 0);
+	assert_int_equal(under(NULL, 0, try_perf), 0);
+	assert_int_equal(under(NULL, 0, try_personality), 0);
+	assert_int_equal(under(NULL, 0, try_kexec), 0);
+	assert_int_equal(under(NULL, 0, try_init_module), 0);
+	assert_int_equal(under(NULL, 0, try_setns), 0);
+}
+
+static void test_seccomp_default_allows_ordinary_work(void **state)
+{
+	assert_int_equal(under(NULL, 0, try_allowed), 0);
+}
+
+static int try_getppid_refused(void) { return REFUSED(syscall(SYS_getppid), EACCES); }
+
+static void test_seccomp_caps_select_rules(void **state)
+{
+	const char *j = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"getppid\"],"
+			"\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13,\"excludes\":{\"caps\":[\"CAP_SYS_PTRACE\"]}}]}";
+
+	/* the rule holds only for a sandbox without CAP_SYS_PTRACE (19) */
+	assert_int_equal(under(j, 0, try_getppid_refused), 0);
+	assert_int_equal(under(j, 1ull << 19, try_getppid_refused), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seccomp_default_profile_compiles),
+		cmocka_unit_test(test_seccomp_malformed_profiles_name_the_field),
+		cmocka_unit_test(test_seccomp_default_refuses_escapes),
+		cmocka_unit_test(test_seccomp_default_allows_ordinary_work),
+		cmocka_unit_test(test_seccomp_caps_select_rules),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
