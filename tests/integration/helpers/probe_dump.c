@@ -4,7 +4,7 @@
  * loss counters: {"type":"losses","open":{"ringbuf":N,"pending":N},...}.
  * "ready" goes to stderr once the cgroups are traced.
  *
- * probe_dump [--ringbuf BYTES] [--deny-egress] [--allow ADDR/PREFIX[:PORT]]... [--policy-stdin] CGROUP...
+ * probe_dump [--ringbuf BYTES] [--policy-stdin] CGROUP...
  *
  * --policy-stdin: each line read from stdin replaces the egress policy of
  * every cgroup: "open" (none), "deny [RULE...]" (only RULEs allowed); then
@@ -183,53 +183,17 @@ static void print_losses(struct probes *p)
 	json_decref(o);
 }
 
-/* ADDR/PREFIX[:PORT], IPv6 in brackets when a port follows. */
-static int parse_allow(const char *spec, struct netpolicy_rule *r)
-{
-	char buf[128], *slash, *port = NULL, *addr = buf;
-
-	snprintf(buf, sizeof(buf), "%s", spec);
-	if (buf[0] == '[') {
-		char *end = strchr(buf, ']');
-
-		if (!end)
-			return -1;
-		*end = 0;
-		addr = buf + 1;
-		if (end[1] == ':')
-			port = end + 2;
-	} else if ((port = strrchr(buf, ':')) && strchr(buf, '.')) {
-		*port++ = 0;
-	} else {
-		port = NULL;
-	}
-	slash = strchr(addr, '/');
-	if (!slash)
-		return -1;
-	*slash = 0;
-	memset(r, 0, sizeof(*r));
-	r->prefix = (uint8_t)atoi(slash + 1);
-	r->port = port ? (uint16_t)atoi(port) : 0;
-	if (inet_pton(AF_INET, addr, r->addr) == 1)
-		r->family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, r->addr) == 1)
-		r->family = AF_INET6;
-	else
-		return -1;
-	return 0;
-}
-
 /* One line of --policy-stdin applied to the n watched cgroups. */
 static void apply_line(struct probes *p, const uint64_t *ids, int n, char *line)
 {
 	static struct netpolicy pol;
-	char *tok = strtok(line, " \n");
+	char *tok = strtok(line, " \n"), err[256];
 	int rc = 0;
 
 	memset(&pol, 0, sizeof(pol));
 	pol.enforce = tok && !strcmp(tok, "deny");
 	while (pol.enforce && (tok = strtok(NULL, " \n")) && pol.n < NETPOLICY_RULES_MAX)
-		if (parse_allow(tok, &pol.rules[pol.n++]) < 0)
+		if (netpolicy_parse_rule(tok, &pol.rules[pol.n++], err, sizeof(err)) < 0)
 			rc = -EINVAL;
 	for (int i = 0; i < n && !rc; i++)
 		rc = probes_set_netpolicy(p, ids[i], pol.enforce ? &pol : NULL);
@@ -242,7 +206,6 @@ static void apply_line(struct probes *p, const uint64_t *ids, int n, char *line)
 int main(int argc, char **argv)
 {
 	struct probes_config cfg = { 0 };
-	static struct netpolicy pol;
 	struct probes *p;
 	struct pollfd pfd[2];
 	uint64_t ids[16];
@@ -254,15 +217,8 @@ int main(int argc, char **argv)
 			cfg.ringbuf_bytes = (uint32_t)strtoul(argv[++i], NULL, 0);
 		} else if (!strcmp(argv[i], "--policy-stdin")) {
 			policy_stdin = true;
-		} else if (!strcmp(argv[i], "--deny-egress")) {
-			pol.enforce = true;
-		} else if (!strcmp(argv[i], "--allow") && i + 1 < argc && pol.n < NETPOLICY_RULES_MAX) {
-			if (parse_allow(argv[++i], &pol.rules[pol.n++]) < 0) {
-				fprintf(stderr, "probe_dump: --allow %s: expected ADDR/PREFIX[:PORT]\n", argv[i]);
-				return 2;
-			}
 		} else {
-			fprintf(stderr, "usage: probe_dump [--ringbuf BYTES] [--deny-egress] [--allow RULE]... CGROUP...\n");
+			fprintf(stderr, "usage: probe_dump [--ringbuf BYTES] [--policy-stdin] CGROUP...\n");
 			return 2;
 		}
 	}
@@ -281,8 +237,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		rc = probes_watch(p, fd, ids[n]);
-		if (!rc && pol.enforce)
-			rc = probes_set_netpolicy(p, ids[n], &pol);
 		close(fd);
 		if (rc < 0) {
 			fprintf(stderr, "probe_dump: watch %s: %s\n", argv[i], strerror(-rc));
