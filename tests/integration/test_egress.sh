@@ -120,5 +120,8 @@ check "no policy: everything allowed again" test "$(try "$lport")" = "0 0"
 check "a policy without rules is applied" apply deny
 check "deny with no rule: everything denied" test "$(try "$lport")" = "-1 1"
 stop_dump
+check "each attempt recorded with the verdict of the policy of its time" test \
+	"$(jq -r 'select(.type=="connect") | "\(.port)=\(.verdict)"' "$T/swap" | paste -sd' ')" = \
+	"$lport=allow $cport=deny $lport=deny $cport=allow $lport=allow $lport=deny"
 check "bpftool: the hooks are gone with the probes" \
 	test -z "$(bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cg3id)")"

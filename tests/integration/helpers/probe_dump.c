@@ -4,7 +4,7 @@
  * loss counters: {"type":"losses","open":{"ringbuf":N,"pending":N},...}.
  * "ready" goes to stderr once the cgroups are traced.
  *
- * probe_dump [--ringbuf BYTES] [--policy-stdin] CGROUP...
+ * probe_dump [--policy-stdin] CGROUP...
  *
  * --policy-stdin: each line read from stdin replaces the egress policy of
  * every cgroup: "open" (none), "deny [RULE...]" (only RULEs allowed); then
@@ -205,7 +205,6 @@ static void apply_line(struct probes *p, const uint64_t *ids, int n, char *line)
 
 int main(int argc, char **argv)
 {
-	struct probes_config cfg = { 0 };
 	struct probes *p;
 	struct pollfd pfd[2];
 	uint64_t ids[16];
@@ -213,16 +212,14 @@ int main(int argc, char **argv)
 	bool policy_stdin = false;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--ringbuf") && i + 1 < argc) {
-			cfg.ringbuf_bytes = (uint32_t)strtoul(argv[++i], NULL, 0);
-		} else if (!strcmp(argv[i], "--policy-stdin")) {
+		if (!strcmp(argv[i], "--policy-stdin")) {
 			policy_stdin = true;
 		} else {
-			fprintf(stderr, "usage: probe_dump [--ringbuf BYTES] [--policy-stdin] CGROUP...\n");
+			fprintf(stderr, "usage: probe_dump [--policy-stdin] CGROUP...\n");
 			return 2;
 		}
 	}
-	rc = probes_open(&p, &cfg, on_event, NULL);
+	rc = probes_open(&p, NULL, on_event, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "probe_dump: probes_open: %s\n", strerror(-rc));
 		return 1;
