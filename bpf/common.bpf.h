@@ -84,13 +84,13 @@ static __always_inline char *scratch_buf(void)
 
 /* What a syscall's entry copied, kept per thread until its exit: the
  * event's fixed part (header: session_cgid, flags, syscall) and strings. */
-#define PENDING_MAP(name, val_type)                         \
-	struct {                                         \
-		__uint(type, BPF_MAP_TYPE_HASH);         \
-		__uint(map_flags, BPF_F_NO_PREALLOC);    \
-		__uint(max_entries, ST_PENDING_MAX);     \
-		__type(key, __u32);                      \
-		__type(value, val_type);                 \
+#define PENDING_MAP(name, val_type)                   \
+	struct {                                      \
+		__uint(type, BPF_MAP_TYPE_HASH);      \
+		__uint(map_flags, BPF_F_NO_PREALLOC); \
+		__uint(max_entries, ST_PENDING_MAX);  \
+		__type(key, __u32);                   \
+		__type(value, val_type);              \
 	} name SEC(".maps") __weak
 
 struct pend_exec {
@@ -125,12 +125,13 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/* Atomic although per CPU: the cgroup hooks run preemptible. */
 static __always_inline void count_loss(__u32 type, __u32 reason)
 {
 	struct st_loss_counts *c = bpf_map_lookup_elem(&losses, &type);
 
 	if (c && reason < ST_LOSS_MAX)
-		c->lost[reason]++;
+		__sync_fetch_and_add(&c->lost[reason], 1);
 }
 
 static __always_inline void fill_hdr(struct st_hdr *h, __u32 type, __u64 session)

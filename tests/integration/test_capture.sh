@@ -48,6 +48,9 @@ workload() { # DIR: the same operations, inside or outside
 }
 run_in_cgroup "$cg" bash -c "$(declare -f workload); W=$W lport=$lport cport=$cport workload $work"
 workload "$out"
+# each file syscall variant once
+mkdir "$work/sys"
+run_in_cgroup "$cg" "$W" syscalls "$work/sys"
 # grandchild: sh -> sh -> cat, in a sub-cgroup of the session
 echo gc >"$work/gc-file"
 run_in_cgroup "$cg/sub" /bin/sh -c '/bin/sh -c "/bin/cat \"$1\" >/dev/null; true"; true' _ "$work/gc-file"
@@ -83,6 +86,22 @@ check "connect: the closed port fails with ECONNREFUSED" has \
 check "nothing from outside the cgroup" test "$(grep -c "$out" "$T/r.json")" -eq 0
 check "each connect once: the outside ones are not there" test \
 	"$(jq_count "$T/r.json" '.type=="connect" and (.port=='"$lport"' or .port=='"$cport"')')" -eq 2
+
+S=$work/sys
+check "open(2): created with its mode" has \
+	'.syscall=="open" and .path=="'"$S"'/a" and (.flags|index("O_CREAT")) and .mode==384 and .ret>=0'
+check "creat(2): O_CREAT|O_WRONLY|O_TRUNC and its mode" has \
+	'.syscall=="creat" and .path=="'"$S"'/b" and (.flags|index("O_TRUNC")) and (.flags|index("O_WRONLY")) and .mode==416 and .ret>=0'
+check "openat2(2): resolve flags from struct open_how" has '.syscall=="openat2" and .path=="'"$S"'/a" and .resolve==4 and .ret>=0'
+check "rename(2)" has '.syscall=="rename" and .from=="'"$S"'/a" and .to=="'"$S"'/c" and .ret==0'
+check "renameat(2): names relative to the dirfd" has '.syscall=="renameat" and .from=="b" and .to=="d" and .ret==0'
+check "renameat2(2): RENAME_EXCHANGE" has \
+	'.syscall=="renameat2" and .from=="'"$S"'/c" and .to=="d" and .flags==["RENAME_EXCHANGE"] and .ret==0'
+check "unlink(2)" has '.syscall=="unlink" and .path=="'"$S"'/c" and .dir==false and .ret==0'
+check "rmdir(2)" has '.syscall=="rmdir" and .path=="'"$S"'/e" and .dir==true and .ret==0'
+check "unlinkat(2) with AT_REMOVEDIR" has \
+	'.syscall=="unlinkat" and .path=="f" and .dir==true and .ret==0'
+check "unlinkat(2) of a file" has '.syscall=="unlinkat" and .path=="d" and .dir==false and .ret==0'
 
 subid=$(stat -c %i "$cg/sub")
 check "grandchild in a sub-cgroup: its exec, with the sub-cgroup's id" has \

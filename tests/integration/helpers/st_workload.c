@@ -10,6 +10,7 @@
  *   st_workload connect-unix PATH    stream connect; @NAME is abstract; prints "ret ERRNO"
  *   st_workload sendto-unix PATH     one datagram to PATH (@NAME: abstract); prints "ret ERRNO"
  *   st_workload openat2 PATH         openat2 with RESOLVE_NO_SYMLINKS; prints "ret ERRNO"
+ *   st_workload syscalls DIR         every traced file syscall once, in DIR (see file_syscalls)
  *   st_workload thread-exec PROG ARG...  execv from a thread that is not the leader
  *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
  *   st_workload free-port            prints a 127.0.0.1 port nothing listens on
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -154,6 +156,36 @@ static int do_openat2(const char *path)
 	return 0;
 }
 
+/* open, creat, openat2, rename, renameat, renameat2, unlink, rmdir,
+ * unlinkat (file and AT_REMOVEDIR), each through its own syscall number. */
+static int file_syscalls(const char *dir)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+	char a[4096], b[4096], c[4096], e[4096];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return 1;
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	snprintf(c, sizeof(c), "%s/c", dir);
+	snprintf(e, sizeof(e), "%s/e", dir);
+	close((int)syscall(SYS_open, a, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	close((int)syscall(SYS_creat, b, 0640));
+	close((int)syscall(SYS_openat2, AT_FDCWD, a, &how, sizeof(how)));
+	syscall(SYS_rename, a, c);
+	syscall(SYS_renameat, dfd, "b", dfd, "d");
+	syscall(SYS_renameat2, AT_FDCWD, c, dfd, "d", RENAME_EXCHANGE);
+	syscall(SYS_unlink, c);
+	mkdir(e, 0700);
+	syscall(SYS_rmdir, e);
+	mkdirat(dfd, "f", 0700);
+	syscall(SYS_unlinkat, dfd, "f", AT_REMOVEDIR);
+	syscall(SYS_unlinkat, dfd, "d", 0);
+	close(dfd);
+	return 0;
+}
+
 static char **exec_argv;
 
 static void *exec_thread(void *arg)
@@ -219,12 +251,14 @@ int main(int argc, char **argv)
 		return unix_peer(argv[2], SOCK_DGRAM);
 	if (argc == 3 && !strcmp(argv[1], "openat2"))
 		return do_openat2(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "syscalls"))
+		return file_syscalls(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "thread-exec"))
 		return thread_exec(argv + 2);
 	if (argc == 2 && !strcmp(argv[1], "listen"))
 		return listen_loop();
 	if (argc == 2 && !strcmp(argv[1], "free-port"))
 		return bound() < 0;
-	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|sendto-unix|openat2|thread-exec|listen|free-port ...\n");
+	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|listen|free-port ...\n");
 	return 2;
 }
