@@ -48,9 +48,11 @@ workload() { # DIR: the same operations, inside or outside
 }
 run_in_cgroup "$cg" bash -c "$(declare -f workload); W=$W lport=$lport cport=$cport workload $work"
 workload "$out"
-# each file syscall variant once
+# each file syscall variant once; exec from a thread, and by execveat
 mkdir "$work/sys"
 run_in_cgroup "$cg" "$W" syscalls "$work/sys"
+run_in_cgroup "$cg" "$W" thread-exec /bin/echo from-a-thread >/dev/null
+run_in_cgroup "$cg" "$W" execveat /bin echo by-execveat >/dev/null
 # grandchild: sh -> sh -> cat, in a sub-cgroup of the session
 echo gc >"$work/gc-file"
 run_in_cgroup "$cg/sub" /bin/sh -c '/bin/sh -c "/bin/cat \"$1\" >/dev/null; true"; true' _ "$work/gc-file"
@@ -88,6 +90,10 @@ check "each connect once: the outside ones are not there" test \
 	"$(jq_count "$T/r.json" '.type=="connect" and (.port=='"$lport"' or .port=='"$cport"')')" -eq 2
 
 S=$work/sys
+check "exec from a thread: the process's pid, argv from the new image" has \
+	'.type=="exec" and .filename=="/bin/echo" and .argv==["/bin/echo","from-a-thread"] and .tid==.pid and .ret==0'
+check "execveat: the name as passed, the exe resolved" has \
+	'.type=="exec" and .syscall=="execveat" and .filename=="echo" and .argv==["by-execveat"] and .exe=="'"$echo_exe"'" and .ret==0'
 check "open(2): created with its mode" has \
 	'.syscall=="open" and .path=="'"$S"'/a" and (.flags|index("O_CREAT")) and .mode==384 and .ret>=0'
 check "creat(2): O_CREAT|O_WRONLY|O_TRUNC and its mode" has \

@@ -12,6 +12,7 @@
  *   st_workload openat2 PATH         openat2 with RESOLVE_NO_SYMLINKS; prints "ret ERRNO"
  *   st_workload syscalls DIR         every traced file syscall once, in DIR (see file_syscalls)
  *   st_workload thread-exec PROG ARG...  execv from a thread that is not the leader
+ *   st_workload execveat DIR NAME ARG... execveat of NAME relative to DIR
  *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
  *   st_workload free-port            prints a 127.0.0.1 port nothing listens on
  */
@@ -30,6 +31,8 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static void result(long ret)
 {
@@ -255,10 +258,17 @@ int main(int argc, char **argv)
 		return file_syscalls(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "thread-exec"))
 		return thread_exec(argv + 2);
+	if (argc >= 5 && !strcmp(argv[1], "execveat")) {
+		int dfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		syscall(SYS_execveat, dfd, argv[3], argv + 4, environ, 0);
+		perror("execveat");
+		return 127;
+	}
 	if (argc == 2 && !strcmp(argv[1], "listen"))
 		return listen_loop();
 	if (argc == 2 && !strcmp(argv[1], "free-port"))
 		return bound() < 0;
-	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|listen|free-port ...\n");
+	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|thread-exec|listen|free-port ...\n");
 	return 2;
 }
