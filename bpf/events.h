@@ -186,6 +186,10 @@ struct st_loss_counts {
 /* Maps the collector writes (not events). */
 
 #define ST_LEVELS 32 /* cgroup v2 levels a session cgroup may sit at (bits of watched_levels) */
+#define ST_WATCH_MAX 4096 /* sessions at once */
+/* Loss counters: slot * ST_EV_MAX + type in a per-CPU array; the last slot
+ * counts losses whose session was unwatched meanwhile. */
+#define ST_LOSS_SLOTS (ST_WATCH_MAX + 1)
 
 /* Value of the `watched` map, per session cgroup.  Egress rules are looked
  * up under gen, so a new rule set is written beside the old one and takes
@@ -193,7 +197,7 @@ struct st_loss_counts {
 struct st_watch {
 	__u8 enforce;       /* deny egress that no rule allows */
 	__u8 gen;           /* generation of the session's rules */
-	__u8 pad[2];
+	__u16 slot;         /* of the session's loss counters */
 };
 
 /* Key of the egress allowlist (LPM trie): everything before addr must

@@ -90,40 +90,55 @@ static void write_record(struct collector *c)
 	}
 }
 
-static void write_loss(struct collector *c, const char *kind, const char *reason, uint64_t count)
+static void write_loss(struct collector *c, const struct session *s, const char *kind, const char *reason,
+		       uint64_t count)
 {
-	enrich_begin(&c->rec, "loss", clock_ns(CLOCK_REALTIME), NULL);
+	enrich_begin(&c->rec, "loss", clock_ns(CLOCK_REALTIME), s);
 	rec_str(&c->rec, "kind", kind);
 	rec_str(&c->rec, "reason", reason);
 	rec_uint(&c->rec, "count", count);
 	write_record(c);
 }
 
-/* Turns every counter that grew since last time into a loss record. */
-static void report_losses(struct collector *c)
+/* Loss records for every kernel counter that grew past seen. */
+static void write_kernel_losses(struct collector *c, const struct session *s,
+				const uint64_t lost[ST_EV_MAX][ST_LOSS_MAX], uint64_t seen[ST_EV_MAX][ST_LOSS_MAX])
 {
 	static const char *const reasons[ST_LOSS_MAX] = { "ringbuf", "pending" };
-	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
 
-	if (probes_losses(c->probes, lost) == 0) {
-		for (int t = 1; t < ST_EV_MAX; t++) {
-			for (int r = 0; r < ST_LOSS_MAX; r++) {
-				if (lost[t][r] == c->lost_seen[t][r])
-					continue;
-				write_loss(c, event_type_name(t), reasons[r], lost[t][r] - c->lost_seen[t][r]);
-				c->lost_seen[t][r] = lost[t][r];
-			}
+	for (int t = 1; t < ST_EV_MAX; t++) {
+		for (int r = 0; r < ST_LOSS_MAX; r++) {
+			if (lost[t][r] == seen[t][r])
+				continue;
+			write_loss(c, s, event_type_name(t), reasons[r], lost[t][r] - seen[t][r]);
+			seen[t][r] = lost[t][r];
 		}
 	}
+}
+
+/* Turns every loss counter that grew since last time into a loss record,
+ * of its session where the kernel could tell. */
+static void report_losses(struct collector *c)
+{
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
+		if (!s->ended && probes_losses(c->probes, s->cgroup_id, lost) == 0)
+			write_kernel_losses(c, s, lost, s->lost_seen);
+	}
+	if (probes_losses(c->probes, 0, lost) == 0)
+		write_kernel_losses(c, NULL, lost, c->lost_seen);
 	if (c->undecodable != c->undecodable_seen) {
-		write_loss(c, "unknown", "decode", c->undecodable - c->undecodable_seen);
+		write_loss(c, NULL, "unknown", "decode", c->undecodable - c->undecodable_seen);
 		c->undecodable_seen = c->undecodable;
 	}
 	if (c->unwritten != c->unwritten_seen) {
 		uint64_t n = c->unwritten - c->unwritten_seen;
 
 		c->unwritten_seen = c->unwritten;
-		write_loss(c, "record", "journal", n);
+		write_loss(c, NULL, "record", "journal", n);
 		if (c->unwritten == c->unwritten_seen)
 			log_msg("journal takes records again; %" PRIu64 " were lost", n);
 	}
@@ -175,11 +190,14 @@ static void json_to_rec_int(struct rec *r, json_t *from, const char *key)
  * session manager reported (exit status, peaks), may be NULL. */
 static void end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
 {
-	int rc = probes_unwatch(c->probes, s->cgroup_id);
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+	int rc = probes_unwatch(c->probes, s->cgroup_id, lost);
 
 	if (rc < 0)
 		log_msg("session %s: untrace cgroup %s: %s", s->id, s->cgroup_path, strerror(-rc));
 	drain(c);
+	if (rc == 0)
+		write_kernel_losses(c, s, lost, s->lost_seen);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
 	rec_str(&c->rec, "reason", s->stop_requested ? "stop" : reason);
 	if (info) {
@@ -357,7 +375,7 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	}
 	/* the policy holds before the workload's first instruction, like tracing */
 	if (has_net && (rc = probes_set_netpolicy(c->probes, id, np)) < 0) {
-		probes_unwatch(c->probes, id);
+		probes_unwatch(c->probes, id, NULL);
 		c->sessions.n--;
 		session_free(s);
 		free(np);
