@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,9 +51,9 @@ struct collector {
 	int64_t boot_to_wall;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
-	uint64_t unwritten, unwritten_seen; /* records the journal refused */
 	uint64_t last_cgroup_check;
 	bool stopping;
+	bool failed; /* the journal refused a write */
 };
 
 /* Kernel timestamps are boot time; records carry wall time. */
@@ -76,18 +75,26 @@ __attribute__((format(printf, 1, 2))) static void log_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Appends the record built in c->rec.  A refused record is counted and
- * reported as a loss record once the journal takes records again. */
+/* The journal refuses everything after a failed write: nothing could be
+ * recorded any more, so the collector stops, and the session managers,
+ * losing it, kill their sessions (fail closed). */
+static void journal_failed(struct collector *c, const char *what, int rc)
+{
+	if (!c->failed)
+		log_msg("journal %s failed: %s; stopping, sessions can no longer be recorded", what, strerror(-rc));
+	c->failed = true;
+	c->stopping = true;
+}
+
+/* Appends the record built in c->rec. */
 static void write_record(struct collector *c)
 {
 	size_t len;
 	const void *p = rec_finish(&c->rec, &len);
 	int rc = journal_append(c->journal, p, len, NULL);
 
-	if (rc < 0) {
-		if (c->unwritten++ == c->unwritten_seen)
-			log_msg("journal append failed: %s (records are being lost)", strerror(-rc));
-	}
+	if (rc < 0)
+		journal_failed(c, "append", rc);
 }
 
 static void write_loss(struct collector *c, const struct session *s, const char *kind, const char *reason,
@@ -133,14 +140,6 @@ static void report_losses(struct collector *c)
 	if (c->undecodable != c->undecodable_seen) {
 		write_loss(c, NULL, "unknown", "decode", c->undecodable - c->undecodable_seen);
 		c->undecodable_seen = c->undecodable;
-	}
-	if (c->unwritten != c->unwritten_seen) {
-		uint64_t n = c->unwritten - c->unwritten_seen;
-
-		c->unwritten_seen = c->unwritten;
-		write_loss(c, NULL, "record", "journal", n);
-		if (c->unwritten == c->unwritten_seen)
-			log_msg("journal takes records again; %" PRIu64 " were lost", n);
 	}
 }
 
@@ -589,6 +588,7 @@ static void check_cgroups(struct collector *c, uint64_t now)
 static void tick(struct collector *c)
 {
 	uint64_t expirations, now = mono_ms();
+	int rc;
 
 	if (read(c->timer_conn.fd, &expirations, sizeof(expirations)) < 0)
 		return;
@@ -596,7 +596,9 @@ static void tick(struct collector *c)
 	report_losses(c);
 	check_cgroups(c, now);
 	session_table_reap(&c->sessions, now, ENDED_KEEP_MS);
-	journal_tick(c->journal);
+	rc = journal_tick(c->journal);
+	if (rc < 0)
+		journal_failed(c, "seal", rc);
 }
 
 static int add_fd(struct collector *c, struct conn *conn, enum conn_kind kind, int fd)
@@ -692,6 +694,8 @@ int collector_run(const struct daemon_config *cfg)
 	jc.seal_every = (uint32_t)cfg->seal_records;
 	jc.seal_ms = (uint32_t)cfg->seal_ms;
 	jc.segment_bytes = cfg->segment_bytes;
+	jc.epoch_ms = (uint32_t)(cfg->epoch_seconds * 1000);
+	jc.epoch_seals = (uint32_t)cfg->epoch_seals;
 	jc.fsync = !strcmp(cfg->fsync, "always") ? JOURNAL_FSYNC_ALWAYS
 		   : !strcmp(cfg->fsync, "none") ? JOURNAL_FSYNC_NONE
 						 : JOURNAL_FSYNC_SEAL;
@@ -730,9 +734,10 @@ int collector_run(const struct daemon_config *cfg)
 	}
 	log_msg("ready");
 	loop(&c);
-	shutdown_sessions(&c);
+	if (!c.failed)
+		shutdown_sessions(&c);
 	unlink(cfg->socket);
-	status = 0;
+	status = c.failed ? 1 : 0;
 out:
 	if (c.probes)
 		probes_close(c.probes);
