@@ -96,17 +96,23 @@ struct pend_exec {
 	struct st_exec ev;
 	char s[ST_PATH_MAX + ST_ARGV_MAX];
 };
+/* user: where the paths were in the caller's memory, to read them again at
+ * exit when the entry could not (set after the copies, which may spill up
+ * to 2 bytes past s). */
 struct pend_open {
 	struct st_open ev;
 	char s[ST_PATH_MAX];
+	__u64 user;
 };
 struct pend_unlink {
 	struct st_unlink ev;
 	char s[ST_PATH_MAX];
+	__u64 user;
 };
 struct pend_rename {
 	struct st_rename ev;
 	char s[2 * ST_PATH_MAX];
+	__u64 user[2];
 };
 struct pend_connect {
 	struct st_connect ev;
@@ -205,6 +211,24 @@ static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *f
 		return ST_PATH_MAX;
 	}
 	return n - 1;
+}
+
+/* A path the entry could not read (its page was not faulted in yet) is
+ * read again at exit, once the kernel's own copy made it resident; it is
+ * flagged late, as a racing thread could have changed it in between.
+ * Returns the new length, or len when there is nothing to do. */
+static __always_inline __u32 reread_user_path(char *dst, __u64 src, __u32 len, __u32 *flags, __u32 trunc,
+					      __u32 fault, __u32 late)
+{
+	__u32 f = 0, n;
+
+	if (!(*flags & fault))
+		return len;
+	n = copy_user_path(dst, (const void *)src, &f, trunc, fault);
+	if (f & fault)
+		return len;
+	*flags = (*flags & ~fault) | (f & trunc) | late;
+	return n;
 }
 
 /* Writes the path of (d, vm) into the scratch buffer at base, as events.h

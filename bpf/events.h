@@ -70,6 +70,8 @@ enum st_syscall {
 #define ST_F_WALK_INCOMPLETE  (1u << 6) /* walk stopped before the root (depth) */
 #define ST_F_FAULT_1          (1u << 7) /* first string could not be read (bad pointer) */
 #define ST_F_FAULT_2          (1u << 8)
+#define ST_F_LATE_1           (1u << 9) /* first string unreadable at entry, read at exit */
+#define ST_F_LATE_2           (1u << 10)
 
 struct st_hdr {
 	__u64 ts;           /* bpf_ktime_get_boot_ns() at the event */

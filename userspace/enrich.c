@@ -67,6 +67,14 @@ static void put_str(struct enrich *e, struct rec *r, const struct session *s, co
 		snprintf(tkey, sizeof(tkey), "%s_truncated", key);
 		rec_bool(r, tkey, true);
 	}
+	if (!str->present) {
+		snprintf(tkey, sizeof(tkey), "%s_unreadable", key);
+		rec_bool(r, tkey, true);
+	}
+	if (str->late) {
+		snprintf(tkey, sizeof(tkey), "%s_late", key);
+		rec_bool(r, tkey, true);
+	}
 }
 
 static void put_process(struct enrich *e, struct rec *r, const struct session *s, const struct st_hdr *h)
@@ -139,8 +147,6 @@ static void put_open(struct enrich *e, struct rec *r, const struct session *s, c
 
 	put_str(e, r, s, "path", resolved ? res : req, ev->h->flags & ST_F_WALK_INCOMPLETE);
 	put_str(e, r, s, "requested", req, false);
-	if (!req->present)
-		rec_bool(r, "requested_unreadable", true);
 	flagnames_open(r, "flags", o->flags);
 	if (o->flags & (O_CREAT | __O_TMPFILE))
 		rec_uint(r, "mode", o->mode);

@@ -52,6 +52,7 @@ int event_decode(const void *data, size_t len, struct event *ev)
 	static const uint32_t trunc[EVENT_STR_MAX] = { ST_F_TRUNC_1, ST_F_TRUNC_2, ST_F_TRUNC_3 };
 	static const uint32_t comps[EVENT_STR_MAX] = { 0, ST_F_2_COMPONENTS, ST_F_3_COMPONENTS };
 	static const uint32_t fault[EVENT_STR_MAX] = { ST_F_FAULT_1, ST_F_FAULT_2, 0 };
+	static const uint32_t late[EVENT_STR_MAX] = { ST_F_LATE_1, ST_F_LATE_2, 0 };
 	const uint8_t *base = data;
 	const struct st_hdr *h = data;
 	const struct layout *l;
@@ -79,6 +80,7 @@ int event_decode(const void *data, size_t len, struct event *ev)
 			.truncated = (h->flags & trunc[i]) != 0,
 			.components = (h->flags & comps[i]) != 0,
 			.present = !(h->flags & fault[i]),
+			.late = (h->flags & late[i]) != 0,
 		};
 		off += slen;
 	}
