@@ -68,7 +68,6 @@ mk_cgroup() {
 	local cg
 	cg=$(cg2_root)/sandtrail-test-$$-$1
 	mkdir -p "$cg" || return 1
-	defer rm_cgroup "$cg"
 	echo "$cg"
 }
 
