@@ -15,7 +15,7 @@ sealed() { # the sealed records of the journal as it is, one JSON line each, wit
 	"$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$KEYDIR/signing.pub" --all --format json 2>/dev/null |
 		jq -c 'select(.sealed==true) | del(.sealed)'
 }
-for _ in $(seq 200); do
+for _ in $(seq 1500); do
 	[ "$(du -sb "$JOURNAL" | cut -f1)" -gt 300000 ] && break
 	sleep 0.02
 done
@@ -24,6 +24,7 @@ kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=
 sealed >"$T/before"
+diag "$(wc -l <"$T/before") records sealed before the crash"
 check "records were sealed before the crash" test "$(wc -l <"$T/before")" -gt 2000
 check "the killed collector left no program on the session's cgroup" \
 	test -z "$(bpftool cgroup show "$cg" 2>/dev/null | tail -n +2)"
