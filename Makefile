@@ -158,7 +158,7 @@ test-fuzz: tests
 	BUILD=$(BUILD) tests/run.sh fuzz
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) all $(BUILD)/tests/helpers/st_workload
 	BUILD=$(BUILD) tests/demo.sh
 
 bench: deps
