@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "crypto.h"
 #include "policy.h"
 
 static struct policy pol;
@@ -200,6 +201,23 @@ static void test_policy_digest_is_canonical(void **state)
 	policy_free(&other);
 }
 
+static void test_policy_digest_is_the_sha256_of_the_canonical_json(void **state)
+{
+	json_t *j = policy_to_json(&pol);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS), want[72], got[72];
+	uint8_t md[CRYPTO_SHA256_LEN];
+
+	/* libcrypto's SHA-256 (the journal's) as the independent reference */
+	assert_int_equal(crypto_sha256(text, strlen(text), md), 0);
+	strcpy(want, "sha256:");
+	for (unsigned i = 0; i < sizeof(md); i++)
+		sprintf(want + 7 + 2 * i, "%02x", md[i]);
+	assert_int_equal(policy_digest(&pol, got), 0);
+	assert_string_equal(got, want);
+	free(text);
+	json_decref(j);
+}
+
 static void test_policy_digest_never_covers_secret_values(void **state)
 {
 	json_t *j;
@@ -227,6 +245,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_flag_parsers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_finish_adds_tmp_and_checks_network, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_canonical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_digest_is_the_sha256_of_the_canonical_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_never_covers_secret_values, setup, teardown),
 	};
 
