@@ -56,7 +56,8 @@ $(BUILD)/sandtrail.skel.h: $(BUILD)/sandtrail.bpf.o
 
 # ---- userspace: one library, two binaries ----
 MAINS    := userspace/sandtraild.c tools/sandtrail.c
-LIB_SRCS := $(filter-out $(MAINS),$(wildcard userspace/*.c sandbox/*.c exporters/*.c tools/*.c))
+GEN_SRCS := sandbox/seccomp_export.c
+LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c sandbox/*.c exporters/*.c tools/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 GENERATED := $(BUILD)/sandtrail.skel.h
@@ -71,9 +72,27 @@ $(BUILD)/san/%.o: %.c $(GENERATED)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -MMD -MP -c $< -o $@
 
-# the default seccomp profile is embedded (.incbin) in the binary
-$(BUILD)/obj/sandbox/seccomp.o $(BUILD)/san/sandbox/seccomp.o $(BUILD)/fuzzobj/sandbox/seccomp.o: \
-	schemas/seccomp/default.json
+# The default seccomp profile and its BPF program, compiled here once, are
+# embedded (.incbin) in the binary.  The compiler links every library object
+# but the one that embeds its output.
+SECCOMP_BPF := $(BUILD)/seccomp/default.bpf
+SECCOMP_DEFAULT_OBJS := $(BUILD)/obj/sandbox/seccomp_default.o $(BUILD)/san/sandbox/seccomp_default.o \
+	$(BUILD)/fuzzobj/sandbox/seccomp_default.o
+$(SECCOMP_DEFAULT_OBJS): schemas/seccomp/default.json $(SECCOMP_BPF)
+$(SECCOMP_DEFAULT_OBJS): CPPFLAGS += -DSECCOMP_DEFAULT_BPF='"$(SECCOMP_BPF)"'
+
+$(BUILD)/seccomp/compiler.a: $(filter-out $(BUILD)/obj/sandbox/seccomp_default.o,$(LIB_OBJS))
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/seccomp/seccomp_export: $(BUILD)/obj/sandbox/seccomp_export.o $(BUILD)/seccomp/compiler.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(SECCOMP_BPF): schemas/seccomp/default.json $(BUILD)/seccomp/seccomp_export
+	$(call msg,SECCOMP,$@)
+	$(Q)$(BUILD)/seccomp/seccomp_export $< $@
 
 $(BUILD)/libsandtrail.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

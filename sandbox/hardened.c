@@ -144,7 +144,7 @@ static void __attribute__((noreturn)) contain(struct child *c)
 	/* CMD must not read the init's memory or fds through /proc/1 */
 	step(neg_errno(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)), "prctl(PR_SET_DUMPABLE)");
 	/* last restriction: the filter refuses mount, sethostname, capset above */
-	step(seccomp_profile_apply(c->s->seccomp), "seccomp_load");
+	step(seccomp_profile_apply(c->s->seccomp), "seccomp(SECCOMP_SET_MODE_FILTER)");
 	/* contained: say so, then hold CMD until sandtraild traces the cgroup */
 	if (write(c->fd[FD_REPORT], "", 1) != 1 || read(c->fd[FD_GO], &b, 1) != 1)
 		_exit(125);

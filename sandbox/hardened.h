@@ -15,7 +15,7 @@ struct hardened_spec {
 	const struct policy *p;
 	char *const *argv;
 	char *const *envp;
-	scmp_filter_ctx seccomp;
+	const struct seccomp_prog *seccomp;
 	int cgroup_fd; /* cgroup v2 directory the child is born in */
 };
 

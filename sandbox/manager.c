@@ -28,7 +28,7 @@ static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGU
 
 struct run {
 	const struct manager_opts *o;
-	scmp_filter_ctx seccomp;
+	struct seccomp_prog seccomp;
 	struct netpolicy net;
 	uint32_t ttl;
 	char *env[POLICY_ENV_MAX + POLICY_SECRETS_MAX + 8];
@@ -326,8 +326,7 @@ static void cleanup(struct run *r)
 		cgroup_destroy(&r->cg);
 	if (r->ctl >= 0)
 		close(r->ctl);
-	if (r->seccomp)
-		seccomp_profile_release(r->seccomp);
+	seccomp_profile_release(&r->seccomp);
 	for (size_t i = 0; i < r->nenv; i++) {
 		explicit_bzero(r->env[i], strlen(r->env[i]));
 		free(r->env[i]);
@@ -351,8 +350,7 @@ static int start(struct run *r)
 			 "it cannot run with --no-audit");
 		return -1;
 	}
-	r->seccomp = seccomp_profile_prepare_file(p->seccomp, p->caps_add, r->err, sizeof(r->err));
-	if (!r->seccomp)
+	if (seccomp_profile_prepare(p->seccomp, p->caps_add, &r->seccomp, r->err, sizeof(r->err)) < 0)
 		return -1;
 	if (resolve_netpolicy(p, &r->net, &r->ttl, r->err, sizeof(r->err)) < 0)
 		return -1;
@@ -387,7 +385,7 @@ static int start(struct run *r)
 			return -1;
 		watch_sent = true;
 	}
-	spec = (struct hardened_spec){ .p = p, .argv = r->o->argv, .envp = r->env, .seccomp = r->seccomp,
+	spec = (struct hardened_spec){ .p = p, .argv = r->o->argv, .envp = r->env, .seccomp = &r->seccomp,
 				       .cgroup_fd = r->cg.v2_fd };
 	rc = hardened_start(&r->h, &spec, r->err, sizeof(r->err));
 	r->started = rc == 0 || r->h.pid > 0;

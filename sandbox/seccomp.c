@@ -4,33 +4,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <jansson.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
 
 #include "escape.h"
 #include "policy.h"
 #include "seccomp_profile.h"
 
-/* The default profile is part of the binary: a sandbox must not depend on a
- * file someone can edit next to it. */
-__asm__(".section .rodata\n"
-	".global seccomp_default_profile\n"
-	".type seccomp_default_profile, @object\n"
-	".balign 16\n"
-	"seccomp_default_profile:\n"
-	".incbin \"schemas/seccomp/default.json\"\n"
-	"seccomp_default_profile_end:\n"
-	".byte 0\n"
-	".global seccomp_default_profile_len\n"
-	".type seccomp_default_profile_len, @object\n"
-	".balign 8\n"
-	"seccomp_default_profile_len:\n"
-	".quad seccomp_default_profile_end - seccomp_default_profile\n"
-	".previous\n");
-
 struct compiler {
 	scmp_filter_ctx ctx;
 	uint64_t caps;
+	bool conditional; /* some rule has includes/excludes */
 	char *err;
 	size_t errlen;
 	char field[128];
@@ -45,7 +35,7 @@ static int cfail(struct compiler *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	snprintf(c->err, c->errlen, "%s: %s", c->field, why);
+	snprintf(c->err, c->errlen, "%s%s%s", c->field, c->field[0] ? ": " : "", why);
 	return -1;
 }
 
@@ -352,6 +342,7 @@ static int load_rule(struct compiler *c, const json_t *r, size_t i, int default_
 		return cfail(c, "unknown action \"%s\"", json_string_value(act));
 	if (args && load_args(c, args, prefix, cmp, &ncmp) < 0)
 		return -1;
+	c->conditional |= inc || exc;
 	if (inc) {
 		snprintf(sub, sizeof(sub), "%s.includes", prefix);
 		rc = condition(c, inc, sub, 1);
@@ -400,8 +391,42 @@ static int load_rule(struct compiler *c, const json_t *r, size_t i, int default_
 	return 0;
 }
 
-scmp_filter_ctx seccomp_profile_prepare(const char *json, size_t len, const char *name, uint64_t caps,
-					char *err, size_t errlen)
+/* The program libseccomp generates for ctx, in memory of our own. */
+static int export_prog(struct compiler *c, struct seccomp_prog *out)
+{
+	int fd = memfd_create("seccomp-bpf", MFD_CLOEXEC), rc = 0;
+	struct stat st;
+	void *insns = NULL;
+
+	if (fd < 0)
+		return cfail(c, "memfd_create: %s", strerror(errno));
+	rc = seccomp_export_bpf(c->ctx, fd);
+	if (rc < 0)
+		cfail(c, "seccomp_export_bpf: %s", strerror(-rc));
+	else if (fstat(fd, &st) < 0)
+		rc = cfail(c, "fstat(memfd): %s", strerror(errno));
+	else if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter))
+		rc = cfail(c, "seccomp_export_bpf: %lld bytes, not a BPF program", (long long)st.st_size);
+	else if (st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+		rc = cfail(c, "compiles to %lld BPF instructions, more than the kernel's %d",
+			   (long long)(st.st_size / (off_t)sizeof(struct sock_filter)), BPF_MAXINSNS);
+	else if (!(insns = malloc((size_t)st.st_size)))
+		rc = cfail(c, "out of memory");
+	else if (pread(fd, insns, (size_t)st.st_size, 0) != st.st_size)
+		rc = cfail(c, "pread(memfd): %s", strerror(errno ? errno : EIO));
+	close(fd);
+	if (rc < 0) {
+		free(insns);
+		return -1;
+	}
+	out->fprog.filter = insns;
+	out->fprog.len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
+	out->owned = true;
+	return 0;
+}
+
+int seccomp_profile_compile(const char *json, size_t len, const char *name, uint64_t caps, struct seccomp_prog *out,
+			    bool *conditional, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "defaultAction", "defaultErrnoRet", "architectures", "archMap",
 					    "syscalls", "comment", "flags", "listenerPath",
@@ -415,6 +440,7 @@ scmp_filter_ctx seccomp_profile_prepare(const char *json, size_t len, const char
 	size_t i;
 	int default_errno = 1;
 
+	memset(out, 0, sizeof(*out));
 	c.err = inner;
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
@@ -422,7 +448,7 @@ scmp_filter_ctx seccomp_profile_prepare(const char *json, size_t len, const char
 
 		snprintf(err, errlen, "%s: line %d column %d: %s", name, jerr.line, jerr.column, safe ? safe : "bad JSON");
 		free(safe);
-		return NULL;
+		return -1;
 	}
 	strcpy(c.field, "(top)");
 	if (!json_is_object(root)) {
@@ -472,8 +498,14 @@ scmp_filter_ctx seccomp_profile_prepare(const char *json, size_t len, const char
 	json_array_foreach(rules, i, v)
 		if (load_rule(&c, v, i, default_errno) < 0)
 			goto bad;
+	c.field[0] = 0;
+	if (export_prog(&c, out) < 0)
+		goto bad;
+	if (conditional)
+		*conditional = c.conditional;
+	seccomp_release(c.ctx);
 	json_decref(root);
-	return c.ctx;
+	return 0;
 bad: {
 	/* field names and values come from the document: never raw on a terminal */
 	char *safe = escape_bytes(inner, strlen(inner));
@@ -484,33 +516,17 @@ bad: {
 	if (c.ctx)
 		seccomp_release(c.ctx);
 	json_decref(root);
-	return NULL;
+	return -1;
 }
 
-scmp_filter_ctx seccomp_profile_prepare_file(const char *path, uint64_t caps, char *err, size_t errlen)
+int seccomp_profile_apply(const struct seccomp_prog *p)
 {
-	scmp_filter_ctx ctx;
-	char *text;
-	size_t len;
-
-	if (!path)
-		return seccomp_profile_prepare(seccomp_default_profile, seccomp_default_profile_len,
-					       "seccomp default.json", caps, err, errlen);
-	if (policy_read_file(path, &text, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	ctx = seccomp_profile_prepare(text, len, path, caps, err, errlen);
-	free(text);
-	return ctx;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->fprog) < 0 ? -errno : 0;
 }
 
-int seccomp_profile_apply(scmp_filter_ctx ctx)
+void seccomp_profile_release(struct seccomp_prog *p)
 {
-	return seccomp_load(ctx);
-}
-
-void seccomp_profile_release(scmp_filter_ctx ctx)
-{
-	seccomp_release(ctx);
+	if (p->owned)
+		free(p->fprog.filter);
+	memset(p, 0, sizeof(*p));
 }

@@ -1,26 +1,37 @@
 /* Seccomp profiles in Docker's JSON format (schemas/seccomp/default.json is
- * ours), compiled with libseccomp: prepare (parent, before anything exists)
- * -> apply (child, last step before exec) -> release. */
+ * ours), compiled with libseccomp to a BPF program: prepare (parent, before
+ * anything exists) -> apply (child, last step before exec) -> release.  The
+ * default profile is compiled once, at build time (sandbox/seccomp_export.c),
+ * unless its rules depend on what only the run knows (capabilities, kernel). */
 #ifndef SANDTRAIL_SECCOMP_PROFILE_H
 #define SANDTRAIL_SECCOMP_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/filter.h>
 
-#include <seccomp.h>
+struct seccomp_prog {
+	struct sock_fprog fprog;
+	bool owned; /* fprog.filter is ours to free */
+};
 
-/* The built-in default profile (schemas/seccomp/default.json, embedded). */
+/* The built-in default profile (schemas/seccomp/default.json) and its
+ * build-time program (empty when the profile has conditional rules). */
 extern const char seccomp_default_profile[];
 extern const size_t seccomp_default_profile_len;
+extern const struct sock_filter seccomp_default_filter[];
+extern const size_t seccomp_default_filter_len; /* instructions */
 
 /* Compiles a profile; caps (bit n = capability n) decide the rules whose
- * "includes"/"excludes" name capabilities.  NULL with "NAME: field: reason". */
-scmp_filter_ctx seccomp_profile_prepare(const char *json, size_t len, const char *name, uint64_t caps,
-					char *err, size_t errlen);
-/* As seccomp_profile_prepare for a file; path NULL: the default profile. */
-scmp_filter_ctx seccomp_profile_prepare_file(const char *path, uint64_t caps, char *err, size_t errlen);
-/* Loads the filter into the calling thread (no_new_privs must be set). */
-int seccomp_profile_apply(scmp_filter_ctx ctx);
-void seccomp_profile_release(scmp_filter_ctx ctx);
+ * "includes"/"excludes" name capabilities.  *conditional (may be NULL): the
+ * profile has such rules.  -1 with "NAME: field: reason" in err. */
+int seccomp_profile_compile(const char *json, size_t len, const char *name, uint64_t caps, struct seccomp_prog *out,
+			    bool *conditional, char *err, size_t errlen);
+/* The program of a profile file; path NULL: the default profile. */
+int seccomp_profile_prepare(const char *path, uint64_t caps, struct seccomp_prog *out, char *err, size_t errlen);
+/* Loads the filter into the calling thread (no_new_privs must be set); -errno. */
+int seccomp_profile_apply(const struct seccomp_prog *p);
+void seccomp_profile_release(struct seccomp_prog *p);
 
 #endif

@@ -15,11 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	if (data[0] & 1) {
-		scmp_filter_ctx ctx = seccomp_profile_prepare((const char *)data + 1, size - 1, "fuzz.json",
-							      data[0] >> 1, err, sizeof(err));
+		struct seccomp_prog prog;
 
-		if (ctx)
-			seccomp_profile_release(ctx);
+		if (seccomp_profile_compile((const char *)data + 1, size - 1, "fuzz.json", data[0] >> 1, &prog, NULL, err,
+					    sizeof(err)) == 0)
+			seccomp_profile_release(&prog);
 		else if (!memchr(err, 0, sizeof(err)) || strchr(err, '\n'))
 			__builtin_trap(); /* errors are one terminated line */
 	} else {

@@ -16,24 +16,42 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "policy.h"
 #include "seccomp_profile.h"
 
 static char err[512];
 
 static void expect_error(const char *json, const char *want)
 {
-	scmp_filter_ctx ctx = seccomp_profile_prepare(json, strlen(json), "p.json", 0, err, sizeof(err));
+	struct seccomp_prog prog;
 
-	assert_null(ctx);
+	assert_int_equal(seccomp_profile_compile(json, strlen(json), "p.json", 0, &prog, NULL, err, sizeof(err)), -1);
 	assert_string_equal(err, want);
 }
 
-static void test_seccomp_default_profile_compiles(void **state)
+/* The build-time program is what schemas/seccomp/default.json compiles to
+ * now, whatever the capabilities (the profile has no conditional rule). */
+static void test_seccomp_default_program_is_the_compiled_profile(void **state)
 {
-	scmp_filter_ctx ctx = seccomp_profile_prepare_file(NULL, 0, err, sizeof(err));
+	struct seccomp_prog prog, def;
+	bool conditional = true;
+	char *json;
+	size_t len;
 
-	assert_non_null(ctx);
-	seccomp_profile_release(ctx);
+	assert_int_equal(policy_read_file("schemas/seccomp/default.json", &json, &len), 0);
+	assert_int_equal(len, seccomp_default_profile_len);
+	assert_memory_equal(json, seccomp_default_profile, len);
+	assert_int_equal(seccomp_profile_compile(json, len, "default.json", ~0ull, &prog, &conditional, err, sizeof(err)),
+			 0);
+	free(json);
+	assert_false(conditional);
+	assert_int_equal(seccomp_default_filter_len, prog.fprog.len);
+	assert_memory_equal(seccomp_default_filter, prog.fprog.filter, prog.fprog.len * sizeof(struct sock_filter));
+	assert_int_equal(seccomp_profile_prepare(NULL, 1ull << 10, &def, err, sizeof(err)), 0);
+	assert_ptr_equal(def.fprog.filter, seccomp_default_filter);
+	assert_false(def.owned);
+	seccomp_profile_release(&def);
+	seccomp_profile_release(&prog);
 }
 
 static void test_seccomp_malformed_profiles_name_the_field(void **state)
@@ -72,10 +90,11 @@ static int under(const char *json, uint64_t caps, int (*fn)(void))
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		scmp_filter_ctx ctx = json ? seccomp_profile_prepare(json, strlen(json), "p", caps, err, sizeof(err))
-					   : seccomp_profile_prepare_file(NULL, caps, err, sizeof(err));
+		struct seccomp_prog prog;
+		int rc = json ? seccomp_profile_compile(json, strlen(json), "p", caps, &prog, NULL, err, sizeof(err))
+			      : seccomp_profile_prepare(NULL, caps, &prog, err, sizeof(err));
 
-		if (!ctx || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_profile_apply(ctx) < 0)
+		if (rc < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_profile_apply(&prog) < 0)
 			_exit(99);
 		_exit(fn());
 	}
@@ -144,7 +163,12 @@ static void test_seccomp_caps_select_rules(void **state)
 {
 	const char *j = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"getppid\"],"
 			"\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13,\"excludes\":{\"caps\":[\"CAP_SYS_PTRACE\"]}}]}";
+	struct seccomp_prog prog;
+	bool conditional = false;
 
+	assert_int_equal(seccomp_profile_compile(j, strlen(j), "p", 0, &prog, &conditional, err, sizeof(err)), 0);
+	assert_true(conditional); /* as a default, the build would leave it to each run */
+	seccomp_profile_release(&prog);
 	/* the rule holds only for a sandbox without CAP_SYS_PTRACE (19) */
 	assert_int_equal(under(j, 0, try_getppid_refused), 0);
 	assert_int_equal(under(j, 1ull << 19, try_getppid_refused), 1);
@@ -153,7 +177,7 @@ static void test_seccomp_caps_select_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_seccomp_default_profile_compiles),
+		cmocka_unit_test(test_seccomp_default_program_is_the_compiled_profile),
 		cmocka_unit_test(test_seccomp_malformed_profiles_name_the_field),
 		cmocka_unit_test(test_seccomp_default_refuses_escapes),
 		cmocka_unit_test(test_seccomp_default_allows_ordinary_work),
