@@ -14,6 +14,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <jansson.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
 #include <cmocka.h>
 
 #include "policy.h"
@@ -52,6 +56,122 @@ static void test_seccomp_default_program_is_the_compiled_profile(void **state)
 	assert_false(def.owned);
 	seccomp_profile_release(&def);
 	seccomp_profile_release(&prog);
+}
+
+/* A classic BPF interpreter for what libseccomp emits: the filter's
+ * decision for one syscall, as the kernel would run it. */
+static uint32_t run_filter(const struct sock_filter *f, size_t n, const struct seccomp_data *d)
+{
+	uint32_t a = 0;
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *i = &f[pc];
+
+		switch (i->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			assert_true(i->k + 4 <= sizeof(*d) && i->k % 4 == 0);
+			memcpy(&a, (const char *)d + i->k, 4);
+			break;
+		case BPF_ALU | BPF_AND | BPF_K: a &= i->k; break;
+		case BPF_ALU | BPF_OR | BPF_K: a |= i->k; break;
+		case BPF_JMP | BPF_JA: pc += i->k; break;
+		case BPF_JMP | BPF_JEQ | BPF_K: pc += a == i->k ? i->jt : i->jf; break;
+		case BPF_JMP | BPF_JGT | BPF_K: pc += a > i->k ? i->jt : i->jf; break;
+		case BPF_JMP | BPF_JGE | BPF_K: pc += a >= i->k ? i->jt : i->jf; break;
+		case BPF_JMP | BPF_JSET | BPF_K: pc += a & i->k ? i->jt : i->jf; break;
+		case BPF_RET | BPF_K: return i->k;
+		default: fail_msg("instruction %zu: opcode 0x%x is not interpreted here", pc, i->code);
+		}
+	}
+	fail_msg("the filter ran off its end");
+	return 0;
+}
+
+static uint32_t ret_of(const json_t *rule, uint32_t default_errno)
+{
+	const char *act = json_string_value(json_object_get(rule, "action"));
+	const json_t *er = json_object_get(rule, "errnoRet");
+
+	if (!strcmp(act, "SCMP_ACT_ALLOW"))
+		return SECCOMP_RET_ALLOW;
+	assert_string_equal(act, "SCMP_ACT_ERRNO");
+	return SECCOMP_RET_ERRNO | (er ? (uint32_t)json_integer_value(er) : default_errno);
+}
+
+/* What the profile says of syscall nr with these arguments, read from the
+ * JSON independently of the compiler (names, EQ and MASKED_EQ conditions:
+ * what default.json uses). */
+static uint32_t profile_says(const json_t *root, int nr, const uint64_t *args)
+{
+	const json_t *rule, *name, *cmp;
+	uint32_t def_errno = (uint32_t)json_integer_value(json_object_get(root, "defaultErrnoRet"));
+	size_t i, j, k;
+
+	assert_string_equal(json_string_value(json_object_get(root, "defaultAction")), "SCMP_ACT_ERRNO");
+	json_array_foreach(json_object_get(root, "syscalls"), i, rule) {
+		bool named = false, holds = true;
+
+		assert_null(json_object_get(rule, "includes"));
+		assert_null(json_object_get(rule, "excludes"));
+		json_array_foreach(json_object_get(rule, "names"), j, name)
+			named |= seccomp_syscall_resolve_name(json_string_value(name)) == nr;
+		if (!named)
+			continue;
+		json_array_foreach(json_object_get(rule, "args"), k, cmp) {
+			const char *op = json_string_value(json_object_get(cmp, "op"));
+			uint64_t arg = args[json_integer_value(json_object_get(cmp, "index"))];
+			uint64_t v = (uint64_t)json_integer_value(json_object_get(cmp, "value"));
+			uint64_t two = (uint64_t)json_integer_value(json_object_get(cmp, "valueTwo"));
+
+			if (!strcmp(op, "SCMP_CMP_EQ"))
+				holds &= arg == v;
+			else if (!strcmp(op, "SCMP_CMP_MASKED_EQ"))
+				holds &= (arg & v) == two;
+			else
+				fail_msg("op %s is not modelled here", op);
+		}
+		if (holds)
+			return ret_of(rule, def_errno);
+	}
+	return SECCOMP_RET_ERRNO | def_errno;
+}
+
+/* The default program (a binary tree, not libseccomp's plain list) decides
+ * every syscall number as default.json says, for arguments around the
+ * flags its conditions test; other architectures and x32 are killed. */
+static void test_seccomp_default_program_decides_as_the_profile_says(void **state)
+{
+	static const uint64_t vals[] = { 0, 8, 17, 0x200, 0x400, 0x600, 0x20000, 0x20008, 0x40000, 0x10f00, 0x3d0f00,
+					 0x10000000, 0x40000000, 0x7e020000, 0x7e020080, 0xffffffff, 0x100000000,
+					 ~0ull };
+	struct seccomp_data d = { .arch = AUDIT_ARCH_X86_64 };
+	const struct sock_filter *f = seccomp_default_filter;
+	size_t n = seccomp_default_filter_len, allowed = 0;
+	json_t *root = json_loads(seccomp_default_profile, 0, NULL);
+
+	assert_non_null(root);
+	assert_true(n > 0);
+	for (int nr = 0; nr < 1024; nr++)
+		for (size_t v = 0; v < sizeof(vals) / sizeof(vals[0]); v++) {
+			uint64_t args[6] = { vals[v] };
+			uint32_t want = profile_says(root, nr, args);
+
+			d.nr = nr;
+			for (int a = 0; a < 6; a++)
+				d.args[a] = args[a];
+			if (run_filter(f, n, &d) != want)
+				fail_msg("syscall %d (arg0 0x%llx): filter 0x%x, profile 0x%x", nr,
+					 (unsigned long long)vals[v], run_filter(f, n, &d), want);
+			allowed += want == SECCOMP_RET_ALLOW;
+			d.nr = nr | 0x40000000; /* __X32_SYSCALL_BIT */
+			assert_int_equal(run_filter(f, n, &d), SECCOMP_RET_KILL_THREAD);
+			d.nr = nr;
+			d.arch = AUDIT_ARCH_I386;
+			assert_int_equal(run_filter(f, n, &d), SECCOMP_RET_KILL_THREAD);
+			d.arch = AUDIT_ARCH_X86_64;
+		}
+	assert_true(allowed > 250 * sizeof(vals) / sizeof(vals[0])); /* the model is not vacuous */
+	json_decref(root);
 }
 
 static void test_seccomp_malformed_profiles_name_the_field(void **state)
@@ -178,6 +298,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seccomp_default_program_is_the_compiled_profile),
+		cmocka_unit_test(test_seccomp_default_program_decides_as_the_profile_says),
 		cmocka_unit_test(test_seccomp_malformed_profiles_name_the_field),
 		cmocka_unit_test(test_seccomp_default_refuses_escapes),
 		cmocka_unit_test(test_seccomp_default_allows_ordinary_work),
