@@ -11,6 +11,7 @@
 #include <linux/magic.h>
 
 #include "cgroup.h"
+#include "cgroup2.h"
 
 static const char *const ctl_v2[CGROUP_NCTL] = { "memory", "pids", "cpu" };
 /* v1 mount points of the same controllers (cpu may be co-mounted as cpu,cpuacct) */
@@ -185,7 +186,7 @@ int cgroup_create(struct cgroup_session *cg, const char *name, const struct cgro
 		return -1;
 	}
 	v2_controllers(root, cg->on_v2);
-	snprintf(parent, sizeof(parent), "%s/sandtrail", root);
+	snprintf(parent, sizeof(parent), "%s/" CGROUP2_SESSION_PARENT, root);
 	if ((rc = mkdir_p1(parent)) < 0) {
 		snprintf(err, errlen, "mkdir %s: %s", parent, strerror(-rc));
 		return -1;
@@ -226,7 +227,7 @@ int cgroup_create(struct cgroup_session *cg, const char *name, const struct cgro
 			snprintf(err, errlen, "no %s controller in cgroup v2 or v1 on this host", ctl_v2[c]);
 			goto fail;
 		}
-		snprintf(parent, sizeof(parent), "%s/sandtrail", ctl_v1[c]);
+		snprintf(parent, sizeof(parent), "%s/" CGROUP2_SESSION_PARENT, ctl_v1[c]);
 		if ((rc = mkdir_p1(parent)) < 0) {
 			snprintf(err, errlen, "mkdir %s: %s", parent, strerror(-rc));
 			goto fail;

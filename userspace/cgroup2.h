@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Where `sandtrail run` makes its session cgroups, below the cgroup2 mount:
+ * sandtraild attaches the egress hooks there once for all of them. */
+#define CGROUP2_SESSION_PARENT "sandtrail"
+
 /* The cgroup2 mount point (/sys/fs/cgroup or /sys/fs/cgroup/unified). */
 int cgroup2_mount(char *out, size_t len);
 /* Opens path as a cgroup v2 directory: fd (O_DIRECTORY) and its id.  On

@@ -52,6 +52,7 @@ struct collector {
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
 	uint64_t last_cgroup_check;
+	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
 	bool stopping;
 	bool failed; /* the journal refused a write */
 };
@@ -284,6 +285,21 @@ static void write_session_start(struct collector *c, struct session *s, json_t *
 	write_record(c);
 }
 
+/* Traces the cgroup; sessions below the session parent share its hooks. */
+static int watch_cgroup(struct collector *c, int fd, uint64_t id)
+{
+	uint64_t parent_id = 0;
+	int parent_fd = -1, rc;
+	char msg[256];
+
+	if (c->session_parent[0] && cgroup2_open(c->session_parent, &parent_fd, &parent_id, msg, sizeof(msg)) < 0)
+		parent_fd = -1;
+	rc = probes_watch(c->probes, fd, id, parent_fd, parent_id);
+	if (parent_fd >= 0)
+		close(parent_fd);
+	return rc;
+}
+
 static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *path = json_string_value(json_object_get(req, "cgroup"));
@@ -366,7 +382,7 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 		free(np);
 		return err;
 	}
-	rc = probes_watch(c->probes, fd, id);
+	rc = watch_cgroup(c, fd, id);
 	if (rc < 0) {
 		c->sessions.n--;
 		session_free(s);
@@ -703,6 +719,10 @@ int collector_run(const struct daemon_config *cfg)
 	jc.err_len = sizeof(jerr);
 	rec_init(&c.rec);
 	enrich_init(&c.enrich);
+	if (cgroup2_mount(c.session_parent, sizeof(c.session_parent) - sizeof("/" CGROUP2_SESSION_PARENT)) == 0)
+		strcat(c.session_parent, "/" CGROUP2_SESSION_PARENT);
+	else
+		c.session_parent[0] = 0;
 	sync_clock(&c);
 	if (cfg->create_key && (rc = keys_create(cfg->key)) < 0 && rc != -EEXIST) {
 		log_msg("creating the signing key %s: %s", cfg->key, strerror(-rc));

@@ -30,15 +30,32 @@
 #define WAKEUP_MAX   (256u << 10) /* waiting bytes that wake the collector at once */
 #define FETCH_MS     10           /* otherwise events wait at most this long */
 
-/* The cgroup hooks, attached to each watched cgroup. */
+/* The cgroup hooks: attached to a watched cgroup, or once to a session
+ * parent for every session below it. */
 enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_SENDMSG_UNIX, HOOK_MAX };
+
+/* A cgroup and its ancestors, as the kernel sees them. */
+struct lineage {
+	uint64_t id[ST_LEVELS + 1]; /* id[0]: the cgroup, then its parent, ... */
+	unsigned n;
+	unsigned level; /* of id[0] */
+};
+
+/* Hooks on a session parent, kept while the daemon runs (attaching and
+ * detaching them per session cost ~0.8 ms of each session's start and end). */
+struct shared {
+	struct lineage cg;
+	struct bpf_link *hooks[HOOK_MAX];
+	unsigned watches; /* sessions at or below it */
+};
 
 struct watch {
 	uint64_t id;
 	unsigned level;
 	struct st_watch val;
-	struct bpf_link *hooks[HOOK_MAX];
-	struct netpolicy_rule *rules; /* in the kernel under val.gen */
+	struct bpf_link *hooks[HOOK_MAX]; /* none when a shared parent's serve it */
+	uint64_t shared;                  /* that parent's id, 0: own hooks */
+	struct netpolicy_rule *rules;     /* in the kernel under val.gen */
 	uint32_t nrules;
 };
 
@@ -54,6 +71,9 @@ struct probes {
 	uint8_t slot_used[ST_WATCH_MAX];
 	struct watch *watches;
 	size_t nwatches, capwatches;
+	struct shared *shared;
+	size_t nshared;
+	uint64_t shared_current; /* the latest session parent given to probes_watch */
 };
 
 static void notice(const struct probes_config *cfg, const char *msg)
@@ -359,13 +379,15 @@ static struct watch *find_watch(struct probes *p, uint64_t id)
 	return NULL;
 }
 
-/* The cgroup's id and level as the kernel sees them (iter/cgroup over it). */
-static int cgroup_level(struct probes *p, int cgroup_fd, uint64_t *id, unsigned *level)
+/* The cgroup's id, level and ancestors as the kernel sees them (iter/cgroup
+ * walking up from it: one (id, level) pair per cgroup). */
+static int cgroup_lineage(struct probes *p, int cgroup_fd, struct lineage *out)
 {
-	union bpf_iter_link_info li = { .cgroup = { .cgroup_fd = (uint32_t)cgroup_fd, .order = BPF_CGROUP_ITER_SELF_ONLY } };
+	union bpf_iter_link_info li = { .cgroup = { .cgroup_fd = (uint32_t)cgroup_fd, .order = BPF_CGROUP_ITER_ANCESTORS_UP } };
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &li, .link_info_len = sizeof(li));
 	struct bpf_link *link = bpf_program__attach_iter(p->skel->progs.cgroup_level, &opts);
-	uint64_t out[2];
+	uint64_t pairs[2 * (ST_LEVELS + 2)];
+	size_t got = 0;
 	ssize_t n;
 	int fd, rc = 0;
 
@@ -376,28 +398,43 @@ static int cgroup_level(struct probes *p, int cgroup_fd, uint64_t *id, unsigned 
 		rc = -errno;
 		goto out;
 	}
-	n = read(fd, out, sizeof(out));
-	if (n == sizeof(out)) {
-		*id = out[0];
-		*level = (unsigned)out[1];
-	} else {
-		rc = n < 0 ? -errno : -EIO;
-	}
+	while (got < sizeof(pairs) && (n = read(fd, (char *)pairs + got, sizeof(pairs) - got)) > 0)
+		got += (size_t)n;
+	if (n < 0)
+		rc = -errno;
+	else if (got < 2 * sizeof(uint64_t) || got % (2 * sizeof(uint64_t)))
+		rc = -EIO;
+	else if (pairs[1] >= ST_LEVELS)
+		rc = -E2BIG;
 	close(fd);
+	if (rc == 0) {
+		out->n = (unsigned)(got / (2 * sizeof(uint64_t)));
+		out->level = (unsigned)pairs[1];
+		for (unsigned i = 0; i < out->n; i++)
+			out->id[i] = pairs[2 * i];
+	}
 out:
 	bpf_link__destroy(link);
 	return rc;
 }
 
-static void detach_hooks(struct watch *w)
+static bool lineage_has(const struct lineage *l, uint64_t id)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->id[i] == id)
+			return true;
+	return false;
+}
+
+static void detach_hooks(struct bpf_link *hooks[HOOK_MAX])
 {
 	for (int i = 0; i < HOOK_MAX; i++) {
-		bpf_link__destroy(w->hooks[i]);
-		w->hooks[i] = NULL;
+		bpf_link__destroy(hooks[i]);
+		hooks[i] = NULL;
 	}
 }
 
-static int attach_hooks(struct probes *p, struct watch *w, int cgroup_fd)
+static int attach_hooks(struct probes *p, struct bpf_link *hooks[HOOK_MAX], int cgroup_fd)
 {
 	struct bpf_program *progs[HOOK_MAX] = {
 		[HOOK_CONNECT4] = p->skel->progs.connect4,
@@ -411,11 +448,11 @@ static int attach_hooks(struct probes *p, struct watch *w, int cgroup_fd)
 	for (int i = 0; i < HOOK_MAX; i++) {
 		if (bpf_program__fd(progs[i]) < 0) /* not loaded on this kernel */
 			continue;
-		w->hooks[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
-		if (!w->hooks[i]) {
+		hooks[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
+		if (!hooks[i]) {
 			int rc = errno ? -errno : -EINVAL;
 
-			detach_hooks(w);
+			detach_hooks(hooks);
 			return rc;
 		}
 	}
@@ -485,21 +522,92 @@ static int alloc_slot(struct probes *p, uint16_t *slot)
 	return -ENOSPC;
 }
 
-int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
+static struct shared *find_shared(struct probes *p, uint64_t id)
+{
+	for (size_t i = 0; i < p->nshared; i++)
+		if (p->shared[i].cg.id[0] == id)
+			return &p->shared[i];
+	return NULL;
+}
+
+/* Detaches the shared hooks no session uses, but for the current parent's
+ * (or, with below, only those on a cgroup below below). */
+static void drop_unused_shared(struct probes *p, uint64_t below)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < p->nshared; i++) {
+		struct shared *sh = &p->shared[i];
+		bool drop = !sh->watches && (below ? lineage_has(&sh->cg, below) : sh->cg.id[0] != p->shared_current);
+
+		if (drop) {
+			if (sh->cg.id[0] == p->shared_current)
+				p->shared_current = 0;
+			detach_hooks(sh->hooks);
+			continue;
+		}
+		p->shared[k++] = *sh;
+	}
+	p->nshared = k;
+}
+
+/* The shared hooks that serve a cgroup of lineage l: those of the session
+ * parent (attached now if need be) or of an earlier one when it is an
+ * ancestor, else NULL: the cgroup gets hooks of its own. */
+static int shared_for(struct probes *p, const struct lineage *l, int parent_fd, uint64_t parent_id,
+		      struct shared **out)
+{
+	struct shared *sh;
+	int rc;
+
+	*out = NULL;
+	if (parent_fd >= 0 && lineage_has(l, parent_id) && !find_shared(p, parent_id)) {
+		sh = realloc(p->shared, (p->nshared + 1) * sizeof(*sh));
+		if (!sh)
+			return -ENOMEM;
+		p->shared = sh;
+		sh = &p->shared[p->nshared];
+		memset(sh, 0, sizeof(*sh));
+		rc = cgroup_lineage(p, parent_fd, &sh->cg);
+		if (rc == 0 && sh->cg.id[0] != parent_id)
+			rc = -EINVAL;
+		if (rc == 0)
+			rc = attach_hooks(p, sh->hooks, parent_fd);
+		if (rc)
+			return rc;
+		p->nshared++;
+	}
+	if (parent_fd >= 0 && lineage_has(l, parent_id))
+		p->shared_current = parent_id;
+	/* an earlier parent (renamed while sessions below it live) keeps serving them */
+	for (size_t i = 0; i < p->nshared; i++)
+		if (lineage_has(l, p->shared[i].cg.id[0])) {
+			*out = &p->shared[i];
+			return 0;
+		}
+	/* hooks of its own and a parent's below it would both run for the same sessions */
+	drop_unused_shared(p, l->id[0]);
+	for (size_t i = 0; i < p->nshared; i++)
+		if (lineage_has(&p->shared[i].cg, l->id[0]))
+			return -EBUSY;
+	return 0;
+}
+
+int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent_fd, uint64_t parent_id)
 {
 	struct watch w = { .id = cgroup_id };
-	uint64_t kid = 0;
+	struct shared *sh;
+	struct lineage l;
 	int rc;
 
 	if (find_watch(p, cgroup_id))
 		return -EEXIST;
-	rc = cgroup_level(p, cgroup_fd, &kid, &w.level);
+	rc = cgroup_lineage(p, cgroup_fd, &l);
 	if (rc)
 		return rc;
-	if (kid != cgroup_id)
+	if (l.id[0] != cgroup_id)
 		return -EINVAL;
-	if (w.level >= ST_LEVELS)
-		return -E2BIG;
+	w.level = l.level;
 	if (p->nwatches == p->capwatches) {
 		size_t cap = p->capwatches ? 2 * p->capwatches : 8;
 		struct watch *v = realloc(p->watches, cap * sizeof(*v));
@@ -509,6 +617,9 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
 		p->watches = v;
 		p->capwatches = cap;
 	}
+	rc = shared_for(p, &l, parent_fd, parent_id, &sh);
+	if (rc)
+		return rc;
 	rc = alloc_slot(p, &w.val.slot);
 	if (rc)
 		return rc;
@@ -519,13 +630,17 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
 	}
 	p->level_refs[w.level]++;
 	set_levels(p);
-	rc = attach_hooks(p, &w, cgroup_fd);
+	rc = sh ? 0 : attach_hooks(p, w.hooks, cgroup_fd);
 	if (rc) {
 		p->level_refs[w.level]--;
 		set_levels(p);
 		bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
 		p->slot_used[w.val.slot] = 0;
 		return rc;
+	}
+	if (sh) {
+		w.shared = sh->cg.id[0];
+		sh->watches++;
 	}
 	p->watches[p->nwatches++] = w;
 	return 0;
@@ -626,10 +741,14 @@ int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX
 
 	if (!w)
 		return -ENOENT;
-	detach_hooks(w);
+	if (w->shared) {
+		find_shared(p, w->shared)->watches--;
+		drop_unused_shared(p, 0);
+	}
+	detach_hooks(w->hooks);
 	bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
 	/* later losses of the session's stragglers count as unattributed */
-	rc = slot_losses(p, w->val.slot, lost, false);
+	rc = lost ? slot_losses(p, w->val.slot, lost, false) : 0;
 	p->slot_used[w->val.slot] = 0;
 	delete_rules(p, cgroup_id, w->val.gen, w->rules, w->nrules);
 	free(w->rules);
@@ -653,10 +772,13 @@ void probes_close(struct probes *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->nwatches; i++) {
-		detach_hooks(&p->watches[i]);
+		detach_hooks(p->watches[i].hooks);
 		free(p->watches[i].rules);
 	}
 	free(p->watches);
+	for (size_t i = 0; i < p->nshared; i++)
+		detach_hooks(p->shared[i].hooks);
+	free(p->shared);
 	for (size_t i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
 	ring_buffer__free(p->rb);

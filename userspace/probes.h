@@ -28,10 +28,13 @@ int probes_fd(struct probes *p);
 /* Consumes waiting events without blocking; returns how many, or -errno. */
 int probes_consume(struct probes *p);
 /* Traces the cgroup (an open cgroup v2 directory) and its descendants; once
- * this returns, every later event of its tasks is captured.  -EEXIST when
- * already watched, -EINVAL when cgroup_id is not the fd's, -E2BIG when the
- * cgroup sits deeper than ST_LEVELS. */
-int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id);
+ * this returns, every later event of its tasks is captured and its egress
+ * policed.  A session parent (parent_fd, parent_id; -1, 0: none) that is an
+ * ancestor gets the egress hooks once, for this and every later session
+ * below it; other cgroups get hooks of their own.  -EEXIST when already
+ * watched, -EINVAL when cgroup_id is not the fd's, -E2BIG when the cgroup
+ * sits deeper than ST_LEVELS, -EBUSY when a watched session lies below it. */
+int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent_fd, uint64_t parent_id);
 /* Stops tracing the cgroup; lost (may be NULL) gets the session's final
  * loss counts. */
 int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);

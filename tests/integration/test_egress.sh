@@ -35,6 +35,23 @@ check "sandtrail run with an allowlist succeeds" test $? -eq 0
 "$SANDTRAIL" run --network host --id-file "$T/id2" -- \
 	/bin/sh -c 'echo "port $($1 connect 127.0.0.1 $2)"; echo "udp $($1 sendto 127.0.0.1 9)"' _ "$W" "$cport" \
 	>"$T/results.open" 2>>"$T/run.err"
+# the hooks stay on the session parent: later sessions are policed by them,
+# unwatched cgroups below it are left alone
+check "a later allowlisted session is policed too" test "$("$SANDTRAIL" run --network allowlist \
+	--allow "127.0.0.1/32:$lport" -- "$W" connect 127.0.0.1 "$cport" 2>>"$T/run.err")" = "-1 1"
+check "an unrecorded session below the session parent is not policed" test "$("$SANDTRAIL" run --no-audit \
+	--network host -- "$W" connect 127.0.0.1 "$cport" 2>>"$T/run.err")" = "-1 111"
+# our_links CGROUP_DIR: how many of sandtraild's links are attached to it
+our_links() {
+	local id ids
+	id=$(stat -c %i "$1")
+	ids=$(grep -h '^link_id:' /proc/"$DAEMON_PID"/fdinfo/* 2>/dev/null | awk '{print $2}' | paste -sd, -)
+	bpftool link show -j | jq "[.[] | select(.cgroup_id == $id and ([.id] | inside([${ids:-0}])))] | length"
+}
+hooks=6
+grep -q "no cgroup hooks for unix sockets" "$T/daemon.err" && hooks=4
+check "the egress hooks sit on the session parent once, for all its sessions" \
+	test "$(our_links "$(cg2_root)/sandtrail")" -eq $hooks
 stop_daemon
 replay_json "$(cat "$T/id1")" >"$T/enforced" 2>/dev/null
 replay_json "$(cat "$T/id2")" >"$T/open" 2>/dev/null
@@ -125,3 +142,31 @@ check "each attempt recorded with the verdict of the policy of its time" test \
 	"$lport=allow $cport=deny $lport=deny $cport=allow $lport=allow $lport=deny"
 check "bpftool: the hooks are gone with the probes" \
 	test -z "$(bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cg3id)")"
+
+# session parents: cgroups below one share its hooks; a second parent gets
+# its own while the first still serves its session
+p1=$(mk_cgroup parent1)
+p2=$(mk_cgroup parent2)
+mkdir "$p1/s" "$p2/s"
+mkdir "$p1/s/deeper"
+mkfifo "$T/pol2"
+exec 9<>"$T/pol2"
+DUMP_STDIN=$T/pol2 dump "$p2/s" "$T/parents" --policy-stdin --parent "$p1" "$p1/s" --parent "$p2" ||
+	{ not_ok "probes load with session parents"; exit 1; }
+links_on() { bpftool link show -j | jq "[.[] | select(.cgroup_id == $(stat -c %i "$1"))] | length"; }
+check "each session parent holds the hooks once" test "$(links_on "$p1")$(links_on "$p2")" = "$hooks$hooks"
+check "the sessions below them hold none" test "$(links_on "$p1/s")$(links_on "$p2/s")" = "00"
+echo "deny 127.0.0.1/32:$lport" >&9
+for _ in $(seq 50); do grep -q '^applied' "$T/parents.err" && break; sleep 0.1; done
+check "a policy is applied to both sessions" grep -q '^applied' "$T/parents.err"
+for s in "$p1/s" "$p2/s" "$p1/s/deeper"; do
+	check "below ${s#"$(cg2_root)"/}: the allowed port connects" test "$(run_in_cgroup "$s" "$W" connect 127.0.0.1 "$lport")" = "0 0"
+	check "below ${s#"$(cg2_root)"/}: another port is denied" test "$(run_in_cgroup "$s" "$W" connect 127.0.0.1 "$cport")" = "-1 1"
+done
+check "a datagram to a denied address is refused once" test "$(run_in_cgroup "$p1/s" "$W" sendto 127.0.0.1 9)" = "-1 1"
+check "the first parent's hooks leave its other children alone" \
+	test "$(mkdir "$p1/other" && run_in_cgroup "$p1/other" "$W" connect 127.0.0.1 "$cport")" = "-1 111"
+stop_dump
+check "each denied attempt is recorded once" \
+	test "$(jq -c 'select(.type=="connect" and .verdict=="deny")' "$T/parents" | wc -l)" -eq 4
+check "bpftool: the parents' hooks are gone with the probes" test "$(links_on "$p1")$(links_on "$p2")" = "00"

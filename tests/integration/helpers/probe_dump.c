@@ -4,7 +4,10 @@
  * loss counters: {"type":"losses","open":{"ringbuf":N,"pending":N},...}.
  * "ready" goes to stderr once the cgroups are traced.
  *
- * probe_dump [--policy-stdin] CGROUP...
+ * probe_dump [--policy-stdin] [--parent PARENT] CGROUP... [--parent PARENT CGROUP...]
+ *
+ * --parent: the cgroups after it are watched with PARENT as the session
+ * parent whose egress hooks serve every watched cgroup below it.
  *
  * --policy-stdin: each line read from stdin replaces the egress policy of
  * every cgroup: "open" (none), "deny [RULE...]" (only RULEs allowed); then
@@ -213,33 +216,42 @@ int main(int argc, char **argv)
 {
 	struct probes *p;
 	struct pollfd pfd[2];
-	uint64_t ids[16];
-	int n = 0, i, rc, npfd = 1;
+	uint64_t ids[16], parent_id = 0;
+	int n = 0, i, rc, npfd = 1, parent_fd = -1;
 	bool policy_stdin = false;
 
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--policy-stdin")) {
-			policy_stdin = true;
-		} else {
-			fprintf(stderr, "usage: probe_dump [--policy-stdin] CGROUP...\n");
-			return 2;
-		}
-	}
 	rc = probes_open(&p, NULL, on_event, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "probe_dump: probes_open: %s\n", strerror(-rc));
 		return 1;
 	}
-	for (; i < argc && n < 16; i++) {
+	for (i = 1; i < argc; i++) {
 		char err[512];
 		int fd;
 
-		rc = cgroup2_open(argv[i], &fd, &ids[n], err, sizeof(err));
-		if (rc < 0) {
+		if (!strcmp(argv[i], "--policy-stdin")) {
+			policy_stdin = true;
+			continue;
+		}
+		if (!strcmp(argv[i], "--parent") && i + 1 < argc) {
+			if (parent_fd >= 0)
+				close(parent_fd);
+			if (cgroup2_open(argv[++i], &parent_fd, &parent_id, err, sizeof(err)) < 0) {
+				fprintf(stderr, "probe_dump: %s\n", err);
+				return 1;
+			}
+			continue;
+		}
+		if (argv[i][0] == '-' || n == 16) {
+			fprintf(stderr, "usage: probe_dump [--policy-stdin] [--parent PARENT] CGROUP... "
+					"[--parent PARENT CGROUP...] (16 cgroups at most)\n");
+			return 2;
+		}
+		if (cgroup2_open(argv[i], &fd, &ids[n], err, sizeof(err)) < 0) {
 			fprintf(stderr, "probe_dump: %s\n", err);
 			return 1;
 		}
-		rc = probes_watch(p, fd, ids[n]);
+		rc = probes_watch(p, fd, ids[n], parent_fd, parent_id);
 		close(fd);
 		if (rc < 0) {
 			fprintf(stderr, "probe_dump: watch %s: %s\n", argv[i], strerror(-rc));
@@ -247,6 +259,8 @@ int main(int argc, char **argv)
 		}
 		n++;
 	}
+	if (parent_fd >= 0)
+		close(parent_fd);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
