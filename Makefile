@@ -130,6 +130,26 @@ $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(BUILD)/libsandtrail-fuzz.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined $(WARN) -o $@ $^ $(LDLIBS) -lpthread
 
+# ---- bench: load generators, journal follower, the floor probes (kept out of the product) ----
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/floor.bpf.o: bench/floor.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+$(BUILD)/bench/floor: $(BUILD)/bench/floor.skel.h
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
+
 # ---- entry points ----
 .PHONY: all deps test test-unit test-integration test-fuzz demo bench install clean
 all: $(BUILD)/sandtraild $(BUILD)/sandtrail
@@ -161,8 +181,9 @@ demo: deps
 	$(MAKE) all
 	BUILD=$(BUILD) tests/demo.sh
 
+# root; BENCH_QUICK=1 runs every row briefly (a check that the harness works)
 bench: deps
-	$(MAKE) tests
+	$(MAKE) all $(HELPER_BINS) $(BENCH_BINS)
 	BUILD=$(BUILD) bench/run.sh
 
 install: all
