@@ -19,15 +19,15 @@ endif
 
 # Debian 12 packages the build, the tests, the demo and the bench need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
-	libmsgpack-dev libjansson-dev libssl-dev libsodium-dev libseccomp-dev libcmocka-dev \
+	libmsgpack-dev libjansson-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
 	libclang-rt-14-dev iproute2 strace procps util-linux jq \
 	bubblewrap auditd hyperfine
 
-PKGS    := libbpf libelf zlib msgpack jansson libcrypto libseccomp
+PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcrypto libsodium libseccomp
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lmsgpackc -ljansson -lcrypto -lseccomp) -lresolv
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcrypto -lsodium -lseccomp) -lresolv
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # ---- kernel side: .bpf.c -> .bpf.o -> linked object -> skeleton ----

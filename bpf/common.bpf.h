@@ -12,7 +12,6 @@
 #include "events.h"
 
 #define ST_WATCH_MAX   4096
-#define ST_LEVELS      32
 #define ST_PENDING_MAX 65536 /* threads of all sessions inside one traced syscall */
 
 /* Session cgroups: cgroup v2 id -> its settings.  Written only by the collector. */
@@ -85,13 +84,13 @@ static __always_inline char *scratch_buf(void)
 
 /* What a syscall's entry copied, kept per thread until its exit: the
  * event's fixed part (header: session_cgid, flags, syscall) and strings. */
-#define PENDING_MAP(name, val_type)                         \
-	struct {                                         \
-		__uint(type, BPF_MAP_TYPE_HASH);         \
-		__uint(map_flags, BPF_F_NO_PREALLOC);    \
-		__uint(max_entries, ST_PENDING_MAX);     \
-		__type(key, __u32);                      \
-		__type(value, val_type);                 \
+#define PENDING_MAP(name, val_type)                   \
+	struct {                                      \
+		__uint(type, BPF_MAP_TYPE_HASH);      \
+		__uint(map_flags, BPF_F_NO_PREALLOC); \
+		__uint(max_entries, ST_PENDING_MAX);  \
+		__type(key, __u32);                   \
+		__type(value, val_type);              \
 	} name SEC(".maps") __weak
 
 struct pend_exec {
@@ -126,12 +125,13 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/* Atomic although per CPU: the cgroup hooks run preemptible. */
 static __always_inline void count_loss(__u32 type, __u32 reason)
 {
 	struct st_loss_counts *c = bpf_map_lookup_elem(&losses, &type);
 
 	if (c && reason < ST_LOSS_MAX)
-		c->lost[reason]++;
+		__sync_fetch_and_add(&c->lost[reason], 1);
 }
 
 static __always_inline void fill_hdr(struct st_hdr *h, __u32 type, __u64 session)
@@ -240,12 +240,20 @@ static __always_inline struct file *fd_file(long fd)
 	return f;
 }
 
+/* Waiting data that wakes the collector; below it, the collector's own
+ * timer fetches the events.  A wakeup per event would cost the traced
+ * task more than the event itself.  Set before load; defined in proc.bpf.c. */
+extern const volatile __u64 wakeup_bytes;
+
 /* Sends an event of `size` bytes (h->size set here); counts it when the
  * ring buffer has no room. */
 static __always_inline void emit(struct st_hdr *h, __u32 size)
 {
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										    : BPF_RB_NO_WAKEUP;
+
 	h->size = size;
-	if (bpf_ringbuf_output(&events, h, size, 0))
+	if (bpf_ringbuf_output(&events, h, size, flags))
 		count_loss(h->type, ST_LOSS_RINGBUF);
 }
 

@@ -163,7 +163,9 @@ enum st_verdict {
 	ST_VERDICT_DENY,
 };
 
-/* strings: unix socket path (family AF_UNIX; abstract names start with NUL) */
+/* strings: unix socket path (family AF_UNIX; abstract names start with NUL).
+ * A denied attempt no connect syscall reports (sendmsg/sendto to an address,
+ * io_uring, TCP fast open) is sent by the hook: fd -1, ret -EPERM. */
 struct st_connect {
 	struct st_hdr h;
 	__s32 ret;
@@ -182,6 +184,8 @@ struct st_loss_counts {
 };
 
 /* Maps the collector writes (not events). */
+
+#define ST_LEVELS 32 /* cgroup v2 levels a session cgroup may sit at (bits of watched_levels) */
 
 /* Value of the `watched` map, per session cgroup.  Egress rules are looked
  * up under gen, so a new rule set is written beside the old one and takes

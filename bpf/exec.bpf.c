@@ -76,7 +76,9 @@ static __always_inline int exec_enter(__u32 sys, const char *filename, const cha
 		return 0;
 	ev = (struct st_exec *)buf;
 	flen = copy_user_path(buf + sizeof(*ev), filename, &flags, ST_F_TRUNC_1, ST_F_FAULT_1);
-	ev->argv_len = copy_args(buf + sizeof(*ev) + (flen & (2 * ST_PATH_MAX - 1)), argv, 0, 0, &argc, &flags);
+	/* a NULL argv is an empty one to the kernel */
+	ev->argv_len = argv ? copy_args(buf + sizeof(*ev) + (flen & (2 * ST_PATH_MAX - 1)), argv, 0, 0, &argc, &flags)
+			    : 0;
 	ev->filename_len = flen;
 	ev->argc = argc;
 	ev->exe_len = 0;
@@ -87,8 +89,9 @@ static __always_inline int exec_enter(__u32 sys, const char *filename, const cha
 	return 0;
 }
 
-/* Success: filename from the entry, argv and exe from the new image. */
-static __always_inline void exec_success(struct pend_exec *pe, __u32 flen)
+/* Success: filename from the entry, argv and exe from the new image.
+ * False when the event could not be built (the caller sends the entry's). */
+static __always_inline bool exec_success(struct pend_exec *pe, __u32 flen)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
@@ -98,10 +101,10 @@ static __always_inline void exec_success(struct pend_exec *pe, __u32 flen)
 	char *buf = scratch_buf();
 
 	if (!buf)
-		return;
+		return false;
 	ev = (struct st_exec *)buf;
 	if (bpf_probe_read_kernel(buf, sizeof(*ev) + flen, pe))
-		return;
+		return false;
 	flags = ev->h.flags & (ST_F_TRUNC_1 | ST_F_FAULT_1);
 	alen = copy_args(buf + sizeof(*ev) + flen, NULL, BPF_CORE_READ(mm, arg_start), BPF_CORE_READ(mm, arg_end),
 			 &argc, &flags);
@@ -117,8 +120,10 @@ static __always_inline void exec_success(struct pend_exec *pe, __u32 flen)
 	ev->h.flags = flags;
 	finish_hdr(&ev->h, ST_EV_EXEC);
 	size = sizeof(*ev) + flen + alen + elen;
-	if (size <= ST_SCRATCH_SIZE)
-		emit(&ev->h, size);
+	if (size > ST_SCRATCH_SIZE)
+		return false;
+	emit(&ev->h, size);
+	return true;
 }
 
 static __always_inline int exec_exit(long ret)
@@ -135,9 +140,7 @@ static __always_inline int exec_exit(long ret)
 	alen = pe->ev.argv_len;
 	if (flen > ST_PATH_MAX || alen > ST_ARGV_MAX || !still_watched(pe->ev.h.session_cgid))
 		goto out;
-	if (ret == 0) {
-		exec_success(pe, flen);
-	} else {
+	if (ret != 0 || !exec_success(pe, flen)) {
 		pe->ev.ret = ret;
 		finish_hdr(&pe->ev.h, ST_EV_EXEC);
 		emit(&pe->ev.h, sizeof(pe->ev) + flen + alen);

@@ -54,25 +54,25 @@ static __always_inline int open_exit(long ret)
 		goto out;
 	file = ret >= 0 ? fd_file(ret) : NULL;
 	buf = file ? scratch_buf() : NULL;
-	if (!buf) {
-		po->ev.ret = ret;
-		finish_hdr(&po->ev.h, ST_EV_OPEN);
-		emit(&po->ev.h, sizeof(po->ev) + plen);
-		goto out;
+	/* with the resolved path when the fd leads to a file, else as entered */
+	if (buf && !bpf_probe_read_kernel(buf, sizeof(*ev) + plen, po)) {
+		ev = (struct st_open *)buf;
+		flags = ev->h.flags;
+		rlen = walk_path(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), sizeof(*ev) + plen,
+				 &flags, ST_F_2_COMPONENTS, ST_F_TRUNC_2);
+		size = sizeof(*ev) + plen + rlen;
+		if (size <= ST_SCRATCH_SIZE) {
+			ev->resolved_len = rlen;
+			ev->ret = ret;
+			ev->h.flags = flags;
+			finish_hdr(&ev->h, ST_EV_OPEN);
+			emit(&ev->h, size);
+			goto out;
+		}
 	}
-	ev = (struct st_open *)buf;
-	if (bpf_probe_read_kernel(buf, sizeof(*ev) + plen, po))
-		goto out;
-	flags = ev->h.flags;
-	rlen = walk_path(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), sizeof(*ev) + plen, &flags,
-			 ST_F_2_COMPONENTS, ST_F_TRUNC_2);
-	ev->resolved_len = rlen;
-	ev->ret = ret;
-	ev->h.flags = flags;
-	finish_hdr(&ev->h, ST_EV_OPEN);
-	size = sizeof(*ev) + plen + rlen;
-	if (size <= ST_SCRATCH_SIZE)
-		emit(&ev->h, size);
+	po->ev.ret = ret;
+	finish_hdr(&po->ev.h, ST_EV_OPEN);
+	emit(&po->ev.h, sizeof(po->ev) + plen);
 out:
 	bpf_map_delete_elem(&pend_open, &tid);
 	return 0;

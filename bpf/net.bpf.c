@@ -284,12 +284,7 @@ int sendmsg6(struct bpf_sock_addr *ctx)
 	return on_inet(ctx, ST_AF_INET6, ST_SYS_SENDMSG);
 }
 
-/* Loaded as BPF_CGROUP_UNIX_CONNECT (kernel 6.7+; libbpf 1.1 has no
- * section name for it, the loader sets the attach type).  Abstract
- * sockets reach past the filesystem's view, so an enforcing session may
- * not connect to them. */
-SEC("cgroup/connect4")
-int connect_unix(struct bpf_sock_addr *ctx)
+static __always_inline int on_unix(struct bpf_sock_addr *ctx, __u32 sys)
 {
 	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
 	__u64 session = sock_session(ctx);
@@ -309,13 +304,29 @@ int connect_unix(struct bpf_sock_addr *ctx)
 	w = bpf_map_lookup_elem(&watched, &session);
 	if (w && w->enforce && first == 0)
 		v = ST_VERDICT_DENY;
-	pc = bpf_map_lookup_elem(&pend_connect, &tid);
+	pc = sys == ST_SYS_CONNECT ? bpf_map_lookup_elem(&pend_connect, &tid) : NULL;
 	if (pc) {
 		pc->ev.path_len = read_sun_path(pc->s, path, (long)len - ST_SUN_PATH, false);
 		pc->ev.source = ST_ADDR_HOOK;
 		pc->ev.verdict = v;
 	} else if (v == ST_VERDICT_DENY) {
-		emit_denied(session, ST_SYS_CONNECT, ST_AF_UNIX, NULL, 0, path, len - ST_SUN_PATH);
+		emit_denied(session, sys, ST_AF_UNIX, NULL, 0, path, len - ST_SUN_PATH);
 	}
 	return v == ST_VERDICT_ALLOW;
+}
+
+/* Loaded as BPF_CGROUP_UNIX_CONNECT and BPF_CGROUP_UNIX_SENDMSG (kernel
+ * 6.7+; libbpf 1.1 has no section names for them, the loader sets the
+ * attach types).  Abstract sockets reach past the filesystem's view, so an
+ * enforcing session may neither connect nor send to them. */
+SEC("cgroup/connect4")
+int connect_unix(struct bpf_sock_addr *ctx)
+{
+	return on_unix(ctx, ST_SYS_CONNECT);
+}
+
+SEC("cgroup/sendmsg4")
+int sendmsg_unix(struct bpf_sock_addr *ctx)
+{
+	return on_unix(ctx, ST_SYS_SENDMSG);
 }

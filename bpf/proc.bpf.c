@@ -3,6 +3,7 @@
 #include "common.bpf.h"
 
 __u32 watched_levels SEC(".bss");
+const volatile __u64 wakeup_bytes = 0;
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)

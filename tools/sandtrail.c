@@ -5,11 +5,13 @@
 #include "commands.h"
 
 static const struct command commands[] = {
+	{ "keygen", cmd_keygen, cmd_keygen_usage },
 	{ "ps", cmd_ps, cmd_ps_usage },
 	{ "replay", cmd_replay, cmd_replay_usage },
 	{ "run", cmd_run, cmd_run_usage },
 	{ "stop", cmd_stop, cmd_stop_usage },
 	{ "unwatch", cmd_unwatch, cmd_unwatch_usage },
+	{ "verify", cmd_verify, cmd_verify_usage },
 	{ "watch", cmd_watch, cmd_watch_usage },
 };
 

@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include "cgroup2.h"
+#include "clock.h"
 #include "collector.h"
 #include "control.h"
 #include "enrich.h"
 #include "escape.h"
 #include "event.h"
 #include "journal.h"
+#include "keys.h"
 #include "labels.h"
 #include "netpolicy.h"
 #include "probes.h"
@@ -54,19 +56,6 @@ struct collector {
 	uint64_t last_cgroup_check;
 	bool stopping;
 };
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-	return clock_ns(CLOCK_MONOTONIC) / 1000000;
-}
 
 /* Kernel timestamps are boot time; records carry wall time. */
 static void sync_clock(struct collector *c)
@@ -674,25 +663,32 @@ static void shutdown_sessions(struct collector *c)
 int collector_run(const struct daemon_config *cfg)
 {
 	struct collector c = { .cfg = cfg, .epfd = -1 };
-	struct journal_config jc = {
-		.dir = cfg->journal,
-		.key_path = cfg->key,
-		.seal_every = (uint32_t)cfg->seal_records,
-		.seal_ms = (uint32_t)cfg->seal_ms,
-		.segment_bytes = cfg->segment_bytes,
-		.fsync = !strcmp(cfg->fsync, "always") ? JOURNAL_FSYNC_ALWAYS
-			 : !strcmp(cfg->fsync, "none") ? JOURNAL_FSYNC_NONE
-						       : JOURNAL_FSYNC_SEAL,
-	};
+	struct journal_config jc;
 	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size };
+	char jerr[512] = "";
 	int rc, status = 1;
 
+	journal_config_defaults(&jc);
+	jc.dir = cfg->journal;
+	jc.key_path = cfg->key;
+	jc.seal_every = (uint32_t)cfg->seal_records;
+	jc.seal_ms = (uint32_t)cfg->seal_ms;
+	jc.segment_bytes = cfg->segment_bytes;
+	jc.fsync = !strcmp(cfg->fsync, "always") ? JOURNAL_FSYNC_ALWAYS
+		   : !strcmp(cfg->fsync, "none") ? JOURNAL_FSYNC_NONE
+						 : JOURNAL_FSYNC_SEAL;
+	jc.err = jerr;
+	jc.err_len = sizeof(jerr);
 	rec_init(&c.rec);
 	enrich_init(&c.enrich);
 	sync_clock(&c);
+	if (cfg->create_key && (rc = keys_create(cfg->key)) < 0 && rc != -EEXIST) {
+		log_msg("creating the signing key %s: %s", cfg->key, strerror(-rc));
+		goto out;
+	}
 	rc = journal_open(&c.journal, &jc);
 	if (rc < 0) {
-		log_msg("journal %s: %s", cfg->journal, strerror(-rc));
+		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
 		goto out;
 	}
 	rc = probes_open(&c.probes, &pc, on_event, &c);

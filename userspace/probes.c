@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,10 +26,12 @@
 #define DEBUGFS_TR   "/sys/kernel/debug/tracing"
 #define TP_MAX       64
 #define TP_PATH_MAX  160
-#define LEVELS       32 /* ST_LEVELS in bpf/common.bpf.h: bits of watched_levels */
+#define RINGBUF_DEFAULT (16u << 20)
+#define WAKEUP_MAX   (256u << 10) /* waiting bytes that wake the collector at once */
+#define FETCH_MS     10           /* otherwise events wait at most this long */
 
 /* The cgroup hooks, attached to each watched cgroup. */
-enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_MAX };
+enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_SENDMSG_UNIX, HOOK_MAX };
 
 struct watch {
 	uint64_t id;
@@ -41,11 +45,12 @@ struct watch {
 struct probes {
 	struct sandtrail_bpf *skel;
 	struct ring_buffer *rb;
+	int epfd, timerfd; /* probes_fd: the ring buffer or the fetch timer */
 	probes_event_fn fn;
 	void *ctx;
 	struct bpf_link *links[TP_MAX];
 	size_t nlinks;
-	unsigned level_refs[LEVELS];
+	unsigned level_refs[ST_LEVELS];
 	struct watch *watches;
 	size_t nwatches, capwatches;
 };
@@ -233,25 +238,54 @@ static int attach_all(struct probes *p)
 	return 0;
 }
 
-/* BPF_CGROUP_UNIX_CONNECT by its number in this kernel, -1 if it has none. */
-static int unix_connect_type(void)
+/* An attach type by its name in this kernel's BTF, -1 if it has none. */
+static int attach_type(struct btf *btf, const char *name)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
-	const struct btf_type *t;
-	int id, val = -1;
+	int id = btf ? btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM) : -1;
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 
-	if (!btf)
-		return -1;
-	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
-	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	for (int i = 0; t && i < btf_vlen(t); i++) {
 		const struct btf_enum *e = btf_enum(t) + i;
 
-		if (!strcmp(btf__name_by_offset(btf, e->name_off), "BPF_CGROUP_UNIX_CONNECT"))
-			val = (int)e->val;
+		if (!strcmp(btf__name_by_offset(btf, e->name_off), name))
+			return (int)e->val;
 	}
+	return -1;
+}
+
+/* The unix socket hooks (6.7+) by number, as libbpf 1.1 has no section
+ * names for them; without them, abstract sockets are recorded, not denied. */
+static void set_unix_hooks(struct probes *p, const struct probes_config *cfg)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int connect = attach_type(btf, "BPF_CGROUP_UNIX_CONNECT"), sendmsg = attach_type(btf, "BPF_CGROUP_UNIX_SENDMSG");
+
 	btf__free(btf);
-	return val;
+	if (connect >= 0 && sendmsg >= 0) {
+		bpf_program__set_expected_attach_type(p->skel->progs.connect_unix, (enum bpf_attach_type)connect);
+		bpf_program__set_expected_attach_type(p->skel->progs.sendmsg_unix, (enum bpf_attach_type)sendmsg);
+		return;
+	}
+	bpf_program__set_autoload(p->skel->progs.connect_unix, false);
+	bpf_program__set_autoload(p->skel->progs.sendmsg_unix, false);
+	notice(cfg, "notice: this kernel has no cgroup hooks for unix sockets (6.7+): "
+		    "abstract unix sockets are recorded but not denied");
+}
+
+/* One fd for the collector's loop: readable when the kernel woke the ring
+ * buffer (enough data waits) or when the fetch timer ticked. */
+static int setup_fd(struct probes *p)
+{
+	struct itimerspec its = { .it_interval.tv_nsec = FETCH_MS * 1000000L, .it_value.tv_nsec = FETCH_MS * 1000000L };
+	struct epoll_event ee = { .events = EPOLLIN };
+
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->epfd < 0 || p->timerfd < 0 || timerfd_settime(p->timerfd, 0, &its, NULL) < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->timerfd, &ee) < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(p->rb), &ee) < 0)
+		return -errno;
+	return 0;
 }
 
 int probes_open(struct probes **out, const struct probes_config *cfg, probes_event_fn fn, void *ctx)
@@ -259,7 +293,7 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	uint32_t rb = cfg ? cfg->ringbuf_bytes : 0;
 	long page = sysconf(_SC_PAGESIZE);
 	struct probes *p;
-	int unix_type, rc;
+	int rc;
 
 	*out = NULL;
 	if (rb && ((rb & (rb - 1)) || rb < (uint32_t)page))
@@ -267,6 +301,7 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->epfd = p->timerfd = -1;
 	p->fn = fn;
 	p->ctx = ctx;
 	p->skel = sandtrail_bpf__open();
@@ -276,14 +311,10 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	}
 	if (rb)
 		bpf_map__set_max_entries(p->skel->maps.events, rb);
-	unix_type = unix_connect_type();
-	if (unix_type >= 0) {
-		bpf_program__set_expected_attach_type(p->skel->progs.connect_unix, (enum bpf_attach_type)unix_type);
-	} else {
-		bpf_program__set_autoload(p->skel->progs.connect_unix, false);
-		notice(cfg, "notice: this kernel has no cgroup hook for unix connect (6.7+): "
-			    "abstract unix sockets are recorded but not denied");
-	}
+	else
+		rb = RINGBUF_DEFAULT;
+	p->skel->rodata->wakeup_bytes = rb / 4 < WAKEUP_MAX ? rb / 4 : WAKEUP_MAX;
+	set_unix_hooks(p, cfg);
 	rc = sandtrail_bpf__load(p->skel);
 	if (rc)
 		goto fail;
@@ -295,6 +326,9 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 		rc = errno ? -errno : -ENOMEM;
 		goto fail;
 	}
+	rc = setup_fd(p);
+	if (rc)
+		goto fail;
 	*out = p;
 	return 0;
 fail:
@@ -304,11 +338,15 @@ fail:
 
 int probes_fd(struct probes *p)
 {
-	return ring_buffer__epoll_fd(p->rb);
+	return p->epfd;
 }
 
 int probes_consume(struct probes *p)
 {
+	uint64_t ticks;
+
+	if (read(p->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return -errno;
 	return ring_buffer__consume(p->rb);
 }
 
@@ -366,6 +404,7 @@ static int attach_hooks(struct probes *p, struct watch *w, int cgroup_fd)
 		[HOOK_SENDMSG4] = p->skel->progs.sendmsg4,
 		[HOOK_SENDMSG6] = p->skel->progs.sendmsg6,
 		[HOOK_CONNECT_UNIX] = p->skel->progs.connect_unix,
+		[HOOK_SENDMSG_UNIX] = p->skel->progs.sendmsg_unix,
 	};
 
 	for (int i = 0; i < HOOK_MAX; i++) {
@@ -386,7 +425,7 @@ static void set_levels(struct probes *p)
 {
 	uint32_t levels = 0;
 
-	for (unsigned i = 0; i < LEVELS; i++)
+	for (unsigned i = 0; i < ST_LEVELS; i++)
 		if (p->level_refs[i])
 			levels |= 1u << i;
 	__atomic_store_n(&p->skel->bss->watched_levels, levels, __ATOMIC_SEQ_CST);
@@ -405,7 +444,7 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
 		return rc;
 	if (kid != cgroup_id)
 		return -EINVAL;
-	if (w.level >= LEVELS)
+	if (w.level >= ST_LEVELS)
 		return -E2BIG;
 	if (p->nwatches == p->capwatches) {
 		size_t cap = p->capwatches ? 2 * p->capwatches : 8;
@@ -574,6 +613,10 @@ void probes_close(struct probes *p)
 	for (size_t i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
 	ring_buffer__free(p->rb);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	if (p->timerfd >= 0)
+		close(p->timerfd);
 	sandtrail_bpf__destroy(p->skel);
 	free(p);
 }

@@ -22,12 +22,15 @@ typedef void (*probes_event_fn)(void *ctx, const void *data, size_t len);
 
 /* Loads and attaches every program (mounting tracefs privately if needed). */
 int probes_open(struct probes **out, const struct probes_config *cfg, probes_event_fn fn, void *ctx);
-/* An fd that turns readable when events wait (for epoll). */
+/* An fd that turns readable when events wait (for epoll): at once when
+ * many do, within 10 ms otherwise. */
 int probes_fd(struct probes *p);
 /* Consumes waiting events without blocking; returns how many, or -errno. */
 int probes_consume(struct probes *p);
 /* Traces the cgroup (an open cgroup v2 directory) and its descendants; once
- * this returns, every later event of its tasks is captured. */
+ * this returns, every later event of its tasks is captured.  -EEXIST when
+ * already watched, -EINVAL when cgroup_id is not the fd's, -E2BIG when the
+ * cgroup sits deeper than ST_LEVELS. */
 int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id);
 int probes_unwatch(struct probes *p, uint64_t cgroup_id);
 /* Enforces pol on the watched cgroup's egress (connect, sendmsg, abstract

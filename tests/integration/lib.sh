@@ -19,9 +19,13 @@ _cleanups=()
 defer() { _cleanups+=("$*"); }
 
 _on_exit() {
-	local i
+	local i cg
 	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
 		eval "${_cleanups[i]}" >/dev/null 2>&1
+	done
+	# mk_cgroup runs in $(...), where its defer is lost: its cgroups go here
+	for cg in "$(cg2_root)"/sandtrail-test-$$-*; do
+		[ -d "$cg" ] && rm_cgroup "$cg" >/dev/null 2>&1
 	done
 	rm -rf "$T"
 }

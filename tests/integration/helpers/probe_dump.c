@@ -4,7 +4,11 @@
  * loss counters: {"type":"losses","open":{"ringbuf":N,"pending":N},...}.
  * "ready" goes to stderr once the cgroups are traced.
  *
- * probe_dump [--ringbuf BYTES] [--deny-egress] [--allow ADDR/PREFIX[:PORT]]... CGROUP...
+ * probe_dump [--policy-stdin] CGROUP...
+ *
+ * --policy-stdin: each line read from stdin replaces the egress policy of
+ * every cgroup: "open" (none), "deny [RULE...]" (only RULEs allowed); then
+ * "applied" or "failed ERRNO" goes to stderr.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -179,67 +183,43 @@ static void print_losses(struct probes *p)
 	json_decref(o);
 }
 
-/* ADDR/PREFIX[:PORT], IPv6 in brackets when a port follows. */
-static int parse_allow(const char *spec, struct netpolicy_rule *r)
+/* One line of --policy-stdin applied to the n watched cgroups. */
+static void apply_line(struct probes *p, const uint64_t *ids, int n, char *line)
 {
-	char buf[128], *slash, *port = NULL, *addr = buf;
+	static struct netpolicy pol;
+	char *tok = strtok(line, " \n"), err[256];
+	int rc = 0;
 
-	snprintf(buf, sizeof(buf), "%s", spec);
-	if (buf[0] == '[') {
-		char *end = strchr(buf, ']');
-
-		if (!end)
-			return -1;
-		*end = 0;
-		addr = buf + 1;
-		if (end[1] == ':')
-			port = end + 2;
-	} else if ((port = strrchr(buf, ':')) && strchr(buf, '.')) {
-		*port++ = 0;
-	} else {
-		port = NULL;
-	}
-	slash = strchr(addr, '/');
-	if (!slash)
-		return -1;
-	*slash = 0;
-	memset(r, 0, sizeof(*r));
-	r->prefix = (uint8_t)atoi(slash + 1);
-	r->port = port ? (uint16_t)atoi(port) : 0;
-	if (inet_pton(AF_INET, addr, r->addr) == 1)
-		r->family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, r->addr) == 1)
-		r->family = AF_INET6;
+	memset(&pol, 0, sizeof(pol));
+	pol.enforce = tok && !strcmp(tok, "deny");
+	while (pol.enforce && (tok = strtok(NULL, " \n")) && pol.n < NETPOLICY_RULES_MAX)
+		if (netpolicy_parse_rule(tok, &pol.rules[pol.n++], err, sizeof(err)) < 0)
+			rc = -EINVAL;
+	for (int i = 0; i < n && !rc; i++)
+		rc = probes_set_netpolicy(p, ids[i], pol.enforce ? &pol : NULL);
+	if (rc)
+		fprintf(stderr, "failed %d\n", -rc);
 	else
-		return -1;
-	return 0;
+		fprintf(stderr, "applied\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct probes_config cfg = { 0 };
-	static struct netpolicy pol;
 	struct probes *p;
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	uint64_t ids[16];
-	int n = 0, i, rc;
+	int n = 0, i, rc, npfd = 1;
+	bool policy_stdin = false;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--ringbuf") && i + 1 < argc) {
-			cfg.ringbuf_bytes = (uint32_t)strtoul(argv[++i], NULL, 0);
-		} else if (!strcmp(argv[i], "--deny-egress")) {
-			pol.enforce = true;
-		} else if (!strcmp(argv[i], "--allow") && i + 1 < argc && pol.n < NETPOLICY_RULES_MAX) {
-			if (parse_allow(argv[++i], &pol.rules[pol.n++]) < 0) {
-				fprintf(stderr, "probe_dump: --allow %s: expected ADDR/PREFIX[:PORT]\n", argv[i]);
-				return 2;
-			}
+		if (!strcmp(argv[i], "--policy-stdin")) {
+			policy_stdin = true;
 		} else {
-			fprintf(stderr, "usage: probe_dump [--ringbuf BYTES] [--deny-egress] [--allow RULE]... CGROUP...\n");
+			fprintf(stderr, "usage: probe_dump [--policy-stdin] CGROUP...\n");
 			return 2;
 		}
 	}
-	rc = probes_open(&p, &cfg, on_event, NULL);
+	rc = probes_open(&p, NULL, on_event, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "probe_dump: probes_open: %s\n", strerror(-rc));
 		return 1;
@@ -254,8 +234,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		rc = probes_watch(p, fd, ids[n]);
-		if (!rc && pol.enforce)
-			rc = probes_set_netpolicy(p, ids[n], &pol);
 		close(fd);
 		if (rc < 0) {
 			fprintf(stderr, "probe_dump: watch %s: %s\n", argv[i], strerror(-rc));
@@ -267,11 +245,23 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fprintf(stderr, "ready\n");
-	pfd = (struct pollfd){ .fd = probes_fd(p), .events = POLLIN };
+	pfd[0] = (struct pollfd){ .fd = probes_fd(p), .events = POLLIN };
+	if (policy_stdin)
+		pfd[npfd++] = (struct pollfd){ .fd = 0, .events = POLLIN };
 	while (!stop) {
-		if (poll(&pfd, 1, 100) > 0 && (rc = probes_consume(p)) < 0) {
+		if (poll(pfd, (nfds_t)npfd, 100) <= 0)
+			continue;
+		if (pfd[0].revents && (rc = probes_consume(p)) < 0) {
 			fprintf(stderr, "probe_dump: probes_consume: %s\n", strerror(-rc));
 			return 1;
+		}
+		if (npfd > 1 && pfd[1].revents) {
+			char line[4096];
+
+			if (!fgets(line, sizeof(line), stdin))
+				npfd = 1;
+			else
+				apply_line(p, ids, n, line);
 		}
 	}
 	while (probes_consume(p) > 0)

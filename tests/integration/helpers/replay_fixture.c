@@ -1,11 +1,11 @@
 /* Writes records through the journal API for the replay tests.
  *
- *   replay_fixture [--key FILE] DIR session ID [ID2]  a scripted session with every record
+ *   replay_fixture --key FILE DIR session ID [ID2]  a scripted session with every record
  *                                                   type and hostile bytes in paths and argv;
  *                                                   ID2 gets a short second session
- *   replay_fixture [--key FILE] DIR start ID         session_start only (a live session)
- *   replay_fixture [--key FILE] DIR append ID TYPE   one more record: exec or session_end
- *   replay_fixture [--key FILE] DIR bulk ID N        a session of N records (throughput)
+ *   replay_fixture --key FILE DIR start ID         session_start only (a live session)
+ *   replay_fixture --key FILE DIR append ID TYPE   one more record: exec or session_end
+ *   replay_fixture --key FILE DIR bulk ID N        a session of N records (throughput)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -209,18 +209,18 @@ static void bulk(unsigned long n)
 
 int main(int argc, char **argv)
 {
-	struct journal_config cfg = { .seal_every = 1000, .seal_ms = 500, .segment_bytes = 64 << 20,
-				      .fsync = JOURNAL_FSYNC_NONE };
-	int a = 1, rc;
+	struct journal_config cfg;
+	int a = 3, rc;
 
-	if (argc > 2 && !strcmp(argv[1], "--key")) {
-		cfg.key_path = argv[2];
-		a = 3;
-	}
-	if (argc - a < 3) {
-		fprintf(stderr, "usage: replay_fixture [--key FILE] DIR session|start|append|bulk ID [ARG]\n");
+	journal_config_defaults(&cfg);
+	cfg.seal_every = 1000;
+	cfg.seal_ms = 500;
+	cfg.fsync = JOURNAL_FSYNC_NONE;
+	if (argc < 6 || strcmp(argv[1], "--key")) {
+		fprintf(stderr, "usage: replay_fixture --key FILE DIR session|start|append|bulk ID [ARG]\n");
 		return 2;
 	}
+	cfg.key_path = argv[2];
 	cfg.dir = argv[a];
 	sid = argv[a + 2];
 	rc = journal_open(&j, &cfg);

@@ -8,8 +8,13 @@
  *   st_workload connect ADDR PORT    TCP connect (IPv4 or IPv6); prints "ret ERRNO"
  *   st_workload sendto ADDR PORT     one UDP datagram; prints "ret ERRNO"
  *   st_workload connect-unix PATH    stream connect; @NAME is abstract; prints "ret ERRNO"
+ *   st_workload sendto-unix PATH     one datagram to PATH (@NAME: abstract); prints "ret ERRNO"
  *   st_workload openat2 PATH         openat2 with RESOLVE_NO_SYMLINKS; prints "ret ERRNO"
+ *   st_workload syscalls DIR         every traced file syscall once, in DIR (see file_syscalls)
  *   st_workload thread-exec PROG ARG...  execv from a thread that is not the leader
+ *   st_workload execveat DIR NAME ARG... execveat of NAME relative to DIR
+ *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
+ *   st_workload free-port            prints a 127.0.0.1 port nothing listens on
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,9 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static void result(long ret)
 {
@@ -122,18 +130,22 @@ static int inet(const char *addr, const char *port, int type)
 	return 0;
 }
 
-static int unix_connect(const char *path)
+static int unix_peer(const char *path, int type)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	size_t n = strlen(path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || n >= sizeof(sun.sun_path))
 		return 1;
 	memcpy(sun.sun_path, path, n);
 	if (path[0] == '@')
 		sun.sun_path[0] = 0;
-	result(connect(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)));
+	if (type == SOCK_STREAM)
+		result(connect(fd, (struct sockaddr *)&sun, len));
+	else
+		result(sendto(fd, "x", 1, 0, (struct sockaddr *)&sun, len));
 	close(fd);
 	return 0;
 }
@@ -144,6 +156,36 @@ static int do_openat2(const char *path)
 	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 
 	result(fd);
+	return 0;
+}
+
+/* open, creat, openat2, rename, renameat, renameat2, unlink, rmdir,
+ * unlinkat (file and AT_REMOVEDIR), each through its own syscall number. */
+static int file_syscalls(const char *dir)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+	char a[4096], b[4096], c[4096], e[4096];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return 1;
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	snprintf(c, sizeof(c), "%s/c", dir);
+	snprintf(e, sizeof(e), "%s/e", dir);
+	close((int)syscall(SYS_open, a, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	close((int)syscall(SYS_creat, b, 0640));
+	close((int)syscall(SYS_openat2, AT_FDCWD, a, &how, sizeof(how)));
+	syscall(SYS_rename, a, c);
+	syscall(SYS_renameat, dfd, "b", dfd, "d");
+	syscall(SYS_renameat2, AT_FDCWD, c, dfd, "d", RENAME_EXCHANGE);
+	syscall(SYS_unlink, c);
+	mkdir(e, 0700);
+	syscall(SYS_rmdir, e);
+	mkdirat(dfd, "f", 0700);
+	syscall(SYS_unlinkat, dfd, "f", AT_REMOVEDIR);
+	syscall(SYS_unlinkat, dfd, "d", 0);
+	close(dfd);
 	return 0;
 }
 
@@ -168,6 +210,33 @@ static int thread_exec(char **argv)
 	return 1;
 }
 
+/* A bound socket on 127.0.0.1 and a free port; its port is printed. */
+static int bound(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, len) < 0 || getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		return -1;
+	printf("%u\n", ntohs(sin.sin_port));
+	return fd;
+}
+
+static int listen_loop(void)
+{
+	int fd = bound();
+
+	if (fd < 0 || listen(fd, 64) < 0)
+		return 1;
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c >= 0)
+			close(c);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -180,11 +249,26 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "sendto"))
 		return inet(argv[2], argv[3], SOCK_DGRAM);
 	if (argc == 3 && !strcmp(argv[1], "connect-unix"))
-		return unix_connect(argv[2]);
+		return unix_peer(argv[2], SOCK_STREAM);
+	if (argc == 3 && !strcmp(argv[1], "sendto-unix"))
+		return unix_peer(argv[2], SOCK_DGRAM);
 	if (argc == 3 && !strcmp(argv[1], "openat2"))
 		return do_openat2(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "syscalls"))
+		return file_syscalls(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "thread-exec"))
 		return thread_exec(argv + 2);
-	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|openat2|thread-exec ...\n");
+	if (argc >= 5 && !strcmp(argv[1], "execveat")) {
+		int dfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		syscall(SYS_execveat, dfd, argv[3], argv + 4, environ, 0);
+		perror("execveat");
+		return 127;
+	}
+	if (argc == 2 && !strcmp(argv[1], "listen"))
+		return listen_loop();
+	if (argc == 2 && !strcmp(argv[1], "free-port"))
+		return bound() < 0;
+	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|thread-exec|listen|free-port ...\n");
 	return 2;
 }

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Egress enforcement by the session's cgroup hooks: with an allowlist,
+# connect and sendto to anything not on it fail with EPERM (loopback and the
+# metadata address included, IPv4-mapped IPv6 judged as IPv4, abstract unix
+# sockets refused) and every attempt is still recorded with its verdict;
+# with --network host, everything is allowed and recorded.  Sessions come
+# from `sandtrail run`; the policy replacement at the end drives the probes
+# directly (tests/integration/helpers/probe_dump), as no command sends a
+# netpolicy update yet.
+source "$(dirname "$0")/lib.sh"
+W=$HELPERS/st_workload
+
+start_daemon || { not_ok "sandtraild starts"; exit 1; }
+"$W" listen >"$T/lport" &
+defer "kill $!"
+for _ in $(seq 50); do [ -s "$T/lport" ] && break; sleep 0.1; done
+lport=$(cat "$T/lport")
+cport=$("$W" free-port)
+
+probes='
+	W=$1 l=$2 c=$3
+	echo "allowed $($W connect 127.0.0.1 $l)"
+	echo "port $($W connect 127.0.0.1 $c)"
+	echo "loopback2 $($W connect 127.0.0.2 $l)"
+	echo "metadata $($W connect 169.254.169.254 80)"
+	echo "v6loop $($W connect ::1 $l)"
+	echo "mapped $($W connect ::ffff:127.0.0.1 $l)"
+	echo "udp $($W sendto 127.0.0.1 9)"
+	echo "abstract $($W connect-unix @sandtrail-test-abstract)"
+	echo "abstractdgram $($W sendto-unix @sandtrail-test-abstract)"
+	echo "pathname $($W connect-unix /nonexistent/sock)"'
+"$SANDTRAIL" run --network allowlist --allow "127.0.0.1/32:$lport" --id-file "$T/id1" -- \
+	/bin/sh -c "$probes" _ "$W" "$lport" "$cport" >"$T/results" 2>"$T/run.err"
+check "sandtrail run with an allowlist succeeds" test $? -eq 0
+"$SANDTRAIL" run --network host --id-file "$T/id2" -- \
+	/bin/sh -c 'echo "port $($1 connect 127.0.0.1 $2)"; echo "udp $($1 sendto 127.0.0.1 9)"' _ "$W" "$cport" \
+	>"$T/results.open" 2>>"$T/run.err"
+stop_daemon
+replay_json "$(cat "$T/id1")" >"$T/enforced" 2>/dev/null
+replay_json "$(cat "$T/id2")" >"$T/open" 2>/dev/null
+
+result() { # NAME WANT [FILE]
+	local got
+	got=$(sed -n "s/^$1 //p" "${3:-$T/results}")
+	test "$got" = "$2" || { diag "$1: $got, want $2"; return 1; }
+}
+rec() { test "$(jq_count "$T/enforced" "$1")" -ge 1 || { diag "no record matches: $1"; return 1; }; }
+check "allowed destination connects" result allowed "0 0"
+check "... and is recorded as allowed" rec '.type=="connect" and .port=='"$lport"' and .addr=="127.0.0.1" and .verdict=="allow" and .ret==0'
+check "another port of an allowed address: EPERM" result port "-1 1"
+check "... recorded as denied" rec '.type=="connect" and .port=='"$cport"' and .verdict=="deny" and .ret==-1 and .error=="EPERM"'
+check "another loopback address: EPERM" result loopback2 "-1 1"
+check "the metadata address: EPERM" result metadata "-1 1"
+check "... recorded as denied" rec '.type=="connect" and .addr=="169.254.169.254" and .port==80 and .verdict=="deny"'
+check "IPv6 loopback: EPERM" result v6loop "-1 1"
+check "IPv4-mapped IPv6 of an allowed address: allowed" result mapped "0 0"
+check "... recorded as allowed" rec '.type=="connect" and .addr=="::ffff:127.0.0.1" and .verdict=="allow" and .ret==0'
+check "UDP to a denied address: EPERM" result udp "-1 1"
+check "... recorded as a denied sendmsg" rec '.type=="connect" and .syscall=="sendmsg" and .port==9 and .verdict=="deny" and .ret==-1'
+if grep -q "no cgroup hooks for unix sockets" "$T/daemon.err"; then
+	ok "# SKIP abstract unix sockets: this kernel has no unix socket hooks"
+else
+	check "abstract unix socket: EPERM" result abstract "-1 1"
+	check "... recorded as denied, with its name" rec '.type=="connect" and .family=="AF_UNIX" and .addr=="\\x00sandtrail-test-abstract" and .verdict=="deny"'
+	check "datagram to an abstract unix socket: EPERM" result abstractdgram "-1 1"
+	check "... recorded as a denied sendmsg" rec '.type=="connect" and .syscall=="sendmsg" and .family=="AF_UNIX" and .verdict=="deny"'
+fi
+check "filesystem unix socket: not denied (ENOENT)" result pathname "-1 2"
+check "--network host: a closed port is refused by the peer, not by us" result port "-1 111" "$T/results.open"
+check "--network host: UDP goes out" result udp "1 0" "$T/results.open"
+check "... and the connect is recorded as allowed" test \
+	"$(jq_count "$T/open" '.type=="connect" and .port=='"$cport"' and .verdict=="allow" and .ret==-111')" -eq 1
+
+# dump CGROUP OUT [probe_dump options]: traces CGROUP until stop_dump
+# (stdin from $DUMP_STDIN)
+dump() {
+	local cg=$1 out=$2
+	shift 2
+	"$HELPERS/probe_dump" "$@" "$cg" <"${DUMP_STDIN:-/dev/null}" >"$out" 2>"$out.err" &
+	DUMP=$!
+	for _ in $(seq 100); do
+		grep -q '^ready' "$out.err" 2>/dev/null && return 0
+		kill -0 $DUMP 2>/dev/null || break
+		sleep 0.1
+	done
+	diag "probe_dump did not start: $(cat "$out.err")"
+	return 1
+}
+stop_dump() { kill $DUMP && wait $DUMP; }
+
+# a new policy replaces the old one at once; "open" lifts it
+cg3=$(mk_cgroup swap)
+mkfifo "$T/pol"
+exec 8<>"$T/pol"
+DUMP_STDIN=$T/pol dump "$cg3" "$T/swap" --policy-stdin || { not_ok "probes load"; exit 1; }
+defer "kill $DUMP"
+cg3id=$(stat -c %i "$cg3")
+check "bpftool: the hooks are attached to the session cgroup" \
+	test "$(bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cg3id)" | wc -l)" -eq 6
+applied=0
+apply() {
+	echo "$*" >&8
+	applied=$((applied + 1))
+	for _ in $(seq 50); do
+		[ "$(grep -c '^applied' "$T/swap.err")" -ge $applied ] && return 0
+		sleep 0.1
+	done
+	diag "policy '$*' not applied: $(cat "$T/swap.err")"
+	return 1
+}
+try() { run_in_cgroup "$cg3" "$W" connect 127.0.0.1 "$1"; }
+check "a first policy is applied" apply deny "127.0.0.1/32:$lport"
+check "first policy: its port connects" test "$(try "$lport")" = "0 0"
+check "first policy: another port is denied" test "$(try "$cport")" = "-1 1"
+check "a second policy replaces it" apply deny "127.0.0.1/32:$cport"
+check "second policy: the first one's port is denied now" test "$(try "$lport")" = "-1 1"
+check "second policy: its port is allowed (and refused by the peer)" test "$(try "$cport")" = "-1 111"
+check "the policy is lifted" apply open
+check "no policy: everything allowed again" test "$(try "$lport")" = "0 0"
+check "a policy without rules is applied" apply deny
+check "deny with no rule: everything denied" test "$(try "$lport")" = "-1 1"
+stop_dump
+check "each attempt recorded with the verdict of the policy of its time" test \
+	"$(jq -r 'select(.type=="connect") | "\(.port)=\(.verdict)"' "$T/swap" | paste -sd' ')" = \
+	"$lport=allow $cport=deny $lport=deny $cport=allow $lport=allow $lport=deny"
+check "bpftool: the hooks are gone with the probes" \
+	test -z "$(bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cg3id)")"

@@ -1,0 +1,389 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "journal.h"
+#include "keys.h"
+#include "record.h"
+#include "segment.h"
+
+struct fixture {
+	char top[64], dir[96], key[96], pub[96];
+	struct journal_config cfg;
+	char err[256];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->top, sizeof(f->top), "/tmp/test_journal.XXXXXX");
+	assert_non_null(mkdtemp(f->top));
+	snprintf(f->dir, sizeof(f->dir), "%s/j", f->top);
+	snprintf(f->key, sizeof(f->key), "%s/signing.key", f->top);
+	snprintf(f->pub, sizeof(f->pub), "%s/signing.pub", f->top);
+	assert_int_equal(keys_create(f->key), 0);
+	journal_config_defaults(&f->cfg);
+	f->cfg.dir = f->dir;
+	f->cfg.key_path = f->key;
+	f->cfg.err = f->err;
+	f->cfg.err_len = sizeof(f->err);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->top);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Record i: a msgpack map whose size varies with i. */
+static const void *make_record(struct rec *r, unsigned i, size_t *len)
+{
+	uint8_t blob[3000];
+
+	memset(blob, (int)(i & 0xff), sizeof(blob));
+	rec_begin(r, "open", 1000 + i);
+	rec_str(r, "session", "00000000000000aa");
+	rec_uint(r, "i", i);
+	rec_bytes(r, "path", blob, (i * 37) % sizeof(blob));
+	return rec_finish(r, len);
+}
+
+static bool is_type(const struct journal_entry *e, const char *type)
+{
+	msgpack_zone zone;
+	msgpack_object o;
+	bool yes;
+
+	msgpack_zone_init(&zone, 1024);
+	yes = rec_unpack(e->rec, e->len, &zone, &o) == 0 && rec_is(&o, "type", type);
+	msgpack_zone_destroy(&zone);
+	return yes;
+}
+
+static bool is_journal_record(const struct journal_entry *e)
+{
+	return is_type(e, "seal") || is_type(e, "epoch") || is_type(e, "recovery");
+}
+
+/* Reads the whole journal: every record's bytes in seq order, no faults. */
+static void expect_records(struct fixture *f, unsigned n, enum journal_seal_state want)
+{
+	struct journal_reader *r;
+	struct journal_entry e;
+	const struct journal_fault *faults;
+	struct rec rb;
+	uint64_t next_seq = 0;
+	unsigned i = 0;
+
+	rec_init(&rb);
+	assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+	while (journal_reader_next(r, &e) == 1) {
+		assert_int_equal(e.seq, next_seq++);
+		assert_int_equal(e.seal, want);
+		if (!is_journal_record(&e)) {
+			size_t len;
+			const void *p = make_record(&rb, i++, &len);
+
+			assert_int_equal(e.len, len);
+			assert_memory_equal(e.rec, p, len);
+		}
+	}
+	assert_int_equal(i, n);
+	journal_reader_check_end(r, false);
+	if (journal_reader_faults(r, &faults))
+		fail_msg("fault at seq %llu: %s", (unsigned long long)faults[0].seq, faults[0].what);
+	journal_reader_close(r);
+	rec_free(&rb);
+}
+
+static void append_records(struct journal *j, unsigned from, unsigned to)
+{
+	struct rec rb;
+	uint64_t seq;
+
+	rec_init(&rb);
+	for (unsigned i = from; i < to; i++) {
+		size_t len;
+		const void *p = make_record(&rb, i, &len);
+
+		assert_int_equal(journal_append(j, p, len, &seq), 0);
+	}
+	rec_free(&rb);
+}
+
+static void test_journal_round_trip_reads_records_back_sealed(void **state)
+{
+	struct fixture *f = *state;
+	struct journal *j;
+
+	f->cfg.seal_every = 300;
+	f->cfg.epoch_seals = 4;
+	f->cfg.segment_bytes = 64 << 10;
+	f->cfg.block_bytes = 8192;
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 0, 5000);
+	assert_int_equal(journal_close(j), 0);
+	expect_records(f, 5000, JOURNAL_SEALED);
+	/* reopening continues the same journal */
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 5000, 6000);
+	assert_int_equal(journal_close(j), 0);
+	expect_records(f, 6000, JOURNAL_SEALED);
+}
+
+static void test_journal_reader_without_key_reports_unsealed(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_reader *r;
+	struct journal_entry e;
+	struct journal *j;
+
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 0, 10);
+	assert_int_equal(journal_close(j), 0);
+	assert_int_equal(journal_reader_open(&r, f->dir, NULL), 0);
+	while (journal_reader_next(r, &e) == 1)
+		assert_int_equal(e.seal, JOURNAL_UNSEALED);
+	journal_reader_close(r);
+}
+
+static void test_journal_open_without_key_is_enokey(void **state)
+{
+	struct fixture *f = *state;
+	struct journal *j;
+
+	f->cfg.key_path = "/nonexistent/signing.key";
+	assert_int_equal(journal_open(&j, &f->cfg), -ENOKEY);
+	assert_non_null(strstr(f->err, "/nonexistent/signing.key"));
+}
+
+static void test_journal_open_with_another_journals_key_is_rejected(void **state)
+{
+	struct fixture *f = *state;
+	char other[128];
+	struct journal *j;
+
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	assert_int_equal(journal_close(j), 0);
+	snprintf(other, sizeof(other), "%s/other.key", f->top);
+	assert_int_equal(keys_create(other), 0);
+	f->cfg.key_path = other;
+	assert_int_equal(journal_open(&j, &f->cfg), -EKEYREJECTED);
+	assert_non_null(strstr(f->err, "is not the key of journal"));
+}
+
+static void test_keys_evolution_overwrites_the_old_seed_in_place(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t head[JF_HASH_LEN] = { 1 }, file[JF_KEY_FILE_SIZE];
+	struct seal_epoch e;
+	struct keys k, old;
+	struct stat st0, st1;
+	int fd;
+
+	assert_int_equal(keys_load(f->key, &k), 0);
+	old = k;
+	assert_int_equal(stat(f->key, &st0), 0);
+	assert_int_equal(keys_evolve(f->key, &k, 42, head, 7, &e), 0);
+	assert_int_equal(stat(f->key, &st1), 0);
+	assert_int_equal(st0.st_ino, st1.st_ino);
+	assert_int_equal(k.epoch, 1);
+	assert_true(seal_epoch_verify(&e, old.pub));
+	fd = open(f->key, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(read(fd, file, sizeof(file)), (ssize_t)sizeof(file));
+	close(fd);
+	assert_null(memmem(file, sizeof(file), old.seed, JF_SEED_LEN));
+	assert_non_null(memmem(file, sizeof(file), k.seed, JF_SEED_LEN));
+	keys_wipe(&k);
+	keys_wipe(&old);
+}
+
+static void test_keys_public_key_file_of_wrong_format_is_ebadmsg(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t pub[JF_PUB_LEN];
+	char path[128];
+	FILE *fp;
+
+	assert_int_equal(keys_read_pub(f->pub, pub), 0);
+	snprintf(path, sizeof(path), "%s/bad.pub", f->top);
+	fp = fopen(path, "we");
+	fputs(JF_PUB_PREFIX "zz\n", fp);
+	fclose(fp);
+	assert_int_equal(keys_read_pub(path, pub), -EBADMSG);
+	assert_int_equal(keys_read_pub(f->key, pub), -EBADMSG);
+	assert_int_equal(keys_load(f->pub, &(struct keys){ 0 }), -EBADMSG);
+}
+
+/* The writer dies after storing the next epoch's key but before its
+ * certificate reached the journal: open must write the certificate. */
+static void test_journal_resumes_a_key_evolution_cut_by_a_crash(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t head[JF_HASH_LEN];
+	struct segment_reader *sr;
+	struct segment_block b;
+	struct segment_frame fr;
+	struct segment_info info;
+	char name[JF_SEGMENT_NAME_LEN + 1];
+	uint64_t *firsts, next = 0;
+	struct seal_epoch e;
+	struct journal *j;
+	struct keys k;
+	size_t n;
+	int dirfd;
+
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 0, 100);
+	assert_int_equal(journal_close(j), 0);
+	dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(segment_list(dirfd, &firsts, &n), 0);
+	segment_name(name, firsts[n - 1]);
+	free(firsts);
+	assert_int_equal(segment_reader_open(&sr, dirfd, name), 0);
+	assert_int_equal(segment_reader_header(sr, &info), 1);
+	while (segment_reader_next(sr, &b) == 1) {
+		size_t off = 0;
+		uint32_t idx = 0;
+
+		while (segment_next_frame(&b, &off, &idx, &fr) == 1) {
+			next = fr.seq + 1;
+			memcpy(head, fr.hash, JF_HASH_LEN);
+		}
+	}
+	segment_reader_close(sr);
+	close(dirfd);
+	assert_int_equal(keys_load(f->key, &k), 0);
+	assert_int_equal(keys_evolve(f->key, &k, next, head, 99, &e), 0);
+	keys_wipe(&k);
+
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 100, 200);
+	assert_int_equal(journal_close(j), 0);
+	expect_records(f, 200, JOURNAL_SEALED);
+}
+
+/* kill -9 in a child mid-write, then a torn block at the end of the file. */
+static void test_journal_cuts_a_torn_tail_and_records_it(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t torn[] = { 'S', 'T', 'J', 'B', 1, 0, 0, 0, 0x40, 0, 0, 0, 0x99 };
+	char name[JF_SEGMENT_NAME_LEN + 1], path[256];
+	struct journal_reader *r;
+	struct journal_entry e;
+	uint64_t *firsts, discarded = 0;
+	struct journal *j;
+	size_t n;
+	int dirfd, fd, status, recoveries = 0;
+	pid_t pid;
+
+	f->cfg.seal_every = 50;
+	pid = fork();
+	if (pid == 0) {
+		if (journal_open(&j, &f->cfg) < 0)
+			_exit(1);
+		append_records(j, 0, 120);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(segment_list(dirfd, &firsts, &n), 0);
+	segment_name(name, firsts[n - 1]);
+	free(firsts);
+	close(dirfd);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_int_equal(write(fd, torn, sizeof(torn)), (ssize_t)sizeof(torn));
+	close(fd);
+
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 0, 10);
+	assert_int_equal(journal_close(j), 0);
+	assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+	while (journal_reader_next(r, &e) == 1) {
+		msgpack_zone zone;
+		msgpack_object o;
+
+		assert_int_equal(e.seal, JOURNAL_SEALED);
+		msgpack_zone_init(&zone, 1024);
+		if (rec_unpack(e.rec, e.len, &zone, &o) == 0 && rec_is(&o, "type", "recovery")) {
+			recoveries++;
+			assert_true(rec_get_uint(&o, "discarded_bytes", &discarded));
+		}
+		msgpack_zone_destroy(&zone);
+	}
+	journal_reader_check_end(r, false);
+	assert_int_equal(journal_reader_faults(r, &(const struct journal_fault *){ NULL }), 0);
+	journal_reader_close(r);
+	assert_int_equal(recoveries, 1);
+	assert_int_equal(discarded, sizeof(torn));
+}
+
+/* replay --follow: records appended after the reader reached the end,
+ * across a rotation, come out of later calls. */
+static void test_journal_reader_follows_a_live_journal_across_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_reader *r;
+	struct journal_entry e;
+	struct journal *j;
+	unsigned user = 0;
+	int rc;
+
+	f->cfg.seal_ms = 0; /* every tick seals, which makes what was appended visible */
+	f->cfg.segment_bytes = 8192;
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 0, 40);
+	assert_int_equal(journal_tick(j), 0);
+	assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+	for (int round = 1; round <= 4; round++) {
+		while ((rc = journal_reader_next(r, &e)) == 1)
+			user += !is_journal_record(&e);
+		assert_int_equal(rc, 0);
+		assert_int_equal(user, 40u * (unsigned)round);
+		append_records(j, 40u * (unsigned)round, 40u * (unsigned)(round + 1));
+		assert_int_equal(journal_tick(j), 0);
+	}
+	assert_int_equal(journal_close(j), 0);
+	while (journal_reader_next(r, &e) == 1)
+		user += !is_journal_record(&e);
+	assert_int_equal(user, 200);
+	journal_reader_close(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_journal_round_trip_reads_records_back_sealed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_reader_without_key_reports_unsealed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_open_without_key_is_enokey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_open_with_another_journals_key_is_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_evolution_overwrites_the_old_seed_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_public_key_file_of_wrong_format_is_ebadmsg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_resumes_a_key_evolution_cut_by_a_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_cuts_a_torn_tail_and_records_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_reader_follows_a_live_journal_across_rotation, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
