@@ -72,9 +72,16 @@ int sendmsg6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* loaded as BPF_CGROUP_UNIX_CONNECT where the kernel has it, as bpf/net.bpf.c's */
+/* loaded as BPF_CGROUP_UNIX_CONNECT / _SENDMSG where the kernel has them,
+ * as bpf/net.bpf.c's */
 SEC("cgroup/connect4")
 int connect_unix(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int sendmsg_unix(struct bpf_sock_addr *ctx)
 {
 	return 1;
 }

@@ -22,6 +22,7 @@
 #include "floor.skel.h"
 
 #define SECS_MAX 64
+#define HOOKS    6 /* cgroup programs, attached to the one cgroup */
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -75,22 +76,33 @@ static int check_sections(struct bpf_object *floor, const char *product_path)
 	return bad ? -1 : 0;
 }
 
-/* BPF_CGROUP_UNIX_CONNECT by its number in this kernel, -1 if it has none. */
-static int unix_connect_type(void)
+/* An attach type by its name in this kernel's BTF, -1 if it has none. */
+static int attach_type(const char *name)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
-	const struct btf_type *t;
-	int id, val = -1;
+	int id = btf ? btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM) : -1;
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	int val = -1;
 
-	if (!btf)
-		return -1;
-	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
-	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	for (int i = 0; t && i < btf_vlen(t); i++)
-		if (!strcmp(btf__name_by_offset(btf, btf_enum(t)[i].name_off), "BPF_CGROUP_UNIX_CONNECT"))
+		if (!strcmp(btf__name_by_offset(btf, btf_enum(t)[i].name_off), name))
 			val = (int)btf_enum(t)[i].val;
 	btf__free(btf);
 	return val;
+}
+
+/* The unix socket hooks (6.7+) by number, as the collector sets them. */
+static void set_unix_hooks(struct floor_bpf *skel)
+{
+	int connect = attach_type("BPF_CGROUP_UNIX_CONNECT"), sendmsg = attach_type("BPF_CGROUP_UNIX_SENDMSG");
+
+	if (connect >= 0 && sendmsg >= 0) {
+		bpf_program__set_expected_attach_type(skel->progs.connect_unix, (enum bpf_attach_type)connect);
+		bpf_program__set_expected_attach_type(skel->progs.sendmsg_unix, (enum bpf_attach_type)sendmsg);
+		return;
+	}
+	bpf_program__set_autoload(skel->progs.connect_unix, false);
+	bpf_program__set_autoload(skel->progs.sendmsg_unix, false);
 }
 
 /* libbpf finds tracepoint ids in tracefs: mount it in a mount namespace of
@@ -109,12 +121,12 @@ static int need_tracefs(void)
 
 int main(int argc, char **argv)
 {
-	struct bpf_program *hooks[5];
-	struct bpf_link *links[5] = { NULL };
+	struct bpf_program *hooks[HOOKS];
+	struct bpf_link *links[HOOKS] = { NULL };
 	struct floor_bpf *skel;
 	const char *cgroup = NULL, *check = NULL;
 	sigset_t set;
-	int cgfd, unix_type, sig, rc = 1;
+	int cgfd, sig, rc = 1;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--cgroup"))
@@ -143,11 +155,7 @@ int main(int argc, char **argv)
 	}
 	if (check_sections(skel->obj, check) < 0)
 		goto out;
-	unix_type = unix_connect_type();
-	if (unix_type >= 0)
-		bpf_program__set_expected_attach_type(skel->progs.connect_unix, (enum bpf_attach_type)unix_type);
-	else
-		bpf_program__set_autoload(skel->progs.connect_unix, false);
+	set_unix_hooks(skel);
 	if (need_tracefs() < 0)
 		goto out;
 	if (floor_bpf__load(skel) || floor_bpf__attach(skel)) {
@@ -159,7 +167,8 @@ int main(int argc, char **argv)
 	hooks[2] = skel->progs.sendmsg4;
 	hooks[3] = skel->progs.sendmsg6;
 	hooks[4] = skel->progs.connect_unix;
-	for (int i = 0; i < 5; i++) {
+	hooks[5] = skel->progs.sendmsg_unix;
+	for (int i = 0; i < HOOKS; i++) {
 		if (bpf_program__fd(hooks[i]) < 0)
 			continue;
 		links[i] = bpf_program__attach_cgroup(hooks[i], cgfd);
@@ -173,7 +182,7 @@ int main(int argc, char **argv)
 	sigwait(&set, &sig);
 	rc = 0;
 out:
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < HOOKS; i++)
 		bpf_link__destroy(links[i]);
 	floor_bpf__destroy(skel);
 	close(cgfd);

@@ -25,6 +25,10 @@ _on_exit() {
 	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
 		eval "${_cleanups[i]}" >/dev/null 2>&1
 	done
+	# bench_cgroup runs in $(...), where a defer would be lost: its cgroups go here
+	for cg in "$(cg2_root)"/sandtrail-bench-$$-*; do
+		[ -d "$cg" ] && rm_cgroup "$cg"
+	done
 	rm -rf "$B"
 }
 trap _on_exit EXIT
@@ -61,12 +65,11 @@ rm_cgroup() {
 	return 1
 }
 
-# bench_cgroup NAME: a fresh cgroup v2 directory, removed at exit
+# bench_cgroup NAME: a fresh cgroup v2 directory, removed at exit (_on_exit)
 bench_cgroup() {
 	local cg
 	cg=$(cg2_root)/sandtrail-bench-$$-$1
 	mkdir "$cg" || return 1
-	defer rm_cgroup "$cg"
 	echo "$cg"
 }
 
@@ -266,8 +269,9 @@ perf_rec() {
 	perf record -q -g -e cpu-clock -o "$out" -- "$@" 2>/dev/null
 }
 
-# perf_top FILE REGEX N [children|self]: "symbol share, ..." for the N
-# largest symbols matching REGEX (BPF programs shown as bpf:NAME)
+# perf_top FILE REGEX N [children|no-children]: "symbol share, ..." for the N
+# largest symbols matching REGEX, with (children) or without what they call
+# (BPF programs shown as bpf:NAME)
 perf_top() {
 	perf report -i "$1" --stdio "--${4:-children}" --sort sym -g none 2>/dev/null | awk -v re="$2" -v n="$3" '
 		/^#/ || $1 !~ /%$/ { next }

@@ -3,7 +3,9 @@
  * CLOCK_REALTIME of the call), the time until a seal covering it is on disk.
  * A seal is on disk once this reader has seen it in the segment and its own
  * fdatasync of that segment returned.  Until SIGTERM/SIGINT, then prints
- * {"records":N,"p50_ms":..,"p99_ms":..,"max_ms":..,"unsealed":U,"seals":S}.
+ * {"records":N,"p50_ms":..,"p99_ms":..,"max_ms":..,"unsealed":U,"seals":S,
+ *  "to_seal_p50_ms":..,"to_disk_p50_ms":..}: the two parts of the latency,
+ * from the call to the seal's own timestamp and from there to disk.
  *
  *   seal_latency --journal DIR [--pubkey FILE] --prefix PREFIX
  */
@@ -109,6 +111,7 @@ static double pct_ms(const uint64_t *v, size_t n, unsigned pct)
 int main(int argc, char **argv)
 {
 	struct vec pending = { .size = sizeof(struct stamp) }, lat = { .size = sizeof(uint64_t) };
+	struct vec to_seal = { .size = sizeof(uint64_t) }, to_disk = { .size = sizeof(uint64_t) };
 	const char *dir = NULL, *pubkey = NULL, *prefix = NULL;
 	struct journal_reader *r;
 	struct journal_entry e;
@@ -151,7 +154,7 @@ int main(int argc, char **argv)
 
 		while ((rc = journal_reader_next(r, &e)) == 1) {
 			msgpack_object o;
-			uint64_t ns, last;
+			uint64_t ns, last, ts;
 
 			msgpack_zone_clear(&zone);
 			if (rec_unpack(e.rec, e.len, &zone, &o) < 0)
@@ -159,7 +162,8 @@ int main(int argc, char **argv)
 			ns = stamp_of(&o, prefix, plen);
 			if (ns) {
 				*(struct stamp *)push(&pending) = (struct stamp){ e.seq, ns };
-			} else if (rec_is(&o, "type", "seal") && rec_get_uint(&o, "last", &last)) {
+			} else if (rec_is(&o, "type", "seal") && rec_get_uint(&o, "last", &last) &&
+				   rec_get_uint(&o, "ts", &ts)) {
 				struct stamp *p = pending.v;
 				size_t keep = 0;
 				uint64_t now;
@@ -168,10 +172,13 @@ int main(int argc, char **argv)
 				now = realtime_ns();
 				seals++;
 				for (size_t i = 0; i < pending.n; i++) {
-					if (p[i].seq <= last)
-						*(uint64_t *)push(&lat) = now > p[i].ns ? now - p[i].ns : 0;
-					else
+					if (p[i].seq > last) {
 						p[keep++] = p[i];
+						continue;
+					}
+					*(uint64_t *)push(&lat) = now > p[i].ns ? now - p[i].ns : 0;
+					*(uint64_t *)push(&to_seal) = ts > p[i].ns ? ts - p[i].ns : 0;
+					*(uint64_t *)push(&to_disk) = now > ts ? now - ts : 0;
 				}
 				pending.n = keep;
 			}
@@ -185,12 +192,17 @@ int main(int argc, char **argv)
 				;
 	}
 	qsort(lat.v, lat.n, sizeof(uint64_t), cmp_u64);
+	qsort(to_seal.v, to_seal.n, sizeof(uint64_t), cmp_u64);
+	qsort(to_disk.v, to_disk.n, sizeof(uint64_t), cmp_u64);
 	printf("{\"records\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"unsealed\":%zu,\"seals\":%" PRIu64
-	       "}\n",
-	       lat.n, pct_ms(lat.v, lat.n, 50), pct_ms(lat.v, lat.n, 99), pct_ms(lat.v, lat.n, 100), pending.n, seals);
+	       ",\"to_seal_p50_ms\":%.3f,\"to_disk_p50_ms\":%.3f}\n",
+	       lat.n, pct_ms(lat.v, lat.n, 50), pct_ms(lat.v, lat.n, 99), pct_ms(lat.v, lat.n, 100), pending.n, seals,
+	       pct_ms(to_seal.v, to_seal.n, 50), pct_ms(to_disk.v, to_disk.n, 50));
 	msgpack_zone_destroy(&zone);
 	journal_reader_close(r);
 	free(pending.v);
 	free(lat.v);
+	free(to_seal.v);
+	free(to_disk.v);
 	return 0;
 }

@@ -120,7 +120,7 @@ ovh_frac() { awk -v x="$1" -v y="$2" 'BEGIN { if (y - 1 > 0.005) printf "%.3f", 
 # Symbols that, when the workload spends this share (%) under them in (c),
 # say what to change.
 OVH_HINTS=(
-	"irq_work_queue|5|a ring-buffer wakeup per event (irq_work, an APIC write: a VM exit on this machine): emit() in bpf/common.bpf.h could pass BPF_RB_NO_WAKEUP and force a wakeup only past a fill threshold (bpf_ringbuf_query), the collector polling on a short timer"
+	"irq_work_queue|5|ring-buffer wakeups (irq_work, an APIC write: a VM exit on this machine): emit() in bpf/common.bpf.h forces one on every event while more than wakeup_bytes wait, that is whenever the collector lags; waking once, when the fill crosses the threshold, would do"
 	"htab_map_update_elem|3|every traced syscall inserts its pending event (KBs, BPF_F_NO_PREALLOC hash) at entry and deletes it at exit: a preallocated or per-CPU slot, or reserving in the ring buffer at entry, would avoid the allocation"
 	"bpf_probe_read_kernel|5|exit copies the whole pending event into scratch before the path walk: building the event in place would save the copy"
 	"bpf:st_walk_path|5|the kernel path walk of each successful open"
@@ -131,7 +131,7 @@ OVH_HINTS=(
 # workload's samples: our programs and the helpers they call; the collector's).
 # Runs in this shell (never in $(...)): what it starts is stopped by our traps.
 ovh_profile() {
-	local l=$1 cg=$2 wl=$B/perf.$1.$2 coll=$B/perf.coll.$1.$2 pp h sym min hint share hints=""
+	local l=$1 cg=$2 wl=$B/perf.$1.${2##*-} coll=$B/perf.coll.$1.${2##*-} pp h sym min hint share hints=""
 	collector_start || return 1
 	if collector_watch "$OVH_CG" >/dev/null; then
 		perf record -q -g -e cpu-clock -p "$COLLECTOR_PID" -o "$coll" 2>/dev/null &
@@ -154,7 +154,7 @@ ovh_profile() {
 	printf 'perf record -g -e cpu-clock (workload in (c)): under our BPF programs (trace_call_bpf) %s%% [%s]; helpers [%s]. Collector self time [%s].%s' \
 		"$(perf_share "$wl" trace_call_bpf)" "$(perf_top "$wl" '^bpf:' 4)" \
 		"$(perf_top "$wl" '^(bpf_ringbuf|irq_work_queue|bpf_probe_read|htab_map|copy_from_kernel|strncpy_from_user|bpf_get|bpf_map)' 5)" \
-		"$(perf_top "$coll" . 6 self)" "${hints:+ Where it goes:$hints}"
+		"$(perf_top "$coll" . 6 no-children)" "${hints:+ Where it goes:$hints}"
 }
 
 ovh_report() {

@@ -51,7 +51,7 @@ section_loss() {
 	status=$(verdict "$got == $ops")
 	if [ "$status" = missed ]; then
 		loss_run "$secs" "$cg" "$file" "$B/perf.loss" && journal_drop
-		why=" perf record -g -e cpu-clock -p sandtraild (same run again): self time [$(perf_top "$B/perf.loss" . 8 self)]."
+		why=" perf record -g -e cpu-clock -p sandtraild (same run again): self time [$(perf_top "$B/perf.loss" . 8 no-children)]."
 	fi
 	row loss "open+close flat out ${secs}s, default buffers" "$got of $ops recorded, $lost lost (counted)" \
 		"no loss" "$status" \
