@@ -256,7 +256,7 @@ row() {
 }
 
 print_row() {
-	jq -r '"\(.title | .[0:46] | . + " " * (46 - length)) \(.result | . + " " * ([0, 30 - length] | max)) \(.target | . + " " * ([0, 16 - length] | max)) \(.status)",
+	jq -r '"\(.title | .[0:48] | . + " " * (48 - length)) \(.result | . + " " * ([0, 32 - length] | max)) \(.target | . + " " * ([0, 20 - length] | max)) \(.status)",
 		(select(.reproduce != "") | "    reproduce: \(.reproduce)"),
 		(select(.note != "") | "    note: \(.note)")' <<<"$1"
 }
@@ -287,10 +287,12 @@ perf_top() {
 		}'
 }
 
-# perf_share FILE SYMBOL: the share of samples under SYMBOL (0 if none)
+# perf_share FILE SYMBOL: the share of samples under SYMBOL (bpf:NAME for a
+# BPF program), 0 if none
 perf_share() {
-	perf report -i "$1" --stdio --children --sort sym -g none 2>/dev/null |
-		awk -v s="$2" '$NF == s && $1 ~ /%$/ { print $1 + 0; found = 1; exit } END { if (!found) print 0 }'
+	perf report -i "$1" --stdio --children --sort sym -g none 2>/dev/null | awk -v s="$2" '
+		$1 ~ /%$/ { sym = $NF; sub(/^bpf_prog_[0-9a-f]+_/, "bpf:", sym); if (sym == s) { print $1 + 0; found = 1; exit } }
+		END { if (!found) print 0 }'
 }
 
 # verdict COND: met when the awk condition holds

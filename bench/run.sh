@@ -37,7 +37,7 @@ perf_note() {
 
 sections=${BENCH_ROWS:-$(for f in bench/rows/*.sh; do basename "$f" .sh | sed 's/^[0-9]*-//'; done)}
 for f in bench/rows/*.sh; do source "$f"; done
-printf '\n%-46s %-30s %-16s %s\n' row result target status
+printf '\n%-48s %-32s %-20s %s\n' row result target status
 for s in $sections; do
 	"section_$s" || log "section $s failed"
 done
