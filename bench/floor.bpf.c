@@ -48,42 +48,20 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 }
 
 /* cgroup hooks: 1 lets the call through */
-SEC("cgroup/connect4")
-int connect4(struct bpf_sock_addr *ctx)
-{
-	return 1;
-}
+#define FLOOR_HOOK(sec, name)                            \
+	SEC(sec)                                         \
+	int name(struct bpf_sock_addr *ctx)              \
+	{                                                \
+		return 1;                                \
+	}
 
-SEC("cgroup/connect6")
-int connect6(struct bpf_sock_addr *ctx)
-{
-	return 1;
-}
-
-SEC("cgroup/sendmsg4")
-int sendmsg4(struct bpf_sock_addr *ctx)
-{
-	return 1;
-}
-
-SEC("cgroup/sendmsg6")
-int sendmsg6(struct bpf_sock_addr *ctx)
-{
-	return 1;
-}
-
+FLOOR_HOOK("cgroup/connect4", connect4)
+FLOOR_HOOK("cgroup/connect6", connect6)
+FLOOR_HOOK("cgroup/sendmsg4", sendmsg4)
+FLOOR_HOOK("cgroup/sendmsg6", sendmsg6)
 /* loaded as BPF_CGROUP_UNIX_CONNECT / _SENDMSG where the kernel has them,
  * as bpf/net.bpf.c's */
-SEC("cgroup/connect4")
-int connect_unix(struct bpf_sock_addr *ctx)
-{
-	return 1;
-}
-
-SEC("cgroup/sendmsg4")
-int sendmsg_unix(struct bpf_sock_addr *ctx)
-{
-	return 1;
-}
+FLOOR_HOOK("cgroup/connect4", connect_unix)
+FLOOR_HOOK("cgroup/sendmsg4", sendmsg_unix)
 
 char LICENSE[] SEC("license") = "GPL";

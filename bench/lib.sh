@@ -27,7 +27,7 @@ _on_exit() {
 	done
 	# bench_cgroup runs in $(...), where a defer would be lost: its cgroups go here
 	for cg in "$(cg2_root)"/sandtrail-bench-$$-*; do
-		[ -d "$cg" ] && rm_cgroup "$cg"
+		[ -d "$cg" ] && drop_cgroup "$cg"
 	done
 	rm -rf "$B"
 }
@@ -49,17 +49,11 @@ ratio_fmt() { awk -v r="$1" 'BEGIN { printf "%.3fx", r }'; }
 # ---- cgroups ----
 cg2_root() { awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo; }
 
-rm_cgroup() {
-	local cg=$1 d
-	[ -d "$cg" ] || return 0
-	if [ -e "$cg/cgroup.kill" ]; then
-		echo 1 >"$cg/cgroup.kill" 2>/dev/null
-	else
-		xargs -r kill -9 <"$cg/cgroup.procs" 2>/dev/null
-	fi
+# drop_cgroup CG: kills what is left in CG, removes it
+drop_cgroup() {
+	echo 1 >"$1/cgroup.kill" 2>/dev/null
 	for _ in $(seq 50); do
-		find "$cg" -depth -type d 2>/dev/null | while read -r d; do rmdir "$d" 2>/dev/null; done
-		[ -d "$cg" ] || return 0
+		rmdir "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	return 1
@@ -118,6 +112,22 @@ wait_line() {
 	return 1
 }
 
+# start_ready VAR CMD...: CMD in the background until it says "NAME: ready"
+# on stderr (NAME: CMD's base name, its stderr in $B/NAME.err); VAR gets its
+# pid, for stop_pid
+start_ready() {
+	local var=$1 name=${2##*/} pid
+	shift
+	"$@" 2>"$B/$name.err" &
+	pid=$!
+	printf -v "$var" %s "$pid"
+	wait_line "$B/$name.err" "^$name: ready" "$pid" && return 0
+	log "$name did not start: $(cat "$B/$name.err")"
+	stop_pid "$pid"
+	printf -v "$var" %s ""
+	return 1
+}
+
 # stop_pid PID: SIGTERM, then SIGKILL after 20 s; waits for it
 stop_pid() {
 	local pid=$1
@@ -143,18 +153,11 @@ collector_start() {
 	PUBKEY=$B/keys.$COLLECTOR_N/signing.pub
 	export SANDTRAIL_SOCKET=$B/control.sock
 	mkdir -p "$B/keys.$COLLECTOR_N"
-	"$SANDTRAILD" --journal "$JOURNAL" --socket "$SANDTRAIL_SOCKET" --key "$KEY" --create-key "$@" \
-		2>"$B/sandtraild.err" &
-	COLLECTOR_PID=$!
-	if ! wait_line "$B/sandtraild.err" '^sandtraild: ready' "$COLLECTOR_PID"; then
-		log "sandtraild did not start: $(cat "$B/sandtraild.err")"
-		collector_stop
-		return 1
-	fi
+	start_ready COLLECTOR_PID "$SANDTRAILD" --journal "$JOURNAL" --socket "$SANDTRAIL_SOCKET" --key "$KEY" \
+		--create-key "$@"
 }
 collector_stop() {
-	[ -n "$COLLECTOR_PID" ] || return 0
-	stop_pid "$COLLECTOR_PID"
+	[ -z "$COLLECTOR_PID" ] || stop_pid "$COLLECTOR_PID"
 	COLLECTOR_PID=
 }
 # collector_watch CG: makes CG a session; prints its id
@@ -167,17 +170,10 @@ defer collector_stop
 FLOOR_PID=
 floor_start() {
 	floor_stop
-	"$BIN/bench/floor" --cgroup "$1" --check "$BIN/sandtrail.bpf.o" 2>"$B/floor.err" &
-	FLOOR_PID=$!
-	if ! wait_line "$B/floor.err" '^floor: ready' "$FLOOR_PID"; then
-		log "floor probes did not attach: $(cat "$B/floor.err")"
-		floor_stop
-		return 1
-	fi
+	start_ready FLOOR_PID "$BIN/bench/floor" --cgroup "$1" --check "$BIN/sandtrail.bpf.o"
 }
 floor_stop() {
-	[ -n "$FLOOR_PID" ] || return 0
-	stop_pid "$FLOOR_PID"
+	[ -z "$FLOOR_PID" ] || stop_pid "$FLOOR_PID"
 	FLOOR_PID=
 }
 defer floor_stop

@@ -16,11 +16,9 @@ lat_run() {
 	collector_start "$@" || return 1
 	id=$(collector_watch "$cg") || return 1
 	[ -f "$PUBKEY" ] && pub=(--pubkey "$PUBKEY")
-	"$BIN/bench/seal_latency" --journal "$JOURNAL" "${pub[@]}" --prefix "$B/lat-$label" \
-		>"$B/lat-$label.json" 2>"$B/lat-$label.err" &
-	follower=$!
+	start_ready follower "$BIN/bench/seal_latency" --journal "$JOURNAL" "${pub[@]}" --prefix "$B/lat-$label" \
+		>"$B/lat-$label.json" || return 1
 	defer stop_pid "$follower"
-	wait_line "$B/lat-$label.err" '^seal_latency: ready' "$follower" || { cat "$B/lat-$label.err" >&2; return 1; }
 	in_cgroup "$cg" "$LOADGEN" stamped "$LAT_RATE" "$secs" "$B/lat-$label" >/dev/null || return 1
 	sleep 1.5 # longer than a seal interval: the last records get their seal
 	stop_pid "$follower"
