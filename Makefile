@@ -178,7 +178,7 @@ test-fuzz: tests
 	BUILD=$(BUILD) tests/run.sh fuzz
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) all $(BUILD)/tests/helpers/st_workload
 	BUILD=$(BUILD) tests/demo.sh
 
 # root; BENCH_QUICK=1 runs every row briefly (a check that the harness works)

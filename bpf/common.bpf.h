@@ -11,7 +11,6 @@
 
 #include "events.h"
 
-#define ST_WATCH_MAX   4096
 #define ST_PENDING_MAX 65536 /* threads of all sessions inside one traced syscall */
 
 /* Session cgroups: cgroup v2 id -> its settings.  Written only by the collector. */
@@ -28,10 +27,10 @@ struct {
 	__uint(max_entries, 1 << 24);
 } events SEC(".maps") __weak;
 
-/* Events that could not be delivered, per CPU and type. */
+/* Events that could not be delivered, per CPU, session slot and type. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, ST_EV_MAX);
+	__uint(max_entries, ST_LOSS_SLOTS * ST_EV_MAX);
 	__type(key, __u32);
 	__type(value, struct st_loss_counts);
 } losses SEC(".maps") __weak;
@@ -97,17 +96,23 @@ struct pend_exec {
 	struct st_exec ev;
 	char s[ST_PATH_MAX + ST_ARGV_MAX];
 };
+/* user: where the paths were in the caller's memory, to read them again at
+ * exit when the entry could not (set after the copies, which may spill up
+ * to 2 bytes past s). */
 struct pend_open {
 	struct st_open ev;
 	char s[ST_PATH_MAX];
+	__u64 user;
 };
 struct pend_unlink {
 	struct st_unlink ev;
 	char s[ST_PATH_MAX];
+	__u64 user;
 };
 struct pend_rename {
 	struct st_rename ev;
 	char s[2 * ST_PATH_MAX];
+	__u64 user[2];
 };
 struct pend_connect {
 	struct st_connect ev;
@@ -125,10 +130,14 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
-/* Atomic although per CPU: the cgroup hooks run preemptible. */
-static __always_inline void count_loss(__u32 type, __u32 reason)
+/* Counted for the session, so that its record says how complete it is.
+ * Atomic although per CPU: the cgroup hooks run preemptible. */
+static __always_inline void count_loss(__u64 session, __u32 type, __u32 reason)
 {
-	struct st_loss_counts *c = bpf_map_lookup_elem(&losses, &type);
+	struct st_watch *w = bpf_map_lookup_elem(&watched, &session);
+	__u32 slot = w ? w->slot : ST_WATCH_MAX;
+	__u32 idx = slot * ST_EV_MAX + type;
+	struct st_loss_counts *c = bpf_map_lookup_elem(&losses, &idx);
 
 	if (c && reason < ST_LOSS_MAX)
 		__sync_fetch_and_add(&c->lost[reason], 1);
@@ -183,7 +192,7 @@ static __always_inline void pend(void *map, struct st_hdr *h, __u64 session, __u
 	h->syscall = sys;
 	h->type = type;
 	if (bpf_map_update_elem(map, &tid, h, BPF_ANY))
-		count_loss(type, ST_LOSS_PENDING);
+		count_loss(session, type, ST_LOSS_PENDING);
 }
 
 /* Copies the user string at src to dst (room: ST_PATH_MAX + 2) and
@@ -202,6 +211,24 @@ static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *f
 		return ST_PATH_MAX;
 	}
 	return n - 1;
+}
+
+/* A path the entry could not read (its page was not faulted in yet) is
+ * read again at exit, once the kernel's own copy made it resident; it is
+ * flagged late, as a racing thread could have changed it in between.
+ * Returns the new length, or len when there is nothing to do. */
+static __always_inline __u32 reread_user_path(char *dst, __u64 src, __u32 len, __u32 *flags, __u32 trunc,
+					      __u32 fault, __u32 late)
+{
+	__u32 f = 0, n;
+
+	if (!(*flags & fault))
+		return len;
+	n = copy_user_path(dst, (const void *)src, &f, trunc, fault);
+	if (f & fault)
+		return len;
+	*flags = (*flags & ~fault) | (f & trunc) | late;
+	return n;
 }
 
 /* Writes the path of (d, vm) into the scratch buffer at base, as events.h
@@ -254,7 +281,7 @@ static __always_inline void emit(struct st_hdr *h, __u32 size)
 
 	h->size = size;
 	if (bpf_ringbuf_output(&events, h, size, flags))
-		count_loss(h->type, ST_LOSS_RINGBUF);
+		count_loss(h->session_cgid, h->type, ST_LOSS_RINGBUF);
 }
 
 #endif

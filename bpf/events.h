@@ -70,6 +70,8 @@ enum st_syscall {
 #define ST_F_WALK_INCOMPLETE  (1u << 6) /* walk stopped before the root (depth) */
 #define ST_F_FAULT_1          (1u << 7) /* first string could not be read (bad pointer) */
 #define ST_F_FAULT_2          (1u << 8)
+#define ST_F_LATE_1           (1u << 9) /* first string unreadable at entry, read at exit */
+#define ST_F_LATE_2           (1u << 10)
 
 struct st_hdr {
 	__u64 ts;           /* bpf_ktime_get_boot_ns() at the event */
@@ -186,6 +188,10 @@ struct st_loss_counts {
 /* Maps the collector writes (not events). */
 
 #define ST_LEVELS 32 /* cgroup v2 levels a session cgroup may sit at (bits of watched_levels) */
+#define ST_WATCH_MAX 4096 /* sessions at once */
+/* Loss counters: slot * ST_EV_MAX + type in a per-CPU array; the last slot
+ * counts losses whose session was unwatched meanwhile. */
+#define ST_LOSS_SLOTS (ST_WATCH_MAX + 1)
 
 /* Value of the `watched` map, per session cgroup.  Egress rules are looked
  * up under gen, so a new rule set is written beside the old one and takes
@@ -193,7 +199,7 @@ struct st_loss_counts {
 struct st_watch {
 	__u8 enforce;       /* deny egress that no rule allows */
 	__u8 gen;           /* generation of the session's rules */
-	__u8 pad[2];
+	__u16 slot;         /* of the session's loss counters */
 };
 
 /* Key of the egress allowlist (LPM trie): everything before addr must

@@ -188,7 +188,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (!pe)
 		return 0;
 	if (bpf_map_update_elem(&pend_exec, &tid, pe, BPF_ANY))
-		count_loss(ST_EV_EXEC, ST_LOSS_PENDING);
+		count_loss(pe->ev.h.session_cgid, ST_EV_EXEC, ST_LOSS_PENDING);
 	bpf_map_delete_elem(&pend_exec, &old);
 	return 0;
 }

@@ -32,6 +32,7 @@ static __always_inline int open_enter(__u32 sys, long dirfd, const char *path, _
 	ev->mode = mode;
 	ev->resolve = resolve;
 	ev->h.flags = f;
+	((struct pend_open *)buf)->user = (__u64)path;
 	pend(&pend_open, &ev->h, session, sys, ST_EV_OPEN);
 	return 0;
 }
@@ -49,6 +50,10 @@ static __always_inline int open_exit(long ret)
 	po = bpf_map_lookup_elem(&pend_open, &tid);
 	if (!po)
 		return 0;
+	flags = po->ev.h.flags;
+	po->ev.path_len = reread_user_path(po->s, po->user, po->ev.path_len, &flags, ST_F_TRUNC_1, ST_F_FAULT_1,
+					   ST_F_LATE_1);
+	po->ev.h.flags = flags;
 	plen = po->ev.path_len;
 	if (plen > ST_PATH_MAX || !still_watched(po->ev.h.session_cgid))
 		goto out;
@@ -152,13 +157,14 @@ static __always_inline int unlink_enter(__u32 sys, long dirfd, const char *path,
 	ev->dirfd = dirfd;
 	ev->flags = flags;
 	ev->h.flags = f;
+	((struct pend_unlink *)buf)->user = (__u64)path;
 	pend(&pend_unlink, &ev->h, session, sys, ST_EV_UNLINK);
 	return 0;
 }
 
 static __always_inline int unlink_exit(long ret)
 {
-	__u32 tid = current_tid(), plen;
+	__u32 tid = current_tid(), plen, flags;
 	struct pend_unlink *pu;
 
 	if (!watched_levels)
@@ -166,6 +172,10 @@ static __always_inline int unlink_exit(long ret)
 	pu = bpf_map_lookup_elem(&pend_unlink, &tid);
 	if (!pu)
 		return 0;
+	flags = pu->ev.h.flags;
+	pu->ev.path_len = reread_user_path(pu->s, pu->user, pu->ev.path_len, &flags, ST_F_TRUNC_1, ST_F_FAULT_1,
+					   ST_F_LATE_1);
+	pu->ev.h.flags = flags;
 	plen = pu->ev.path_len;
 	if (plen <= ST_PATH_MAX && still_watched(pu->ev.h.session_cgid)) {
 		pu->ev.ret = ret;
@@ -236,13 +246,15 @@ static __always_inline int rename_enter(__u32 sys, long olddirfd, const char *fr
 	ev->newdirfd = newdirfd;
 	ev->flags = flags;
 	ev->h.flags = f;
+	((struct pend_rename *)buf)->user[0] = (__u64)from;
+	((struct pend_rename *)buf)->user[1] = (__u64)to;
 	pend(&pend_rename, &ev->h, session, sys, ST_EV_RENAME);
 	return 0;
 }
 
 static __always_inline int rename_exit(long ret)
 {
-	__u32 tid = current_tid(), flen, tlen;
+	__u32 tid = current_tid(), flen, tlen, flags;
 	struct pend_rename *pr;
 
 	if (!watched_levels)
@@ -250,6 +262,32 @@ static __always_inline int rename_exit(long ret)
 	pr = bpf_map_lookup_elem(&pend_rename, &tid);
 	if (!pr)
 		return 0;
+	flags = pr->ev.h.flags;
+	/* `to` follows `from`: when either was unreadable, both are read again */
+	if ((flags & (ST_F_FAULT_1 | ST_F_FAULT_2)) && still_watched(pr->ev.h.session_cgid)) {
+		char *buf = scratch_buf();
+		struct st_rename *ev = (struct st_rename *)buf;
+		__u32 f = 0;
+
+		if (buf && !bpf_probe_read_kernel(buf, sizeof(*ev), &pr->ev)) {
+			flen = copy_user_path(buf + sizeof(*ev), (const void *)pr->user[0], &f, ST_F_TRUNC_1,
+					      ST_F_FAULT_1);
+			tlen = copy_user_path(buf + sizeof(*ev) + (flen & (2 * ST_PATH_MAX - 1)),
+					      (const void *)pr->user[1], &f, ST_F_TRUNC_2, ST_F_FAULT_2);
+			/* late: unreadable at entry, read now */
+			f |= (flags & ST_F_FAULT_1) && !(f & ST_F_FAULT_1) ? ST_F_LATE_1 : 0;
+			f |= (flags & ST_F_FAULT_2) && !(f & ST_F_FAULT_2) ? ST_F_LATE_2 : 0;
+			if (flen <= ST_PATH_MAX && tlen <= ST_PATH_MAX) {
+				ev->from_len = flen;
+				ev->to_len = tlen;
+				ev->ret = ret;
+				ev->h.flags = f;
+				finish_hdr(&ev->h, ST_EV_RENAME);
+				emit(&ev->h, sizeof(*ev) + flen + tlen);
+			}
+			goto out;
+		}
+	}
 	flen = pr->ev.from_len;
 	tlen = pr->ev.to_len;
 	if (flen <= ST_PATH_MAX && tlen <= ST_PATH_MAX && still_watched(pr->ev.h.session_cgid)) {
@@ -257,6 +295,7 @@ static __always_inline int rename_exit(long ret)
 		finish_hdr(&pr->ev.h, ST_EV_RENAME);
 		emit(&pr->ev.h, sizeof(pr->ev) + flen + tlen);
 	}
+out:
 	bpf_map_delete_elem(&pend_rename, &tid);
 	return 0;
 }

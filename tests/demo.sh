@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
-# make demo: start the collector, trace a session of a small agent-like
-# workload, and print what the session did.  Leaves nothing behind.
+# make demo: start the collector, run a small agent-like script in a hardened
+# session, and print what the session did.  Leaves nothing behind.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 BIN=$PWD/$BUILD
 D=$(mktemp -d /tmp/sandtrail-demo.XXXXXX)
+chmod 755 "$D"
 export SANDTRAIL_SOCKET=$D/control.sock
-CG=
 DAEMON=
+LISTENER=
 
 cleanup() {
+	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
 	[ -n "$DAEMON" ] && kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-	if [ -n "$CG" ] && [ -d "$CG" ]; then
-		echo 1 >"$CG/cgroup.kill" 2>/dev/null || true
-		sleep 0.1
-		rmdir "$CG" 2>/dev/null || true
-	fi
 	rm -rf "$D"
 }
 trap cleanup EXIT
@@ -36,27 +33,41 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-CG=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") { print $5; exit } break } }' \
-	/proc/self/mountinfo)/sandtrail-demo-$$
-mkdir "$CG"
-ID=$("$BIN/sandtrail" watch --cgroup "$CG" --label demo=agent)
-echo "== session $ID watches $CG"
+# a local service the policy allows; everything else on the network is denied
+"$BIN/tests/helpers/st_workload" listen >"$D/port" &
+LISTENER=$!
+for _ in $(seq 50); do [ -s "$D/port" ] && break; sleep 0.1; done
+PORT=$(cat "$D/port")
 
-# an agent-like workload: read the workspace, run tools, write, tidy up, call out
-mkdir -p "$D/workspace"
-printf 'def add(a, b):\n    return a + b\n' >"$D/workspace/calc.py"
-sh -c 'echo $$ > "$1/cgroup.procs"; cd "$2"
-	cat calc.py >/dev/null
-	grep -n "def " calc.py >/dev/null
-	printf "def test_add():\n    assert add(1, 2) == 3\n" > test_calc.py
-	mv test_calc.py test_calc_new.py
-	rm -f test_calc_new.py
-	cat /nonexistent/config 2>/dev/null
-	exec 3<>/dev/tcp/127.0.0.1/9 2>/dev/null || true' _ "$CG" "$D/workspace"
+# the workspace the agent may change, and its task
+mkdir -m 777 "$D/ws"
+printf 'def add(a, b):\n    return a + b\n' >"$D/ws/calc.py"
+cat >"$D/ws/agent.sh" <<'AGENT'
+cat calc.py                                   # read the workspace
+printf 'def test_add():\n    assert add(1, 2) == 3\n' > test_calc.py
+grep -c def calc.py test_calc.py              # run a tool
+mv test_calc.py test_add.py && rm test_add.py # tidy up
+echo "token is $DEMO_TOKEN" > notes.txt       # a secret: redacted in the records
+exec 3<>/dev/tcp/127.0.0.1/$PORT && echo "allowed: 127.0.0.1:$PORT"
+exec 4<>/dev/tcp/169.254.169.254/80 || echo "denied: the metadata address"
+echo owned > /etc/sandtrail-demo || echo "refused: writing outside the workspace"
+AGENT
 
-"$BIN/sandtrail" unwatch "$ID"
+echo "== sandtrail run --mode hardened -- sh agent.sh"
+DEMO_TOKEN=s3cr3t-demo-value "$BIN/sandtrail" run --mode hardened --label demo=agent \
+	-v "$D/ws:/tmp/ws" -w /tmp/ws -e PORT="$PORT" --secret DEMO_TOKEN \
+	--network allowlist --allow "127.0.0.1:$PORT" --memory 256m --pids-limit 64 --timeout 30s \
+	--id-file "$D/id" -- /bin/bash agent.sh || true
 kill -TERM "$DAEMON" && wait "$DAEMON"
 DAEMON=
 
-echo "== replay of session $ID"
-"$BIN/sandtrail" replay --journal "$D/journal" --session "$ID"
+echo
+echo "== sandtrail replay --session $(cat "$D/id")"
+"$BIN/sandtrail" replay --journal "$D/journal" --pubkey "$D/keys/signing.pub" --session "$(cat "$D/id")"
+echo
+echo "== sandtrail verify"
+"$BIN/sandtrail" verify --journal "$D/journal" --pubkey "$D/keys/signing.pub"
+if grep -rqa s3cr3t-demo-value "$D/journal"; then
+	echo "the secret reached the journal" >&2
+	exit 1
+fi

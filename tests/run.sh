@@ -48,11 +48,18 @@ suite_unit() {
 }
 
 suite_integration() {
-	local t
+	local t d before
+	# session parents that sandtrail run creates (one per hierarchy): the
+	# suite removes those it created, to leave the machine as it found it
+	before=$(ls -d /sys/fs/cgroup/sandtrail /sys/fs/cgroup/*/sandtrail 2>/dev/null)
 	for t in tests/integration/test_*.sh; do
 		[ -f "$t" ] || continue
 		run_tap "integration: $(basename "$t" .sh)" timeout -k 10 900 bash "$t"
 	done
+	for d in /sys/fs/cgroup/sandtrail /sys/fs/cgroup/*/sandtrail; do
+		[ -d "$d" ] && ! grep -qxF "$d" <<<"$before" && rmdir "$d" 2>/dev/null
+	done
+	return 0
 }
 
 suite_fuzz() {

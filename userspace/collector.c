@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,9 +51,9 @@ struct collector {
 	int64_t boot_to_wall;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
-	uint64_t unwritten, unwritten_seen; /* records the journal refused */
 	uint64_t last_cgroup_check;
 	bool stopping;
+	bool failed; /* the journal refused a write */
 };
 
 /* Kernel timestamps are boot time; records carry wall time. */
@@ -76,56 +75,71 @@ __attribute__((format(printf, 1, 2))) static void log_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Appends the record built in c->rec.  A refused record is counted and
- * reported as a loss record once the journal takes records again. */
+/* The journal refuses everything after a failed write: nothing could be
+ * recorded any more, so the collector stops, and the session managers,
+ * losing it, kill their sessions (fail closed). */
+static void journal_failed(struct collector *c, const char *what, int rc)
+{
+	if (!c->failed)
+		log_msg("journal %s failed: %s; stopping, sessions can no longer be recorded", what, strerror(-rc));
+	c->failed = true;
+	c->stopping = true;
+}
+
+/* Appends the record built in c->rec. */
 static void write_record(struct collector *c)
 {
 	size_t len;
 	const void *p = rec_finish(&c->rec, &len);
 	int rc = journal_append(c->journal, p, len, NULL);
 
-	if (rc < 0) {
-		if (c->unwritten++ == c->unwritten_seen)
-			log_msg("journal append failed: %s (records are being lost)", strerror(-rc));
-	}
+	if (rc < 0)
+		journal_failed(c, "append", rc);
 }
 
-static void write_loss(struct collector *c, const char *kind, const char *reason, uint64_t count)
+static void write_loss(struct collector *c, const struct session *s, const char *kind, const char *reason,
+		       uint64_t count)
 {
-	enrich_begin(&c->rec, "loss", clock_ns(CLOCK_REALTIME), NULL);
+	enrich_begin(&c->rec, "loss", clock_ns(CLOCK_REALTIME), s);
 	rec_str(&c->rec, "kind", kind);
 	rec_str(&c->rec, "reason", reason);
 	rec_uint(&c->rec, "count", count);
 	write_record(c);
 }
 
-/* Turns every counter that grew since last time into a loss record. */
-static void report_losses(struct collector *c)
+/* Loss records for every kernel counter that grew past seen. */
+static void write_kernel_losses(struct collector *c, const struct session *s,
+				const uint64_t lost[ST_EV_MAX][ST_LOSS_MAX], uint64_t seen[ST_EV_MAX][ST_LOSS_MAX])
 {
 	static const char *const reasons[ST_LOSS_MAX] = { "ringbuf", "pending" };
-	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
 
-	if (probes_losses(c->probes, lost) == 0) {
-		for (int t = 1; t < ST_EV_MAX; t++) {
-			for (int r = 0; r < ST_LOSS_MAX; r++) {
-				if (lost[t][r] == c->lost_seen[t][r])
-					continue;
-				write_loss(c, event_type_name(t), reasons[r], lost[t][r] - c->lost_seen[t][r]);
-				c->lost_seen[t][r] = lost[t][r];
-			}
+	for (int t = 1; t < ST_EV_MAX; t++) {
+		for (int r = 0; r < ST_LOSS_MAX; r++) {
+			if (lost[t][r] == seen[t][r])
+				continue;
+			write_loss(c, s, event_type_name(t), reasons[r], lost[t][r] - seen[t][r]);
+			seen[t][r] = lost[t][r];
 		}
 	}
-	if (c->undecodable != c->undecodable_seen) {
-		write_loss(c, "unknown", "decode", c->undecodable - c->undecodable_seen);
-		c->undecodable_seen = c->undecodable;
-	}
-	if (c->unwritten != c->unwritten_seen) {
-		uint64_t n = c->unwritten - c->unwritten_seen;
+}
 
-		c->unwritten_seen = c->unwritten;
-		write_loss(c, "record", "journal", n);
-		if (c->unwritten == c->unwritten_seen)
-			log_msg("journal takes records again; %" PRIu64 " were lost", n);
+/* Turns every loss counter that grew since last time into a loss record,
+ * of its session where the kernel could tell. */
+static void report_losses(struct collector *c)
+{
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
+		if (!s->ended && probes_losses(c->probes, s->cgroup_id, lost) == 0)
+			write_kernel_losses(c, s, lost, s->lost_seen);
+	}
+	if (probes_losses(c->probes, 0, lost) == 0)
+		write_kernel_losses(c, NULL, lost, c->lost_seen);
+	if (c->undecodable != c->undecodable_seen) {
+		write_loss(c, NULL, "unknown", "decode", c->undecodable - c->undecodable_seen);
+		c->undecodable_seen = c->undecodable;
 	}
 }
 
@@ -175,11 +189,14 @@ static void json_to_rec_int(struct rec *r, json_t *from, const char *key)
  * session manager reported (exit status, peaks), may be NULL. */
 static void end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
 {
-	int rc = probes_unwatch(c->probes, s->cgroup_id);
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+	int rc = probes_unwatch(c->probes, s->cgroup_id, lost);
 
 	if (rc < 0)
 		log_msg("session %s: untrace cgroup %s: %s", s->id, s->cgroup_path, strerror(-rc));
 	drain(c);
+	if (rc == 0)
+		write_kernel_losses(c, s, lost, s->lost_seen);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
 	rec_str(&c->rec, "reason", s->stop_requested ? "stop" : reason);
 	if (info) {
@@ -357,7 +374,7 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	}
 	/* the policy holds before the workload's first instruction, like tracing */
 	if (has_net && (rc = probes_set_netpolicy(c->probes, id, np)) < 0) {
-		probes_unwatch(c->probes, id);
+		probes_unwatch(c->probes, id, NULL);
 		c->sessions.n--;
 		session_free(s);
 		free(np);
@@ -571,6 +588,7 @@ static void check_cgroups(struct collector *c, uint64_t now)
 static void tick(struct collector *c)
 {
 	uint64_t expirations, now = mono_ms();
+	int rc;
 
 	if (read(c->timer_conn.fd, &expirations, sizeof(expirations)) < 0)
 		return;
@@ -578,7 +596,9 @@ static void tick(struct collector *c)
 	report_losses(c);
 	check_cgroups(c, now);
 	session_table_reap(&c->sessions, now, ENDED_KEEP_MS);
-	journal_tick(c->journal);
+	rc = journal_tick(c->journal);
+	if (rc < 0)
+		journal_failed(c, "seal", rc);
 }
 
 static int add_fd(struct collector *c, struct conn *conn, enum conn_kind kind, int fd)
@@ -674,6 +694,8 @@ int collector_run(const struct daemon_config *cfg)
 	jc.seal_every = (uint32_t)cfg->seal_records;
 	jc.seal_ms = (uint32_t)cfg->seal_ms;
 	jc.segment_bytes = cfg->segment_bytes;
+	jc.epoch_ms = (uint32_t)(cfg->epoch_seconds * 1000);
+	jc.epoch_seals = (uint32_t)cfg->epoch_seals;
 	jc.fsync = !strcmp(cfg->fsync, "always") ? JOURNAL_FSYNC_ALWAYS
 		   : !strcmp(cfg->fsync, "none") ? JOURNAL_FSYNC_NONE
 						 : JOURNAL_FSYNC_SEAL;
@@ -712,9 +734,10 @@ int collector_run(const struct daemon_config *cfg)
 	}
 	log_msg("ready");
 	loop(&c);
-	shutdown_sessions(&c);
+	if (!c.failed)
+		shutdown_sessions(&c);
 	unlink(cfg->socket);
-	status = 0;
+	status = c.failed ? 1 : 0;
 out:
 	if (c.probes)
 		probes_close(c.probes);

@@ -26,9 +26,12 @@ static const struct opt opts[] = {
 	{ "key", OPT_STR, OFF(key), "/etc/sandtrail/signing.key", "signing key (public half beside it, .pub)" },
 	{ "create-key", OPT_BOOL, OFF(create_key), "false", "create the signing key if it does not exist" },
 	{ "ringbuf-size", OPT_SIZE, OFF(ringbuf_size), "16M", "kernel ring buffer size (power of two)" },
-	{ "seal-records", OPT_SIZE, OFF(seal_records), "4096", "records between seals" },
+	{ "seal-records", OPT_SIZE, OFF(seal_records), "262144", "records between seals" },
 	{ "seal-ms", OPT_SIZE, OFF(seal_ms), "250", "milliseconds between seals" },
 	{ "segment-bytes", OPT_SIZE, OFF(segment_bytes), "64M", "journal segment size before rotation" },
+	{ "epoch-seconds", OPT_SIZE, OFF(epoch_seconds), "60",
+	  "signing key lifetime: then a new key, certified by the old one, which is erased" },
+	{ "epoch-seals", OPT_SIZE, OFF(epoch_seals), "0", "also evolve the key after this many seals (0: never)" },
 	{ "fsync", OPT_STR, OFF(fsync), "seal", "when to fsync: seal, always, none" },
 };
 
@@ -192,6 +195,14 @@ int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 	}
 	if (strcmp(cfg->fsync, "seal") && strcmp(cfg->fsync, "always") && strcmp(cfg->fsync, "none")) {
 		fprintf(stderr, "sandtraild: --fsync: '%s' is not one of seal, always, none\n", cfg->fsync);
+		return -1;
+	}
+	if (cfg->epoch_seconds == 0 || cfg->epoch_seconds > UINT32_MAX / 1000) {
+		fprintf(stderr, "sandtraild: --epoch-seconds: must be between 1 and %u\n", UINT32_MAX / 1000);
+		return -1;
+	}
+	if (cfg->seal_records > UINT32_MAX || cfg->seal_ms > UINT32_MAX || cfg->epoch_seals > UINT32_MAX) {
+		fprintf(stderr, "sandtraild: --seal-records, --seal-ms and --epoch-seals must be below 2^32\n");
 		return -1;
 	}
 	if (cfg->ringbuf_size < 4096 || (cfg->ringbuf_size & (cfg->ringbuf_size - 1)) ||

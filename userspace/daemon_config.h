@@ -16,6 +16,8 @@ struct daemon_config {
 	uint64_t seal_records;
 	uint64_t seal_ms;
 	uint64_t segment_bytes;
+	uint64_t epoch_seconds;
+	uint64_t epoch_seals;
 	char *fsync;
 };
 

@@ -50,7 +50,7 @@ void enrich_bytes(struct enrich *e, struct rec *r, const struct session *s, cons
 
 /* key: the string; key_truncated: true when the kernel cut it. */
 static void put_str(struct enrich *e, struct rec *r, const struct session *s, const char *key,
-		    const struct event_str *str, bool walk_incomplete)
+		    const struct event_str *str)
 {
 	char tkey[64];
 	bool truncated = str->truncated;
@@ -58,13 +58,20 @@ static void put_str(struct enrich *e, struct rec *r, const struct session *s, co
 	if (str->components) {
 		size_t n = event_path_join(str, e->path, sizeof(e->path), &truncated);
 
-		truncated |= walk_incomplete;
 		enrich_bytes(e, r, s, key, e->path, n);
 	} else {
 		enrich_bytes(e, r, s, key, str->p, str->len);
 	}
 	if (truncated) {
 		snprintf(tkey, sizeof(tkey), "%s_truncated", key);
+		rec_bool(r, tkey, true);
+	}
+	if (!str->present) {
+		snprintf(tkey, sizeof(tkey), "%s_unreadable", key);
+		rec_bool(r, tkey, true);
+	}
+	if (str->late) {
+		snprintf(tkey, sizeof(tkey), "%s_late", key);
 		rec_bool(r, tkey, true);
 	}
 }
@@ -91,10 +98,9 @@ static void put_exec(struct enrich *e, struct rec *r, const struct session *s, c
 {
 	const struct st_exec *x = ev->body;
 	const struct event_str *argv = &ev->str[1], *exe = &ev->str[2];
-	bool incomplete = ev->h->flags & ST_F_WALK_INCOMPLETE;
 	uint32_t off = 0;
 
-	put_str(e, r, s, "filename", &ev->str[0], false);
+	put_str(e, r, s, "filename", &ev->str[0]);
 	rec_key(r, "argv");
 	msgpack_pack_array(&r->pk, x->argc);
 	for (uint32_t i = 0; i < x->argc; i++) {
@@ -107,7 +113,7 @@ static void put_exec(struct enrich *e, struct rec *r, const struct session *s, c
 	if (argv->truncated || (ev->h->flags & ST_F_TRUNC_ARGS))
 		rec_bool(r, "argv_truncated", true);
 	if (exe->len)
-		put_str(e, r, s, "exe", exe, incomplete);
+		put_str(e, r, s, "exe", exe);
 	rec_int(r, "ret", x->ret);
 	if (x->ret == 0) {
 		/* the process now runs exe: later records carry it as image */
@@ -137,10 +143,8 @@ static void put_open(struct enrich *e, struct rec *r, const struct session *s, c
 	const struct event_str *req = &ev->str[0], *res = &ev->str[1];
 	bool resolved = o->ret >= 0 && res->present && res->len > 0;
 
-	put_str(e, r, s, "path", resolved ? res : req, ev->h->flags & ST_F_WALK_INCOMPLETE);
-	put_str(e, r, s, "requested", req, false);
-	if (!req->present)
-		rec_bool(r, "requested_unreadable", true);
+	put_str(e, r, s, "path", resolved ? res : req);
+	put_str(e, r, s, "requested", req);
 	flagnames_open(r, "flags", o->flags);
 	if (o->flags & (O_CREAT | __O_TMPFILE))
 		rec_uint(r, "mode", o->mode);
@@ -155,7 +159,7 @@ static void put_unlink(struct enrich *e, struct rec *r, const struct session *s,
 {
 	const struct st_unlink *u = ev->body;
 
-	put_str(e, r, s, "path", &ev->str[0], false);
+	put_str(e, r, s, "path", &ev->str[0]);
 	rec_bool(r, "dir", ev->h->syscall == ST_SYS_RMDIR || (u->flags & AT_REMOVEDIR));
 	if (u->dirfd != AT_FDCWD && ev->str[0].len && ev->str[0].p[0] != '/')
 		rec_int(r, "dirfd", u->dirfd);
@@ -166,8 +170,8 @@ static void put_rename(struct enrich *e, struct rec *r, const struct session *s,
 {
 	const struct st_rename *x = ev->body;
 
-	put_str(e, r, s, "from", &ev->str[0], false);
-	put_str(e, r, s, "to", &ev->str[1], false);
+	put_str(e, r, s, "from", &ev->str[0]);
+	put_str(e, r, s, "to", &ev->str[1]);
 	if (x->flags)
 		flagnames_rename(r, "flags", x->flags);
 	rec_int(r, "ret", x->ret);
@@ -189,7 +193,7 @@ static void put_connect(struct enrich *e, struct rec *r, const struct session *s
 		rec_str(r, "addr", addr);
 		rec_uint(r, "port", c->port);
 	} else if (c->family == AF_UNIX) {
-		put_str(e, r, s, "addr", &ev->str[0], false);
+		put_str(e, r, s, "addr", &ev->str[0]);
 	}
 	rec_str(r, "verdict", c->verdict == ST_VERDICT_DENY ? "deny" : "allow");
 	rec_str(r, "source", c->source < 4 ? sources[c->source] : "none");

@@ -52,6 +52,7 @@ int event_decode(const void *data, size_t len, struct event *ev)
 	static const uint32_t trunc[EVENT_STR_MAX] = { ST_F_TRUNC_1, ST_F_TRUNC_2, ST_F_TRUNC_3 };
 	static const uint32_t comps[EVENT_STR_MAX] = { 0, ST_F_2_COMPONENTS, ST_F_3_COMPONENTS };
 	static const uint32_t fault[EVENT_STR_MAX] = { ST_F_FAULT_1, ST_F_FAULT_2, 0 };
+	static const uint32_t late[EVENT_STR_MAX] = { ST_F_LATE_1, ST_F_LATE_2, 0 };
 	const uint8_t *base = data;
 	const struct st_hdr *h = data;
 	const struct layout *l;
@@ -73,12 +74,16 @@ int event_decode(const void *data, size_t len, struct event *ev)
 		memcpy(&slen, base + l->len_off[i], sizeof(slen));
 		if (slen > len - off)
 			return -EBADMSG;
+		bool walk = (h->flags & comps[i]) != 0;
+
 		ev->str[i] = (struct event_str){
 			.p = base + off,
 			.len = slen,
-			.truncated = (h->flags & trunc[i]) != 0,
-			.components = (h->flags & comps[i]) != 0,
+			/* a walk that stopped early lacks the root side */
+			.truncated = (h->flags & trunc[i]) || (walk && (h->flags & ST_F_WALK_INCOMPLETE)),
+			.components = walk,
 			.present = !(h->flags & fault[i]),
+			.late = (h->flags & late[i]) != 0,
 		};
 		off += slen;
 	}
@@ -87,10 +92,24 @@ int event_decode(const void *data, size_t len, struct event *ev)
 
 size_t event_path_join(const struct event_str *s, uint8_t *out, size_t cap, bool *truncated)
 {
-	size_t n = 0, end = s->len;
+	static const char ellipsis[] = "\xe2\x80\xa6"; /* U+2026: the walk did not reach the root */
+	size_t n = 0, end = s->len, total = 0, skip;
 
 	*truncated = s->truncated;
-	/* names are NUL-terminated leaf first: walk them from the last one */
+	for (size_t i = 0; i < s->len; i++)
+		total += s->p[i] == 0; /* one '/' per name, in place of its NUL */
+	total += s->len - total;
+	if (total + 1 > cap)
+		*truncated = true;
+	if (*truncated) {
+		if (cap < sizeof(ellipsis) - 1)
+			return 0;
+		memcpy(out, ellipsis, sizeof(ellipsis) - 1);
+		n = sizeof(ellipsis) - 1;
+	}
+	/* names are NUL-terminated leaf first; the leaf side is kept, so drop
+	 * names on the root side until the rest fits */
+	skip = total > cap - n ? total - (cap - n) : 0;
 	while (end > 0) {
 		size_t start = end - 1; /* index of this name's NUL */
 		size_t nlen;
@@ -98,9 +117,10 @@ size_t event_path_join(const struct event_str *s, uint8_t *out, size_t cap, bool
 		while (start > 0 && s->p[start - 1] != 0)
 			start--;
 		nlen = end - 1 - start;
-		if (n + 1 + nlen > cap) {
-			*truncated = true;
-			break;
+		if (skip > 0) {
+			skip = skip > nlen + 1 ? skip - (nlen + 1) : 0;
+			end = start;
+			continue;
 		}
 		out[n++] = '/';
 		memcpy(out + n, s->p + start, nlen);

@@ -18,6 +18,7 @@ struct event_str {
 	bool truncated;
 	bool components; /* kernel path walk, leaf first, NUL after each name */
 	bool present;    /* the kernel filled it (a fault leaves it absent) */
+	bool late;       /* unreadable at entry, read at the syscall's exit */
 };
 
 struct event {

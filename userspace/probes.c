@@ -51,6 +51,7 @@ struct probes {
 	struct bpf_link *links[TP_MAX];
 	size_t nlinks;
 	unsigned level_refs[ST_LEVELS];
+	uint8_t slot_used[ST_WATCH_MAX];
 	struct watch *watches;
 	size_t nwatches, capwatches;
 };
@@ -431,6 +432,59 @@ static void set_levels(struct probes *p)
 	__atomic_store_n(&p->skel->bss->watched_levels, levels, __ATOMIC_SEQ_CST);
 }
 
+/* Sums one loss slot's per-CPU counters; zero: also resets them. */
+static int slot_losses(struct probes *p, uint32_t slot, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX], bool zero)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct st_loss_counts *per_cpu;
+	int rc = 0;
+
+	if (lost)
+		memset(lost, 0, sizeof(uint64_t) * ST_EV_MAX * ST_LOSS_MAX);
+	if (ncpu < 0)
+		return ncpu;
+	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	for (uint32_t t = 0; t < ST_EV_MAX && rc == 0; t++) {
+		uint32_t idx = slot * ST_EV_MAX + t;
+		size_t size = (size_t)ncpu * sizeof(*per_cpu);
+
+		if (zero) {
+			memset(per_cpu, 0, size);
+			if (bpf_map__update_elem(p->skel->maps.losses, &idx, sizeof(idx), per_cpu, size, 0))
+				rc = -errno;
+			continue;
+		}
+		if (bpf_map__lookup_elem(p->skel->maps.losses, &idx, sizeof(idx), per_cpu, size, 0)) {
+			rc = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpu; c++)
+			for (int r = 0; r < ST_LOSS_MAX; r++)
+				lost[t][r] += per_cpu[c].lost[r];
+	}
+	free(per_cpu);
+	return rc;
+}
+
+/* A free slot of loss counters, zeroed for its new session. */
+static int alloc_slot(struct probes *p, uint16_t *slot)
+{
+	for (uint32_t i = 0; i < ST_WATCH_MAX; i++) {
+		if (p->slot_used[i])
+			continue;
+		int rc = slot_losses(p, i, NULL, true);
+
+		if (rc)
+			return rc;
+		p->slot_used[i] = 1;
+		*slot = (uint16_t)i;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
 int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
 {
 	struct watch w = { .id = cgroup_id };
@@ -455,9 +509,14 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
 		p->watches = v;
 		p->capwatches = cap;
 	}
+	rc = alloc_slot(p, &w.val.slot);
+	if (rc)
+		return rc;
 	if (bpf_map__update_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), &w.val, sizeof(w.val),
-				 BPF_NOEXIST))
+				 BPF_NOEXIST)) {
+		p->slot_used[w.val.slot] = 0;
 		return -errno;
+	}
 	p->level_refs[w.level]++;
 	set_levels(p);
 	rc = attach_hooks(p, &w, cgroup_fd);
@@ -465,6 +524,7 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id)
 		p->level_refs[w.level]--;
 		set_levels(p);
 		bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
+		p->slot_used[w.val.slot] = 0;
 		return rc;
 	}
 	p->watches[p->nwatches++] = w;
@@ -559,46 +619,33 @@ int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netp
 	return 0;
 }
 
-int probes_unwatch(struct probes *p, uint64_t cgroup_id)
+int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX])
 {
 	struct watch *w = find_watch(p, cgroup_id);
+	int rc;
 
 	if (!w)
 		return -ENOENT;
 	detach_hooks(w);
 	bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
+	/* later losses of the session's stragglers count as unattributed */
+	rc = slot_losses(p, w->val.slot, lost, false);
+	p->slot_used[w->val.slot] = 0;
 	delete_rules(p, cgroup_id, w->val.gen, w->rules, w->nrules);
 	free(w->rules);
 	p->level_refs[w->level]--;
 	set_levels(p);
 	*w = p->watches[--p->nwatches];
-	return 0;
+	return rc;
 }
 
-int probes_losses(struct probes *p, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX])
+int probes_losses(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX])
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct st_loss_counts *per_cpu;
-	int rc = 0;
+	struct watch *w = cgroup_id ? find_watch(p, cgroup_id) : NULL;
 
-	memset(lost, 0, sizeof(uint64_t) * ST_EV_MAX * ST_LOSS_MAX);
-	if (ncpu < 0)
-		return ncpu;
-	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	for (uint32_t t = 0; t < ST_EV_MAX; t++) {
-		if (bpf_map__lookup_elem(p->skel->maps.losses, &t, sizeof(t), per_cpu, (size_t)ncpu * sizeof(*per_cpu),
-					 0)) {
-			rc = -errno;
-			break;
-		}
-		for (int c = 0; c < ncpu; c++)
-			for (int r = 0; r < ST_LOSS_MAX; r++)
-				lost[t][r] += per_cpu[c].lost[r];
-	}
-	free(per_cpu);
-	return rc;
+	if (cgroup_id && !w)
+		return -ENOENT;
+	return slot_losses(p, w ? w->val.slot : ST_WATCH_MAX, lost, false);
 }
 
 void probes_close(struct probes *p)

@@ -32,13 +32,16 @@ int probes_consume(struct probes *p);
  * already watched, -EINVAL when cgroup_id is not the fd's, -E2BIG when the
  * cgroup sits deeper than ST_LEVELS. */
 int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id);
-int probes_unwatch(struct probes *p, uint64_t cgroup_id);
+/* Stops tracing the cgroup; lost (may be NULL) gets the session's final
+ * loss counts. */
+int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);
 /* Enforces pol on the watched cgroup's egress (connect, sendmsg, abstract
  * unix sockets) from now on; NULL or !enforce allows everything.  The new
  * rule set replaces the old one in one step. */
 int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netpolicy *pol);
-/* Sums of the kernel's loss counters since load, per type and reason. */
-int probes_losses(struct probes *p, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);
+/* A watched session's loss counts so far, per type and reason; cgroup_id 0:
+ * losses of sessions already unwatched when they happened. */
+int probes_losses(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);
 void probes_close(struct probes *p);
 
 #endif

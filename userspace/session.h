@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "events.h"
 #include "netpolicy.h"
 
 #define SESSION_ID_LEN 16
@@ -31,6 +32,7 @@ struct session {
 	struct secret *secrets;
 	size_t nsecrets;
 	int owner_fd;            /* keep=false: the session ends when this connection closes */
+	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX]; /* kernel losses already in loss records */
 	bool stop_requested;
 	bool ended;              /* kept a while to attribute late events */
 	uint64_t ended_mono_ms;

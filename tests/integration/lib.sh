@@ -68,7 +68,6 @@ mk_cgroup() {
 	local cg
 	cg=$(cg2_root)/sandtrail-test-$$-$1
 	mkdir -p "$cg" || return 1
-	defer rm_cgroup "$cg"
 	echo "$cg"
 }
 
@@ -108,7 +107,7 @@ stop_daemon() {
 
 # replay_json SESSION: the session's records, one JSON object per line.
 replay_json() {
-	"$SANDTRAIL" replay --journal "$JOURNAL" --session "$1" --format json
+	"$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$KEYDIR/signing.pub" --session "$1" --format json
 }
 
 # jq_count FILE FILTER: how many records of FILE match the jq FILTER.

@@ -51,6 +51,7 @@ workload "$out"
 # each file syscall variant once; exec from a thread, and by execveat
 mkdir "$work/sys"
 run_in_cgroup "$cg" "$W" syscalls "$work/sys"
+run_in_cgroup "$cg" "$W" cold "$work/sys" >/dev/null
 run_in_cgroup "$cg" "$W" thread-exec /bin/echo from-a-thread >/dev/null
 run_in_cgroup "$cg" "$W" execveat /bin echo by-execveat >/dev/null
 # grandchild: sh -> sh -> cat, in a sub-cgroup of the session
@@ -108,6 +109,15 @@ check "rmdir(2)" has '.syscall=="rmdir" and .path=="'"$S"'/e" and .dir==true and
 check "unlinkat(2) with AT_REMOVEDIR" has \
 	'.syscall=="unlinkat" and .path=="f" and .dir==true and .ret==0'
 check "unlinkat(2) of a file" has '.syscall=="unlinkat" and .path=="d" and .dir==false and .ret==0'
+
+# paths in pages the process never touched cannot be read at entry: read at exit
+check "open of a never-touched path: read at exit, flagged late" has \
+	'.type=="open" and .requested=="'"$S"'/cold-open" and .requested_late==true and .error=="ENOENT"'
+check "unlink of a never-touched path: read at exit, flagged late" has \
+	'.type=="unlink" and .path=="'"$S"'/cold-unlink" and .path_late==true and .error=="ENOENT"'
+check "rename of never-touched paths: both read at exit, flagged late" has \
+	'.type=="rename" and .from=="'"$S"'/cold-from" and .to=="'"$S"'/cold-to" and .from_late==true and .to_late==true'
+check "no path is recorded unreadable" test "$(jq_count "$T/r.json" '[to_entries[] | select(.key|endswith("_unreadable"))] | length > 0')" -eq 0
 
 subid=$(stat -c %i "$cg/sub")
 check "grandchild in a sub-cgroup: its exec, with the sub-cgroup's id" has \

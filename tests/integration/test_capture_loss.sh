@@ -27,3 +27,7 @@ diag "captured $captured, counted lost $lost"
 check "the ring buffer overflowed (the test exercises losses)" test "$lost" -gt 0
 check "captured + counted lost == $N opens performed" test $((captured + lost)) -eq $N
 check "loss records say why: ringbuf" test "$(jq_count "$T/loss.json" '.kind=="open" and .reason=="ringbuf" and .count>0')" -ge 1
+check "every loss is the session's own (none unattributed)" test "$(jq_count "$T/loss.json" '.session!="'"$id"'"')" -eq 0
+"$SANDTRAIL" replay --journal "$JOURNAL" --format json >"$T/list.json" 2>/dev/null
+check "the session list shows the session's losses" \
+	test "$(jq -c 'select(.session=="'"$id"'") | .losses' "$T/list.json")" = "$lost"

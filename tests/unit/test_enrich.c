@@ -152,6 +152,7 @@ static void test_truncated_walk_is_flagged(void **state)
 	o.resolved_len = 7;
 	r = build(f, sample(f, &o, sizeof(o), strs, lens, 2), NULL);
 	assert_non_null(rec_get(r, "path_truncated"));
+	assert_bytes(r, "path", "\xe2\x80\xa6/deep/x", 10);
 	assert_null(rec_get(r, "requested_truncated"));
 }
 
@@ -244,6 +245,25 @@ static void test_exit_status_splits_code_and_signal(void **state)
 	assert_true(rec_get_int(r, "code", &v) && v == 3);
 }
 
+static void test_path_join_keeps_the_leaf_side_when_cut(void **state)
+{
+	struct event_str s = { .p = (const uint8_t *)"leaf\0mid\0top\0", .len = 13, .components = true };
+	uint8_t out[64];
+	bool t;
+	size_t n = event_path_join(&s, out, sizeof(out), &t);
+
+	assert_false(t);
+	assert_int_equal(n, 13);
+	assert_memory_equal(out, "/top/mid/leaf", 13);
+	n = event_path_join(&s, out, 12, &t); /* "…" + "/mid/leaf" is 12 */
+	assert_true(t);
+	assert_int_equal(n, 12);
+	assert_memory_equal(out, "\xe2\x80\xa6/mid/leaf", 12);
+	n = event_path_join(&s, out, 8, &t);
+	assert_true(t);
+	assert_memory_equal(out, "\xe2\x80\xa6/leaf", n);
+}
+
 static void test_decode_rejects_lengths_past_the_sample(void **state)
 {
 	struct fixture *f = *state;
@@ -271,6 +291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connect_record_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_status_splits_code_and_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_rejects_lengths_past_the_sample, setup, teardown),
+		cmocka_unit_test(test_path_join_keeps_the_leaf_side_when_cut),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

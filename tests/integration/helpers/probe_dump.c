@@ -161,15 +161,21 @@ static void on_event(void *ctx, const void *data, size_t len)
 	json_decref(o);
 }
 
-static void print_losses(struct probes *p)
+/* The losses of all the watched cgroups together. */
+static void print_losses(struct probes *p, const uint64_t *ids, size_t n)
 {
 	static const char *const reasons[ST_LOSS_MAX] = { "ringbuf", "pending" };
-	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX] = { { 0 } }, one[ST_EV_MAX][ST_LOSS_MAX];
 	json_t *o = json_pack("{s:s}", "type", "losses");
 	char *line;
 
-	if (probes_losses(p, lost) < 0)
-		return;
+	for (size_t i = 0; i < n; i++) {
+		if (probes_losses(p, ids[i], one) < 0)
+			return;
+		for (int t = 0; t < ST_EV_MAX; t++)
+			for (int r = 0; r < ST_LOSS_MAX; r++)
+				lost[t][r] += one[t][r];
+	}
 	for (int t = 1; t < ST_EV_MAX; t++) {
 		json_t *k = json_object();
 
@@ -266,9 +272,9 @@ int main(int argc, char **argv)
 	}
 	while (probes_consume(p) > 0)
 		;
-	print_losses(p);
+	print_losses(p, ids, n);
 	for (i = 0; i < n; i++)
-		probes_unwatch(p, ids[i]);
+		probes_unwatch(p, ids[i], NULL);
 	probes_close(p);
 	return 0;
 }

@@ -13,6 +13,8 @@
  *   st_workload syscalls DIR         every traced file syscall once, in DIR (see file_syscalls)
  *   st_workload thread-exec PROG ARG...  execv from a thread that is not the leader
  *   st_workload execveat DIR NAME ARG... execveat of NAME relative to DIR
+ *   st_workload cold DIR             open, unlink and rename of paths whose pages the
+ *                                    process has never touched (DIR/cold-*, all missing)
  *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
  *   st_workload free-port            prints a 127.0.0.1 port nothing listens on
  */
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -237,6 +240,45 @@ static int listen_loop(void)
 	}
 }
 
+/* A copy of path in a fresh file mapping the process never reads: the
+ * kernel faults it in when the syscall copies it, not before. */
+static const char *cold_copy(const char *dir, const char *path)
+{
+	char tmp[4096];
+	int fd;
+	void *p;
+
+	snprintf(tmp, sizeof(tmp), "%s/.cold-XXXXXX", dir);
+	fd = mkstemp(tmp);
+	if (fd < 0 || write(fd, path, strlen(path) + 1) < 0)
+		return NULL;
+	unlink(tmp);
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int cold(const char *dir)
+{
+	char a[4096], b[4096], c[4096], d[4096];
+	const char *pa, *pb, *pc, *pd;
+
+	snprintf(a, sizeof(a), "%s/cold-open", dir);
+	snprintf(b, sizeof(b), "%s/cold-unlink", dir);
+	snprintf(c, sizeof(c), "%s/cold-from", dir);
+	snprintf(d, sizeof(d), "%s/cold-to", dir);
+	pa = cold_copy(dir, a);
+	pb = cold_copy(dir, b);
+	pc = cold_copy(dir, c);
+	pd = cold_copy(dir, d);
+	if (!pa || !pb || !pc || !pd)
+		return 1;
+	result(open(pa, O_RDONLY | O_CLOEXEC));
+	result(unlink(pb));
+	result(rename(pc, pd));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -254,6 +296,8 @@ int main(int argc, char **argv)
 		return unix_peer(argv[2], SOCK_DGRAM);
 	if (argc == 3 && !strcmp(argv[1], "openat2"))
 		return do_openat2(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "cold"))
+		return cold(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "syscalls"))
 		return file_syscalls(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "thread-exec"))
