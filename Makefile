@@ -21,7 +21,7 @@ endif
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmsgpack-dev libjansson-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
 	libclang-rt-14-dev iproute2 strace procps util-linux jq \
-	bubblewrap auditd hyperfine
+	bubblewrap auditd hyperfine linux-perf valgrind
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcrypto libsodium libseccomp
 CFLAGS  ?= -O2 -g

@@ -179,9 +179,13 @@ floor_stop() {
 defer floor_stop
 
 # ---- variant: auditd recording the syscalls sandtrail records ----
-# The audit state is global: audit_save notes it, audit_stop puts it back
+# The audit state is global: audit_start notes it, audit_stop puts it back
 # (our rules deleted by key, our auditd stopped, enabled flag and backlog
 # limit as they were).  We never touch an audit daemon we did not start.
+# What cannot be put back: once audit was enabled, the kernel gives every
+# task created until reboot an audit context (audit_ever_enabled), so their
+# syscalls take the audit path even with audit disabled.  BENCH_SKIP_AUDITD=1
+# leaves audit alone.
 AUDIT_KEY=sandtrail-bench-$$
 AUDIT_SYSCALLS=open,openat,openat2,creat,execve,execveat,connect,unlink,unlinkat,rmdir,rename,renameat,renameat2,clone,clone3,fork,vfork
 AUDIT_RULE="-a always,exit -F arch=b64 -S $AUDIT_SYSCALLS -F auid=$AUID -k $AUDIT_KEY"
@@ -189,8 +193,9 @@ AUDITD_PID=
 AUDIT_SAVED=
 audit_field() { auditctl -s 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
 
-# audit_usable: why auditd cannot be measured here (empty: it can)
+# audit_unusable: why auditd cannot be measured here (empty: it can)
 audit_unusable() {
+	[ -z "${BENCH_SKIP_AUDITD:-}" ] || { echo "BENCH_SKIP_AUDITD is set"; return; }
 	command -v auditctl >/dev/null && command -v auditd >/dev/null || { echo "auditd is not installed"; return; }
 	local en pid
 	en=$(audit_field enabled)
@@ -258,13 +263,6 @@ print_row() {
 }
 
 # ---- where the time goes (perf, cpu-clock sampling: no hardware counters needed) ----
-# perf_rec OUT CMD...: samples of CMD with call graphs; CMD's stdout is kept
-perf_rec() {
-	local out=$1
-	shift
-	perf record -q -g -e cpu-clock -o "$out" -- "$@" 2>/dev/null
-}
-
 # perf_top FILE REGEX N [children|no-children]: "symbol share, ..." for the N
 # largest symbols matching REGEX, with (children) or without what they call
 # (BPF programs shown as bpf:NAME)
@@ -289,6 +287,13 @@ perf_share() {
 	perf report -i "$1" --stdio --children --sort sym -g none 2>/dev/null | awk -v s="$2" '
 		$1 ~ /%$/ { sym = $NF; sub(/^bpf_prog_[0-9a-f]+_/, "bpf:", sym); if (sym == s) { print $1 + 0; found = 1; exit } }
 		END { if (!found) print 0 }'
+}
+
+# perf_bpf_share FILE: the share of samples in BPF programs and the helpers
+# they call (run through perf-event tracepoints or through raw/BTF ones)
+perf_bpf_share() {
+	perf report -i "$1" --stdio --children --sort sym -g none 2>/dev/null |
+		awk '$1 ~ /%$/ && $NF ~ /^(trace_call_bpf|bpf_trace_run[0-9]+)$/ { t += $1 } END { printf "%.2f\n", t }'
 }
 
 # verdict COND: met when the awk condition holds

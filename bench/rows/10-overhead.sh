@@ -48,16 +48,18 @@ foreign_probes() {
 # ovh_run VARIANT LOOP CG [PID...]: one run, appended to $B/ovh/VARIANT.LOOP;
 # the CPU the PIDs (collector, auditd) spent until they settled rides along
 ovh_run() {
-	local v=$1 l=$2 cg=$3 t0 t1 out foreign
+	local v=$1 l=$2 cg=$3 t0 t1 out foreign b0=0 b1=0
 	shift 3
 	foreign=$(foreign_probes)
 	t0=$(cpu_ticks "$@")
+	[ "$v" = d ] && b0=$(audit_field backlog_wait_time_actual)
 	# shellcheck disable=SC2046
 	out=$(in_cgroup "$cg" "$LOADGEN" $(ovh_args "$l")) || return 1
+	[ "$v" = d ] && b1=$(audit_field backlog_wait_time_actual)
 	[ $# -eq 0 ] || settle "$@"
 	t1=$(cpu_ticks "$@")
-	jq -c --argjson aux $((t1 - t0)) --argjson f "$foreign" '. + {aux_ticks: $aux, foreign: $f}' <<<"$out" \
-		>>"$B/ovh/$v.$l"
+	jq -c --argjson aux $((t1 - t0)) --argjson f "$foreign" --argjson bw $((b1 - b0)) \
+		'. + {aux_ticks: $aux, foreign: $f, backlog_wait_jiffies: $bw}' <<<"$out" >>"$B/ovh/$v.$l"
 }
 
 ovh_state() {
@@ -113,6 +115,16 @@ aux_per_op() {
 	jq -s --argjson tck "$CLK_TCK" '(map(.aux_ticks) | add) * 1e9 / $tck / (map(.ops) | add)' "$B/ovh/$1.$2"
 }
 
+# ovh_backlog_note LOOP: how long the (d) runs of LOOP were blocked on the
+# full audit backlog (backlog_wait_time_actual counts jiffies)
+ovh_backlog_note() {
+	local hz
+	hz=$(zcat /proc/config.gz 2>/dev/null | awk -F= '$1 == "CONFIG_HZ" { print $2 }')
+	jq -rs --argjson hz "${hz:-0}" '(map(.backlog_wait_jiffies) | add) as $j | (map(.wall_ns) | add / 1e9) as $w |
+		if $hz > 0 then "blocked on the full audit backlog \($j / $hz * 10 | round / 10) s of their \($w * 100 | round / 100) s"
+		else "blocked on the full audit backlog \($j) jiffies over \($w * 10 | round / 10) s" end' "$B/ovh/d.$1"
+}
+
 # ovh_frac X Y: overhead of ratio X as a multiple of ratio Y's ("n/a" when
 # Y's overhead is within noise)
 ovh_frac() { awk -v x="$1" -v y="$2" 'BEGIN { if (y - 1 > 0.005) printf "%.3f", (x - 1) / (y - 1); else print "n/a" }'; }
@@ -157,9 +169,9 @@ ovh_profile() {
 		share=$(perf_share "$wl" "$sym")
 		awk -v s="$share" -v m="$min" 'BEGIN { exit !(s >= m) }' && hints="$hints $sym $share%: $hint."
 	done
-	printf 'perf record -g -e cpu-clock of the workload (%s): under our BPF programs (trace_call_bpf) %s%% [%s]; helpers [%s].' \
+	printf 'perf record -g -e cpu-clock of the workload (%s): in our BPF programs and their helpers %s%% [%s]; helpers [%s].' \
 		"$([ "$where" = session ] && echo "in the session, (c)" || echo "outside any session")" \
-		"$(perf_share "$wl" trace_call_bpf)" "$(perf_top "$wl" '^bpf:' 4)" \
+		"$(perf_bpf_share "$wl")" "$(perf_top "$wl" '^bpf:' 4)" \
 		"$(perf_top "$wl" '^(bpf_ringbuf|irq_work_queue|bpf_probe_read|htab_map|copy_from_kernel|bpf_get|bpf_map|__htab)' 5)"
 	[ "$where" = session ] && printf ' Collector self time [%s].' "$(perf_top "$coll" . 6 no-children)"
 	printf '%s' "${hints:+ Where it goes:$hints}"
@@ -198,7 +210,7 @@ ovh_report() {
 			auxd=$(aux_per_op d "$l")
 			row "overhead.$l.d" "$title (d) auditd" "wall $(ratio_fmt "$wd"), cpu $(ratio_fmt "$rd") (a')" "-" info \
 				"$setup_d $rep" \
-				"(a') = (a) again, interleaved with (d): $(printf '%.0f' "$(per_op "$B/ovh/a2.$l" wall_ns | median)") ns/op wall; auditd+kauditd CPU $(printf '%.0f' "$auxd") ns/op, so workload + daemons CPU = $(ratio_fmt "$(calc "($rd * $a2_cpu + $auxd) / $a2_cpu")") (a')" \
+				"(a') = (a) again, interleaved with (d): $(printf '%.0f' "$(per_op "$B/ovh/a2.$l" wall_ns | median)") ns/op wall; auditd+kauditd CPU $(printf '%.0f' "$auxd") ns/op, so workload + daemons CPU = $(ratio_fmt "$(calc "($rd * $a2_cpu + $auxd) / $a2_cpu")") (a'). Debian's auditd.conf, backlog 8192, rule selecting the workload's loginuid; the (d) runs were $(ovh_backlog_note "$l") (backlog_wait_time_actual)." \
 				"$(jq -nc --argjson r "$rd" --argjson w "$wd" --argjson aux "$auxd" \
 					'{ratio_cpu: $r, ratio_wall: $w, auditd_cpu_ns_per_op: $aux}')"
 			cdw=$(ovh_frac "$wc" "$wd")
