@@ -8,8 +8,12 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) BIN=$BUILD ;; *) BIN=$TOP/$BUILD ;; esac
 SANDTRAILD=$BIN/sandtraild
 SANDTRAIL=$BIN/sandtrail
-HELPERS=$BIN/tests/helpers
 T=$(mktemp -d /tmp/sandtrail-test.XXXXXX)
+# Sandboxes see a fresh /tmp and no home directories, so a checkout there
+# would hide the helpers from them: they run from a copy under /var/tmp.
+HELPERS=$(mktemp -d /var/tmp/sandtrail-helpers.XXXXXX)
+cp -a "$BIN/tests/helpers/." "$HELPERS/"
+chmod 755 "$HELPERS"
 export SANDTRAIL_SOCKET=$T/control.sock
 JOURNAL=$T/journal
 KEYDIR=$T/keys
@@ -27,7 +31,7 @@ _on_exit() {
 	for cg in "$(cg2_root)"/sandtrail-test-$$-*; do
 		[ -d "$cg" ] && rm_cgroup "$cg" >/dev/null 2>&1
 	done
-	rm -rf "$T"
+	rm -rf "$T" "$HELPERS"
 }
 trap _on_exit EXIT
 trap 'exit 130' INT TERM
