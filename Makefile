@@ -154,7 +154,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
 .PHONY: all deps test test-unit test-integration test-fuzz demo bench install clean
 all: $(BUILD)/sandtraild $(BUILD)/sandtrail
 
-tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS)
+tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
 # Installs only what is missing, so it is quick on a machine that has everything.
 deps:
