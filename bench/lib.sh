@@ -11,7 +11,8 @@ SANDTRAILD=$BIN/sandtraild
 SANDTRAIL=$BIN/sandtrail
 LOADGEN=$BIN/bench/loadgen
 QUICK=${BENCH_QUICK:-}
-B=$(mktemp -d /tmp/sandtrail-bench.XXXXXX)
+B=$(mktemp -d /tmp/sandtrail-bench.XXXXXX) || exit 1
+readonly B # removed at exit: never let it name anything else
 ROWS=$B/rows.jsonl
 : >"$ROWS"
 AUID=$((3000000000 + $$)) # loginuid of every workload: auditd's rules select it
@@ -29,7 +30,7 @@ _on_exit() {
 	for cg in "$(cg2_root)"/sandtrail-bench-$$-*; do
 		[ -d "$cg" ] && drop_cgroup "$cg"
 	done
-	rm -rf "$B"
+	case $B in /tmp/sandtrail-bench.?*) rm -rf "$B" ;; esac
 }
 trap _on_exit EXIT
 trap 'exit 130' INT TERM HUP

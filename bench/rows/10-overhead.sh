@@ -105,9 +105,17 @@ ovh_rounds() {
 # per_op FILE FIELD: one value per run, ns per operation
 per_op() { jq -r ".$2 / .ops" "$1"; }
 
-# ovh_ratio V BASE LOOP FIELD: median over rounds of V/BASE
+# ovh_ratio V BASE LOOP FIELD: median over rounds of V/BASE; only over the
+# rounds where neither run met others' probes when there are 3 such rounds
 ovh_ratio() {
-	paste <(per_op "$B/ovh/$1.$3" "$4") <(per_op "$B/ovh/$2.$3" "$4") | awk '{ print $1 / $2 }' | median
+	paste <(jq -r "\"\\(.$4 / .ops) \\(.foreign)\"" "$B/ovh/$1.$3") <(jq -r "\"\\(.$4 / .ops) \\(.foreign)\"" "$B/ovh/$2.$3") |
+		awk '{ r[NR] = $1 / $3; if ($2 == 0 && $4 == 0) c[++n] = r[NR] }
+			END { if (n >= 3) for (i = 1; i <= n; i++) print c[i]; else for (i = 1; i <= NR; i++) print r[i] }' | median
+}
+
+# ovh_clean_rounds V BASE LOOP: how many rounds ovh_ratio had free of others' probes
+ovh_clean_rounds() {
+	paste <(jq .foreign "$B/ovh/$1.$3") <(jq .foreign "$B/ovh/$2.$3") | awk '$1 == 0 && $2 == 0 { n++ } END { print n + 0 }'
 }
 
 # aux_per_op V LOOP: helper CPU (ns) per operation over all runs
@@ -238,7 +246,7 @@ ovh_report() {
 	if [ "$foreign" -gt 0 ]; then
 		row overhead.foreign "caveat: others' sandtrail probes attached" "in $foreign of $(cat "$B"/ovh/*.* | wc -l) runs" \
 			"0" info "" \
-			"another collector or test on this machine had its probes attached: those runs, whatever their variant, paid its session filter too"
+			"another collector or test on this machine had its probes attached (bpftool prog show): those runs, whatever their variant, paid their cost too. A ratio uses only the rounds free of them when there are 3 or more (open+close (c): $(ovh_clean_rounds c a open) of $OVH_ROUNDS_1 rounds), else every round."
 	fi
 }
 
