@@ -164,7 +164,7 @@ collector_stop() {
 # collector_watch CG: makes CG a session; prints its id
 collector_watch() { "$SANDTRAIL" watch --cgroup "$1"; }
 # journal_drop: the last collector's journal (they grow by millions of records)
-journal_drop() { rm -rf "$JOURNAL" "${KEY%/*}"; }
+journal_drop() { rm -rf "$B/journal.$COLLECTOR_N" "$B/keys.$COLLECTOR_N"; }
 defer collector_stop
 
 # ---- variant: floor probes (bench/floor.bpf.c) ----

@@ -91,7 +91,7 @@ start_why() {
 			pct = $0; sub(/^[^(]*\( */, "", pct); sub(/\).*/, "", pct)
 			printf "%s%s %s", sep, fn, pct; sep = ", "; if (++k == 5) exit }' "$B/cg.txt")" \
 		"$(awk -v n="$n" 'NR > 2 && $1 !~ /^-/ && $1 != "total" && $1 != "epoll_wait" && NF >= 3 {
-			printf "%s%s %.0f x %.2f ms", sep, $1, $3 / n, $2 * 1000 / n; sep = ", "; if (++k == 4) exit }' \
+			printf "%s%s %.0f calls %.2f ms", sep, $1, $3 / n, $2 * 1000 / n; sep = ", "; if (++k == 4) exit }' \
 			"$B/strace.collector")" \
 		"${hints:+ Fixes:$hints}"
 }
