@@ -21,7 +21,7 @@ endif
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmsgpack-dev libjansson-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
 	libclang-rt-14-dev iproute2 strace procps util-linux jq \
-	bubblewrap auditd hyperfine
+	bubblewrap auditd hyperfine linux-perf valgrind
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcrypto libsodium libseccomp
 CFLAGS  ?= -O2 -g
@@ -156,11 +156,31 @@ $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(BUILD)/libsandtrail-fuzz.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined $(WARN) -o $@ $^ $(LDLIBS) -lpthread
 
+# ---- bench: load generators, journal follower, the floor probes (kept out of the product) ----
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/floor.bpf.o: bench/floor.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+$(BUILD)/bench/floor: $(BUILD)/bench/floor.skel.h
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
+
 # ---- entry points ----
 .PHONY: all deps test test-unit test-integration test-fuzz demo bench install clean
 all: $(BUILD)/sandtraild $(BUILD)/sandtrail
 
-tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS)
+tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
 # Installs only what is missing, so it is quick on a machine that has everything.
 deps:
@@ -187,8 +207,9 @@ demo: deps
 	$(MAKE) all $(BUILD)/tests/helpers/st_workload
 	BUILD=$(BUILD) tests/demo.sh
 
+# root; BENCH_QUICK=1 runs every row briefly (a check that the harness works)
 bench: deps
-	$(MAKE) tests
+	$(MAKE) all $(HELPER_BINS) $(BENCH_BINS)
 	BUILD=$(BUILD) bench/run.sh
 
 install: all

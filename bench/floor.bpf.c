@@ -1,0 +1,67 @@
+/* The floor of the capture design: a program on every hook bpf/ attaches
+ * (same sections, same attach types), each returning at once.  What this
+ * costs is the price of being attached at all; bench/floor.c checks that
+ * the sections still match build/sandtrail.bpf.o before it attaches. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define FLOOR_TP(name)                                   \
+	SEC("tracepoint/syscalls/" #name)                \
+	int name(void *ctx)                              \
+	{                                                \
+		return 0;                                \
+	}
+
+#define FLOOR_TP_PAIR(sys) FLOOR_TP(sys_enter_##sys) FLOOR_TP(sys_exit_##sys)
+
+FLOOR_TP_PAIR(execve)
+FLOOR_TP_PAIR(execveat)
+FLOOR_TP_PAIR(open)
+FLOOR_TP_PAIR(openat)
+FLOOR_TP_PAIR(openat2)
+FLOOR_TP_PAIR(creat)
+FLOOR_TP_PAIR(unlink)
+FLOOR_TP_PAIR(unlinkat)
+FLOOR_TP_PAIR(rmdir)
+FLOOR_TP_PAIR(rename)
+FLOOR_TP_PAIR(renameat)
+FLOOR_TP_PAIR(renameat2)
+FLOOR_TP_PAIR(connect)
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return 0;
+}
+
+/* cgroup hooks: 1 lets the call through */
+#define FLOOR_HOOK(sec, name)                            \
+	SEC(sec)                                         \
+	int name(struct bpf_sock_addr *ctx)              \
+	{                                                \
+		return 1;                                \
+	}
+
+FLOOR_HOOK("cgroup/connect4", connect4)
+FLOOR_HOOK("cgroup/connect6", connect6)
+FLOOR_HOOK("cgroup/sendmsg4", sendmsg4)
+FLOOR_HOOK("cgroup/sendmsg6", sendmsg6)
+/* loaded as BPF_CGROUP_UNIX_CONNECT / _SENDMSG where the kernel has them,
+ * as bpf/net.bpf.c's */
+FLOOR_HOOK("cgroup/connect4", connect_unix)
+FLOOR_HOOK("cgroup/sendmsg4", sendmsg_unix)
+
+char LICENSE[] SEC("license") = "GPL";
