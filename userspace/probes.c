@@ -469,40 +469,41 @@ static void set_levels(struct probes *p)
 	__atomic_store_n(&p->skel->bss->watched_levels, levels, __ATOMIC_SEQ_CST);
 }
 
-/* Sums one loss slot's per-CPU counters; zero: also resets them. */
+/* Sums one loss slot's per-CPU counters; zero: resets them instead.  One
+ * batch syscall for the slot's ST_EV_MAX counters, not one per type. */
 static int slot_losses(struct probes *p, uint32_t slot, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX], bool zero)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct st_loss_counts *per_cpu;
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(p->skel->maps.losses);
+	uint32_t keys[ST_EV_MAX], prev = slot * ST_EV_MAX - 1, next, count = ST_EV_MAX;
+	struct st_loss_counts *vals;
 	int rc = 0;
 
 	if (lost)
 		memset(lost, 0, sizeof(uint64_t) * ST_EV_MAX * ST_LOSS_MAX);
 	if (ncpu < 0)
 		return ncpu;
-	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
-	if (!per_cpu)
+	vals = calloc((size_t)ncpu * ST_EV_MAX, sizeof(*vals));
+	if (!vals)
 		return -ENOMEM;
-	for (uint32_t t = 0; t < ST_EV_MAX && rc == 0; t++) {
-		uint32_t idx = slot * ST_EV_MAX + t;
-		size_t size = (size_t)ncpu * sizeof(*per_cpu);
-
-		if (zero) {
-			memset(per_cpu, 0, size);
-			if (bpf_map__update_elem(p->skel->maps.losses, &idx, sizeof(idx), per_cpu, size, 0))
-				rc = -errno;
-			continue;
-		}
-		if (bpf_map__lookup_elem(p->skel->maps.losses, &idx, sizeof(idx), per_cpu, size, 0)) {
-			rc = -errno;
+	for (uint32_t t = 0; t < ST_EV_MAX; t++)
+		keys[t] = slot * ST_EV_MAX + t;
+	if (zero)
+		rc = bpf_map_update_batch(fd, keys, vals, &count, NULL);
+	else /* an array batch starts after the key given, or at 0 without one */
+		rc = bpf_map_lookup_batch(fd, slot ? &prev : NULL, &next, keys, vals, &count, NULL);
+	if (rc == 0 && count != ST_EV_MAX)
+		rc = -EIO;
+	for (uint32_t t = 0; rc == 0 && !zero && t < ST_EV_MAX; t++) {
+		if (keys[t] != slot * ST_EV_MAX + t) {
+			rc = -EIO;
 			break;
 		}
 		for (int c = 0; c < ncpu; c++)
 			for (int r = 0; r < ST_LOSS_MAX; r++)
-				lost[t][r] += per_cpu[c].lost[r];
+				lost[t][r] += vals[t * (uint32_t)ncpu + (uint32_t)c].lost[r];
 	}
-	free(per_cpu);
-	return rc;
+	free(vals);
+	return rc < 0 ? rc : 0;
 }
 
 /* A free slot of loss counters, zeroed for its new session. */
