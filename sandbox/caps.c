@@ -17,9 +17,15 @@ int caps_child(uint64_t keep)
 	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
 					     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED) < 0)
 		return -errno;
-	for (cap = 0; prctl(PR_CAPBSET_READ, cap) >= 0; cap++)
-		if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap) < 0)
+	/* up to the kernel's last capability: there DROP (or READ) says EINVAL */
+	for (cap = 0;; cap++) {
+		int rc = keep & (1ull << cap) ? prctl(PR_CAPBSET_READ, cap) : prctl(PR_CAPBSET_DROP, cap);
+
+		if (rc < 0 && errno == EINVAL)
+			break;
+		if (rc < 0)
 			return -errno;
+	}
 	data[0].effective = data[0].permitted = data[0].inheritable = (uint32_t)keep;
 	data[1].effective = data[1].permitted = data[1].inheritable = (uint32_t)(keep >> 32);
 	if (syscall(SYS_capset, &hdr, data) < 0)
