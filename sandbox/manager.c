@@ -394,20 +394,14 @@ static int start(struct run *r)
 		if (rc < 0)
 			snprintf(r->err, sizeof(r->err), "attach to the v1 cgroups: %s", strerror(-rc));
 	}
+	/* read while the child contains itself; it comes even when the child
+	 * failed: the session must then be closed */
+	if (watch_sent && recv_watch(r) < 0)
+		return -1;
 	if (rc == 0)
 		rc = hardened_ready(&r->h, r->err, sizeof(r->err));
-	if (watch_sent) {
-		char keep[sizeof(r->err)];
-
-		/* the ack comes even when the child failed: the session must then be closed */
-		memcpy(keep, r->err, sizeof(keep));
-		if (recv_watch(r) < 0)
-			return -1;
-		if (rc < 0) {
-			send_unwatch(r, "exit", MANAGER_START_FAILED, 0, NULL);
-			memcpy(r->err, keep, sizeof(keep));
-		}
-	}
+	if (watch_sent && rc < 0)
+		send_unwatch(r, "exit", MANAGER_START_FAILED, 0, NULL);
 	return rc;
 }
 
