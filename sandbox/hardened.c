@@ -108,6 +108,12 @@ static void __attribute__((noreturn)) contain(struct child *c)
 	int abi, which = 0;
 
 	report_fd = c->fd[FD_REPORT];
+	/* loopback of the private network namespace and the UTS namespace's own
+	 * name need only the new namespaces' capabilities (CAP_NET_ADMIN,
+	 * CAP_SYS_ADMIN), not the id maps: done while the parent writes them */
+	if (p->network == POLICY_NET_NONE)
+		step(netns_child(), "ioctl(\"lo\", SIOCSIFFLAGS, IFF_UP)");
+	step(neg_errno(sethostname(host, strlen(host))), "sethostname");
 	/* the parent writes our uid/gid maps; the id switch below needs them */
 	if (read(c->fd[FD_SYNC], &b, 1) != 1)
 		_exit(125);
@@ -120,11 +126,6 @@ static void __attribute__((noreturn)) contain(struct child *c)
 		die("%s", err);
 	/* the host trees are attached; their fds would only be a way out */
 	step(renumber(c), "dup2");
-	/* loopback of the private network namespace (CAP_NET_ADMIN) */
-	if (p->network == POLICY_NET_NONE)
-		step(netns_child(), "ioctl(\"lo\", SIOCSIFFLAGS, IFF_UP)");
-	/* the UTS namespace's own name (CAP_SYS_ADMIN) */
-	step(neg_errno(sethostname(host, strlen(host))), "sethostname");
 	/* raising a hard limit needs CAP_SYS_RESOURCE: before the caps go */
 	if (rlimits_child(p, &which) < 0)
 		die("setrlimit(%d): %s", which, errname(errno));
