@@ -34,7 +34,6 @@ struct run {
 	char *env[POLICY_ENV_MAX + POLICY_SECRETS_MAX + 8];
 	size_t nenv;
 	json_t *redact;
-	char digest[72];
 	int ctl;
 	char id[128];
 	struct cgroup_session cg;
@@ -151,12 +150,15 @@ static json_t *argv_json(char *const *argv)
 static int send_watch(struct run *r)
 {
 	const struct policy *p = r->o->p;
-	json_t *req = json_pack("{s:s, s:s, s:s, s:O, s:b, s:s, s:o, s:O, s:o}", "cmd", "watch", "cgroup",
-				r->cg.v2, "mode", "hardened", "labels", p->labels, "keep", 0, "policy_digest",
-				r->digest, "argv", argv_json(r->o->argv), "redact", r->redact, "network",
-				netpolicy_to_json(&r->net));
+	char digest[72];
+	json_t *req = NULL;
 	int rc;
 
+	/* the digest only goes into the record: --no-audit never computes it */
+	if (policy_digest(p, digest) == 0)
+		req = json_pack("{s:s, s:s, s:s, s:O, s:b, s:s, s:o, s:O, s:o}", "cmd", "watch", "cgroup", r->cg.v2,
+				"mode", "hardened", "labels", p->labels, "keep", 0, "policy_digest", digest, "argv",
+				argv_json(r->o->argv), "redact", r->redact, "network", netpolicy_to_json(&r->net));
 	if (!req) {
 		snprintf(r->err, sizeof(r->err), "watch request: out of memory");
 		return -1;
@@ -356,10 +358,6 @@ static int start(struct run *r)
 		return -1;
 	if (build_env(r) < 0)
 		return -1;
-	if (policy_digest(p, r->digest) < 0) {
-		snprintf(r->err, sizeof(r->err), "policy digest: out of memory");
-		return -1;
-	}
 	if (!r->o->no_audit) {
 		r->ctl = control_connect(r->o->socket);
 		if (r->ctl < 0) {
