@@ -89,12 +89,13 @@ static int read_u64(const char *dir, const char *file, uint64_t *out)
 	return 0;
 }
 
-/* Which controllers the cgroup2 root offers to its children. */
-static void v2_controllers(const char *root, bool on[CGROUP_NCTL])
+/* Which of our controllers a v2 list names (cgroup.controllers: offered
+ * to the children, cgroup.subtree_control: enabled for them). */
+static void v2_controllers(const char *dir, const char *file, bool on[CGROUP_NCTL])
 {
 	char buf[512], *tok, *save = NULL;
 
-	if (read_file(root, "cgroup.controllers", buf, sizeof(buf)) < 0)
+	if (read_file(dir, file, buf, sizeof(buf)) < 0)
 		return;
 	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
 		for (int c = 0; c < CGROUP_NCTL; c++)
@@ -176,6 +177,7 @@ int cgroup_create(struct cgroup_session *cg, const char *name, const struct cgro
 		  char *err, size_t errlen)
 {
 	const char *root = cgroup_v2_root();
+	bool enabled[CGROUP_NCTL] = { false };
 	char parent[4096];
 	int rc;
 
@@ -185,18 +187,21 @@ int cgroup_create(struct cgroup_session *cg, const char *name, const struct cgro
 		snprintf(err, errlen, "no cgroup2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified");
 		return -1;
 	}
-	v2_controllers(root, cg->on_v2);
+	v2_controllers(root, "cgroup.controllers", cg->on_v2);
 	snprintf(parent, sizeof(parent), "%s/" CGROUP2_SESSION_PARENT, root);
 	if ((rc = mkdir_p1(parent)) < 0) {
 		snprintf(err, errlen, "mkdir %s: %s", parent, strerror(-rc));
 		return -1;
 	}
-	/* the controllers must reach sandtrail/<name> through sandtrail/ */
+	/* the controllers must reach sandtrail/<name> through sandtrail/: the
+	 * first session enables them, the others find them enabled */
+	if (cg->on_v2[CGROUP_MEMORY] || cg->on_v2[CGROUP_PIDS] || cg->on_v2[CGROUP_CPU])
+		v2_controllers(parent, "cgroup.subtree_control", enabled);
 	for (int c = 0; c < CGROUP_NCTL; c++) {
 		char plus[16];
 
 		snprintf(plus, sizeof(plus), "+%s", ctl_v2[c]);
-		if (cg->on_v2[c] && write_file(parent, "cgroup.subtree_control", plus) < 0)
+		if (cg->on_v2[c] && !enabled[c] && write_file(parent, "cgroup.subtree_control", plus) < 0)
 			cg->on_v2[c] = false;
 	}
 	if ((size_t)snprintf(cg->v2, sizeof(cg->v2), "%s/%s", parent, name) >= sizeof(cg->v2))
