@@ -1,7 +1,8 @@
 /* connect for AF_INET, AF_INET6 and AF_UNIX, and egress enforcement.
  *
  * sys_enter_connect saves the user's sockaddr; the cgroup sock_addr hooks
- * (attached to each watched cgroup, so other tasks pay nothing) replace it
+ * (attached once to the parent of `sandtrail run`'s sessions, and to each
+ * other watched cgroup: tasks elsewhere never run them) replace it
  * with the kernel's copy and decide allow/deny from the session's rules;
  * sys_exit_connect sends the event, for AF_UNIX with the peer's address
  * read from the connected socket.  A denied attempt that is not a connect
