@@ -552,34 +552,42 @@ static void drop_unused_shared(struct probes *p, uint64_t below)
 	p->nshared = k;
 }
 
+/* Attaches the hooks to a session parent for good. */
+static int add_shared(struct probes *p, int parent_fd, uint64_t parent_id)
+{
+	struct shared *sh = realloc(p->shared, (p->nshared + 1) * sizeof(*sh));
+	int rc;
+
+	if (!sh)
+		return -ENOMEM;
+	p->shared = sh;
+	sh = &p->shared[p->nshared];
+	memset(sh, 0, sizeof(*sh));
+	rc = cgroup_lineage(p, parent_fd, &sh->cg);
+	if (rc == 0 && sh->cg.id[0] != parent_id)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = attach_hooks(p, sh->hooks, parent_fd);
+	if (rc == 0)
+		p->nshared++;
+	return rc;
+}
+
 /* The shared hooks that serve a cgroup of lineage l: those of the session
  * parent (attached now if need be) or of an earlier one when it is an
  * ancestor, else NULL: the cgroup gets hooks of its own. */
 static int shared_for(struct probes *p, const struct lineage *l, int parent_fd, uint64_t parent_id,
 		      struct shared **out)
 {
-	struct shared *sh;
 	int rc;
 
 	*out = NULL;
-	if (parent_fd >= 0 && lineage_has(l, parent_id) && !find_shared(p, parent_id)) {
-		sh = realloc(p->shared, (p->nshared + 1) * sizeof(*sh));
-		if (!sh)
-			return -ENOMEM;
-		p->shared = sh;
-		sh = &p->shared[p->nshared];
-		memset(sh, 0, sizeof(*sh));
-		rc = cgroup_lineage(p, parent_fd, &sh->cg);
-		if (rc == 0 && sh->cg.id[0] != parent_id)
-			rc = -EINVAL;
-		if (rc == 0)
-			rc = attach_hooks(p, sh->hooks, parent_fd);
+	if (parent_fd >= 0 && lineage_has(l, parent_id)) {
+		rc = find_shared(p, parent_id) ? 0 : add_shared(p, parent_fd, parent_id);
 		if (rc)
 			return rc;
-		p->nshared++;
-	}
-	if (parent_fd >= 0 && lineage_has(l, parent_id))
 		p->shared_current = parent_id;
+	}
 	/* an earlier parent (renamed while sessions below it live) keeps serving them */
 	for (size_t i = 0; i < p->nshared; i++)
 		if (lineage_has(l, p->shared[i].cg.id[0])) {
