@@ -51,7 +51,7 @@ struct shared {
 
 struct watch {
 	uint64_t id;
-	unsigned level;
+	struct lineage cg;
 	struct st_watch val;
 	struct bpf_link *hooks[HOOK_MAX]; /* none when a shared parent's serve it */
 	uint64_t shared;                  /* that parent's id, 0: own hooks */
@@ -552,12 +552,17 @@ static void drop_unused_shared(struct probes *p, uint64_t below)
 	p->nshared = k;
 }
 
-/* Attaches the hooks to a session parent for good. */
+/* Attaches the hooks to a session parent for good; -EBUSY while a session
+ * below it has hooks of its own (they would run twice there). */
 static int add_shared(struct probes *p, int parent_fd, uint64_t parent_id)
 {
-	struct shared *sh = realloc(p->shared, (p->nshared + 1) * sizeof(*sh));
+	struct shared *sh;
 	int rc;
 
+	for (size_t i = 0; i < p->nwatches; i++)
+		if (!p->watches[i].shared && lineage_has(&p->watches[i].cg, parent_id))
+			return -EBUSY;
+	sh = realloc(p->shared, (p->nshared + 1) * sizeof(*sh));
 	if (!sh)
 		return -ENOMEM;
 	p->shared = sh;
@@ -606,17 +611,15 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 {
 	struct watch w = { .id = cgroup_id };
 	struct shared *sh;
-	struct lineage l;
 	int rc;
 
 	if (find_watch(p, cgroup_id))
 		return -EEXIST;
-	rc = cgroup_lineage(p, cgroup_fd, &l);
+	rc = cgroup_lineage(p, cgroup_fd, &w.cg);
 	if (rc)
 		return rc;
-	if (l.id[0] != cgroup_id)
+	if (w.cg.id[0] != cgroup_id)
 		return -EINVAL;
-	w.level = l.level;
 	if (p->nwatches == p->capwatches) {
 		size_t cap = p->capwatches ? 2 * p->capwatches : 8;
 		struct watch *v = realloc(p->watches, cap * sizeof(*v));
@@ -626,7 +629,7 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 		p->watches = v;
 		p->capwatches = cap;
 	}
-	rc = shared_for(p, &l, parent_fd, parent_id, &sh);
+	rc = shared_for(p, &w.cg, parent_fd, parent_id, &sh);
 	if (rc)
 		return rc;
 	rc = alloc_slot(p, &w.val.slot);
@@ -637,11 +640,11 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 		p->slot_used[w.val.slot] = 0;
 		return -errno;
 	}
-	p->level_refs[w.level]++;
+	p->level_refs[w.cg.level]++;
 	set_levels(p);
 	rc = sh ? 0 : attach_hooks(p, w.hooks, cgroup_fd);
 	if (rc) {
-		p->level_refs[w.level]--;
+		p->level_refs[w.cg.level]--;
 		set_levels(p);
 		bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
 		p->slot_used[w.val.slot] = 0;
@@ -761,7 +764,7 @@ int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX
 	p->slot_used[w->val.slot] = 0;
 	delete_rules(p, cgroup_id, w->val.gen, w->rules, w->nrules);
 	free(w->rules);
-	p->level_refs[w->level]--;
+	p->level_refs[w->cg.level]--;
 	set_levels(p);
 	*w = p->watches[--p->nwatches];
 	return rc;

@@ -170,3 +170,5 @@ stop_dump
 check "each denied attempt is recorded once" \
 	test "$(jq -c 'select(.type=="connect" and .verdict=="deny")' "$T/parents" | wc -l)" -eq 4
 check "bpftool: the parents' hooks are gone with the probes" test "$(links_on "$p1")$(links_on "$p2")" = "00"
+check "a parent is not shared while a session below it has hooks of its own" bash -c \
+	"'$HELPERS/probe_dump' '$p1/s' --parent '$p1' '$p1/other' 2>&1 >/dev/null | grep -q 'watch $p1/other: Device or resource busy'"
