@@ -273,11 +273,12 @@ static __always_inline struct file *fd_file(long fd)
 extern const volatile __u64 wakeup_bytes;
 
 /* Sends an event of `size` bytes (h->size set here); counts it when the
- * ring buffer has no room. */
+ * ring buffer has no room.  The collector is woken once, by the event that
+ * makes the waiting data cross wakeup_bytes, not by every event after it. */
 static __always_inline void emit(struct st_hdr *h, __u32 size)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-										    : BPF_RB_NO_WAKEUP;
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 flags = avail < wakeup_bytes && avail + size >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 
 	h->size = size;
 	if (bpf_ringbuf_output(&events, h, size, flags))

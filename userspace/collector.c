@@ -27,7 +27,8 @@
 #include "probes.h"
 #include "session.h"
 
-#define TICK_MS 50
+#define TICK_MS 10          /* seals are due to the millisecond: see --seal-ms */
+#define HOUSEKEEPING_MS 250 /* losses, clock, stopped sessions */
 #define CGROUP_CHECK_MS 1000
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 60000 /* late events of an ended session still find it */
@@ -51,7 +52,7 @@ struct collector {
 	int64_t boot_to_wall;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
-	uint64_t last_cgroup_check;
+	uint64_t last_housekeeping, last_cgroup_check;
 	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
 	bool stopping;
 	bool failed; /* the journal refused a write */
@@ -608,10 +609,13 @@ static void tick(struct collector *c)
 
 	if (read(c->timer_conn.fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	sync_clock(c);
-	report_losses(c);
-	check_cgroups(c, now);
-	session_table_reap(&c->sessions, now, ENDED_KEEP_MS);
+	if (now - c->last_housekeeping >= HOUSEKEEPING_MS) {
+		c->last_housekeeping = now;
+		sync_clock(c);
+		report_losses(c);
+		check_cgroups(c, now);
+		session_table_reap(&c->sessions, now, ENDED_KEEP_MS);
+	}
 	rc = journal_tick(c->journal);
 	if (rc < 0)
 		journal_failed(c, "seal", rc);

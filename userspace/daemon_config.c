@@ -27,7 +27,7 @@ static const struct opt opts[] = {
 	{ "create-key", OPT_BOOL, OFF(create_key), "false", "create the signing key if it does not exist" },
 	{ "ringbuf-size", OPT_SIZE, OFF(ringbuf_size), "16M", "kernel ring buffer size (power of two)" },
 	{ "seal-records", OPT_SIZE, OFF(seal_records), "262144", "records between seals" },
-	{ "seal-ms", OPT_SIZE, OFF(seal_ms), "250", "milliseconds between seals" },
+	{ "seal-ms", OPT_SIZE, OFF(seal_ms), "20", "milliseconds between seals (bounds the loss on a crash)" },
 	{ "segment-bytes", OPT_SIZE, OFF(segment_bytes), "64M", "journal segment size before rotation" },
 	{ "epoch-seconds", OPT_SIZE, OFF(epoch_seconds), "60",
 	  "signing key lifetime: then a new key, certified by the old one, which is erased" },

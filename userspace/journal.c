@@ -67,7 +67,7 @@ void journal_config_defaults(struct journal_config *cfg)
 {
 	*cfg = (struct journal_config){
 		.seal_every = 262144,
-		.seal_ms = 250,
+		.seal_ms = 20,
 		.segment_bytes = 64ull << 20,
 		.fsync = JOURNAL_FSYNC_SEAL,
 		.epoch_ms = 60000,
