@@ -38,6 +38,7 @@ enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_CLIENT 
 struct conn {
 	enum conn_kind kind;
 	int fd;
+	bool refused; /* not root: its request gets an error, then the door */
 };
 
 struct collector {
@@ -524,7 +525,9 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 		return;
 	}
 	cmd = json_string_value(json_object_get(req, "cmd"));
-	if (!cmd)
+	if (conn->refused)
+		rep = reply_error("permission denied: only root may use sandtraild");
+	else if (!cmd)
 		rep = reply_error("request without \"cmd\"");
 	else if (!strcmp(cmd, "watch"))
 		rep = handle_watch(c, conn, req);
@@ -539,7 +542,7 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 	else
 		rep = reply_error("unknown command '%s'", cmd);
 	json_decref(req);
-	if (control_send(conn->fd, rep) < 0)
+	if (control_send(conn->fd, rep) < 0 || conn->refused)
 		close_conn(c, conn);
 	json_decref(rep);
 	(void)events;
@@ -556,20 +559,13 @@ static void accept_clients(struct collector *c)
 
 		if (fd < 0)
 			return;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
-			json_t *rep = reply_error("permission denied: only root may use sandtraild");
-
-			control_send(fd, rep);
-			json_decref(rep);
-			close(fd);
-			continue;
-		}
 		conn = malloc(sizeof(*conn));
 		if (!conn) {
 			close(fd);
 			continue;
 		}
-		*conn = (struct conn){ CONN_CLIENT, fd };
+		*conn = (struct conn){ CONN_CLIENT, fd,
+				       getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 };
 		ee.data.ptr = conn;
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
 			close(fd);
@@ -625,7 +621,7 @@ static int add_fd(struct collector *c, struct conn *conn, enum conn_kind kind, i
 {
 	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = conn };
 
-	*conn = (struct conn){ kind, fd };
+	*conn = (struct conn){ .kind = kind, .fd = fd };
 	return epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ee) < 0 ? -errno : 0;
 }
 

@@ -1,0 +1,93 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "daemon_config.h"
+
+static char config_path[64];
+
+static int write_config(const char *text)
+{
+	int fd;
+
+	strcpy(config_path, "/tmp/sandtraild-config-XXXXXX");
+	fd = mkstemp(config_path);
+	if (fd < 0 || write(fd, text, strlen(text)) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int load(struct daemon_config *cfg, int argc, char **argv)
+{
+	int rc;
+
+	optind = 1;
+	rc = daemon_config_load(cfg, argc, argv);
+	return rc;
+}
+
+static void test_defaults_are_the_documented_paths(void **state)
+{
+	char *argv[] = { "sandtraild", NULL };
+	struct daemon_config cfg;
+
+	assert_int_equal(load(&cfg, 1, argv), 0);
+	assert_string_equal(cfg.journal, "/var/lib/sandtrail/journal");
+	assert_string_equal(cfg.socket, "/run/sandtrail/control.sock");
+	assert_string_equal(cfg.key, "/etc/sandtrail/signing.key");
+	assert_int_equal(cfg.ringbuf_size, 16u << 20);
+	assert_false(cfg.create_key);
+	daemon_config_free(&cfg);
+}
+
+static void test_flags_override_the_config_file_whatever_their_order(void **state)
+{
+	struct daemon_config cfg;
+	char *argv[] = { "sandtraild", "--journal", "/flag", "--config", config_path, "--create-key", NULL };
+
+	assert_int_equal(write_config("{\"journal\": \"/file\", \"seal_ms\": 5, \"ringbuf_size\": \"1M\"}"), 0);
+	assert_int_equal(load(&cfg, 6, argv), 0);
+	assert_string_equal(cfg.journal, "/flag");
+	assert_int_equal(cfg.seal_ms, 5);
+	assert_int_equal(cfg.ringbuf_size, 1u << 20);
+	assert_true(cfg.create_key);
+	daemon_config_free(&cfg);
+	unlink(config_path);
+}
+
+static void test_bad_values_are_refused(void **state)
+{
+	struct daemon_config cfg;
+	char *size[] = { "sandtraild", "--ringbuf-size", "3000", NULL };
+	char *fsync_[] = { "sandtraild", "--fsync", "sometimes", NULL };
+	char *num[] = { "sandtraild", "--seal-ms", "12x", NULL };
+	char *file[] = { "sandtraild", "--config", config_path, NULL };
+
+	assert_int_equal(load(&cfg, 3, size), -1);
+	daemon_config_free(&cfg);
+	assert_int_equal(load(&cfg, 3, fsync_), -1);
+	daemon_config_free(&cfg);
+	assert_int_equal(load(&cfg, 3, num), -1);
+	daemon_config_free(&cfg);
+	assert_int_equal(write_config("{\"jornal\": \"/x\"}"), 0);
+	assert_int_equal(load(&cfg, 3, file), -1);
+	daemon_config_free(&cfg);
+	unlink(config_path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_are_the_documented_paths),
+		cmocka_unit_test(test_flags_override_the_config_file_whatever_their_order),
+		cmocka_unit_test(test_bad_values_are_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
