@@ -36,17 +36,73 @@ struct {
 } losses SEC(".maps") __weak;
 
 /* Bit n set: some watched cgroup sits at level n of the cgroup v2 tree.
- * Lets untraced tasks leave after one load when nothing is watched, and
- * after one lookup per watched level otherwise. Defined in proc.bpf.c. */
+ * Lets untraced tasks leave after one load when nothing is watched.
+ * Defined in proc.bpf.c. */
 extern __u32 watched_levels;
+/* Bumped by the collector after every change of `watched`, before it
+ * answers: verdicts cached under an older generation are not used again. */
+extern __u32 watch_gen;
 
-/* The watched cgroup that the current task is in or below, 0 if none. */
+/* Cgroups found outside every session, per CPU: a direct-mapped cache of
+ * words gen << 32 | id.  Cgroup v2 ids are never reused; those below 2^32
+ * (all until 2^31 cgroups were made) are cached, so that one word, written
+ * and read whole, says it all: a program preempted on this CPU may replace
+ * a word, never tear one. */
+#define ST_OUTSIDE_SLOTS 256
+struct st_outside {
+	__u64 w[ST_OUTSIDE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct st_outside);
+} outside SEC(".maps") __weak;
+
+/* Threads with an event in a pending map, one bit per thread id (ids stay
+ * below PID_MAX_LIMIT): exits of other threads return without a hash
+ * lookup.  Only a thread changes its own bit, by an atomic add as others
+ * change theirs in the same word. */
+#define ST_TID_BITS (1u << 22)
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ST_TID_BITS / 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} pending_tids SEC(".maps") __weak;
+
+/* The session filter, run first by every program a task of any cgroup
+ * triggers: the watched cgroup that the current task is in or below, 0 if
+ * none.  A cgroup found outside is known so on this CPU until the next
+ * watch or unwatch, at the price of a few loads; a task that moves to
+ * another cgroup has another id.  Programs call it on their own small
+ * frame and do the rest in a function of their own (__noinline): a frame
+ * of 64 bytes or more runs on a per-CPU private stack, a cold line to
+ * touch at every call. */
 static __always_inline __u64 current_session(void)
 {
-	__u32 levels = watched_levels;
+	__u32 gen, levels, zero = 0;
+	struct st_outside *c;
+	__u64 cg, key, *slot = NULL;
 
+	/* gen first: a verdict is only ever kept under the generation that was
+	 * current before the map was read */
+	gen = *(volatile __u32 *)&watch_gen;
+	asm volatile("" ::: "memory");
+	levels = *(volatile __u32 *)&watched_levels;
 	if (!levels)
 		return 0;
+	/* the current task's cgroup v2 id, without bpf_get_current_cgroup_id's
+	 * rcu_read_lock/unlock calls (programs run under RCU already) */
+	cg = bpf_get_current_task_btf()->cgroups->dfl_cgrp->kn->id;
+	key = (__u64)gen << 32 | (__u32)cg;
+	c = bpf_map_lookup_elem(&outside, &zero);
+	if (c && !(cg >> 32)) {
+		slot = &c->w[cg & (ST_OUTSIDE_SLOTS - 1)];
+		if (*(volatile __u64 *)slot == key)
+			return 0;
+	}
 	for (__u32 lvl = 0; lvl < ST_LEVELS; lvl++) {
 		__u64 id;
 
@@ -56,7 +112,57 @@ static __always_inline __u64 current_session(void)
 		if (id && bpf_map_lookup_elem(&watched, &id))
 			return id;
 	}
+	if (slot)
+		*(volatile __u64 *)slot = key;
 	return 0;
+}
+
+/* The word and bit of thread tid in pending_tids. */
+static __always_inline __u64 *pending_word(__u32 tid, __u64 *bit)
+{
+	__u32 idx = (tid & (ST_TID_BITS - 1)) / 64;
+
+	*bit = 1ull << (tid & 63);
+	return bpf_map_lookup_elem(&pending_tids, &idx);
+}
+
+/* Marks thread tid (the current one, or the one it becomes) as having an
+ * event in a pending map; false when it cannot. */
+static __always_inline bool mark_pending(__u32 tid)
+{
+	__u64 bit, *w = pending_word(tid, &bit);
+
+	if (!w)
+		return false;
+	if (!(*(volatile __u64 *)w & bit))
+		__sync_fetch_and_add(w, bit);
+	return true;
+}
+
+/* Whether thread tid was marked; clears the mark. */
+static __always_inline bool clear_pending(__u32 tid)
+{
+	__u64 bit, *w = pending_word(tid, &bit);
+
+	if (!w || !(*(volatile __u64 *)w & bit))
+		return false;
+	__sync_fetch_and_add(w, -bit);
+	return true;
+}
+
+static __always_inline __u32 current_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
+/* At a syscall's exit: the current thread's id when its entry left an
+ * event pending (the mark cleared), else 0 (thread 0, the idle task, makes
+ * no syscalls). */
+static __always_inline __u32 take_pending(void)
+{
+	__u32 tid = current_tid();
+
+	return clear_pending(tid) ? tid : 0;
 }
 
 /* Room for one event under construction.  Offsets into it are bounded by
@@ -125,9 +231,23 @@ PENDING_MAP(pend_unlink, struct pend_unlink);
 PENDING_MAP(pend_rename, struct pend_rename);
 PENDING_MAP(pend_connect, struct pend_connect);
 
-static __always_inline __u32 current_tid(void)
+/* Argument i of a syscall at its sys_enter tracepoint, for functions that
+ * serve several syscalls.  Read through a plain struct of that record's
+ * fixed layout (header, syscall number, then each argument in 8 bytes),
+ * not vmlinux.h's, whose CO-RE offsets compile to ctx arithmetic the
+ * verifier refuses; volatile, so that the compiler neither merges two
+ * reads into one at a computed offset nor hoists a read out of the branch
+ * of the syscalls that have that argument (a program may not read past its
+ * tracepoint's record). */
+struct st_sys_enter {
+	__u64 common;
+	__s64 nr;
+	__u64 args[6];
+};
+
+static __always_inline __u64 sys_arg(struct trace_event_raw_sys_enter *ctx, int i)
 {
-	return (__u32)bpf_get_current_pid_tgid();
+	return *(volatile const __u64 *)&((const struct st_sys_enter *)ctx)->args[i];
 }
 
 /* Counted for the session, so that its record says how complete it is.
@@ -191,7 +311,8 @@ static __always_inline void pend(void *map, struct st_hdr *h, __u64 session, __u
 	h->session_cgid = session;
 	h->syscall = sys;
 	h->type = type;
-	if (bpf_map_update_elem(map, &tid, h, BPF_ANY))
+	/* marked first: an entry the exit would not look for is never saved */
+	if (!mark_pending(tid) || bpf_map_update_elem(map, &tid, h, BPF_ANY))
 		count_loss(session, type, ST_LOSS_PENDING);
 }
 

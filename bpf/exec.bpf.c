@@ -62,15 +62,18 @@ static __always_inline __u32 copy_args(char *dst, const char *const *argv, __u64
 	return off;
 }
 
-static __always_inline int exec_enter(__u32 sys, const char *filename, const char *const *argv)
+static __noinline int exec_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
-	__u64 session = current_session();
+	const char *filename = (const char *)sys_arg(ctx, 0);
+	const char *const *argv = (const char *const *)sys_arg(ctx, 1);
 	struct st_exec *ev;
 	char *buf;
 	__u32 flags = 0, flen, argc = 0;
 
-	if (!session)
-		return 0;
+	if (sys == ST_SYS_EXECVEAT) { /* dirfd first */
+		filename = (const char *)sys_arg(ctx, 1);
+		argv = (const char *const *)sys_arg(ctx, 2);
+	}
 	buf = scratch_buf();
 	if (!buf)
 		return 0;
@@ -126,13 +129,11 @@ static __always_inline bool exec_success(struct pend_exec *pe, __u32 flen)
 	return true;
 }
 
-static __always_inline int exec_exit(long ret)
+static __noinline int exec_exit(long ret, __u32 tid)
 {
-	__u32 tid = current_tid(), flen, alen;
+	__u32 flen, alen;
 	struct pend_exec *pe;
 
-	if (!watched_levels)
-		return 0;
 	pe = bpf_map_lookup_elem(&pend_exec, &tid);
 	if (!pe)
 		return 0;
@@ -153,25 +154,33 @@ out:
 SEC("tracepoint/syscalls/sys_enter_execve")
 int enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
-	return exec_enter(ST_SYS_EXECVE, (const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+	__u64 session = current_session();
+
+	return session ? exec_enter(ctx, session, ST_SYS_EXECVE) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_execveat")
 int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
-	return exec_enter(ST_SYS_EXECVEAT, (const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+	__u64 session = current_session();
+
+	return session ? exec_enter(ctx, session, ST_SYS_EXECVEAT) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")
 int exit_execve(struct trace_event_raw_sys_exit *ctx)
 {
-	return exec_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? exec_exit(ctx->ret, tid) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
 int exit_execveat(struct trace_event_raw_sys_exit *ctx)
 {
-	return exec_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? exec_exit(ctx->ret, tid) : 0;
 }
 
 /* A thread other than the leader that execs takes the leader's pid: what
@@ -182,12 +191,12 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__u32 old = old_pid, tid = BPF_CORE_READ(p, pid);
 	struct pend_exec *pe;
 
-	if (!watched_levels || tid == old)
+	if (tid == old || !clear_pending(old))
 		return 0;
 	pe = bpf_map_lookup_elem(&pend_exec, &old);
 	if (!pe)
 		return 0;
-	if (bpf_map_update_elem(&pend_exec, &tid, pe, BPF_ANY))
+	if (!mark_pending(tid) || bpf_map_update_elem(&pend_exec, &tid, pe, BPF_ANY))
 		count_loss(pe->ev.h.session_cgid, ST_EV_EXEC, ST_LOSS_PENDING);
 	bpf_map_delete_elem(&pend_exec, &old);
 	return 0;

@@ -10,16 +10,41 @@
 #define ST_O_CREAT      0100
 #define ST_O_TRUNC      01000
 
-static __always_inline int open_enter(__u32 sys, long dirfd, const char *path, __u64 flags, __u64 mode,
-				      __u64 resolve)
+/* The entry of an open-family call of a session's task, from the call's
+ * arguments as sys takes them. */
+static __noinline int open_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
-	__u64 session = current_session();
+	long dirfd = ST_AT_FDCWD;
+	__u64 flags, mode, resolve = 0;
+	struct open_how how = {};
 	struct st_open *ev;
+	const char *path;
 	char *buf;
 	__u32 f = 0;
 
-	if (!session)
-		return 0;
+	if (sys == ST_SYS_OPEN) {
+		path = (const char *)sys_arg(ctx, 0);
+		flags = sys_arg(ctx, 1);
+		mode = sys_arg(ctx, 2);
+	} else if (sys == ST_SYS_CREAT) {
+		path = (const char *)sys_arg(ctx, 0);
+		flags = ST_O_CREAT | ST_O_WRONLY | ST_O_TRUNC;
+		mode = sys_arg(ctx, 1);
+	} else {
+		dirfd = (int)sys_arg(ctx, 0);
+		path = (const char *)sys_arg(ctx, 1);
+		if (sys == ST_SYS_OPENAT) {
+			flags = sys_arg(ctx, 2);
+			mode = sys_arg(ctx, 3);
+		} else {
+			/* a short or unreadable struct fails the call: record it with zeros */
+			if (sys_arg(ctx, 3) >= sizeof(how))
+				bpf_probe_read_user(&how, sizeof(how), (const void *)sys_arg(ctx, 2));
+			flags = how.flags;
+			mode = how.mode;
+			resolve = how.resolve;
+		}
+	}
 	buf = scratch_buf();
 	if (!buf)
 		return 0;
@@ -37,16 +62,14 @@ static __always_inline int open_enter(__u32 sys, long dirfd, const char *path, _
 	return 0;
 }
 
-static __always_inline int open_exit(long ret)
+static __noinline int open_exit(long ret, __u32 tid)
 {
-	__u32 tid = current_tid(), plen, rlen, flags, size;
+	__u32 plen, rlen, flags, size;
 	struct pend_open *po;
 	struct st_open *ev;
 	struct file *file;
 	char *buf;
 
-	if (!watched_levels)
-		return 0;
 	po = bpf_map_lookup_elem(&pend_open, &tid);
 	if (!po)
 		return 0;
@@ -86,67 +109,81 @@ out:
 SEC("tracepoint/syscalls/sys_enter_open")
 int enter_open(struct trace_event_raw_sys_enter *ctx)
 {
-	return open_enter(ST_SYS_OPEN, ST_AT_FDCWD, (const char *)ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	__u64 session = current_session();
+
+	return session ? open_enter(ctx, session, ST_SYS_OPEN) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
 int enter_openat(struct trace_event_raw_sys_enter *ctx)
 {
-	return open_enter(ST_SYS_OPENAT, (int)ctx->args[0], (const char *)ctx->args[1], ctx->args[2], ctx->args[3], 0);
+	__u64 session = current_session();
+
+	return session ? open_enter(ctx, session, ST_SYS_OPENAT) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
 int enter_openat2(struct trace_event_raw_sys_enter *ctx)
 {
-	struct open_how how = {};
+	__u64 session = current_session();
 
-	/* a short or unreadable struct fails the call: record it with zeros */
-	if (ctx->args[3] >= sizeof(how))
-		bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]);
-	return open_enter(ST_SYS_OPENAT2, (int)ctx->args[0], (const char *)ctx->args[1], how.flags, how.mode,
-			  how.resolve);
+	return session ? open_enter(ctx, session, ST_SYS_OPENAT2) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_creat")
 int enter_creat(struct trace_event_raw_sys_enter *ctx)
 {
-	return open_enter(ST_SYS_CREAT, ST_AT_FDCWD, (const char *)ctx->args[0], ST_O_CREAT | ST_O_WRONLY | ST_O_TRUNC,
-			  ctx->args[1], 0);
+	__u64 session = current_session();
+
+	return session ? open_enter(ctx, session, ST_SYS_CREAT) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
 int exit_open(struct trace_event_raw_sys_exit *ctx)
 {
-	return open_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? open_exit(ctx->ret, tid) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
 int exit_openat(struct trace_event_raw_sys_exit *ctx)
 {
-	return open_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? open_exit(ctx->ret, tid) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat2")
 int exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
-	return open_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? open_exit(ctx->ret, tid) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_creat")
 int exit_creat(struct trace_event_raw_sys_exit *ctx)
 {
-	return open_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? open_exit(ctx->ret, tid) : 0;
 }
 
-static __always_inline int unlink_enter(__u32 sys, long dirfd, const char *path, __u32 flags)
+static __noinline int unlink_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
-	__u64 session = current_session();
+	const char *path = (const char *)sys_arg(ctx, 0);
+	__u32 flags = sys == ST_SYS_RMDIR ? ST_AT_REMOVEDIR : 0, f = 0;
+	long dirfd = ST_AT_FDCWD;
 	struct st_unlink *ev;
 	char *buf;
-	__u32 f = 0;
 
-	if (!session)
-		return 0;
+	if (sys == ST_SYS_UNLINKAT) {
+		dirfd = (int)sys_arg(ctx, 0);
+		path = (const char *)sys_arg(ctx, 1);
+		flags = sys_arg(ctx, 2);
+	}
+
 	buf = scratch_buf();
 	if (!buf)
 		return 0;
@@ -162,13 +199,11 @@ static __always_inline int unlink_enter(__u32 sys, long dirfd, const char *path,
 	return 0;
 }
 
-static __always_inline int unlink_exit(long ret)
+static __noinline int unlink_exit(long ret, __u32 tid)
 {
-	__u32 tid = current_tid(), plen, flags;
+	__u32 plen, flags;
 	struct pend_unlink *pu;
 
-	if (!watched_levels)
-		return 0;
 	pu = bpf_map_lookup_elem(&pend_unlink, &tid);
 	if (!pu)
 		return 0;
@@ -189,49 +224,67 @@ static __always_inline int unlink_exit(long ret)
 SEC("tracepoint/syscalls/sys_enter_unlink")
 int enter_unlink(struct trace_event_raw_sys_enter *ctx)
 {
-	return unlink_enter(ST_SYS_UNLINK, ST_AT_FDCWD, (const char *)ctx->args[0], 0);
+	__u64 session = current_session();
+
+	return session ? unlink_enter(ctx, session, ST_SYS_UNLINK) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_unlinkat")
 int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
 {
-	return unlink_enter(ST_SYS_UNLINKAT, (int)ctx->args[0], (const char *)ctx->args[1], ctx->args[2]);
+	__u64 session = current_session();
+
+	return session ? unlink_enter(ctx, session, ST_SYS_UNLINKAT) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_rmdir")
 int enter_rmdir(struct trace_event_raw_sys_enter *ctx)
 {
-	return unlink_enter(ST_SYS_RMDIR, ST_AT_FDCWD, (const char *)ctx->args[0], ST_AT_REMOVEDIR);
+	__u64 session = current_session();
+
+	return session ? unlink_enter(ctx, session, ST_SYS_RMDIR) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_unlink")
 int exit_unlink(struct trace_event_raw_sys_exit *ctx)
 {
-	return unlink_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? unlink_exit(ctx->ret, tid) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_unlinkat")
 int exit_unlinkat(struct trace_event_raw_sys_exit *ctx)
 {
-	return unlink_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? unlink_exit(ctx->ret, tid) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_rmdir")
 int exit_rmdir(struct trace_event_raw_sys_exit *ctx)
 {
-	return unlink_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? unlink_exit(ctx->ret, tid) : 0;
 }
 
-static __always_inline int rename_enter(__u32 sys, long olddirfd, const char *from, long newdirfd, const char *to,
-					__u32 flags)
+static __noinline int rename_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
-	__u64 session = current_session();
+	const char *from = (const char *)sys_arg(ctx, 0), *to = (const char *)sys_arg(ctx, 1);
+	long olddirfd = ST_AT_FDCWD, newdirfd = ST_AT_FDCWD;
+	__u32 flags = 0, f = 0, flen;
 	struct st_rename *ev;
 	char *buf;
-	__u32 f = 0, flen;
 
-	if (!session)
-		return 0;
+	if (sys != ST_SYS_RENAME) {
+		olddirfd = (int)sys_arg(ctx, 0);
+		from = (const char *)sys_arg(ctx, 1);
+		newdirfd = (int)sys_arg(ctx, 2);
+		to = (const char *)sys_arg(ctx, 3);
+	}
+	if (sys == ST_SYS_RENAMEAT2)
+		flags = sys_arg(ctx, 4);
 	buf = scratch_buf();
 	if (!buf)
 		return 0;
@@ -252,13 +305,11 @@ static __always_inline int rename_enter(__u32 sys, long olddirfd, const char *fr
 	return 0;
 }
 
-static __always_inline int rename_exit(long ret)
+static __noinline int rename_exit(long ret, __u32 tid)
 {
-	__u32 tid = current_tid(), flen, tlen, flags;
+	__u32 flen, tlen, flags;
 	struct pend_rename *pr;
 
-	if (!watched_levels)
-		return 0;
 	pr = bpf_map_lookup_elem(&pend_rename, &tid);
 	if (!pr)
 		return 0;
@@ -303,38 +354,47 @@ out:
 SEC("tracepoint/syscalls/sys_enter_rename")
 int enter_rename(struct trace_event_raw_sys_enter *ctx)
 {
-	return rename_enter(ST_SYS_RENAME, ST_AT_FDCWD, (const char *)ctx->args[0], ST_AT_FDCWD,
-			    (const char *)ctx->args[1], 0);
+	__u64 session = current_session();
+
+	return session ? rename_enter(ctx, session, ST_SYS_RENAME) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_renameat")
 int enter_renameat(struct trace_event_raw_sys_enter *ctx)
 {
-	return rename_enter(ST_SYS_RENAMEAT, (int)ctx->args[0], (const char *)ctx->args[1], (int)ctx->args[2],
-			    (const char *)ctx->args[3], 0);
+	__u64 session = current_session();
+
+	return session ? rename_enter(ctx, session, ST_SYS_RENAMEAT) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_renameat2")
 int enter_renameat2(struct trace_event_raw_sys_enter *ctx)
 {
-	return rename_enter(ST_SYS_RENAMEAT2, (int)ctx->args[0], (const char *)ctx->args[1], (int)ctx->args[2],
-			    (const char *)ctx->args[3], ctx->args[4]);
+	__u64 session = current_session();
+
+	return session ? rename_enter(ctx, session, ST_SYS_RENAMEAT2) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_rename")
 int exit_rename(struct trace_event_raw_sys_exit *ctx)
 {
-	return rename_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? rename_exit(ctx->ret, tid) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_renameat")
 int exit_renameat(struct trace_event_raw_sys_exit *ctx)
 {
-	return rename_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? rename_exit(ctx->ret, tid) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_renameat2")
 int exit_renameat2(struct trace_event_raw_sys_exit *ctx)
 {
-	return rename_exit(ctx->ret);
+	__u32 tid = take_pending();
+
+	return tid ? rename_exit(ctx->ret, tid) : 0;
 }

@@ -51,18 +51,14 @@ static __always_inline __u32 read_sun_path(char *dst, const char *src, long slen
 	return n > 0 ? n - 1 : 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int enter_connect(struct trace_event_raw_sys_enter *ctx)
+static __noinline int connect_enter(struct trace_event_raw_sys_enter *ctx, __u64 session)
 {
-	__u64 session = current_session();
 	const void *ua = (const void *)ctx->args[1];
 	long alen = (int)ctx->args[2];
 	struct st_connect *ev;
 	__u16 family = 0;
 	char *buf;
 
-	if (!session)
-		return 0;
 	buf = scratch_buf();
 	if (!buf)
 		return 0;
@@ -92,6 +88,14 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 session = current_session();
+
+	return session ? connect_enter(ctx, session) : 0;
+}
+
 /* The address the connected unix socket's peer is bound to. */
 static __always_inline __u32 peer_path(char *dst, long fd)
 {
@@ -115,21 +119,18 @@ static __always_inline __u32 peer_path(char *dst, long fd)
 			     BPF_CORE_READ(ua, len) - ST_SUN_PATH, false);
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int exit_connect(struct trace_event_raw_sys_exit *ctx)
+static __noinline int connect_exit(long ret, __u32 tid)
 {
-	__u32 tid = current_tid(), plen;
 	struct pend_connect *pc;
+	__u32 plen;
 
-	if (!watched_levels)
-		return 0;
 	pc = bpf_map_lookup_elem(&pend_connect, &tid);
 	if (!pc)
 		return 0;
 	if (!still_watched(pc->ev.h.session_cgid))
 		goto out;
-	pc->ev.ret = ctx->ret;
-	if (ctx->ret == 0 && pc->ev.family == ST_AF_UNIX) {
+	pc->ev.ret = ret;
+	if (ret == 0 && pc->ev.family == ST_AF_UNIX) {
 		plen = peer_path(pc->s, pc->ev.fd);
 		if (plen) {
 			pc->ev.path_len = plen;
@@ -144,6 +145,14 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 out:
 	bpf_map_delete_elem(&pend_connect, &tid);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = take_pending();
+
+	return tid ? connect_exit(ctx->ret, tid) : 0;
 }
 
 /* The session of the socket (the hooks run for sockets created in a

@@ -3,6 +3,7 @@
 #include "common.bpf.h"
 
 __u32 watched_levels SEC(".bss");
+__u32 watch_gen SEC(".bss");
 const volatile __u64 wakeup_bytes = 0;
 
 SEC("tp_btf/sched_process_fork")
@@ -28,13 +29,12 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
+	__u32 tid = BPF_CORE_READ(task, pid);
 	struct st_exit ev;
 	__u64 session;
 
 	/* a thread that dies inside a traced syscall leaves no entry behind */
-	if (watched_levels) {
-		__u32 tid = BPF_CORE_READ(task, pid);
-
+	if (clear_pending(tid)) {
 		bpf_map_delete_elem(&pend_exec, &tid);
 		bpf_map_delete_elem(&pend_open, &tid);
 		bpf_map_delete_elem(&pend_unlink, &tid);

@@ -459,6 +459,9 @@ static int attach_hooks(struct probes *p, struct bpf_link *hooks[HOOK_MAX], int 
 	return 0;
 }
 
+/* Called after every change of the watched map, before the change is
+ * acknowledged: the levels to look at, and a new generation that voids
+ * every session verdict the kernel side cached per task. */
 static void set_levels(struct probes *p)
 {
 	uint32_t levels = 0;
@@ -467,6 +470,7 @@ static void set_levels(struct probes *p)
 		if (p->level_refs[i])
 			levels |= 1u << i;
 	__atomic_store_n(&p->skel->bss->watched_levels, levels, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&p->skel->bss->watch_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Sums one loss slot's per-CPU counters; zero: resets them instead.  One
@@ -644,9 +648,9 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 	set_levels(p);
 	rc = sh ? 0 : attach_hooks(p, w.hooks, cgroup_fd);
 	if (rc) {
+		bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
 		p->level_refs[w.cg.level]--;
 		set_levels(p);
-		bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
 		p->slot_used[w.val.slot] = 0;
 		return rc;
 	}
