@@ -48,16 +48,12 @@ extern __u32 watch_gen;
  * (all until 2^31 cgroups were made) are cached, so that one word, written
  * and read whole, says it all: a program preempted on this CPU may replace
  * a word, never tear one. */
-#define ST_OUTSIDE_SLOTS 256
-struct st_outside {
-	__u64 w[ST_OUTSIDE_SLOTS];
-};
-
+#define ST_OUTSIDE_SLOTS 2048
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ST_OUTSIDE_SLOTS);
 	__type(key, __u32);
-	__type(value, struct st_outside);
+	__type(value, __u64);
 } outside SEC(".maps") __weak;
 
 /* Threads with an event in a pending map, one bit per thread id (ids stay
@@ -82,8 +78,7 @@ struct {
  * touch at every call. */
 static __always_inline __u64 current_session(void)
 {
-	__u32 gen, levels, zero = 0;
-	struct st_outside *c;
+	__u32 gen, levels, idx;
 	__u64 cg, key, *slot = NULL;
 
 	/* gen first: a verdict is only ever kept under the generation that was
@@ -97,12 +92,10 @@ static __always_inline __u64 current_session(void)
 	 * rcu_read_lock/unlock calls (programs run under RCU already) */
 	cg = bpf_get_current_task_btf()->cgroups->dfl_cgrp->kn->id;
 	key = (__u64)gen << 32 | (__u32)cg;
-	c = bpf_map_lookup_elem(&outside, &zero);
-	if (c && !(cg >> 32)) {
-		slot = &c->w[cg & (ST_OUTSIDE_SLOTS - 1)];
-		if (*(volatile __u64 *)slot == key)
-			return 0;
-	}
+	idx = cg & (ST_OUTSIDE_SLOTS - 1);
+	slot = cg >> 32 ? NULL : bpf_map_lookup_elem(&outside, &idx);
+	if (slot && *(volatile __u64 *)slot == key)
+		return 0;
 	for (__u32 lvl = 0; lvl < ST_LEVELS; lvl++) {
 		__u64 id;
 
