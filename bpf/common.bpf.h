@@ -43,11 +43,11 @@ extern __u32 watched_levels;
  * answers: verdicts cached under an older generation are not used again. */
 extern __u32 watch_gen;
 
-/* Cgroups found outside every session, per CPU: a direct-mapped cache of
- * words gen << 32 | id.  Cgroup v2 ids are never reused; those below 2^32
- * (all until 2^31 cgroups were made) are cached, so that one word, written
- * and read whole, says it all: a program preempted on this CPU may replace
- * a word, never tear one. */
+/* Cgroups found outside every session: a direct-mapped cache, indexed by
+ * cgroup id, of words gen << 32 | id.  Cgroup v2 ids are never reused;
+ * those below 2^32 (all until 2^31 cgroups were made) are cached, so that
+ * one word, written and read whole, says it all: programs racing on a slot
+ * (other CPUs, or one preempted on this CPU) replace words, never tear one. */
 #define ST_OUTSIDE_SLOTS 2048
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -70,16 +70,16 @@ struct {
 
 /* The session filter, run first by every program a task of any cgroup
  * triggers: the watched cgroup that the current task is in or below, 0 if
- * none.  A cgroup found outside is known so on this CPU until the next
- * watch or unwatch, at the price of a few loads; a task that moves to
- * another cgroup has another id.  Programs call it on their own small
+ * none.  A cgroup found outside is known so until the next watch or
+ * unwatch, at the price of a few loads; a task that moves to another
+ * cgroup has another id.  Programs call it on their own small
  * frame and do the rest in a function of their own (__noinline): a frame
  * of 64 bytes or more runs on a per-CPU private stack, a cold line to
  * touch at every call. */
 static __always_inline __u64 current_session(void)
 {
 	__u32 gen, levels, idx;
-	__u64 cg, key, *slot = NULL;
+	__u64 cg, key, *slot;
 
 	/* gen first: a verdict is only ever kept under the generation that was
 	 * current before the map was read */
