@@ -461,7 +461,7 @@ static int attach_hooks(struct probes *p, struct bpf_link *hooks[HOOK_MAX], int 
 
 /* Called after every change of the watched map, before the change is
  * acknowledged: the levels to look at, and a new generation that voids
- * every session verdict the kernel side cached per task. */
+ * every verdict the kernel side cached (cgroups found outside sessions). */
 static void set_levels(struct probes *p)
 {
 	uint32_t levels = 0;
