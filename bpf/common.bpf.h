@@ -56,14 +56,14 @@ struct {
 	__type(value, __u64);
 } outside SEC(".maps") __weak;
 
-/* Threads with an event in a pending map, one bit per thread id (ids stay
- * below PID_MAX_LIMIT): exits of other threads return without a hash
- * lookup.  Only a thread changes its own bit, by an atomic add as others
- * change theirs in the same word. */
-#define ST_TID_BITS (1u << 22)
+/* Threads with an event in a pending map, one byte per thread id (ids stay
+ * below PID_MAX_LIMIT), eight to an array value: exits of other threads
+ * return without a hash lookup.  Only a thread changes its own byte; plain
+ * byte stores, unlike bits, need no atomic operation for that. */
+#define ST_TID_MAX (1u << 22)
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ST_TID_BITS / 64);
+	__uint(max_entries, ST_TID_MAX / 8);
 	__type(key, __u32);
 	__type(value, __u64);
 } pending_tids SEC(".maps") __weak;
@@ -110,36 +110,35 @@ static __always_inline __u64 current_session(void)
 	return 0;
 }
 
-/* The word and bit of thread tid in pending_tids. */
-static __always_inline __u64 *pending_word(__u32 tid, __u64 *bit)
+/* The byte of thread tid in pending_tids, NULL if none. */
+static __always_inline volatile __u8 *pending_byte(__u32 tid)
 {
-	__u32 idx = (tid & (ST_TID_BITS - 1)) / 64;
+	__u32 idx = (tid & (ST_TID_MAX - 1)) / 8;
+	__u8 *w = bpf_map_lookup_elem(&pending_tids, &idx);
 
-	*bit = 1ull << (tid & 63);
-	return bpf_map_lookup_elem(&pending_tids, &idx);
+	return w ? (volatile __u8 *)w + (tid & 7) : NULL;
 }
 
 /* Marks thread tid (the current one, or the one it becomes) as having an
  * event in a pending map; false when it cannot. */
 static __always_inline bool mark_pending(__u32 tid)
 {
-	__u64 bit, *w = pending_word(tid, &bit);
+	volatile __u8 *b = pending_byte(tid);
 
-	if (!w)
+	if (!b)
 		return false;
-	if (!(*(volatile __u64 *)w & bit))
-		__sync_fetch_and_add(w, bit);
+	*b = 1;
 	return true;
 }
 
 /* Whether thread tid was marked; clears the mark. */
 static __always_inline bool clear_pending(__u32 tid)
 {
-	__u64 bit, *w = pending_word(tid, &bit);
+	volatile __u8 *b = pending_byte(tid);
 
-	if (!w || !(*(volatile __u64 *)w & bit))
+	if (!b || !*b)
 		return false;
-	__sync_fetch_and_add(w, -bit);
+	*b = 0;
 	return true;
 }
 
