@@ -43,11 +43,13 @@ extern __u32 watched_levels;
  * answers: verdicts cached under an older generation are not used again. */
 extern __u32 watch_gen;
 
-/* Cgroups found outside every session: a direct-mapped cache, indexed by
- * cgroup id, of words gen << 32 | id.  Cgroup v2 ids are never reused;
- * those below 2^32 (all until 2^31 cgroups were made) are cached, so that
- * one word, written and read whole, says it all: programs racing on a slot
- * (other CPUs, or one preempted on this CPU) replace words, never tear one. */
+/* Cgroups found outside every session: a direct-mapped cache of words
+ * gen << 32 | serial, by the serial number the kernel gives each cgroup
+ * (a counter, never reused: unlike a struct's address, it cannot come back
+ * for another cgroup).  Serials below 2^32 (all until 2^32 cgroups and
+ * controller states were made) are cached, so that one word, written and
+ * read whole, says it all: programs racing on a slot (other CPUs, or one
+ * preempted on this CPU) replace words, never tear one. */
 #define ST_OUTSIDE_SLOTS 2048
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -79,7 +81,7 @@ struct {
 static __always_inline __u64 current_session(void)
 {
 	__u32 gen, levels, idx;
-	__u64 cg, key, *slot;
+	__u64 serial, key, *slot;
 
 	/* gen first: a verdict is only ever kept under the generation that was
 	 * current before the map was read */
@@ -88,12 +90,12 @@ static __always_inline __u64 current_session(void)
 	levels = *(volatile __u32 *)&watched_levels;
 	if (!levels)
 		return 0;
-	/* the current task's cgroup v2 id, without bpf_get_current_cgroup_id's
+	/* the current task's cgroup v2: one load less than its id, and no
 	 * rcu_read_lock/unlock calls (programs run under RCU already) */
-	cg = bpf_get_current_task_btf()->cgroups->dfl_cgrp->kn->id;
-	key = (__u64)gen << 32 | (__u32)cg;
-	idx = cg & (ST_OUTSIDE_SLOTS - 1);
-	slot = cg >> 32 ? NULL : bpf_map_lookup_elem(&outside, &idx);
+	serial = bpf_get_current_task_btf()->cgroups->dfl_cgrp->self.serial_nr;
+	key = (__u64)gen << 32 | (__u32)serial;
+	idx = serial & (ST_OUTSIDE_SLOTS - 1);
+	slot = serial >> 32 ? NULL : bpf_map_lookup_elem(&outside, &idx);
 	if (slot && *(volatile __u64 *)slot == key)
 		return 0;
 	for (__u32 lvl = 0; lvl < ST_LEVELS; lvl++) {
