@@ -31,7 +31,7 @@
 #define HOUSEKEEPING_MS 250 /* losses, clock, stopped sessions */
 #define CGROUP_CHECK_MS 1000
 #define STOP_GRACE_MS 2000
-#define ENDED_KEEP_MS 60000 /* late events of an ended session still find it */
+#define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
 enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_CLIENT };
 
