@@ -31,7 +31,7 @@
 #define HOUSEKEEPING_MS 250 /* losses, clock, stopped sessions */
 #define CGROUP_CHECK_MS 1000
 #define STOP_GRACE_MS 2000
-#define ENDED_KEEP_MS 60000 /* late events of an ended session still find it */
+#define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
 enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_CLIENT };
 
@@ -237,10 +237,40 @@ static json_t *reply_ok(void)
 
 static const char *const modes[] = { "watch", "hardened", "gvisor", "microvm" };
 
-/* Checks the optional parts of a watch request and copies them into s. */
-static json_t *watch_options(struct session *s, json_t *req)
+/* The request's mode, labels and keep, checked: NULL when they are valid. */
+static json_t *check_watch(json_t *req, const char **mode)
 {
-	json_t *redact = json_object_get(req, "redact"), *v;
+	json_t *labels = json_object_get(req, "labels"), *keep = json_object_get(req, "keep"), *v;
+	bool known = false;
+	const char *key;
+	char msg[512];
+
+	*mode = json_string_value(json_object_get(req, "mode"));
+	if (!*mode)
+		*mode = "watch";
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		known |= !strcmp(*mode, modes[i]);
+	if (!known)
+		return reply_error("watch: mode '%s' is not one of watch, hardened, gvisor, microvm", *mode);
+	if (labels && !json_is_object(labels))
+		return reply_error("watch: labels: expected an object of strings");
+	json_object_foreach(labels, key, v) {
+		if (!json_is_string(v))
+			return reply_error("watch: labels.%s: expected a string", key);
+		if (labels_check(key, json_string_value(v), msg, sizeof(msg)) < 0)
+			return reply_error("watch: %s", msg);
+	}
+	if (keep && !json_is_boolean(keep))
+		return reply_error("watch: keep: expected true or false");
+	return NULL;
+}
+
+/* The secrets of the request into s, its network policy into *np (NULL
+ * when it has none): NULL when they are valid. */
+static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **np)
+{
+	json_t *redact = json_object_get(req, "redact"), *net = json_object_get(req, "network"), *v;
+	char msg[512];
 	size_t i;
 
 	if (redact && !json_is_array(redact))
@@ -254,6 +284,13 @@ static json_t *watch_options(struct session *s, json_t *req)
 		if (session_add_secret(s, name, value) < 0)
 			return reply_error("watch: out of memory");
 	}
+	if (!net)
+		return NULL;
+	*np = malloc(sizeof(**np)); /* large: not on the stack */
+	if (!*np)
+		return reply_error("watch: out of memory");
+	if (netpolicy_from_json(net, *np, msg, sizeof(msg)) < 0)
+		return reply_error("watch: %s", msg);
 	return NULL;
 }
 
@@ -304,50 +341,21 @@ static int watch_cgroup(struct collector *c, int fd, uint64_t id)
 
 static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 {
-	const char *path = json_string_value(json_object_get(req, "cgroup"));
-	const char *mode = json_string_value(json_object_get(req, "mode"));
-	json_t *labels = json_object_get(req, "labels"), *keep = json_object_get(req, "keep"), *v, *err;
+	const char *path = json_string_value(json_object_get(req, "cgroup")), *mode;
+	json_t *labels = json_object_get(req, "labels"), *err;
 	struct session *s, *other;
-	struct netpolicy *np = NULL; /* large: not on the stack */
+	struct netpolicy *np = NULL;
 	char msg[1024];
-	const char *key;
 	uint64_t id;
-	bool known_mode = false, has_net;
 	int fd, rc;
 
 	if (!path)
 		return reply_error("watch: cgroup: expected a path");
-	if (!mode)
-		mode = "watch";
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		known_mode |= !strcmp(mode, modes[i]);
-	if (!known_mode)
-		return reply_error("watch: mode '%s' is not one of watch, hardened, gvisor, microvm", mode);
-	if (labels && !json_is_object(labels))
-		return reply_error("watch: labels: expected an object of strings");
-	json_object_foreach(labels, key, v) {
-		if (!json_is_string(v))
-			return reply_error("watch: labels.%s: expected a string", key);
-		if (labels_check(key, json_string_value(v), msg, sizeof(msg)) < 0)
-			return reply_error("watch: %s", msg);
-	}
-	if (keep && !json_is_boolean(keep))
-		return reply_error("watch: keep: expected true or false");
-	has_net = json_object_get(req, "network") != NULL;
-	if (has_net) {
-		np = malloc(sizeof(*np));
-		if (!np)
-			return reply_error("watch: out of memory");
-		if (netpolicy_from_json(json_object_get(req, "network"), np, msg, sizeof(msg)) < 0) {
-			free(np);
-			return reply_error("watch: %s", msg);
-		}
-	}
+	if ((err = check_watch(req, &mode)))
+		return err;
 	rc = cgroup2_open(path, &fd, &id, msg, sizeof(msg));
-	if (rc < 0) {
-		free(np);
+	if (rc < 0)
 		return reply_error("%s", msg);
-	}
 	other = session_overlapping(&c->sessions, path);
 	if (!other) {
 		other = session_by_cgroup(&c->sessions, id);
@@ -356,54 +364,49 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	}
 	if (other) {
 		close(fd);
-		free(np);
 		if (!strcmp(other->cgroup_path, path) || other->cgroup_id == id)
 			return reply_error("cgroup %s is already watched by session %s", path, other->id);
 		return reply_error("cgroup %s overlaps %s, watched by session %s", path, other->cgroup_path,
 				   other->id);
 	}
-	if (!labels)
-		labels = json_object();
-	else
-		json_incref(labels);
+	labels = labels ? json_incref(labels) : json_object();
 	s = session_new(mode, path, labels);
 	json_decref(labels);
 	if (!s) {
 		close(fd);
-		free(np);
 		return reply_error("watch: out of memory");
 	}
 	s->cgroup_fd = fd;
 	s->cgroup_id = id;
 	s->start_ns = clock_ns(CLOCK_REALTIME);
-	err = watch_options(s, req);
+	err = watch_options(s, req, &np);
 	if (!err && session_table_add(&c->sessions, s) < 0)
 		err = reply_error("watch: out of memory");
-	if (err) {
-		session_free(s);
-		free(np);
-		return err;
-	}
+	if (err)
+		goto fail;
 	rc = watch_cgroup(c, fd, id);
 	if (rc < 0) {
-		c->sessions.n--;
-		session_free(s);
-		return reply_error("cannot trace cgroup %s: %s", path, strerror(-rc));
+		err = reply_error("cannot trace cgroup %s: %s", path, strerror(-rc));
+		goto fail_listed;
 	}
 	/* the policy holds before the workload's first instruction, like tracing */
-	if (has_net && (rc = probes_set_netpolicy(c->probes, id, np)) < 0) {
+	if (np && (rc = probes_set_netpolicy(c->probes, id, np)) < 0) {
 		probes_unwatch(c->probes, id, NULL);
-		c->sessions.n--;
-		session_free(s);
-		free(np);
-		return reply_error("cannot enforce the network policy on %s: %s", path, strerror(-rc));
+		err = reply_error("cannot enforce the network policy on %s: %s", path, strerror(-rc));
+		goto fail_listed;
 	}
 	free(np);
 	/* before any event of the session is consumed: they wait in the ring */
 	write_session_start(c, s, req);
-	s->owner_fd = json_is_false(keep) ? conn->fd : -1;
+	s->owner_fd = json_is_false(json_object_get(req, "keep")) ? conn->fd : -1;
 	log_msg("session %s: watching %s", s->id, path);
 	return json_pack("{s:b, s:s}", "ok", 1, "id", s->id);
+fail_listed:
+	c->sessions.n--;
+fail:
+	session_free(s);
+	free(np);
+	return err;
 }
 
 static struct session *request_session(struct collector *c, json_t *req, json_t **err)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -620,6 +621,12 @@ int journal_open(struct journal **out, const struct journal_config *given)
 	j->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->dirfd < 0) {
 		rc = fail(cfg, -errno, "open(\"%s\"): %s", cfg->dir, strerror(errno));
+		goto err;
+	}
+	/* one writer: two would interleave blocks and break the chain */
+	if (flock(j->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? fail(cfg, -EBUSY, "%s is in use by another writer", cfg->dir)
+					  : fail(cfg, -errno, "flock(\"%s\"): %s", cfg->dir, strerror(errno));
 		goto err;
 	}
 	rc = segment_writer_new(&j->sw, cfg->compress_level);

@@ -9,9 +9,9 @@ section_start() {
 	local rounds runs r i k names cmds st ratio why
 	rounds=$(quick 8 2)
 	runs=$(quick 10 3)
-	names=(run run-no-audit bwrap unshare)
+	names=(run run-no-audit bwrap unshare bwrap-all)
 	cmds=("$SANDTRAIL run --mode hardened -- /bin/true" "$SANDTRAIL run --mode hardened --no-audit -- /bin/true"
-		"bwrap --ro-bind / / /bin/true" "unshare -Urmpn --fork /bin/true")
+		"bwrap --ro-bind / / /bin/true" "unshare -Urmpn --fork /bin/true" "$BWRAP_ALL /bin/true")
 	log "== session start: $rounds blocks of $runs runs each"
 	collector_start || { row start "session start" "failed" "<= 1.5x bwrap" error "" "sandtraild did not start"; return 1; }
 	for ((r = 0; r < rounds; r++)); do
@@ -42,14 +42,22 @@ section_start() {
 	row start.bwrap "  bwrap --ro-bind / / /bin/true" "$(printf '%.2f ms' "$(start_ms bwrap)")" "baseline" info "" ""
 	row start.unshare "  unshare -Urmpn --fork /bin/true" "$(printf '%.2f ms = %s bwrap' "$(start_ms unshare)" \
 		"$(ratio_fmt "$(start_ratio unshare bwrap)")")" "-" info "" ""
+	row start.bwrap_all "  bwrap with the namespaces and mounts of a hardened session" \
+		"$(printf '%.2f ms = %s bwrap; run is %s of it' "$(start_ms bwrap-all)" \
+		"$(ratio_fmt "$(start_ratio bwrap-all bwrap)")" "$(ratio_fmt "$(start_ratio run bwrap-all)")")" "-" info \
+		"hyperfine -N '$BWRAP_ALL /bin/true'" \
+		"the baseline above creates a user and a mount namespace only; a hardened session also has pid, net, ipc and uts namespaces, /proc, /dev and /tmp (and seccomp, Landlock, a cgroup, which bwrap does not do)" ""
 	collector_stop
 	journal_drop
 }
 
+# bwrap doing what `sandtrail run` does by default, as far as bwrap can
+BWRAP_ALL="bwrap --unshare-all --die-with-parent --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp --new-session"
+
 # Functions whose share of `sandtrail run`'s instructions says what to change.
 START_HINTS=(
-	"policy_digest|10|policy_digest (sandbox/policy.c) pays OpenSSL 3's initialisation (config, provider fetch) for one SHA-256: libsodium's crypto_hash_sha256, already linked, needs none"
-	"seccomp_profile_prepare|10|the embedded default seccomp profile is parsed (jansson) and compiled by libseccomp at every start: compile it once (at build time, or cached) and load the BPF program"
+	"policy_digest|10|policy_digest (sandbox/policy.c): the digest of the effective policy costs more than a SHA-256 of a few hundred bytes should"
+	"seccomp_profile_prepare|10|seccomp_profile_prepare: a profile is compiled at start (the default is embedded at build time; a custom one is compiled by libseccomp)"
 	"dl_main|10|ld.so resolves every shared library of the one binary at every start: a static or smaller binary for run"
 )
 

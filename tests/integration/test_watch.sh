@@ -50,6 +50,12 @@ check "a non-root peer is refused by its credentials" bash -c \
 	'setpriv --reuid 65534 --regid 65534 --clear-groups "$1" ps 2>&1 | grep -q "permission denied: only root"' _ "$SANDTRAIL"
 chmod 700 "$T" && chmod 600 "$SANDTRAIL_SOCKET"
 
+# a second collector on the same journal would interleave its blocks
+timeout 20 "$SANDTRAILD" --journal "$JOURNAL" --socket "$T/second.sock" --key "$KEYDIR/signing.key" 2>"$T/second.err"
+rc=$?
+check "a second sandtraild on the same journal is refused, in one line" \
+	bash -c '[ "$1" -eq 1 ] && [ "$(wc -l <"$2")" -eq 1 ] && grep -q "in use by another writer" "$2"' _ $rc "$T/second.err"
+
 check "unwatch ends the session" "$SANDTRAIL" unwatch "$id"
 check "unwatch of an ended session fails" bash -c '! "$1" unwatch "$2" 2>/dev/null' _ "$SANDTRAIL" "$id"
 check "ps no longer lists it" bash -c '! "$1" ps | grep -q "^$2 "' _ "$SANDTRAIL" "$id"
