@@ -140,15 +140,15 @@ ovh_frac() { awk -v x="$1" -v y="$2" 'BEGIN { if (y - 1 > 0.005) printf "%.3f", 
 # Symbols that, when the workload spends this share (%) under them, say what
 # to change: in a session (c), and outside any session (the filter).
 OVH_HINTS_SESSION=(
-	"irq_work_queue|5|ring-buffer wakeups (irq_work, an APIC write: a VM exit on this machine): emit() in bpf/common.bpf.h forces one on every event while more than wakeup_bytes wait, that is whenever the collector lags; waking once, when the fill crosses the threshold, would do"
+	"irq_work_queue|5|ring-buffer wakeups (irq_work, an APIC write: a VM exit on this machine): emit() in bpf/common.bpf.h wakes the collector when the fill crosses wakeup_bytes; a higher threshold trades latency for fewer wakeups"
 	"htab_map_update_elem|3|every traced syscall inserts its pending event (KBs, BPF_F_NO_PREALLOC hash) at entry and deletes it at exit: a preallocated or per-CPU slot, or reserving in the ring buffer at entry, would avoid the allocation"
 	"bpf_probe_read_kernel|5|exit copies the whole pending event into scratch before the path walk: building the event in place would save the copy"
 	"bpf:st_walk_path|5|the kernel path walk of each successful open"
 	"finish_task_switch.isra.0|5|context switches in the workload: the collector competes for its CPU"
 )
 OVH_HINTS_OUTSIDE=(
-	"bpf:enter_openat|1|every task on the machine runs current_session() (bpf/common.bpf.h) at each traced entry: watched_levels, then per watched level bpf_get_current_ancestor_cgroup_id and a hash lookup; a verdict cached per task (task storage, dropped when the task changes cgroup) would make it one lookup"
-	"bpf:exit_openat|1|each traced exit of any task looks its tid up in a pending hash map (open_exit in bpf/file.bpf.c) once any session is watched; a per-task mark set by the entry (task storage) would skip the hash"
+	"bpf:enter_openat|1|every task on the machine runs current_session() (bpf/common.bpf.h) at each traced entry: a cached outside verdict per cgroup serial and generation; a miss (many cgroups, a watch or unwatch) walks the watched levels with a hash lookup each"
+	"bpf:exit_openat|1|each traced exit of any task reads its pending mark (pending_tids); only marked threads look up the pending hash"
 )
 
 # ovh_profile LOOP CG session|outside: where LOOP's time goes in CG with
