@@ -159,6 +159,24 @@ static __always_inline __u32 take_pending(void)
 	return clear_pending(tid) ? tid : 0;
 }
 
+/* The tracepoint programs of a syscall: the filter on their own small
+ * frame, the work in a __noinline fn(ctx, session, sys) at entry and
+ * fn(ret, tid) at exit (larger frames run on a slower per-CPU stack). */
+#define ST_SYSCALL_ENTER(name, fn, sys)                                   \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                       \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)           \
+	{                                                                 \
+		__u64 session = current_session();                        \
+		return session ? fn(ctx, session, sys) : 0;               \
+	}
+#define ST_SYSCALL_EXIT(name, fn)                                         \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                        \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)             \
+	{                                                                 \
+		__u32 tid = take_pending();                               \
+		return tid ? fn(ctx->ret, tid) : 0;                       \
+	}
+
 /* Room for one event under construction.  Offsets into it are bounded by
  * masks the verifier can follow, so each string gets twice its bound. */
 #define ST_SCRATCH_SIZE (1 << 14)

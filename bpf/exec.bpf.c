@@ -151,37 +151,10 @@ out:
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_execve")
-int enter_execve(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? exec_enter(ctx, session, ST_SYS_EXECVE) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_execveat")
-int enter_execveat(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? exec_enter(ctx, session, ST_SYS_EXECVEAT) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_execve")
-int exit_execve(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? exec_exit(ctx->ret, tid) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_execveat")
-int exit_execveat(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? exec_exit(ctx->ret, tid) : 0;
-}
+ST_SYSCALL_ENTER(execve, exec_enter, ST_SYS_EXECVE)
+ST_SYSCALL_ENTER(execveat, exec_enter, ST_SYS_EXECVEAT)
+ST_SYSCALL_EXIT(execve, exec_exit)
+ST_SYSCALL_EXIT(execveat, exec_exit)
 
 /* A thread other than the leader that execs takes the leader's pid: what
  * its entry saved moves to the pid its exit will run under. */

@@ -106,69 +106,14 @@ out:
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_open")
-int enter_open(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? open_enter(ctx, session, ST_SYS_OPEN) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_openat")
-int enter_openat(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? open_enter(ctx, session, ST_SYS_OPENAT) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_openat2")
-int enter_openat2(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? open_enter(ctx, session, ST_SYS_OPENAT2) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_creat")
-int enter_creat(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? open_enter(ctx, session, ST_SYS_CREAT) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_open")
-int exit_open(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? open_exit(ctx->ret, tid) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat")
-int exit_openat(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? open_exit(ctx->ret, tid) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int exit_openat2(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? open_exit(ctx->ret, tid) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_creat")
-int exit_creat(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? open_exit(ctx->ret, tid) : 0;
-}
+ST_SYSCALL_ENTER(open, open_enter, ST_SYS_OPEN)
+ST_SYSCALL_ENTER(openat, open_enter, ST_SYS_OPENAT)
+ST_SYSCALL_ENTER(openat2, open_enter, ST_SYS_OPENAT2)
+ST_SYSCALL_ENTER(creat, open_enter, ST_SYS_CREAT)
+ST_SYSCALL_EXIT(open, open_exit)
+ST_SYSCALL_EXIT(openat, open_exit)
+ST_SYSCALL_EXIT(openat2, open_exit)
+ST_SYSCALL_EXIT(creat, open_exit)
 
 static __noinline int unlink_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
@@ -221,53 +166,12 @@ static __noinline int unlink_exit(long ret, __u32 tid)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_unlink")
-int enter_unlink(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? unlink_enter(ctx, session, ST_SYS_UNLINK) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_unlinkat")
-int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? unlink_enter(ctx, session, ST_SYS_UNLINKAT) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_rmdir")
-int enter_rmdir(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? unlink_enter(ctx, session, ST_SYS_RMDIR) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_unlink")
-int exit_unlink(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? unlink_exit(ctx->ret, tid) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_unlinkat")
-int exit_unlinkat(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? unlink_exit(ctx->ret, tid) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_rmdir")
-int exit_rmdir(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? unlink_exit(ctx->ret, tid) : 0;
-}
+ST_SYSCALL_ENTER(unlink, unlink_enter, ST_SYS_UNLINK)
+ST_SYSCALL_ENTER(unlinkat, unlink_enter, ST_SYS_UNLINKAT)
+ST_SYSCALL_ENTER(rmdir, unlink_enter, ST_SYS_RMDIR)
+ST_SYSCALL_EXIT(unlink, unlink_exit)
+ST_SYSCALL_EXIT(unlinkat, unlink_exit)
+ST_SYSCALL_EXIT(rmdir, unlink_exit)
 
 static __noinline int rename_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
@@ -351,50 +255,9 @@ out:
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_rename")
-int enter_rename(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? rename_enter(ctx, session, ST_SYS_RENAME) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_renameat")
-int enter_renameat(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? rename_enter(ctx, session, ST_SYS_RENAMEAT) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_renameat2")
-int enter_renameat2(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? rename_enter(ctx, session, ST_SYS_RENAMEAT2) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_rename")
-int exit_rename(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? rename_exit(ctx->ret, tid) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_renameat")
-int exit_renameat(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? rename_exit(ctx->ret, tid) : 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_renameat2")
-int exit_renameat2(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? rename_exit(ctx->ret, tid) : 0;
-}
+ST_SYSCALL_ENTER(rename, rename_enter, ST_SYS_RENAME)
+ST_SYSCALL_ENTER(renameat, rename_enter, ST_SYS_RENAMEAT)
+ST_SYSCALL_ENTER(renameat2, rename_enter, ST_SYS_RENAMEAT2)
+ST_SYSCALL_EXIT(rename, rename_exit)
+ST_SYSCALL_EXIT(renameat, rename_exit)
+ST_SYSCALL_EXIT(renameat2, rename_exit)

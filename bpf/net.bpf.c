@@ -51,7 +51,7 @@ static __always_inline __u32 read_sun_path(char *dst, const char *src, long slen
 	return n > 0 ? n - 1 : 0;
 }
 
-static __noinline int connect_enter(struct trace_event_raw_sys_enter *ctx, __u64 session)
+static __noinline int connect_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
 	const void *ua = (const void *)ctx->args[1];
 	long alen = (int)ctx->args[2];
@@ -84,17 +84,11 @@ static __noinline int connect_enter(struct trace_event_raw_sys_enter *ctx, __u64
 	} else if (family == ST_AF_UNIX) {
 		ev->path_len = read_sun_path(buf + sizeof(*ev), ua + ST_SUN_PATH, alen - ST_SUN_PATH, true);
 	}
-	pend(&pend_connect, &ev->h, session, ST_SYS_CONNECT, ST_EV_CONNECT);
+	pend(&pend_connect, &ev->h, session, sys, ST_EV_CONNECT);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int enter_connect(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 session = current_session();
-
-	return session ? connect_enter(ctx, session) : 0;
-}
+ST_SYSCALL_ENTER(connect, connect_enter, ST_SYS_CONNECT)
 
 /* The address the connected unix socket's peer is bound to. */
 static __always_inline __u32 peer_path(char *dst, long fd)
@@ -147,13 +141,7 @@ out:
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int exit_connect(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = take_pending();
-
-	return tid ? connect_exit(ctx->ret, tid) : 0;
-}
+ST_SYSCALL_EXIT(connect, connect_exit)
 
 /* The session of the socket (the hooks run for sockets created in a
  * watched cgroup, whoever uses them): its cgroup's watched ancestor. */
