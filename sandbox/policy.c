@@ -946,6 +946,14 @@ static int load_object(struct loader *l, const json_t *root)
 	static const char *const keys[] = { "version", "mode", "user", "rootfs", "hostname", "workdir",
 					    "mounts", "network", "capabilities", "seccomp", "env",
 					    "secrets", "labels", "resources", "rlimits", NULL };
+	/* the sections that have a loader of their own */
+	static const struct {
+		const char *key;
+		int (*load)(struct loader *l, const json_t *v);
+	} sections[] = {
+		{ "mounts", load_mounts },     { "network", load_network }, { "secrets", load_secrets },
+		{ "resources", load_resources }, { "rlimits", load_rlimits },
+	};
 	struct policy *p = l->p;
 	const json_t *v, *x;
 	char why[256];
@@ -994,16 +1002,6 @@ static int load_object(struct loader *l, const json_t *root)
 			return lfail(l, "expected an absolute path inside the sandbox");
 		policy_set_path(&p->workdir, json_string_value(v), why, sizeof(why));
 	}
-	if ((v = json_object_get(root, "mounts"))) {
-		at(l, "mounts");
-		if (load_mounts(l, v) < 0)
-			return -1;
-	}
-	if ((v = json_object_get(root, "network"))) {
-		at(l, "network");
-		if (load_network(l, v) < 0)
-			return -1;
-	}
 	if ((v = json_object_get(root, "capabilities"))) {
 		static const char *const ckeys[] = { "add", NULL };
 
@@ -1031,21 +1029,13 @@ static int load_object(struct loader *l, const json_t *root)
 	}
 	if ((v = json_object_get(root, "env")) && load_string_map(l, v, "env", env_pair) < 0)
 		return -1;
-	if ((v = json_object_get(root, "secrets"))) {
-		at(l, "secrets");
-		if (load_secrets(l, v) < 0)
-			return -1;
-	}
 	if ((v = json_object_get(root, "labels")) && load_string_map(l, v, "labels", label_pair) < 0)
 		return -1;
-	if ((v = json_object_get(root, "resources"))) {
-		at(l, "resources");
-		if (load_resources(l, v) < 0)
-			return -1;
-	}
-	if ((v = json_object_get(root, "rlimits"))) {
-		at(l, "rlimits");
-		if (load_rlimits(l, v) < 0)
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		if (!(v = json_object_get(root, sections[i].key)))
+			continue;
+		at(l, "%s", sections[i].key);
+		if (sections[i].load(l, v) < 0)
 			return -1;
 	}
 	return 0;
