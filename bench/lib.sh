@@ -21,12 +21,11 @@ _cleanups=()
 
 defer() { _cleanups+=("$*"); }
 
-# session parents `sandtrail run` makes (one per hierarchy) that this run
-# created are removed at exit, as tests/run.sh does for the test suite
-PARENTS_BEFORE=$(ls -d /sys/fs/cgroup/sandtrail /sys/fs/cgroup/*/sandtrail 2>/dev/null)
+source "$TOP/tests/session_parents.sh"
+PARENTS_BEFORE=$(session_parents)
 
 _on_exit() {
-	local i d
+	local i
 	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
 		eval "${_cleanups[i]}" >/dev/null 2>&1
 	done
@@ -34,9 +33,7 @@ _on_exit() {
 	for cg in "$(cg2_root)"/sandtrail-bench-$$-*; do
 		[ -d "$cg" ] && drop_cgroup "$cg"
 	done
-	for d in /sys/fs/cgroup/sandtrail /sys/fs/cgroup/*/sandtrail; do
-		[ -d "$d" ] && ! grep -qxF "$d" <<<"$PARENTS_BEFORE" && rmdir "$d" 2>/dev/null
-	done
+	remove_new_session_parents "$PARENTS_BEFORE"
 	case $B in /tmp/sandtrail-bench.?*) rm -rf "$B" ;; esac
 }
 trap _on_exit EXIT

@@ -10,15 +10,13 @@ chmod 755 "$D"
 export SANDTRAIL_SOCKET=$D/control.sock
 DAEMON=
 LISTENER=
-PARENTS_BEFORE=$(ls -d /sys/fs/cgroup/sandtrail /sys/fs/cgroup/*/sandtrail 2>/dev/null || true)
+source tests/session_parents.sh
+PARENTS_BEFORE=$(session_parents)
 
 cleanup() {
 	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
 	[ -n "$DAEMON" ] && kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-	# the session parents sandtrail run made, if this demo made them
-	for d in /sys/fs/cgroup/sandtrail /sys/fs/cgroup/*/sandtrail; do
-		[ -d "$d" ] && ! grep -qxF "$d" <<<"$PARENTS_BEFORE" && rmdir "$d" 2>/dev/null
-	done
+	remove_new_session_parents "$PARENTS_BEFORE"
 	rm -rf "$D"
 }
 trap cleanup EXIT

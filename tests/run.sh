@@ -8,6 +8,7 @@ BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
 export BUILD
 export SANDTRAIL_TOP=$PWD
+source tests/session_parents.sh
 passed=0
 failed=0
 failures=()
@@ -48,18 +49,13 @@ suite_unit() {
 }
 
 suite_integration() {
-	local t d before
-	# session parents that sandtrail run creates (one per hierarchy): the
-	# suite removes those it created, to leave the machine as it found it
-	before=$(ls -d /sys/fs/cgroup/sandtrail /sys/fs/cgroup/*/sandtrail 2>/dev/null)
+	local t before
+	before=$(session_parents)
 	for t in tests/integration/test_*.sh; do
 		[ -f "$t" ] || continue
 		run_tap "integration: $(basename "$t" .sh)" timeout -k 10 900 bash "$t"
 	done
-	for d in /sys/fs/cgroup/sandtrail /sys/fs/cgroup/*/sandtrail; do
-		[ -d "$d" ] && ! grep -qxF "$d" <<<"$before" && rmdir "$d" 2>/dev/null
-	done
-	return 0
+	remove_new_session_parents "$before"
 }
 
 suite_fuzz() {
