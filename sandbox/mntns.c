@@ -72,6 +72,45 @@ static void plan_hides(struct mntns_plan *plan)
 	}
 }
 
+/* An O_PATH fd on the absolute path, opened one component at a time and
+ * refusing symbolic links: a link planted in a workspace by an earlier
+ * session cannot redirect a later session's volume, and nothing can swap a
+ * component between the check and the open.  -errno; on ELOOP, link holds
+ * the path up to the link. */
+int mntns_open_nofollow(const char *path, char *link, size_t linklen)
+{
+	char buf[PATH_MAX], *save = NULL, *c;
+	int fd, next;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, path);
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		struct stat st;
+
+		next = openat(fd, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 || fstat(next, &st) < 0) {
+			int e = errno;
+
+			close(fd);
+			if (next >= 0)
+				close(next);
+			return -e;
+		}
+		close(fd);
+		fd = next;
+		if (S_ISLNK(st.st_mode)) {
+			snprintf(link, linklen, "%.*s", (int)(c - buf + strlen(c)), path);
+			close(fd);
+			return -ELOOP;
+		}
+	}
+	return fd;
+}
+
 /* One idmapping user namespace per owner of bind sources. */
 struct idmap_cache {
 	uid_t uid[POLICY_MOUNTS_MAX];
@@ -128,18 +167,46 @@ int mntns_parent(struct mntns_plan *plan, const struct policy *p, char *err, siz
 		const struct policy_mount *m = &p->mounts[i];
 		uint64_t flags = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->ro ? MOUNT_ATTR_RDONLY : 0);
 		struct stat st;
-		int fd, ns;
+		char link[PATH_MAX];
+		uid_t owner_uid;
+		gid_t owner_gid;
+		int fd, ns, src;
 
 		plan->order[i] = i;
 		if (m->type != POLICY_MOUNT_BIND)
 			continue;
-		fd = open_tree(AT_FDCWD, m->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		src = mntns_open_nofollow(m->src, link, sizeof(link));
+		if (src == -ELOOP) {
+			snprintf(err, errlen, "mount %s: %s is a symbolic link: volume sources are opened without "
+				 "following links (name the real directory, or add the option follow)", m->dst, link);
+			goto out;
+		}
+		if (src < 0) {
+			errno = -src;
+			efail(err, errlen, "mount %s: open(\"%s\", O_PATH|O_NOFOLLOW)", m->dst, m->src);
+			goto out;
+		}
+		fd = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		close(src);
 		if (fd < 0 || fstat(fd, &st) < 0) {
 			efail(err, errlen, "mount %s: open_tree(\"%s\", OPEN_TREE_CLONE)", m->dst, m->src);
 			goto out;
 		}
 		plan->bind_fds[i] = fd;
-		ns = idmap_for(&ids, p, st.st_uid, st.st_gid);
+		/* the sandbox user is the owner of the source (reads) or of what the
+		 * session creates there (writes): never host root unasked */
+		owner_uid = st.st_uid;
+		owner_gid = st.st_gid;
+		if (!m->ro && p->volume_owner_set) {
+			owner_uid = p->volume_uid;
+			owner_gid = p->volume_gid;
+		} else if (!m->ro && st.st_uid == 0) {
+			snprintf(err, errlen, "mount %s: %s belongs to root, so what the session writes there would be "
+				 "root's on the host: name its owner with --volume-owner UID[:GID] (--volume-owner 0 "
+				 "to accept root), or mount it read-only", m->dst, m->src);
+			goto out;
+		}
+		ns = idmap_for(&ids, p, owner_uid, owner_gid);
 		if (ns < 0) {
 			errno = -ns;
 			efail(err, errlen, "mount %s: idmapping user namespace", m->dst);

@@ -30,5 +30,8 @@ int mntns_parent(struct mntns_plan *plan, const struct policy *p, char *err, siz
  * -1 with err naming the call. */
 int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen);
 void mntns_release(struct mntns_plan *plan);
+/* An O_PATH fd on an absolute host path opened without following any
+ * symbolic link; -errno, -ELOOP with the path up to the link in link. */
+int mntns_open_nofollow(const char *path, char *link, size_t linklen);
 
 #endif

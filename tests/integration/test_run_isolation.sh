@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 P=$HELPERS/sbx_probe
 WS=$T/ws
 mkdir -p "$WS"
+# what the session writes there belongs to the workspace owner (never root unasked)
+chown 4242:4242 "$WS"
 run() { "$SANDTRAIL" run --no-audit -v "$WS:/mnt" -w /mnt "$@" 2>"$T/run.err"; }
 # refused WHAT ERRNO ARGS...: the probe ran in the sandbox and was refused with ERRNO
 refused() {
