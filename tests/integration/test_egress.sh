@@ -29,17 +29,17 @@ probes='
 	echo "abstract $($W connect-unix @sandtrail-test-abstract)"
 	echo "abstractdgram $($W sendto-unix @sandtrail-test-abstract)"
 	echo "pathname $($W connect-unix /nonexistent/sock)"'
-"$SANDTRAIL" run --network allowlist --allow "127.0.0.1/32:$lport" --id-file "$T/id1" -- \
+"$SANDTRAIL" run "${HV[@]}" --network allowlist --allow "127.0.0.1/32:$lport" --id-file "$T/id1" -- \
 	/bin/sh -c "$probes" _ "$W" "$lport" "$cport" >"$T/results" 2>"$T/run.err"
 check "sandtrail run with an allowlist succeeds" test $? -eq 0
-"$SANDTRAIL" run --network host --id-file "$T/id2" -- \
+"$SANDTRAIL" run "${HV[@]}" --network host --id-file "$T/id2" -- \
 	/bin/sh -c 'echo "port $($1 connect 127.0.0.1 $2)"; echo "udp $($1 sendto 127.0.0.1 9)"' _ "$W" "$cport" \
 	>"$T/results.open" 2>>"$T/run.err"
 # the hooks stay on the session parent: later sessions are policed by them,
 # unwatched cgroups below it are left alone
-check "a later allowlisted session is policed too" test "$("$SANDTRAIL" run --network allowlist \
+check "a later allowlisted session is policed too" test "$("$SANDTRAIL" run "${HV[@]}" --network allowlist \
 	--allow "127.0.0.1/32:$lport" -- "$W" connect 127.0.0.1 "$cport" 2>>"$T/run.err")" = "-1 1"
-check "an unrecorded session below the session parent is not policed" test "$("$SANDTRAIL" run --no-audit \
+check "an unrecorded session below the session parent is not policed" test "$("$SANDTRAIL" run "${HV[@]}" --no-audit \
 	--network host -- "$W" connect 127.0.0.1 "$cport" 2>>"$T/run.err")" = "-1 111"
 # our_links CGROUP_DIR: how many of sandtraild's links are attached to it
 our_links() {

@@ -18,7 +18,7 @@ run() {
 	local name=$1
 	shift
 	SANDTRAIL_TEST_TOKEN=$SECRET "$SANDTRAIL" run --id-file "$T/$name.id" --label test=audit --label case="$name" \
-		-v "$WS:/mnt" -w /mnt "$@" 2>"$T/$name.err"
+		"${HV[@]}" -v "$WS:/mnt" -w /mnt "$@" 2>"$T/$name.err"
 }
 records() { replay_json "$(cat "$T/$1.id")" >"$T/$1.json"; }
 
