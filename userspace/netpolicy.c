@@ -54,7 +54,9 @@ int netpolicy_parse_rule(const char *spec, struct netpolicy_rule *out, char *err
 			port = close + 2;
 		else if (close[1])
 			goto bad;
-	} else if (strchr(buf, '.')) {
+	} else if (strchr(buf, ':') == strrchr(buf, ':')) {
+		/* one colon: IPv4 and its port; an IPv6 address has two or more
+		 * (::ffff:a.b.c.d too) and takes a port only in brackets */
 		port = strchr(buf, ':');
 		if (port)
 			*port++ = 0;
@@ -149,12 +151,12 @@ int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_
 			snprintf(err, errlen, "network.allow[%zu].cidr: expected a string", i);
 			return -1;
 		}
-		if (strchr(cidr, '.') && strchr(cidr, ':')) {
-			snprintf(err, errlen, "network.allow[%zu].cidr: a port belongs in \"port\"", i);
-			return -1;
-		}
 		if (netpolicy_parse_rule(cidr, &out->rules[i], why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "network.allow[%zu].cidr: %s", i, why);
+			return -1;
+		}
+		if (out->rules[i].port) {
+			snprintf(err, errlen, "network.allow[%zu].cidr: a port belongs in \"port\"", i);
 			return -1;
 		}
 		if (port) {

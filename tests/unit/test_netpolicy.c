@@ -60,13 +60,22 @@ static void test_netpolicy_parses_cidr_and_port(void **state)
 	assert_int_equal(r.port, 53);
 	assert_int_equal(netpolicy_parse_rule("::1", &r, err, sizeof(err)), 0);
 	assert_int_equal(r.prefix, 128);
+	/* an IPv6 address holding dots is no "IPv4:PORT" */
+	assert_int_equal(netpolicy_parse_rule("::ffff:10.0.0.0/104", &r, err, sizeof(err)), 0);
+	assert_int_equal(r.family, AF_INET6);
+	assert_int_equal(r.prefix, 104);
+	assert_int_equal(r.port, 0);
+	assert_int_equal(netpolicy_parse_rule("[::ffff:1.2.3.0/120]:80", &r, err, sizeof(err)), 0);
+	assert_int_equal(r.family, AF_INET6);
+	assert_int_equal(r.prefix, 120);
+	assert_int_equal(r.port, 80);
 }
 
 static void test_netpolicy_rejects_malformed_rules(void **state)
 {
 	static const char *const bad[] = { "", "10.0.0.0/33", "10.0.0.1/8", "1.2.3.4:0", "1.2.3.4:65536",
 					   "1.2.3.4:", "example.com:443", "[::1", "[::1]x", "1.2.3.4/-1",
-					   "300.1.1.1", "fd00::/129" };
+					   "300.1.1.1", "fd00::/129", "1.2.3.4:80:90" };
 	struct netpolicy_rule r;
 	char err[256];
 
@@ -114,11 +123,13 @@ static void test_netpolicy_json_round_trip(void **state)
 	add("10.0.0.0/8:443");
 	add("[fd00::/8]:53");
 	add("1.2.3.4");
+	add("[::ffff:127.0.4.0/120]:80");
+	add("::ffff:10.0.0.0/104");
 	j = netpolicy_to_json(&pol);
 	assert_int_equal(netpolicy_from_json(j, &back, err, sizeof(err)), 0);
 	assert_true(back.enforce);
-	assert_int_equal(back.n, 3);
-	assert_memory_equal(back.rules, pol.rules, 3 * sizeof(pol.rules[0]));
+	assert_int_equal(back.n, 5);
+	assert_memory_equal(back.rules, pol.rules, 5 * sizeof(pol.rules[0]));
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "allow"), 0), "cidr")),
 			    "10.0.0.0/8");
 	json_decref(j);
@@ -137,6 +148,10 @@ static void test_netpolicy_from_json_names_the_field(void **state)
 	j = json_loads("{\"allow\":[]}", 0, NULL);
 	assert_int_equal(netpolicy_from_json(j, &out, err, sizeof(err)), -1);
 	assert_string_equal(err, "network.enforce: expected true or false");
+	json_decref(j);
+	j = json_loads("{\"enforce\":true,\"allow\":[{\"cidr\":\"1.2.3.0/24:80\"}]}", 0, NULL);
+	assert_int_equal(netpolicy_from_json(j, &out, err, sizeof(err)), -1);
+	assert_string_equal(err, "network.allow[0].cidr: a port belongs in \"port\"");
 	json_decref(j);
 }
 
