@@ -62,9 +62,9 @@ $(BUILD)/sandtrail.skel.h: $(BUILD)/sandtrail.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name sandtrail_bpf > $@
 
 # ---- userspace: one library, two binaries ----
-MAINS    := userspace/sandtraild.c tools/sandtrail.c
+MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c
 GEN_SRCS := sandbox/seccomp_export.c
-LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c sandbox/*.c exporters/*.c tools/*.c))
+LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 GENERATED := $(BUILD)/sandtrail.skel.h
@@ -109,7 +109,7 @@ $(BUILD)/libsandtrail-san.a: $(SAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/sandtraild: $(BUILD)/obj/userspace/sandtraild.o $(BUILD)/libsandtrail.a
+$(BUILD)/sandtraild: $(BUILD)/obj/userspace/collector/sandtraild.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "netpolicy.h"
+#include "collector/collector.h"
 
 static struct netpolicy pol;
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "crypto.h"
+#include "journal/crypto.h"
 #include "policy.h"
 
 static struct policy pol;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <msgpack.h>
 
-#include "journal.h"
+#include "journal/journal.h"
 
 struct sesslist;
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "record.h"
+#include "journal/journal.h"
 #include "rfilter.h"
 
 static const char *const known_types[] = {

@@ -13,14 +13,10 @@
 #include "journal_format.h"
 #include "record.h"
 
-#define SEAL_KEY_ID_STR (2 * JF_KEYID_LEN + 1)
-
 /* out = SHA-256(prev || frame || payload): the chain hash of one record;
  * frame: the record's sizeof(struct jf_frame) bytes as stored. */
 int seal_chain(struct crypto_sha256 *h, const uint8_t prev[JF_HASH_LEN], const void *frame,
 	       const void *payload, size_t len, uint8_t out[JF_HASH_LEN]);
-/* Hex of the first JF_KEYID_LEN bytes of SHA-256(pub). */
-void seal_key_id(const uint8_t pub[JF_PUB_LEN], char out[SEAL_KEY_ID_STR]);
 
 struct seal_info {
 	uint64_t ts_ns;
@@ -28,13 +24,13 @@ struct seal_info {
 	uint8_t head[JF_HASH_LEN];  /* chain hash of record last */
 	uint32_t epoch;
 	bool final;                 /* written by a clean close */
-	char key_id[SEAL_KEY_ID_STR];
+	char key_id[JOURNAL_KEY_ID_STR];
 	uint8_t sig[JF_SIG_LEN];
 };
 
 /* Fills key_id and sig. */
-int seal_sign(struct seal_info *s, const uint8_t seed[JF_SEED_LEN], const uint8_t pub[JF_PUB_LEN]);
-bool seal_verify(const struct seal_info *s, const uint8_t pub[JF_PUB_LEN]);
+int seal_sign(struct seal_info *s, const uint8_t seed[JF_SEED_LEN], const uint8_t pub[JOURNAL_PUB_LEN]);
+bool seal_verify(const struct seal_info *s, const uint8_t pub[JOURNAL_PUB_LEN]);
 void seal_record(struct rec *r, const struct seal_info *s);
 /* -EBADMSG unless the record has exactly the seal's fields with their types. */
 int seal_parse(const void *p, size_t len, struct seal_info *s);
@@ -44,13 +40,13 @@ struct seal_epoch {
 	uint32_t epoch;
 	uint64_t start_seq;         /* the epoch record's own seq */
 	uint8_t head[JF_HASH_LEN];  /* chain hash of record start_seq - 1 */
-	uint8_t pub[JF_PUB_LEN];
+	uint8_t pub[JOURNAL_PUB_LEN];
 	uint8_t cert[JF_SIG_LEN];   /* by epoch - 1's key; zeros at epoch 0 */
 };
 
 /* Signs e->cert with the previous epoch's seed. */
 int seal_epoch_certify(struct seal_epoch *e, const uint8_t prev_seed[JF_SEED_LEN]);
-bool seal_epoch_verify(const struct seal_epoch *e, const uint8_t prev_pub[JF_PUB_LEN]);
+bool seal_epoch_verify(const struct seal_epoch *e, const uint8_t prev_pub[JOURNAL_PUB_LEN]);
 void seal_epoch_record(struct rec *r, const struct seal_epoch *e);
 /* -EBADMSG unless the record has exactly the epoch record's fields. */
 int seal_epoch_parse(const void *p, size_t len, struct seal_epoch *e);

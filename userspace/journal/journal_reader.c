@@ -44,7 +44,7 @@ struct journal_reader {
 	uint32_t fidx;
 	struct crypto_sha256 *sha;
 	bool has_root;
-	uint8_t root_pub[JF_PUB_LEN];
+	uint8_t root_pub[JOURNAL_PUB_LEN];
 	/* chain */
 	bool started, lost;          /* lost: records are missing before the next one */
 	uint64_t expect;
@@ -52,8 +52,8 @@ struct journal_reader {
 	/* epochs */
 	bool have_epoch, untrusted;  /* untrusted: the key chain broke, nothing seals any more */
 	uint32_t epoch;
-	uint8_t pub[JF_PUB_LEN];
-	char key_id[SEAL_KEY_ID_STR];
+	uint8_t pub[JOURNAL_PUB_LEN];
+	char key_id[JOURNAL_KEY_ID_STR];
 	/* seals */
 	uint64_t cover_from;
 	bool cover_unknown;
@@ -269,7 +269,7 @@ static void check_segment_start(struct journal_reader *r, const struct segment_i
 			      (unsigned long long)first, (unsigned long long)r->expect);
 		r->lost = true;
 	} else if (memcmp(info->head, r->head, JF_HASH_LEN) != 0 || info->seal_from != r->cover_from ||
-		   (r->have_epoch && (info->epoch != r->epoch || memcmp(info->epoch_pub, r->pub, JF_PUB_LEN) != 0))) {
+		   (r->have_epoch && (info->epoch != r->epoch || memcmp(info->epoch_pub, r->pub, JOURNAL_PUB_LEN) != 0))) {
 		fault(r, r->cur, 0, first, "segment header does not continue the journal (chain head, seal or epoch)");
 	}
 }
@@ -423,7 +423,7 @@ static void check_epoch(struct journal_reader *r, const struct segment_frame *f,
 			uint8_t *state)
 {
 	static const uint8_t zero[JF_HASH_LEN];
-	char why[200] = "", got[SEAL_KEY_ID_STR], want[SEAL_KEY_ID_STR];
+	char why[200] = "", got[JOURNAL_KEY_ID_STR], want[JOURNAL_KEY_ID_STR];
 	struct seal_epoch e;
 
 	r->st.epochs++;
@@ -437,7 +437,7 @@ static void check_epoch(struct journal_reader *r, const struct segment_frame *f,
 		seal_key_id(r->root_pub, want);
 		if (r->have_epoch || f->seq != 0 || memcmp(e.head, zero, JF_HASH_LEN) != 0)
 			snprintf(why, sizeof(why), "epoch 0 record not at the start of the journal");
-		else if (r->has_root && memcmp(e.pub, r->root_pub, JF_PUB_LEN) != 0)
+		else if (r->has_root && memcmp(e.pub, r->root_pub, JOURNAL_PUB_LEN) != 0)
 			snprintf(why, sizeof(why), "the journal was started with key %s, not with the given public key %s",
 				 got, want);
 	} else if (!r->have_epoch || e.epoch != r->epoch + 1) {
@@ -462,7 +462,7 @@ static void check_epoch(struct journal_reader *r, const struct segment_frame *f,
 		return;
 	r->have_epoch = true;
 	r->epoch = e.epoch;
-	memcpy(r->pub, e.pub, JF_PUB_LEN);
+	memcpy(r->pub, e.pub, JOURNAL_PUB_LEN);
 	seal_key_id(r->pub, r->key_id);
 }
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "recfmt.h"
-#include "record.h"
+#include "journal/journal.h"
 #include "render_text.h"
 #include "strmap.h"
 #include "summary.h"

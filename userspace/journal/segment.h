@@ -16,7 +16,7 @@ struct segment_info {
 	uint64_t seal_from;
 	uint32_t epoch;
 	uint8_t head[JF_HASH_LEN];
-	uint8_t epoch_pub[JF_PUB_LEN];
+	uint8_t epoch_pub[JOURNAL_PUB_LEN];
 };
 
 /* "<first_seq, 20 digits>.stj"; out holds JF_SEGMENT_NAME_LEN + 1 bytes. */

@@ -6,7 +6,7 @@
 
 #include "escape.h"
 #include "recfmt.h"
-#include "record.h"
+#include "journal/journal.h"
 #include "render_json.h"
 #include "render_text.h"
 

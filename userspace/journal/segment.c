@@ -50,7 +50,7 @@ void segment_header_encode(struct jf_segment_header *h, const struct segment_inf
 	h->seal_from = htole64(info->seal_from);
 	h->epoch = htole32(info->epoch);
 	memcpy(h->head, info->head, JF_HASH_LEN);
-	memcpy(h->epoch_pub, info->epoch_pub, JF_PUB_LEN);
+	memcpy(h->epoch_pub, info->epoch_pub, JOURNAL_PUB_LEN);
 	h->crc = htole32(crc32_z(0, (const Bytef *)h, offsetof(struct jf_segment_header, crc)));
 }
 
@@ -70,7 +70,7 @@ int segment_header_decode(const void *p, size_t len, struct segment_info *info)
 	info->seal_from = le64toh(h.seal_from);
 	info->epoch = le32toh(h.epoch);
 	memcpy(info->head, h.head, JF_HASH_LEN);
-	memcpy(info->epoch_pub, h.epoch_pub, JF_PUB_LEN);
+	memcpy(info->epoch_pub, h.epoch_pub, JOURNAL_PUB_LEN);
 	return 0;
 }
 

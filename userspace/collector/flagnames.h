@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "record.h"
+#include "journal/journal.h"
 
 /* key: ["O_WRONLY", "O_CREAT", ...]; unknown bits as one "0x..." entry. */
 void flagnames_open(struct rec *r, const char *key, uint64_t flags);

@@ -1,5 +1,7 @@
 /* The journal: sealed, append-only segments in one directory (format:
- * schemas/journal.md, userspace/journal_format.h).  The writer assigns
+ * schemas/journal.md, journal_format.h).  This header and record.h are the
+ * journal's public face: the collector writes through it; replay, verify and
+ * the exporters read through it.  The writer assigns
  * sequence numbers, chains every record to the previous one and signs
  * checkpoints; the reader yields records in seq order with the seal state of
  * each, checking the chain, the seals and the epoch keys as it goes. */
@@ -9,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "record.h"
 
 #define JOURNAL_DEFAULT_DIR "/var/lib/sandtrail/journal"
 
@@ -104,5 +108,21 @@ void journal_reader_stats(const struct journal_reader *r, struct journal_stats *
  * final one of a clean close).  live: the journal may still be written, so
  * none of these is a fault. */
 void journal_reader_check_end(struct journal_reader *r, bool live);
+
+/* Key files (sandtrail keygen and verify, sandtraild --create-key). */
+#define JOURNAL_PUB_LEN 32                          /* Ed25519 public key */
+#define JOURNAL_PUB_PREFIX "sandtrail-ed25519-pub " /* a public key file: this, 64 hex digits, newline */
+#define JOURNAL_KEY_ID_STR 17                       /* a key id in hex, NUL-terminated */
+
+/* The public key file beside a key file: "x.key" -> "x.pub", else "x" -> "x.pub". */
+int keys_pub_path(const char *key_path, char *out, size_t len);
+/* Creates an epoch-0 key at key_path (0600; -EEXIST if it exists) and its
+ * public key file (0644) beside it, and their directory (0700) if missing;
+ * leaves neither file behind on failure. */
+int keys_create(const char *key_path);
+/* -ENOENT..., -EBADMSG when the file is not one line JOURNAL_PUB_PREFIX + 64 hex. */
+int keys_read_pub(const char *path, uint8_t pub[JOURNAL_PUB_LEN]);
+/* Hex of the first bytes of SHA-256(pub): how seals name their key. */
+void seal_key_id(const uint8_t pub[JOURNAL_PUB_LEN], char out[JOURNAL_KEY_ID_STR]);
 
 #endif

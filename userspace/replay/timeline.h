@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <msgpack.h>
 
-#include "journal.h"
+#include "journal/journal.h"
 
 struct timeline_opts {
 	bool colour;

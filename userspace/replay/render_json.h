@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <msgpack.h>
 
-#include "journal.h"
+#include "journal/journal.h"
 
 /* One record and a newline: seq first, then the payload's keys (ts as
  * RFC 3339, error after a negative ret), then sealed (and tampered when the

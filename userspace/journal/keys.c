@@ -34,8 +34,8 @@ static void encode(struct jf_key_file *f, const struct keys *k)
 	f->start_seq = htole64(k->start_seq);
 	f->created_ns = htole64(k->created_ns);
 	memcpy(f->seed, k->seed, JF_SEED_LEN);
-	memcpy(f->pub, k->pub, JF_PUB_LEN);
-	memcpy(f->root_pub, k->root_pub, JF_PUB_LEN);
+	memcpy(f->pub, k->pub, JOURNAL_PUB_LEN);
+	memcpy(f->root_pub, k->root_pub, JOURNAL_PUB_LEN);
 	memcpy(f->head, k->head, JF_HASH_LEN);
 	memcpy(f->cert, k->cert, JF_SIG_LEN);
 	f->crc = htole32(crc32_z(0, (const Bytef *)f, offsetof(struct jf_key_file, crc)));
@@ -44,7 +44,7 @@ static void encode(struct jf_key_file *f, const struct keys *k)
 static int decode(const struct jf_key_file *f, struct keys *k)
 {
 	static const uint8_t zero[sizeof(f->zero)];
-	uint8_t pub[JF_PUB_LEN];
+	uint8_t pub[JOURNAL_PUB_LEN];
 
 	if (memcmp(f->magic, JF_KEY_MAGIC, sizeof(f->magic)) != 0 || le32toh(f->version) != JF_VERSION ||
 	    memcmp(f->zero, zero, sizeof(zero)) != 0 ||
@@ -54,13 +54,13 @@ static int decode(const struct jf_key_file *f, struct keys *k)
 	k->start_seq = le64toh(f->start_seq);
 	k->created_ns = le64toh(f->created_ns);
 	memcpy(k->seed, f->seed, JF_SEED_LEN);
-	memcpy(k->pub, f->pub, JF_PUB_LEN);
-	memcpy(k->root_pub, f->root_pub, JF_PUB_LEN);
+	memcpy(k->pub, f->pub, JOURNAL_PUB_LEN);
+	memcpy(k->root_pub, f->root_pub, JOURNAL_PUB_LEN);
 	memcpy(k->head, f->head, JF_HASH_LEN);
 	memcpy(k->cert, f->cert, JF_SIG_LEN);
 	/* a seed that does not give the stored key is a damaged file */
-	if (crypto_ed25519_public(k->seed, pub) < 0 || memcmp(pub, k->pub, JF_PUB_LEN) != 0 ||
-	    (k->epoch == 0 && memcmp(k->pub, k->root_pub, JF_PUB_LEN) != 0)) {
+	if (crypto_ed25519_public(k->seed, pub) < 0 || memcmp(pub, k->pub, JOURNAL_PUB_LEN) != 0 ||
+	    (k->epoch == 0 && memcmp(k->pub, k->root_pub, JOURNAL_PUB_LEN) != 0)) {
 		keys_wipe(k);
 		return -EBADMSG;
 	}
@@ -81,13 +81,13 @@ static int write_all(int fd, const void *p, size_t len)
 	return (size_t)n == len ? 0 : -EIO;
 }
 
-int keys_write_pub(const char *path, const uint8_t pub[JF_PUB_LEN])
+int keys_write_pub(const char *path, const uint8_t pub[JOURNAL_PUB_LEN])
 {
-	char line[sizeof(JF_PUB_PREFIX) + 2 * JF_PUB_LEN + 1];
+	char line[sizeof(JOURNAL_PUB_PREFIX) + 2 * JOURNAL_PUB_LEN + 1];
 	int fd, rc, n;
 
-	n = snprintf(line, sizeof(line), "%s", JF_PUB_PREFIX);
-	for (int i = 0; i < JF_PUB_LEN; i++)
+	n = snprintf(line, sizeof(line), "%s", JOURNAL_PUB_PREFIX);
+	for (int i = 0; i < JOURNAL_PUB_LEN; i++)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "%02x", pub[i]);
 	line[n++] = '\n';
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -102,10 +102,10 @@ int keys_write_pub(const char *path, const uint8_t pub[JF_PUB_LEN])
 	return rc;
 }
 
-int keys_read_pub(const char *path, uint8_t pub[JF_PUB_LEN])
+int keys_read_pub(const char *path, uint8_t pub[JOURNAL_PUB_LEN])
 {
-	char buf[sizeof(JF_PUB_PREFIX) + 2 * JF_PUB_LEN + 2];
-	size_t plen = strlen(JF_PUB_PREFIX);
+	char buf[sizeof(JOURNAL_PUB_PREFIX) + 2 * JOURNAL_PUB_LEN + 2];
+	size_t plen = strlen(JOURNAL_PUB_PREFIX);
 	ssize_t n;
 	int fd;
 
@@ -116,9 +116,9 @@ int keys_read_pub(const char *path, uint8_t pub[JF_PUB_LEN])
 	close(fd);
 	if (n < 0)
 		return errno == EISDIR ? -EISDIR : -errno;
-	if ((size_t)n != plen + 2 * JF_PUB_LEN + 1 || memcmp(buf, JF_PUB_PREFIX, plen) != 0 || buf[n - 1] != '\n')
+	if ((size_t)n != plen + 2 * JOURNAL_PUB_LEN + 1 || memcmp(buf, JOURNAL_PUB_PREFIX, plen) != 0 || buf[n - 1] != '\n')
 		return -EBADMSG;
-	for (int i = 0; i < JF_PUB_LEN; i++) {
+	for (int i = 0; i < JOURNAL_PUB_LEN; i++) {
 		unsigned v;
 		char hex[3] = { buf[plen + 2 * i], buf[plen + 2 * i + 1], 0 };
 
@@ -160,7 +160,7 @@ int keys_create(const char *key_path)
 	rc = crypto_ed25519_generate(k.seed, k.pub);
 	if (rc < 0)
 		return rc;
-	memcpy(k.root_pub, k.pub, JF_PUB_LEN);
+	memcpy(k.root_pub, k.pub, JOURNAL_PUB_LEN);
 	k.created_ns = clock_ns(CLOCK_REALTIME);
 	encode(&f, &k);
 	rc = make_parent(key_path);
@@ -243,7 +243,7 @@ void keys_epoch_record(const struct keys *k, struct seal_epoch *e)
 {
 	*e = (struct seal_epoch){ .ts_ns = k->created_ns, .epoch = k->epoch, .start_seq = k->start_seq };
 	memcpy(e->head, k->head, JF_HASH_LEN);
-	memcpy(e->pub, k->pub, JF_PUB_LEN);
+	memcpy(e->pub, k->pub, JOURNAL_PUB_LEN);
 	memcpy(e->cert, k->cert, JF_SIG_LEN);
 }
 

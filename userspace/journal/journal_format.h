@@ -9,12 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal.h" /* JOURNAL_PUB_LEN, JOURNAL_PUB_PREFIX: the key files' public face */
+
 typedef uint32_t le32_t;
 typedef uint64_t le64_t;
 
 #define JF_VERSION 1
 #define JF_HASH_LEN 32 /* SHA-256 */
-#define JF_PUB_LEN 32  /* Ed25519 public key */
 #define JF_SEED_LEN 32 /* Ed25519 private seed */
 #define JF_SIG_LEN 64  /* Ed25519 signature */
 #define JF_KEYID_LEN 8 /* key id: first bytes of SHA-256(public key) */
@@ -35,7 +36,7 @@ struct jf_segment_header {
 	le32_t epoch;                /* signing epoch in force before first_seq */
 	le32_t flags;                /* none defined; must be 0 */
 	uint8_t head[JF_HASH_LEN];   /* chain hash of record first_seq - 1 (zeros at seq 0) */
-	uint8_t epoch_pub[JF_PUB_LEN]; /* that epoch's public key */
+	uint8_t epoch_pub[JOURNAL_PUB_LEN]; /* that epoch's public key */
 	le32_t reserved;             /* 0 */
 	le32_t crc;                  /* crc32 of the bytes before it */
 };
@@ -95,16 +96,13 @@ struct jf_key_file {
 	le64_t start_seq;               /* seq of the epoch record that certifies this key */
 	le64_t created_ns;              /* the certificate's time */
 	uint8_t seed[JF_SEED_LEN];
-	uint8_t pub[JF_PUB_LEN];
-	uint8_t root_pub[JF_PUB_LEN];   /* epoch 0's key: the one verifiers trust */
+	uint8_t pub[JOURNAL_PUB_LEN];
+	uint8_t root_pub[JOURNAL_PUB_LEN];   /* epoch 0's key: the one verifiers trust */
 	uint8_t head[JF_HASH_LEN];      /* chain hash of record start_seq - 1 */
 	uint8_t cert[JF_SIG_LEN];       /* epoch - 1's signature over this key (zeros at epoch 0) */
 	uint8_t zero[JF_KEY_FILE_SIZE - 228];
 	le32_t crc;                     /* crc32 of the bytes before it */
 };
-
-/* The public key file (text): "sandtrail-ed25519-pub <64 hex digits>\n". */
-#define JF_PUB_PREFIX "sandtrail-ed25519-pub "
 
 _Static_assert(sizeof(struct jf_segment_header) == 120, "segment header layout");
 _Static_assert(offsetof(struct jf_segment_header, crc) == 116, "segment header crc");
@@ -113,5 +111,6 @@ _Static_assert(offsetof(struct jf_block_header, crc) == 28, "block header crc");
 _Static_assert(sizeof(struct jf_frame) == 16, "frame layout");
 _Static_assert(sizeof(struct jf_key_file) == JF_KEY_FILE_SIZE, "key file layout");
 _Static_assert(offsetof(struct jf_key_file, zero) == 224, "key file fields");
+_Static_assert(JOURNAL_KEY_ID_STR == 2 * JF_KEYID_LEN + 1, "key id as hex");
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "journal.h"
+#include "journal/journal.h"
 
 struct sealmark_range {
 	uint64_t first, last, count;

@@ -5,7 +5,7 @@
 
 #include "proctree.h"
 #include "recfmt.h"
-#include "record.h"
+#include "journal/journal.h"
 #include "render_text.h"
 #include "summary.h"
 #include "timeline.h"

@@ -16,11 +16,11 @@ int seal_chain(struct crypto_sha256 *h, const uint8_t prev[JF_HASH_LEN], const v
 	return crypto_sha256_3(h, prev, JF_HASH_LEN, frame, sizeof(struct jf_frame), payload, len, out);
 }
 
-void seal_key_id(const uint8_t pub[JF_PUB_LEN], char out[SEAL_KEY_ID_STR])
+void seal_key_id(const uint8_t pub[JOURNAL_PUB_LEN], char out[JOURNAL_KEY_ID_STR])
 {
 	uint8_t d[CRYPTO_SHA256_LEN];
 
-	if (crypto_sha256(pub, JF_PUB_LEN, d) < 0)
+	if (crypto_sha256(pub, JOURNAL_PUB_LEN, d) < 0)
 		memset(d, 0, sizeof(d));
 	for (int i = 0; i < JF_KEYID_LEN; i++)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
@@ -43,7 +43,7 @@ static size_t seal_message(const struct seal_info *s, uint8_t *m)
 	return n;
 }
 
-int seal_sign(struct seal_info *s, const uint8_t seed[JF_SEED_LEN], const uint8_t pub[JF_PUB_LEN])
+int seal_sign(struct seal_info *s, const uint8_t seed[JF_SEED_LEN], const uint8_t pub[JOURNAL_PUB_LEN])
 {
 	uint8_t m[128];
 
@@ -51,7 +51,7 @@ int seal_sign(struct seal_info *s, const uint8_t seed[JF_SEED_LEN], const uint8_
 	return crypto_ed25519_sign(seed, m, seal_message(s, m), s->sig);
 }
 
-bool seal_verify(const struct seal_info *s, const uint8_t pub[JF_PUB_LEN])
+bool seal_verify(const struct seal_info *s, const uint8_t pub[JOURNAL_PUB_LEN])
 {
 	uint8_t m[128];
 
@@ -119,10 +119,10 @@ int seal_parse(const void *p, size_t len, struct seal_info *s)
 	if (!rec_get_uint(&o, "first", &s->first) || !rec_get_uint(&o, "last", &s->last) ||
 	    !get_fixed(&o, "head", s->head, JF_HASH_LEN) || !get_u32(&o, "epoch", &s->epoch) ||
 	    !fin || fin->type != MSGPACK_OBJECT_BOOLEAN || !kid || kid->type != MSGPACK_OBJECT_STR ||
-	    kid->via.str.size != SEAL_KEY_ID_STR - 1 || !get_fixed(&o, "sig", s->sig, JF_SIG_LEN))
+	    kid->via.str.size != JOURNAL_KEY_ID_STR - 1 || !get_fixed(&o, "sig", s->sig, JF_SIG_LEN))
 		goto out;
 	s->final = fin->via.boolean;
-	memcpy(s->key_id, kid->via.str.ptr, SEAL_KEY_ID_STR - 1);
+	memcpy(s->key_id, kid->via.str.ptr, JOURNAL_KEY_ID_STR - 1);
 	rc = 0;
 out:
 	msgpack_zone_destroy(&zone);
@@ -141,7 +141,7 @@ static size_t epoch_message(const struct seal_epoch *e, uint8_t *m)
 	memcpy(m + n, &ep, 4), n += 4;
 	v = htole64(e->start_seq), memcpy(m + n, &v, 8), n += 8;
 	memcpy(m + n, e->head, JF_HASH_LEN), n += JF_HASH_LEN;
-	memcpy(m + n, e->pub, JF_PUB_LEN), n += JF_PUB_LEN;
+	memcpy(m + n, e->pub, JOURNAL_PUB_LEN), n += JOURNAL_PUB_LEN;
 	return n;
 }
 
@@ -152,7 +152,7 @@ int seal_epoch_certify(struct seal_epoch *e, const uint8_t prev_seed[JF_SEED_LEN
 	return crypto_ed25519_sign(prev_seed, m, epoch_message(e, m), e->cert);
 }
 
-bool seal_epoch_verify(const struct seal_epoch *e, const uint8_t prev_pub[JF_PUB_LEN])
+bool seal_epoch_verify(const struct seal_epoch *e, const uint8_t prev_pub[JOURNAL_PUB_LEN])
 {
 	uint8_t m[128];
 
@@ -161,21 +161,21 @@ bool seal_epoch_verify(const struct seal_epoch *e, const uint8_t prev_pub[JF_PUB
 
 void seal_epoch_record(struct rec *r, const struct seal_epoch *e)
 {
-	char kid[SEAL_KEY_ID_STR];
+	char kid[JOURNAL_KEY_ID_STR];
 
 	seal_key_id(e->pub, kid);
 	rec_begin(r, "epoch", e->ts_ns);
 	rec_uint(r, "epoch", e->epoch);
 	rec_uint(r, "start", e->start_seq);
 	rec_bytes(r, "head", e->head, JF_HASH_LEN);
-	rec_bytes(r, "pub", e->pub, JF_PUB_LEN);
+	rec_bytes(r, "pub", e->pub, JOURNAL_PUB_LEN);
 	rec_str(r, "key_id", kid);
 	rec_bytes(r, "cert", e->cert, JF_SIG_LEN);
 }
 
 int seal_epoch_parse(const void *p, size_t len, struct seal_epoch *e)
 {
-	char kid[SEAL_KEY_ID_STR];
+	char kid[JOURNAL_KEY_ID_STR];
 	msgpack_zone zone;
 	msgpack_object o;
 	const char *k;
@@ -187,11 +187,11 @@ int seal_epoch_parse(const void *p, size_t len, struct seal_epoch *e)
 	if (unpack_journal_record(p, len, &zone, &o, "epoch", EPOCH_FIELDS, &e->ts_ns) < 0)
 		goto out;
 	if (!get_u32(&o, "epoch", &e->epoch) || !rec_get_uint(&o, "start", &e->start_seq) ||
-	    !get_fixed(&o, "head", e->head, JF_HASH_LEN) || !get_fixed(&o, "pub", e->pub, JF_PUB_LEN) ||
+	    !get_fixed(&o, "head", e->head, JF_HASH_LEN) || !get_fixed(&o, "pub", e->pub, JOURNAL_PUB_LEN) ||
 	    !get_fixed(&o, "cert", e->cert, JF_SIG_LEN) || !rec_get_bytes(&o, "key_id", &k, &klen))
 		goto out;
 	seal_key_id(e->pub, kid);
-	if (klen == SEAL_KEY_ID_STR - 1 && memcmp(k, kid, klen) == 0)
+	if (klen == JOURNAL_KEY_ID_STR - 1 && memcmp(k, kid, klen) == 0)
 		rc = 0;
 out:
 	msgpack_zone_destroy(&zone);

@@ -32,7 +32,7 @@ struct journal {
 	uint64_t next_seq;
 	uint8_t head[JF_HASH_LEN];  /* chain hash of next_seq - 1 */
 	uint32_t epoch;             /* as the journal has it so far (the key may be one ahead) */
-	uint8_t epoch_pub[JF_PUB_LEN];
+	uint8_t epoch_pub[JOURNAL_PUB_LEN];
 	/* the block being filled */
 	uint8_t *frames;
 	size_t flen;
@@ -55,7 +55,7 @@ struct tail {
 	uint64_t next_seq, seal_from, unsealed;
 	uint8_t head[JF_HASH_LEN];
 	uint32_t epoch;
-	uint8_t pub[JF_PUB_LEN];
+	uint8_t pub[JOURNAL_PUB_LEN];
 	uint8_t last_kind;
 	bool last_final;
 	bool readonly;
@@ -156,7 +156,7 @@ static int add_epoch_record(struct journal *j, const struct seal_epoch *e)
 	rc = add_frame(j, JF_KIND_EPOCH, p, len);
 	if (rc == 0) {
 		j->epoch = e->epoch;
-		memcpy(j->epoch_pub, e->pub, JF_PUB_LEN);
+		memcpy(j->epoch_pub, e->pub, JOURNAL_PUB_LEN);
 	}
 	return rc;
 }
@@ -206,7 +206,7 @@ static void segment_info_now(const struct journal *j, struct segment_info *info)
 		.epoch = j->epoch,
 	};
 	memcpy(info->head, j->head, JF_HASH_LEN);
-	memcpy(info->epoch_pub, j->epoch_pub, JF_PUB_LEN);
+	memcpy(info->epoch_pub, j->epoch_pub, JOURNAL_PUB_LEN);
 }
 
 static int new_segment(struct journal *j)
@@ -379,7 +379,7 @@ static int scan_tail(struct journal *j, const char *name, struct tail *t)
 	t->seal_from = info.seal_from;
 	t->epoch = info.epoch;
 	memcpy(t->head, info.head, JF_HASH_LEN);
-	memcpy(t->pub, info.epoch_pub, JF_PUB_LEN);
+	memcpy(t->pub, info.epoch_pub, JOURNAL_PUB_LEN);
 	t->last_kind = info.first_seq > 0 && info.seal_from == info.first_seq - 1 ? JF_KIND_SEAL : JF_KIND_RECORD;
 	t->last_final = false;
 	t->unsealed = t->last_kind == JF_KIND_SEAL ? 0 : info.first_seq - info.seal_from;
@@ -402,7 +402,7 @@ static int scan_tail(struct journal *j, const char *name, struct tail *t)
 				t->last_final = s.final;
 			} else if (f.kind == JF_KIND_EPOCH && seal_epoch_parse(f.payload, f.len, &e) == 0) {
 				t->epoch = e.epoch;
-				memcpy(t->pub, e.pub, JF_PUB_LEN);
+				memcpy(t->pub, e.pub, JOURNAL_PUB_LEN);
 			}
 		}
 		if (rc < 0)
@@ -450,7 +450,7 @@ static int write_recovery(struct journal *j, const struct tail *t, const char *n
 static int start_new_journal(struct journal *j, const struct tail *t)
 {
 	struct seal_epoch e = { .ts_ns = clock_ns(CLOCK_REALTIME) };
-	char kid[SEAL_KEY_ID_STR];
+	char kid[JOURNAL_KEY_ID_STR];
 	int rc;
 
 	if (j->key.epoch != 0) {
@@ -459,11 +459,11 @@ static int start_new_journal(struct journal *j, const struct tail *t)
 			    "key file %s is at epoch %u of another journal (root key id %s); %s has none",
 			    j->key_path, j->key.epoch, kid, j->dir);
 	}
-	memcpy(j->epoch_pub, j->key.pub, JF_PUB_LEN);
+	memcpy(j->epoch_pub, j->key.pub, JOURNAL_PUB_LEN);
 	rc = new_segment(j);
 	if (rc < 0)
 		return fail(&j->cfg, rc, "%s/%s: %s", j->dir, j->seg_name, strerror(-rc));
-	memcpy(e.pub, j->key.pub, JF_PUB_LEN);
+	memcpy(e.pub, j->key.pub, JOURNAL_PUB_LEN);
 	rc = add_epoch_record(j, &e);
 	if (rc == 0 && t->discarded_bytes)
 		rc = write_recovery(j, t, j->seg_name);
@@ -474,11 +474,11 @@ static int start_new_journal(struct journal *j, const struct tail *t)
  * died between storing it and writing its certificate. */
 static int check_key(struct journal *j, const struct tail *t, bool *resume_epoch)
 {
-	char want[SEAL_KEY_ID_STR], have[SEAL_KEY_ID_STR];
+	char want[JOURNAL_KEY_ID_STR], have[JOURNAL_KEY_ID_STR];
 	struct seal_epoch e;
 
 	*resume_epoch = false;
-	if (j->key.epoch == t->epoch && memcmp(j->key.pub, t->pub, JF_PUB_LEN) == 0)
+	if (j->key.epoch == t->epoch && memcmp(j->key.pub, t->pub, JOURNAL_PUB_LEN) == 0)
 		return 0;
 	if (j->key.epoch == t->epoch + 1 && j->key.start_seq == t->next_seq &&
 	    memcmp(j->key.head, t->head, JF_HASH_LEN) == 0 && t->last_kind == JF_KIND_SEAL) {
@@ -531,7 +531,7 @@ static int resume(struct journal *j)
 	j->unsealed = t.unsealed;
 	j->last_kind = t.last_kind;
 	j->epoch = t.epoch;
-	memcpy(j->epoch_pub, t.pub, JF_PUB_LEN);
+	memcpy(j->epoch_pub, t.pub, JOURNAL_PUB_LEN);
 	memcpy(j->head, t.head, JF_HASH_LEN);
 	if (t.readonly && t.tail_junk) {
 		/* nothing of ours writes after the chmod: this is someone else's */

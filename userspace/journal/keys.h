@@ -17,18 +17,12 @@ struct keys {
 	uint64_t start_seq;   /* seq of the epoch record that certifies this key */
 	uint64_t created_ns;
 	uint8_t seed[JF_SEED_LEN];
-	uint8_t pub[JF_PUB_LEN];
-	uint8_t root_pub[JF_PUB_LEN];
+	uint8_t pub[JOURNAL_PUB_LEN];
+	uint8_t root_pub[JOURNAL_PUB_LEN];
 	uint8_t head[JF_HASH_LEN];
 	uint8_t cert[JF_SIG_LEN];
 };
 
-/* The public key file beside a key file: "x.key" -> "x.pub", else "x" -> "x.pub". */
-int keys_pub_path(const char *key_path, char *out, size_t len);
-/* Creates an epoch-0 key at key_path (0600; -EEXIST if it exists) and its
- * public key file (0644) beside it, and their directory (0700) if missing;
- * leaves neither file behind on failure. */
-int keys_create(const char *key_path);
 /* -ENOKEY when missing, -EBADMSG when not an intact key file, -errno. */
 int keys_load(const char *key_path, struct keys *k);
 /* Writes k over the key file in place (one pwrite of the sector, fdatasync). */
@@ -41,9 +35,7 @@ int keys_evolve(const char *key_path, struct keys *k, uint64_t start_seq, const 
 /* The epoch record that certifies k (what keys_evolve gave). */
 void keys_epoch_record(const struct keys *k, struct seal_epoch *e);
 void keys_wipe(struct keys *k);
-/* -ENOENT..., -EBADMSG when the file is not one line JF_PUB_PREFIX + 64 hex. */
-int keys_read_pub(const char *path, uint8_t pub[JF_PUB_LEN]);
 /* Creates path (O_EXCL, 0644). */
-int keys_write_pub(const char *path, const uint8_t pub[JF_PUB_LEN]);
+int keys_write_pub(const char *path, const uint8_t pub[JOURNAL_PUB_LEN]);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "event.h"
 #include "proctable.h"
-#include "record.h"
+#include "journal/journal.h"
 #include "redact.h"
 #include "session.h"
 
