@@ -62,9 +62,9 @@ $(BUILD)/sandtrail.skel.h: $(BUILD)/sandtrail.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name sandtrail_bpf > $@
 
 # ---- userspace: one library, two binaries ----
-MAINS    := userspace/sandtraild.c tools/sandtrail.c
+MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c
 GEN_SRCS := sandbox/seccomp_export.c
-LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c sandbox/*.c exporters/*.c tools/*.c))
+LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 GENERATED := $(BUILD)/sandtrail.skel.h
@@ -109,7 +109,7 @@ $(BUILD)/libsandtrail-san.a: $(SAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/sandtraild: $(BUILD)/obj/userspace/sandtraild.o $(BUILD)/libsandtrail.a
+$(BUILD)/sandtraild: $(BUILD)/obj/userspace/collector/sandtraild.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
@@ -177,8 +177,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
 	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
 
 # ---- entry points ----
-.PHONY: all deps test test-unit test-integration test-fuzz demo bench install clean
+.PHONY: all deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
+	demo bench install clean
 all: $(BUILD)/sandtraild $(BUILD)/sandtrail
+test-helpers: $(HELPER_BINS)
 
 tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
@@ -202,6 +204,13 @@ test-integration: tests
 	BUILD=$(BUILD) tests/run.sh integration
 test-fuzz: tests
 	BUILD=$(BUILD) tests/run.sh fuzz
+
+# Each tests/mutations/*.mut built in a scratch copy: its tests must fail
+# (tests/mutations/README.md).  make test runs the --quick ones.
+mutation-check: tests
+	BUILD=$(BUILD) tests/mutations/run.sh
+mutation-check-quick: tests
+	BUILD=$(BUILD) tests/mutations/run.sh --quick
 
 demo: deps
 	$(MAKE) all $(BUILD)/tests/helpers/st_workload

@@ -21,8 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "journal.h"
-#include "record.h"
+#include "journal/journal.h"
 
 struct stamp {
 	uint64_t seq, ns;

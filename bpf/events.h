@@ -1,4 +1,4 @@
-/* Event ABI between the kernel programs (bpf/) and the collector (userspace/).
+/* Event ABI between the kernel programs (bpf/) and the collector (userspace/collector/).
  *
  * Every event is one ring-buffer sample: struct st_hdr, the fixed part of its
  * type, then the type's byte strings packed back to back in the order the

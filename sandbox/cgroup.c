@@ -11,7 +11,7 @@
 #include <linux/magic.h>
 
 #include "cgroup.h"
-#include "cgroup2.h"
+#include "collector/collector.h"
 
 static const char *const ctl_v2[CGROUP_NCTL] = { "memory", "pids", "cpu" };
 /* v1 mount points of the same controllers (cpu may be co-mounted as cpu,cpuacct) */

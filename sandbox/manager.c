@@ -13,10 +13,9 @@
 #include <unistd.h>
 
 #include "cgroup.h"
-#include "control.h"
+#include "collector/collector.h"
 #include "escape.h"
 #include "hardened.h"
-#include "netpolicy.h"
 #include "resolve.h"
 #include "seccomp_profile.h"
 #include "manager.h"

@@ -14,7 +14,7 @@
 
 #include "escape.h"
 #include "labels.h"
-#include "netpolicy.h"
+#include "collector/collector.h"
 #include "policy.h"
 
 static const char *const cap_names[] = {

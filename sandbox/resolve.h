@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "netpolicy.h"
+#include "collector/collector.h"
 #include "policy.h"
 
 /* Fills out (enforce = network allowlist); *ttl_s: seconds until a host rule

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "keys.h"
+#include "journal/journal.h"
 
 const char cmd_keygen_usage[] =
 	"keygen --out DIR\n"
@@ -20,8 +20,8 @@ int cmd_keygen(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char key[4096], pub[4096], kid[SEAL_KEY_ID_STR];
-	uint8_t pk[JF_PUB_LEN];
+	char key[4096], pub[4096], kid[JOURNAL_KEY_ID_STR];
+	uint8_t pk[JOURNAL_PUB_LEN];
 	const char *out = NULL;
 	int c, rc;
 

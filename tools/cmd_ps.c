@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "commands.h"
-#include "control.h"
+#include "collector/collector.h"
 #include "escape.h"
 
 const char cmd_ps_usage[] =

@@ -13,13 +13,8 @@
 
 #include "commands.h"
 #include "escape.h"
-#include "journal.h"
-#include "record.h"
-#include "render_json.h"
-#include "rfilter.h"
-#include "sealmark.h"
-#include "sesslist.h"
-#include "timeline.h"
+#include "journal/journal.h"
+#include "replay/replay.h"
 
 #define REPLAY_JOURNAL "/var/lib/sandtrail/journal"
 #define REPLAY_PUBKEY "/etc/sandtrail/signing.pub"

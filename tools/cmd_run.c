@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "control.h"
+#include "collector/collector.h"
 #include "labels.h"
 #include "policy.h"
 #include "manager.h"

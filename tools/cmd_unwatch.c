@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "control.h"
+#include "collector/collector.h"
 
 const char cmd_unwatch_usage[] =
 	"unwatch ID\n"

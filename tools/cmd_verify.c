@@ -9,9 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "journal.h"
-#include "keys.h"
-#include "record.h"
+#include "journal/journal.h"
 
 const char cmd_verify_usage[] =
 	"verify [--journal DIR | FILE...] --pubkey FILE [--live]\n"
@@ -90,7 +88,7 @@ int cmd_verify(int argc, char **argv)
 	struct journal_reader *r;
 	struct journal_stats st;
 	struct journal_entry e;
-	uint8_t pub[JF_PUB_LEN];
+	uint8_t pub[JOURNAL_PUB_LEN];
 	msgpack_zone zone;
 	bool live = false;
 	size_t nf;
@@ -110,7 +108,7 @@ int cmd_verify(int argc, char **argv)
 	rc = keys_read_pub(pubkey, pub);
 	if (rc == -EBADMSG) {
 		fprintf(stderr, "sandtrail verify: --pubkey %s: not a sandtrail public key (one line '%s<64 hex digits>')\n",
-			pubkey, JF_PUB_PREFIX);
+			pubkey, JOURNAL_PUB_PREFIX);
 		return 2;
 	}
 	if (rc < 0) {

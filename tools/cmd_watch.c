@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "control.h"
+#include "collector/collector.h"
 #include "labels.h"
 
 const char cmd_watch_usage[] =

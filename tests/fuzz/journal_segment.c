@@ -12,10 +12,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "journal.h"
-#include "keys.h"
-#include "seal.h"
-#include "segment.h"
+#include "journal/journal.h"
+#include "journal/keys.h"
+#include "journal/seal.h"
+#include "journal/segment.h"
 
 static char pub_path[64];
 static struct segment_writer *writer;
@@ -23,7 +23,7 @@ static struct crypto_sha256 *sha;
 
 static void init(void)
 {
-	uint8_t seed[JF_SEED_LEN] = { 7 }, pub[JF_PUB_LEN];
+	uint8_t seed[JF_SEED_LEN] = { 7 }, pub[JOURNAL_PUB_LEN];
 
 	snprintf(pub_path, sizeof(pub_path), "/tmp/fuzz-journal-%d.pub", (int)getpid());
 	unlink(pub_path);

@@ -8,10 +8,8 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "record.h"
-#include "render_json.h"
-#include "sesslist.h"
-#include "timeline.h"
+#include "journal/journal.h"
+#include "replay/replay.h"
 
 static bool valid_utf8_text(const uint8_t *p, size_t n)
 {

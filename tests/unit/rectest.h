@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "journal/journal.h"
 
 #define RT_SESSION "0011223344556677"
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "daemon_config.h"
+#include "collector/collector.h"
 
 static char config_path[64];
 

@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "enrich.h"
-#include "event.h"
+#include "collector/enrich.h"
+#include "collector/event.h"
 
 struct fixture {
 	struct enrich e;

@@ -12,10 +12,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "journal.h"
-#include "keys.h"
-#include "record.h"
-#include "segment.h"
+#include "journal/journal.h"
+#include "journal/keys.h"
+#include "journal/segment.h"
 
 struct fixture {
 	char top[64], dir[96], key[96], pub[96];
@@ -219,14 +218,14 @@ static void test_keys_evolution_overwrites_the_old_seed_in_place(void **state)
 static void test_keys_public_key_file_of_wrong_format_is_ebadmsg(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t pub[JF_PUB_LEN];
+	uint8_t pub[JOURNAL_PUB_LEN];
 	char path[128];
 	FILE *fp;
 
 	assert_int_equal(keys_read_pub(f->pub, pub), 0);
 	snprintf(path, sizeof(path), "%s/bad.pub", f->top);
 	fp = fopen(path, "we");
-	fputs(JF_PUB_PREFIX "zz\n", fp);
+	fputs(JOURNAL_PUB_PREFIX "zz\n", fp);
 	fclose(fp);
 	assert_int_equal(keys_read_pub(path, pub), -EBADMSG);
 	assert_int_equal(keys_read_pub(f->key, pub), -EBADMSG);

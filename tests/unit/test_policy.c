@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "crypto.h"
+#include "journal/crypto.h"
 #include "policy.h"
 
 static struct policy pol;

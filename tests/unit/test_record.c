@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "record.h"
+#include "journal/journal.h"
 
 static int unpack(const void *p, size_t len)
 {

@@ -7,8 +7,8 @@
 #include <jansson.h>
 
 #include "escape.h"
-#include "recfmt.h"
-#include "render_json.h"
+#include "replay/recfmt.h"
+#include "replay/replay.h"
 #include "rectest.h"
 
 #define TS 1700000000123456789ull /* 2023-11-14T22:13:20.123456789Z */

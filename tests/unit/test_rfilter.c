@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "rectest.h"
-#include "rfilter.h"
+#include "replay/replay.h"
 
 #define T0 1700000000000000000ull /* 2023-11-14T22:13:20Z */
 

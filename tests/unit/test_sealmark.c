@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sealmark.h"
+#include "replay/replay.h"
 
 static char *print(const struct sealmark *m)
 {

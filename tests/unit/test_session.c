@@ -7,8 +7,8 @@
 #include <cmocka.h>
 
 #include "labels.h"
-#include "redact.h"
-#include "session.h"
+#include "collector/redact.h"
+#include "collector/session.h"
 
 static struct session *mk(const char *path, uint64_t id)
 {

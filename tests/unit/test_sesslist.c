@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "rectest.h"
-#include "sesslist.h"
+#include "replay/replay.h"
 
 #define T0 1700000000000000000ull
 #define MS 1000000ull

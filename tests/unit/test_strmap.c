@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "strmap.h"
+#include "replay/strmap.h"
 
 static void test_strmap_counts_and_keeps_insertion_order_across_growth(void **state)
 {

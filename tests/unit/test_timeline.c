@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "render_text.h"
+#include "replay/render_text.h"
 #include "rectest.h"
-#include "timeline.h"
+#include "replay/replay.h"
 
 #define T0 1700000000000000000ull
 

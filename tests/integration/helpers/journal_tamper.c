@@ -20,10 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "keys.h"
-#include "record.h"
-#include "seal.h"
-#include "segment.h"
+#include "journal/keys.h"
+#include "journal/journal.h"
+#include "journal/seal.h"
+#include "journal/segment.h"
 
 struct rec_copy {
 	uint8_t kind;
@@ -205,7 +205,7 @@ static int forge(const char *dir, uint64_t seq, const char *key_path)
 
 					if (seal_parse(r->payload, r->len, &si) < 0)
 						die("seal");
-					char kid[SEAL_KEY_ID_STR];
+					char kid[JOURNAL_KEY_ID_STR];
 
 					/* keeps the key id it claims: only the signature can tell */
 					memcpy(kid, si.key_id, sizeof(kid));

@@ -20,10 +20,9 @@
 #include <sys/stat.h>
 
 #include "clock.h"
-#include "crypto.h"
-#include "journal.h"
-#include "keys.h"
-#include "record.h"
+#include "journal/crypto.h"
+#include "journal/journal.h"
+#include "journal/keys.h"
 
 #define VARIANTS 4096
 

@@ -25,10 +25,10 @@
 #include <unistd.h>
 #include <jansson.h>
 
-#include "cgroup2.h"
+#include "collector/collector.h"
 #include "escape.h"
-#include "event.h"
-#include "probes.h"
+#include "collector/event.h"
+#include "collector/probes.h"
 
 static volatile sig_atomic_t stop;
 

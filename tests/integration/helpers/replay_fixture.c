@@ -13,8 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "journal.h"
-#include "record.h"
+#include "journal/journal.h"
 
 #define BASE_NS 1700000000000000000ull /* 2023-11-14T22:13:20Z */
 

@@ -1,0 +1,779 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup2.h"
+#include "clock.h"
+#include "collector.h"
+#include "control.h"
+#include "enrich.h"
+#include "escape.h"
+#include "event.h"
+#include "journal/journal.h"
+#include "labels.h"
+#include "netpolicy.h"
+#include "probes.h"
+#include "session.h"
+
+#define TICK_MS 10          /* seals are due to the millisecond: see --seal-ms */
+#define HOUSEKEEPING_MS 250 /* losses, clock, stopped sessions */
+#define CGROUP_CHECK_MS 1000
+#define STOP_GRACE_MS 2000
+#define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
+
+enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_CLIENT };
+
+struct conn {
+	enum conn_kind kind;
+	int fd;
+	bool refused; /* not root: its request gets an error, then the door */
+};
+
+struct collector {
+	const struct daemon_config *cfg;
+	struct probes *probes;
+	struct journal *journal;
+	struct session_table sessions;
+	struct enrich enrich;
+	struct rec rec;
+	int epfd;
+	struct conn probes_conn, listen_conn, signal_conn, timer_conn;
+	int64_t boot_to_wall;
+	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
+	uint64_t undecodable, undecodable_seen;
+	uint64_t last_housekeeping, last_cgroup_check;
+	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
+	bool stopping;
+	bool failed; /* the journal refused a write */
+};
+
+/* Kernel timestamps are boot time; records carry wall time. */
+static void sync_clock(struct collector *c)
+{
+	uint64_t b0 = clock_ns(CLOCK_BOOTTIME), w = clock_ns(CLOCK_REALTIME), b1 = clock_ns(CLOCK_BOOTTIME);
+
+	c->boot_to_wall = (int64_t)w - (int64_t)(b0 / 2 + b1 / 2);
+}
+
+__attribute__((format(printf, 1, 2))) static void log_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("sandtraild: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* The journal refuses everything after a failed write: nothing could be
+ * recorded any more, so the collector stops, and the session managers,
+ * losing it, kill their sessions (fail closed). */
+static void journal_failed(struct collector *c, const char *what, int rc)
+{
+	if (!c->failed)
+		log_msg("journal %s failed: %s; stopping, sessions can no longer be recorded", what, strerror(-rc));
+	c->failed = true;
+	c->stopping = true;
+}
+
+/* Appends the record built in c->rec. */
+static void write_record(struct collector *c)
+{
+	size_t len;
+	const void *p = rec_finish(&c->rec, &len);
+	int rc = journal_append(c->journal, p, len, NULL);
+
+	if (rc < 0)
+		journal_failed(c, "append", rc);
+}
+
+static void write_loss(struct collector *c, const struct session *s, const char *kind, const char *reason,
+		       uint64_t count)
+{
+	enrich_begin(&c->rec, "loss", clock_ns(CLOCK_REALTIME), s);
+	rec_str(&c->rec, "kind", kind);
+	rec_str(&c->rec, "reason", reason);
+	rec_uint(&c->rec, "count", count);
+	write_record(c);
+}
+
+/* Loss records for every kernel counter that grew past seen. */
+static void write_kernel_losses(struct collector *c, const struct session *s,
+				const uint64_t lost[ST_EV_MAX][ST_LOSS_MAX], uint64_t seen[ST_EV_MAX][ST_LOSS_MAX])
+{
+	static const char *const reasons[ST_LOSS_MAX] = { "ringbuf", "pending" };
+
+	for (int t = 1; t < ST_EV_MAX; t++) {
+		for (int r = 0; r < ST_LOSS_MAX; r++) {
+			if (lost[t][r] == seen[t][r])
+				continue;
+			write_loss(c, s, event_type_name(t), reasons[r], lost[t][r] - seen[t][r]);
+			seen[t][r] = lost[t][r];
+		}
+	}
+}
+
+/* Turns every loss counter that grew since last time into a loss record,
+ * of its session where the kernel could tell. */
+static void report_losses(struct collector *c)
+{
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
+		if (!s->ended && probes_losses(c->probes, s->cgroup_id, lost) == 0)
+			write_kernel_losses(c, s, lost, s->lost_seen);
+	}
+	if (probes_losses(c->probes, 0, lost) == 0)
+		write_kernel_losses(c, NULL, lost, c->lost_seen);
+	if (c->undecodable != c->undecodable_seen) {
+		write_loss(c, NULL, "unknown", "decode", c->undecodable - c->undecodable_seen);
+		c->undecodable_seen = c->undecodable;
+	}
+}
+
+static void on_event(void *ctx, const void *data, size_t len)
+{
+	struct collector *c = ctx;
+	struct event ev;
+	struct session *s;
+
+	if (event_decode(data, len, &ev) < 0) {
+		c->undecodable++;
+		return;
+	}
+	s = session_by_cgroup(&c->sessions, ev.h->session_cgid);
+	enrich_event(&c->enrich, &ev, s, ev.h->ts + (uint64_t)c->boot_to_wall, &c->rec);
+	write_record(c);
+}
+
+/* Everything the kernel has sent so far is in the journal afterwards. */
+static void drain(struct collector *c)
+{
+	int n;
+
+	do {
+		n = probes_consume(c->probes);
+	} while (n > 0);
+	report_losses(c);
+}
+
+static void json_to_rec_uint(struct rec *r, json_t *from, const char *key)
+{
+	json_t *v = json_object_get(from, key);
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		rec_uint(r, key, (uint64_t)json_integer_value(v));
+}
+
+static void json_to_rec_int(struct rec *r, json_t *from, const char *key)
+{
+	json_t *v = json_object_get(from, key);
+
+	if (json_is_integer(v))
+		rec_int(r, key, json_integer_value(v));
+}
+
+/* Stops tracing s, flushes its events, writes session_end.  info: what the
+ * session manager reported (exit status, peaks), may be NULL. */
+static void end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
+{
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+	int rc = probes_unwatch(c->probes, s->cgroup_id, lost);
+
+	if (rc < 0)
+		log_msg("session %s: untrace cgroup %s: %s", s->id, s->cgroup_path, strerror(-rc));
+	drain(c);
+	if (rc == 0)
+		write_kernel_losses(c, s, lost, s->lost_seen);
+	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
+	rec_str(&c->rec, "reason", s->stop_requested ? "stop" : reason);
+	if (info) {
+		json_to_rec_int(&c->rec, info, "exit_status");
+		json_to_rec_int(&c->rec, info, "signal");
+		json_to_rec_uint(&c->rec, info, "memory_peak");
+		json_to_rec_uint(&c->rec, info, "pids_peak");
+		json_to_rec_uint(&c->rec, info, "cpu_usec");
+	}
+	write_record(c);
+	s->ended = true;
+	s->ended_mono_ms = mono_ms();
+	s->owner_fd = -1;
+	if (s->cgroup_fd >= 0) {
+		close(s->cgroup_fd);
+		s->cgroup_fd = -1;
+	}
+}
+
+__attribute__((format(printf, 1, 2))) static json_t *reply_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *reply_ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static const char *const modes[] = { "watch", "hardened", "gvisor", "microvm" };
+
+/* The request's mode, labels and keep, checked: NULL when they are valid. */
+static json_t *check_watch(json_t *req, const char **mode)
+{
+	json_t *labels = json_object_get(req, "labels"), *keep = json_object_get(req, "keep"), *v;
+	bool known = false;
+	const char *key;
+	char msg[512];
+
+	*mode = json_string_value(json_object_get(req, "mode"));
+	if (!*mode)
+		*mode = "watch";
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		known |= !strcmp(*mode, modes[i]);
+	if (!known)
+		return reply_error("watch: mode '%s' is not one of watch, hardened, gvisor, microvm", *mode);
+	if (labels && !json_is_object(labels))
+		return reply_error("watch: labels: expected an object of strings");
+	json_object_foreach(labels, key, v) {
+		if (!json_is_string(v))
+			return reply_error("watch: labels.%s: expected a string", key);
+		if (labels_check(key, json_string_value(v), msg, sizeof(msg)) < 0)
+			return reply_error("watch: %s", msg);
+	}
+	if (keep && !json_is_boolean(keep))
+		return reply_error("watch: keep: expected true or false");
+	return NULL;
+}
+
+/* The secrets of the request into s, its network policy into *np (NULL
+ * when it has none): NULL when they are valid. */
+static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **np)
+{
+	json_t *redact = json_object_get(req, "redact"), *net = json_object_get(req, "network"), *v;
+	char msg[512];
+	size_t i;
+
+	if (redact && !json_is_array(redact))
+		return reply_error("watch: redact: expected an array of {name, value}");
+	json_array_foreach(redact, i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *value = json_string_value(json_object_get(v, "value"));
+
+		if (!name || !value)
+			return reply_error("watch: redact[%zu]: expected {name, value} strings", i);
+		if (session_add_secret(s, name, value) < 0)
+			return reply_error("watch: out of memory");
+	}
+	if (!net)
+		return NULL;
+	*np = malloc(sizeof(**np)); /* large: not on the stack */
+	if (!*np)
+		return reply_error("watch: out of memory");
+	if (netpolicy_from_json(net, *np, msg, sizeof(msg)) < 0)
+		return reply_error("watch: %s", msg);
+	return NULL;
+}
+
+static void write_session_start(struct collector *c, struct session *s, json_t *req)
+{
+	const char *digest = json_string_value(json_object_get(req, "policy_digest"));
+	json_t *argv = json_object_get(req, "argv"), *a;
+	size_t i;
+
+	enrich_begin(&c->rec, "session_start", s->start_ns, s);
+	rec_str(&c->rec, "mode", s->mode);
+	rec_str(&c->rec, "cgroup", s->cgroup_path);
+	if (digest)
+		rec_str(&c->rec, "policy_digest", digest);
+	if (json_array_size(argv)) {
+		rec_key(&c->rec, "argv");
+		msgpack_pack_array(&c->rec.pk, json_array_size(argv));
+		json_array_foreach(argv, i, a) {
+			const char *esc = json_string_value(a);
+			size_t cap = esc ? strlen(esc) + 1 : 1;
+			char *raw = malloc(cap);
+			long n = raw && esc ? unescape_bytes(esc, raw, cap) : -1;
+
+			if (n >= 0)
+				enrich_pack_bin(&c->enrich, &c->rec, s, raw, (size_t)n);
+			else
+				msgpack_pack_bin_with_body(&c->rec.pk, "[unreadable]", 12);
+			free(raw);
+		}
+	}
+	write_record(c);
+}
+
+/* Traces the cgroup; sessions below the session parent share its hooks. */
+static int watch_cgroup(struct collector *c, int fd, uint64_t id)
+{
+	uint64_t parent_id = 0;
+	int parent_fd = -1, rc;
+	char msg[256];
+
+	if (c->session_parent[0] && cgroup2_open(c->session_parent, &parent_fd, &parent_id, msg, sizeof(msg)) < 0)
+		parent_fd = -1;
+	rc = probes_watch(c->probes, fd, id, parent_fd, parent_id);
+	if (parent_fd >= 0)
+		close(parent_fd);
+	return rc;
+}
+
+static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
+{
+	const char *path = json_string_value(json_object_get(req, "cgroup")), *mode;
+	json_t *labels = json_object_get(req, "labels"), *err;
+	struct session *s, *other;
+	struct netpolicy *np = NULL;
+	char msg[1024];
+	uint64_t id;
+	int fd, rc;
+
+	if (!path)
+		return reply_error("watch: cgroup: expected a path");
+	if ((err = check_watch(req, &mode)))
+		return err;
+	rc = cgroup2_open(path, &fd, &id, msg, sizeof(msg));
+	if (rc < 0)
+		return reply_error("%s", msg);
+	other = session_overlapping(&c->sessions, path);
+	if (!other) {
+		other = session_by_cgroup(&c->sessions, id);
+		if (other && other->ended)
+			other = NULL;
+	}
+	if (other) {
+		close(fd);
+		if (!strcmp(other->cgroup_path, path) || other->cgroup_id == id)
+			return reply_error("cgroup %s is already watched by session %s", path, other->id);
+		return reply_error("cgroup %s overlaps %s, watched by session %s", path, other->cgroup_path,
+				   other->id);
+	}
+	labels = labels ? json_incref(labels) : json_object();
+	s = session_new(mode, path, labels);
+	json_decref(labels);
+	if (!s) {
+		close(fd);
+		return reply_error("watch: out of memory");
+	}
+	s->cgroup_fd = fd;
+	s->cgroup_id = id;
+	s->start_ns = clock_ns(CLOCK_REALTIME);
+	err = watch_options(s, req, &np);
+	if (!err && session_table_add(&c->sessions, s) < 0)
+		err = reply_error("watch: out of memory");
+	if (err)
+		goto fail;
+	rc = watch_cgroup(c, fd, id);
+	if (rc < 0) {
+		err = reply_error("cannot trace cgroup %s: %s", path, strerror(-rc));
+		goto fail_listed;
+	}
+	/* the policy holds before the workload's first instruction, like tracing */
+	if (np && (rc = probes_set_netpolicy(c->probes, id, np)) < 0) {
+		probes_unwatch(c->probes, id, NULL);
+		err = reply_error("cannot enforce the network policy on %s: %s", path, strerror(-rc));
+		goto fail_listed;
+	}
+	free(np);
+	/* before any event of the session is consumed: they wait in the ring */
+	write_session_start(c, s, req);
+	s->owner_fd = json_is_false(json_object_get(req, "keep")) ? conn->fd : -1;
+	log_msg("session %s: watching %s", s->id, path);
+	return json_pack("{s:b, s:s}", "ok", 1, "id", s->id);
+fail_listed:
+	c->sessions.n--;
+fail:
+	session_free(s);
+	free(np);
+	return err;
+}
+
+static struct session *request_session(struct collector *c, json_t *req, json_t **err)
+{
+	const char *id = json_string_value(json_object_get(req, "id"));
+	struct session *s = id ? session_by_id(&c->sessions, id) : NULL;
+
+	*err = NULL;
+	if (!id)
+		*err = reply_error("id: expected a session id");
+	else if (!s)
+		*err = reply_error("no live session %s", id);
+	return s;
+}
+
+static json_t *handle_unwatch(struct collector *c, json_t *req)
+{
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	json_t *err;
+	struct session *s = request_session(c, req, &err);
+
+	if (!s)
+		return err;
+	end_session(c, s, reason ? reason : "unwatch", req);
+	log_msg("session %s: ended (%s)", s->id, s->stop_requested ? "stop" : reason ? reason : "unwatch");
+	return reply_ok();
+}
+
+/* The session manager re-resolved its allowlist's host names. */
+static json_t *handle_netpolicy(struct collector *c, json_t *req)
+{
+	json_t *err;
+	struct session *s = request_session(c, req, &err);
+	struct netpolicy *np;
+	char msg[512];
+	int rc;
+
+	if (!s)
+		return err;
+	np = malloc(sizeof(*np));
+	if (!np)
+		return reply_error("netpolicy: out of memory");
+	if (netpolicy_from_json(json_object_get(req, "network"), np, msg, sizeof(msg)) < 0) {
+		free(np);
+		return reply_error("netpolicy: %s", msg);
+	}
+	rc = probes_set_netpolicy(c->probes, s->cgroup_id, np);
+	free(np);
+	if (rc < 0)
+		return reply_error("netpolicy %s: %s", s->id, strerror(-rc));
+	return reply_ok();
+}
+
+static json_t *handle_stop(struct collector *c, json_t *req)
+{
+	json_t *err;
+	struct session *s = request_session(c, req, &err);
+	int rc;
+
+	if (!s)
+		return err;
+	rc = cgroup2_kill(s->cgroup_fd);
+	if (rc < 0)
+		return reply_error("stop %s: kill cgroup %s: %s", s->id, s->cgroup_path, strerror(-rc));
+	/* the session ends when its processes are gone (or its manager says so) */
+	s->stop_requested = true;
+	s->ended_mono_ms = mono_ms();
+	return reply_ok();
+}
+
+static json_t *handle_ps(struct collector *c)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
+		if (s->ended)
+			continue;
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:O, s:I}", "id", s->id, "mode", s->mode,
+						      "cgroup", s->cgroup_path, "labels", s->labels, "start",
+						      (json_int_t)(s->start_ns / 1000000000ull)));
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "sessions", list);
+}
+
+static void close_conn(struct collector *c, struct conn *conn)
+{
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
+		if (!s->ended && s->owner_fd == conn->fd) {
+			log_msg("session %s: its manager went away", s->id);
+			end_session(c, s, "manager_lost", NULL);
+		}
+	}
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
+	close(conn->fd);
+	free(conn);
+}
+
+static void handle_client(struct collector *c, struct conn *conn, uint32_t events)
+{
+	json_t *req = NULL, *rep;
+	const char *cmd;
+	int rc = control_recv(conn->fd, &req);
+
+	if (rc == -EAGAIN)
+		return;
+	if (rc == -EBADMSG || rc == -EMSGSIZE) {
+		rep = reply_error("request is not one JSON object of at most %d bytes", CONTROL_MSG_MAX);
+		control_send(conn->fd, rep);
+		json_decref(rep);
+		close_conn(c, conn);
+		return;
+	}
+	if (rc < 0) {
+		close_conn(c, conn);
+		return;
+	}
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	if (conn->refused)
+		rep = reply_error("permission denied: only root may use sandtraild");
+	else if (!cmd)
+		rep = reply_error("request without \"cmd\"");
+	else if (!strcmp(cmd, "watch"))
+		rep = handle_watch(c, conn, req);
+	else if (!strcmp(cmd, "unwatch"))
+		rep = handle_unwatch(c, req);
+	else if (!strcmp(cmd, "netpolicy"))
+		rep = handle_netpolicy(c, req);
+	else if (!strcmp(cmd, "stop"))
+		rep = handle_stop(c, req);
+	else if (!strcmp(cmd, "ps"))
+		rep = handle_ps(c);
+	else
+		rep = reply_error("unknown command '%s'", cmd);
+	json_decref(req);
+	if (control_send(conn->fd, rep) < 0 || conn->refused)
+		close_conn(c, conn);
+	json_decref(rep);
+	(void)events;
+}
+
+static void accept_clients(struct collector *c)
+{
+	for (;;) {
+		int fd = accept4(c->listen_conn.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct conn *conn;
+		struct epoll_event ee = { .events = EPOLLIN };
+
+		if (fd < 0)
+			return;
+		conn = malloc(sizeof(*conn));
+		if (!conn) {
+			close(fd);
+			continue;
+		}
+		*conn = (struct conn){ CONN_CLIENT, fd,
+				       getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 };
+		ee.data.ptr = conn;
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+			close(fd);
+			free(conn);
+		}
+	}
+}
+
+/* A watched cgroup that was removed ends its session. */
+static void check_cgroups(struct collector *c, uint64_t now)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
+		if (s->ended)
+			continue;
+		if (s->stop_requested && s->owner_fd < 0 &&
+		    (cgroup2_populated(s->cgroup_fd) == 0 || now - s->ended_mono_ms > STOP_GRACE_MS)) {
+			end_session(c, s, "stop", NULL);
+			continue;
+		}
+		if (now - c->last_cgroup_check < CGROUP_CHECK_MS)
+			continue;
+		if (fstatat(s->cgroup_fd, "cgroup.procs", &st, 0) < 0 && errno == ENOENT)
+			end_session(c, s, "cgroup_removed", NULL);
+	}
+	if (now - c->last_cgroup_check >= CGROUP_CHECK_MS)
+		c->last_cgroup_check = now;
+}
+
+static void tick(struct collector *c)
+{
+	uint64_t expirations, now = mono_ms();
+	int rc;
+
+	if (read(c->timer_conn.fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	if (now - c->last_housekeeping >= HOUSEKEEPING_MS) {
+		c->last_housekeeping = now;
+		sync_clock(c);
+		report_losses(c);
+		check_cgroups(c, now);
+		session_table_reap(&c->sessions, now, ENDED_KEEP_MS);
+	}
+	rc = journal_tick(c->journal);
+	if (rc < 0)
+		journal_failed(c, "seal", rc);
+}
+
+static int add_fd(struct collector *c, struct conn *conn, enum conn_kind kind, int fd)
+{
+	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = conn };
+
+	*conn = (struct conn){ .kind = kind, .fd = fd };
+	return epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ee) < 0 ? -errno : 0;
+}
+
+static int setup_loop(struct collector *c)
+{
+	struct itimerspec its = { .it_interval.tv_nsec = TICK_MS * 1000000L, .it_value.tv_nsec = TICK_MS * 1000000L };
+	sigset_t mask;
+	int fd, rc;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0)
+		return -errno;
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	rc = add_fd(c, &c->signal_conn, CONN_SIGNAL, fd);
+	if (rc)
+		return rc;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0)
+		return -errno;
+	rc = add_fd(c, &c->timer_conn, CONN_TIMER, fd);
+	if (rc)
+		return rc;
+	return add_fd(c, &c->probes_conn, CONN_PROBES, probes_fd(c->probes));
+}
+
+static bool on_signal(struct collector *c)
+{
+	struct signalfd_siginfo si;
+
+	while (read(c->signal_conn.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			return true;
+	}
+	return false;
+}
+
+static void loop(struct collector *c)
+{
+	struct epoll_event evs[32];
+
+	while (!c->stopping) {
+		int n = epoll_wait(c->epfd, evs, 32, -1);
+
+		for (int i = 0; i < n; i++) {
+			struct conn *conn = evs[i].data.ptr;
+
+			switch (conn->kind) {
+			case CONN_PROBES: probes_consume(c->probes); break;
+			case CONN_LISTEN: accept_clients(c); break;
+			case CONN_SIGNAL: c->stopping |= on_signal(c); break;
+			case CONN_TIMER: tick(c); break;
+			case CONN_CLIENT: handle_client(c, conn, evs[i].events); break;
+			}
+		}
+	}
+}
+
+/* Every live session ends with the collector: nothing traces them after. */
+static void shutdown_sessions(struct collector *c)
+{
+	for (size_t i = 0; i < c->sessions.n; i++)
+		if (!c->sessions.v[i]->ended)
+			end_session(c, c->sessions.v[i], "shutdown", NULL);
+	drain(c);
+}
+
+int collector_run(const struct daemon_config *cfg)
+{
+	struct collector c = { .cfg = cfg, .epfd = -1 };
+	struct journal_config jc;
+	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size };
+	char jerr[512] = "";
+	int rc, status = 1;
+
+	journal_config_defaults(&jc);
+	jc.dir = cfg->journal;
+	jc.key_path = cfg->key;
+	jc.seal_every = (uint32_t)cfg->seal_records;
+	jc.seal_ms = (uint32_t)cfg->seal_ms;
+	jc.segment_bytes = cfg->segment_bytes;
+	jc.epoch_ms = (uint32_t)(cfg->epoch_seconds * 1000);
+	jc.epoch_seals = (uint32_t)cfg->epoch_seals;
+	jc.fsync = !strcmp(cfg->fsync, "always") ? JOURNAL_FSYNC_ALWAYS
+		   : !strcmp(cfg->fsync, "none") ? JOURNAL_FSYNC_NONE
+						 : JOURNAL_FSYNC_SEAL;
+	jc.err = jerr;
+	jc.err_len = sizeof(jerr);
+	rec_init(&c.rec);
+	enrich_init(&c.enrich);
+	if (cgroup2_mount(c.session_parent, sizeof(c.session_parent) - sizeof("/" CGROUP2_SESSION_PARENT)) == 0)
+		strcat(c.session_parent, "/" CGROUP2_SESSION_PARENT);
+	else
+		c.session_parent[0] = 0;
+	sync_clock(&c);
+	if (cfg->create_key && (rc = keys_create(cfg->key)) < 0 && rc != -EEXIST) {
+		log_msg("creating the signing key %s: %s", cfg->key, strerror(-rc));
+		goto out;
+	}
+	rc = journal_open(&c.journal, &jc);
+	if (rc < 0) {
+		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
+		goto out;
+	}
+	rc = probes_open(&c.probes, &pc, on_event, &c);
+	if (rc < 0) {
+		log_msg("loading the kernel programs failed: %s", strerror(-rc));
+		goto out;
+	}
+	rc = setup_loop(&c);
+	if (rc < 0) {
+		log_msg("event loop: %s", strerror(-rc));
+		goto out;
+	}
+	rc = control_listen(cfg->socket);
+	if (rc < 0) {
+		log_msg("control socket %s: %s", cfg->socket, strerror(-rc));
+		goto out;
+	}
+	if (add_fd(&c, &c.listen_conn, CONN_LISTEN, rc) < 0) {
+		close(rc);
+		goto out;
+	}
+	log_msg("ready");
+	loop(&c);
+	if (!c.failed)
+		shutdown_sessions(&c);
+	unlink(cfg->socket);
+	status = c.failed ? 1 : 0;
+out:
+	if (c.probes)
+		probes_close(c.probes);
+	if (c.journal) {
+		rc = journal_close(c.journal);
+		if (rc < 0) {
+			log_msg("closing the journal: %s", strerror(-rc));
+			status = 1;
+		}
+	}
+	session_table_free(&c.sessions);
+	enrich_free(&c.enrich);
+	rec_free(&c.rec);
+	if (c.epfd >= 0)
+		close(c.epfd);
+	return status;
+}

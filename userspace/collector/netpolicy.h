@@ -1,0 +1,39 @@
+/* A session's egress policy as the kernel enforces it (cgroup connect4/6,
+ * sendmsg4/6 and connect_unix programs).  Built by the session manager from
+ * --network/--allow or a policy file, carried to sandtraild in the watch
+ * request as JSON, handed to the probes. */
+#ifndef SANDTRAIL_NETPOLICY_H
+#define SANDTRAIL_NETPOLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "events.h"
+
+#define NETPOLICY_RULES_MAX 256
+
+struct netpolicy_rule {
+	uint8_t family;   /* AF_INET or AF_INET6 */
+	uint8_t prefix;   /* prefix length in bits */
+	uint16_t port;    /* host order; 0 = any port */
+	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
+};
+
+struct netpolicy {
+	bool enforce;     /* false: everything allowed (and recorded) */
+	uint32_t n;
+	struct netpolicy_rule rules[NETPOLICY_RULES_MAX];
+};
+
+/* "CIDR[:PORT]" or "[v6 CIDR]:PORT" -> one rule; -1 with a one-line reason. */
+int netpolicy_parse_rule(const char *spec, struct netpolicy_rule *out, char *err, size_t errlen);
+/* Wire form: {"enforce": bool, "allow": [{"cidr": "10.0.0.0/8", "port": 443}, ...]} */
+json_t *netpolicy_to_json(const struct netpolicy *p);
+int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_t errlen);
+/* The key of rule r in the kernel's egress map (an LPM trie: the kernel looks
+ * destinations up with the full address length, and once more with port 0). */
+void netpolicy_key(struct st_np_key *k, uint64_t session, uint8_t gen, const struct netpolicy_rule *r);
+
+#endif

@@ -1,0 +1,128 @@
+/* The journal: sealed, append-only segments in one directory (format:
+ * schemas/journal.md, journal_format.h).  This header and record.h are the
+ * journal's public face: the collector writes through it; replay, verify and
+ * the exporters read through it.  The writer assigns
+ * sequence numbers, chains every record to the previous one and signs
+ * checkpoints; the reader yields records in seq order with the seal state of
+ * each, checking the chain, the seals and the epoch keys as it goes. */
+#ifndef SANDTRAIL_JOURNAL_H
+#define SANDTRAIL_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+#define JOURNAL_DEFAULT_DIR "/var/lib/sandtrail/journal"
+
+enum journal_fsync {
+	JOURNAL_FSYNC_SEAL = 0, /* at every seal (default) */
+	JOURNAL_FSYNC_ALWAYS,   /* after every record */
+	JOURNAL_FSYNC_NONE,
+};
+
+struct journal_config {
+	const char *dir;
+	const char *key_path;    /* signing key file (sandtrail keygen, keys_create) */
+	uint32_t seal_every;     /* records between seals */
+	uint32_t seal_ms;        /* milliseconds between seals (journal_tick, journal_append) */
+	uint64_t segment_bytes;  /* rotate after this size */
+	enum journal_fsync fsync;
+	uint32_t epoch_ms;       /* evolve the signing key every this many ms */
+	uint32_t epoch_seals;    /* ... or every this many seals; 0: never by count */
+	uint32_t block_bytes;    /* records per compressed block, in uncompressed bytes */
+	int compress_level;      /* 1 (fastest) .. 12 */
+	char *err;               /* optional: a one-line reason when journal_open fails */
+	size_t err_len;
+};
+
+/* seal_every 262144, seal_ms 250, segment_bytes 64 MiB, fsync at seals,
+ * epoch_ms 60000, epoch_seals 0, block_bytes 128 KiB, compress_level 1.
+ * journal_open also takes 0 in seal_every, segment_bytes, epoch_ms,
+ * block_bytes and compress_level for these defaults. */
+void journal_config_defaults(struct journal_config *cfg);
+
+struct journal;
+
+/* Opens (creating the directory if needed) and recovers a torn tail; writes a
+ * `recovery` record after an unclean shutdown.  -ENOKEY: no key file;
+ * -EKEYREJECTED: the key is not this journal's; -EBADMSG: damage that is not
+ * a torn tail (see cfg->err). */
+int journal_open(struct journal **out, const struct journal_config *cfg);
+/* Appends one msgpack record; *seq receives its sequence number. */
+int journal_append(struct journal *j, const void *rec, size_t len, uint64_t *seq);
+/* Seals (and evolves the key) when due by time; call at least every seal_ms.
+ * Reports a failed seal or key evolution (journal_append stores the record
+ * and leaves those to this call). */
+int journal_tick(struct journal *j);
+/* Final seal, fsync, segment made read-only, close. */
+int journal_close(struct journal *j);
+
+enum journal_seal_state {
+	JOURNAL_SEALED = 0,  /* covered by a valid seal */
+	JOURNAL_UNSEALED,    /* after the last seal (live or crashed tail), or no key given */
+	JOURNAL_BAD,         /* chain or seal does not verify */
+};
+
+struct journal_entry {
+	uint64_t seq;
+	const void *rec;         /* msgpack record, valid until the next call */
+	size_t len;
+	const char *segment;     /* file name within the directory (the path given, for files) */
+	uint64_t offset;         /* byte offset of the block holding the record's frame */
+	enum journal_seal_state seal;
+};
+
+struct journal_reader;
+
+/* pubkey_path NULL: seal signatures are not checked (state UNSEALED). */
+int journal_reader_open(struct journal_reader **out, const char *dir, const char *pubkey_path);
+/* The same over a list of segment files, in any order. */
+int journal_reader_open_files(struct journal_reader **out, char *const *paths, size_t n,
+			      const char *pubkey_path);
+/* 1: *e filled; 0: end of journal for now (a later call returns what was
+ * appended since, also across rotation); -errno on I/O error. */
+int journal_reader_next(struct journal_reader *r, struct journal_entry *e);
+void journal_reader_close(struct journal_reader *r);
+
+struct journal_fault {
+	const char *segment;
+	uint64_t offset;         /* of the block (or segment header) at fault */
+	uint64_t seq;            /* the first seq concerned */
+	const char *what;        /* one line */
+};
+
+struct journal_stats {
+	uint64_t records, seals, epochs, segments;
+	uint64_t faults;         /* all found; the first JOURNAL_FAULTS_KEPT are kept */
+};
+
+#define JOURNAL_FAULTS_KEPT 32
+
+/* The faults found so far, in the order found. */
+size_t journal_reader_faults(const struct journal_reader *r, const struct journal_fault **out);
+void journal_reader_stats(const struct journal_reader *r, struct journal_stats *st);
+/* Once journal_reader_next returned 0: records faults for an unfinished end
+ * (a partial block, records after the last seal, a last seal that is not the
+ * final one of a clean close).  live: the journal may still be written, so
+ * none of these is a fault. */
+void journal_reader_check_end(struct journal_reader *r, bool live);
+
+/* Key files (sandtrail keygen and verify, sandtraild --create-key). */
+#define JOURNAL_PUB_LEN 32                          /* Ed25519 public key */
+#define JOURNAL_PUB_PREFIX "sandtrail-ed25519-pub " /* a public key file: this, 64 hex digits, newline */
+#define JOURNAL_KEY_ID_STR 17                       /* a key id in hex, NUL-terminated */
+
+/* The public key file beside a key file: "x.key" -> "x.pub", else "x" -> "x.pub". */
+int keys_pub_path(const char *key_path, char *out, size_t len);
+/* Creates an epoch-0 key at key_path (0600; -EEXIST if it exists) and its
+ * public key file (0644) beside it, and their directory (0700) if missing;
+ * leaves neither file behind on failure. */
+int keys_create(const char *key_path);
+/* -ENOENT..., -EBADMSG when the file is not one line JOURNAL_PUB_PREFIX + 64 hex. */
+int keys_read_pub(const char *path, uint8_t pub[JOURNAL_PUB_LEN]);
+/* Hex of the first bytes of SHA-256(pub): how seals name their key. */
+void seal_key_id(const uint8_t pub[JOURNAL_PUB_LEN], char out[JOURNAL_KEY_ID_STR]);
+
+#endif
