@@ -50,7 +50,7 @@ shapes='
 	t mapped ::ffff:127.0.9.77 $c; t mapped-past ::ffff:127.0.10.0 $c
 	t maprule 127.0.4.1 $c; t maprule-past 127.0.5.0 $c; t maprule-nport 127.0.4.1 $n
 	t host 127.0.0.1 $l; t host-nport 127.0.0.1 $c'
-"$SANDTRAIL" run --network allowlist --id-file "$T/id.shapes" --allow "127.0.9.0/24:$cport" --allow 127.0.2.0/24 \
+"$SANDTRAIL" run "${HV[@]}" --network allowlist --id-file "$T/id.shapes" --allow "127.0.9.0/24:$cport" --allow 127.0.2.0/24 \
 	--allow "[::/127]:$cport" --allow "[::ffff:127.0.4.0/120]:$cport" --allow "localhost:$lport" -- \
 	/bin/sh -c "$shapes" _ "$W" "$lport" "$cport" "$nport" >"$T/results.shapes" 2>>"$T/run.err"
 check "sandtrail run with rules of every shape succeeds" test $? -eq 0 || diag "$(cat "$T/run.err")"
