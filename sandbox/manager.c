@@ -21,9 +21,17 @@
 #include "manager.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SETUP_DEADLINE_MS 30000 /* namespaces and mounts take milliseconds: a hung one is a fault */
 
 /* Signals the caller may send that belong to CMD. */
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
+
+/* Those that ask the session to end: forwarded, then SIGKILL for all of it
+ * after the grace period; before CMD started they end the start. */
+static bool stops(int sig)
+{
+	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT;
+}
 
 struct run {
 	const struct manager_opts *o;
@@ -40,6 +48,8 @@ struct run {
 	struct hardened h;
 	bool started;
 	bool timed_out, lost_daemon;
+	int sfd;         /* the caller's signals, queued */
+	int interrupted; /* a stop signal ended the start */
 	char err[1024];
 };
 
@@ -162,6 +172,16 @@ static int send_watch(struct run *r)
 		snprintf(r->err, sizeof(r->err), "watch request: out of memory");
 		return -1;
 	}
+	/* sandtraild removes them, with the v2 one, should this process be lost */
+	for (int i = 0; i < CGROUP_NCTL; i++) {
+		json_t *v1 = json_object_get(req, "cgroups_v1");
+
+		if (!r->cg.v1[i][0])
+			continue;
+		if (!v1)
+			json_object_set_new(req, "cgroups_v1", v1 = json_array());
+		json_array_append_new(v1, json_string(r->cg.v1[i]));
+	}
 	rc = control_send(r->ctl, req);
 	json_decref(req);
 	if (rc < 0) {
@@ -171,12 +191,46 @@ static int send_watch(struct run *r)
 	return 0;
 }
 
+/* Waits until fd is readable, for at most ms: 0; -1 with r->err on the
+ * deadline or when a stop signal came first (r->interrupted). */
+static int wait_readable(struct run *r, int fd, int ms, const char *what)
+{
+	for (;;) {
+		struct pollfd pf[2] = { { fd, POLLIN, 0 }, { r->sfd, POLLIN, 0 } };
+		struct signalfd_siginfo si;
+		int n = poll(pf, 2, ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(r->err, sizeof(r->err), "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			snprintf(r->err, sizeof(r->err), "%s: no answer within %d ms", what, ms);
+			return -1;
+		}
+		if (pf[0].revents)
+			return 0;
+		/* before CMD runs there is nobody to forward to: a stop ends the start */
+		if (read(r->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && stops((int)si.ssi_signo)) {
+			r->interrupted = (int)si.ssi_signo;
+			snprintf(r->err, sizeof(r->err), "%s: interrupted by %s before the session started", what,
+				 sigabbrev_np(r->interrupted) ? sigabbrev_np(r->interrupted) : "a signal");
+			return -1;
+		}
+	}
+}
+
 static int recv_watch(struct run *r)
 {
 	json_t *rep = NULL;
 	const char *id;
-	int rc = control_recv(r->ctl, &rep);
+	int rc;
 
+	if (wait_readable(r, r->ctl, control_deadline_ms(), "sandtraild did not acknowledge the session") < 0)
+		return -1;
+	rc = control_recv(r->ctl, &rep);
 	if (rc < 0) {
 		snprintf(r->err, sizeof(r->err), "sandtraild did not acknowledge the session: %s", strerror(-rc));
 		return -1;
@@ -245,10 +299,19 @@ static void refresh_allowlist(struct run *r, int tfd)
 		timerfd_settime(tfd, 0, &its, NULL);
 }
 
+static void arm(int fd, uint64_t ms)
+{
+	struct itimerspec its = { .it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 } };
+
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
 static void loop(struct run *r, int sfd)
 {
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	int dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	int gfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC); /* grace after a stop signal */
+	bool grace = false;
 	uint64_t ms = r->o->p->timeout_ms;
 
 	if (ms && tfd >= 0) {
@@ -262,13 +325,13 @@ static void loop(struct run *r, int sfd)
 		timerfd_settime(dfd, 0, &its, NULL);
 	}
 	for (;;) {
-		struct pollfd pf[5] = {
+		struct pollfd pf[6] = {
 			{ r->h.pidfd, POLLIN, 0 }, { sfd, POLLIN, 0 }, { tfd, POLLIN, 0 },
-			{ dfd, POLLIN, 0 },        { r->ctl, POLLIN, 0 },
+			{ dfd, POLLIN, 0 },        { r->ctl, POLLIN, 0 }, { gfd, POLLIN, 0 },
 		};
 		uint64_t ticks;
 
-		if (poll(pf, 5, -1) < 0) {
+		if (poll(pf, 6, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -278,8 +341,18 @@ static void loop(struct run *r, int sfd)
 		if (pf[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
+			/* the init passes it on to CMD's process group */
 			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				syscall(SYS_pidfd_send_signal, r->h.pidfd, (int)si.ssi_signo, NULL, 0);
+			if (stops((int)si.ssi_signo) && !grace && gfd >= 0) {
+				grace = true;
+				arm(gfd, r->o->stop_timeout_ms);
+			}
+		}
+		if (pf[5].revents & POLLIN && read(gfd, &ticks, sizeof(ticks)) > 0) {
+			fprintf(stderr, "sandtrail: the session did not end within %llu ms of the signal; killing it\n",
+				(unsigned long long)r->o->stop_timeout_ms);
+			cgroup_kill(&r->cg);
 		}
 		if (pf[2].revents & POLLIN && read(tfd, &ticks, sizeof(ticks)) > 0) {
 			r->timed_out = true;
@@ -306,6 +379,8 @@ static void loop(struct run *r, int sfd)
 		close(tfd);
 	if (dfd >= 0)
 		close(dfd);
+	if (gfd >= 0)
+		close(gfd);
 }
 
 static int write_id_file(const char *path, const char *id)
@@ -395,7 +470,7 @@ static int start(struct run *r)
 	 * failed: the session must then be closed */
 	if (watch_sent && recv_watch(r) < 0)
 		return -1;
-	if (rc == 0)
+	if (rc == 0 && (rc = wait_readable(r, r->h.report_fd, SETUP_DEADLINE_MS, "the sandbox's setup")) == 0)
 		rc = hardened_ready(&r->h, r->err, sizeof(r->err));
 	if (watch_sent && rc < 0)
 		send_unwatch(r, "exit", MANAGER_START_FAILED, 0, NULL);
@@ -404,7 +479,7 @@ static int start(struct run *r)
 
 int manager_run(const struct manager_opts *o)
 {
-	struct run r = { .o = o, .ctl = -1 };
+	struct run r = { .o = o, .ctl = -1, .sfd = -1 };
 	struct cgroup_usage u;
 	const char *reason;
 	sigset_t sigs, old;
@@ -416,13 +491,15 @@ int manager_run(const struct manager_opts *o)
 		sigaddset(&sigs, forwarded[i]);
 	sigprocmask(SIG_BLOCK, &sigs, &old);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	r.sfd = sfd;
 	if (sfd < 0 || start(&r) < 0) {
 		fprintf(stderr, "sandtrail: %s\n", sfd < 0 ? strerror(errno) : r.err);
 		cleanup(&r);
 		if (sfd >= 0)
 			close(sfd);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		return MANAGER_START_FAILED;
+		/* a stop signal before CMD ran: the status a shell expects of it */
+		return r.interrupted ? 128 + r.interrupted : MANAGER_START_FAILED;
 	}
 	if (r.ctl >= 0) {
 		fprintf(stderr, "sandtrail: session %s\n", r.id);

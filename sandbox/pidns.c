@@ -33,6 +33,9 @@ static int start_workload(void *arg)
 	/* nothing inherited from sandtrail's own blocking */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* CMD leads a process group: signals for the session reach its children,
+	 * as a terminal's Ctrl-C reaches a foreground job */
+	setpgid(0, 0);
 	st->fn(st->arg);
 	return 127;
 }
@@ -72,7 +75,7 @@ void pidns_init_child(int status_fd, void (*fn)(void *), void *arg)
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
-			kill(child, sig);
+			kill(-child, sig);
 			continue;
 		}
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)

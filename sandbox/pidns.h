@@ -1,5 +1,6 @@
-/* The pid namespace's init: pid 1 starts the workload, forwards the signals
- * a terminal or sandtrail sends, reaps orphans, and reports the workload's
+/* The pid namespace's init: pid 1 starts the workload as a process group
+ * leader, forwards the signals sandtrail sends to that group, reaps orphans,
+ * and reports the workload's
  * wait status.  When it exits the kernel kills whatever is left. */
 #ifndef SANDTRAIL_PIDNS_H
 #define SANDTRAIL_PIDNS_H

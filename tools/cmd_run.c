@@ -27,6 +27,8 @@ const char cmd_run_usage[] =
 	"  --cap-add CAP            keep a capability (all are dropped)\n"
 	"  --security-opt seccomp=FILE     seccomp profile in Docker's JSON format\n"
 	"  -m, --memory SIZE   --cpus N   --pids-limit N   --timeout DURATION\n"
+	"  --stop-timeout DURATION  SIGINT/TERM/HUP/QUIT to run go to CMD's process group;\n"
+	"                           after this long (default 10s) the session is killed\n"
 	"  --ulimit NAME=SOFT[:HARD]\n"
 	"  -e, --env K=V | K        -w, --workdir DIR        --hostname NAME\n"
 	"  --secret NAME | NAME=@FILE      injected as an environment variable, redacted in records\n"
@@ -35,7 +37,7 @@ const char cmd_run_usage[] =
 enum {
 	OPT_MODE = 256, OPT_ROOTFS, OPT_MOUNT, OPT_TMPFS, OPT_NETWORK, OPT_ALLOW, OPT_CAP_ADD, OPT_SECOPT,
 	OPT_CPUS, OPT_PIDS, OPT_TIMEOUT, OPT_SECRET, OPT_POLICY, OPT_ID_FILE, OPT_NO_AUDIT, OPT_SOCKET,
-	OPT_HOSTNAME, OPT_ULIMIT, OPT_VOLUME_OWNER,
+	OPT_HOSTNAME, OPT_ULIMIT, OPT_VOLUME_OWNER, OPT_STOP_TIMEOUT,
 };
 
 static const struct option opts[] = {
@@ -55,6 +57,7 @@ static const struct option opts[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "pids-limit", required_argument, NULL, OPT_PIDS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ "ulimit", required_argument, NULL, OPT_ULIMIT },
 	{ "env", required_argument, NULL, 'e' },
 	{ "workdir", required_argument, NULL, 'w' },
@@ -136,6 +139,11 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 		snprintf(err, errlen, "'%s': expected seconds or a duration like 30s, 500ms, 2m", arg);
 		return -1;
 	case OPT_ULIMIT: return policy_set_rlimit(p, arg, err, errlen);
+	case OPT_STOP_TIMEOUT:
+		if (policy_parse_duration(arg, &so->stop_timeout_ms) == 0)
+			return 0;
+		snprintf(err, errlen, "'%s': expected seconds or a duration like 10s, 500ms", arg);
+		return -1;
 	case 'e': return policy_add_env(p, arg, err, errlen);
 	case 'w':
 		if (arg[0] != '/') {
@@ -158,7 +166,7 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 int cmd_run(int argc, char **argv)
 {
 	struct policy p;
-	struct manager_opts so = { .p = &p };
+	struct manager_opts so = { .p = &p, .stop_timeout_ms = MANAGER_STOP_TIMEOUT_MS };
 	json_t *labels = json_object();
 	const char *policy_file = NULL, *sock = NULL;
 	char err[1024];

@@ -43,6 +43,29 @@ int cgroup2_mount(char *out, size_t len)
 	return rc;
 }
 
+int cgroup2_self(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		rc = strlen(line + 3) < len ? 0 : -ENAMETOOLONG;
+		if (!rc)
+			strcpy(out, line + 3);
+		break;
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
 int cgroup2_open(const char *path, int *fdp, uint64_t *id, char *err, size_t errlen)
 {
 	struct {

@@ -12,6 +12,8 @@
 
 /* The cgroup2 mount point (/sys/fs/cgroup or /sys/fs/cgroup/unified). */
 int cgroup2_mount(char *out, size_t len);
+/* The calling process's cgroup2 path below the mount ("/" for the root). */
+int cgroup2_self(char *out, size_t len);
 /* Opens path as a cgroup v2 directory: fd (O_DIRECTORY) and its id.  On
  * failure -errno with a one-line reason naming the path in err. */
 int cgroup2_open(const char *path, int *fd, uint64_t *id, char *err, size_t errlen);

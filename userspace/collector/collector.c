@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,7 +39,22 @@ struct conn {
 	enum conn_kind kind;
 	int fd;
 	bool refused; /* not root: its request gets an error, then the door */
+	pid_t peer;   /* SO_PEERCRED pid, for the per-process bound */
 };
+
+/* Control connections: a flood of them must never cost the recording its
+ * descriptors (journal segments, cgroups, BPF links). */
+#define CLIENTS_MAX 1024      /* in all, lowered when RLIMIT_NOFILE is small */
+#define CLIENTS_PER_PEER 32   /* of one process: a run holds one, a CLI call one */
+#define FDS_RESERVED 512      /* for everything but control connections */
+
+/* A cgroup a lost session manager left: removed once empty. */
+struct orphan {
+	char path[4200];
+	uint64_t since_ms;
+};
+#define ORPHANS_MAX 256
+#define ORPHAN_GIVEUP_MS 30000
 
 struct collector {
 	const struct daemon_config *cfg;
@@ -56,6 +72,13 @@ struct collector {
 	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
 	bool stopping;
 	bool failed; /* the journal refused a write */
+	struct conn **clients;
+	size_t nclients, clients_max;
+	int spare_fd; /* given up to accept-and-refuse when descriptors run out */
+	struct orphan orphans[ORPHANS_MAX];
+	size_t norphans;
+	uint64_t own_cgroup; /* sandtraild's own cgroup v2 id */
+	char own_cgroup_path[4200];
 };
 
 /* Kernel timestamps are boot time; records carry wall time. */
@@ -83,7 +106,8 @@ __attribute__((format(printf, 1, 2))) static void log_msg(const char *fmt, ...)
 static void journal_failed(struct collector *c, const char *what, int rc)
 {
 	if (!c->failed)
-		log_msg("journal %s failed: %s; stopping, sessions can no longer be recorded", what, strerror(-rc));
+		log_msg("journal %s failed in %s: %s (%s); stopping, sessions can no longer be recorded", what,
+			c->cfg->journal, strerror(-rc), strerrorname_np(-rc) ? strerrorname_np(-rc) : "?");
 	c->failed = true;
 	c->stopping = true;
 }
@@ -338,6 +362,68 @@ static int watch_cgroup(struct collector *c, int fd, uint64_t id)
 	return rc;
 }
 
+/* The cgroup sandtraild runs in, and the ids of it and its ancestors:
+ * watching one of them would record the collector's own work (and with the
+ * root, every process of the machine). */
+static json_t *check_not_self(struct collector *c, const char *path, uint64_t id)
+{
+	char anc[sizeof(c->own_cgroup_path)], msg[256];
+	size_t mlen;
+
+	if (!c->own_cgroup_path[0])
+		return NULL;
+	mlen = strlen(c->session_parent) - strlen("/" CGROUP2_SESSION_PARENT); /* the mount's */
+	snprintf(anc, sizeof(anc), "%s", c->own_cgroup_path);
+	for (;;) {
+		uint64_t aid;
+		int fd;
+		char *slash;
+
+		if (cgroup2_open(anc, &fd, &aid, msg, sizeof(msg)) == 0) {
+			close(fd);
+			if (aid == id && strlen(anc) <= mlen)
+				return reply_error("watch %s: the root of the cgroup2 hierarchy holds every process of the "
+						   "machine, sandtraild included: watch a cgroup below it", path);
+			if (aid == id)
+				return reply_error("watch %s: sandtraild runs in it (%s): it would record its own work; "
+						   "watch a cgroup that does not hold sandtraild", path, c->own_cgroup_path);
+		}
+		slash = strrchr(anc, '/');
+		if (!slash || (size_t)(slash - anc) < mlen)
+			return NULL;
+		*slash = 0;
+		if (strlen(anc) < mlen)
+			return NULL;
+	}
+}
+
+/* cgroups_v1: the v1 directories of a run session's limits (hybrid hosts),
+ * removed with the v2 one should its manager be lost.  Each must be the
+ * same session name under a "sandtrail" parent. */
+static json_t *watch_v1(struct session *s, json_t *req)
+{
+	json_t *v1 = json_object_get(req, "cgroups_v1"), *v;
+	const char *name = strrchr(s->cgroup_path, '/');
+	size_t i;
+
+	if (!v1)
+		return NULL;
+	if (!json_is_array(v1) || json_array_size(v1) > SESSION_V1_MAX)
+		return reply_error("watch: cgroups_v1: expected at most %d paths", SESSION_V1_MAX);
+	json_array_foreach(v1, i, v) {
+		const char *p = json_string_value(v);
+		char want[300];
+
+		snprintf(want, sizeof(want), "/" CGROUP2_SESSION_PARENT "%s", name ? name : "");
+		if (!p || p[0] != '/' || strlen(p) < strlen(want) || strcmp(p + strlen(p) - strlen(want), want) ||
+		    strstr(p, "/../"))
+			return reply_error("watch: cgroups_v1[%zu]: expected a path ending in %s", i, want);
+		if (session_add_v1(s, p) < 0)
+			return reply_error("watch: out of memory");
+	}
+	return NULL;
+}
+
 static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *path = json_string_value(json_object_get(req, "cgroup")), *mode;
@@ -355,6 +441,10 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	rc = cgroup2_open(path, &fd, &id, msg, sizeof(msg));
 	if (rc < 0)
 		return reply_error("%s", msg);
+	if ((err = check_not_self(c, path, id))) {
+		close(fd);
+		return err;
+	}
 	other = session_overlapping(&c->sessions, path);
 	if (!other) {
 		other = session_by_cgroup(&c->sessions, id);
@@ -378,7 +468,9 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	s->cgroup_fd = fd;
 	s->cgroup_id = id;
 	s->start_ns = clock_ns(CLOCK_REALTIME);
-	err = watch_options(s, req, &np);
+	err = watch_v1(s, req);
+	if (!err)
+		err = watch_options(s, req, &np);
 	if (!err && session_table_add(&c->sessions, s) < 0)
 		err = reply_error("watch: out of memory");
 	if (err)
@@ -492,6 +584,60 @@ static json_t *handle_ps(struct collector *c)
 	return json_pack("{s:b, s:o}", "ok", 1, "sessions", list);
 }
 
+/* path for removal once its processes are gone (they were killed). */
+static void add_orphan(struct collector *c, const char *path)
+{
+	if (c->norphans == ORPHANS_MAX) {
+		log_msg("cgroup %s: left in place (%d removals pending)", path, ORPHANS_MAX);
+		return;
+	}
+	snprintf(c->orphans[c->norphans].path, sizeof(c->orphans[0].path), "%s", path);
+	c->orphans[c->norphans++].since_ms = mono_ms();
+}
+
+/* Removes the orphans whose processes are gone; gives up on one after a while. */
+static void reap_orphans(struct collector *c, uint64_t now)
+{
+	for (size_t i = 0; i < c->norphans;) {
+		struct orphan *o = &c->orphans[i];
+
+		if (rmdir(o->path) == 0 || errno == ENOENT) {
+			log_msg("cgroup %s: removed (its manager was lost)", o->path);
+		} else if (now - o->since_ms < ORPHAN_GIVEUP_MS) {
+			i++;
+			continue;
+		} else {
+			log_msg("cgroup %s: cannot remove: %s", o->path, strerror(errno));
+		}
+		*o = c->orphans[--c->norphans];
+	}
+}
+
+/* A run session whose manager is gone: nobody will remove its cgroups (v2
+ * and the v1 ones it named), so the collector kills what runs there and
+ * removes them.  Only below the session parent: a watched cgroup of
+ * someone else's is never touched. */
+static void remove_lost_cgroups(struct collector *c, struct session *s)
+{
+	size_t plen = strlen(c->session_parent);
+
+	if (!plen || strncmp(s->cgroup_path, c->session_parent, plen) || s->cgroup_path[plen] != '/' ||
+	    strchr(s->cgroup_path + plen + 1, '/'))
+		return;
+	if (s->cgroup_fd >= 0)
+		cgroup2_kill(s->cgroup_fd);
+	add_orphan(c, s->cgroup_path);
+	for (size_t i = 0; i < s->nv1; i++) {
+		int fd = open(s->v1[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		cgroup2_kill(fd); /* no cgroup.kill in v1: it kills what cgroup.procs lists */
+		close(fd);
+		add_orphan(c, s->v1[i]);
+	}
+}
+
 static void close_conn(struct collector *c, struct conn *conn)
 {
 	for (size_t i = 0; i < c->sessions.n; i++) {
@@ -499,9 +645,15 @@ static void close_conn(struct collector *c, struct conn *conn)
 
 		if (!s->ended && s->owner_fd == conn->fd) {
 			log_msg("session %s: its manager went away", s->id);
+			remove_lost_cgroups(c, s);
 			end_session(c, s, "manager_lost", NULL);
 		}
 	}
+	for (size_t i = 0; i < c->nclients; i++)
+		if (c->clients[i] == conn) {
+			c->clients[i] = c->clients[--c->nclients];
+			break;
+		}
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 	close(conn->fd);
 	free(conn);
@@ -550,30 +702,99 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 	(void)events;
 }
 
+/* One error reply on a connection that will not be served, then the door. */
+static void refuse(int fd, const char *why)
+{
+	json_t *rep = reply_error("%s", why);
+
+	control_send(fd, rep);
+	json_decref(rep);
+	close(fd);
+}
+
+/* The listener stays readable while the backlog holds connections: when
+ * descriptors run out, the spare one is given up to take one off and close
+ * it, so the loop never spins and the caller is not left waiting. */
+static void shed_one(struct collector *c)
+{
+	int fd;
+
+	if (c->spare_fd < 0)
+		return;
+	close(c->spare_fd);
+	fd = accept4(c->listen_conn.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd >= 0)
+		refuse(fd, "sandtraild is out of file descriptors: try again later");
+	c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static size_t clients_of(struct collector *c, pid_t pid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nclients; i++)
+		n += c->clients[i]->peer == pid;
+	return n;
+}
+
 static void accept_clients(struct collector *c)
 {
 	for (;;) {
 		int fd = accept4(c->listen_conn.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		struct ucred cred;
+		struct ucred cred = { .pid = 0 };
 		socklen_t len = sizeof(cred);
 		struct conn *conn;
 		struct epoll_event ee = { .events = EPOLLIN };
+		char why[256];
+		bool cred_ok;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				shed_one(c);
 			return;
+		}
+		cred_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+		if (c->nclients >= c->clients_max || (cred_ok && clients_of(c, cred.pid) >= CLIENTS_PER_PEER)) {
+			snprintf(why, sizeof(why), "too many control connections: %zu open from process %d (at most %d), "
+				 "%zu in all (at most %zu)", cred_ok ? clients_of(c, cred.pid) : 0, (int)cred.pid,
+				 CLIENTS_PER_PEER, c->nclients, c->clients_max);
+			refuse(fd, why);
+			continue;
+		}
 		conn = malloc(sizeof(*conn));
 		if (!conn) {
 			close(fd);
 			continue;
 		}
-		*conn = (struct conn){ CONN_CLIENT, fd,
-				       getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 };
+		*conn = (struct conn){ CONN_CLIENT, fd, !cred_ok || cred.uid != 0, cred.pid };
 		ee.data.ptr = conn;
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
 			close(fd);
 			free(conn);
+			continue;
 		}
+		c->clients[c->nclients++] = conn;
 	}
+}
+
+/* As many descriptors as the hard limit allows; the control connections
+ * get what the rest (FDS_RESERVED) leaves. */
+static int setup_limits(struct collector *c)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	c->clients_max = rl.rlim_cur > FDS_RESERVED * 2 ? (rl.rlim_cur - FDS_RESERVED) / 2 : 16;
+	if (c->clients_max > CLIENTS_MAX)
+		c->clients_max = CLIENTS_MAX;
+	c->clients = calloc(c->clients_max, sizeof(*c->clients));
+	c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return c->clients && c->spare_fd >= 0 ? 0 : -ENOMEM;
 }
 
 /* A watched cgroup that was removed ends its session. */
@@ -612,6 +833,7 @@ static void tick(struct collector *c)
 		sync_clock(c);
 		report_losses(c);
 		check_cgroups(c, now);
+		reap_orphans(c, now);
 		session_table_reap(&c->sessions, now, ENDED_KEEP_MS);
 	}
 	rc = journal_tick(c->journal);
@@ -700,7 +922,7 @@ static void shutdown_sessions(struct collector *c)
 
 int collector_run(const struct daemon_config *cfg)
 {
-	struct collector c = { .cfg = cfg, .epfd = -1 };
+	struct collector c = { .cfg = cfg, .epfd = -1, .spare_fd = -1 };
 	struct journal_config jc;
 	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size };
 	char jerr[512] = "";
@@ -721,10 +943,22 @@ int collector_run(const struct daemon_config *cfg)
 	jc.err_len = sizeof(jerr);
 	rec_init(&c.rec);
 	enrich_init(&c.enrich);
-	if (cgroup2_mount(c.session_parent, sizeof(c.session_parent) - sizeof("/" CGROUP2_SESSION_PARENT)) == 0)
+	if (cgroup2_mount(c.session_parent, sizeof(c.session_parent) - sizeof("/" CGROUP2_SESSION_PARENT)) == 0) {
+		char own[4096];
+
+		if (cgroup2_self(own, sizeof(own)) == 0) {
+			size_t m = strlen(c.session_parent), o = strcmp(own, "/") ? strlen(own) : 0;
+
+			if (m + o < sizeof(c.own_cgroup_path)) {
+				memcpy(c.own_cgroup_path, c.session_parent, m);
+				memcpy(c.own_cgroup_path + m, own, o);
+				c.own_cgroup_path[m + o] = 0;
+			}
+		}
 		strcat(c.session_parent, "/" CGROUP2_SESSION_PARENT);
-	else
+	} else {
 		c.session_parent[0] = 0;
+	}
 	sync_clock(&c);
 	if (cfg->create_key && (rc = keys_create(cfg->key)) < 0 && rc != -EEXIST) {
 		log_msg("creating the signing key %s: %s", cfg->key, strerror(-rc));
@@ -740,7 +974,9 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("loading the kernel programs failed: %s", strerror(-rc));
 		goto out;
 	}
-	rc = setup_loop(&c);
+	rc = setup_limits(&c);
+	if (rc == 0)
+		rc = setup_loop(&c);
 	if (rc < 0) {
 		log_msg("event loop: %s", strerror(-rc));
 		goto out;
@@ -771,6 +1007,13 @@ out:
 		}
 	}
 	session_table_free(&c.sessions);
+	for (size_t i = 0; i < c.nclients; i++) {
+		close(c.clients[i]->fd);
+		free(c.clients[i]);
+	}
+	free(c.clients);
+	if (c.spare_fd >= 0)
+		close(c.spare_fd);
 	enrich_free(&c.enrich);
 	rec_free(&c.rec);
 	if (c.epfd >= 0)

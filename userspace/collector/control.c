@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -61,8 +62,26 @@ int control_listen(const char *path)
 	return fd;
 }
 
+int control_deadline_ms(void)
+{
+	const char *env = getenv("SANDTRAIL_CONTROL_TIMEOUT");
+	char *end;
+	unsigned long v;
+
+	if (!env || !*env)
+		return CONTROL_DEADLINE_MS;
+	v = strtoul(env, &end, 10);
+	if (!strcmp(end, "s") || !*end)
+		v *= 1000;
+	else if (strcmp(end, "ms"))
+		return CONTROL_DEADLINE_MS;
+	return v > 0 && v < 3600000 ? (int)v : CONTROL_DEADLINE_MS;
+}
+
 int control_connect(const char *path)
 {
+	int ms = control_deadline_ms();
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	struct sockaddr_un sun;
 	int fd, rc;
 
@@ -72,7 +91,11 @@ int control_connect(const char *path)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	/* a daemon that stopped answering (SIGSTOP, a full backlog) never holds
+	 * a caller longer: unix connect waits on the send timeout too */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -136,6 +159,10 @@ json_t *control_call_fd(int fd, json_t *req, char *err, size_t errlen)
 	rc = control_send(fd, req);
 	if (rc == 0)
 		rc = control_recv(fd, &rep);
+	if (rc == -EAGAIN) {
+		snprintf(err, errlen, "sandtraild did not answer within %d ms", control_deadline_ms());
+		return NULL;
+	}
 	if (rc) {
 		snprintf(err, errlen, "control socket: %s", strerror(-rc));
 		return NULL;
@@ -156,7 +183,8 @@ json_t *control_call(const char *path, json_t *req, char *err, size_t errlen)
 	int fd = control_connect(path);
 
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot reach sandtraild at %s: %s", path, strerror(-fd));
+		snprintf(err, errlen, "cannot reach sandtraild at %s: %s", path,
+			 fd == -EAGAIN ? "it did not accept the connection in time" : strerror(-fd));
 		return NULL;
 	}
 	rep = control_call_fd(fd, req, err, errlen);

@@ -6,7 +6,12 @@
  *          labels: {k: v}, keep: bool, policy_digest?, argv?: [escaped bytes],
  *          redact?: [{name, value}], network?: {...}}  -> {id}
  *          Replies only once the kernel traces the cgroup.  keep=false: the
- *          session ends (reason manager_lost) if this connection closes first.
+ *          session ends (reason manager_lost) if this connection closes first,
+ *          and a session below the session parent then has its cgroup (and
+ *          cgroups_v1?: [paths], its v1 limits) killed and removed.  The root
+ *          of the hierarchy and sandtraild's own cgroup are refused.
+ *          Connections: at most 32 per process and 1024 in all; the excess
+ *          gets one error reply and is closed.
  * unwatch {id, reason?, exit_status?, signal?, memory_peak?, pids_peak?, cpu_usec?}
  *          Drains the kernel's events of the session, then writes session_end.
  * netpolicy {id, network}  replaces the session's egress policy (re-resolved names).
@@ -21,12 +26,18 @@
 
 #define CONTROL_DEFAULT_SOCKET "/run/sandtrail/control.sock"
 #define CONTROL_MSG_MAX (256 * 1024)
+/* How long a client waits on sandtraild (to connect, to send, for each
+ * reply) unless $SANDTRAIL_CONTROL_TIMEOUT says otherwise ("30s", "500ms"). */
+#define CONTROL_DEADLINE_MS 10000
 
 /* The socket path: the flag's value, else $SANDTRAIL_SOCKET, else the default. */
 const char *control_socket_path(const char *flag);
 /* Daemon side: a listening socket at path (its directory made 0700). */
 int control_listen(const char *path);
+/* Client: a connection whose connect, sends and receives each give up after
+ * control_deadline_ms() (then -EAGAIN). */
 int control_connect(const char *path);
+int control_deadline_ms(void);
 int control_send(int fd, json_t *msg);
 /* 0 and *msg set; -ECONNRESET when the peer closed; -errno otherwise. */
 int control_recv(int fd, json_t **msg);

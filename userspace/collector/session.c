@@ -71,10 +71,23 @@ int session_add_secret(struct session *s, const char *name, const char *value)
 	return 0;
 }
 
+int session_add_v1(struct session *s, const char *path)
+{
+	if (s->nv1 == SESSION_V1_MAX)
+		return -E2BIG;
+	s->v1[s->nv1] = strdup(path);
+	if (!s->v1[s->nv1])
+		return -ENOMEM;
+	s->nv1++;
+	return 0;
+}
+
 void session_free(struct session *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->nv1; i++)
+		free(s->v1[i]);
 	for (size_t i = 0; i < s->nsecrets; i++) {
 		/* secret values do not outlive the session in our memory */
 		explicit_bzero(s->secrets[i].value, s->secrets[i].len);

@@ -12,6 +12,7 @@
 #include "netpolicy.h"
 
 #define SESSION_ID_LEN 16
+#define SESSION_V1_MAX 8
 
 struct secret {
 	char *name;
@@ -32,6 +33,8 @@ struct session {
 	struct secret *secrets;
 	size_t nsecrets;
 	int owner_fd;            /* keep=false: the session ends when this connection closes */
+	char *v1[SESSION_V1_MAX]; /* run sessions: their v1 cgroups, removed if the manager is lost */
+	size_t nv1;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX]; /* kernel losses already in loss records */
 	bool stop_requested;
 	bool ended;              /* kept a while to attribute late events */
@@ -47,6 +50,7 @@ struct session_table {
 /* A new session (random id) with the given labels (reference taken). */
 struct session *session_new(const char *mode, const char *cgroup_path, json_t *labels);
 int session_add_secret(struct session *s, const char *name, const char *value);
+int session_add_v1(struct session *s, const char *path);
 void session_free(struct session *s);
 
 int session_table_add(struct session_table *t, struct session *s);

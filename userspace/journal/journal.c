@@ -610,6 +610,10 @@ int journal_open(struct journal **out, const struct journal_config *given)
 		     cfg->key_path);
 	else if (rc == -EBADMSG)
 		fail(cfg, rc, "key file %s is not an intact sandtrail signing key", cfg->key_path);
+	else if (rc == -EPERM)
+		fail(cfg, rc, "key file %s is readable by group or others: refused (a signing key must be its "
+		     "owner's alone: chmod 600 %s, and make a new one if others may have read it)",
+		     cfg->key_path, cfg->key_path);
 	else if (rc < 0)
 		fail(cfg, rc, "key file %s: %s", cfg->key_path, strerror(-rc));
 	if (rc < 0)

@@ -204,6 +204,12 @@ int keys_load(const char *key_path, struct keys *k)
 		close(fd);
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EBADMSG;
 	}
+	/* as ssh with a private key: one that others could have read (or
+	 * replaced, through a writable group) is no proof of anything */
+	if (st.st_mode & 077) {
+		close(fd);
+		return -EPERM;
+	}
 	n = pread(fd, &f, sizeof(f), 0);
 	rc = n < 0 ? -errno : (size_t)n != sizeof(f) ? -EBADMSG : decode(&f, k);
 	close(fd);

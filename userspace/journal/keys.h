@@ -23,7 +23,8 @@ struct keys {
 	uint8_t cert[JF_SIG_LEN];
 };
 
-/* -ENOKEY when missing, -EBADMSG when not an intact key file, -errno. */
+/* -ENOKEY when missing, -EBADMSG when not an intact key file, -EPERM when
+ * group or others may read it, -errno. */
 int keys_load(const char *key_path, struct keys *k);
 /* Writes k over the key file in place (one pwrite of the sector, fdatasync). */
 int keys_store(const char *key_path, const struct keys *k);

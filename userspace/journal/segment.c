@@ -124,13 +124,18 @@ int segment_list(int dirfd, uint64_t **firsts, size_t *n)
 int segment_create(int dirfd, const char *name, const struct segment_info *info)
 {
 	struct jf_segment_header h;
+	ssize_t n;
 	int fd, err;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	segment_header_encode(&h, info);
-	if (write(fd, &h, sizeof(h)) == (ssize_t)sizeof(h))
+	n = write(fd, &h, sizeof(h));
+	if (n == (ssize_t)sizeof(h))
+		return fd;
+	/* short: the next write says why (ENOSPC) */
+	if (n >= 0 && write(fd, (uint8_t *)&h + n, sizeof(h) - (size_t)n) == (ssize_t)(sizeof(h) - (size_t)n))
 		return fd;
 	err = errno ? -errno : -EIO;
 	close(fd);
@@ -207,13 +212,23 @@ long segment_write_block(struct segment_writer *w, int fd, uint64_t first_seq, u
 	iov[1] = (struct iovec){ w->zbuf, zlen };
 	iov[2] = (struct iovec){ (void *)hashes, (size_t)nrec * JF_HASH_LEN };
 	total = sizeof(h) + zlen + (size_t)nrec * JF_HASH_LEN;
-	do
-		n = writev(fd, iov, 3);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != total)
-		return -EIO;
+	/* a short write is what a full disk gives first: the rest is written
+	 * again, so that the error said is the kernel's (ENOSPC, EDQUOT, EFBIG) */
+	for (int i = 0; i < 3;) {
+		do
+			n = writev(fd, iov + i, 3 - i);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		while (i < 3 && (size_t)n >= iov[i].iov_len)
+			n -= (ssize_t)iov[i++].iov_len;
+		if (i < 3) {
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
+			iov[i].iov_len -= (size_t)n;
+		}
+	}
 	return (long)total;
 }
 
