@@ -14,10 +14,23 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static void no_ia32(int sig)
+{
+	static const char msg[] = "refused ENOSYS\n"; /* this kernel has no such ABI */
+
+	(void)!write(1, msg, sizeof(msg) - 1);
+	_exit(0);
+}
 
 static int report(long rc)
 {
@@ -103,7 +116,76 @@ int main(int argc, char **argv)
 		puts("survived");
 		return 0;
 	}
+	if (!strcmp(op, "socket") && argc == 5) /* FAMILY TYPE PROTOCOL, numbers */
+		return report(socket(atoi(argv[2]), atoi(argv[3]), atoi(argv[4])));
+	if (!strcmp(op, "socketpair") && argc == 3) {
+		int sv[2];
+
+		return report(socketpair(atoi(argv[2]), SOCK_STREAM, 0, sv));
+	}
+	if (!strcmp(op, "int80")) {
+		long ret = 20; /* i386 getpid */
+
+		/* a kernel without IA32 emulation answers with SIGSEGV: say so */
+		signal(SIGSEGV, no_ia32);
+		__asm__ volatile("int $0x80" : "+a"(ret) : : "memory", "cc", "r8", "r9", "r10", "r11");
+		errno = ret < 0 ? (int)-ret : 0;
+		return report(ret);
+	}
+	if (!strcmp(op, "x32"))
+		return report(syscall(0x40000000 | SYS_getpid));
+	if (!strcmp(op, "io_uring")) {
+		char params[120] = { 0 }; /* struct io_uring_params */
+
+		return report(syscall(425, 4, params));
+	}
+	if (!strcmp(op, "chmod-setuid") && argc == 3)
+		return report(chmod(argv[2], 04755));
+	if (!strcmp(op, "create-setuid") && argc == 3)
+		return report(open(argv[2], O_WRONLY | O_CREAT | O_EXCL, 02755));
+	if (!strcmp(op, "setcap") && argc == 3) {
+		/* VFS_CAP_REVISION_2, CAP_SETUID permitted and effective */
+		static const unsigned char cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x80 };
+
+		return report(setxattr(argv[2], "security.capability", cap, sizeof(cap), 0));
+	}
+	if (!strcmp(op, "connect-unix") && argc == 3) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		socklen_t len = offsetof(struct sockaddr_un, sun_path) + strlen(argv[2]);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (fd < 0 || strlen(argv[2]) >= sizeof(sun.sun_path))
+			return 2;
+		memcpy(sun.sun_path, argv[2], strlen(argv[2]));
+		if (sun.sun_path[0] == '@')
+			sun.sun_path[0] = 0;
+		return report(connect(fd, (struct sockaddr *)&sun, len));
+	}
+	if ((!strcmp(op, "listen-tcp") || !strcmp(op, "listen-abstract")) && argc == 3) {
+		/* listens until stdin closes; says "listening" once it does */
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])) };
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		bool tcp = !strcmp(op, "listen-tcp");
+		int fd = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM, 0), one = 1;
+		char c;
+
+		if (fd < 0 || strlen(argv[2]) + 1 >= sizeof(sun.sun_path))
+			return 2;
+		strcpy(sun.sun_path + 1, argv[2]);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if ((tcp ? bind(fd, (struct sockaddr *)&sin, sizeof(sin))
+			 : bind(fd, (struct sockaddr *)&sun, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(argv[2]))) < 0 ||
+		    listen(fd, 8) < 0)
+			return report(-1);
+		puts("listening");
+		fflush(stdout);
+		while (read(0, &c, 1) > 0)
+			;
+		return 1;
+	}
 	fprintf(stderr, "usage: sbx_probe write PATH | mount | ptrace PID | unshare-user | bpf | raw-socket |\n"
-			"       connect ADDR PORT | forks N | memhog MIB\n");
+			"       connect ADDR PORT | forks N | memhog MIB | socket FAMILY TYPE PROTO |\n"
+			"       socketpair FAMILY | int80 | x32 | io_uring | chmod-setuid PATH | create-setuid PATH |\n"
+			"       setcap PATH | connect-unix PATH|@NAME | listen-tcp PORT | listen-abstract NAME\n");
 	return 2;
 }
