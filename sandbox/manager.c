@@ -172,6 +172,8 @@ static int send_watch(struct run *r)
 		snprintf(r->err, sizeof(r->err), "watch request: out of memory");
 		return -1;
 	}
+	/* what our child (the sandbox's init) does before CMD is setup, not the agent's */
+	json_object_set_new(req, "setup_pid", json_integer(getpid()));
 	/* sandtraild removes them, with the v2 one, should this process be lost */
 	for (int i = 0; i < CGROUP_NCTL; i++) {
 		json_t *v1 = json_object_get(req, "cgroups_v1");

@@ -64,6 +64,15 @@ check "the other connect is a deny record with EPERM" \
 	test "$(jq_count "$J" '.type=="connect" and .addr=="127.0.0.2" and .verdict=="deny" and .error=="EPERM"')" -ge 1
 check "session_end: reason exit, status 3, peaks" test "$(jq_count "$J" \
 	'.type=="session_end" and .reason=="exit" and .exit_status==3 and .memory_peak>0 and .pids_peak>0 and .cpu_usec>0')" -eq 1
+# the sandbox's init (CMD's parent) builds the root before CMD runs: its records are setup
+init=$(jq -r 'select(.type=="exec") | .ppid' "$J" | head -n 1)
+check "what the sandbox's init did is marked setup" test "$(jq_count "$J" ".pid==$init and .setup!=true")" -eq 0
+check "... and nothing the workload did" test "$(jq_count "$J" ".pid!=$init and .setup==true")" -eq 0
+"$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$KEYDIR/signing.pub" --session "$(cat "$T/agent.id")" |
+	sed -n '/files written/,/files deleted/p' >"$T/written"
+check "files written lists the workload's file, not the sandbox's /etc nor its /dev nodes" \
+	test "$(grep -c '/mnt/out.txt' "$T/written")" -eq 1 -a "$(grep -c 'etc/\|/dev/zero\|/dev/full\|/dev/tty' "$T/written")" -eq 0 ||
+	diag "$(cat "$T/written")"
 # (every field, every source of secrets: test_redaction.sh)
 check "the secret is redacted as [secret:NAME] in session_start.argv" \
 	test "$(jq_count "$J" '.type=="session_start" and (.argv[2]|contains("[secret:SANDTRAIL_TEST_TOKEN]-in-argv"))')" -eq 1

@@ -424,6 +424,20 @@ static json_t *watch_v1(struct session *s, json_t *req)
 	return NULL;
 }
 
+/* setup_pid: the run manager itself (its peer credentials say so), whose
+ * child builds the sandbox before CMD runs. */
+static json_t *watch_setup(struct session *s, const struct conn *conn, json_t *req)
+{
+	json_t *v = json_object_get(req, "setup_pid");
+
+	if (!v)
+		return NULL;
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) != conn->peer)
+		return reply_error("watch: setup_pid: expected the requesting process's own pid (%d)", (int)conn->peer);
+	s->setup_ppid = (uint32_t)json_integer_value(v);
+	return NULL;
+}
+
 static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *path = json_string_value(json_object_get(req, "cgroup")), *mode;
@@ -469,6 +483,8 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	s->cgroup_id = id;
 	s->start_ns = clock_ns(CLOCK_REALTIME);
 	err = watch_v1(s, req);
+	if (!err)
+		err = watch_setup(s, conn, req);
 	if (!err)
 		err = watch_options(s, req, &np);
 	if (!err && session_table_add(&c->sessions, s) < 0)

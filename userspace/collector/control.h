@@ -8,7 +8,9 @@
  *          Replies only once the kernel traces the cgroup.  keep=false: the
  *          session ends (reason manager_lost) if this connection closes first,
  *          and a session below the session parent then has its cgroup (and
- *          cgroups_v1?: [paths], its v1 limits) killed and removed.  The root
+ *          cgroups_v1?: [paths], its v1 limits) killed and removed.
+ *          setup_pid?: the requester's own pid (a run manager): records of
+ *          its child, the sandbox's init, are marked setup.  The root
  *          of the hierarchy and sandtraild's own cgroup are refused.
  *          Connections: at most 32 per process and 1024 in all; the excess
  *          gets one error reply and is closed.

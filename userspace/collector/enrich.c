@@ -92,6 +92,11 @@ static void put_process(struct enrich *e, struct rec *r, const struct session *s
 		rec_str(r, "syscall", sys);
 	if (p)
 		enrich_bytes(e, r, s, "image", p->image, p->image_len);
+	/* the manager's only child in the session is the sandbox's init: what it
+	 * does is the sandbox building itself (CMD is the init's child, and an
+	 * orphan is adopted by the init, never by the manager) */
+	if (s && s->setup_ppid && h->ppid == s->setup_ppid)
+		rec_bool(r, "setup", true);
 }
 
 static void put_exec(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)

@@ -34,6 +34,7 @@ struct session {
 	size_t nsecrets;
 	int owner_fd;            /* keep=false: the session ends when this connection closes */
 	char *v1[SESSION_V1_MAX]; /* run sessions: their v1 cgroups, removed if the manager is lost */
+	uint32_t setup_ppid;      /* run sessions: the manager; its child (the sandbox's init) is setup */
 	size_t nv1;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX]; /* kernel losses already in loss records */
 	bool stop_requested;

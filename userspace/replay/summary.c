@@ -124,6 +124,9 @@ int summary_add(struct summary *s, const msgpack_object *rec)
 	size_t dlen;
 	uint64_t n;
 
+	/* the sandbox building itself is not the session's work */
+	if (rec_get(rec, "setup"))
+		return 0;
 	if (rec_is(rec, "type", "open")) {
 		if (succeeded(rec) && recfmt_open_access(rec_get(rec, "flags")) != RECFMT_READ)
 			return count_field(s, WRITTEN, rec, "path");
