@@ -44,6 +44,7 @@ struct session *session_new(const char *mode, const char *cgroup_path, json_t *l
 		sprintf(s->id + 2 * i, "%02x", rnd[i]);
 	s->mode = strdup(mode);
 	s->cgroup_path = strdup(cgroup_path);
+	s->gvisor = !strcmp(mode, "gvisor");
 	s->labels = json_incref(labels);
 	s->cgroup_fd = -1;
 	s->owner_fd = -1;

@@ -22,6 +22,7 @@ struct secret {
 struct session {
 	char id[SESSION_ID_LEN + 1];
 	char *mode;
+	bool gvisor;             /* the kernel sees runsc; the sandbox speaks through gvisor.c */
 	char *cgroup_path;
 	int cgroup_fd;
 	uint64_t cgroup_id;
