@@ -28,6 +28,15 @@ void enrich_begin(struct rec *r, const char *type, uint64_t wall_ns, const struc
 	rec_raw(r, "labels", s->labels_mp, s->labels_mp_len);
 }
 
+void enrich_loss(struct rec *r, const struct session *s, uint64_t wall_ns, const char *kind, const char *reason,
+		 uint64_t count)
+{
+	enrich_begin(r, "loss", wall_ns, s);
+	rec_str(r, "kind", kind);
+	rec_str(r, "reason", reason);
+	rec_uint(r, "count", count);
+}
+
 void enrich_pack_bin(struct enrich *e, struct rec *r, const struct session *s, const void *p, size_t len)
 {
 	const uint8_t *out = p;
@@ -81,7 +90,7 @@ void enrich_process(struct enrich *e, struct rec *r, const struct session *s, co
 		rec_uint(r, "cgroup", p->cgroup);
 	if (p->syscall)
 		rec_str(r, "syscall", p->syscall);
-	if (p->image)
+	if (p->image && p->image->image_len)
 		enrich_bytes(e, r, s, "image", p->image->image, p->image->image_len);
 	if (p->view != ENRICH_VIEW_NONE)
 		rec_str(r, "view", p->view == ENRICH_VIEW_HOST ? "host" : "sandbox");
@@ -150,7 +159,6 @@ void enrich_rename(struct enrich *e, struct rec *r, const struct session *s, con
 
 void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_connect *c)
 {
-	static const char *const sources[] = { "none", "hook", "socket", "user" };
 	const char *fam = flagnames_family(c->family);
 	char addr[INET6_ADDRSTRLEN];
 
@@ -166,7 +174,7 @@ void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, co
 		enrich_str(e, r, s, "addr", &c->unix_path);
 	}
 	rec_str(r, "verdict", c->deny ? "deny" : "allow");
-	rec_str(r, "source", c->source < 4 ? sources[c->source] : "none");
+	rec_str(r, "source", c->source);
 	rec_int(r, "fd", c->fd);
 	rec_int(r, "ret", c->ret);
 }
@@ -232,10 +240,11 @@ static void event_open(struct enrich *e, struct rec *r, const struct session *s,
 
 static void event_connect(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
 {
+	static const char *const sources[] = { "none", "hook", "socket", "user" };
 	const struct st_connect *k = ev->body;
 	struct enrich_connect c = {
-		.family = k->family, .port = k->port, .deny = k->verdict == ST_VERDICT_DENY, .source = k->source,
-		.fd = k->fd, .ret = k->ret,
+		.family = k->family, .port = k->port, .deny = k->verdict == ST_VERDICT_DENY,
+		.source = k->source < 4 ? sources[k->source] : "none", .fd = k->fd, .ret = k->ret,
 	};
 
 	memcpy(c.addr, k->addr, sizeof(c.addr));
@@ -267,7 +276,7 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 
 		enrich_fork(r, f->child_tgid);
 		if (p.image)
-			proctable_set(&e->procs, f->child_tgid, p.image->image, p.image->image_len);
+			proctable_fork(&e->procs, h->tgid, f->child_tgid);
 		break;
 	}
 	case ST_EV_EXIT:

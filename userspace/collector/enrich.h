@@ -81,7 +81,7 @@ struct enrich_connect {
 	uint8_t addr[16];       /* network order; IPv4 in the first 4 bytes */
 	struct enrich_str unix_path;
 	bool deny;
-	uint8_t source;         /* enum st_addr_source */
+	const char *source;     /* where the address was read: hook, socket, user, sentry */
 	int32_t fd, ret;
 };
 
@@ -90,6 +90,9 @@ void enrich_free(struct enrich *e);
 /* Starts a record of type for session s (NULL: not attributable): ts,
  * session id and labels. */
 void enrich_begin(struct rec *r, const char *type, uint64_t wall_ns, const struct session *s);
+/* The whole loss record: count events of kind lost for reason. */
+void enrich_loss(struct rec *r, const struct session *s, uint64_t wall_ns, const char *kind, const char *reason,
+		 uint64_t count);
 /* The whole record of one kernel event; wall_ns is the event's time. */
 void enrich_event(struct enrich *e, const struct event *ev, const struct session *s, uint64_t wall_ns,
 		  struct rec *r);
