@@ -159,33 +159,63 @@ static void begin(struct gvisor_sink *g, struct gvisor_conn *c, const char *type
 	enrich_process(g->cfg.enrich, g->cfg.rec, c->s, p);
 }
 
+/* argv within the kernel events' bounds: ST_ARGS_MAX arguments, ST_ARGV_MAX
+ * bytes with a NUL after each. */
+static void argv_of(struct enrich_exec *x, struct enrich_str *args, ProtobufCBinaryData *argv, size_t n)
+{
+	size_t total = 0;
+
+	x->argv = args;
+	x->argv_truncated = n > ST_ARGS_MAX;
+	for (size_t i = 0; i < n && i < ST_ARGS_MAX && total < ST_ARGV_MAX; i++) {
+		size_t len = argv[i].len;
+
+		if (total + len + 1 > ST_ARGV_MAX) {
+			len = ST_ARGV_MAX - total - 1;
+			x->argv_truncated = true;
+		}
+		args[x->argc++] = (struct enrich_str){ .p = argv[i].data, .len = len };
+		total += len + 1;
+	}
+}
+
+static void write_exec(struct gvisor_sink *g, struct gvisor_conn *c, const struct enrich_proc *p,
+		       const struct enrich_exec *x)
+{
+	begin(g, c, "exec", p);
+	enrich_exec(g->cfg.enrich, g->cfg.rec, c->s, x);
+	if (x->ret == 0)
+		proctable_set(&c->procs, p->pid, x->filename.p, x->filename.len);
+}
+
 static bool map_exec(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrail__Gvisor__Execve *m)
 {
 	struct enrich_str args[ST_ARGS_MAX];
-	struct enrich_exec x = { .filename = str_of(m->pathname), .argv = args, .argv_truncated = m->n_argv > ST_ARGS_MAX };
+	struct enrich_exec x = { .filename = str_of(m->pathname) };
 	struct enrich_proc p;
-	size_t total = 0;
 
 	if (!proc_of(c, m->context_data, m->sysno, &p) || !ret_of(m->exit, &x.ret) ||
 	    (m->sysno != NR_EXECVE && m->sysno != NR_EXECVEAT))
 		return false;
-	for (size_t i = 0; i < m->n_argv && i < ST_ARGS_MAX; i++) {
-		size_t len = m->argv[i].len;
+	argv_of(&x, args, m->argv, m->n_argv);
+	write_exec(g, c, &p, &x);
+	return true;
+}
 
-		/* the kernel's events keep ST_ARGV_MAX bytes, a NUL after each argument */
-		if (total + len + 1 > ST_ARGV_MAX) {
-			len = ST_ARGV_MAX - total - 1;
-			x.argv_truncated = true;
-		}
-		args[x.argc++] = (struct enrich_str){ .p = m->argv[i].data, .len = len };
-		total += len + 1;
-		if (total >= ST_ARGV_MAX)
-			break;
-	}
-	begin(g, c, "exec", &p);
-	enrich_exec(g->cfg.enrich, g->cfg.rec, c->s, &x);
-	if (x.ret == 0)
-		proctable_set(&c->procs, p.pid, x.filename.p, x.filename.len);
+/* The container's first process: gVisor sends no exec point for it, the
+ * start point stands for it (as runsc ran it: argv[0] as the filename). */
+static bool map_start(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrail__Gvisor__ContainerStart *m)
+{
+	struct enrich_str args[ST_ARGS_MAX];
+	struct enrich_exec x = { 0 };
+	struct enrich_proc p;
+
+	if (!proc_of(c, m->context_data, NR_EXECVE, &p) || m->id.len != strlen(c->s->gvisor_container) ||
+	    memcmp(m->id.data, c->s->gvisor_container, m->id.len) || !m->n_args)
+		return false;
+	x.filename = str_of(m->args[0]);
+	argv_of(&x, args, m->args, m->n_args);
+	write_exec(g, c, &p, &x);
 	return true;
 }
 
@@ -311,9 +341,7 @@ static bool map_exit(struct gvisor_sink *g, struct gvisor_conn *c, const GvisorC
 static bool map(struct gvisor_sink *g, struct gvisor_conn *c, const struct gvisor_msg *m)
 {
 	switch (m->type) {
-	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_CONTAINER_START:
-		return m->u.start->id.len == strlen(c->s->gvisor_container) &&
-		       !memcmp(m->u.start->id.data, c->s->gvisor_container, m->u.start->id.len);
+	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_CONTAINER_START: return map_start(g, c, m->u.start);
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_EXECVE: return map_exec(g, c, m->u.execve);
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_OPEN: return map_open(g, c, m->u.open);
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_CONNECT: return map_connect(g, c, m->u.connect);
