@@ -416,8 +416,10 @@ static void conn_close(struct gvisor_sink *g, struct gvisor_conn *c)
 	while (*pp != c)
 		pp = &(*pp)->next;
 	*pp = c->next;
-	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	if (c->fd >= 0) {
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
 	proctable_free(&c->procs);
 	free(c);
 }
@@ -553,9 +555,9 @@ int gvisor_sink_open(struct gvisor_sink **out, const struct gvisor_sink_config *
 	if (!g)
 		return -ENOMEM;
 	g->cfg = *cfg;
-	snprintf(g->path_copy, sizeof(g->path_copy), "%s", cfg->path);
-	snprintf(g->root_copy, sizeof(g->root_copy), "%s", cfg->cgroup2_root);
-	g->cfg.path = g->path_copy;
+	snprintf(g->path_copy, sizeof(g->path_copy), "%s", cfg->path ? cfg->path : "");
+	snprintf(g->root_copy, sizeof(g->root_copy), "%s", cfg->cgroup2_root ? cfg->cgroup2_root : "");
+	g->cfg.path = cfg->path ? g->path_copy : NULL;
 	g->cfg.cgroup2_root = g->root_copy;
 	g->lfd = g->epfd = -1;
 	g->buf = malloc(BUF_SIZE);
@@ -564,14 +566,14 @@ int gvisor_sink_open(struct gvisor_sink **out, const struct gvisor_sink_config *
 		g->epfd = epoll_create1(EPOLL_CLOEXEC);
 		rc = g->epfd < 0 ? -errno : 0;
 	}
-	if (rc == 0) {
+	if (rc == 0 && cfg->path) {
 		/* the same guarantees as the control socket: root-only directory, 0600 */
 		g->lfd = control_listen(cfg->path);
 		rc = g->lfd < 0 ? g->lfd : 0;
+		ee.data.ptr = NULL; /* the listener */
+		if (rc == 0 && epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->lfd, &ee) < 0)
+			rc = -errno;
 	}
-	ee.data.ptr = NULL; /* the listener */
-	if (rc == 0 && epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->lfd, &ee) < 0)
-		rc = -errno;
 	if (rc < 0) {
 		if (g->lfd >= 0)
 			unlink(cfg->path);
@@ -618,6 +620,23 @@ void gvisor_sink_report_losses(struct gvisor_sink *g)
 {
 	for (struct gvisor_conn *c = g->conns; c; c = c->next)
 		report(g, c);
+}
+
+void gvisor_sink_feed(struct gvisor_sink *g, struct session *s, const void *p, size_t len)
+{
+	struct gvisor_conn *c = g->conns;
+
+	while (c && c->s != s)
+		c = c->next;
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return;
+		*c = (struct gvisor_conn){ .fd = -1, .s = s, .handshaken = true, .next = g->conns };
+		g->conns = c;
+	}
+	memcpy(g->buf, p, len < BUF_SIZE ? len : BUF_SIZE);
+	handle(g, c, len);
 }
 
 void gvisor_sink_close(struct gvisor_sink *g)

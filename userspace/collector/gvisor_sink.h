@@ -15,7 +15,7 @@
 struct gvisor_sink;
 
 struct gvisor_sink_config {
-	const char *path;               /* the listening socket */
+	const char *path;               /* the listening socket; NULL: none (tests) */
 	const char *cgroup2_root;       /* cgroup2 mount, for the peer's cgroup */
 	struct session_table *sessions;
 	struct enrich *enrich;
@@ -37,5 +37,7 @@ void gvisor_sink_end(struct gvisor_sink *g, struct session *s);
 /* Loss records for every session whose counts grew since the last call. */
 void gvisor_sink_report_losses(struct gvisor_sink *g);
 void gvisor_sink_close(struct gvisor_sink *g);
+/* As if s's Sentry had sent the datagram p of len bytes (tests, fuzzing). */
+void gvisor_sink_feed(struct gvisor_sink *g, struct session *s, const void *p, size_t len);
 
 #endif
