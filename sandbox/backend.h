@@ -23,6 +23,9 @@ struct backend_spec {
 
 struct backend_ops {
 	const char *mode;      /* the session's mode, as records name it */
+	/* the sandbox cannot make host unix sockets (gVisor's Sentry may not):
+	 * runsc's own abstract control socket stays reachable under allowlist */
+	bool no_host_unix;
 	size_t size;           /* of the backend's state, zeroed by the manager */
 	/* Fields for sandtraild's watch request (the mode's own), or NULL. */
 	json_t *(*watch_fields)(void *st);

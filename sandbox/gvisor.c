@@ -433,6 +433,7 @@ static void gv_release(void *st)
 
 const struct backend_ops gvisor_backend = {
 	.mode = "gvisor",
+	.no_host_unix = true,
 	.size = sizeof(struct gvisor),
 	.watch_fields = gv_watch_fields,
 	.start = gv_start,

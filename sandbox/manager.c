@@ -227,7 +227,10 @@ static void refresh_allowlist(struct run *r, int tfd)
 	uint32_t ttl = 0;
 	char err[512];
 
-	if (resolve_netpolicy(r->o->p, &fresh, &ttl, err, sizeof(err)) < 0) {
+	int rc = resolve_netpolicy(r->o->p, &fresh, &ttl, err, sizeof(err));
+
+	fresh.abstract_unix = r->be->no_host_unix;
+	if (rc < 0) {
 		/* keep the addresses we have; try again in a while */
 		fprintf(stderr, "sandtrail: re-resolving the allowlist: %s\n", err);
 		ttl = r->ttl;
@@ -361,6 +364,7 @@ static int start(struct run *r)
 		return -1;
 	if (resolve_netpolicy(p, &r->net, &r->ttl, r->err, sizeof(r->err)) < 0)
 		return -1;
+	r->net.abstract_unix = r->be->no_host_unix;
 	if (build_env(r) < 0)
 		return -1;
 	if (!r->o->no_audit) {

@@ -317,6 +317,8 @@ static void write_session_start(struct collector *c, struct session *s, json_t *
 	enrich_begin(&c->rec, "session_start", s->start_ns, s);
 	rec_str(&c->rec, "mode", s->mode);
 	rec_str(&c->rec, "cgroup", s->cgroup_path);
+	if (s->gvisor)
+		rec_str(&c->rec, "container", s->gvisor_container);
 	if (digest)
 		rec_str(&c->rec, "policy_digest", digest);
 	if (json_array_size(argv)) {

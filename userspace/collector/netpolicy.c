@@ -112,13 +112,14 @@ json_t *netpolicy_to_json(const struct netpolicy *p)
 			json_object_set_new(j, "port", json_integer(r->port));
 		json_array_append_new(allow, j);
 	}
-	return json_pack("{s:b, s:o}", "enforce", p->enforce, "allow", allow);
+	return json_pack("{s:b, s:o, s:b}", "enforce", p->enforce, "allow", allow, "abstract_unix", p->abstract_unix);
 }
 
 int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_t errlen)
 {
 	const json_t *enforce = json_object_get(j, "enforce");
 	const json_t *allow = json_object_get(j, "allow");
+	const json_t *abstract_unix = json_object_get(j, "abstract_unix");
 	const json_t *r;
 	size_t i;
 
@@ -139,7 +140,12 @@ int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_
 		snprintf(err, errlen, "network.allow: more than %d rules", NETPOLICY_RULES_MAX);
 		return -1;
 	}
+	if (abstract_unix && !json_is_boolean(abstract_unix)) {
+		snprintf(err, errlen, "network.abstract_unix: expected true or false");
+		return -1;
+	}
 	out->enforce = json_is_true(enforce);
+	out->abstract_unix = json_is_true(abstract_unix);
 	json_array_foreach(allow, i, r) {
 		const char *cidr = json_string_value(json_object_get(r, "cidr"));
 		const json_t *port = json_object_get(r, "port");

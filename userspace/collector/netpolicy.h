@@ -21,13 +21,16 @@ struct netpolicy_rule {
 
 struct netpolicy {
 	bool enforce;     /* false: everything allowed (and recorded) */
+	bool abstract_unix; /* abstract unix sockets stay reachable: the sandbox
+			     * cannot make host unix sockets itself (gVisor) */
 	uint32_t n;
 	struct netpolicy_rule rules[NETPOLICY_RULES_MAX];
 };
 
 /* "CIDR[:PORT]" or "[v6 CIDR]:PORT" -> one rule; -1 with a one-line reason. */
 int netpolicy_parse_rule(const char *spec, struct netpolicy_rule *out, char *err, size_t errlen);
-/* Wire form: {"enforce": bool, "allow": [{"cidr": "10.0.0.0/8", "port": 443}, ...]} */
+/* Wire form: {"enforce": bool, "allow": [{"cidr": "10.0.0.0/8", "port": 443}, ...],
+ * "abstract_unix"?: bool} */
 json_t *netpolicy_to_json(const struct netpolicy *p);
 int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_t errlen);
 /* Whether the policy lets family/addr/port through (the kernel's rule, for tests and replay). */
