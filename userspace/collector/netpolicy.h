@@ -38,5 +38,9 @@ int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_
 /* The key of rule r in the kernel's egress map (an LPM trie: the kernel looks
  * destinations up with the full address length, and once more with port 0). */
 void netpolicy_key(struct st_np_key *k, uint64_t session, uint8_t gen, const struct netpolicy_rule *r);
+/* Whether p lets family/addr/port (host order) through, as the kernel's
+ * lookup of these keys decides: for connects the kernel does not see (a
+ * gVisor Sentry's own account of them). */
+bool netpolicy_allows(const struct netpolicy *p, int family, const uint8_t *addr, uint16_t port);
 
 #endif
