@@ -40,6 +40,25 @@ check "unwatch returns once the session's end is sealed" \
 check "the watched session's event is there too" \
 	test "$(jq_count "$T/unwatch.json" '.type=="open" and .path=="/etc/hostname" and .sealed==true')" -ge 1
 
+# the order, seen by strace with every fdatasync held 300 ms: the unwatch
+# request, then the fdatasync of its seal, then the reply (carrying the seq)
+cg=$(mk_cgroup order)
+id=$("$SANDTRAIL" watch --cgroup "$cg") || not_ok "watch"
+strace -f -qq -e trace=recvfrom,sendto,fdatasync -e inject=fdatasync:delay_exit=300000 -s 200 \
+	-o "$T/strace" -p "$DAEMON_PID" 2>"$T/strace.err" &
+spid=$!
+defer "kill $spid"
+traced() { ! grep -q '^TracerPid:[[:space:]]*0$' /proc/"$DAEMON_PID"/task/*/status; }
+wait_for 10 traced || diag "strace did not attach: $(cat "$T/strace.err")"
+"$SANDTRAIL" unwatch "$id"
+kill -INT "$spid"
+wait "$spid"
+check "the unwatch reply is sent after its seal's fdatasync returned" awk '
+	/recvfrom.*unwatch/ { u = NR }
+	u && /fdatasync/ && / = 0( \(DELAYED\))?$/ { synced = NR }
+	u && /sendto.*\\"seq\\"/ { ok = synced > u; exit }
+	END { exit !ok }' "$T/strace" || diag "$(grep -A 12 unwatch "$T/strace")"
+
 stop_daemon
 start_daemon --seal-ms 5000 --fsync none || { not_ok "sandtraild starts with --fsync none"; exit 1; }
 n=$(complete_runs 20)

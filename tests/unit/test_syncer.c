@@ -77,6 +77,7 @@ static void test_syncer_failed_sync_is_reported_and_stops_the_marks(void **state
 	assert_int_equal(wait_mark(s, 1, &got), 0);
 	assert_int_equal(syncer_push(s, p[1], -1, false, 2), 0);
 	assert_int_equal(wait_mark(s, 2, &got), -EINVAL);
+	assert_int_equal(got, 1); /* the failed job is not done */
 	assert_int_equal(syncer_push(s, f, -1, false, 3), 0);
 	assert_int_equal(syncer_stop(s), -EINVAL);
 	close(p[0]);
