@@ -12,7 +12,7 @@ start_daemon || { not_ok "sandtraild starts"; exit 1; }
 P=$HELPERS/sbx_probe
 WS=$T/ws
 mkdir -p "$WS"
-chmod 777 "$WS"
+chown 1000:1000 "$WS"
 echo "input" >"$WS/input.txt"
 STATE=/run/sandtrail/gvisor
 
@@ -31,7 +31,7 @@ exit 3"
 run() {
 	local name=$1 mode=$2
 	shift 2
-	"$SANDTRAIL" run --mode "$mode" --id-file "$T/$name.id" --label test=gvisor -v "$WS:/mnt" -w /mnt "$@" \
+	"$SANDTRAIL" run --mode "$mode" --id-file "$T/$name.id" --label test=gvisor -v "$WS:/mnt" "${HV[@]}" -w /mnt "$@" \
 		2>"$T/$name.err"
 }
 records() { replay_json "$(cat "$T/$1.id")" >"$T/$1.json"; }
