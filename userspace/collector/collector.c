@@ -21,6 +21,7 @@
 #include "enrich.h"
 #include "escape.h"
 #include "event.h"
+#include "gvisor_sink.h"
 #include "journal/journal.h"
 #include "labels.h"
 #include "netpolicy.h"
@@ -33,7 +34,7 @@
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
-enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_CLIENT };
+enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR };
 
 struct conn {
 	enum conn_kind kind;
@@ -56,15 +57,26 @@ struct orphan {
 #define ORPHANS_MAX 256
 #define ORPHAN_GIVEUP_MS 30000
 
+/* A reply held until the record it reports on is sealed and on disk. */
+struct held_reply {
+	struct conn *conn;
+	uint64_t seq;
+	json_t *rep;
+};
+
 struct collector {
 	const struct daemon_config *cfg;
 	struct probes *probes;
+	struct gvisor_sink *gvisor;
+	char gvisor_path[4200];
 	struct journal *journal;
 	struct session_table sessions;
 	struct enrich enrich;
 	struct rec rec;
 	int epfd;
-	struct conn probes_conn, listen_conn, signal_conn, timer_conn;
+	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn, gvisor_conn;
+	struct held_reply *held;
+	size_t nheld, capheld;
 	int64_t boot_to_wall;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
@@ -112,24 +124,23 @@ static void journal_failed(struct collector *c, const char *what, int rc)
 	c->stopping = true;
 }
 
-/* Appends the record built in c->rec. */
-static void write_record(struct collector *c)
+/* Appends the record built in c->rec; returns its seq. */
+static uint64_t write_record(struct collector *c)
 {
 	size_t len;
 	const void *p = rec_finish(&c->rec, &len);
-	int rc = journal_append(c->journal, p, len, NULL);
+	uint64_t seq = 0;
+	int rc = journal_append(c->journal, p, len, &seq);
 
 	if (rc < 0)
 		journal_failed(c, "append", rc);
+	return seq;
 }
 
 static void write_loss(struct collector *c, const struct session *s, const char *kind, const char *reason,
 		       uint64_t count)
 {
-	enrich_begin(&c->rec, "loss", clock_ns(CLOCK_REALTIME), s);
-	rec_str(&c->rec, "kind", kind);
-	rec_str(&c->rec, "reason", reason);
-	rec_uint(&c->rec, "count", count);
+	enrich_loss(&c->rec, s, clock_ns(CLOCK_REALTIME), kind, reason, count);
 	write_record(c);
 }
 
@@ -163,6 +174,7 @@ static void report_losses(struct collector *c)
 	}
 	if (probes_losses(c->probes, 0, lost) == 0)
 		write_kernel_losses(c, NULL, lost, c->lost_seen);
+	gvisor_sink_report_losses(c->gvisor);
 	if (c->undecodable != c->undecodable_seen) {
 		write_loss(c, NULL, "unknown", "decode", c->undecodable - c->undecodable_seen);
 		c->undecodable_seen = c->undecodable;
@@ -211,10 +223,11 @@ static void json_to_rec_int(struct rec *r, json_t *from, const char *key)
 		rec_int(r, key, json_integer_value(v));
 }
 
-/* Stops tracing s, flushes its events, writes session_end.  info: what the
- * session manager reported (exit status, peaks), may be NULL. */
-static void end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
+/* Stops tracing s, flushes its events, writes session_end; returns its seq.
+ * info: what the session manager reported (exit status, peaks), may be NULL. */
+static uint64_t end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
 {
+	uint64_t seq;
 	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
 	int rc = probes_unwatch(c->probes, s->cgroup_id, lost);
 
@@ -223,6 +236,8 @@ static void end_session(struct collector *c, struct session *s, const char *reas
 	drain(c);
 	if (rc == 0)
 		write_kernel_losses(c, s, lost, s->lost_seen);
+	if (s->gvisor)
+		gvisor_sink_end(c->gvisor, s);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
 	rec_str(&c->rec, "reason", s->stop_requested ? "stop" : reason);
 	if (info) {
@@ -232,7 +247,7 @@ static void end_session(struct collector *c, struct session *s, const char *reas
 		json_to_rec_uint(&c->rec, info, "pids_peak");
 		json_to_rec_uint(&c->rec, info, "cpu_usec");
 	}
-	write_record(c);
+	seq = write_record(c);
 	s->ended = true;
 	s->ended_mono_ms = mono_ms();
 	s->owner_fd = -1;
@@ -240,6 +255,7 @@ static void end_session(struct collector *c, struct session *s, const char *reas
 		close(s->cgroup_fd);
 		s->cgroup_fd = -1;
 	}
+	return seq;
 }
 
 __attribute__((format(printf, 1, 2))) static json_t *reply_error(const char *fmt, ...)
@@ -317,6 +333,18 @@ static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **
 	return NULL;
 }
 
+/* A gvisor session names the container its Sentry will report. */
+static json_t *gvisor_options(struct session *s, json_t *req)
+{
+	const char *id = json_string_value(json_object_get(json_object_get(req, "gvisor"), "container"));
+	size_t n = id ? strlen(id) : 0;
+
+	if (!n || n >= sizeof(s->gvisor_container) || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+		return reply_error("watch: gvisor.container: expected 1-64 of [A-Za-z0-9_.-]");
+	memcpy(s->gvisor_container, id, n + 1);
+	return NULL;
+}
+
 static void write_session_start(struct collector *c, struct session *s, json_t *req)
 {
 	const char *digest = json_string_value(json_object_get(req, "policy_digest"));
@@ -326,6 +354,8 @@ static void write_session_start(struct collector *c, struct session *s, json_t *
 	enrich_begin(&c->rec, "session_start", s->start_ns, s);
 	rec_str(&c->rec, "mode", s->mode);
 	rec_str(&c->rec, "cgroup", s->cgroup_path);
+	if (s->gvisor)
+		rec_str(&c->rec, "container", s->gvisor_container);
 	if (digest)
 		rec_str(&c->rec, "policy_digest", digest);
 	if (json_array_size(argv)) {
@@ -487,6 +517,8 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 		err = watch_setup(s, conn, req);
 	if (!err)
 		err = watch_options(s, req, &np);
+	if (!err && s->gvisor)
+		err = gvisor_options(s, req);
 	if (!err && session_table_add(&c->sessions, s) < 0)
 		err = reply_error("watch: out of memory");
 	if (err)
@@ -502,11 +534,17 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 		err = reply_error("cannot enforce the network policy on %s: %s", path, strerror(-rc));
 		goto fail_listed;
 	}
-	free(np);
+	/* a gVisor session's own connects are judged by it in userspace too */
+	if (s->gvisor)
+		s->netpolicy = np;
+	else
+		free(np);
 	/* before any event of the session is consumed: they wait in the ring */
 	write_session_start(c, s, req);
 	s->owner_fd = json_is_false(json_object_get(req, "keep")) ? conn->fd : -1;
 	log_msg("session %s: watching %s", s->id, path);
+	if (s->gvisor)
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "id", s->id, "gvisor_sink", c->gvisor_path);
 	return json_pack("{s:b, s:s}", "ok", 1, "id", s->id);
 fail_listed:
 	c->sessions.n--;
@@ -529,17 +567,77 @@ static struct session *request_session(struct collector *c, json_t *req, json_t 
 	return s;
 }
 
-static json_t *handle_unwatch(struct collector *c, json_t *req)
+/* Holds rep until seq is sealed and on disk (flush_held sends it); the
+ * connection is not read meanwhile, so replies keep the order of requests. */
+static json_t *hold_reply(struct collector *c, struct conn *conn, uint64_t seq, json_t *rep)
+{
+	struct epoll_event ee = { .events = 0, .data.ptr = conn };
+
+	if (c->nheld == c->capheld) {
+		size_t cap = c->capheld ? 2 * c->capheld : 8;
+		struct held_reply *v = realloc(c->held, cap * sizeof(*v));
+
+		if (!v)
+			return rep; /* sent at once: the record is written, if not yet sealed */
+		c->held = v;
+		c->capheld = cap;
+	}
+	c->held[c->nheld++] = (struct held_reply){ conn, seq, rep };
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, conn->fd, &ee);
+	return NULL;
+}
+
+static void close_conn(struct collector *c, struct conn *conn);
+
+/* Sends the held replies whose record is durable now. */
+static void flush_held(struct collector *c)
+{
+	uint64_t through;
+	int rc = journal_durable(c->journal, &through);
+	size_t k = 0;
+
+	if (rc < 0)
+		journal_failed(c, "sync", rc);
+	for (size_t i = 0; i < c->nheld; i++) {
+		struct held_reply *h = &c->held[i];
+		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = h->conn };
+
+		if (rc == 0 && h->seq >= through) {
+			c->held[k++] = *h;
+			continue;
+		}
+		if (rc < 0) {
+			json_decref(h->rep);
+			h->rep = reply_error("the journal failed: %s", strerror(-rc));
+		}
+		if (control_send(h->conn->fd, h->rep) == 0)
+			epoll_ctl(c->epfd, EPOLL_CTL_MOD, h->conn->fd, &ee);
+		json_decref(h->rep);
+	}
+	c->nheld = k;
+}
+
+/* session_end is sealed and on disk before the reply: a replay right after
+ * it shows the whole session. */
+static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *reason = json_string_value(json_object_get(req, "reason"));
 	json_t *err;
 	struct session *s = request_session(c, req, &err);
+	uint64_t seq, through;
+	json_t *rep;
 
 	if (!s)
 		return err;
-	end_session(c, s, reason ? reason : "unwatch", req);
+	seq = end_session(c, s, reason ? reason : "unwatch", req);
 	log_msg("session %s: ended (%s)", s->id, s->stop_requested ? "stop" : reason ? reason : "unwatch");
-	return reply_ok();
+	if (c->failed)
+		return reply_error("session %s: the journal failed", s->id);
+	journal_seal(c->journal);
+	rep = json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq);
+	if (journal_durable(c->journal, &through) == 0 && through > seq) /* fsync none */
+		return rep;
+	return hold_reply(c, conn, seq, rep);
 }
 
 /* The session manager re-resolved its allowlist's host names. */
@@ -656,6 +754,15 @@ static void remove_lost_cgroups(struct collector *c, struct session *s)
 
 static void close_conn(struct collector *c, struct conn *conn)
 {
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->nheld; i++) {
+		if (c->held[i].conn == conn)
+			json_decref(c->held[i].rep);
+		else
+			c->held[k++] = c->held[i];
+	}
+	c->nheld = k;
 	for (size_t i = 0; i < c->sessions.n; i++) {
 		struct session *s = c->sessions.v[i];
 
@@ -702,7 +809,7 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 	else if (!strcmp(cmd, "watch"))
 		rep = handle_watch(c, conn, req);
 	else if (!strcmp(cmd, "unwatch"))
-		rep = handle_unwatch(c, req);
+		rep = handle_unwatch(c, conn, req);
 	else if (!strcmp(cmd, "netpolicy"))
 		rep = handle_netpolicy(c, req);
 	else if (!strcmp(cmd, "stop"))
@@ -712,6 +819,8 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 	else
 		rep = reply_error("unknown command '%s'", cmd);
 	json_decref(req);
+	if (!rep) /* held until its record is durable */
+		return;
 	if (control_send(conn->fd, rep) < 0 || conn->refused)
 		close_conn(c, conn);
 	json_decref(rep);
@@ -855,6 +964,17 @@ static void tick(struct collector *c)
 	rc = journal_tick(c->journal);
 	if (rc < 0)
 		journal_failed(c, "seal", rc);
+	if (c->nheld)
+		flush_held(c);
+}
+
+static void on_journal(struct collector *c)
+{
+	uint64_t n;
+
+	if (read(c->journal_conn.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	flush_held(c);
 }
 
 static int add_fd(struct collector *c, struct conn *conn, enum conn_kind kind, int fd)
@@ -892,6 +1012,9 @@ static int setup_loop(struct collector *c)
 	rc = add_fd(c, &c->timer_conn, CONN_TIMER, fd);
 	if (rc)
 		return rc;
+	fd = journal_fd(c->journal);
+	if (fd >= 0 && (rc = add_fd(c, &c->journal_conn, CONN_JOURNAL, fd)) < 0)
+		return rc;
 	return add_fd(c, &c->probes_conn, CONN_PROBES, probes_fd(c->probes));
 }
 
@@ -921,7 +1044,9 @@ static void loop(struct collector *c)
 			case CONN_LISTEN: accept_clients(c); break;
 			case CONN_SIGNAL: c->stopping |= on_signal(c); break;
 			case CONN_TIMER: tick(c); break;
+			case CONN_JOURNAL: on_journal(c); break;
 			case CONN_CLIENT: handle_client(c, conn, evs[i].events); break;
+			case CONN_GVISOR: gvisor_sink_process(c->gvisor); break;
 			}
 		}
 	}
@@ -934,6 +1059,37 @@ static void shutdown_sessions(struct collector *c)
 		if (!c->sessions.v[i]->ended)
 			end_session(c, c->sessions.v[i], "shutdown", NULL);
 	drain(c);
+}
+
+static void write_record_cb(void *ctx)
+{
+	write_record(ctx);
+}
+
+/* gVisor's remote sink: --gvisor-socket, else beside the control socket. */
+static int open_gvisor_sink(struct collector *c)
+{
+	struct gvisor_sink_config gc = {
+		.path = c->gvisor_path, .sessions = &c->sessions, .enrich = &c->enrich, .rec = &c->rec,
+		.write = write_record_cb, .ctx = c,
+	};
+	char root[4096];
+	const char *slash = strrchr(c->cfg->socket, '/');
+	int rc;
+
+	if (c->cfg->gvisor_socket[0])
+		snprintf(c->gvisor_path, sizeof(c->gvisor_path), "%s", c->cfg->gvisor_socket);
+	else
+		snprintf(c->gvisor_path, sizeof(c->gvisor_path), "%.*sgvisor.sock",
+			 slash ? (int)(slash - c->cfg->socket + 1) : 0, c->cfg->socket);
+	if (cgroup2_mount(root, sizeof(root)) < 0)
+		root[0] = 0;
+	gc.cgroup2_root = root;
+	rc = gvisor_sink_open(&c->gvisor, &gc);
+	if (rc < 0)
+		return rc;
+	rc = add_fd(c, &c->gvisor_conn, CONN_GVISOR, gvisor_sink_fd(c->gvisor));
+	return rc;
 }
 
 int collector_run(const struct daemon_config *cfg)
@@ -1006,13 +1162,21 @@ int collector_run(const struct daemon_config *cfg)
 		close(rc);
 		goto out;
 	}
+	rc = open_gvisor_sink(&c);
+	if (rc < 0) {
+		log_msg("gVisor sink %s: %s", c.gvisor_path, strerror(-rc));
+		goto out;
+	}
 	log_msg("ready");
 	loop(&c);
 	if (!c.failed)
 		shutdown_sessions(&c);
+	gvisor_sink_close(c.gvisor);
+	c.gvisor = NULL;
 	unlink(cfg->socket);
 	status = c.failed ? 1 : 0;
 out:
+	gvisor_sink_close(c.gvisor);
 	if (c.probes)
 		probes_close(c.probes);
 	if (c.journal) {
@@ -1022,6 +1186,16 @@ out:
 			status = 1;
 		}
 	}
+	/* the final seal is on disk: what was held is answered, or failed */
+	for (size_t i = 0; i < c.nheld; i++) {
+		if (rc < 0) {
+			json_decref(c.held[i].rep);
+			c.held[i].rep = reply_error("the journal failed: %s", strerror(-rc));
+		}
+		control_send(c.held[i].conn->fd, c.held[i].rep);
+		json_decref(c.held[i].rep);
+	}
+	free(c.held);
 	session_table_free(&c.sessions);
 	for (size_t i = 0; i < c.nclients; i++) {
 		close(c.clients[i]->fd);

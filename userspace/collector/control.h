@@ -14,8 +14,9 @@
  *          of the hierarchy and sandtraild's own cgroup are refused.
  *          Connections: at most 32 per process and 1024 in all; the excess
  *          gets one error reply and is closed.
- * unwatch {id, reason?, exit_status?, signal?, memory_peak?, pids_peak?, cpu_usec?}
- *          Drains the kernel's events of the session, then writes session_end.
+ * unwatch {id, reason?, exit_status?, signal?, memory_peak?, pids_peak?, cpu_usec?}  -> {seq}
+ *          Drains the kernel's events of the session, writes session_end (seq)
+ *          and replies once it is sealed and on disk (written, --fsync none).
  * netpolicy {id, network}  replaces the session's egress policy (re-resolved names).
  * stop    {id}  kills every process of the session (cgroup.kill).
  * ps      {}    -> {sessions: [{id, mode, cgroup, labels, start}]}
