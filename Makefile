@@ -20,7 +20,7 @@ endif
 # Debian 12 packages the build, the tests, the demo and the bench need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmsgpack-dev libjansson-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
-	libclang-rt-14-dev iproute2 strace procps util-linux jq \
+	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev
 

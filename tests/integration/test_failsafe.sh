@@ -17,7 +17,8 @@ elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 mkdir -p "$KEYDIR"
 "$SANDTRAIL" keygen --out "$KEYDIR" >/dev/null 2>&1
 chmod 640 "$KEYDIR/signing.key"
-"$SANDTRAILD" --journal "$JOURNAL" --socket "$SANDTRAIL_SOCKET" --key "$KEYDIR/signing.key" 2>"$T/key.err"
+# (bounded: a sandtraild that took the key would run on)
+timeout -s KILL 20 "$SANDTRAILD" --journal "$JOURNAL" --socket "$SANDTRAIL_SOCKET" --key "$KEYDIR/signing.key" 2>"$T/key.err"
 rc=$?
 check "a signing key readable by its group is refused" test $rc -ne 0 ||
 	diag "$(cat "$T/key.err")"
