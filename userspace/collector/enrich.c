@@ -1,7 +1,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include "enrich.h"
@@ -48,32 +51,87 @@ void enrich_bytes(struct enrich *e, struct rec *r, const struct session *s, cons
 	enrich_pack_bin(e, r, s, p, len);
 }
 
+static void put_flag(struct rec *r, const char *key, const char *suffix)
+{
+	char k[64];
+
+	snprintf(k, sizeof(k), "%s_%s", key, suffix);
+	rec_bool(r, k, true);
+}
+
 /* key: the string; key_truncated: true when the kernel cut it. */
 static void put_str(struct enrich *e, struct rec *r, const struct session *s, const char *key,
 		    const struct event_str *str)
 {
-	char tkey[64];
-	bool truncated = str->truncated;
+	enrich_bytes(e, r, s, key, str->p, str->len);
+	if (str->truncated)
+		put_flag(r, key, "truncated");
+	if (!str->present)
+		put_flag(r, key, "unreadable");
+	if (str->late)
+		put_flag(r, key, "late");
+}
 
-	if (str->components) {
-		size_t n = event_path_join(str, e->path, sizeof(e->path), &truncated);
+/* The path in e->path (n bytes) as key.  A file outside the mount
+ * namespace: a memfd is named as the kernel names it, "memfd:NAME", with
+ * " (memfd)" (no path starts so); others keep the names walked, flagged
+ * key_detached. */
+static void put_built(struct enrich *e, struct rec *r, const struct session *s, const char *key, size_t n,
+		      bool truncated, bool detached)
+{
+	static const char memfd[] = "/memfd:", suffix[] = " (memfd)";
 
-		enrich_bytes(e, r, s, key, e->path, n);
+	if (detached && n >= sizeof(memfd) - 1 && !memcmp(e->path, memfd, sizeof(memfd) - 1) &&
+	    !memchr(e->path + 1, '/', n - 1) && n + sizeof(suffix) <= sizeof(e->path)) {
+		memcpy(e->path + n, suffix, sizeof(suffix) - 1);
+		enrich_bytes(e, r, s, key, e->path + 1, n - 1 + sizeof(suffix) - 1);
+		detached = false;
 	} else {
-		enrich_bytes(e, r, s, key, str->p, str->len);
+		enrich_bytes(e, r, s, key, e->path, n);
 	}
-	if (truncated) {
-		snprintf(tkey, sizeof(tkey), "%s_truncated", key);
-		rec_bool(r, tkey, true);
+	if (truncated)
+		put_flag(r, key, "truncated");
+	if (detached)
+		put_flag(r, key, "detached");
+}
+
+/* key: the file a walk names (successful open, exe). */
+static void put_walk(struct enrich *e, struct rec *r, const struct session *s, const char *key,
+		     const struct event_str *walk)
+{
+	bool truncated;
+	size_t n = event_path_join(walk, e->path, sizeof(e->path), &truncated);
+
+	put_built(e, r, s, key, n, truncated, walk->detached);
+}
+
+/* key: the absolute path of the path argument req (NULL: the call named no
+ * path, it acted on an fd) resolved from the walk base; when base could
+ * not be walked, the path as passed with key_unresolved, never a guess.
+ * req_key (optional): the path as passed. */
+static void put_resolved(struct enrich *e, struct rec *r, const struct session *s, const char *key,
+			 const char *req_key, const struct event_str *req, const struct event_str *base)
+{
+	bool truncated;
+	size_t n;
+
+	if (base->present && (!req || req->present)) {
+		n = event_path_resolve(base, req ? req->p : NULL, req ? req->len : 0, e->path, sizeof(e->path),
+				       &truncated);
+		put_built(e, r, s, key, n, truncated || (req && req->truncated), base->detached);
+	} else {
+		enrich_bytes(e, r, s, key, req ? (const void *)req->p : "", req ? req->len : 0);
+		put_flag(r, key, "unresolved");
 	}
-	if (!str->present) {
-		snprintf(tkey, sizeof(tkey), "%s_unreadable", key);
-		rec_bool(r, tkey, true);
-	}
-	if (str->late) {
-		snprintf(tkey, sizeof(tkey), "%s_late", key);
-		rec_bool(r, tkey, true);
-	}
+	if (req && req_key)
+		put_str(e, r, s, req_key, req);
+}
+
+/* The dirfd a relative path was resolved from, when not the cwd. */
+static void put_dirfd(struct rec *r, const char *key, int32_t dirfd, const struct event_str *req)
+{
+	if (dirfd != AT_FDCWD && (!req->present || !req->len || req->p[0] != '/'))
+		rec_int(r, key, dirfd);
 }
 
 static void put_process(struct enrich *e, struct rec *r, const struct session *s, const struct st_hdr *h)
@@ -97,10 +155,16 @@ static void put_process(struct enrich *e, struct rec *r, const struct session *s
 static void put_exec(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
 {
 	const struct st_exec *x = ev->body;
-	const struct event_str *argv = &ev->str[1], *exe = &ev->str[2];
+	const struct event_str *fn = &ev->str[0], *argv = &ev->str[1], *exe = &ev->str[2], *base = &ev->str[3];
 	uint32_t off = 0;
 
-	put_str(e, r, s, "filename", &ev->str[0]);
+	put_str(e, r, s, "filename", fn);
+	put_resolved(e, r, s, "path", NULL, fn, base);
+	if (ev->h->syscall == ST_SYS_EXECVEAT) {
+		put_dirfd(r, "dirfd", x->dirfd, fn);
+		if (x->at_flags)
+			flagnames_at(r, "at_flags", x->at_flags);
+	}
 	rec_key(r, "argv");
 	msgpack_pack_array(&r->pk, x->argc);
 	for (uint32_t i = 0; i < x->argc; i++) {
@@ -111,16 +175,22 @@ static void put_exec(struct enrich *e, struct rec *r, const struct session *s, c
 		off += len + 1;
 	}
 	if (argv->truncated || (ev->h->flags & ST_F_TRUNC_ARGS))
-		rec_bool(r, "argv_truncated", true);
+		put_flag(r, "argv", "truncated");
+	if (!argv->present)
+		put_flag(r, "argv", "unreadable");
 	if (exe->len)
-		put_str(e, r, s, "exe", exe);
+		put_walk(e, r, s, "exe", exe);
+	/* an interpreter ran the file named (#!): argv is the interpreter's,
+	 * exe the interpreter, script the file */
+	if (ev->h->flags & ST_F_SCRIPT)
+		put_resolved(e, r, s, "script", NULL, fn, base);
 	rec_int(r, "ret", x->ret);
 	if (x->ret == 0) {
 		/* the process now runs exe: later records carry it as image */
 		bool t;
-		size_t n = exe->len ? event_path_join(exe, e->path, sizeof(e->path), &t) : ev->str[0].len;
+		size_t n = exe->len ? event_path_join(exe, e->path, sizeof(e->path), &t) : fn->len;
 
-		proctable_set(&e->procs, ev->h->tgid, exe->len ? e->path : ev->str[0].p, n);
+		proctable_set(&e->procs, ev->h->tgid, exe->len ? e->path : fn->p, n);
 	}
 }
 
@@ -140,16 +210,19 @@ static void put_exit(struct enrich *e, struct rec *r, const struct event *ev)
 static void put_open(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
 {
 	const struct st_open *o = ev->body;
-	const struct event_str *req = &ev->str[0], *res = &ev->str[1];
-	bool resolved = o->ret >= 0 && res->present && res->len > 0;
+	const struct event_str *req = &ev->str[0], *res = &ev->str[1], *base = &ev->str[2];
 
-	put_str(e, r, s, "path", resolved ? res : req);
-	put_str(e, r, s, "requested", req);
+	/* the file the returned fd refers to; else where the path led */
+	if (o->ret >= 0 && res->present && res->len > 0) {
+		put_walk(e, r, s, "path", res);
+		put_str(e, r, s, "requested", req);
+	} else {
+		put_resolved(e, r, s, "path", "requested", req, base);
+	}
 	flagnames_open(r, "flags", o->flags);
 	if (o->flags & (O_CREAT | __O_TMPFILE))
 		rec_uint(r, "mode", o->mode);
-	if (o->dirfd != AT_FDCWD && req->len && req->p[0] != '/')
-		rec_int(r, "dirfd", o->dirfd);
+	put_dirfd(r, "dirfd", o->dirfd, req);
 	if (o->resolve)
 		rec_uint(r, "resolve", o->resolve);
 	rec_int(r, "ret", o->ret);
@@ -159,10 +232,9 @@ static void put_unlink(struct enrich *e, struct rec *r, const struct session *s,
 {
 	const struct st_unlink *u = ev->body;
 
-	put_str(e, r, s, "path", &ev->str[0]);
+	put_resolved(e, r, s, "path", "requested", &ev->str[0], &ev->str[1]);
 	rec_bool(r, "dir", ev->h->syscall == ST_SYS_RMDIR || (u->flags & AT_REMOVEDIR));
-	if (u->dirfd != AT_FDCWD && ev->str[0].len && ev->str[0].p[0] != '/')
-		rec_int(r, "dirfd", u->dirfd);
+	put_dirfd(r, "dirfd", u->dirfd, &ev->str[0]);
 	rec_int(r, "ret", u->ret);
 }
 
@@ -170,8 +242,13 @@ static void put_rename(struct enrich *e, struct rec *r, const struct session *s,
 {
 	const struct st_rename *x = ev->body;
 
-	put_str(e, r, s, "from", &ev->str[0]);
-	put_str(e, r, s, "to", &ev->str[1]);
+	put_resolved(e, r, s, "from", "from_requested", &ev->str[0], &ev->str[2]);
+	put_resolved(e, r, s, "to", "to_requested", &ev->str[1], &ev->str[3]);
+	/* both, as passed, for the calls that take them */
+	if (ev->h->syscall != ST_SYS_RENAME) {
+		rec_int(r, "from_dirfd", x->olddirfd);
+		rec_int(r, "to_dirfd", x->newdirfd);
+	}
 	if (x->flags)
 		flagnames_rename(r, "flags", x->flags);
 	rec_int(r, "ret", x->ret);
@@ -199,6 +276,150 @@ static void put_connect(struct enrich *e, struct rec *r, const struct session *s
 	rec_str(r, "source", c->source < 4 ? sources[c->source] : "none");
 	rec_int(r, "fd", c->fd);
 	rec_int(r, "ret", c->ret);
+}
+
+/* A time a utimes call sets: ns since the epoch, or "now", "omit". */
+static void put_time(struct rec *r, const char *key, int64_t sec, int64_t nsec)
+{
+	if (nsec == UTIME_NOW)
+		rec_str(r, key, "now");
+	else if (nsec == UTIME_OMIT)
+		rec_str(r, key, "omit");
+	else
+		rec_int(r, key, sec * 1000000000 + nsec);
+}
+
+/* chmod, mkdir, mknod: the mode in octal text's value, and the bits that
+ * give privilege called out. */
+static void put_mode(struct rec *r, uint32_t mode)
+{
+	rec_uint(r, "mode", mode & 07777);
+	if (mode & S_ISUID)
+		rec_bool(r, "setuid", true);
+	if (mode & S_ISGID)
+		rec_bool(r, "setgid", true);
+	if (mode & S_ISVTX)
+		rec_bool(r, "sticky", true);
+}
+
+/* The file operations of struct st_fileop: operand 1 (path, or the file of
+ * fd), operand 2 and the name, by type (events.h). */
+static void put_fileop(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
+	const struct st_fileop *x = ev->body;
+	const struct event_str *path = &ev->str[0], *path2 = &ev->str[1], *name = &ev->str[2];
+	const struct event_str *base = &ev->str[3], *base2 = &ev->str[4];
+	bool fd = ev->h->flags & ST_F_FD_1;
+	uint32_t type = ev->h->type, sys = ev->h->syscall;
+
+	if (fd) {
+		put_resolved(e, r, s, "path", NULL, NULL, base);
+		rec_int(r, "fd", x->dirfd);
+	} else {
+		put_resolved(e, r, s, "path", "requested", path, base);
+		put_dirfd(r, "dirfd", x->dirfd, path);
+	}
+	switch (type) {
+	case ST_EV_TRUNCATE:
+		rec_int(r, "length", (int64_t)x->arg[0]);
+		break;
+	case ST_EV_MKDIR:
+		put_mode(r, x->mode);
+		break;
+	case ST_EV_MKNOD: {
+		const char *t = flagnames_file_type(x->mode);
+
+		if (t)
+			rec_str(r, "file_type", t);
+		else
+			rec_uint(r, "file_type", x->mode & S_IFMT);
+		put_mode(r, x->mode);
+		if (S_ISCHR(x->mode) || S_ISBLK(x->mode)) {
+			rec_uint(r, "major", major(x->arg[0]));
+			rec_uint(r, "minor", minor(x->arg[0]));
+		}
+		break;
+	}
+	case ST_EV_SYMLINK:
+		/* the link's content, as given: resolved only when followed */
+		put_str(e, r, s, "target", path2);
+		break;
+	case ST_EV_LINK:
+		put_resolved(e, r, s, "target", "target_requested", path2, base2);
+		put_dirfd(r, "target_dirfd", x->dirfd2, path2);
+		if (x->flags)
+			flagnames_at(r, "flags", x->flags);
+		break;
+	case ST_EV_CHMOD:
+		put_mode(r, x->mode);
+		if (x->flags)
+			flagnames_at(r, "flags", x->flags);
+		break;
+	case ST_EV_CHOWN:
+		/* -1 leaves that id as it is */
+		if ((uint32_t)x->arg[0] != (uint32_t)-1)
+			rec_uint(r, "owner", (uint32_t)x->arg[0]);
+		if ((uint32_t)x->arg[1] != (uint32_t)-1)
+			rec_uint(r, "group", (uint32_t)x->arg[1]);
+		if (x->flags || sys == ST_SYS_LCHOWN)
+			flagnames_at(r, "flags", sys == ST_SYS_LCHOWN ? AT_SYMLINK_NOFOLLOW : x->flags);
+		break;
+	case ST_EV_UTIMES:
+		if (ev->h->flags & ST_F_ARG_FAULT) {
+			rec_bool(r, "times_unreadable", true);
+		} else {
+			put_time(r, "atime", (int64_t)x->arg[0], (int64_t)x->arg[1]);
+			put_time(r, "mtime", (int64_t)x->arg[2], (int64_t)x->arg[3]);
+		}
+		if (x->flags)
+			flagnames_at(r, "flags", x->flags);
+		break;
+	case ST_EV_SETXATTR:
+	case ST_EV_REMOVEXATTR:
+		put_str(e, r, s, "name", name);
+		if (type == ST_EV_REMOVEXATTR) {
+			if (x->flags)
+				flagnames_at(r, "flags", x->flags);
+			break;
+		}
+		/* never the value: its size */
+		if (ev->h->flags & ST_F_ARG_FAULT)
+			rec_bool(r, "size_unreadable", true);
+		else
+			rec_uint(r, "size", x->arg[0]);
+		if (sys == ST_SYS_SETXATTRAT) {
+			if (x->flags)
+				flagnames_at(r, "flags", x->flags);
+			if (x->arg[1])
+				flagnames_xattr(r, "xattr_flags", (uint32_t)x->arg[1]);
+		} else if (x->flags) {
+			flagnames_xattr(r, "xattr_flags", x->flags);
+		}
+		break;
+	case ST_EV_MOUNT:
+		if (sys == ST_SYS_MOVE_MOUNT) {
+			put_resolved(e, r, s, "source", "source_requested", path2, base2);
+			put_dirfd(r, "source_dirfd", x->dirfd2, path2);
+			flagnames_move_mount(r, "flags", x->flags);
+			break;
+		}
+		/* a path for a bind or a move, else a device or a name */
+		if (x->flags & (MS_BIND | MS_MOVE))
+			put_resolved(e, r, s, "source", "source_requested", path2, base2);
+		else if (path2->len || !path2->present)
+			put_str(e, r, s, "source", path2);
+		if (name->len || !name->present)
+			put_str(e, r, s, "fstype", name);
+		flagnames_mount(r, "flags", x->flags);
+		break;
+	case ST_EV_UMOUNT:
+		flagnames_umount(r, "flags", x->flags);
+		break;
+	case ST_EV_PIVOT_ROOT:
+		put_resolved(e, r, s, "put_old", "put_old_requested", path2, base2);
+		break;
+	}
+	rec_int(r, "ret", x->ret);
 }
 
 void enrich_event(struct enrich *e, const struct event *ev, const struct session *s, uint64_t wall_ns,
@@ -235,6 +456,9 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 		break;
 	case ST_EV_CONNECT:
 		put_connect(e, r, s, ev);
+		break;
+	default:
+		put_fileop(e, r, s, ev);
 		break;
 	}
 }

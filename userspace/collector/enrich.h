@@ -15,7 +15,7 @@
 struct enrich {
 	struct proctable procs;
 	struct redact_buf rb;
-	uint8_t path[ST_PATH_MAX + ST_NAME_MAX];
+	uint8_t path[EVENT_PATH_MAX + 16]; /* a path built, and room for " (memfd)" */
 };
 
 void enrich_init(struct enrich *e);
