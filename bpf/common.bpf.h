@@ -345,7 +345,9 @@ static __always_inline void fill_hdr(struct st_hdr *h, __u32 type, __u64 session
 	h->gid = uid_gid >> 32;
 	h->flags = 0;
 	h->syscall = ST_SYS_NONE;
+	h->reserved = 0;
 	h->strs = 0;
+	h->pad = 0;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 

@@ -119,7 +119,9 @@ struct st_hdr {
 	__u32 gid;
 	__u32 flags;        /* ST_F_* */
 	__u32 syscall;      /* enum st_syscall */
+	__u32 reserved;
 	__u32 strs;         /* ST_STR(i, ST_S_*) */
+	__u32 pad;
 	char comm[ST_COMM_LEN];
 };
 
