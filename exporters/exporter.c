@@ -583,6 +583,9 @@ static void try_init(struct exp_sink *s)
 		s->state = NULL;
 		s->init_at = now + jitter(s->backoff_ms);
 		s->backoff_ms = s->backoff_ms * 2 > s->common.backoff_max_ms ? s->common.backoff_max_ms : s->backoff_ms * 2;
+		pthread_mutex_lock(&s->lock);
+		s->st.retries++;
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
 	log_sink(s, "shipping to %s from seq %" PRIu64, s->url_shown, s->cursor);

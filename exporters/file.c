@@ -94,7 +94,7 @@ static int open_file(struct file_sink *f)
 	struct stat st;
 	int rc;
 
-	f->fd = open(f->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	f->fd = open(f->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (f->fd < 0 || fstat(f->fd, &st) < 0) {
 		rc = -errno;
 		exp_error(f->sink, "open(\"%s\"): %s", f->path, strerror(errno));
