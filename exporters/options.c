@@ -7,7 +7,7 @@
 #include "options.h"
 #include "units.h"
 
-__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, const char *fmt, ...)
+int exp_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -67,10 +67,10 @@ static int set(const struct exp_option *o, void *cfg, const char *key, const cha
 	case EXP_OPT_UINT:
 	case EXP_OPT_MS:
 		if ((o->type == EXP_OPT_UINT ? units_size(value, &v) : units_ms(value, &v)) < 0)
-			return bad(err, errlen, "%s=%s: not a %s", key, value,
+			return exp_errf(err, errlen, "%s=%s: not a %s", key, value,
 				   o->type == EXP_OPT_UINT ? "count (e.g. 500, 64K, 16M)" : "duration (e.g. 250ms, 5s, 2m)");
 		if (o->max && (v < o->min || v > o->max))
-			return bad(err, errlen, "%s=%s: must be between %" PRIu64 " and %" PRIu64 "%s", key, value, o->min,
+			return exp_errf(err, errlen, "%s=%s: must be between %" PRIu64 " and %" PRIu64 "%s", key, value, o->min,
 				   o->max, o->type == EXP_OPT_MS ? " ms" : "");
 		*(uint64_t *)field = v;
 		return 1;
@@ -80,17 +80,17 @@ static int set(const struct exp_option *o, void *cfg, const char *key, const cha
 		else if (!strcmp(value, "false") || !strcmp(value, "0"))
 			*(bool *)field = false;
 		else
-			return bad(err, errlen, "%s=%s: expected true or false", key, value);
+			return exp_errf(err, errlen, "%s=%s: expected true or false", key, value);
 		return 1;
 	case EXP_OPT_ENUM:
 		i = choice(o->choices, value);
 		if (i < 0)
-			return bad(err, errlen, "%s=%s: expected one of %s", key, value, o->choices);
+			return exp_errf(err, errlen, "%s=%s: expected one of %s", key, value, o->choices);
 		*(unsigned *)field = (unsigned)i;
 		return 1;
 	case EXP_OPT_PASS:
 		if (!key[strlen(o->key)])
-			return bad(err, errlen, "%s: a property name must follow the prefix", key);
+			return exp_errf(err, errlen, "%s: a property name must follow the prefix", key);
 		return pass_add(field, key + strlen(o->key), value) < 0 ? -ENOMEM : 1;
 	}
 	return -EINVAL;

@@ -44,6 +44,8 @@ int exp_options_defaults(const struct exp_option *t, void *cfg, char *err, size_
 int exp_options_set(const struct exp_option *t, void *cfg, const char *key, const char *value, char *err,
 		    size_t errlen);
 void exp_options_free(const struct exp_option *t, void *cfg);
+/* Writes a one-line reason into err; returns -EINVAL. */
+__attribute__((format(printf, 3, 4))) int exp_errf(char *err, size_t errlen, const char *fmt, ...);
 /* The table as --help lines. */
 void exp_options_help(const struct exp_option *t, FILE *f);
 

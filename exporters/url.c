@@ -1,21 +1,10 @@
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "url.h"
-
-__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 static int hexval(char c)
 {
@@ -63,10 +52,10 @@ static int parse_query(char *q, struct exp_url_parts *out, char *err, size_t err
 		struct exp_pass *v;
 
 		if (!eq || eq == kv)
-			return bad(err, errlen, "option '%s': expected key=value", kv);
+			return exp_errf(err, errlen, "option '%s': expected key=value", kv);
 		*eq = 0;
 		if (!unpercent(kv) || !unpercent(eq + 1))
-			return bad(err, errlen, "option '%s': bad %%-escape", kv);
+			return exp_errf(err, errlen, "option '%s': bad %%-escape", kv);
 		v = realloc(out->query, (out->nquery + 1) * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
@@ -86,10 +75,10 @@ int exp_url_parse(const char *text, struct exp_url_parts *out, char *err, size_t
 	for (i = 0; text[i] && scheme_char(text[i], i == 0); i++)
 		;
 	if (i == 0 || strncmp(text + i, "://", 3) != 0)
-		return bad(err, errlen, "expected scheme://... (file:///PATH.ndjson, kafka://HOST:PORT/TOPIC)");
+		return exp_errf(err, errlen, "expected scheme://... (file:///PATH.ndjson, kafka://HOST:PORT/TOPIC)");
 	for (const char *p = text; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return bad(err, errlen, "control byte or space at offset %zu (escape it as %%XX)", (size_t)(p - text));
+			return exp_errf(err, errlen, "control byte or space at offset %zu (escape it as %%XX)", (size_t)(p - text));
 	s = out->buf = strdup(text);
 	if (!s)
 		return -ENOMEM;
@@ -122,11 +111,11 @@ int exp_url_parse(const char *text, struct exp_url_parts *out, char *err, size_t
 		out->url.password = colon;
 		rest = at + 1;
 		if (!unpercent((char *)out->url.user) || (colon && !unpercent(colon)))
-			return bad(err, errlen, "user or password: bad %%-escape");
+			return exp_errf(err, errlen, "user or password: bad %%-escape");
 	}
 	out->url.authority = rest;
 	if (slash && !unpercent(slash))
-		return bad(err, errlen, "path: bad %%-escape");
+		return exp_errf(err, errlen, "path: bad %%-escape");
 	rc = q ? parse_query(q, out, err, errlen) : 0;
 	return rc;
 }

@@ -309,6 +309,7 @@ static void test_journal_cuts_a_torn_tail_and_records_it(void **state)
 	segment_name(name, firsts[n - 1]);
 	free(firsts);
 	close(dirfd);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
 	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	assert_int_equal(write(fd, torn, sizeof(torn)), (ssize_t)sizeof(torn));
 	close(fd);
