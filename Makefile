@@ -177,8 +177,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
 	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
 
 # ---- entry points ----
-.PHONY: all deps test test-unit test-integration test-fuzz demo bench install clean
+.PHONY: all deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
+	demo bench install clean
 all: $(BUILD)/sandtraild $(BUILD)/sandtrail
+test-helpers: $(HELPER_BINS)
 
 tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
@@ -202,6 +204,13 @@ test-integration: tests
 	BUILD=$(BUILD) tests/run.sh integration
 test-fuzz: tests
 	BUILD=$(BUILD) tests/run.sh fuzz
+
+# Each tests/mutations/*.mut built in a scratch copy: its tests must fail
+# (tests/mutations/README.md).  make test runs the --quick ones.
+mutation-check: tests
+	BUILD=$(BUILD) tests/mutations/run.sh
+mutation-check-quick: tests
+	BUILD=$(BUILD) tests/mutations/run.sh --quick
 
 demo: deps
 	$(MAKE) all $(BUILD)/tests/helpers/st_workload

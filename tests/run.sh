@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the suites named on the command line (unit, integration, fuzz, all) and
-# ends with one "N passed, N failed" line.  Every suite speaks TAP: "ok - name"
+# Runs the suites named on the command line (unit, integration, fuzz,
+# mutations, all) or single tests (unit/test_x, unit-san/test_x,
+# integration/test_x.sh) and ends with one "N passed, N failed" line.  Every suite speaks TAP: "ok - name"
 # or "not ok - name"; a binary or script that dies without saying so counts
 # as one failure.
 set -u
@@ -39,23 +40,43 @@ run_tap() {
 	rm -f "$out"
 }
 
-suite_unit() {
+# run_unit BINARY...
+run_unit() {
 	local t
-	for t in "$BUILD"/tests/unit/test_* "$BUILD"/tests/unit-san/test_*; do
-		[ -x "$t" ] || continue
+	for t in "$@"; do
 		CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-			run_tap "unit: ${t#"$BUILD"/tests/}" "$t"
+			run_tap "unit: ${t#"$BUILD"/tests/}" timeout -k 10 600 "$t"
 	done
 }
 
-suite_integration() {
+suite_unit() {
+	local t bins=()
+	for t in "$BUILD"/tests/unit/test_* "$BUILD"/tests/unit-san/test_*; do
+		[ -x "$t" ] && bins+=("$t")
+	done
+	run_unit "${bins[@]}"
+}
+
+# run_integration SCRIPT...
+run_integration() {
 	local t before
 	before=$(session_parents)
-	for t in tests/integration/test_*.sh; do
-		[ -f "$t" ] || continue
+	for t in "$@"; do
 		run_tap "integration: $(basename "$t" .sh)" timeout -k 10 900 bash "$t"
 	done
 	remove_new_session_parents "$before"
+}
+
+suite_integration() {
+	run_integration tests/integration/test_*.sh
+}
+
+# The quick mutation check: after the suites above passed, their run is the
+# baseline the mutations are judged against.
+suite_mutations() {
+	local baseline=
+	[ $passed -gt 0 ] && [ $failed -eq 0 ] && baseline=--no-baseline
+	run_tap "mutations: --quick" tests/mutations/run.sh --quick $baseline
 }
 
 suite_fuzz() {
@@ -78,7 +99,10 @@ for s in "$@"; do
 	unit) suite_unit ;;
 	integration) suite_integration ;;
 	fuzz) suite_fuzz ;;
-	all) suite_unit; suite_integration; suite_fuzz ;;
+	mutations) suite_mutations ;;
+	all) suite_unit; suite_integration; suite_fuzz; suite_mutations ;;
+	unit/* | unit-san/*) run_unit "$BUILD/tests/$s" ;;
+	integration/*) run_integration "tests/integration/$(basename "${s%.sh}").sh" ;;
 	*) echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
 	esac
 done

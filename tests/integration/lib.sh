@@ -38,14 +38,31 @@ trap 'exit 130' INT TERM
 
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; }
-# check NAME CMD...: one TAP line for CMD's status
+# check NAME CMD...: one TAP line for CMD's status, which it returns, so
+# that `check NAME CMD || diag ...` explains a failure
 check() {
 	local name=$1
 	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
+	if "$@"; then
+		ok "$name"
+	else
+		not_ok "$name"
+		return 1
+	fi
 }
 # diag TEXT...: shown by the runner when the test fails
 diag() { printf '# %s\n' "$@"; }
+
+# wait_for SECONDS CMD...: polls CMD until it succeeds (the record, the ack,
+# the file it waits for is there); fails when SECONDS passed without it.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+}
 
 # The cgroup2 mount: /sys/fs/cgroup on pure v2 hosts, .../unified on hybrid ones.
 cg2_root() { awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo; }

@@ -35,6 +35,25 @@ check "sandtrail run with an allowlist succeeds" test $? -eq 0
 "$SANDTRAIL" run --network host --id-file "$T/id2" -- \
 	/bin/sh -c 'echo "port $($1 connect 127.0.0.1 $2)"; echo "udp $($1 sendto 127.0.0.1 9)"' _ "$W" "$cport" \
 	>"$T/results.open" 2>>"$T/run.err"
+# rules of every shape, through the kernel: a range with a port, a range
+# without one, IPv6, an IPv4-mapped rule, a host name; each with the address
+# just past it and the next port.  Nothing listens on $cport or on the other
+# loopback addresses: an allowed connect is refused by the peer (111), a
+# denied one never leaves (EPERM, 1).
+nport=$((cport + 1))
+shapes='
+	W=$1 l=$2 c=$3 n=$4
+	t() { echo "$1 $($W connect $2 $3)"; }
+	t range 127.0.9.77 $c; t range-last 127.0.9.255 $c; t range-past 127.0.10.0 $c; t range-nport 127.0.9.77 $n
+	t anyport 127.0.2.9 $c; t anyport-n 127.0.2.9 $n; t anyport-past 127.0.3.0 $c
+	t v6 ::1 $c; t v6-nport ::1 $n; t v6-past ::2 $c
+	t mapped ::ffff:127.0.9.77 $c; t mapped-past ::ffff:127.0.10.0 $c
+	t maprule 127.0.4.1 $c; t maprule-past 127.0.5.0 $c; t maprule-nport 127.0.4.1 $n
+	t host 127.0.0.1 $l; t host-nport 127.0.0.1 $c'
+"$SANDTRAIL" run --network allowlist --id-file "$T/id.shapes" --allow "127.0.9.0/24:$cport" --allow 127.0.2.0/24 \
+	--allow "[::/127]:$cport" --allow "[::ffff:127.0.4.0/120]:$cport" --allow "localhost:$lport" -- \
+	/bin/sh -c "$shapes" _ "$W" "$lport" "$cport" "$nport" >"$T/results.shapes" 2>>"$T/run.err"
+check "sandtrail run with rules of every shape succeeds" test $? -eq 0 || diag "$(cat "$T/run.err")"
 # the hooks stay on the session parent: later sessions are policed by them,
 # unwatched cgroups below it are left alone
 check "a later allowlisted session is policed too" test "$("$SANDTRAIL" run --network allowlist \
@@ -83,6 +102,30 @@ else
 	check "... recorded as a denied sendmsg" rec '.type=="connect" and .syscall=="sendmsg" and .family=="AF_UNIX" and .verdict=="deny"'
 fi
 check "filesystem unix socket: not denied (ENOENT)" result pathname "-1 2"
+shape() { check "$1: $2" result "$2" "$3" "$T/results.shapes"; }
+shape "127.0.9.0/24:PORT" range "-1 111"
+shape "127.0.9.0/24:PORT" range-last "-1 111"
+shape "127.0.9.0/24:PORT, one address past it" range-past "-1 1"
+shape "127.0.9.0/24:PORT, the next port" range-nport "-1 1"
+shape "127.0.2.0/24 without a port" anyport "-1 111"
+shape "127.0.2.0/24 without a port, another port" anyport-n "-1 111"
+shape "127.0.2.0/24 without a port, one address past it" anyport-past "-1 1"
+shape "[::/127]:PORT" v6 "-1 111"
+shape "[::/127]:PORT, the next port" v6-nport "-1 1"
+shape "[::/127]:PORT, one address past it" v6-past "-1 1"
+shape "an IPv4-mapped address in 127.0.9.0/24:PORT" mapped "-1 111"
+shape "an IPv4-mapped address past 127.0.9.0/24:PORT" mapped-past "-1 1"
+shape "[::ffff:127.0.4.0/120]:PORT is 127.0.4.0/24:PORT" maprule "-1 111"
+shape "[::ffff:127.0.4.0/120]:PORT, one address past it" maprule-past "-1 1"
+shape "[::ffff:127.0.4.0/120]:PORT, the next port" maprule-nport "-1 1"
+shape "localhost:PORT" host "0 0"
+shape "localhost:PORT, another port" host-nport "-1 1"
+replay_json "$(cat "$T/id.shapes")" >"$T/shapes" 2>/dev/null
+check "... each allowed attempt recorded as allowed" test "$(jq_count "$T/shapes" \
+	'.type=="connect" and .verdict=="allow" and (.ret==0 or .error=="ECONNREFUSED")')" -eq 8
+check "... each denied attempt recorded as denied" test "$(jq_count "$T/shapes" \
+	'.type=="connect" and .verdict=="deny" and .error=="EPERM"')" -eq 9
+
 check "--network host: a closed port is refused by the peer, not by us" result port "-1 111" "$T/results.open"
 check "--network host: UDP goes out" result udp "1 0" "$T/results.open"
 check "... and the connect is recorded as allowed" test \

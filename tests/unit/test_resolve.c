@@ -8,13 +8,27 @@
 
 #include "resolve.h"
 
+/* the rule family/addr/prefix/port is in np */
+static bool has_rule(const struct netpolicy *np, int family, const char *addr, unsigned prefix, uint16_t port)
+{
+	uint8_t a[16] = { 0 };
+
+	assert_int_equal(inet_pton(family, addr, a), 1);
+	for (uint32_t i = 0; i < np->n; i++) {
+		const struct netpolicy_rule *r = &np->rules[i];
+
+		if (r->family == family && r->prefix == prefix && r->port == port && !memcmp(r->addr, a, 16))
+			return true;
+	}
+	return false;
+}
+
 static void test_resolve_builds_the_kernel_allowlist(void **state)
 {
 	struct policy p;
 	struct netpolicy np;
 	uint32_t ttl = 99;
 	char err[256];
-	uint8_t lo[4] = { 127, 0, 0, 1 }, other[4] = { 127, 0, 0, 2 }, ten[4] = { 10, 9, 8, 7 };
 
 	policy_init(&p);
 	assert_int_equal(policy_set_network(&p, "allowlist", err, sizeof(err)), 0);
@@ -22,12 +36,11 @@ static void test_resolve_builds_the_kernel_allowlist(void **state)
 	assert_int_equal(policy_add_allow(&p, "localhost:8080", err, sizeof(err)), 0);
 	assert_int_equal(resolve_netpolicy(&p, &np, &ttl, err, sizeof(err)), 0);
 	assert_true(np.enforce);
-	assert_true(netpolicy_allows(&np, AF_INET, ten, 443));
-	assert_false(netpolicy_allows(&np, AF_INET, ten, 80));
+	assert_true(has_rule(&np, AF_INET, "10.0.0.0", 8, 443));
 	/* localhost comes from /etc/hosts: an exact host rule, nothing to refresh */
-	assert_true(netpolicy_allows(&np, AF_INET, lo, 8080));
-	assert_false(netpolicy_allows(&np, AF_INET, lo, 8081));
-	assert_false(netpolicy_allows(&np, AF_INET, other, 8080));
+	assert_true(has_rule(&np, AF_INET, "127.0.0.1", 32, 8080));
+	for (uint32_t i = 0; i < np.n; i++)
+		assert_true(np.rules[i].port == 443 || np.rules[i].port == 8080);
 	assert_int_equal(ttl, 0);
 	policy_free(&p);
 }

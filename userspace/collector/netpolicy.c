@@ -54,7 +54,9 @@ int netpolicy_parse_rule(const char *spec, struct netpolicy_rule *out, char *err
 			port = close + 2;
 		else if (close[1])
 			goto bad;
-	} else if (strchr(buf, '.')) {
+	} else if (strchr(buf, ':') == strrchr(buf, ':')) {
+		/* one colon: IPv4 and its port; an IPv6 address has two or more
+		 * (::ffff:a.b.c.d too) and takes a port only in brackets */
 		port = strchr(buf, ':');
 		if (port)
 			*port++ = 0;
@@ -149,12 +151,12 @@ int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_
 			snprintf(err, errlen, "network.allow[%zu].cidr: expected a string", i);
 			return -1;
 		}
-		if (strchr(cidr, '.') && strchr(cidr, ':')) {
-			snprintf(err, errlen, "network.allow[%zu].cidr: a port belongs in \"port\"", i);
-			return -1;
-		}
 		if (netpolicy_parse_rule(cidr, &out->rules[i], why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "network.allow[%zu].cidr: %s", i, why);
+			return -1;
+		}
+		if (out->rules[i].port) {
+			snprintf(err, errlen, "network.allow[%zu].cidr: a port belongs in \"port\"", i);
 			return -1;
 		}
 		if (port) {
@@ -171,35 +173,27 @@ int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_
 	return 0;
 }
 
-static int prefix_match(const uint8_t *a, const uint8_t *net, unsigned prefix)
+/* IPv4-mapped IPv6 rules are IPv4 rules: the kernel side looks mapped
+ * destinations up as IPv4. */
+void netpolicy_key(struct st_np_key *k, uint64_t session, uint8_t gen, const struct netpolicy_rule *r)
 {
-	unsigned full = prefix / 8, rest = prefix % 8;
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *addr = r->addr;
+	unsigned bits = r->prefix, family = r->family;
 
-	if (memcmp(a, net, full))
-		return 0;
-	if (rest && ((a[full] ^ net[full]) & (uint8_t)(0xff << (8 - rest))))
-		return 0;
-	return 1;
-}
-
-bool netpolicy_allows(const struct netpolicy *p, int family, const uint8_t *addr, uint16_t port)
-{
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (!p->enforce)
-		return true;
-	/* ::ffff:a.b.c.d is an IPv4 destination wearing an IPv6 socket */
-	if (family == AF_INET6 && !memcmp(addr, v4mapped, sizeof(v4mapped))) {
+	memset(k, 0, sizeof(*k));
+	if (family == AF_INET6 && bits >= 96 && !memcmp(addr, mapped, 12)) {
 		family = AF_INET;
 		addr += 12;
+		bits -= 96;
 	}
-	for (uint32_t i = 0; i < p->n; i++) {
-		const struct netpolicy_rule *r = &p->rules[i];
-
-		if (r->family != family || (r->port && r->port != port))
-			continue;
-		if (prefix_match(addr, r->addr, r->prefix))
-			return true;
-	}
-	return false;
+	k->prefixlen = ST_NP_FIXED_BITS + bits;
+	memcpy(k->session, &session, sizeof(session));
+	k->family = (uint8_t)family;
+	k->gen = gen;
+	k->port = htons(r->port);
+	for (unsigned i = 0; i < bits / 8; i++)
+		k->addr[i] = addr[i];
+	if (bits % 8)
+		k->addr[bits / 8] = addr[bits / 8] & (uint8_t)(0xff << (8 - bits % 8));
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "events.h"
+
 #define NETPOLICY_RULES_MAX 256
 
 struct netpolicy_rule {
@@ -30,7 +32,8 @@ int netpolicy_parse_rule(const char *spec, struct netpolicy_rule *out, char *err
 /* Wire form: {"enforce": bool, "allow": [{"cidr": "10.0.0.0/8", "port": 443}, ...]} */
 json_t *netpolicy_to_json(const struct netpolicy *p);
 int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_t errlen);
-/* Whether the policy lets family/addr/port through (the kernel's rule, for tests and replay). */
-bool netpolicy_allows(const struct netpolicy *p, int family, const uint8_t *addr, uint16_t port);
+/* The key of rule r in the kernel's egress map (an LPM trie: the kernel looks
+ * destinations up with the full address length, and once more with port 0). */
+void netpolicy_key(struct st_np_key *k, uint64_t session, uint8_t gen, const struct netpolicy_rule *r);
 
 #endif

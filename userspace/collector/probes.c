@@ -662,37 +662,12 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 	return 0;
 }
 
-/* IPv4-mapped IPv6 rules are IPv4 rules: the kernel side looks mapped
- * destinations up as IPv4. */
-static void np_key(struct st_np_key *k, uint64_t session, uint8_t gen, const struct netpolicy_rule *r)
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	const uint8_t *addr = r->addr;
-	unsigned bits = r->prefix, family = r->family;
-
-	memset(k, 0, sizeof(*k));
-	if (family == AF_INET6 && bits >= 96 && !memcmp(addr, mapped, 12)) {
-		family = AF_INET;
-		addr += 12;
-		bits -= 96;
-	}
-	k->prefixlen = ST_NP_FIXED_BITS + bits;
-	memcpy(k->session, &session, sizeof(session));
-	k->family = (uint8_t)family;
-	k->gen = gen;
-	k->port = htons(r->port);
-	for (unsigned i = 0; i < bits / 8; i++)
-		k->addr[i] = addr[i];
-	if (bits % 8)
-		k->addr[bits / 8] = addr[bits / 8] & (uint8_t)(0xff << (8 - bits % 8));
-}
-
 static void delete_rules(struct probes *p, uint64_t session, uint8_t gen, const struct netpolicy_rule *r, uint32_t n)
 {
 	struct st_np_key k;
 
 	for (uint32_t i = 0; i < n; i++) {
-		np_key(&k, session, gen, &r[i]);
+		netpolicy_key(&k, session, gen, &r[i]);
 		bpf_map__delete_elem(p->skel->maps.egress, &k, sizeof(k), 0);
 	}
 }
@@ -725,7 +700,7 @@ int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netp
 	val.enforce = pol && pol->enforce;
 	val.gen = (uint8_t)(w->val.gen + 1);
 	for (uint32_t i = 0; i < n; i++) {
-		np_key(&k, cgroup_id, val.gen, &rules[i]);
+		netpolicy_key(&k, cgroup_id, val.gen, &rules[i]);
 		if (bpf_map__update_elem(p->skel->maps.egress, &k, sizeof(k), &one, sizeof(one), BPF_ANY)) {
 			int rc = -errno;
 
