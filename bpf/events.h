@@ -196,8 +196,11 @@ struct st_loss_counts {
 /* Value of the `watched` map, per session cgroup.  Egress rules are looked
  * up under gen, so a new rule set is written beside the old one and takes
  * effect with one update of this value. */
+#define ST_ENFORCE_INET 1  /* deny IP egress that no rule allows */
+#define ST_ENFORCE_UNIX 2  /* deny abstract unix sockets (the host's, when sharing its netns) */
+
 struct st_watch {
-	__u8 enforce;       /* deny egress that no rule allows */
+	__u8 enforce;       /* ST_ENFORCE_* */
 	__u8 gen;           /* generation of the session's rules */
 	__u16 slot;         /* of the session's loss counters */
 };

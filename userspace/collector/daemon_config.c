@@ -26,6 +26,8 @@ struct opt {
 static const struct opt opts[] = {
 	{ "journal", OPT_STR, OFF(journal), "/var/lib/sandtrail/journal", "journal directory" },
 	{ "socket", OPT_STR, OFF(socket), "/run/sandtrail/control.sock", "control socket" },
+	{ "gvisor-socket", OPT_STR, OFF(gvisor_socket), "",
+	  "gVisor's remote sink (default: gvisor.sock beside the control socket)" },
 	{ "key", OPT_STR, OFF(key), "/etc/sandtrail/signing.key", "signing key (public half beside it, .pub)" },
 	{ "create-key", OPT_BOOL, OFF(create_key), "false", "create the signing key if it does not exist" },
 	{ "ringbuf-size", OPT_SIZE, OFF(ringbuf_size), "16M", "kernel ring buffer size (power of two)" },

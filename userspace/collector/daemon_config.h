@@ -10,6 +10,7 @@
 struct daemon_config {
 	char *journal;
 	char *socket;
+	char *gvisor_socket;
 	char *key;
 	bool create_key;
 	uint64_t ringbuf_size;
