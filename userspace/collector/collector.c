@@ -20,6 +20,7 @@
 #include "enrich.h"
 #include "escape.h"
 #include "event.h"
+#include "exporter.h"
 #include "gvisor_sink.h"
 #include "journal/journal.h"
 #include "labels.h"
@@ -33,7 +34,8 @@
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
-enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR };
+enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR,
+		 CONN_EXPORT };
 
 struct conn {
 	enum conn_kind kind;
@@ -58,7 +60,7 @@ struct collector {
 	struct enrich enrich;
 	struct rec rec;
 	int epfd;
-	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn, gvisor_conn;
+	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn, gvisor_conn, export_conn;
 	struct held_reply *held;
 	size_t nheld, capheld;
 	int64_t boot_to_wall;
@@ -577,6 +579,7 @@ static json_t *handle_stop(struct collector *c, json_t *req)
 static json_t *handle_ps(struct collector *c)
 {
 	json_t *list = json_array();
+	json_t *exporters = exporters_status(c->cfg->exporters, journal_next_seq(c->journal));
 
 	for (size_t i = 0; i < c->sessions.n; i++) {
 		struct session *s = c->sessions.v[i];
@@ -587,7 +590,21 @@ static json_t *handle_ps(struct collector *c)
 						      "cgroup", s->cgroup_path, "labels", s->labels, "start",
 						      (json_int_t)(s->start_ns / 1000000000ull)));
 	}
-	return json_pack("{s:b, s:o}", "ok", 1, "sessions", list);
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "sessions", list, "exporters", exporters);
+}
+
+/* What a sink refused for good, or never got, is written down. */
+static void write_export_error(void *arg, const struct exporters_notice *n)
+{
+	struct collector *c = arg;
+
+	rec_begin(&c->rec, "export_error", clock_ns(CLOCK_REALTIME));
+	rec_str(&c->rec, "sink", n->sink);
+	rec_uint(&c->rec, "first", n->first);
+	rec_uint(&c->rec, "last", n->last);
+	rec_uint(&c->rec, "count", n->count);
+	rec_str(&c->rec, "reason", n->reason);
+	write_record(c);
 }
 
 static void close_conn(struct collector *c, struct conn *conn)
@@ -809,6 +826,7 @@ static void loop(struct collector *c)
 			case CONN_JOURNAL: on_journal(c); break;
 			case CONN_CLIENT: handle_client(c, conn, evs[i].events); break;
 			case CONN_GVISOR: gvisor_sink_process(c->gvisor); break;
+			case CONN_EXPORT: exporters_notices(c->cfg->exporters, write_export_error, c); break;
 			}
 		}
 	}
@@ -821,6 +839,25 @@ static void shutdown_sessions(struct collector *c)
 		if (!c->sessions.v[i]->ended)
 			end_session(c, c->sessions.v[i], "shutdown", NULL);
 	drain(c);
+}
+
+/* After the journal is open: each sink follows it from a thread of its own. */
+static int start_exporters(struct collector *c)
+{
+	char pub[4096], err[512];
+	struct exporters_env env = { .journal_dir = c->cfg->journal, .state_dir = c->cfg->state };
+	int rc;
+
+	if (!exporters_count(c->cfg->exporters))
+		return 0;
+	if (keys_pub_path(c->cfg->key, pub, sizeof(pub)) == 0 && access(pub, R_OK) == 0)
+		env.pubkey = pub;
+	rc = exporters_start(c->cfg->exporters, &env, err, sizeof(err));
+	if (rc < 0) {
+		log_msg("exporters: %s", err);
+		return rc;
+	}
+	return 0;
 }
 
 static void write_record_cb(void *ctx)
@@ -891,12 +928,17 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
 		goto out;
 	}
+	rc = start_exporters(&c);
+	if (rc < 0)
+		goto out;
 	rc = probes_open(&c.probes, &pc, on_event, &c);
 	if (rc < 0) {
 		log_msg("loading the kernel programs failed: %s", strerror(-rc));
 		goto out;
 	}
 	rc = setup_loop(&c);
+	if (rc == 0 && exporters_notice_fd(cfg->exporters) >= 0)
+		rc = add_fd(&c, &c.export_conn, CONN_EXPORT, exporters_notice_fd(cfg->exporters));
 	if (rc < 0) {
 		log_msg("event loop: %s", strerror(-rc));
 		goto out;
@@ -928,6 +970,7 @@ out:
 	if (c.probes)
 		probes_close(c.probes);
 	if (c.journal) {
+		exporters_notices(cfg->exporters, write_export_error, &c);
 		rc = journal_close(c.journal);
 		if (rc < 0) {
 			log_msg("closing the journal: %s", strerror(-rc));
@@ -944,6 +987,8 @@ out:
 		json_decref(c.held[i].rep);
 	}
 	free(c.held);
+	/* and the sinks may ship it before they stop */
+	exporters_stop(cfg->exporters);
 	session_table_free(&c.sessions);
 	enrich_free(&c.enrich);
 	rec_free(&c.rec);
