@@ -298,6 +298,25 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	_exit(125);
 }
 
+/* What the policy asks that a gvisor session could not police. */
+static int gv_refuse(const struct policy *p, char *err, size_t errlen)
+{
+	/* the sandbox's processes are the Sentry's tasks, not host tasks:
+	 * the host's pids limit would count runsc's threads instead */
+	if (p->pids) {
+		snprintf(err, errlen, "--pids-limit: gvisor mode cannot police it (the sandbox's processes are not "
+			 "host processes; runsc's own threads are)");
+		return -1;
+	}
+	/* the workload's syscalls never reach the host kernel's filters */
+	if (p->seccomp) {
+		snprintf(err, errlen, "--security-opt seccomp=%s: gvisor mode does not apply seccomp profiles "
+			 "(the Sentry serves the sandbox's syscalls)", p->seccomp);
+		return -1;
+	}
+	return 0;
+}
+
 /* The container id, made at first use: the watch request names it. */
 static const char *cid(struct gvisor *g)
 {
@@ -457,6 +476,7 @@ static void gv_release(void *st)
 const struct backend_ops gvisor_backend = {
 	.mode = "gvisor",
 	.no_host_unix = true,
+	.refuse = gv_refuse,
 	.size = sizeof(struct gvisor),
 	.watch_fields = gv_watch_fields,
 	.start = gv_start,
