@@ -2,7 +2,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include "enrich.h"
@@ -76,6 +79,25 @@ void enrich_str(struct enrich *e, struct rec *r, const struct session *s, const 
 		flag_key(r, key, "unreadable");
 	if (str->late)
 		flag_key(r, key, "late");
+	if (str->unresolved)
+		flag_key(r, key, "unresolved");
+	if (str->detached)
+		flag_key(r, key, "detached");
+}
+
+/* An optional string: only when present. */
+static void opt_str(struct enrich *e, struct rec *r, const struct session *s, const char *key,
+		    const struct enrich_str *str)
+{
+	if (str->p)
+		enrich_str(e, r, s, key, str);
+}
+
+/* The dirfd a relative path was resolved from, when not the cwd. */
+static void put_dirfd(struct rec *r, const char *key, int32_t dirfd, const struct enrich_str *req)
+{
+	if (dirfd != AT_FDCWD && (!req->len || req->p[0] != '/'))
+		rec_int(r, key, dirfd);
 }
 
 void enrich_process(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_proc *p)
@@ -99,14 +121,24 @@ void enrich_process(struct enrich *e, struct rec *r, const struct session *s, co
 void enrich_exec(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_exec *x)
 {
 	enrich_str(e, r, s, "filename", &x->filename);
+	opt_str(e, r, s, "path", &x->path);
+	if (x->dirfd != AT_FDCWD)
+		put_dirfd(r, "dirfd", x->dirfd, &x->filename);
+	if (x->at_flags)
+		flagnames_at(r, "at_flags", x->at_flags);
 	rec_key(r, "argv");
 	msgpack_pack_array(&r->pk, x->argc);
 	for (uint32_t i = 0; i < x->argc; i++)
 		enrich_pack_bin(e, r, s, x->argv[i].p, x->argv[i].len);
 	if (x->argv_truncated)
 		rec_bool(r, "argv_truncated", true);
+	if (x->argv_unreadable)
+		rec_bool(r, "argv_unreadable", true);
 	if (x->exe.len)
 		enrich_str(e, r, s, "exe", &x->exe);
+	/* an interpreter ran the file named (#!): argv is the interpreter's,
+	 * exe the interpreter, script the file */
+	opt_str(e, r, s, "script", &x->script);
 	rec_int(r, "ret", x->ret);
 }
 
@@ -142,16 +174,23 @@ void enrich_open(struct enrich *e, struct rec *r, const struct session *s, const
 void enrich_unlink(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_unlink *u)
 {
 	enrich_str(e, r, s, "path", &u->path);
+	opt_str(e, r, s, "requested", &u->requested);
 	rec_bool(r, "dir", u->dir);
-	if (u->dirfd != AT_FDCWD && u->path.len && u->path.p[0] != '/')
-		rec_int(r, "dirfd", u->dirfd);
+	put_dirfd(r, "dirfd", u->dirfd, u->requested.p ? &u->requested : &u->path);
 	rec_int(r, "ret", u->ret);
 }
 
 void enrich_rename(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_rename *x)
 {
 	enrich_str(e, r, s, "from", &x->from);
+	opt_str(e, r, s, "from_requested", &x->from_requested);
 	enrich_str(e, r, s, "to", &x->to);
+	opt_str(e, r, s, "to_requested", &x->to_requested);
+	/* both, as passed, whatever the paths: the pair is what was asked */
+	if (x->dirfds) {
+		rec_int(r, "from_dirfd", x->from_dirfd);
+		rec_int(r, "to_dirfd", x->to_dirfd);
+	}
 	if (x->flags)
 		flagnames_rename(r, "flags", x->flags);
 	rec_int(r, "ret", x->ret);
@@ -179,21 +218,187 @@ void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, co
 	rec_int(r, "ret", c->ret);
 }
 
+/* A time a utimes call sets: ns since the epoch, or "now", "omit". */
+static void put_time(struct rec *r, const char *key, int64_t sec, int64_t nsec)
+{
+	if (nsec == UTIME_NOW)
+		rec_str(r, key, "now");
+	else if (nsec == UTIME_OMIT)
+		rec_str(r, key, "omit");
+	else
+		rec_int(r, key, sec * 1000000000 + nsec);
+}
+
+/* The permission bits, and those that give privilege called out. */
+static void put_mode(struct rec *r, uint32_t mode)
+{
+	rec_uint(r, "mode", mode & 07777);
+	if (mode & S_ISUID)
+		rec_bool(r, "setuid", true);
+	if (mode & S_ISGID)
+		rec_bool(r, "setgid", true);
+	if (mode & S_ISVTX)
+		rec_bool(r, "sticky", true);
+}
+
+static void put_flags_at(struct rec *r, uint32_t flags)
+{
+	if (flags)
+		flagnames_at(r, "flags", flags);
+}
+
+void enrich_fileop(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_fileop *f)
+{
+	enrich_str(e, r, s, "path", &f->path);
+	if (f->requested.p) {
+		enrich_str(e, r, s, "requested", &f->requested);
+		put_dirfd(r, "dirfd", f->dirfd, &f->requested);
+	} else {
+		rec_int(r, "fd", f->fd);
+	}
+	switch (f->type) {
+	case ST_EV_TRUNCATE:
+		rec_int(r, "length", f->length);
+		break;
+	case ST_EV_MKDIR:
+		put_mode(r, f->mode);
+		break;
+	case ST_EV_MKNOD: {
+		const char *t = flagnames_file_type(f->mode);
+
+		if (t)
+			rec_str(r, "file_type", t);
+		else
+			rec_uint(r, "file_type", f->mode & S_IFMT);
+		put_mode(r, f->mode);
+		if (S_ISCHR(f->mode) || S_ISBLK(f->mode)) {
+			rec_uint(r, "major", major(f->dev));
+			rec_uint(r, "minor", minor(f->dev));
+		}
+		break;
+	}
+	case ST_EV_SYMLINK:
+		/* the link's content, as given: resolved only when followed */
+		opt_str(e, r, s, "target", &f->other);
+		break;
+	case ST_EV_LINK:
+		opt_str(e, r, s, "target", &f->other);
+		opt_str(e, r, s, "target_requested", &f->other_requested);
+		if (f->other_requested.p)
+			put_dirfd(r, "target_dirfd", f->other_dirfd, &f->other_requested);
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_CHMOD:
+		put_mode(r, f->mode);
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_CHOWN:
+		if (f->owner != (uint32_t)-1)
+			rec_uint(r, "owner", f->owner);
+		if (f->group != (uint32_t)-1)
+			rec_uint(r, "group", f->group);
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_UTIMES:
+		if (f->args_unreadable) {
+			rec_bool(r, "times_unreadable", true);
+		} else {
+			put_time(r, "atime", f->atime_s, f->atime_ns);
+			put_time(r, "mtime", f->mtime_s, f->mtime_ns);
+		}
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_SETXATTR:
+	case ST_EV_REMOVEXATTR:
+		opt_str(e, r, s, "name", &f->name);
+		/* never the value: its size */
+		if (f->type == ST_EV_SETXATTR && f->args_unreadable)
+			rec_bool(r, "size_unreadable", true);
+		else if (f->type == ST_EV_SETXATTR)
+			rec_uint(r, "size", f->size);
+		if (f->xattr_flags)
+			flagnames_xattr(r, "xattr_flags", f->xattr_flags);
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_MOUNT:
+		opt_str(e, r, s, "source", &f->other);
+		opt_str(e, r, s, "source_requested", &f->other_requested);
+		if (f->move_mount) {
+			if (f->other_requested.p)
+				put_dirfd(r, "source_dirfd", f->other_dirfd, &f->other_requested);
+			flagnames_move_mount(r, "flags", f->flags);
+			break;
+		}
+		opt_str(e, r, s, "fstype", &f->name);
+		flagnames_mount(r, "flags", f->flags);
+		break;
+	case ST_EV_UMOUNT:
+		flagnames_umount(r, "flags", f->flags);
+		break;
+	case ST_EV_PIVOT_ROOT:
+		opt_str(e, r, s, "put_old", &f->other);
+		opt_str(e, r, s, "put_old_requested", &f->other_requested);
+		break;
+	}
+	rec_int(r, "ret", f->ret);
+}
+
 /* ---- the kernel's events ---- */
 
-/* A string of ev as a record keeps it; a kernel path walk is joined into
- * e->path (one walk per event at most). */
-static struct enrich_str from_event(struct enrich *e, const struct event_str *s)
+/* A user string of an event, as a record keeps it. */
+static struct enrich_str from_event(const struct event_str *s)
 {
-	struct enrich_str out = {
+	return (struct enrich_str){
 		.p = s->p, .len = s->len, .truncated = s->truncated, .unreadable = !s->present, .late = s->late,
 	};
+}
 
-	if (s->components) {
-		out.len = event_path_join(s, e->path, sizeof(e->path), &out.truncated);
-		out.p = e->path;
+/* The path built in e->path[i] (n bytes).  A memfd is named as the kernel
+ * names it, "memfd:NAME", with " (memfd)" (no path starts so); other files
+ * outside the mount namespace keep the names walked, flagged detached. */
+static struct enrich_str built(struct enrich *e, int i, size_t n, bool truncated, bool detached)
+{
+	static const char memfd[] = "/memfd:", suffix[] = " (memfd)";
+	uint8_t *p = e->path[i];
+	struct enrich_str out = { .p = p, .len = n, .truncated = truncated, .detached = detached };
+
+	if (detached && n >= sizeof(memfd) - 1 && !memcmp(p, memfd, sizeof(memfd) - 1) && !memchr(p + 1, '/', n - 1)) {
+		memcpy(p + n, suffix, sizeof(suffix) - 1);
+		out.p = p + 1;
+		out.len = n - 1 + sizeof(suffix) - 1;
+		out.detached = false;
 	}
 	return out;
+}
+
+/* The file a kernel walk names, in e->path[i]. */
+static struct enrich_str walked(struct enrich *e, int i, const struct event_str *walk)
+{
+	bool truncated;
+	size_t n = event_path_join(walk, e->path[i], EVENT_PATH_MAX, &truncated);
+
+	return built(e, i, n, truncated, walk->detached);
+}
+
+/* The absolute path of req (NULL: the call named no path, it acted on an
+ * fd) resolved from the walk base, in e->path[i]; when base could not be
+ * walked, req as passed, unresolved: never a guess. */
+static struct enrich_str resolved(struct enrich *e, int i, const struct event_str *req, const struct event_str *base)
+{
+	struct enrich_str out = { .p = (const uint8_t *)"", .unresolved = true };
+	bool truncated;
+	size_t n;
+
+	if (!base->present || (req && !req->present)) {
+		if (req && req->present) {
+			out.p = req->p;
+			out.len = req->len;
+			out.truncated = req->truncated;
+		}
+		return out;
+	}
+	n = event_path_resolve(base, req ? req->p : NULL, req ? req->len : 0, e->path[i], EVENT_PATH_MAX, &truncated);
+	return built(e, i, n, truncated || (req && req->truncated), base->detached);
 }
 
 static void event_exec(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
@@ -202,8 +407,10 @@ static void event_exec(struct enrich *e, struct rec *r, const struct session *s,
 	const struct event_str *argv = &ev->str[1];
 	struct enrich_str args[ST_ARGS_MAX];
 	struct enrich_exec x = {
-		.filename = from_event(e, &ev->str[0]), .argv = args, .ret = k->ret,
+		.filename = from_event(&ev->str[0]), .argv = args, .ret = k->ret,
 		.argv_truncated = argv->truncated || (ev->h->flags & ST_F_TRUNC_ARGS) || k->argc > ST_ARGS_MAX,
+		.argv_unreadable = !argv->present, .path = resolved(e, 0, &ev->str[0], &ev->str[3]),
+		.dirfd = ev->h->syscall == ST_SYS_EXECVEAT ? k->dirfd : AT_FDCWD, .at_flags = k->at_flags,
 	};
 	uint32_t off = 0;
 
@@ -216,7 +423,9 @@ static void event_exec(struct enrich *e, struct rec *r, const struct session *s,
 		off += len + 1;
 	}
 	if (ev->str[2].len)
-		x.exe = from_event(e, &ev->str[2]);
+		x.exe = walked(e, 1, &ev->str[2]);
+	if (ev->h->flags & ST_F_SCRIPT)
+		x.script = x.path;
 	enrich_exec(e, r, s, &x);
 	/* the process now runs exe: later records carry it as image */
 	if (k->ret == 0)
@@ -228,13 +437,16 @@ static void event_open(struct enrich *e, struct rec *r, const struct session *s,
 {
 	const struct st_open *k = ev->body;
 	const struct event_str *req = &ev->str[0], *res = &ev->str[1];
-	bool resolved = k->ret >= 0 && res->present && res->len > 0;
 	struct enrich_open o = {
-		.requested = from_event(e, req), .flags = k->flags, .resolve = k->resolve, .mode = k->mode,
+		.requested = from_event(req), .flags = k->flags, .resolve = k->resolve, .mode = k->mode,
 		.dirfd = k->dirfd, .ret = k->ret,
 	};
 
-	o.path = resolved ? from_event(e, res) : o.requested;
+	/* the file the returned fd refers to; else where the path led */
+	if (k->ret >= 0 && res->present && res->len > 0)
+		o.path = walked(e, 0, res);
+	else
+		o.path = resolved(e, 0, req, &ev->str[2]);
 	enrich_open(e, r, s, &o);
 }
 
@@ -249,8 +461,56 @@ static void event_connect(struct enrich *e, struct rec *r, const struct session 
 
 	memcpy(c.addr, k->addr, sizeof(c.addr));
 	if (k->family == AF_UNIX)
-		c.unix_path = from_event(e, &ev->str[0]);
+		c.unix_path = from_event(&ev->str[0]);
 	enrich_connect(e, r, s, &c);
+}
+
+/* The second path operand of a file operation, made absolute where it is
+ * a path (events.h). */
+static void fileop_other(struct enrich *e, const struct event *ev, struct enrich_fileop *f)
+{
+	const struct st_fileop *k = ev->body;
+	const struct event_str *p2 = &ev->str[1];
+	bool is_path = f->type == ST_EV_LINK || f->type == ST_EV_PIVOT_ROOT ||
+		       (f->type == ST_EV_MOUNT && (f->move_mount || (k->flags & (MS_BIND | MS_MOVE))));
+
+	if (is_path) {
+		f->other = resolved(e, 1, p2, &ev->str[4]);
+		f->other_requested = from_event(p2);
+		f->other_dirfd = k->dirfd2;
+	} else if (f->type == ST_EV_SYMLINK || p2->len || !p2->present) {
+		f->other = from_event(p2); /* symlink's target; mount's device */
+	}
+}
+
+static void event_fileop(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
+	const struct st_fileop *k = ev->body;
+	const struct event_str *name = &ev->str[2];
+	uint32_t sys = ev->h->syscall;
+	bool fd = ev->h->flags & ST_F_FD_1;
+	struct enrich_fileop f = {
+		.type = ev->h->type, .path = resolved(e, 0, fd ? NULL : &ev->str[0], &ev->str[3]), .fd = k->dirfd,
+		.dirfd = k->dirfd, .mode = k->mode, .flags = k->flags, .move_mount = sys == ST_SYS_MOVE_MOUNT,
+		.length = (int64_t)k->arg[0], .dev = k->arg[0], .owner = (uint32_t)k->arg[0],
+		.group = (uint32_t)k->arg[1], .atime_s = (int64_t)k->arg[0], .atime_ns = (int64_t)k->arg[1],
+		.mtime_s = (int64_t)k->arg[2], .mtime_ns = (int64_t)k->arg[3], .size = k->arg[0],
+		.args_unreadable = ev->h->flags & ST_F_ARG_FAULT, .ret = k->ret,
+	};
+
+	if (!fd)
+		f.requested = from_event(&ev->str[0]);
+	fileop_other(e, ev, &f);
+	if (name->len || !name->present)
+		f.name = from_event(name);
+	if (sys == ST_SYS_LCHOWN)
+		f.flags = AT_SYMLINK_NOFOLLOW;
+	/* setxattr's flags are XATTR_*; setxattrat's AT_*, with XATTR_* in its struct */
+	if (f.type == ST_EV_SETXATTR) {
+		f.xattr_flags = sys == ST_SYS_SETXATTRAT ? (uint32_t)k->arg[1] : k->flags;
+		f.flags = sys == ST_SYS_SETXATTRAT ? k->flags : 0;
+	}
+	enrich_fileop(e, r, s, &f);
 }
 
 void enrich_event(struct enrich *e, const struct event *ev, const struct session *s, uint64_t wall_ns,
@@ -290,20 +550,25 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 		const struct st_unlink *u = ev->body;
 
 		enrich_unlink(e, r, s, &(struct enrich_unlink){
-			.path = from_event(e, &ev->str[0]), .dirfd = u->dirfd, .ret = u->ret,
-			.dir = h->syscall == ST_SYS_RMDIR || (u->flags & AT_REMOVEDIR) });
+			.path = resolved(e, 0, &ev->str[0], &ev->str[1]), .requested = from_event(&ev->str[0]),
+			.dirfd = u->dirfd, .ret = u->ret, .dir = h->syscall == ST_SYS_RMDIR || (u->flags & AT_REMOVEDIR) });
 		break;
 	}
 	case ST_EV_RENAME: {
 		const struct st_rename *x = ev->body;
 
 		enrich_rename(e, r, s, &(struct enrich_rename){
-			.from = from_event(e, &ev->str[0]), .to = from_event(e, &ev->str[1]), .flags = x->flags,
-			.ret = x->ret });
+			.from = resolved(e, 0, &ev->str[0], &ev->str[2]), .to = resolved(e, 1, &ev->str[1], &ev->str[3]),
+			.from_requested = from_event(&ev->str[0]), .to_requested = from_event(&ev->str[1]),
+			.dirfds = h->syscall != ST_SYS_RENAME, .from_dirfd = x->olddirfd, .to_dirfd = x->newdirfd,
+			.flags = x->flags, .ret = x->ret });
 		break;
 	}
 	case ST_EV_CONNECT:
 		event_connect(e, r, s, ev);
+		break;
+	default:
+		event_fileop(e, r, s, ev);
 		break;
 	}
 }

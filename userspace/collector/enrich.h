@@ -15,19 +15,26 @@
 #include "redact.h"
 #include "session.h"
 
+/* Paths one kernel event may name at once (exec: path and exe), each with
+ * room for " (memfd)". */
+#define ENRICH_PATHS 2
+
 struct enrich {
 	struct proctable procs; /* host pids, from the kernel's events */
 	struct redact_buf rb;
-	uint8_t path[ST_PATH_MAX + ST_NAME_MAX];
+	uint8_t path[ENRICH_PATHS][EVENT_PATH_MAX + 16];
 };
 
-/* A byte string from the sandbox and what happened to it on the way. */
+/* A byte string from the sandbox and what happened to it on the way.
+ * Optional fields are absent while p is NULL. */
 struct enrich_str {
 	const uint8_t *p;
 	size_t len;
 	bool truncated;  /* cut to its bound */
 	bool unreadable; /* the source could not read it: empty */
 	bool late;       /* read at the syscall's exit, not its entry */
+	bool unresolved; /* a path that could not be made absolute: as passed */
+	bool detached;   /* a file outside the task's mount namespace */
 };
 
 /* Which side of a gVisor session saw a record (the `view` field). */
@@ -49,9 +56,13 @@ struct enrich_proc {
 
 struct enrich_exec {
 	struct enrich_str filename, exe; /* exe.len 0: none */
+	struct enrich_str path;          /* the file filename names, absolute (optional) */
+	struct enrich_str script;        /* an interpreter ran it: the script (optional) */
 	const struct enrich_str *argv;
 	uint32_t argc;
-	bool argv_truncated;
+	bool argv_truncated, argv_unreadable;
+	int32_t dirfd;                   /* execveat's; AT_FDCWD: none */
+	uint32_t at_flags;
 	int32_t ret;
 };
 
@@ -64,15 +75,41 @@ struct enrich_open {
 };
 
 struct enrich_unlink {
-	struct enrich_str path;
+	struct enrich_str path, requested; /* requested: optional */
 	bool dir;
 	int32_t dirfd;
 	int32_t ret;
 };
 
 struct enrich_rename {
-	struct enrich_str from, to;
+	struct enrich_str from, to, from_requested, to_requested; /* *_requested: optional */
+	bool dirfds;                     /* the call took them (renameat, renameat2) */
+	int32_t from_dirfd, to_dirfd;
 	uint32_t flags;
+	int32_t ret;
+};
+
+/* truncate, mkdir, mknod, symlink, link, chmod, chown, utimes, setxattr,
+ * removexattr, mount, umount, pivot_root (type: ST_EV_*). */
+struct enrich_fileop {
+	uint32_t type;
+	struct enrich_str path, requested; /* requested absent: the call acted on fd */
+	int32_t fd, dirfd;                 /* dirfd: AT_FDCWD none */
+	/* link: the existing file; symlink: the link's content; mount: the
+	 * source; pivot_root: put_old (optional) */
+	struct enrich_str other, other_requested;
+	int32_t other_dirfd;
+	struct enrich_str name;            /* xattr name, mount's fs type (optional) */
+	uint32_t mode;                     /* chmod, mkdir, mknod (with the type) */
+	uint32_t flags;                    /* AT_*, MS_*, MNT_*, MOVE_MOUNT_* as the call took them */
+	uint32_t xattr_flags;
+	bool move_mount;
+	int64_t length;                    /* truncate */
+	uint64_t dev;                      /* mknod */
+	uint32_t owner, group;             /* chown; (uint32_t)-1: unchanged */
+	int64_t atime_s, atime_ns, mtime_s, mtime_ns; /* utimes; ns may be UTIME_NOW, UTIME_OMIT */
+	uint64_t size;                     /* setxattr: the value's */
+	bool args_unreadable;              /* the times or xattr arguments */
 	int32_t ret;
 };
 
@@ -101,7 +138,8 @@ void enrich_pack_bin(struct enrich *e, struct rec *r, const struct session *s, c
 /* key and a byte string from the sandbox, with secrets of s redacted. */
 void enrich_bytes(struct enrich *e, struct rec *r, const struct session *s, const char *key, const void *p,
 		  size_t len);
-/* key and str, with key_truncated / key_unreadable / key_late when so. */
+/* key and str, with key_truncated / key_unreadable / key_late /
+ * key_unresolved / key_detached when so. */
 void enrich_str(struct enrich *e, struct rec *r, const struct session *s, const char *key,
 		const struct enrich_str *str);
 
@@ -114,5 +152,6 @@ void enrich_open(struct enrich *e, struct rec *r, const struct session *s, const
 void enrich_unlink(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_unlink *u);
 void enrich_rename(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_rename *x);
 void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_connect *c);
+void enrich_fileop(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_fileop *f);
 
 #endif

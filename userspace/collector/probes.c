@@ -24,7 +24,7 @@
 
 #define TRACEFS      "/sys/kernel/tracing"
 #define DEBUGFS_TR   "/sys/kernel/debug/tracing"
-#define TP_MAX       64
+#define TP_MAX       256
 #define TP_PATH_MAX  160
 #define RINGBUF_DEFAULT (16u << 20)
 #define WAKEUP_MAX   (256u << 10) /* waiting bytes that wake the collector at once */
