@@ -50,6 +50,8 @@ check() {
 		return 1
 	fi
 }
+# skip NAME REASON: a check this host cannot run, counted as skipped
+skip() { echo "ok - $1 # SKIP $2"; }
 # diag TEXT...: shown by the runner when the test fails
 diag() { printf '# %s\n' "$@"; }
 
@@ -133,3 +135,20 @@ replay_json() {
 
 # jq_count FILE FILTER: how many records of FILE match the jq FILTER.
 jq_count() { jq -c "select($2)" "$1" | wc -l; }
+
+# attach_type_names: the attach types of the links in `bpftool link show -j`
+# (stdin), one name a line, sorted.  A bpftool older than the kernel prints
+# the newer types by number: the kernel's BTF names them then.
+attach_type_names() {
+	local names
+	names=$(bpftool btf dump file /sys/kernel/btf/vmlinux format raw 2>/dev/null | awk -F"[' =\t]+" '
+		/ENUM .bpf_attach_type/ { on = 1; next }
+		on && /^\[/ { exit }
+		on { print $4, tolower(substr($2, 5)) }')
+	jq -r '.[] | .attach_type' | while read -r t; do
+		case $t in
+		*[!0-9]*) echo "$t" ;;
+		*) awk -v n="$t" '$1 == n { print $2; f = 1 } END { if (!f) print "unknown-" n }' <<<"$names" ;;
+		esac
+	done | sort
+}
