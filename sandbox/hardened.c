@@ -144,7 +144,9 @@ static void __attribute__((noreturn)) contain(struct child *c)
 	step(neg_errno(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)), "prctl(PR_SET_PDEATHSIG)");
 	/* CMD must not read the init's memory or fds through /proc/1 */
 	step(neg_errno(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)), "prctl(PR_SET_DUMPABLE)");
-	/* last restriction: the filter refuses mount, sethostname, capset above */
+	/* last restrictions: the filters refuse mount, sethostname, capset above.
+	 * The fixed one first, as the profile may refuse seccomp() itself */
+	step(seccomp_fixed_apply(), "seccomp(SECCOMP_SET_MODE_FILTER, fixed filter)");
 	step(seccomp_profile_apply(c->s->seccomp), "seccomp(SECCOMP_SET_MODE_FILTER)");
 	/* contained: say so, then hold CMD until sandtraild traces the cgroup */
 	if (write(c->fd[FD_REPORT], "", 1) != 1 || read(c->fd[FD_GO], &b, 1) != 1)

@@ -1,7 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,28 +48,43 @@ static int depth(const char *path)
 	return n;
 }
 
-/* Homes that hold the caller's config files and keys: hidden unless mounted. */
-static void plan_hides(struct mntns_plan *plan)
+/* An O_PATH fd on the absolute path, opened one component at a time and
+ * refusing symbolic links: a link planted in a workspace by an earlier
+ * session cannot redirect a later session's volume, and nothing can swap a
+ * component between the check and the open.  -errno; on ELOOP, link holds
+ * the path up to the link. */
+int mntns_open_nofollow(const char *path, char *link, size_t linklen)
 {
-	const char *cands[MNTNS_HIDE_MAX] = { "/root", getenv("HOME"), NULL, NULL };
-	const char *sudo = getenv("SUDO_USER");
-	struct passwd *pw = getpwuid(getuid());
+	char buf[PATH_MAX], *save = NULL, *c;
+	int fd, next;
 
-	cands[2] = pw ? pw->pw_dir : NULL;
-	if (sudo && (pw = getpwnam(sudo)))
-		cands[3] = pw->pw_dir;
-	for (size_t i = 0; i < MNTNS_HIDE_MAX; i++) {
+	if (path[0] != '/' || strlen(path) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, path);
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
 		struct stat st;
-		bool dup = false;
 
-		if (!cands[i] || cands[i][0] != '/' || !strcmp(cands[i], "/") || stat(cands[i], &st) < 0 ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		for (size_t j = 0; j < plan->nhide; j++)
-			dup |= !strcmp(plan->hide[j], cands[i]);
-		if (!dup)
-			plan->hide[plan->nhide++] = strdup(cands[i]);
+		next = openat(fd, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 || fstat(next, &st) < 0) {
+			int e = errno;
+
+			close(fd);
+			if (next >= 0)
+				close(next);
+			return -e;
+		}
+		close(fd);
+		fd = next;
+		if (S_ISLNK(st.st_mode)) {
+			snprintf(link, linklen, "%.*s", (int)(c - buf + strlen(c)), path);
+			close(fd);
+			return -ELOOP;
+		}
 	}
+	return fd;
 }
 
 /* One idmapping user namespace per owner of bind sources. */
@@ -96,24 +111,170 @@ static int idmap_for(struct idmap_cache *c, const struct policy *p, uid_t uid, g
 	return fd;
 }
 
+/* Of the host, the root shows what programs need to run and nothing else:
+ * no /home, /root, /var, /run (its sockets), /srv, /mnt, /opt, /sys. */
+static const char *const host_top[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+/* What of /etc the C library, the dynamic linker, name resolution, TLS,
+ * locales and shells read; nothing about the host's users, services or keys
+ * (passwd and group are made for the session). */
+static const char *const host_etc[] = {
+	"alternatives", "bash.bashrc", "ca-certificates", "ca-certificates.conf", "debian_version", "environment",
+	"gai.conf", "host.conf", "hosts", "inputrc", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "locale.alias",
+	"locale.conf", "localtime", "mime.types", "nsswitch.conf", "os-release", "profile", "protocols", "resolv.conf",
+	"rpc", "services", "ssl", "timezone",
+};
+/* Made fresh in every root: never taken from the host or the image. */
+static const char *const own_top[] = { "dev", "proc", "tmp" };
+
+static bool listed(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, list[i]))
+			return true;
+	return false;
+}
+
+static int add_entry(struct mntns_plan *plan, const char *path, int fd, const char *link, bool dir)
+{
+	struct mntns_entry *e;
+
+	if (plan->nentries == MNTNS_ENTRIES_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	e = &plan->entries[plan->nentries++];
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	e->fd = fd;
+	e->dir = dir;
+	e->link = link ? strdup(link) : NULL;
+	return 0;
+}
+
+/* The entry name of dirfd, as a read-only tree (or the link it is) at path
+ * of the new root.  follow: a link is opened through (the host's /etc is
+ * root's; some of its files are links into /run), else recreated. */
+static int take_entry(struct mntns_plan *plan, int dirfd, const char *name, const char *path, bool follow)
+{
+	char target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd, tree;
+
+	fd = openat(dirfd, name, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		n = readlinkat(fd, "", target, sizeof(target) - 1);
+		close(fd);
+		if (n < 0)
+			return -1;
+		target[n] = 0;
+		return add_entry(plan, path, -1, target, false);
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		close(fd); /* sockets, devices, fifos: never part of a root */
+		return 0;
+	}
+	tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+					  (S_ISDIR(st.st_mode) ? AT_RECURSIVE : 0));
+	close(fd);
+	if (tree < 0)
+		return -1;
+	if (setattr(tree, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, -1) < 0 ||
+	    add_entry(plan, path, tree, NULL, S_ISDIR(st.st_mode)) < 0) {
+		int e = errno;
+
+		close(tree);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* The trees of the new root: the host's needed directories and a filtered
+ * /etc, or every top-level entry of --rootfs. */
+static int plan_root(struct mntns_plan *plan, const struct policy *p, char *err, size_t errlen)
+{
+	const char *root = p->rootfs ? p->rootfs : "/";
+	char link[PATH_MAX], path[NAME_MAX + 8];
+	struct dirent *de;
+	int rootfd, etcfd;
+	DIR *d;
+
+	rootfd = mntns_open_nofollow(root, link, sizeof(link));
+	if (rootfd == -ELOOP) {
+		snprintf(err, errlen, "rootfs %s: %s is a symbolic link", root, link);
+		return -1;
+	}
+	if (rootfd < 0) {
+		errno = -rootfd;
+		return efail(err, errlen, "open(\"%s\", O_PATH|O_NOFOLLOW)", root);
+	}
+	if (!p->rootfs) {
+		for (size_t i = 0; i < sizeof(host_top) / sizeof(host_top[0]); i++)
+			if (take_entry(plan, rootfd, host_top[i], host_top[i], false) < 0)
+				goto fail_top;
+		close(rootfd);
+		etcfd = open("/etc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (etcfd < 0)
+			return efail(err, errlen, "open(\"/etc\")");
+		for (size_t i = 0; i < sizeof(host_etc) / sizeof(host_etc[0]); i++) {
+			snprintf(path, sizeof(path), "etc/%s", host_etc[i]);
+			if (take_entry(plan, etcfd, host_etc[i], path, true) < 0) {
+				efail(err, errlen, "open_tree(\"/etc/%s\", OPEN_TREE_CLONE)", host_etc[i]);
+				close(etcfd);
+				return -1;
+			}
+		}
+		close(etcfd);
+		plan->own_etc = true;
+		return 0;
+	}
+	d = fdopendir(openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!d) {
+		efail(err, errlen, "opendir(\"%s\")", root);
+		close(rootfd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' &&
+		    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		if (listed(de->d_name, own_top, sizeof(own_top) / sizeof(own_top[0])))
+			continue;
+		if (take_entry(plan, rootfd, de->d_name, de->d_name, false) < 0) {
+			efail(err, errlen, "open_tree(\"%s/%s\", OPEN_TREE_CLONE)", root, de->d_name);
+			closedir(d);
+			close(rootfd);
+			return -1;
+		}
+	}
+	closedir(d);
+	close(rootfd);
+	return 0;
+fail_top:
+	efail(err, errlen, "open_tree(\"%s\", OPEN_TREE_CLONE|AT_RECURSIVE)", root);
+	close(rootfd);
+	return -1;
+}
+
 int mntns_parent(struct mntns_plan *plan, const struct policy *p, char *err, size_t errlen)
 {
 	struct idmap_cache ids = { .n = 0 };
-	const char *root = p->rootfs ? p->rootfs : "/";
 	int rc = -1;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->p = p;
-	plan->root_fd = -1;
 	for (size_t i = 0; i < MNTNS_DEVS; i++)
 		plan->dev_fds[i] = -1;
 	for (size_t i = 0; i < POLICY_MOUNTS_MAX; i++)
 		plan->bind_fds[i] = -1;
-	plan->root_fd = open_tree(AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-	if (plan->root_fd < 0)
-		return efail(err, errlen, "open_tree(\"%s\", OPEN_TREE_CLONE|AT_RECURSIVE)", root);
-	if (setattr(plan->root_fd, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, -1) < 0)
-		return efail(err, errlen, "mount_setattr(\"%s\", MOUNT_ATTR_RDONLY|AT_RECURSIVE)", root);
+	if (plan_root(plan, p, err, errlen) < 0)
+		return -1;
 	for (size_t i = 0; i < MNTNS_DEVS; i++) {
 		char path[32];
 
@@ -128,18 +289,46 @@ int mntns_parent(struct mntns_plan *plan, const struct policy *p, char *err, siz
 		const struct policy_mount *m = &p->mounts[i];
 		uint64_t flags = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->ro ? MOUNT_ATTR_RDONLY : 0);
 		struct stat st;
-		int fd, ns;
+		char link[PATH_MAX];
+		uid_t owner_uid;
+		gid_t owner_gid;
+		int fd, ns, src;
 
 		plan->order[i] = i;
 		if (m->type != POLICY_MOUNT_BIND)
 			continue;
-		fd = open_tree(AT_FDCWD, m->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		src = mntns_open_nofollow(m->src, link, sizeof(link));
+		if (src == -ELOOP) {
+			snprintf(err, errlen, "mount %s: %s is a symbolic link: volume sources are opened without "
+				 "following links (name the real directory, or add the option follow)", m->dst, link);
+			goto out;
+		}
+		if (src < 0) {
+			errno = -src;
+			efail(err, errlen, "mount %s: open(\"%s\", O_PATH|O_NOFOLLOW)", m->dst, m->src);
+			goto out;
+		}
+		fd = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		close(src);
 		if (fd < 0 || fstat(fd, &st) < 0) {
 			efail(err, errlen, "mount %s: open_tree(\"%s\", OPEN_TREE_CLONE)", m->dst, m->src);
 			goto out;
 		}
 		plan->bind_fds[i] = fd;
-		ns = idmap_for(&ids, p, st.st_uid, st.st_gid);
+		/* the sandbox user is the owner of the source (reads) or of what the
+		 * session creates there (writes): never host root unasked */
+		owner_uid = st.st_uid;
+		owner_gid = st.st_gid;
+		if (!m->ro && p->volume_owner_set) {
+			owner_uid = p->volume_uid;
+			owner_gid = p->volume_gid;
+		} else if (!m->ro && st.st_uid == 0) {
+			snprintf(err, errlen, "mount %s: %s belongs to root, so what the session writes there would be "
+				 "root's on the host: name its owner with --volume-owner UID[:GID] (--volume-owner 0 "
+				 "to accept root), or mount it read-only", m->dst, m->src);
+			goto out;
+		}
+		ns = idmap_for(&ids, p, owner_uid, owner_gid);
 		if (ns < 0) {
 			errno = -ns;
 			efail(err, errlen, "mount %s: idmapping user namespace", m->dst);
@@ -163,7 +352,6 @@ int mntns_parent(struct mntns_plan *plan, const struct policy *p, char *err, siz
 			plan->order[j] = plan->order[j - 1];
 			plan->order[j - 1] = t;
 		}
-	plan_hides(plan);
 	rc = 0;
 out:
 	for (size_t i = 0; i < ids.n; i++)
@@ -173,18 +361,18 @@ out:
 
 void mntns_release(struct mntns_plan *plan)
 {
-	if (plan->root_fd >= 0)
-		close(plan->root_fd);
+	for (size_t i = 0; i < plan->nentries; i++) {
+		if (plan->entries[i].fd >= 0)
+			close(plan->entries[i].fd);
+		free(plan->entries[i].link);
+	}
 	for (size_t i = 0; i < MNTNS_DEVS; i++)
 		if (plan->dev_fds[i] >= 0)
 			close(plan->dev_fds[i]);
 	for (size_t i = 0; i < POLICY_MOUNTS_MAX; i++)
 		if (plan->bind_fds[i] >= 0)
 			close(plan->bind_fds[i]);
-	for (size_t i = 0; i < plan->nhide; i++)
-		free(plan->hide[i]);
 	memset(plan, 0, sizeof(*plan));
-	plan->root_fd = -1;
 }
 
 /* ---- child side ---- */
@@ -219,8 +407,9 @@ static int make_point(const char *dst, bool file, char *err, size_t errlen)
 	return 0;
 fail:
 	if (errno == EROFS) {
-		snprintf(err, errlen, "mount %s: no such mount point in the read-only root (choose an existing "
-			 "directory or one under a tmpfs such as /tmp)", dst);
+		snprintf(err, errlen, "mount %s: %s cannot be made in a read-only directory of the root (the "
+			 "host's /usr, /bin, /sbin, /lib* or the --rootfs image): choose a destination outside them",
+			 dst, path);
 		return -1;
 	}
 	return efail(err, errlen, "mkdir(\"%s\")", path);
@@ -265,6 +454,81 @@ static int setup_dev(const struct mntns_plan *plan, char *err, size_t errlen)
 	return 0;
 }
 
+/* A small file of the new root (the sandbox user's: only it is mapped in
+ * the namespace; the root is read-only once filled). */
+static int write_file(const char *path, const char *text, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	size_t len = strlen(text);
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		efail(err, errlen, "write(\"%s\")", path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* passwd, group and hostname of the session: the host's users are none of
+ * its business. */
+static int write_etc(const struct policy *p, char *err, size_t errlen)
+{
+	char text[512];
+	int n;
+
+	n = snprintf(text, sizeof(text), "root:x:0:0:root:/root:/bin/sh\n");
+	if (p->uid != 0 && p->uid != 65534)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "sandbox:x:%u:%u:sandtrail session:/tmp:/bin/sh\n",
+			      (unsigned)p->uid, (unsigned)p->gid);
+	snprintf(text + n, sizeof(text) - (size_t)n, "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+	if (write_file("etc/passwd", text, err, errlen) < 0)
+		return -1;
+	n = snprintf(text, sizeof(text), "root:x:0:\n");
+	if (p->gid != 0 && p->gid != 65534)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "sandbox:x:%u:\n", (unsigned)p->gid);
+	snprintf(text + n, sizeof(text) - (size_t)n, "nogroup:x:65534:\n");
+	if (write_file("etc/group", text, err, errlen) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "%s\n", p->hostname ? p->hostname : "sandtrail");
+	if (write_file("etc/hostname", text, err, errlen) < 0)
+		return -1;
+	if (symlink("../proc/self/mounts", "etc/mtab") < 0)
+		return efail(err, errlen, "symlink(\"etc/mtab\")");
+	return 0;
+}
+
+/* In the current directory (the new root's tmpfs): the planned entries,
+ * the session's /etc files, the points of what is made fresh. */
+static int fill_root(const struct mntns_plan *plan, char *err, size_t errlen)
+{
+	if (plan->own_etc && mkdir("etc", 0755) < 0)
+		return efail(err, errlen, "mkdir(\"etc\")");
+	for (size_t i = 0; i < plan->nentries; i++) {
+		const struct mntns_entry *e = &plan->entries[i];
+
+		if (e->link) {
+			if (symlink(e->link, e->path) < 0)
+				return efail(err, errlen, "symlink(\"%s\", \"%s\")", e->link, e->path);
+			continue;
+		}
+		if (e->dir ? mkdir(e->path, 0755) < 0 : mknod(e->path, S_IFREG | 0644, 0) < 0)
+			return efail(err, errlen, "mkdir(\"%s\")", e->path);
+		if (attach(e->fd, e->path, err, errlen) < 0)
+			return -1;
+	}
+	if (plan->own_etc && write_etc(plan->p, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(own_top) / sizeof(own_top[0]); i++)
+		if (mkdir(own_top[i], 0755) < 0)
+			return efail(err, errlen, "mkdir(\"%s\")", own_top[i]);
+	/* programs that want a second temporary directory get the first */
+	if (mkdirat(AT_FDCWD, "var", 0755) == 0 && symlink("../tmp", "var/tmp") < 0)
+		return efail(err, errlen, "symlink(\"var/tmp\")");
+	return 0;
+}
+
 int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen)
 {
 	const struct policy *p = plan->p;
@@ -272,8 +536,18 @@ int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen)
 	/* nothing done here may propagate back to the host */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return efail(err, errlen, "mount(\"/\", MS_REC|MS_PRIVATE)");
-	if (attach(plan->root_fd, "/tmp", err, errlen) < 0 || chdir("/tmp") < 0)
+	/* the new root is a tmpfs of this namespace: mount points can be made
+	 * in it for any destination, and nothing is ever written to the host */
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755") < 0)
+		return efail(err, errlen, "mount(\"tmpfs\", root)");
+	if (chdir("/tmp") < 0)
+		return efail(err, errlen, "chdir(root)");
+	if (fill_root(plan, err, errlen) < 0)
 		return -1;
+	/* the kernel mounts a proc in a user namespace only while one is fully
+	 * visible in the mount namespace: the host's, until the pivot */
+	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return efail(err, errlen, "mount(\"proc\", \"/proc\")");
 	/* pivot_root(".", "."): the old root ends up under the new one, then goes */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		return efail(err, errlen, "pivot_root(\".\", \".\")");
@@ -281,12 +555,6 @@ int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen)
 		return efail(err, errlen, "umount2(old root, MNT_DETACH)");
 	if (chdir("/") < 0)
 		return efail(err, errlen, "chdir(\"/\")");
-	for (size_t i = 0; i < plan->nhide; i++)
-		if (mount("tmpfs", plan->hide[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755") < 0 &&
-		    errno != ENOENT) /* a --rootfs without that home */
-			return efail(err, errlen, "mount(\"tmpfs\", \"%s\")", plan->hide[i]);
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return efail(err, errlen, "mount(\"proc\", \"/proc\")");
 	if (setup_dev(plan, err, errlen) < 0)
 		return -1;
 	for (size_t k = 0; k < p->nmounts; k++) {
@@ -312,9 +580,8 @@ int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen)
 				return -1;
 		}
 	}
-	for (size_t i = 0; i < plan->nhide; i++)
-		if (mount(NULL, plan->hide[i], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  NULL) < 0 && errno != ENOENT && errno != EINVAL)
-			return efail(err, errlen, "mount(\"%s\", MS_REMOUNT|MS_RDONLY)", plan->hide[i]);
+	/* every mount point exists: the root itself becomes read-only */
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		return efail(err, errlen, "mount(\"/\", MS_REMOUNT|MS_RDONLY)");
 	return 0;
 }

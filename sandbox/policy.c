@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
@@ -223,6 +224,72 @@ bad:
 	return fail(err, errlen, "'%s': expected UID[:GID], numbers from 0 to 65535", spec);
 }
 
+/* A host id: 0 to 2^32-2 (-1 is "no id" to the kernel). */
+static int parse_host_id(const char *s, unsigned long *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno || *end || *out >= 0xffffffffUL ? -1 : 0;
+}
+
+int policy_set_volume_owner(struct policy *p, const char *spec, char *err, size_t errlen)
+{
+	char buf[32], *colon;
+	unsigned long uid, gid;
+
+	if (strlen(spec) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, spec);
+	colon = strchr(buf, ':');
+	if (colon)
+		*colon++ = 0;
+	if (parse_host_id(buf, &uid) < 0 || (colon && parse_host_id(colon, &gid) < 0))
+		goto bad;
+	p->volume_owner_set = true;
+	p->volume_uid = (uid_t)uid;
+	p->volume_gid = colon ? (gid_t)gid : (gid_t)uid;
+	return 0;
+bad:
+	return fail(err, errlen, "'%s': expected UID[:GID] of the host, numbers", spec);
+}
+
+void policy_default_volume_owner(struct policy *p)
+{
+	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
+	unsigned long uid, gid;
+
+	if (p->volume_owner_set || getuid() != 0 || !u || parse_host_id(u, &uid) < 0 || uid == 0)
+		return;
+	if (!g || parse_host_id(g, &gid) < 0)
+		gid = uid;
+	p->volume_owner_set = true;
+	p->volume_uid = (uid_t)uid;
+	p->volume_gid = (gid_t)gid;
+}
+
+/* RFC 1123 labels: what sethostname would take and every tool can print. */
+#define HOSTNAME_RULE "not a host name (letters, digits, '-' and '.', at most 64 bytes)"
+int policy_set_hostname(struct policy *p, const char *name, char *err, size_t errlen)
+{
+	size_t len = strlen(name);
+	bool ok = len > 0 && len <= 64 && name[0] != '-' && name[0] != '.';
+
+	for (size_t i = 0; ok && i < len; i++)
+		ok = isalnum((unsigned char)name[i]) || name[i] == '-' || name[i] == '.';
+	if (!ok) {
+		char *safe = escape_bytes(name, len);
+
+		fail(err, errlen, "'%s': " HOSTNAME_RULE, safe ? safe : "?");
+		free(safe);
+		return -1;
+	}
+	return policy_set_path(&p->hostname, name, err, errlen);
+}
+
 static int check_dst(const char *dst, char *err, size_t errlen)
 {
 	if (dst[0] != '/')
@@ -292,13 +359,15 @@ int policy_add_mount_spec(struct policy *p, const char *spec, char *err, size_t 
 		} else if ((!strcmp(tok, "ro") || !strcmp(tok, "readonly")) &&
 			   (!strcmp(val, "false") || !strcmp(val, "0"))) {
 			m.ro = false;
+		} else if (!strcmp(tok, "follow") && !val) {
+			m.follow = true;
 		} else if ((!strcmp(tok, "size") || !strcmp(tok, "tmpfs-size")) && val) {
 			if (policy_parse_size(val, &m.size) < 0) {
 				fail(err, errlen, "size=%s: expected a size like 64m", val);
 				goto out;
 			}
 		} else {
-			fail(err, errlen, "unknown option '%s%s%s' (expected type=, src=, dst=, ro, size=)",
+			fail(err, errlen, "unknown option '%s%s%s' (expected type=, src=, dst=, ro, follow, size=)",
 			     tok, val ? "=" : "", val ? val : "");
 			goto out;
 		}
@@ -311,8 +380,8 @@ int policy_add_mount_spec(struct policy *p, const char *spec, char *err, size_t 
 		}
 	} else if (!strcmp(type, "tmpfs")) {
 		m.type = POLICY_MOUNT_TMPFS;
-		if (m.src) {
-			fail(err, errlen, "type=tmpfs takes no src=");
+		if (m.src || m.follow) {
+			fail(err, errlen, "type=tmpfs takes no src= nor follow");
 			goto out;
 		}
 		if (!m.size)
@@ -347,12 +416,20 @@ int policy_add_volume(struct policy *p, const char *spec, char *err, size_t errl
 	*c1++ = 0;
 	c2 = strchr(c1, ':');
 	if (c2) {
+		char *save = NULL, *opt;
+
 		*c2++ = 0;
-		if (!strcmp(c2, "ro")) {
-			m.ro = true;
-		} else if (strcmp(c2, "rw")) {
-			fail(err, errlen, "'%s': option '%s' is not ro or rw", spec, c2);
-			goto out;
+		for (opt = strtok_r(c2, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+			if (!strcmp(opt, "ro")) {
+				m.ro = true;
+			} else if (!strcmp(opt, "rw")) {
+				m.ro = false;
+			} else if (!strcmp(opt, "follow")) {
+				m.follow = true;
+			} else {
+				fail(err, errlen, "'%s': option '%s' is not ro, rw or follow", spec, opt);
+				goto out;
+			}
 		}
 	}
 	m.src = buf;
@@ -423,11 +500,37 @@ static int is_host_port(const char *spec)
 	return isdigit((unsigned char)colon[1]) && !*end && port >= 1 && port <= 65535;
 }
 
+/* "::1:80": an IPv6 address, but most likely ::1 and port 80.  Only a bare
+ * address (no brackets, no prefix) whose head before the last ':' is an
+ * address and whose tail is a port reads both ways. */
+static bool ipv6_with_port(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	char head[INET6_ADDRSTRLEN + 1];
+	unsigned char a[16];
+	unsigned long port;
+	char *end;
+
+	if (!colon || strchr(spec, '[') || strchr(spec, '/') || strchr(spec, '.') ||
+	    (size_t)(colon - spec) >= sizeof(head) || !isdigit((unsigned char)colon[1]))
+		return false;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535 || inet_pton(AF_INET6, spec, a) != 1)
+		return false;
+	memcpy(head, spec, (size_t)(colon - spec));
+	head[colon - spec] = 0;
+	return inet_pton(AF_INET6, head, a) == 1;
+}
+
 int policy_add_allow(struct policy *p, const char *spec, char *err, size_t errlen)
 {
 	struct netpolicy_rule rule;
 	char why[256];
 
+	if (ipv6_with_port(spec))
+		return fail(err, errlen, "'%s' is ambiguous: write an IPv6 address with a port as [%.*s]:%s "
+			    "(or %s/128 for that address on every port)", spec,
+			    (int)(strrchr(spec, ':') - spec), spec, strrchr(spec, ':') + 1, spec);
 	if (netpolicy_parse_rule(spec, &rule, why, sizeof(why)) < 0 && !is_host_port(spec)) {
 		/* say what a host:port or CIDR would look like, not the CIDR parser's guess */
 		if (strstr(why, "beyond") || strstr(why, "port must"))
@@ -450,13 +553,18 @@ int policy_add_cap(struct policy *p, const char *name, char *err, size_t errlen)
 {
 	int n;
 
+	/* a file capability set inside is one on the host, once the workspace
+	 * file is run there: never granted, not even by ALL */
 	if (!strcasecmp(name, "ALL")) {
-		p->caps_add = (1ull << (sizeof(cap_names) / sizeof(cap_names[0]))) - 1;
+		p->caps_add = ((1ull << (sizeof(cap_names) / sizeof(cap_names[0]))) - 1) & ~(1ull << CAP_SETFCAP);
 		return 0;
 	}
 	n = policy_cap_number(name);
 	if (n < 0)
 		return fail(err, errlen, "'%s': unknown capability", name);
+	if (n == CAP_SETFCAP)
+		return fail(err, errlen, "'%s': file capabilities set in a session would hold on the host: never granted",
+			    name);
 	p->caps_add |= 1ull << n;
 	return 0;
 }
@@ -726,7 +834,7 @@ static int want_size(struct loader *l, const json_t *v, uint64_t *out)
 
 static int load_mounts(struct loader *l, const json_t *arr)
 {
-	static const char *const keys[] = { "type", "src", "dst", "ro", "size", NULL };
+	static const char *const keys[] = { "type", "src", "dst", "ro", "follow", "size", NULL };
 	const json_t *m;
 	size_t i;
 
@@ -761,6 +869,14 @@ static int load_mounts(struct loader *l, const json_t *arr)
 			if (!json_is_boolean(v))
 				return lfail(l, "expected true or false");
 			pm.ro = json_is_true(v);
+		}
+		if ((v = json_object_get(m, "follow"))) {
+			at(l, "%s.follow", prefix);
+			if (!json_is_boolean(v))
+				return lfail(l, "expected true or false");
+			if (pm.type != POLICY_MOUNT_BIND)
+				return lfail(l, "applies to bind mounts only");
+			pm.follow = json_is_true(v);
 		}
 		if ((v = json_object_get(m, "size"))) {
 			at(l, "%s.size", prefix);
@@ -943,7 +1059,7 @@ static int label_pair(struct policy *p, const char *k, const char *v, char *err,
 
 static int load_object(struct loader *l, const json_t *root)
 {
-	static const char *const keys[] = { "version", "mode", "user", "rootfs", "hostname", "workdir",
+	static const char *const keys[] = { "version", "mode", "user", "volume_owner", "rootfs", "hostname", "workdir",
 					    "mounts", "network", "capabilities", "seccomp", "env",
 					    "secrets", "labels", "resources", "rlimits", NULL };
 	/* the sections that have a loader of their own */
@@ -977,12 +1093,29 @@ static int load_object(struct loader *l, const json_t *root)
 	if ((v = json_object_get(root, "user"))) {
 		at(l, "user");
 		if (json_is_integer(v)) {
+			if (json_integer_value(v) < 0 || json_integer_value(v) > 65535)
+				return lfail(l, "%lld: expected a UID from 0 to 65535, or \"UID:GID\"",
+					     (long long)json_integer_value(v));
 			snprintf(why, sizeof(why), "%lld", (long long)json_integer_value(v));
-			if (policy_set_user(p, why, why, sizeof(why)) < 0)
-				return lfail(l, "%s", why);
-		} else if (!want_string(l, v) || policy_set_user(p, json_string_value(v), why, sizeof(why)) < 0) {
-			return json_is_string(v) ? lfail(l, "%s", why) : -1;
+			policy_set_user(p, why, why, sizeof(why));
+		} else if (json_is_real(v)) {
+			return lfail(l, "%g: expected a whole UID from 0 to 65535, or \"UID:GID\"", json_real_value(v));
+		} else if (!json_is_string(v)) {
+			return lfail(l, "expected a UID from 0 to 65535, or \"UID:GID\"");
+		} else if (policy_set_user(p, json_string_value(v), why, sizeof(why)) < 0) {
+			return lfail(l, "%s", why);
 		}
+	}
+	if ((v = json_object_get(root, "volume_owner"))) {
+		at(l, "volume_owner");
+		if (json_is_integer(v) && json_integer_value(v) >= 0)
+			snprintf(why, sizeof(why), "%lld", (long long)json_integer_value(v));
+		else if (json_is_string(v))
+			snprintf(why, sizeof(why), "%s", json_string_value(v));
+		else
+			return lfail(l, "expected a host UID or \"UID:GID\"");
+		if (policy_set_volume_owner(p, why, why, sizeof(why)) < 0)
+			return lfail(l, "%s", why);
 	}
 	if ((v = json_object_get(root, "rootfs"))) {
 		at(l, "rootfs");
@@ -991,8 +1124,11 @@ static int load_object(struct loader *l, const json_t *root)
 	}
 	if ((v = json_object_get(root, "hostname"))) {
 		at(l, "hostname");
-		if (!want_string(l, v) || policy_set_path(&p->hostname, json_string_value(v), why, sizeof(why)) < 0)
-			return json_is_string(v) ? lfail(l, "empty") : -1;
+		if (!want_string(l, v))
+			return -1;
+		/* the value itself is in the document; escaped once, by the caller */
+		if (policy_set_hostname(p, json_string_value(v), why, sizeof(why)) < 0)
+			return lfail(l, HOSTNAME_RULE);
 	}
 	if ((v = json_object_get(root, "workdir"))) {
 		at(l, "workdir");
@@ -1125,6 +1261,45 @@ int policy_load_file(struct policy *p, const char *path, char *err, size_t errle
 
 /* ---- the effective policy ---- */
 
+/* path made absolute against the working directory, "." and ".." taken out
+ * by name ("a/../b" is "b" when no link is involved, which mntns checks);
+ * -1 with errno. */
+static int absolute_path(const char *path, char *out, size_t outlen)
+{
+	char joined[PATH_MAX * 2], *save = NULL, *c;
+	size_t n = 0;
+
+	if (path[0] == '/') {
+		snprintf(joined, sizeof(joined), "%s", path);
+	} else {
+		if (!getcwd(joined, PATH_MAX))
+			return -1;
+		strcat(joined, "/");
+		strncat(joined, path, sizeof(joined) - strlen(joined) - 1);
+	}
+	out[0] = 0;
+	for (c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			while (n > 0 && out[--n] != '/')
+				;
+			out[n] = 0;
+			continue;
+		}
+		if (n + 1 + strlen(c) + 1 > outlen) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		out[n++] = '/';
+		strcpy(out + n, c);
+		n += strlen(c);
+	}
+	if (!n)
+		strcpy(out, "/");
+	return 0;
+}
+
 int policy_finish(struct policy *p, char *err, size_t errlen)
 {
 	bool has_tmp = false;
@@ -1138,8 +1313,9 @@ int policy_finish(struct policy *p, char *err, size_t errlen)
 			has_tmp = true;
 		if (m->type != POLICY_MOUNT_BIND)
 			continue;
-		/* canonical sources: the digest and the Landlock rules name real paths */
-		if (!realpath(m->src, real))
+		/* canonical sources for the digest: resolved only where links may be
+		 * followed; elsewhere mntns opens them refusing every link */
+		if (m->follow ? !realpath(m->src, real) : absolute_path(m->src, real, sizeof(real)) < 0)
 			return fail(err, errlen, "mount %s -> %s: %s", m->src, m->dst, strerror(errno));
 		if (policy_set_path(&m->src, real, err, errlen) < 0)
 			return -1;
@@ -1182,6 +1358,8 @@ json_t *policy_to_json(const struct policy *p)
 		json_t *o = json_pack("{s:s, s:s, s:b}", "type", m->type == POLICY_MOUNT_BIND ? "bind" : "tmpfs",
 				      "dst", m->dst, "ro", m->ro);
 
+		if (m->follow)
+			json_object_set_new(o, "follow", json_true());
 		if (m->src)
 			json_object_set_new(o, "src", json_string(m->src));
 		if (m->type == POLICY_MOUNT_TMPFS)
@@ -1226,6 +1404,10 @@ json_t *policy_to_json(const struct policy *p)
 	json_object_set_new(j, "version", json_integer(1));
 	json_object_set_new(j, "mode", json_string("hardened"));
 	json_object_set_new(j, "user", json_string(user));
+	if (p->volume_owner_set) {
+		snprintf(user, sizeof(user), "%u:%u", (unsigned)p->volume_uid, (unsigned)p->volume_gid);
+		json_object_set_new(j, "volume_owner", json_string(user));
+	}
 	json_object_set_new(j, "rootfs", p->rootfs ? json_string(p->rootfs) : json_null());
 	json_object_set_new(j, "hostname", p->hostname ? json_string(p->hostname) : json_null());
 	json_object_set_new(j, "workdir", p->workdir ? json_string(p->workdir) : json_null());

@@ -27,6 +27,7 @@ struct policy_mount {
 	char *src; /* bind only: absolute host path */
 	char *dst; /* absolute path inside the sandbox */
 	bool ro;
+	bool follow;   /* bind only: src may pass through symbolic links */
 	uint64_t size; /* tmpfs only: bytes */
 };
 
@@ -43,6 +44,11 @@ struct policy_rlimit {
 struct policy {
 	uid_t uid;
 	gid_t gid;
+	/* the host owner of files the session creates in writable binds; unset:
+	 * the caller under sudo, else each source's owner, never root unasked */
+	bool volume_owner_set;
+	uid_t volume_uid;
+	gid_t volume_gid;
 	char *rootfs;   /* NULL: the host's / */
 	char *hostname;
 	char *workdir;
@@ -78,9 +84,15 @@ int policy_load_json(struct policy *p, const char *text, size_t len, const char 
 
 /* Setters shared by the JSON loader and the flags; -1 with a reason (no prefix). */
 int policy_set_user(struct policy *p, const char *spec, char *err, size_t errlen);
-/* "type=bind,src=A,dst=B[,ro]" or "type=tmpfs,dst=B[,size=N]" */
+/* "UID[:GID]" on the host (0 is allowed: asking for root in so many words) */
+int policy_set_volume_owner(struct policy *p, const char *spec, char *err, size_t errlen);
+/* Under sudo (caller root, SUDO_UID set): the invoking user owns what the
+ * session creates, unless the policy says otherwise. */
+void policy_default_volume_owner(struct policy *p);
+int policy_set_hostname(struct policy *p, const char *name, char *err, size_t errlen);
+/* "type=bind,src=A,dst=B[,ro][,follow]" or "type=tmpfs,dst=B[,size=N]" */
 int policy_add_mount_spec(struct policy *p, const char *spec, char *err, size_t errlen);
-/* docker -v: "SRC:DST[:ro|rw]" */
+/* docker -v: "SRC:DST[:OPTS]", OPTS a comma list of ro, rw, follow */
 int policy_add_volume(struct policy *p, const char *spec, char *err, size_t errlen);
 /* docker --tmpfs: "DST[:size=N]" */
 int policy_add_tmpfs(struct policy *p, const char *spec, char *err, size_t errlen);
@@ -103,7 +115,8 @@ int policy_parse_duration(const char *s, uint64_t *out);
 /* Capability name ("NET_RAW" or "CAP_NET_RAW", any case) -> number; -1 unknown. */
 int policy_cap_number(const char *name);
 
-/* Completes p: the default /tmp, checks that bind sources exist, that
+/* Completes p: the default /tmp, bind sources made absolute (resolved through
+ * symbolic links only with follow; mntns opens them without), checks that
  * allowlist rules are given only with --network allowlist.  -1 with a reason. */
 int policy_finish(struct policy *p, char *err, size_t errlen);
 /* The canonical effective policy (sorted keys, no secret values). */

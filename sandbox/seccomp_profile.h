@@ -2,7 +2,8 @@
  * ours), compiled with libseccomp to a BPF program: prepare (parent, before
  * anything exists) -> apply (child, last step before exec) -> release.  The
  * default profile is compiled once, at build time (sandbox/seccomp_export.c),
- * unless its rules depend on what only the run knows (capabilities, kernel). */
+ * unless its rules depend on what only the run knows (capabilities, kernel).
+ * Under it, always, the fixed filter (seccomp_fixed_apply). */
 #ifndef SANDTRAIL_SECCOMP_PROFILE_H
 #define SANDTRAIL_SECCOMP_PROFILE_H
 
@@ -33,5 +34,12 @@ int seccomp_profile_prepare(const char *path, uint64_t caps, struct seccomp_prog
 /* Loads the filter into the calling thread (no_new_privs must be set); -errno. */
 int seccomp_profile_apply(const struct seccomp_prog *p);
 void seccomp_profile_release(struct seccomp_prog *p);
+
+/* The fixed filter every session gets beside its profile (sandbox/seccomp_fixed.c
+ * lists what it refuses): filters stack and the strictest answer wins, so no
+ * profile can relax it. */
+extern const struct sock_fprog seccomp_fixed_prog;
+/* Loads it into the calling thread (no_new_privs must be set); -errno. */
+int seccomp_fixed_apply(void);
 
 #endif

@@ -43,7 +43,8 @@ for _ in $(seq 50); do [ -s "$D/port" ] && break; sleep 0.1; done
 PORT=$(cat "$D/port")
 
 # the workspace the agent may change, and its task
-mkdir -m 777 "$D/ws"
+mkdir -m 755 "$D/ws"
+chown 65534:65534 "$D/ws" # the agent works as the workspace owner, never as root
 printf 'def add(a, b):\n    return a + b\n' >"$D/ws/calc.py"
 cat >"$D/ws/agent.sh" <<'AGENT'
 cat calc.py                                   # read the workspace

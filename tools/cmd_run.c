@@ -18,6 +18,9 @@ const char cmd_run_usage[] =
 	"  --rootfs DIR             root filesystem (default: the host's /, read-only)\n"
 	"  --mount type=bind,src=S,dst=D[,ro] | type=tmpfs,dst=D[,size=N]\n"
 	"  -v, --volume SRC:DST[:ro|rw]\n"
+	"  --volume-owner UID[:GID]  host owner of what the session creates in writable\n"
+	"                           binds (default: the sudo caller, else the source's owner;\n"
+	"                           a root-owned source needs it said: --volume-owner 0)\n"
 	"  --tmpfs DST[:size=N]     (default: /tmp, 512m)\n"
 	"  --network none|host|allowlist   (default none: loopback only)\n"
 	"  --allow CIDR[:PORT] | HOST:PORT egress allowed with --network allowlist\n"
@@ -32,7 +35,7 @@ const char cmd_run_usage[] =
 enum {
 	OPT_MODE = 256, OPT_ROOTFS, OPT_MOUNT, OPT_TMPFS, OPT_NETWORK, OPT_ALLOW, OPT_CAP_ADD, OPT_SECOPT,
 	OPT_CPUS, OPT_PIDS, OPT_TIMEOUT, OPT_SECRET, OPT_POLICY, OPT_ID_FILE, OPT_NO_AUDIT, OPT_SOCKET,
-	OPT_HOSTNAME, OPT_ULIMIT,
+	OPT_HOSTNAME, OPT_ULIMIT, OPT_VOLUME_OWNER,
 };
 
 static const struct option opts[] = {
@@ -41,6 +44,7 @@ static const struct option opts[] = {
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 	{ "mount", required_argument, NULL, OPT_MOUNT },
 	{ "volume", required_argument, NULL, 'v' },
+	{ "volume-owner", required_argument, NULL, OPT_VOLUME_OWNER },
 	{ "tmpfs", required_argument, NULL, OPT_TMPFS },
 	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "net", required_argument, NULL, OPT_NETWORK },
@@ -139,7 +143,8 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 			return -1;
 		}
 		return policy_set_path(&p->workdir, arg, err, errlen);
-	case OPT_HOSTNAME: return policy_set_path(&p->hostname, arg, err, errlen);
+	case OPT_HOSTNAME: return policy_set_hostname(p, arg, err, errlen);
+	case OPT_VOLUME_OWNER: return policy_set_volume_owner(p, arg, err, errlen);
 	case OPT_SECRET: return policy_add_secret(p, arg, err, errlen);
 	case 'l': return labels_parse(labels, arg, err, errlen);
 	case OPT_ID_FILE: so->id_file = arg; return 0;
@@ -194,6 +199,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	json_object_update(p.labels, labels);
+	policy_default_volume_owner(&p);
 	if (policy_finish(&p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sandtrail run: %s%s%s\n", policy_file ? policy_file : "", policy_file ? " (with flags): " : "",
 			err);

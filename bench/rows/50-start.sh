@@ -46,13 +46,29 @@ section_start() {
 		"$(printf '%.2f ms = %s bwrap; run is %s of it' "$(start_ms bwrap-all)" \
 		"$(ratio_fmt "$(start_ratio bwrap-all bwrap)")" "$(ratio_fmt "$(start_ratio run bwrap-all)")")" "-" info \
 		"hyperfine -N '$BWRAP_ALL /bin/true'" \
-		"the baseline above creates a user and a mount namespace only; a hardened session also has pid, net, ipc and uts namespaces, /proc, /dev and /tmp (and seccomp, Landlock, a cgroup, which bwrap does not do)" ""
+		"the baseline above creates a user and a mount namespace only; a hardened session also has pid, net, ipc and uts namespaces, a tmpfs root with the host's /usr, /lib* and a filtered /etc bound in, /proc, /dev and /tmp (and seccomp, Landlock, a cgroup, which bwrap does not do)" ""
 	collector_stop
 	journal_drop
 }
 
-# bwrap doing what `sandtrail run` does by default, as far as bwrap can
-BWRAP_ALL="bwrap --unshare-all --die-with-parent --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp --new-session"
+# bwrap doing what `sandtrail run` does by default, as far as bwrap can: a
+# tmpfs root holding the host's /usr, /bin, /sbin, /lib* and the /etc files
+# of sandbox/mntns.c's host_top and host_etc lists (files bwrap cannot make
+# are bound as empty placeholders: passwd, group, hostname)
+bwrap_all() {
+	local args="bwrap --unshare-all --die-with-parent --tmpfs /" e
+	for e in usr bin sbin lib lib32 lib64 libx32; do
+		if [ -L "/$e" ]; then args="$args --symlink $(readlink "/$e") /$e"
+		elif [ -d "/$e" ]; then args="$args --ro-bind /$e /$e"; fi
+	done
+	for e in alternatives bash.bashrc ca-certificates ca-certificates.conf debian_version environment gai.conf \
+		host.conf hosts inputrc ld.so.cache ld.so.conf ld.so.conf.d locale.alias locale.conf localtime mime.types \
+		nsswitch.conf os-release profile protocols resolv.conf rpc services ssl timezone passwd group hostname; do
+		[ -e "/etc/$e" ] && args="$args --ro-bind /etc/$e /etc/$e"
+	done
+	echo "$args --proc /proc --dev /dev --tmpfs /tmp --symlink ../tmp /var/tmp --remount-ro / --new-session"
+}
+BWRAP_ALL=$(bwrap_all)
 
 # Functions whose share of `sandtrail run`'s instructions says what to change.
 START_HINTS=(

@@ -9,11 +9,12 @@ case $BUILD in /*) BIN=$BUILD ;; *) BIN=$TOP/$BUILD ;; esac
 SANDTRAILD=$BIN/sandtraild
 SANDTRAIL=$BIN/sandtrail
 T=$(mktemp -d /tmp/sandtrail-test.XXXXXX)
-# Sandboxes see a fresh /tmp and no home directories, so a checkout there
-# would hide the helpers from them: they run from a copy under /var/tmp.
+# Sandboxes see none of the host's /tmp, /home or /var: the helpers they run
+# are a copy bound in at the same path ("${HV[@]}" on sandtrail run's line).
 HELPERS=$(mktemp -d /var/tmp/sandtrail-helpers.XXXXXX)
 cp -a "$BIN/tests/helpers/." "$HELPERS/"
 chmod 755 "$HELPERS"
+HV=(-v "$HELPERS:$HELPERS:ro")
 export SANDTRAIL_SOCKET=$T/control.sock
 JOURNAL=$T/journal
 KEYDIR=$T/keys

@@ -29,10 +29,10 @@ probes='
 	echo "abstract $($W connect-unix @sandtrail-test-abstract)"
 	echo "abstractdgram $($W sendto-unix @sandtrail-test-abstract)"
 	echo "pathname $($W connect-unix /nonexistent/sock)"'
-"$SANDTRAIL" run --network allowlist --allow "127.0.0.1/32:$lport" --id-file "$T/id1" -- \
+"$SANDTRAIL" run "${HV[@]}" --network allowlist --allow "127.0.0.1/32:$lport" --id-file "$T/id1" -- \
 	/bin/sh -c "$probes" _ "$W" "$lport" "$cport" >"$T/results" 2>"$T/run.err"
 check "sandtrail run with an allowlist succeeds" test $? -eq 0
-"$SANDTRAIL" run --network host --id-file "$T/id2" -- \
+"$SANDTRAIL" run "${HV[@]}" --network host --id-file "$T/id2" -- \
 	/bin/sh -c 'echo "port $($1 connect 127.0.0.1 $2)"; echo "udp $($1 sendto 127.0.0.1 9)"' _ "$W" "$cport" \
 	>"$T/results.open" 2>>"$T/run.err"
 # rules of every shape, through the kernel: a range with a port, a range
@@ -50,15 +50,15 @@ shapes='
 	t mapped ::ffff:127.0.9.77 $c; t mapped-past ::ffff:127.0.10.0 $c
 	t maprule 127.0.4.1 $c; t maprule-past 127.0.5.0 $c; t maprule-nport 127.0.4.1 $n
 	t host 127.0.0.1 $l; t host-nport 127.0.0.1 $c'
-"$SANDTRAIL" run --network allowlist --id-file "$T/id.shapes" --allow "127.0.9.0/24:$cport" --allow 127.0.2.0/24 \
+"$SANDTRAIL" run "${HV[@]}" --network allowlist --id-file "$T/id.shapes" --allow "127.0.9.0/24:$cport" --allow 127.0.2.0/24 \
 	--allow "[::/127]:$cport" --allow "[::ffff:127.0.4.0/120]:$cport" --allow "localhost:$lport" -- \
 	/bin/sh -c "$shapes" _ "$W" "$lport" "$cport" "$nport" >"$T/results.shapes" 2>>"$T/run.err"
 check "sandtrail run with rules of every shape succeeds" test $? -eq 0 || diag "$(cat "$T/run.err")"
 # the hooks stay on the session parent: later sessions are policed by them,
 # unwatched cgroups below it are left alone
-check "a later allowlisted session is policed too" test "$("$SANDTRAIL" run --network allowlist \
+check "a later allowlisted session is policed too" test "$("$SANDTRAIL" run "${HV[@]}" --network allowlist \
 	--allow "127.0.0.1/32:$lport" -- "$W" connect 127.0.0.1 "$cport" 2>>"$T/run.err")" = "-1 1"
-check "an unrecorded session below the session parent is not policed" test "$("$SANDTRAIL" run --no-audit \
+check "an unrecorded session below the session parent is not policed" test "$("$SANDTRAIL" run "${HV[@]}" --no-audit \
 	--network host -- "$W" connect 127.0.0.1 "$cport" 2>>"$T/run.err")" = "-1 111"
 # our_links CGROUP_DIR: how many of sandtraild's links are attached to it
 our_links() {

@@ -10,6 +10,7 @@ start_daemon || { not_ok "sandtraild starts"; exit 1; }
 P=$HELPERS/sbx_probe
 WS=$T/ws
 mkdir -p "$WS"
+chown 4242:4242 "$WS"
 echo "input" >"$WS/input.txt"
 SECRET="tok-$$-$RANDOM-c0ffee"
 # run NAME ARGS...: a recorded session; its id in $T/NAME.id, records in $T/NAME.json after replay
@@ -17,7 +18,7 @@ run() {
 	local name=$1
 	shift
 	SANDTRAIL_TEST_TOKEN=$SECRET "$SANDTRAIL" run --id-file "$T/$name.id" --label test=audit --label case="$name" \
-		-v "$WS:/mnt" -w /mnt "$@" 2>"$T/$name.err"
+		"${HV[@]}" -v "$WS:/mnt" -w /mnt "$@" 2>"$T/$name.err"
 }
 records() { replay_json "$(cat "$T/$1.id")" >"$T/$1.json"; }
 
@@ -88,4 +89,7 @@ check "session_end says oom" test "$(jq_count "$T/oom.json" '.type=="session_end
 check "session_end says timeout" test "$(jq_count "$T/timeout.json" '.type=="session_end" and .reason=="timeout"')" -eq 1
 check "session_end says signal" test "$(jq_count "$T/signal.json" '.type=="session_end" and .reason=="signal" and .signal==15')" -eq 1
 check "session_end says stop" test "$(jq_count "$T/stop.json" '.type=="session_end" and .reason=="stop"')" -eq 1
-check "no session cgroup is left" test -z "$(find "$(cg2_root)/sandtrail" -maxdepth 1 -name 'run-*' 2>/dev/null)"
+# each session's cgroup, as its session_start names it (others' come and go on a shared machine)
+left=$(jq -r 'select(.type=="session_start") | .cgroup' "$T"/{agent,oom,timeout,signal,stop}.json |
+	while read -r cg; do [ -d "$cg" ] && echo "$cg"; done)
+check "no session cgroup is left" test -z "$left" -a "$(cat "$T"/{agent,oom,timeout,signal,stop}.json | jq_count /dev/stdin '.type=="session_start"')" -eq 5

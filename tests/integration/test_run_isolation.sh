@@ -6,7 +6,9 @@ source "$(dirname "$0")/lib.sh"
 P=$HELPERS/sbx_probe
 WS=$T/ws
 mkdir -p "$WS"
-run() { "$SANDTRAIL" run --no-audit -v "$WS:/mnt" -w /mnt "$@" 2>"$T/run.err"; }
+# what the session writes there belongs to the workspace owner (never root unasked)
+chown 4242:4242 "$WS"
+run() { "$SANDTRAIL" run --no-audit "${HV[@]}" -v "$WS:/mnt" -w /mnt "$@" 2>"$T/run.err"; }
 # refused WHAT ERRNO ARGS...: the probe ran in the sandbox and was refused with ERRNO
 refused() {
 	local want=$1 out
@@ -47,7 +49,12 @@ check "no_new_privs is set" grep -q '^NoNewPrivs:[[:space:]]*1' <<<"$status"
 check "a seccomp filter is on" grep -q '^Seccomp:[[:space:]]*2' <<<"$status"
 check "--cap-add keeps one capability" \
 	bash -c "'$SANDTRAIL' run --no-audit --cap-add NET_BIND_SERVICE -- grep CapEff /proc/self/status 2>/dev/null | grep -q 0000000000000400"
-check "the caller's home is hidden" test -z "$(run -- ls -A /root)"
+check "the root holds only what programs need" test "$(run -- ls / | tr '\n' ' ')" = \
+	"$(cd / && ls -d bin dev etc lib lib32 lib64 libx32 mnt proc sbin tmp usr var "${HELPERS#/}" 2>/dev/null | cut -d/ -f1 | sort -u | tr '\n' ' ')"
+check "the host's homes, /run and /var are not there" test "$(run -- sh -c 'ls -d /root /home /run /var/lib /srv 2>/dev/null')" = ""
+check "/etc is filtered: no shadow, no host users" \
+	test "$(run -- sh -c 'ls /etc/shadow /etc/sudoers 2>/dev/null; cut -d: -f1 /etc/passwd | tr "\n" " "')" = "root sandbox nobody "
+check "the root is read-only" refused EROFS write /newfile
 check "/tmp is a private tmpfs of 512m" bash -c "'$SANDTRAIL' run --no-audit -- df -k /tmp 2>/dev/null | awk 'NR==2 {exit !(\$1==\"tmpfs\" && \$2==524288)}'"
 check "--tmpfs sets the size" bash -c "'$SANDTRAIL' run --no-audit --tmpfs /tmp:size=8m -- df -k /tmp 2>/dev/null | awk 'NR==2 {exit !(\$2==8192)}'"
 check "the sandbox sees only its own processes" test "$(run -- sh -c 'ls /proc | grep -c "^[0-9]"')" -le 4
@@ -60,6 +67,6 @@ echo filevalue >"$T/secret"
 check "--secret NAME=@FILE reads the file" \
 	test "$("$SANDTRAIL" run --no-audit --secret K=@"$T/secret" -- sh -c 'echo $K' 2>/dev/null)" = filevalue
 check "a read-only bind is read-only" \
-	test "$("$SANDTRAIL" run --no-audit -v "$WS:/mnt:ro" -- "$P" write /mnt/x 2>/dev/null)" = "refused EROFS"
+	test "$("$SANDTRAIL" run --no-audit "${HV[@]}" -v "$WS:/mnt:ro" -- "$P" write /mnt/x 2>/dev/null)" = "refused EROFS"
 check "--hostname names the UTS namespace" test "$("$SANDTRAIL" run --no-audit --hostname box -- hostname 2>/dev/null)" = box
 check "--ulimit applies" test "$("$SANDTRAIL" run --no-audit --ulimit nofile=64 -- sh -c 'ulimit -n' 2>/dev/null)" = 64

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 P=$HELPERS/sbx_probe
-run() { "$SANDTRAIL" run --no-audit "$@" 2>"$T/run.err"; }
+run() { "$SANDTRAIL" run --no-audit "${HV[@]}" "$@" 2>"$T/run.err"; }
 
 out=$(run --pids-limit 20 -- "$P" forks 100)
 check "a fork bomb stops at the pids limit" bash -c "[[ '$out' =~ ^forked\ 1[0-9]\ refused\ 8[0-9]$ ]]" || diag "$out"
@@ -22,11 +22,16 @@ check "--timeout is reported" grep -q 'timed out after 1000 ms' "$T/run.err"
 check "--timeout ends it in time" test $took -lt 5000 || diag "took ${took} ms"
 run --timeout 1 -- sh -c 'sleep 30 & sleep 30 & wait'
 check "--timeout kills the whole session" test $? -eq 137
-# the quota as the sandbox sees its own cgroup: v1 cpu.cfs_quota_us or v2 cpu.max
-quota=$(run --cpus 0.5 -- sh -c '
-	p=$(awk -F: "\$2 ~ /(^|,)cpu(,|\$)/ {print \$3}" /proc/self/cgroup)
-	if [ -n "$p" ] && [ -r "/sys/fs/cgroup/cpu$p/cpu.cfs_quota_us" ]; then cat "/sys/fs/cgroup/cpu$p/cpu.cfs_quota_us"
-	else v=$(sed -n "s/^0:://p" /proc/self/cgroup); cut -d" " -f1 "/sys/fs/cgroup$v/cpu.max"; fi')
+# the quota of the session's cgroup, read on the host (the sandbox has no
+# /sys): v1 cpu.cfs_quota_us or v2 cpu.max
+run --cpus 0.5 -- sh -c 'cat /proc/self/cgroup; exec sleep 30' >"$T/cg" &
+CPID=$!
+for _ in $(seq 100); do [ -s "$T/cg" ] && break; sleep 0.05; done
+p=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3}' "$T/cg")
+if [ -n "$p" ] && [ -r "/sys/fs/cgroup/cpu$p/cpu.cfs_quota_us" ]; then quota=$(cat "/sys/fs/cgroup/cpu$p/cpu.cfs_quota_us")
+else quota=$(cut -d" " -f1 "$(cg2_root)$(sed -n 's/^0:://p' "$T/cg")/cpu.max" 2>/dev/null); fi
+kill $CPID
+wait $CPID
 check "--cpus sets a CFS quota of half a period" test "$quota" = 50000 || diag "quota: $quota"
 
 run -- sh -c 'exit 7'

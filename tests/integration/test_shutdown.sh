@@ -18,7 +18,7 @@ mkfifo "$T/go.watched" "$T/go.run"
 exec 7<>"$T/go.watched" 8<>"$T/go.run"
 # each workload: N opens when told, then it stays alive
 run_in_cgroup "$cg" sh -c '"$1" burst "$2" /etc/hostname; exec sleep 600' _ "$W" $N <"$T/go.watched" >"$T/watched.out" &
-"$SANDTRAIL" run --id-file "$T/run.id" -- sh -c '"$1" burst "$2" /etc/hostname; exec sleep 600' _ "$W" $N \
+"$SANDTRAIL" run "${HV[@]}" --id-file "$T/run.id" -- sh -c '"$1" burst "$2" /etc/hostname; exec sleep 600' _ "$W" $N \
 	<"$T/go.run" >"$T/run.out" 2>"$T/run.err" &
 RUNPID=$!
 defer "kill -9 $RUNPID"

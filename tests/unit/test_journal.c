@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -369,6 +370,93 @@ static void test_journal_reader_follows_a_live_journal_across_rotation(void **st
 	journal_reader_close(r);
 }
 
+/* Waits (poll on journal_fd, at most 5 s) until every seq below want is durable. */
+static uint64_t wait_durable(struct journal *j, uint64_t want)
+{
+	uint64_t through = 0, n;
+
+	for (int i = 0; i < 500; i++) {
+		struct pollfd pfd = { .fd = journal_fd(j), .events = POLLIN };
+
+		assert_int_equal(journal_durable(j, &through), 0);
+		if (through >= want)
+			break;
+		if (poll(&pfd, 1, 10) > 0)
+			assert_int_equal(read(pfd.fd, &n, sizeof(n)), (ssize_t)sizeof(n));
+	}
+	return through;
+}
+
+/* The disk waits run on the syncer's thread: a seal asked for is written
+ * at once and becomes durable, also across rotations (the rotated segment's
+ * fd passes to the syncer, which closes it). */
+static void test_journal_durable_follows_seals_made_on_request(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_reader *r;
+	struct journal_entry e;
+	struct journal *j;
+	struct rec rec;
+	uint64_t seq = 0, through;
+	size_t len;
+	unsigned seen = 0;
+
+	f->cfg.seal_ms = 3600000; /* no seal unless asked */
+	f->cfg.segment_bytes = 8192;
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	assert_true(journal_fd(j) >= 0);
+	rec_init(&rec);
+	for (unsigned round = 0; round < 5; round++) {
+		for (unsigned i = 0; i < 20; i++) {
+			const void *p = make_record(&rec, round * 20 + i, &len);
+
+			assert_int_equal(journal_append(j, p, len, &seq), 0);
+		}
+		assert_int_equal(journal_durable(j, &through), 0);
+		assert_true(through <= seq);
+		assert_int_equal(journal_seal(j), 0);
+		assert_true(wait_durable(j, seq + 1) > seq);
+	}
+	/* what is durable is readable, sealed */
+	assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+	while (journal_reader_next(r, &e) == 1) {
+		if (is_journal_record(&e))
+			continue;
+		assert_int_equal(e.seal, JOURNAL_SEALED);
+		seen++;
+	}
+	assert_int_equal(seen, 100);
+	journal_reader_close(r);
+	rec_free(&rec);
+	assert_int_equal(journal_close(j), 0);
+}
+
+/* --fsync none: no thread; a seal makes what it covers durable at once. */
+static void test_journal_durable_without_fsync_is_the_last_seal(void **state)
+{
+	struct fixture *f = *state;
+	struct journal *j;
+	struct rec rec;
+	uint64_t seq, through;
+	size_t len;
+	const void *p;
+
+	f->cfg.seal_ms = 3600000;
+	f->cfg.fsync = JOURNAL_FSYNC_NONE;
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	assert_int_equal(journal_fd(j), -1);
+	rec_init(&rec);
+	p = make_record(&rec, 1, &len);
+	assert_int_equal(journal_append(j, p, len, &seq), 0);
+	assert_int_equal(journal_durable(j, &through), 0);
+	assert_true(through <= seq);
+	assert_int_equal(journal_seal(j), 0);
+	assert_int_equal(journal_durable(j, &through), 0);
+	assert_true(through > seq);
+	rec_free(&rec);
+	assert_int_equal(journal_close(j), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +468,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_public_key_file_of_wrong_format_is_ebadmsg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_resumes_a_key_evolution_cut_by_a_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_cuts_a_torn_tail_and_records_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_durable_follows_seals_made_on_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_durable_without_fsync_is_the_last_seal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_reader_follows_a_live_journal_across_rotation, setup,
 						teardown),
 	};

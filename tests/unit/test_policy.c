@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "journal/crypto.h"
@@ -168,6 +169,77 @@ static void test_policy_flag_parsers(void **state)
 	assert_int_equal(policy_add_allow(&pol, "example.com", err, sizeof(err)), -1);
 }
 
+/* The messages users found unclear: what was wrong and how to write it. */
+static void test_policy_unclear_inputs_get_a_message_that_says_how(void **state)
+{
+	expect_error("{\"user\":-1}", "policy.json: user: -1: expected a UID from 0 to 65535, or \"UID:GID\"");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"user\":1000.5}", "policy.json: user: 1000.5: expected a whole UID from 0 to 65535, or \"UID:GID\"");
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"hostname\":\"a\\nb\"}",
+		     "policy.json: hostname: not a host name (letters, digits, '-' and '.', at most 64 bytes)");
+	assert_int_equal(policy_set_hostname(&pol, "box\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "'box\\n': not a host name (letters, digits, '-' and '.', at most 64 bytes)");
+	assert_int_equal(policy_set_hostname(&pol, "build-7.example", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_allow(&pol, "::1:80", err, sizeof(err)), -1);
+	assert_string_equal(err, "'::1:80' is ambiguous: write an IPv6 address with a port as [::1]:80 "
+				 "(or ::1:80/128 for that address on every port)");
+	assert_int_equal(policy_add_allow(&pol, "[::1]:80", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_allow(&pol, "::1:80/128", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_allow(&pol, "2001:db8::/32", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_allow(&pol, "::1", err, sizeof(err)), 0);
+}
+
+/* What the session writes in a volume is never root's unasked: sudo's
+ * caller by default, an explicit owner otherwise; no file capabilities. */
+static void test_policy_volume_owner_and_setfcap(void **state)
+{
+	assert_int_equal(policy_set_volume_owner(&pol, "0", err, sizeof(err)), 0);
+	assert_true(pol.volume_owner_set);
+	assert_int_equal(pol.volume_uid, 0);
+	assert_int_equal(policy_set_volume_owner(&pol, "100000:5", err, sizeof(err)), 0);
+	assert_int_equal(pol.volume_uid, 100000);
+	assert_int_equal(pol.volume_gid, 5);
+	assert_int_equal(policy_set_volume_owner(&pol, "-1", err, sizeof(err)), -1);
+	assert_string_equal(err, "'-1': expected UID[:GID] of the host, numbers");
+	policy_free(&pol), policy_init(&pol);
+	setenv("SUDO_UID", "1234", 1);
+	setenv("SUDO_GID", "99", 1);
+	policy_default_volume_owner(&pol);
+	if (getuid() == 0) {
+		assert_true(pol.volume_owner_set);
+		assert_int_equal(pol.volume_uid, 1234);
+		assert_int_equal(pol.volume_gid, 99);
+	}
+	policy_free(&pol), policy_init(&pol);
+	assert_int_equal(load("{\"volume_owner\":\"7:8\"}"), 0);
+	policy_default_volume_owner(&pol); /* the policy's word stands */
+	assert_int_equal(pol.volume_uid, 7);
+	unsetenv("SUDO_UID");
+	unsetenv("SUDO_GID");
+	assert_int_equal(policy_add_cap(&pol, "SETFCAP", err, sizeof(err)), -1);
+	assert_string_equal(err, "'SETFCAP': file capabilities set in a session would hold on the host: never granted");
+	assert_int_equal(policy_add_cap(&pol, "ALL", err, sizeof(err)), 0);
+	assert_false(pol.caps_add & (1ull << 31));
+	assert_true(pol.caps_add & (1ull << 21));
+}
+
+/* Volume options: follow only where asked; sources absolute, links kept
+ * (mntns refuses them) unless follow resolves them here. */
+static void test_policy_volume_sources_and_follow(void **state)
+{
+	assert_int_equal(policy_add_volume(&pol, "/usr/./bin/../lib:/l:ro,follow", err, sizeof(err)), 0);
+	assert_true(pol.mounts[0].ro);
+	assert_true(pol.mounts[0].follow);
+	assert_int_equal(policy_add_volume(&pol, "/usr/./bin/../lib:/m", err, sizeof(err)), 0);
+	assert_false(pol.mounts[1].follow);
+	assert_int_equal(policy_add_volume(&pol, "/usr:/n:ro,sideways", err, sizeof(err)), -1);
+	assert_string_equal(err, "'/usr:/n:ro,sideways': option 'sideways' is not ro, rw or follow");
+	assert_int_equal(policy_add_mount_spec(&pol, "type=tmpfs,dst=/t,follow", err, sizeof(err)), -1);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
+	assert_string_equal(pol.mounts[1].src, "/usr/lib");
+}
+
 static void test_policy_finish_adds_tmp_and_checks_network(void **state)
 {
 	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
@@ -243,6 +315,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_relative_paths_start_at_the_policy_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_flags_override_the_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_flag_parsers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_unclear_inputs_get_a_message_that_says_how, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_volume_owner_and_setfcap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_volume_sources_and_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_finish_adds_tmp_and_checks_network, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_canonical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_the_sha256_of_the_canonical_json, setup, teardown),

@@ -1,7 +1,14 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <linux/bpf.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -294,6 +301,184 @@ static void test_seccomp_caps_select_rules(void **state)
 	assert_int_equal(under(j, 1ull << 19, try_getppid_refused), 1);
 }
 
+/* ---- the fixed filter ---- */
+
+#define NOSYS_RET (SECCOMP_RET_ERRNO | ENOSYS)
+#define EPERM_RET (SECCOMP_RET_ERRNO | EPERM)
+
+static uint32_t fixed_says(uint32_t arch, uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	struct seccomp_data d = { .arch = arch, .nr = (int)nr, .args = { a0, a1, a2, a3 } };
+
+	return run_filter(seccomp_fixed_prog.filter, seccomp_fixed_prog.len, &d);
+}
+
+/* Each refusal of the fixed filter, and its neighbours that stay allowed
+ * (the upper half of an int argument is garbage the kernel ignores). */
+static void test_seccomp_fixed_filter_decides_each_case(void **state)
+{
+	const uint32_t X = AUDIT_ARCH_X86_64, ok = SECCOMP_RET_ALLOW;
+	const uint64_t hi = 0xdead000000000000ull;
+
+	assert_int_equal(fixed_says(AUDIT_ARCH_I386, SYS_getpid, 0, 0, 0, 0), NOSYS_RET);
+	assert_int_equal(fixed_says(X, 0x40000000 | SYS_getpid, 0, 0, 0, 0), NOSYS_RET);
+	assert_int_equal(fixed_says(X, SYS_getpid, 0, 0, 0, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_socket, AF_UNIX, SOCK_STREAM, 0, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_socket, hi | AF_INET, SOCK_STREAM, 0, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_socket, AF_INET6, SOCK_DGRAM, 0, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_socket, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_socket, AF_NETLINK, SOCK_RAW, NETLINK_AUDIT, 0),
+			 SECCOMP_RET_ERRNO | EPROTONOSUPPORT);
+	assert_int_equal(fixed_says(X, SYS_socket, AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG, 0),
+			 SECCOMP_RET_ERRNO | EPROTONOSUPPORT);
+	assert_int_equal(fixed_says(X, SYS_socket, AF_VSOCK, SOCK_STREAM, 0, 0), SECCOMP_RET_ERRNO | EAFNOSUPPORT);
+	assert_int_equal(fixed_says(X, SYS_socket, hi | AF_VSOCK, SOCK_STREAM, 0, 0), SECCOMP_RET_ERRNO | EAFNOSUPPORT);
+	assert_int_equal(fixed_says(X, SYS_socket, AF_PACKET, SOCK_RAW, 0, 0), SECCOMP_RET_ERRNO | EAFNOSUPPORT);
+	assert_int_equal(fixed_says(X, SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_socketpair, AF_VSOCK, SOCK_STREAM, 0, 0), SECCOMP_RET_ERRNO | EAFNOSUPPORT);
+	assert_int_equal(fixed_says(X, 425 /* io_uring_setup */, 8, 0, 0, 0), NOSYS_RET);
+	assert_int_equal(fixed_says(X, 426 /* io_uring_enter */, 3, 1, 0, 0), NOSYS_RET);
+	assert_int_equal(fixed_says(X, 427 /* io_uring_register */, 3, 0, 0, 0), NOSYS_RET);
+	assert_int_equal(fixed_says(X, SYS_chmod, 0, 04755, 0, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_chmod, 0, 02755, 0, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_chmod, 0, hi | 0755, 0, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_fchmod, 3, 06777, 0, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_fchmodat, 3, 0, 04000, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_fchmodat, 3, 0, 01777, 0), ok);
+	assert_int_equal(fixed_says(X, 452 /* fchmodat2 */, 3, 0, 04000, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_creat, 0, 04755, 0, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_mknod, 0, 0100000 | 04755, 0, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_mknodat, 3, 0, 0100000 | 02755, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_open, 0, O_WRONLY | O_CREAT, 04755, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_open, 0, O_WRONLY | O_CREAT, 0755, 0), ok);
+	/* without O_CREAT the mode is whatever was in the register */
+	assert_int_equal(fixed_says(X, SYS_open, 0, O_RDONLY | O_DIRECTORY, 04755, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_openat, 3, 0, O_RDWR | O_CREAT | O_EXCL, 06755), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_openat, 3, 0, O_RDWR | O_TMPFILE, 04700), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_openat, 3, 0, O_RDONLY, 06755), ok);
+	assert_int_equal(fixed_says(X, 437 /* openat2 */, 3, 0, 0, 24), NOSYS_RET);
+	assert_int_equal(fixed_says(X, SYS_unshare, CLONE_NEWUSER | CLONE_NEWNS, 0, 0, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_unshare, CLONE_FILES, 0, 0, 0), ok);
+	assert_int_equal(fixed_says(X, SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0), EPERM_RET);
+	assert_int_equal(fixed_says(X, SYS_clone, CLONE_VM | CLONE_THREAD | CLONE_SIGHAND, 0, 0, 0), ok);
+	assert_int_equal(fixed_says(X, 435 /* clone3 */, 0, 0, 0, 0), NOSYS_RET);
+}
+
+/* A profile that lets everything through, other ABIs included: the
+ * strongest relaxation a user can ask for. */
+static const char permissive[] = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"archMap\":[{\"architecture\":"
+				 "\"SCMP_ARCH_X86_64\",\"subArchitectures\":[\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"]}]}";
+
+/* fn in a child under the permissive profile, with or without the fixed
+ * filter under it: fn's exit code (or 100 + signal). */
+static int under_permissive(bool with_fixed, int (*fn)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct seccomp_prog prog;
+
+		if (seccomp_profile_compile(permissive, strlen(permissive), "p", 0, &prog, NULL, err, sizeof(err)) < 0 ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || (with_fixed && seccomp_fixed_apply() < 0) ||
+		    seccomp_profile_apply(&prog) < 0)
+			_exit(99);
+		_exit(fn());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+/* 0: refused with the errno the fixed filter gives; 1: it went through;
+ * 2: refused some other way (this kernel lacks the feature). */
+#define OUTCOME(call, e) ((call) >= 0 ? 1 : errno == (e) ? 0 : 2)
+
+static int try_packet(void) { return OUTCOME(socket(AF_PACKET, SOCK_RAW, 0), EAFNOSUPPORT); }
+static int try_netlink_audit(void) { return OUTCOME(socket(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT), EPROTONOSUPPORT); }
+static int try_vsock(void) { return OUTCOME(socket(AF_VSOCK, SOCK_STREAM, 0), EAFNOSUPPORT); }
+static int try_io_uring(void)
+{
+	char params[120] = { 0 }; /* struct io_uring_params */
+
+	return OUTCOME(syscall(425, 4, params), ENOSYS);
+}
+static int try_setuid_chmod(void)
+{
+	char path[] = "/tmp/sandtrail-fixed-XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	if (fd < 0)
+		return 3;
+	rc = OUTCOME(fchmod(fd, 04755), EPERM);
+	close(fd);
+	if (rc == 0 && chmod(path, 0755) < 0)
+		rc = 3; /* plain modes still work */
+	unlink(path);
+	return rc;
+}
+static int try_setuid_create(void)
+{
+	char path[] = "/tmp/sandtrail-fixed-create";
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 04755);
+	int e = errno;
+
+	unlink(path);
+	errno = e; /* unlink's ENOENT is not the answer */
+	return OUTCOME(fd, EPERM);
+}
+static int try_userns(void) { return OUTCOME(unshare(CLONE_NEWUSER), EPERM); }
+static void no_ia32(int sig) { _exit(2); }
+static int try_int80(void)
+{
+	long ret = 20; /* i386 getpid */
+
+	/* a kernel without IA32 emulation answers int 0x80 with SIGSEGV */
+	signal(SIGSEGV, no_ia32);
+	__asm__ volatile("int $0x80" : "+a"(ret) : : "memory", "cc", "r8", "r9", "r10", "r11");
+	return ret > 0 ? 1 : ret == -ENOSYS ? 0 : 2;
+}
+static int try_x32(void)
+{
+	long ret = syscall(0x40000000 | SYS_getpid);
+
+	return ret > 0 ? 1 : errno == ENOSYS ? 0 : 2;
+}
+
+/* Refused under the fixed filter; and, where this kernel has the feature,
+ * allowed by the permissive profile alone (the filter is what refuses). */
+static void expect_fixed_refuses(const char *what, int (*fn)(void))
+{
+	int with = under_permissive(true, fn), without = under_permissive(false, fn);
+
+	if (without != 0 && without != 1 && without != 2)
+		fail_msg("%s: the probe itself failed (%d)", what, without);
+	if (without == 2) {
+		print_message("%s: this kernel does not have it\n", what);
+		return;
+	}
+	if (with != 0)
+		fail_msg("%s: not refused under the fixed filter (%d)", what, with);
+}
+
+static void test_seccomp_fixed_filter_holds_under_a_permissive_profile(void **state)
+{
+	expect_fixed_refuses("AF_PACKET", try_packet);
+	expect_fixed_refuses("NETLINK_AUDIT", try_netlink_audit);
+	expect_fixed_refuses("AF_VSOCK", try_vsock);
+	expect_fixed_refuses("io_uring_setup", try_io_uring);
+	expect_fixed_refuses("fchmod 04755", try_setuid_chmod);
+	expect_fixed_refuses("open(O_CREAT, 04755)", try_setuid_create);
+	expect_fixed_refuses("unshare(CLONE_NEWUSER)", try_userns);
+	expect_fixed_refuses("int 0x80", try_int80);
+	expect_fixed_refuses("x32", try_x32);
+	/* these run as root here: the kernel would allow them all */
+	assert_int_equal(under_permissive(false, try_packet), 1);
+	assert_int_equal(under_permissive(false, try_setuid_chmod), 1);
+	assert_int_equal(under_permissive(false, try_userns), 1);
+	assert_int_equal(under_permissive(true, try_allowed), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +488,8 @@ int main(void)
 		cmocka_unit_test(test_seccomp_default_refuses_escapes),
 		cmocka_unit_test(test_seccomp_default_allows_ordinary_work),
 		cmocka_unit_test(test_seccomp_caps_select_rules),
+		cmocka_unit_test(test_seccomp_fixed_filter_decides_each_case),
+		cmocka_unit_test(test_seccomp_fixed_filter_holds_under_a_permissive_profile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

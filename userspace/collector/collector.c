@@ -32,12 +32,19 @@
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
-enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_CLIENT };
+enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT };
 
 struct conn {
 	enum conn_kind kind;
 	int fd;
 	bool refused; /* not root: its request gets an error, then the door */
+};
+
+/* A reply held until the record it reports on is sealed and on disk. */
+struct held_reply {
+	struct conn *conn;
+	uint64_t seq;
+	json_t *rep;
 };
 
 struct collector {
@@ -48,7 +55,9 @@ struct collector {
 	struct enrich enrich;
 	struct rec rec;
 	int epfd;
-	struct conn probes_conn, listen_conn, signal_conn, timer_conn;
+	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn;
+	struct held_reply *held;
+	size_t nheld, capheld;
 	int64_t boot_to_wall;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
@@ -88,15 +97,17 @@ static void journal_failed(struct collector *c, const char *what, int rc)
 	c->stopping = true;
 }
 
-/* Appends the record built in c->rec. */
-static void write_record(struct collector *c)
+/* Appends the record built in c->rec; returns its seq. */
+static uint64_t write_record(struct collector *c)
 {
 	size_t len;
 	const void *p = rec_finish(&c->rec, &len);
-	int rc = journal_append(c->journal, p, len, NULL);
+	uint64_t seq = 0;
+	int rc = journal_append(c->journal, p, len, &seq);
 
 	if (rc < 0)
 		journal_failed(c, "append", rc);
+	return seq;
 }
 
 static void write_loss(struct collector *c, const struct session *s, const char *kind, const char *reason,
@@ -187,10 +198,11 @@ static void json_to_rec_int(struct rec *r, json_t *from, const char *key)
 		rec_int(r, key, json_integer_value(v));
 }
 
-/* Stops tracing s, flushes its events, writes session_end.  info: what the
- * session manager reported (exit status, peaks), may be NULL. */
-static void end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
+/* Stops tracing s, flushes its events, writes session_end; returns its seq.
+ * info: what the session manager reported (exit status, peaks), may be NULL. */
+static uint64_t end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
 {
+	uint64_t seq;
 	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
 	int rc = probes_unwatch(c->probes, s->cgroup_id, lost);
 
@@ -208,7 +220,7 @@ static void end_session(struct collector *c, struct session *s, const char *reas
 		json_to_rec_uint(&c->rec, info, "pids_peak");
 		json_to_rec_uint(&c->rec, info, "cpu_usec");
 	}
-	write_record(c);
+	seq = write_record(c);
 	s->ended = true;
 	s->ended_mono_ms = mono_ms();
 	s->owner_fd = -1;
@@ -216,6 +228,7 @@ static void end_session(struct collector *c, struct session *s, const char *reas
 		close(s->cgroup_fd);
 		s->cgroup_fd = -1;
 	}
+	return seq;
 }
 
 __attribute__((format(printf, 1, 2))) static json_t *reply_error(const char *fmt, ...)
@@ -421,17 +434,77 @@ static struct session *request_session(struct collector *c, json_t *req, json_t 
 	return s;
 }
 
-static json_t *handle_unwatch(struct collector *c, json_t *req)
+/* Holds rep until seq is sealed and on disk (flush_held sends it); the
+ * connection is not read meanwhile, so replies keep the order of requests. */
+static json_t *hold_reply(struct collector *c, struct conn *conn, uint64_t seq, json_t *rep)
+{
+	struct epoll_event ee = { .events = 0, .data.ptr = conn };
+
+	if (c->nheld == c->capheld) {
+		size_t cap = c->capheld ? 2 * c->capheld : 8;
+		struct held_reply *v = realloc(c->held, cap * sizeof(*v));
+
+		if (!v)
+			return rep; /* sent at once: the record is written, if not yet sealed */
+		c->held = v;
+		c->capheld = cap;
+	}
+	c->held[c->nheld++] = (struct held_reply){ conn, seq, rep };
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, conn->fd, &ee);
+	return NULL;
+}
+
+static void close_conn(struct collector *c, struct conn *conn);
+
+/* Sends the held replies whose record is durable now. */
+static void flush_held(struct collector *c)
+{
+	uint64_t through;
+	int rc = journal_durable(c->journal, &through);
+	size_t k = 0;
+
+	if (rc < 0)
+		journal_failed(c, "sync", rc);
+	for (size_t i = 0; i < c->nheld; i++) {
+		struct held_reply *h = &c->held[i];
+		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = h->conn };
+
+		if (rc == 0 && h->seq >= through) {
+			c->held[k++] = *h;
+			continue;
+		}
+		if (rc < 0) {
+			json_decref(h->rep);
+			h->rep = reply_error("the journal failed: %s", strerror(-rc));
+		}
+		if (control_send(h->conn->fd, h->rep) == 0)
+			epoll_ctl(c->epfd, EPOLL_CTL_MOD, h->conn->fd, &ee);
+		json_decref(h->rep);
+	}
+	c->nheld = k;
+}
+
+/* session_end is sealed and on disk before the reply: a replay right after
+ * it shows the whole session. */
+static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *reason = json_string_value(json_object_get(req, "reason"));
 	json_t *err;
 	struct session *s = request_session(c, req, &err);
+	uint64_t seq, through;
+	json_t *rep;
 
 	if (!s)
 		return err;
-	end_session(c, s, reason ? reason : "unwatch", req);
+	seq = end_session(c, s, reason ? reason : "unwatch", req);
 	log_msg("session %s: ended (%s)", s->id, s->stop_requested ? "stop" : reason ? reason : "unwatch");
-	return reply_ok();
+	if (c->failed)
+		return reply_error("session %s: the journal failed", s->id);
+	journal_seal(c->journal);
+	rep = json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq);
+	if (journal_durable(c->journal, &through) == 0 && through > seq) /* fsync none */
+		return rep;
+	return hold_reply(c, conn, seq, rep);
 }
 
 /* The session manager re-resolved its allowlist's host names. */
@@ -494,6 +567,15 @@ static json_t *handle_ps(struct collector *c)
 
 static void close_conn(struct collector *c, struct conn *conn)
 {
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->nheld; i++) {
+		if (c->held[i].conn == conn)
+			json_decref(c->held[i].rep);
+		else
+			c->held[k++] = c->held[i];
+	}
+	c->nheld = k;
 	for (size_t i = 0; i < c->sessions.n; i++) {
 		struct session *s = c->sessions.v[i];
 
@@ -534,7 +616,7 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 	else if (!strcmp(cmd, "watch"))
 		rep = handle_watch(c, conn, req);
 	else if (!strcmp(cmd, "unwatch"))
-		rep = handle_unwatch(c, req);
+		rep = handle_unwatch(c, conn, req);
 	else if (!strcmp(cmd, "netpolicy"))
 		rep = handle_netpolicy(c, req);
 	else if (!strcmp(cmd, "stop"))
@@ -544,6 +626,8 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 	else
 		rep = reply_error("unknown command '%s'", cmd);
 	json_decref(req);
+	if (!rep) /* held until its record is durable */
+		return;
 	if (control_send(conn->fd, rep) < 0 || conn->refused)
 		close_conn(c, conn);
 	json_decref(rep);
@@ -617,6 +701,17 @@ static void tick(struct collector *c)
 	rc = journal_tick(c->journal);
 	if (rc < 0)
 		journal_failed(c, "seal", rc);
+	if (c->nheld)
+		flush_held(c);
+}
+
+static void on_journal(struct collector *c)
+{
+	uint64_t n;
+
+	if (read(c->journal_conn.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	flush_held(c);
 }
 
 static int add_fd(struct collector *c, struct conn *conn, enum conn_kind kind, int fd)
@@ -654,6 +749,9 @@ static int setup_loop(struct collector *c)
 	rc = add_fd(c, &c->timer_conn, CONN_TIMER, fd);
 	if (rc)
 		return rc;
+	fd = journal_fd(c->journal);
+	if (fd >= 0 && (rc = add_fd(c, &c->journal_conn, CONN_JOURNAL, fd)) < 0)
+		return rc;
 	return add_fd(c, &c->probes_conn, CONN_PROBES, probes_fd(c->probes));
 }
 
@@ -683,6 +781,7 @@ static void loop(struct collector *c)
 			case CONN_LISTEN: accept_clients(c); break;
 			case CONN_SIGNAL: c->stopping |= on_signal(c); break;
 			case CONN_TIMER: tick(c); break;
+			case CONN_JOURNAL: on_journal(c); break;
 			case CONN_CLIENT: handle_client(c, conn, evs[i].events); break;
 			}
 		}
@@ -770,6 +869,16 @@ out:
 			status = 1;
 		}
 	}
+	/* the final seal is on disk: what was held is answered, or failed */
+	for (size_t i = 0; i < c.nheld; i++) {
+		if (rc < 0) {
+			json_decref(c.held[i].rep);
+			c.held[i].rep = reply_error("the journal failed: %s", strerror(-rc));
+		}
+		control_send(c.held[i].conn->fd, c.held[i].rep);
+		json_decref(c.held[i].rep);
+	}
+	free(c.held);
 	session_table_free(&c.sessions);
 	enrich_free(&c.enrich);
 	rec_free(&c.rec);

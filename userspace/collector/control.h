@@ -7,8 +7,9 @@
  *          redact?: [{name, value}], network?: {...}}  -> {id}
  *          Replies only once the kernel traces the cgroup.  keep=false: the
  *          session ends (reason manager_lost) if this connection closes first.
- * unwatch {id, reason?, exit_status?, signal?, memory_peak?, pids_peak?, cpu_usec?}
- *          Drains the kernel's events of the session, then writes session_end.
+ * unwatch {id, reason?, exit_status?, signal?, memory_peak?, pids_peak?, cpu_usec?}  -> {seq}
+ *          Drains the kernel's events of the session, writes session_end (seq)
+ *          and replies once it is sealed and on disk (written, --fsync none).
  * netpolicy {id, network}  replaces the session's egress policy (re-resolved names).
  * stop    {id}  kills every process of the session (cgroup.kill).
  * ps      {}    -> {sessions: [{id, mode, cgroup, labels, start}]}

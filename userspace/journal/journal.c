@@ -18,6 +18,7 @@
 #include "record.h"
 #include "seal.h"
 #include "segment.h"
+#include "syncer.h"
 
 struct journal {
 	struct journal_config cfg;
@@ -26,6 +27,9 @@ struct journal {
 	char seg_name[JF_SEGMENT_NAME_LEN + 1];
 	uint64_t seg_bytes;         /* size of the active segment */
 	struct segment_writer *sw;
+	struct syncer *syncer;      /* the disk waits, once the journal is open (fsync seal|always) */
+	uint64_t durable;           /* fsync none: every seq below it is sealed and written */
+	uint64_t synced_mark;       /* the last mark given to the syncer */
 	struct crypto_sha256 *sha;
 	struct keys key;
 	struct rec rec;             /* the journal's own records */
@@ -93,6 +97,24 @@ __attribute__((format(printf, 3, 4))) static int fail(const struct journal_confi
 static int sync_segment(struct journal *j)
 {
 	return fdatasync(j->fd) < 0 ? -errno : 0;
+}
+
+/* What was written so far reaches the disk: on the syncer's thread once the
+ * journal is open (mark: every seq below it is then durable), inline before.
+ * dir: the directory too (a segment was created). */
+static int sync_later(struct journal *j, bool dir, uint64_t mark)
+{
+	int rc;
+
+	if (!j->syncer) {
+		if (fdatasync(j->fd) < 0 || (dir && fsync(j->dirfd) < 0))
+			return -errno;
+		return 0;
+	}
+	rc = syncer_push(j->syncer, j->fd, dir ? j->dirfd : -1, false, mark > j->synced_mark ? mark : j->synced_mark);
+	if (rc == 0 && mark > j->synced_mark)
+		j->synced_mark = mark;
+	return rc;
 }
 
 static int flush_block(struct journal *j)
@@ -190,8 +212,12 @@ static int write_seal(struct journal *j, bool final)
 	j->last_seal_ms = mono_ms();
 	rc = flush_block(j);
 	/* a seal promises that what it covers is on disk */
-	if (rc == 0 && (final || j->cfg.fsync != JOURNAL_FSYNC_NONE))
+	if (rc == 0 && final)
 		rc = sync_segment(j);
+	else if (rc == 0 && j->cfg.fsync != JOURNAL_FSYNC_NONE)
+		rc = sync_later(j, false, j->next_seq);
+	else if (rc == 0)
+		j->durable = j->next_seq;
 	if (rc < 0)
 		j->broken = rc;
 	return rc;
@@ -221,9 +247,8 @@ static int new_segment(struct journal *j)
 		return fd;
 	j->fd = fd;
 	j->seg_bytes = sizeof(struct jf_segment_header);
-	if (j->cfg.fsync != JOURNAL_FSYNC_NONE && fsync(j->dirfd) < 0)
-		return -errno;
-	return 0;
+	/* the header and the directory entry, durable with the segment's first seal */
+	return j->cfg.fsync != JOURNAL_FSYNC_NONE ? sync_later(j, true, 0) : 0;
 }
 
 /* Called right after a seal: the closed segment ends with it. */
@@ -233,7 +258,11 @@ static int rotate(struct journal *j)
 
 	if (fchmod(j->fd, 0440) < 0)
 		return j->broken = -errno;
-	close(j->fd);
+	/* the syncer may still be syncing it: it closes it after */
+	if (!j->syncer || j->cfg.fsync == JOURNAL_FSYNC_NONE)
+		close(j->fd);
+	else if ((rc = syncer_push(j->syncer, j->fd, -1, true, j->synced_mark)) < 0)
+		return j->broken = rc;
 	j->fd = -1;
 	rc = new_segment(j);
 	if (rc < 0)
@@ -291,9 +320,10 @@ int journal_append(struct journal *j, const void *rec, size_t len, uint64_t *seq
 		*seq = s;
 	j->unsealed++;
 	if (j->cfg.fsync == JOURNAL_FSYNC_ALWAYS) {
+		/* written now, on disk at the syncer's next batch (group commit) */
 		rc = flush_block(j);
 		if (rc == 0)
-			rc = sync_segment(j);
+			rc = sync_later(j, false, 0);
 		if (rc < 0)
 			return j->broken = rc;
 	}
@@ -307,11 +337,37 @@ int journal_append(struct journal *j, const void *rec, size_t len, uint64_t *seq
 	return j->broken;
 }
 
+int journal_seal(struct journal *j)
+{
+	if (j->broken)
+		return j->broken;
+	seal_due(j);
+	return j->broken;
+}
+
+int journal_fd(const struct journal *j)
+{
+	return j->syncer ? syncer_fd(j->syncer) : -1;
+}
+
+int journal_durable(struct journal *j, uint64_t *through)
+{
+	int rc;
+
+	*through = j->durable;
+	if (!j->syncer || j->cfg.fsync == JOURNAL_FSYNC_NONE)
+		return j->broken;
+	rc = syncer_done(j->syncer, through);
+	if (rc < 0 && !j->broken)
+		j->broken = rc;
+	return j->broken;
+}
+
 int journal_tick(struct journal *j)
 {
-	uint64_t now;
+	uint64_t now, through;
 
-	if (j->broken)
+	if (j->broken || journal_durable(j, &through) < 0)
 		return j->broken;
 	now = mono_ms();
 	if ((j->unsealed > 0 && now - j->last_seal_ms >= j->cfg.seal_ms) || epoch_due(j, now))
@@ -321,6 +377,7 @@ int journal_tick(struct journal *j)
 
 static void journal_free(struct journal *j)
 {
+	syncer_stop(j->syncer);
 	if (j->fd >= 0)
 		close(j->fd);
 	if (j->dirfd >= 0)
@@ -338,8 +395,11 @@ static void journal_free(struct journal *j)
 
 int journal_close(struct journal *j)
 {
-	int rc = j->broken;
+	int rc = syncer_stop(j->syncer);
 
+	j->syncer = NULL;
+	if (rc == 0)
+		rc = j->broken;
 	if (rc == 0)
 		rc = write_seal(j, true);
 	if (rc == 0 && fchmod(j->fd, 0440) < 0)
@@ -636,6 +696,10 @@ int journal_open(struct journal **out, const struct journal_config *given)
 		goto err;
 	j->last_seal_ms = j->epoch_start_ms = mono_ms();
 	rc = resume(j);
+	if (rc == 0)
+		j->durable = j->synced_mark = j->last_kind == JF_KIND_SEAL ? j->next_seq : j->seal_from;
+	if (rc == 0 && cfg->fsync != JOURNAL_FSYNC_NONE)
+		rc = syncer_start(&j->syncer);
 	if (rc < 0)
 		goto err;
 	*out = j;

@@ -18,7 +18,7 @@
 
 enum journal_fsync {
 	JOURNAL_FSYNC_SEAL = 0, /* at every seal (default) */
-	JOURNAL_FSYNC_ALWAYS,   /* after every record */
+	JOURNAL_FSYNC_ALWAYS,   /* each record written at once, synced by the next batch */
 	JOURNAL_FSYNC_NONE,
 };
 
@@ -37,7 +37,7 @@ struct journal_config {
 	size_t err_len;
 };
 
-/* seal_every 262144, seal_ms 250, segment_bytes 64 MiB, fsync at seals,
+/* seal_every 262144, seal_ms 20, segment_bytes 64 MiB, fsync at seals,
  * epoch_ms 60000, epoch_seals 0, block_bytes 128 KiB, compress_level 1.
  * journal_open also takes 0 in seal_every, segment_bytes, epoch_ms,
  * block_bytes and compress_level for these defaults. */
@@ -56,6 +56,15 @@ int journal_append(struct journal *j, const void *rec, size_t len, uint64_t *seq
  * Reports a failed seal or key evolution (journal_append stores the record
  * and leaves those to this call). */
 int journal_tick(struct journal *j);
+/* Seals what is not sealed yet, now (a session's end waits for it). */
+int journal_seal(struct journal *j);
+/* *through: every record below this seq is sealed and on disk (written only,
+ * with fsync none).  Returns a failed seal or sync (the journal then
+ * refuses every later append), else 0.  The disk waits run on a thread. */
+int journal_durable(struct journal *j, uint64_t *through);
+/* An eventfd, readable when journal_durable may have advanced (read it to
+ * rearm it); -1 with fsync none, where it advances at each seal. */
+int journal_fd(const struct journal *j);
 /* Final seal, fsync, segment made read-only, close. */
 int journal_close(struct journal *j);
 

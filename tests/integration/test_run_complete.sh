@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `sandtrail run` returns once its session is whole in the journal: a replay
+# started right after it shows every record of the workload and session_end,
+# sealed (written only, with --fsync none).  The same for `sandtrail unwatch`.
+# Seals are 5 s apart here: the end of a session must not wait for the next.
+source "$(dirname "$0")/lib.sh"
+
+start_daemon --seal-ms 5000 || { not_ok "sandtraild starts"; exit 1; }
+
+# complete_runs N [JQ]: N runs, each replayed at once; prints how many were
+# whole (the workload's open, session_end, and JQ on session_end)
+complete_runs() {
+	local i id whole=0
+	for i in $(seq "$1"); do
+		"$SANDTRAIL" run --id-file "$T/run.id" -- sh -c "cat /etc/hostname >/dev/null; exit 7" 2>"$T/run.err"
+		[ $? -eq 7 ] || { diag "run $i: $(cat "$T/run.err")" >&2; continue; }
+		id=$(cat "$T/run.id")
+		replay_json "$id" >"$T/run.json" 2>"$T/replay.err"
+		if jq -se "any(.type==\"open\" and .path==\"/etc/hostname\") and
+			(map(select(.type==\"session_end\" and .reason==\"exit\" and .exit_status==7 ${2:-})) | length == 1)" \
+			"$T/run.json" >/dev/null; then
+			whole=$((whole + 1))
+		else
+			diag "run $i (session $id): $(jq -c '{seq, type, sealed}' "$T/run.json" | tail -n 3 | tr '\n' ' ')" >&2
+		fi
+	done
+	echo "$whole"
+}
+
+n=$(complete_runs 100 'and .sealed==true')
+check "100 runs in a row: each replay right after run shows the workload and a sealed session_end ($n)" test "$n" -eq 100
+
+cg=$(mk_cgroup unwatch)
+id=$("$SANDTRAIL" watch --cgroup "$cg") || not_ok "watch"
+run_in_cgroup "$cg" cat /etc/hostname >/dev/null
+"$SANDTRAIL" unwatch "$id"
+replay_json "$id" >"$T/unwatch.json"
+check "unwatch returns once the session's end is sealed" \
+	test "$(jq_count "$T/unwatch.json" '.type=="session_end" and .reason=="unwatch" and .sealed==true')" -eq 1
+check "the watched session's event is there too" \
+	test "$(jq_count "$T/unwatch.json" '.type=="open" and .path=="/etc/hostname" and .sealed==true')" -ge 1
+
+# the order, seen by strace with every fdatasync held 300 ms: the unwatch
+# request, then the fdatasync of its seal, then the reply (carrying the seq)
+cg=$(mk_cgroup order)
+id=$("$SANDTRAIL" watch --cgroup "$cg") || not_ok "watch"
+strace -f -qq -e trace=recvfrom,sendto,fdatasync -e inject=fdatasync:delay_exit=300000 -s 200 \
+	-o "$T/strace" -p "$DAEMON_PID" 2>"$T/strace.err" &
+spid=$!
+defer "kill $spid"
+traced() { ! grep -q '^TracerPid:[[:space:]]*0$' /proc/"$DAEMON_PID"/task/*/status; }
+wait_for 10 traced || diag "strace did not attach: $(cat "$T/strace.err")"
+"$SANDTRAIL" unwatch "$id"
+kill -INT "$spid"
+wait "$spid"
+check "the unwatch reply is sent after its seal's fdatasync returned" awk '
+	/recvfrom.*unwatch/ { u = NR }
+	u && /fdatasync/ && / = 0( \(DELAYED\))?$/ { synced = NR }
+	u && /sendto.*\\"seq\\"/ { ok = synced > u; exit }
+	END { exit !ok }' "$T/strace" || diag "$(grep -A 12 unwatch "$T/strace")"
+
+stop_daemon
+start_daemon --seal-ms 5000 --fsync none || { not_ok "sandtraild starts with --fsync none"; exit 1; }
+n=$(complete_runs 20)
+check "with --fsync none, session_end is written when run returns ($n of 20)" test "$n" -eq 20
+check "sandtraild stops cleanly" stop_daemon
