@@ -20,7 +20,8 @@
  *   st_workload cold DIR             open, unlink and rename of paths whose pages the
  *                                    process has never touched (DIR/cold-*, all missing)
  *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
- *   st_workload free-port            prints a 127.0.0.1 port nothing listens on
+ *   st_workload hold-ports N         holds N consecutive ports on every address (bound, never
+ *                                    listened on: connects are refused) until killed; prints the first
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -270,6 +271,47 @@ static int bound(void)
 	return fd;
 }
 
+/* Ports P..P+n-1 bound on every IPv4 and IPv6 address (a dual-stack socket
+ * on [::] each) and never listened on: a connect to any of them is refused,
+ * and nothing else can take them until the holder is killed.  Prints P. */
+static int hold_ports(long n)
+{
+	for (int attempt = 0; attempt < 1000; attempt++) {
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+		socklen_t len = sizeof(sin6);
+		int fds[16], off = 0, got = 0;
+		uint16_t first;
+
+		if (n < 1 || n > 16)
+			return 2;
+		/* the kernel picks the first, the others must follow it */
+		fds[0] = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[0] < 0 || setsockopt(fds[0], IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+		    bind(fds[0], (struct sockaddr *)&sin6, len) < 0 ||
+		    getsockname(fds[0], (struct sockaddr *)&sin6, &len) < 0)
+			return 1;
+		first = ntohs(sin6.sin6_port);
+		for (got = 1; got < n && first + got <= 65535; got++) {
+			fds[got] = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			sin6.sin6_port = htons((uint16_t)(first + got));
+			if (fds[got] < 0 || setsockopt(fds[got], IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+			    bind(fds[got], (struct sockaddr *)&sin6, sizeof(sin6)) < 0) {
+				if (fds[got] >= 0)
+					close(fds[got]);
+				break;
+			}
+		}
+		if (got == n) {
+			printf("%u\n", first);
+			for (;;)
+				pause();
+		}
+		while (got--)
+			close(fds[got]);
+	}
+	return 1;
+}
+
 static int listen_loop(void)
 {
 	int fd = bound();
@@ -357,8 +399,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && !strcmp(argv[1], "listen"))
 		return listen_loop();
-	if (argc == 2 && !strcmp(argv[1], "free-port"))
-		return bound() < 0;
-	fprintf(stderr, "usage: st_workload burst|burst-mix|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|thread-exec|listen|free-port ...\n");
+	if (argc == 3 && !strcmp(argv[1], "hold-ports"))
+		return hold_ports(atol(argv[2]));
+	fprintf(stderr, "usage: st_workload burst|burst-mix|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|thread-exec|listen|hold-ports ...\n");
 	return 2;
 }
