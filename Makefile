@@ -21,13 +21,14 @@ endif
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmsgpack-dev libjansson-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
 	libclang-rt-14-dev iproute2 strace procps util-linux jq \
-	bubblewrap auditd hyperfine linux-perf valgrind
+	bubblewrap auditd hyperfine linux-perf valgrind \
+	runsc protobuf-c-compiler libprotobuf-c-dev
 
-PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcrypto libsodium libseccomp
+PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcrypto libsodium libseccomp libprotobuf-c
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
-CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcrypto -lsodium -lseccomp) -lresolv
+CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcrypto -lsodium -lseccomp -lprotobuf-c) -lresolv
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Only the libraries a binary uses become its DT_NEEDED (Debian's gcc says so
 # already; others may not).
@@ -41,7 +42,7 @@ CLI_LDLIBS := $(filter-out -lcrypto,$(LDLIBS)) -Wl,--push-state,-Bstatic -lcrypt
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BUILD) -Ibpf
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BUILD) -I$(BUILD)/gen -Ibpf
 
 $(BUILD)/vmlinux.h:
 	$(call msg,BTF,$@)
@@ -61,13 +62,20 @@ $(BUILD)/sandtrail.skel.h: $(BUILD)/sandtrail.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name sandtrail_bpf > $@
 
+# ---- gVisor's monitoring stream: schemas/gvisor.proto -> protobuf-c decoder ----
+$(BUILD)/gen/gvisor.pb-c.c $(BUILD)/gen/gvisor.pb-c.h &: schemas/gvisor.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(BUILD)/gen
+	$(Q)protoc-c --proto_path=schemas --c_out=$(BUILD)/gen gvisor.proto
+
 # ---- userspace: one library, two binaries ----
 MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c
 GEN_SRCS := sandbox/seccomp_export.c
-LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c))
+LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c)) \
+	$(BUILD)/gen/gvisor.pb-c.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
-GENERATED := $(BUILD)/sandtrail.skel.h
+GENERATED := $(BUILD)/sandtrail.skel.h $(BUILD)/gen/gvisor.pb-c.h
 
 $(BUILD)/obj/%.o: %.c $(GENERATED)
 	$(call msg,CC,$@)

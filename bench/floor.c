@@ -21,7 +21,7 @@
 
 #include "floor.skel.h"
 
-#define SECS_MAX 64
+#define SECS_MAX 256
 #define HOOKS    6 /* cgroup programs, attached to the one cgroup */
 
 static int cmp_str(const void *a, const void *b)

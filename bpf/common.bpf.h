@@ -179,10 +179,24 @@ static __always_inline __u32 take_pending(void)
 
 /* Room for one event under construction.  Offsets into it are bounded by
  * masks the verifier can follow, so each string gets twice its bound. */
-#define ST_SCRATCH_SIZE (1 << 14)
+#define ST_SCRATCH_SIZE (1 << 15)
+/* The state of st_walk_path, in memory: read back, its numbers are known
+ * to the verifier only by their bounds, so that the steps of the walk are
+ * equal states and its loop verifies once. */
+struct st_walk {
+	__u64 d;        /* struct dentry * */
+	__u64 m;        /* struct mount * */
+	__u64 root_d;   /* the task's root */
+	__u64 root_m;
+	__u64 ns_root;  /* struct mount * of its mount namespace's root */
+	__u32 base;     /* of the walk in b */
+	__u32 off;      /* bytes written */
+	__u32 marked;   /* the task's root was passed */
+	__u32 status;   /* ST_WALK_* */
+	__u32 done;     /* the walk ended (the loop's count cannot tell) */
+};
 struct st_scratch {
 	char b[ST_SCRATCH_SIZE];
-	__u32 walk_off; /* st_walk_path's offset, out of the verifier's sight */
 };
 
 struct {
@@ -192,6 +206,14 @@ struct {
 	__type(value, struct st_scratch);
 } scratch SEC(".maps") __weak;
 
+/* Beside the scratch buffer: per-CPU values stop at 32 KiB. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct st_walk);
+} walk_state SEC(".maps") __weak;
+
 static __always_inline char *scratch_buf(void)
 {
 	__u32 zero = 0;
@@ -199,6 +221,24 @@ static __always_inline char *scratch_buf(void)
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
+/* Where a path argument is resolved from, as the kernel will take it at the
+ * syscall's start: the task's root (absolute path), its cwd (AT_FDCWD), or
+ * the file of a dirfd (for an empty path with AT_EMPTY_PATH, or an f* call,
+ * the file acted on).  Saved at entry; at exit the same is looked up again
+ * and walked only if it is still the same object, kept alive by the task:
+ * a chdir, dup2 or close racing the syscall leaves the path unresolved. */
+#define ST_BASE_NONE (-1000) /* no base: the path cannot be resolved */
+#define ST_BASE_ROOT (-1001)
+#define ST_BASE_LATE (-1002) /* path unreadable at entry: decided at exit */
+#define ST_BASE_CWD  (-100)  /* AT_FDCWD */
+struct st_base {
+	__u64 dentry;
+	__u64 mnt;
+	__s32 from;         /* ST_BASE_* or a dirfd */
+	__s32 dirfd;        /* as passed */
+	__u32 empty_ok;     /* an empty path names the dirfd's file */
+	__u32 pad;
+};
 /* What a syscall's entry copied, kept per thread until its exit: the
  * event's fixed part (header: session_cgid, flags, syscall) and strings. */
 #define PENDING_MAP(name, val_type)                   \
@@ -210,9 +250,11 @@ static __always_inline char *scratch_buf(void)
 		__type(value, val_type);              \
 	} name SEC(".maps") __weak
 
+/* s: filename, argv, base (walked at entry: an O_CLOEXEC dirfd is gone by
+ * a successful exec's exit) */
 struct pend_exec {
 	struct st_exec ev;
-	char s[ST_PATH_MAX + ST_ARGV_MAX];
+	char s[ST_PATH_MAX + ST_ARGV_MAX + ST_PATH_MAX];
 };
 /* user: where the paths were in the caller's memory, to read them again at
  * exit when the entry could not (set after the copies, which may spill up
@@ -221,16 +263,26 @@ struct pend_open {
 	struct st_open ev;
 	char s[ST_PATH_MAX];
 	__u64 user;
+	struct st_base base;
 };
 struct pend_unlink {
 	struct st_unlink ev;
 	char s[ST_PATH_MAX];
 	__u64 user;
+	struct st_base base;
 };
 struct pend_rename {
 	struct st_rename ev;
 	char s[2 * ST_PATH_MAX];
 	__u64 user[2];
+	struct st_base base[2];
+};
+/* s: path, path2, name */
+struct pend_fileop {
+	struct st_fileop ev;
+	char s[2 * ST_PATH_MAX + ST_NAME_MAX];
+	__u64 user[2];
+	struct st_base base[2];
 };
 struct pend_connect {
 	struct st_connect ev;
@@ -241,6 +293,7 @@ PENDING_MAP(pend_exec, struct pend_exec);
 PENDING_MAP(pend_open, struct pend_open);
 PENDING_MAP(pend_unlink, struct pend_unlink);
 PENDING_MAP(pend_rename, struct pend_rename);
+PENDING_MAP(pend_fileop, struct pend_fileop);
 PENDING_MAP(pend_connect, struct pend_connect);
 
 /* Argument i of a syscall at its sys_enter tracepoint, for functions that
@@ -292,6 +345,9 @@ static __always_inline void fill_hdr(struct st_hdr *h, __u32 type, __u64 session
 	h->gid = uid_gid >> 32;
 	h->flags = 0;
 	h->syscall = ST_SYS_NONE;
+	h->reserved = 0;
+	h->strs = 0;
+	h->pad = 0;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
@@ -300,11 +356,12 @@ static __always_inline void fill_hdr(struct st_hdr *h, __u32 type, __u64 session
 static __always_inline void finish_hdr(struct st_hdr *h, __u32 type)
 {
 	__u64 session = h->session_cgid;
-	__u32 flags = h->flags, sys = h->syscall;
+	__u32 flags = h->flags, sys = h->syscall, strs = h->strs;
 
 	fill_hdr(h, type, session);
 	h->flags = flags;
 	h->syscall = sys;
+	h->strs = strs;
 }
 
 /* An event begun while its session was watched, ending after unwatch,
@@ -329,18 +386,19 @@ static __always_inline void pend(void *map, struct st_hdr *h, __u64 session, __u
 }
 
 /* Copies the user string at src to dst (room: ST_PATH_MAX + 2) and
- * returns the bytes kept, without NUL.  One more byte than kept is read so
- * that a string of exactly ST_PATH_MAX bytes is not flagged as cut. */
-static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *flags, __u32 trunc, __u32 fault)
+ * returns the bytes kept, without NUL; the state of string i goes to *strs.
+ * One more byte than kept is read so that a string of exactly ST_PATH_MAX
+ * bytes is not flagged as cut. */
+static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *strs, int i)
 {
 	long n = bpf_probe_read_user_str(dst, ST_PATH_MAX + 2, src);
 
 	if (n <= 0) {
-		*flags |= fault;
+		*strs |= ST_STR(i, ST_S_ABSENT);
 		return 0;
 	}
 	if (n > ST_PATH_MAX + 1) {
-		*flags |= trunc;
+		*strs |= ST_STR(i, ST_S_CUT);
 		return ST_PATH_MAX;
 	}
 	return n - 1;
@@ -350,38 +408,38 @@ static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *f
  * read again at exit, once the kernel's own copy made it resident; it is
  * flagged late, as a racing thread could have changed it in between.
  * Returns the new length, or len when there is nothing to do. */
-static __always_inline __u32 reread_user_path(char *dst, __u64 src, __u32 len, __u32 *flags, __u32 trunc,
-					      __u32 fault, __u32 late)
+static __always_inline __u32 reread_user_path(char *dst, __u64 src, __u32 len, __u32 *strs, int i)
 {
-	__u32 f = 0, n;
+	__u32 s = 0, n;
 
-	if (!(*flags & fault))
+	if (!(*strs & ST_STR(i, ST_S_ABSENT)))
 		return len;
-	n = copy_user_path(dst, (const void *)src, &f, trunc, fault);
-	if (f & fault)
+	n = copy_user_path(dst, (const void *)src, &s, i);
+	if (s & ST_STR(i, ST_S_ABSENT))
 		return len;
-	*flags = (*flags & ~fault) | (f & trunc) | late;
+	*strs = (*strs & ~ST_STR(i, ST_S_ABSENT)) | s | ST_STR(i, ST_S_LATE);
 	return n;
 }
 
-/* Writes the path of (d, vm) into the scratch buffer at base, as events.h
- * describes; returns its length, with ST_WALK_INCOMPLETE set when the walk
- * stopped early.  A global function (bpf/path.bpf.c): verified once, not
- * once per state of each caller. */
-#define ST_WALK_INCOMPLETE (1 << 16)
-#define ST_WALK_BASE_MAX   (ST_SCRATCH_SIZE - ST_PATH_MAX - ST_NAME_MAX)
+/* Writes the walk of (dentry, vfsmount) into the scratch buffer at base, as
+ * events.h describes; returns its length with ST_WALK_* bits.  A global
+ * function (bpf/path.bpf.c): verified once, not once per state of each
+ * caller. */
+#define ST_WALK_CUT      (1 << 16) /* stopped before the root: PATH_MAX bytes */
+#define ST_WALK_DETACHED (1 << 17) /* ended outside the task's mount namespace */
+#define ST_WALK_BASE_MAX (ST_SCRATCH_SIZE - ST_PATH_MAX - ST_NAME_MAX)
 int st_walk_path(__u64 dentry, __u64 vfsmount, __u64 base);
 
-/* Adds the walk of (d, vm) at base to an event: its length, and the
- * string's flags (components, and cut when incomplete). */
-static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, __u32 base, __u32 *flags, __u32 comp,
-				       __u32 trunc)
+/* Adds the walk of (d, vm) at base to an event as its string i: returns
+ * the length, the string's state in *strs. */
+static __always_inline __u32 walk_path(__u64 d, __u64 vm, __u32 base, __u32 *strs, int i)
 {
-	int r = st_walk_path((__u64)d, (__u64)vm, base);
+	int r = st_walk_path(d, vm, base);
 
-	*flags |= comp;
-	if (r & ST_WALK_INCOMPLETE)
-		*flags |= trunc | ST_F_WALK_INCOMPLETE;
+	if (r & ST_WALK_CUT)
+		*strs |= ST_STR(i, ST_S_CUT);
+	if (r & ST_WALK_DETACHED)
+		*strs |= ST_STR(i, ST_S_DETACHED);
 	return r & (2 * ST_PATH_MAX - 1);
 }
 
@@ -398,6 +456,72 @@ static __always_inline struct file *fd_file(long fd)
 	fds = BPF_CORE_READ(fdt, fd);
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
+}
+
+/* The directory (or file) base->from names now: fills dentry and mnt, 0
+ * when there is none. */
+static __always_inline void base_lookup(struct st_base *b)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *f;
+
+	b->dentry = 0;
+	b->mnt = 0;
+	if (b->from == ST_BASE_ROOT) {
+		b->dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+		b->mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	} else if (b->from == ST_BASE_CWD) {
+		b->dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry);
+		b->mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt);
+	} else if (b->from >= 0) {
+		f = fd_file(b->from);
+		if (f) {
+			b->dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
+			b->mnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
+		}
+	}
+}
+
+/* Which base a path whose first byte is `first` (0: empty) starts from. */
+static __always_inline __s32 base_kind(long dirfd, char first, bool empty_ok)
+{
+	if (first == '/')
+		return ST_BASE_ROOT;
+	if (!first && !empty_ok)
+		return ST_BASE_NONE;
+	if (dirfd == ST_BASE_CWD)
+		return ST_BASE_CWD;
+	return dirfd >= 0 ? dirfd : ST_BASE_NONE;
+}
+
+/* At entry: the base of a path argument relative to dirfd, whose string is
+ * string i of *strs, first byte `first`; empty_ok when the call acts on the
+ * dirfd's file itself for an empty path (AT_EMPTY_PATH, f* calls). */
+static __always_inline void base_enter(struct st_base *b, long dirfd, char first, bool empty_ok, __u32 strs,
+				       int i)
+{
+	b->dirfd = dirfd;
+	b->empty_ok = empty_ok;
+	b->pad = 0;
+	b->from = strs & ST_STR(i, ST_S_ABSENT) ? ST_BASE_LATE : base_kind(dirfd, first, empty_ok);
+	base_lookup(b);
+}
+
+/* At exit: the walk of a base saved at entry, as string i at off, when the
+ * task still holds the same object; else string i is absent.  A path read
+ * only now (late) is resolved from what the task holds now. */
+static __always_inline __u32 base_exit(const struct st_base *saved, char first, __u32 off, __u32 *strs, int i)
+{
+	struct st_base now = { .from = saved->from };
+
+	if (now.from == ST_BASE_LATE)
+		now.from = base_kind(saved->dirfd, first, saved->empty_ok);
+	base_lookup(&now);
+	if (!now.dentry || (saved->from != ST_BASE_LATE && (now.dentry != saved->dentry || now.mnt != saved->mnt))) {
+		*strs |= ST_STR(i, ST_S_ABSENT);
+		return 0;
+	}
+	return walk_path(now.dentry, now.mnt, off, strs, i);
 }
 
 /* Waiting data that wakes the collector; below it, the collector's own

@@ -6,10 +6,16 @@
  * fixed-width types, no pointers: this header is compiled by clang -target bpf
  * and by the host compiler and must give the same layout to both.
  *
- * Paths resolved in the kernel (ST_F_*_COMPONENTS) are the dentry names from
- * the file up to the root of its mount namespace, leaf first, each followed
- * by one NUL; the collector reverses them.  Names cannot hold '/' or NUL, so
- * this encoding is unambiguous.
+ * Paths walked in the kernel (the strings a type marks "walk") are the dentry
+ * names from the file up to the root of its mount namespace, leaf first, each
+ * followed by one NUL; the collector reverses them.  Names cannot hold '/' or
+ * NUL, nor be empty: an empty name marks the task's own root (chroot, pivot)
+ * where the walk passed it, so that ".." is not taken above it.
+ *
+ * Paths as the program passed them are kept beside the walk of the directory
+ * they were resolved from (the dirfd's file, the cwd, or the task's root for
+ * an absolute path, as the kernel held it), so that the collector can give
+ * every path absolute even when its file is gone by the syscall's exit.
  */
 #ifndef SANDTRAIL_EVENTS_H
 #define SANDTRAIL_EVENTS_H
@@ -20,14 +26,13 @@
 #include <linux/types.h>
 #endif
 
-#define ST_ABI_VERSION 1
+#define ST_ABI_VERSION 2
 
 #define ST_COMM_LEN    16
 #define ST_PATH_MAX    4096 /* bytes of one path string kept */
 #define ST_ARGV_MAX    4096 /* bytes of argv kept, each argument NUL-terminated */
 #define ST_ARGS_MAX    64   /* arguments kept */
-#define ST_NAME_MAX    256  /* one dentry name + NUL */
-#define ST_DEPTH_MAX   48   /* dentries walked for one resolved path */
+#define ST_NAME_MAX    256  /* one dentry name + NUL; also xattr names, fs types */
 #define ST_UNIX_PATH_MAX 108
 
 enum st_event_type {
@@ -38,6 +43,20 @@ enum st_event_type {
 	ST_EV_UNLINK,
 	ST_EV_RENAME,
 	ST_EV_CONNECT,
+	/* struct st_fileop, one type per record type */
+	ST_EV_TRUNCATE,
+	ST_EV_MKDIR,
+	ST_EV_MKNOD,
+	ST_EV_SYMLINK,
+	ST_EV_LINK,
+	ST_EV_CHMOD,
+	ST_EV_CHOWN,
+	ST_EV_UTIMES,
+	ST_EV_SETXATTR,
+	ST_EV_REMOVEXATTR,
+	ST_EV_MOUNT,
+	ST_EV_UMOUNT,
+	ST_EV_PIVOT_ROOT,
 	ST_EV_MAX
 };
 
@@ -57,21 +76,35 @@ enum st_syscall {
 	ST_SYS_RENAME, ST_SYS_RENAMEAT, ST_SYS_RENAMEAT2,
 	ST_SYS_CONNECT,
 	ST_SYS_SENDMSG,     /* a datagram to an address the egress policy denied */
+	ST_SYS_TRUNCATE, ST_SYS_FTRUNCATE,
+	ST_SYS_MKDIR, ST_SYS_MKDIRAT,
+	ST_SYS_MKNOD, ST_SYS_MKNODAT,
+	ST_SYS_SYMLINK, ST_SYS_SYMLINKAT,
+	ST_SYS_LINK, ST_SYS_LINKAT,
+	ST_SYS_CHMOD, ST_SYS_FCHMOD, ST_SYS_FCHMODAT, ST_SYS_FCHMODAT2,
+	ST_SYS_CHOWN, ST_SYS_FCHOWN, ST_SYS_LCHOWN, ST_SYS_FCHOWNAT,
+	ST_SYS_UTIME, ST_SYS_UTIMES, ST_SYS_FUTIMESAT, ST_SYS_UTIMENSAT,
+	ST_SYS_SETXATTR, ST_SYS_LSETXATTR, ST_SYS_FSETXATTR, ST_SYS_SETXATTRAT,
+	ST_SYS_REMOVEXATTR, ST_SYS_LREMOVEXATTR, ST_SYS_FREMOVEXATTR, ST_SYS_REMOVEXATTRAT,
+	ST_SYS_MOUNT, ST_SYS_UMOUNT2, ST_SYS_PIVOT_ROOT, ST_SYS_MOVE_MOUNT,
 	ST_SYS_MAX
 };
 
 /* st_hdr.flags */
-#define ST_F_TRUNC_1          (1u << 0) /* first string was cut to its bound */
-#define ST_F_TRUNC_2          (1u << 1) /* second string was cut */
-#define ST_F_TRUNC_3          (1u << 2) /* third string was cut */
-#define ST_F_TRUNC_ARGS       (1u << 3) /* more arguments than ST_ARGS_MAX */
-#define ST_F_2_COMPONENTS     (1u << 4) /* second string is a kernel path walk */
-#define ST_F_3_COMPONENTS     (1u << 5) /* third string is a kernel path walk */
-#define ST_F_WALK_INCOMPLETE  (1u << 6) /* walk stopped before the root (depth) */
-#define ST_F_FAULT_1          (1u << 7) /* first string could not be read (bad pointer) */
-#define ST_F_FAULT_2          (1u << 8)
-#define ST_F_LATE_1           (1u << 9) /* first string unreadable at entry, read at exit */
-#define ST_F_LATE_2           (1u << 10)
+#define ST_F_TRUNC_ARGS (1u << 0) /* more arguments than ST_ARGS_MAX */
+#define ST_F_SCRIPT     (1u << 1) /* exec: an interpreter ran the file (#!, binfmt_misc) */
+#define ST_F_FD_1       (1u << 2) /* the first path operand is the file of an fd (f* calls, NULL path) */
+#define ST_F_TIMES_NULL (1u << 3) /* utimes: no times passed: both set to now */
+#define ST_F_ARG_FAULT  (1u << 4) /* a struct argument (times, xattr args) could not be read */
+
+/* st_hdr.strs: the state of each string, ST_S_* << 4 * i for the type's
+ * string i (0: the first its fixed part lists). */
+#define ST_S_CUT      1u /* cut to its bound (a walk: did not reach the root) */
+#define ST_S_ABSENT   2u /* a user string unreadable; a walk not made (no such fd, raced) */
+#define ST_S_LATE     4u /* a user string unreadable at entry, read at exit */
+#define ST_S_DETACHED 8u /* a walk that ended outside the task's mount namespace (memfd, pipe, detached mount) */
+#define ST_STR(i, s)  ((__u32)(s) << (4 * (i)))
+#define ST_STR_MAX    8
 
 struct st_hdr {
 	__u64 ts;           /* bpf_ktime_get_boot_ns() at the event */
@@ -87,20 +120,25 @@ struct st_hdr {
 	__u32 flags;        /* ST_F_* */
 	__u32 syscall;      /* enum st_syscall */
 	__u32 reserved;
+	__u32 strs;         /* ST_STR(i, ST_S_*) */
+	__u32 pad;
 	char comm[ST_COMM_LEN];
 };
 
 /* strings: filename (as requested), argv (NUL-terminated each, as the kernel
- * copied them to the new image on success, as requested otherwise), exe
- * (kernel path walk of the new image's exe_file, on success only) */
+ * copied them to the new image on success: a script's interpreter's argv;
+ * as requested otherwise), exe (walk of the new image's exe_file, on success
+ * only), base (walk: where filename was resolved from, taken at entry) */
 struct st_exec {
 	struct st_hdr h;
 	__s32 ret;
 	__u32 argc;         /* arguments kept in argv */
+	__s32 dirfd;        /* execveat's; AT_FDCWD for execve */
+	__u32 at_flags;     /* execveat's AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW */
 	__u16 filename_len;
 	__u16 argv_len;
 	__u16 exe_len;
-	__u16 pad;
+	__u16 base_len;
 };
 
 /* h is the parent; child is a new process (threads are not reported) */
@@ -117,8 +155,9 @@ struct st_exit {
 	__u32 pad;
 };
 
-/* strings: path as requested (copied at entry), path resolved from the
- * returned fd at exit (components, successful opens only) */
+/* strings: path as requested (copied at entry), resolved (walk of the
+ * returned fd's file, successful opens), base (walk: where the path was
+ * resolved from, failed opens) */
 struct st_open {
 	struct st_hdr h;
 	__s32 ret;
@@ -128,19 +167,21 @@ struct st_open {
 	__u32 mode;
 	__u16 path_len;
 	__u16 resolved_len;
+	__u16 base_len;
+	__u16 pad[3];
 };
 
-/* strings: path as requested */
+/* strings: path as requested, base (walk) */
 struct st_unlink {
 	struct st_hdr h;
 	__s32 ret;
 	__s32 dirfd;
 	__u32 flags;        /* AT_REMOVEDIR for rmdir */
 	__u16 path_len;
-	__u16 pad;
+	__u16 base_len;
 };
 
-/* strings: from, to (as requested) */
+/* strings: from, to (as requested), the base of each (walks) */
 struct st_rename {
 	struct st_hdr h;
 	__s32 ret;
@@ -149,7 +190,37 @@ struct st_rename {
 	__u32 flags;        /* RENAME_* */
 	__u16 from_len;
 	__u16 to_len;
+	__u16 from_base_len;
+	__u16 to_base_len;
+};
+
+/* truncate, mkdir, mknod, symlink, link, chmod, chown, utimes, setxattr,
+ * removexattr, mount, umount, pivot_root (h.type says which), from their
+ * syscalls and at/f variants.  Operand 1 is the file acted on (link: the
+ * new name; mount: the mount point); operand 2 the other path (link: the
+ * existing file; mount, move_mount: the source; pivot_root: put_old;
+ * symlink: the target, as given, no base).
+ * strings: path (operand 1 as requested; none when ST_F_FD_1), path2,
+ * name (xattr name, mount's fs type), base (walk: where path was resolved
+ * from, or the fd's file), base2 */
+struct st_fileop {
+	struct st_hdr h;
+	__s32 ret;
+	__s32 dirfd;        /* of path, or the fd of an f* call */
+	__s32 dirfd2;       /* of path2 */
+	__u32 flags;        /* AT_*, XATTR_*, MS_* (low 32 bits), MNT_*, MOVE_MOUNT_* as passed */
+	__u32 mode;         /* chmod, mkdir, mknod (with the S_IFMT type) */
 	__u32 pad;
+	/* chown: uid, gid (-1: unchanged); truncate: length; mknod: dev;
+	 * utimes: atime s, atime ns, mtime s, mtime ns (ns may be UTIME_NOW or
+	 * UTIME_OMIT); setxattr: value size, XATTR_* for setxattrat */
+	__u64 arg[4];
+	__u16 path_len;
+	__u16 path2_len;
+	__u16 name_len;
+	__u16 base_len;
+	__u16 base2_len;
+	__u16 pad2[3];
 };
 
 /* Where a connect's address was read from. */
@@ -196,8 +267,11 @@ struct st_loss_counts {
 /* Value of the `watched` map, per session cgroup.  Egress rules are looked
  * up under gen, so a new rule set is written beside the old one and takes
  * effect with one update of this value. */
+#define ST_ENFORCE_INET 1  /* deny IP egress that no rule allows */
+#define ST_ENFORCE_UNIX 2  /* deny abstract unix sockets (the host's, when sharing its netns) */
+
 struct st_watch {
-	__u8 enforce;       /* deny egress that no rule allows */
+	__u8 enforce;       /* ST_ENFORCE_* */
 	__u8 gen;           /* generation of the session's rules */
 	__u16 slot;         /* of the session's loss counters */
 };

@@ -173,7 +173,7 @@ static __always_inline __u8 egress_verdict(__u64 session, __u8 family, const __u
 	struct st_watch *w = bpf_map_lookup_elem(&watched, &session);
 	struct st_np_key k = {};
 
-	if (!w || !w->enforce)
+	if (!w || !(w->enforce & ST_ENFORCE_INET))
 		return ST_VERDICT_ALLOW;
 	k.prefixlen = ST_NP_FIXED_BITS + 128;
 	__builtin_memcpy(k.session, &session, sizeof(session));
@@ -300,7 +300,7 @@ static __always_inline int on_unix(struct bpf_sock_addr *ctx, __u32 sys)
 	if (len > ST_SUN_PATH)
 		bpf_probe_read_kernel(&first, 1, path);
 	w = bpf_map_lookup_elem(&watched, &session);
-	if (w && w->enforce && first == 0)
+	if (w && (w->enforce & ST_ENFORCE_UNIX) && first == 0)
 		v = ST_VERDICT_DENY;
 	pc = sys == ST_SYS_CONNECT ? bpf_map_lookup_elem(&pend_connect, &tid) : NULL;
 	if (pc) {

@@ -39,6 +39,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 		bpf_map_delete_elem(&pend_open, &tid);
 		bpf_map_delete_elem(&pend_unlink, &tid);
 		bpf_map_delete_elem(&pend_rename, &tid);
+		bpf_map_delete_elem(&pend_fileop, &tid);
 		bpf_map_delete_elem(&pend_connect, &tid);
 	}
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)

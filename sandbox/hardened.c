@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "backend.h"
 #include "hardened.h"
 #include "landlock.h"
 #include "netns.h"
@@ -294,3 +295,63 @@ void hardened_release(struct hardened *h)
 	h->pidfd = h->go_fd = h->status_fd = h->report_fd = -1;
 	mntns_release(&h->plan);
 }
+
+/* ---- as a backend of the session manager ---- */
+
+static int hb_start(void *st, const struct backend_spec *s, char *err, size_t errlen)
+{
+	const struct hardened_spec hs = {
+		.p = s->p, .argv = s->argv, .envp = s->envp, .seccomp = s->seccomp, .cgroup_fd = s->cgroup_fd,
+	};
+
+	return hardened_start(st, &hs, err, errlen);
+}
+
+static int hb_ready(void *st, json_t *ack, char *err, size_t errlen)
+{
+	(void)ack;
+	return hardened_ready(st, err, errlen);
+}
+
+static int hb_go(void *st)
+{
+	return hardened_go(st);
+}
+
+static pid_t hb_pid(void *st)
+{
+	return ((struct hardened *)st)->pid;
+}
+
+static int hb_pidfd(void *st)
+{
+	return ((struct hardened *)st)->pidfd;
+}
+
+static void hb_signal(void *st, int sig)
+{
+	syscall(SYS_pidfd_send_signal, ((struct hardened *)st)->pidfd, sig, NULL, 0);
+}
+
+static int hb_wait(void *st, int *status)
+{
+	return hardened_wait(st, status);
+}
+
+static void hb_release(void *st)
+{
+	hardened_release(st);
+}
+
+const struct backend_ops hardened_backend = {
+	.mode = "hardened",
+	.size = sizeof(struct hardened),
+	.start = hb_start,
+	.ready = hb_ready,
+	.go = hb_go,
+	.pid = hb_pid,
+	.pidfd = hb_pidfd,
+	.signal = hb_signal,
+	.wait = hb_wait,
+	.release = hb_release,
+};

@@ -15,7 +15,7 @@
 #include "cgroup.h"
 #include "collector/collector.h"
 #include "escape.h"
-#include "hardened.h"
+#include "backend.h"
 #include "resolve.h"
 #include "seccomp_profile.h"
 #include "manager.h"
@@ -37,7 +37,9 @@ struct run {
 	char id[128];
 	struct cgroup_session cg;
 	bool cg_made;
-	struct hardened h;
+	const struct backend_ops *be;
+	void *st; /* the backend's state */
+	json_t *ack; /* sandtraild's reply to watch */
 	bool started;
 	bool timed_out, lost_daemon;
 	char err[1024];
@@ -156,8 +158,10 @@ static int send_watch(struct run *r)
 	/* the digest only goes into the record: --no-audit never computes it */
 	if (policy_digest(p, digest) == 0)
 		req = json_pack("{s:s, s:s, s:s, s:O, s:b, s:s, s:o, s:O, s:o}", "cmd", "watch", "cgroup", r->cg.v2,
-				"mode", "hardened", "labels", p->labels, "keep", 0, "policy_digest", digest, "argv",
+				"mode", r->be->mode, "labels", p->labels, "keep", 0, "policy_digest", digest, "argv",
 				argv_json(r->o->argv), "redact", r->redact, "network", netpolicy_to_json(&r->net));
+	if (req && r->be->watch_fields)
+		json_object_update_new(req, r->be->watch_fields(r->st));
 	if (!req) {
 		snprintf(r->err, sizeof(r->err), "watch request: out of memory");
 		return -1;
@@ -190,7 +194,7 @@ static int recv_watch(struct run *r)
 		return -1;
 	}
 	snprintf(r->id, sizeof(r->id), "%s", id);
-	json_decref(rep);
+	r->ack = rep;
 	return 0;
 }
 
@@ -223,7 +227,10 @@ static void refresh_allowlist(struct run *r, int tfd)
 	uint32_t ttl = 0;
 	char err[512];
 
-	if (resolve_netpolicy(r->o->p, &fresh, &ttl, err, sizeof(err)) < 0) {
+	int rc = resolve_netpolicy(r->o->p, &fresh, &ttl, err, sizeof(err));
+
+	fresh.abstract_unix = r->be->no_host_unix;
+	if (rc < 0) {
 		/* keep the addresses we have; try again in a while */
 		fprintf(stderr, "sandtrail: re-resolving the allowlist: %s\n", err);
 		ttl = r->ttl;
@@ -263,7 +270,7 @@ static void loop(struct run *r, int sfd)
 	}
 	for (;;) {
 		struct pollfd pf[5] = {
-			{ r->h.pidfd, POLLIN, 0 }, { sfd, POLLIN, 0 }, { tfd, POLLIN, 0 },
+			{ r->be->pidfd(r->st), POLLIN, 0 }, { sfd, POLLIN, 0 }, { tfd, POLLIN, 0 },
 			{ dfd, POLLIN, 0 },        { r->ctl, POLLIN, 0 },
 		};
 		uint64_t ticks;
@@ -279,7 +286,7 @@ static void loop(struct run *r, int sfd)
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				syscall(SYS_pidfd_send_signal, r->h.pidfd, (int)si.ssi_signo, NULL, 0);
+				r->be->signal(r->st, (int)si.ssi_signo);
 		}
 		if (pf[2].revents & POLLIN && read(tfd, &ticks, sizeof(ticks)) > 0) {
 			r->timed_out = true;
@@ -322,7 +329,9 @@ static int write_id_file(const char *path, const char *id)
 static void cleanup(struct run *r)
 {
 	if (r->started)
-		hardened_release(&r->h);
+		r->be->release(r->st);
+	free(r->st);
+	json_decref(r->ack);
 	if (r->cg_made)
 		cgroup_destroy(&r->cg);
 	if (r->ctl >= 0)
@@ -339,7 +348,7 @@ static int start(struct run *r)
 {
 	const struct policy *p = r->o->p;
 	struct cgroup_limits lim = { .memory = p->memory, .cpus_milli = p->cpus_milli, .pids = p->pids };
-	struct hardened_spec spec;
+	struct backend_spec spec;
 	uint8_t rnd[8];
 	char name[32];
 	bool watch_sent = false;
@@ -355,6 +364,7 @@ static int start(struct run *r)
 		return -1;
 	if (resolve_netpolicy(p, &r->net, &r->ttl, r->err, sizeof(r->err)) < 0)
 		return -1;
+	r->net.abstract_unix = r->be->no_host_unix;
 	if (build_env(r) < 0)
 		return -1;
 	if (!r->o->no_audit) {
@@ -382,12 +392,12 @@ static int start(struct run *r)
 			return -1;
 		watch_sent = true;
 	}
-	spec = (struct hardened_spec){ .p = p, .argv = r->o->argv, .envp = r->env, .seccomp = &r->seccomp,
-				       .cgroup_fd = r->cg.v2_fd };
-	rc = hardened_start(&r->h, &spec, r->err, sizeof(r->err));
-	r->started = rc == 0 || r->h.pid > 0;
+	spec = (struct backend_spec){ .p = p, .argv = r->o->argv, .envp = r->env, .seccomp = &r->seccomp,
+				      .cgroup_fd = r->cg.v2_fd, .audited = r->ctl >= 0 };
+	rc = r->be->start(r->st, &spec, r->err, sizeof(r->err));
+	r->started = rc == 0 || r->be->pid(r->st) > 0;
 	if (rc == 0) {
-		rc = cgroup_attach_parent(&r->cg, r->h.pid);
+		rc = cgroup_attach_parent(&r->cg, r->be->pid(r->st));
 		if (rc < 0)
 			snprintf(r->err, sizeof(r->err), "attach to the v1 cgroups: %s", strerror(-rc));
 	}
@@ -396,7 +406,7 @@ static int start(struct run *r)
 	if (watch_sent && recv_watch(r) < 0)
 		return -1;
 	if (rc == 0)
-		rc = hardened_ready(&r->h, r->err, sizeof(r->err));
+		rc = r->be->ready(r->st, r->ack, r->err, sizeof(r->err));
 	if (watch_sent && rc < 0)
 		send_unwatch(r, "exit", MANAGER_START_FAILED, 0, NULL);
 	return rc;
@@ -404,7 +414,7 @@ static int start(struct run *r)
 
 int manager_run(const struct manager_opts *o)
 {
-	struct run r = { .o = o, .ctl = -1 };
+	struct run r = { .o = o, .ctl = -1, .be = o->backend };
 	struct cgroup_usage u;
 	const char *reason;
 	sigset_t sigs, old;
@@ -416,7 +426,10 @@ int manager_run(const struct manager_opts *o)
 		sigaddset(&sigs, forwarded[i]);
 	sigprocmask(SIG_BLOCK, &sigs, &old);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sfd < 0 || start(&r) < 0) {
+	r.st = calloc(1, r.be->size);
+	if (!r.st)
+		snprintf(r.err, sizeof(r.err), "out of memory");
+	if (sfd < 0 || !r.st || start(&r) < 0) {
 		fprintf(stderr, "sandtrail: %s\n", sfd < 0 ? strerror(errno) : r.err);
 		cleanup(&r);
 		if (sfd >= 0)
@@ -431,10 +444,10 @@ int manager_run(const struct manager_opts *o)
 	} else {
 		fprintf(stderr, "sandtrail: --no-audit: this session is not recorded\n");
 	}
-	hardened_go(&r.h);
+	r.be->go(r.st);
 	loop(&r, sfd);
 	close(sfd);
-	if (hardened_wait(&r.h, &status) < 0)
+	if (r.be->wait(r.st, &status) < 0)
 		status = W_EXITCODE(0, SIGKILL);
 	/* whatever CMD left behind dies with it */
 	cgroup_kill(&r.cg);

@@ -1,5 +1,5 @@
 /* The session manager behind `sandtrail run`: session cgroup, the watch
- * handshake with sandtraild (fail closed), the hardened backend, timeout,
+ * handshake with sandtraild (fail closed), the backend of --mode, timeout,
  * signal forwarding, allowlist refresh, and the end: unwatch with the reason
  * and resource peaks, then cleanup on every path. */
 #ifndef SANDTRAIL_MANAGER_H
@@ -7,12 +7,14 @@
 
 #include <stdbool.h>
 
+#include "backend.h"
 #include "policy.h"
 
 #define MANAGER_START_FAILED 125
 
 struct manager_opts {
 	struct policy *p;      /* effective, policy_finish()ed */
+	const struct backend_ops *backend; /* --mode */
 	char *const *argv;     /* CMD */
 	const char *socket;    /* sandtraild's control socket */
 	const char *id_file;   /* NULL: none */

@@ -164,6 +164,19 @@ int policy_parse_duration(const char *s, uint64_t *out)
 	return 0;
 }
 
+const char *policy_cap_name(int n)
+{
+	return n >= 0 && (size_t)n < sizeof(cap_names) / sizeof(cap_names[0]) ? cap_names[n] : NULL;
+}
+
+const char *policy_rlimit_name(int resource)
+{
+	for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
+		if (rlimit_names[i].resource == resource)
+			return rlimit_names[i].name;
+	return NULL;
+}
+
 int policy_cap_number(const char *name)
 {
 	if (!strncasecmp(name, "CAP_", 4))

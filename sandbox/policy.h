@@ -114,6 +114,10 @@ int policy_parse_cpus(const char *s, uint64_t *out);
 int policy_parse_duration(const char *s, uint64_t *out);
 /* Capability name ("NET_RAW" or "CAP_NET_RAW", any case) -> number; -1 unknown. */
 int policy_cap_number(const char *name);
+/* Capability n's name without CAP_ ("NET_RAW"); NULL when unknown. */
+const char *policy_cap_name(int n);
+/* An RLIMIT_* resource's --ulimit name ("nofile"); NULL when unknown. */
+const char *policy_rlimit_name(int resource);
 
 /* Completes p: the default /tmp, bind sources made absolute (resolved through
  * symbolic links only with follow; mntns opens them without), checks that

@@ -9,9 +9,37 @@
 
 const char cmd_ps_usage[] =
 	"ps [--json]\n"
-	"  Lists live sessions.\n"
-	"  --json          one JSON object per session\n"
+	"  Lists live sessions, then sandtraild's exporters: connected or not, lag (records\n"
+	"  and seconds behind the journal), records delivered and refused, the last error.\n"
+	"  --json          one JSON object per session, then one per exporter (key \"exporter\")\n"
 	"  --socket PATH   sandtraild's control socket\n";
+
+static void print_exporters(json_t *list, bool as_json)
+{
+	json_t *x;
+	size_t i;
+
+	if (!as_json && json_array_size(list))
+		printf("\n%-20s  %-12s  %10s  %9s  %12s  %8s  %s\n", "EXPORTER", "STATE", "LAG", "LAG-SEC", "DELIVERED",
+		       "FAILED", "LAST ERROR");
+	json_array_foreach(list, i, x) {
+		const char *err = json_string_value(json_object_get(x, "last_error"));
+
+		if (as_json) {
+			json_dumpf(x, stdout, JSON_COMPACT);
+			putchar('\n');
+			continue;
+		}
+		printf("%-20s  %-12s  %10" JSON_INTEGER_FORMAT "  %9.1f  %12" JSON_INTEGER_FORMAT "  %8" JSON_INTEGER_FORMAT
+		       "  ", json_string_value(json_object_get(x, "exporter")),
+		       json_is_true(json_object_get(x, "connected")) ? "connected" : "disconnected",
+		       json_integer_value(json_object_get(x, "lag_records")),
+		       json_real_value(json_object_get(x, "lag_seconds")),
+		       json_integer_value(json_object_get(x, "delivered")), json_integer_value(json_object_get(x, "failed")));
+		escape_fput(stdout, err ? err : "-", err ? strlen(err) : 1);
+		putchar('\n');
+	}
+}
 
 int cmd_ps(int argc, char **argv)
 {
@@ -62,6 +90,7 @@ int cmd_ps(int argc, char **argv)
 		escape_fput(stdout, cg ? cg : "", cg ? strlen(cg) : 0);
 		putchar('\n');
 	}
+	print_exporters(json_object_get(rep, "exporters"), as_json);
 	json_decref(rep);
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include "manager.h"
 
 const char cmd_run_usage[] =
-	"run [--mode hardened] [options] -- CMD [ARG]...\n"
+	"run [--mode hardened|gvisor] [options] -- CMD [ARG]...\n"
 	"  Runs CMD in a new sandbox session recorded by sandtraild; returns CMD's status\n"
 	"  (128+signal when killed), 125 when the session could not start.\n"
 	"  --policy FILE            JSON policy (schemas/policy.schema.json); flags override it\n"
@@ -88,8 +88,9 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 {
 	switch (c) {
 	case OPT_MODE:
-		if (strcmp(arg, "hardened")) {
-			snprintf(err, errlen, "'%s': only hardened is available in this build", arg);
+		so->backend = backend_find(arg);
+		if (!so->backend) {
+			snprintf(err, errlen, "'%s': expected hardened or gvisor", arg);
 			return -1;
 		}
 		return 0;
@@ -158,7 +159,7 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 int cmd_run(int argc, char **argv)
 {
 	struct policy p;
-	struct manager_opts so = { .p = &p };
+	struct manager_opts so = { .p = &p, .backend = &hardened_backend };
 	json_t *labels = json_object();
 	const char *policy_file = NULL, *sock = NULL;
 	char err[1024];

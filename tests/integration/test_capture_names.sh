@@ -53,7 +53,7 @@ check "invalid UTF-8: \\xHH" has '.type=="open" and .path=="'"$work"'/bad\\xff\\
 check "bidi override: \\u{202e}" has '.type=="open" and .path=="'"$work"'/\\u{202e}rtl"'
 check "escape sequence: \\x1b" has '.type=="open" and .path=="'"$work"'/esc\\x1b[31m"'
 check "rename of a name with a newline to one with a tab" has \
-	'.type=="rename" and .from=="new\\nline" and .to=="tab\\tname" and .ret==0'
+	'.type=="rename" and .from=="'"$work"'/new\\nline" and .to=="'"$work"'/tab\\tname" and .from_requested=="new\\nline" and .ret==0'
 check "argv with a newline" has '.type=="exec" and .argv==["/bin/echo","arg\\nwith newline"]'
 check "comm with a control byte" has '.type=="exec" and .comm=="t\\x01rue" and .ret==0'
 check "no raw control byte, ESC, DEL or invalid UTF-8 in the JSON output" \

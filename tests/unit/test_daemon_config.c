@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "collector/collector.h"
+#include "exporter.h"
 
 static char config_path[64];
 
@@ -86,12 +87,61 @@ static void test_bad_values_are_refused(void **state)
 	unlink(config_path);
 }
 
+static void test_export_urls_from_the_file_are_replaced_by_flags(void **state)
+{
+	struct daemon_config cfg;
+	char *none[] = { "sandtraild", "--config", config_path, NULL };
+	char *flags[] = { "sandtraild", "--config", config_path, "--export", "file:///c.ndjson", NULL };
+
+	assert_int_equal(write_config("{\"export\": [\"file:///a.ndjson\", \"file:///b.ndjson?keep=2\"]}"), 0);
+	assert_int_equal(load(&cfg, 3, none), 0);
+	assert_int_equal(cfg.nexport, 2);
+	assert_string_equal(cfg.export[1], "file:///b.ndjson?keep=2");
+	assert_int_equal(exporters_count(cfg.exporters), 2);
+	daemon_config_free(&cfg);
+	assert_int_equal(load(&cfg, 5, flags), 0);
+	assert_int_equal(cfg.nexport, 1);
+	assert_string_equal(cfg.export[0], "file:///c.ndjson");
+	daemon_config_free(&cfg);
+	unlink(config_path);
+}
+
+static void test_state_defaults_to_beside_the_journal(void **state)
+{
+	struct daemon_config cfg;
+	char *argv[] = { "sandtraild", "--journal", "/srv/st/journal", NULL };
+
+	assert_int_equal(load(&cfg, 3, argv), 0);
+	assert_string_equal(cfg.state, "/srv/st/state");
+	daemon_config_free(&cfg);
+}
+
+static void test_bad_export_urls_are_refused_at_load(void **state)
+{
+	struct daemon_config cfg;
+	char *scheme[] = { "sandtraild", "--export", "ftp://h/x", NULL };
+	char *option[] = { "sandtraild", "--export", "file:///x.ndjson?bogus=1", NULL };
+	char *file[] = { "sandtraild", "--config", config_path, NULL };
+
+	assert_int_equal(load(&cfg, 3, scheme), -1);
+	daemon_config_free(&cfg);
+	assert_int_equal(load(&cfg, 3, option), -1);
+	daemon_config_free(&cfg);
+	assert_int_equal(write_config("{\"export\": [1]}"), 0);
+	assert_int_equal(load(&cfg, 3, file), -1);
+	daemon_config_free(&cfg);
+	unlink(config_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_are_the_documented_paths),
 		cmocka_unit_test(test_flags_override_the_config_file_whatever_their_order),
 		cmocka_unit_test(test_bad_values_are_refused),
+		cmocka_unit_test(test_export_urls_from_the_file_are_replaced_by_flags),
+		cmocka_unit_test(test_state_defaults_to_beside_the_journal),
+		cmocka_unit_test(test_bad_export_urls_are_refused_at_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,7 +105,6 @@ static void test_open_record_prefers_resolved_path(void **state)
 	int64_t v;
 
 	hdr(&o.h, ST_EV_OPEN, ST_SYS_OPENAT);
-	o.h.flags = ST_F_2_COMPONENTS;
 	o.path_len = 7;
 	o.resolved_len = 13;
 	r = build(f, sample(f, &o, sizeof(o), strs, lens, 2), NULL);
@@ -123,19 +122,41 @@ static void test_open_record_prefers_resolved_path(void **state)
 	assert_memory_equal(flags->via.array.ptr[2].via.str.ptr, "O_TRUNC", 7);
 }
 
-static void test_failed_open_keeps_requested_path(void **state)
+static void test_failed_open_is_resolved_from_its_base(void **state)
 {
 	struct fixture *f = *state;
-	struct st_open o = { .ret = -2, .dirfd = AT_FDCWD, .flags = O_RDONLY };
-	const char *strs[] = { "/missing" };
-	size_t lens[] = { 8 };
+	struct st_open o = { .ret = -2, .dirfd = 5, .flags = O_RDONLY };
+	const char *strs[] = { "../x/missing", "", "b\0a\0\0" };
+	size_t lens[] = { 12, 0, 5 };
 	const msgpack_object *r;
+	int64_t v;
 
 	hdr(&o.h, ST_EV_OPEN, ST_SYS_OPENAT);
-	o.path_len = 8;
-	r = build(f, sample(f, &o, sizeof(o), strs, lens, 1), NULL);
-	assert_bytes(r, "path", "/missing", 8);
+	o.path_len = 12;
+	o.base_len = 5;
+	r = build(f, sample(f, &o, sizeof(o), strs, lens, 3), NULL);
+	assert_bytes(r, "path", "/a/x/missing", 12);
+	assert_bytes(r, "requested", "../x/missing", 12);
+	assert_true(rec_get_int(r, "dirfd", &v) && v == 5);
 	assert_null(rec_get(r, "mode"));
+	assert_null(rec_get(r, "path_unresolved"));
+}
+
+static void test_unresolvable_base_keeps_the_request_and_says_so(void **state)
+{
+	struct fixture *f = *state;
+	struct st_unlink u = { .ret = -9, .dirfd = 77 };
+	const char *strs[] = { "victim" };
+	size_t lens[] = { 6 };
+	const msgpack_object *r;
+
+	hdr(&u.h, ST_EV_UNLINK, ST_SYS_UNLINKAT);
+	u.h.strs = ST_STR(1, ST_S_ABSENT);
+	u.path_len = 6;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 1), NULL);
+	assert_bytes(r, "path", "victim", 6);
+	assert_non_null(rec_get(r, "path_unresolved"));
+	assert_bytes(r, "requested", "victim", 6);
 }
 
 static void test_truncated_walk_is_flagged(void **state)
@@ -147,7 +168,7 @@ static void test_truncated_walk_is_flagged(void **state)
 	const msgpack_object *r;
 
 	hdr(&o.h, ST_EV_OPEN, ST_SYS_OPEN);
-	o.h.flags = ST_F_2_COMPONENTS | ST_F_WALK_INCOMPLETE;
+	o.h.strs = ST_STR(1, ST_S_CUT);
 	o.path_len = 1;
 	o.resolved_len = 7;
 	r = build(f, sample(f, &o, sizeof(o), strs, lens, 2), NULL);
@@ -168,7 +189,6 @@ static void test_exec_sets_image_of_later_records(void **state)
 	const msgpack_object *r, *argv;
 
 	hdr(&x.h, ST_EV_EXEC, ST_SYS_EXECVE);
-	x.h.flags = ST_F_3_COMPONENTS;
 	x.filename_len = 7;
 	x.argv_len = 6;
 	x.exe_len = 13;
@@ -245,25 +265,6 @@ static void test_exit_status_splits_code_and_signal(void **state)
 	assert_true(rec_get_int(r, "code", &v) && v == 3);
 }
 
-static void test_path_join_keeps_the_leaf_side_when_cut(void **state)
-{
-	struct event_str s = { .p = (const uint8_t *)"leaf\0mid\0top\0", .len = 13, .components = true };
-	uint8_t out[64];
-	bool t;
-	size_t n = event_path_join(&s, out, sizeof(out), &t);
-
-	assert_false(t);
-	assert_int_equal(n, 13);
-	assert_memory_equal(out, "/top/mid/leaf", 13);
-	n = event_path_join(&s, out, 12, &t); /* "…" + "/mid/leaf" is 12 */
-	assert_true(t);
-	assert_int_equal(n, 12);
-	assert_memory_equal(out, "\xe2\x80\xa6/mid/leaf", 12);
-	n = event_path_join(&s, out, 8, &t);
-	assert_true(t);
-	assert_memory_equal(out, "\xe2\x80\xa6/leaf", n);
-}
-
 static void test_decode_rejects_lengths_past_the_sample(void **state)
 {
 	struct fixture *f = *state;
@@ -284,14 +285,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_record_prefers_resolved_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_open_keeps_requested_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_open_is_resolved_from_its_base, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unresolvable_base_keeps_the_request_and_says_so, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_walk_is_flagged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_sets_image_of_later_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_are_redacted_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_record_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_status_splits_code_and_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_rejects_lengths_past_the_sample, setup, teardown),
-		cmocka_unit_test(test_path_join_keeps_the_leaf_side_when_cut),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

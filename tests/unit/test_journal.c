@@ -466,6 +466,123 @@ static void test_journal_durable_without_fsync_is_the_last_seal(void **state)
 	assert_int_equal(journal_close(j), 0);
 }
 
+/* Follow mode: nothing comes out before its seal; the seal itself comes
+ * with what it covers. */
+static void test_journal_follow_yields_only_sealed_records(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_reader *r;
+	struct journal_entry e;
+	struct journal *j;
+	uint64_t last = 0;
+	int rc;
+
+	f->cfg.seal_ms = 60000; /* no seal before the close */
+	f->cfg.seal_every = 1u << 30;
+	f->cfg.block_bytes = 4096; /* records reach the file in blocks long before a seal */
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 0, 100);
+	assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+	assert_int_equal(journal_reader_follow(r, 0), 0);
+	/* blocks on disk, but nothing is sealed yet */
+	assert_int_equal(journal_reader_next(r, &e), 0);
+	f->cfg.seal_ms = 0;
+	assert_int_equal(journal_close(j), 0); /* final seal */
+	while ((rc = journal_reader_next(r, &e)) == 1) {
+		assert_int_equal(e.seal, JOURNAL_SEALED);
+		last = e.seq;
+		if (e.kind == JOURNAL_KIND_SEAL)
+			assert_true(is_type(&e, "seal"));
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(last, 101); /* epoch, 100 records, the final seal */
+	assert_int_equal(e.kind, JOURNAL_KIND_SEAL);
+	journal_reader_close(r);
+}
+
+/* Follow from a seq in a later segment: reading starts there, trusting its
+ * header, without faults, and the journal id is the one of every header. */
+static void test_journal_follow_starts_at_the_segment_of_a_seq(void **state)
+{
+	struct fixture *f = *state;
+	const struct journal_fault *faults;
+	struct journal_reader *r, *whole;
+	struct journal_entry e;
+	struct journal *j;
+	uint8_t id[JOURNAL_ID_LEN], id2[JOURNAL_ID_LEN];
+	uint64_t first = UINT64_MAX, n = 0;
+	int rc;
+
+	f->cfg.seal_ms = 0;
+	f->cfg.segment_bytes = 8192;
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	for (unsigned i = 0; i < 200; i += 10) {
+		append_records(j, i, i + 10);
+		assert_int_equal(journal_tick(j), 0);
+	}
+	assert_int_equal(journal_close(j), 0);
+	assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+	assert_int_equal(journal_reader_id(r, id), -ENODATA);
+	assert_int_equal(journal_reader_follow(r, 150), 0);
+	while ((rc = journal_reader_next(r, &e)) == 1) {
+		if (first == UINT64_MAX)
+			first = e.seq;
+		assert_int_equal(e.seq, first + n++);
+		assert_int_equal(e.seal, JOURNAL_SEALED);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(first, 150);
+	assert_int_equal(journal_reader_faults(r, &faults), 0);
+	assert_int_equal(journal_reader_id(r, id), 0);
+	journal_reader_close(r);
+	/* the id is the one the epoch 0 record carries, checked by a whole read */
+	assert_int_equal(journal_reader_open(&whole, f->dir, f->pub), 0);
+	while (journal_reader_next(whole, &e) == 1)
+		;
+	assert_int_equal(journal_reader_faults(whole, &faults), 0);
+	assert_int_equal(journal_reader_id(whole, id2), 0);
+	assert_memory_equal(id, id2, JOURNAL_ID_LEN);
+	journal_reader_close(whole);
+}
+
+/* A segment of another journal (its header names another id) is a fault,
+ * even when its seqs would fit. */
+static void test_journal_segment_of_another_journal_is_a_fault(void **state)
+{
+	struct fixture *f = *state;
+	const struct journal_fault *faults;
+	struct segment_info info = { .first_seq = 0 };
+	struct journal_reader *r;
+	struct journal_entry e;
+	struct journal *j;
+	char name[JF_SEGMENT_NAME_LEN + 1];
+	int fd, dirfd;
+
+	f->cfg.seal_ms = 0;
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 0, 10);
+	assert_int_equal(journal_close(j), 0);
+	/* an empty segment after the last one, from another journal */
+	dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dirfd >= 0);
+	assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+	while (journal_reader_next(r, &e) == 1)
+		info.first_seq = e.seq + 1;
+	journal_reader_close(r);
+	memset(info.journal_id, 0x5a, JOURNAL_ID_LEN);
+	segment_name(name, info.first_seq);
+	fd = segment_create(dirfd, name, &info);
+	assert_true(fd >= 0);
+	close(fd);
+	close(dirfd);
+	assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+	while (journal_reader_next(r, &e) == 1)
+		;
+	assert_true(journal_reader_faults(r, &faults) >= 1);
+	assert_non_null(strstr(faults[0].what, "segment of journal 5a5a5a5a"));
+	journal_reader_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +596,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal_cuts_a_torn_tail_and_records_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_durable_follows_seals_made_on_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_durable_without_fsync_is_the_last_seal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_follow_yields_only_sealed_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_follow_starts_at_the_segment_of_a_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_segment_of_another_journal_is_a_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_reader_follows_a_live_journal_across_rotation, setup,
 						teardown),
 	};

@@ -20,6 +20,8 @@
 #include "enrich.h"
 #include "escape.h"
 #include "event.h"
+#include "exporter.h"
+#include "gvisor_sink.h"
 #include "journal/journal.h"
 #include "labels.h"
 #include "netpolicy.h"
@@ -32,7 +34,8 @@
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
-enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT };
+enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR,
+		 CONN_EXPORT };
 
 struct conn {
 	enum conn_kind kind;
@@ -50,12 +53,14 @@ struct held_reply {
 struct collector {
 	const struct daemon_config *cfg;
 	struct probes *probes;
+	struct gvisor_sink *gvisor;
+	char gvisor_path[4200];
 	struct journal *journal;
 	struct session_table sessions;
 	struct enrich enrich;
 	struct rec rec;
 	int epfd;
-	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn;
+	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn, gvisor_conn, export_conn;
 	struct held_reply *held;
 	size_t nheld, capheld;
 	int64_t boot_to_wall;
@@ -113,10 +118,7 @@ static uint64_t write_record(struct collector *c)
 static void write_loss(struct collector *c, const struct session *s, const char *kind, const char *reason,
 		       uint64_t count)
 {
-	enrich_begin(&c->rec, "loss", clock_ns(CLOCK_REALTIME), s);
-	rec_str(&c->rec, "kind", kind);
-	rec_str(&c->rec, "reason", reason);
-	rec_uint(&c->rec, "count", count);
+	enrich_loss(&c->rec, s, clock_ns(CLOCK_REALTIME), kind, reason, count);
 	write_record(c);
 }
 
@@ -150,6 +152,7 @@ static void report_losses(struct collector *c)
 	}
 	if (probes_losses(c->probes, 0, lost) == 0)
 		write_kernel_losses(c, NULL, lost, c->lost_seen);
+	gvisor_sink_report_losses(c->gvisor);
 	if (c->undecodable != c->undecodable_seen) {
 		write_loss(c, NULL, "unknown", "decode", c->undecodable - c->undecodable_seen);
 		c->undecodable_seen = c->undecodable;
@@ -211,6 +214,8 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	drain(c);
 	if (rc == 0)
 		write_kernel_losses(c, s, lost, s->lost_seen);
+	if (s->gvisor)
+		gvisor_sink_end(c->gvisor, s);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
 	rec_str(&c->rec, "reason", s->stop_requested ? "stop" : reason);
 	if (info) {
@@ -306,6 +311,18 @@ static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **
 	return NULL;
 }
 
+/* A gvisor session names the container its Sentry will report. */
+static json_t *gvisor_options(struct session *s, json_t *req)
+{
+	const char *id = json_string_value(json_object_get(json_object_get(req, "gvisor"), "container"));
+	size_t n = id ? strlen(id) : 0;
+
+	if (!n || n >= sizeof(s->gvisor_container) || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+		return reply_error("watch: gvisor.container: expected 1-64 of [A-Za-z0-9_.-]");
+	memcpy(s->gvisor_container, id, n + 1);
+	return NULL;
+}
+
 static void write_session_start(struct collector *c, struct session *s, json_t *req)
 {
 	const char *digest = json_string_value(json_object_get(req, "policy_digest"));
@@ -315,6 +332,8 @@ static void write_session_start(struct collector *c, struct session *s, json_t *
 	enrich_begin(&c->rec, "session_start", s->start_ns, s);
 	rec_str(&c->rec, "mode", s->mode);
 	rec_str(&c->rec, "cgroup", s->cgroup_path);
+	if (s->gvisor)
+		rec_str(&c->rec, "container", s->gvisor_container);
 	if (digest)
 		rec_str(&c->rec, "policy_digest", digest);
 	if (json_array_size(argv)) {
@@ -392,6 +411,8 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	s->cgroup_id = id;
 	s->start_ns = clock_ns(CLOCK_REALTIME);
 	err = watch_options(s, req, &np);
+	if (!err && s->gvisor)
+		err = gvisor_options(s, req);
 	if (!err && session_table_add(&c->sessions, s) < 0)
 		err = reply_error("watch: out of memory");
 	if (err)
@@ -407,11 +428,17 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 		err = reply_error("cannot enforce the network policy on %s: %s", path, strerror(-rc));
 		goto fail_listed;
 	}
-	free(np);
+	/* a gVisor session's own connects are judged by it in userspace too */
+	if (s->gvisor)
+		s->netpolicy = np;
+	else
+		free(np);
 	/* before any event of the session is consumed: they wait in the ring */
 	write_session_start(c, s, req);
 	s->owner_fd = json_is_false(json_object_get(req, "keep")) ? conn->fd : -1;
 	log_msg("session %s: watching %s", s->id, path);
+	if (s->gvisor)
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "id", s->id, "gvisor_sink", c->gvisor_path);
 	return json_pack("{s:b, s:s}", "ok", 1, "id", s->id);
 fail_listed:
 	c->sessions.n--;
@@ -552,6 +579,7 @@ static json_t *handle_stop(struct collector *c, json_t *req)
 static json_t *handle_ps(struct collector *c)
 {
 	json_t *list = json_array();
+	json_t *exporters = exporters_status(c->cfg->exporters, journal_next_seq(c->journal));
 
 	for (size_t i = 0; i < c->sessions.n; i++) {
 		struct session *s = c->sessions.v[i];
@@ -562,7 +590,21 @@ static json_t *handle_ps(struct collector *c)
 						      "cgroup", s->cgroup_path, "labels", s->labels, "start",
 						      (json_int_t)(s->start_ns / 1000000000ull)));
 	}
-	return json_pack("{s:b, s:o}", "ok", 1, "sessions", list);
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "sessions", list, "exporters", exporters);
+}
+
+/* What a sink refused for good, or never got, is written down. */
+static void write_export_error(void *arg, const struct exporters_notice *n)
+{
+	struct collector *c = arg;
+
+	rec_begin(&c->rec, "export_error", clock_ns(CLOCK_REALTIME));
+	rec_str(&c->rec, "sink", n->sink);
+	rec_uint(&c->rec, "first", n->first);
+	rec_uint(&c->rec, "last", n->last);
+	rec_uint(&c->rec, "count", n->count);
+	rec_str(&c->rec, "reason", n->reason);
+	write_record(c);
 }
 
 static void close_conn(struct collector *c, struct conn *conn)
@@ -783,6 +825,8 @@ static void loop(struct collector *c)
 			case CONN_TIMER: tick(c); break;
 			case CONN_JOURNAL: on_journal(c); break;
 			case CONN_CLIENT: handle_client(c, conn, evs[i].events); break;
+			case CONN_GVISOR: gvisor_sink_process(c->gvisor); break;
+			case CONN_EXPORT: exporters_notices(c->cfg->exporters, write_export_error, c); break;
 			}
 		}
 	}
@@ -795,6 +839,56 @@ static void shutdown_sessions(struct collector *c)
 		if (!c->sessions.v[i]->ended)
 			end_session(c, c->sessions.v[i], "shutdown", NULL);
 	drain(c);
+}
+
+/* After the journal is open: each sink follows it from a thread of its own. */
+static int start_exporters(struct collector *c)
+{
+	char pub[4096], err[512];
+	struct exporters_env env = { .journal_dir = c->cfg->journal, .state_dir = c->cfg->state };
+	int rc;
+
+	if (!exporters_count(c->cfg->exporters))
+		return 0;
+	if (keys_pub_path(c->cfg->key, pub, sizeof(pub)) == 0 && access(pub, R_OK) == 0)
+		env.pubkey = pub;
+	rc = exporters_start(c->cfg->exporters, &env, err, sizeof(err));
+	if (rc < 0) {
+		log_msg("exporters: %s", err);
+		return rc;
+	}
+	return 0;
+}
+
+static void write_record_cb(void *ctx)
+{
+	write_record(ctx);
+}
+
+/* gVisor's remote sink: --gvisor-socket, else beside the control socket. */
+static int open_gvisor_sink(struct collector *c)
+{
+	struct gvisor_sink_config gc = {
+		.path = c->gvisor_path, .sessions = &c->sessions, .enrich = &c->enrich, .rec = &c->rec,
+		.write = write_record_cb, .ctx = c,
+	};
+	char root[4096];
+	const char *slash = strrchr(c->cfg->socket, '/');
+	int rc;
+
+	if (c->cfg->gvisor_socket[0])
+		snprintf(c->gvisor_path, sizeof(c->gvisor_path), "%s", c->cfg->gvisor_socket);
+	else
+		snprintf(c->gvisor_path, sizeof(c->gvisor_path), "%.*sgvisor.sock",
+			 slash ? (int)(slash - c->cfg->socket + 1) : 0, c->cfg->socket);
+	if (cgroup2_mount(root, sizeof(root)) < 0)
+		root[0] = 0;
+	gc.cgroup2_root = root;
+	rc = gvisor_sink_open(&c->gvisor, &gc);
+	if (rc < 0)
+		return rc;
+	rc = add_fd(c, &c->gvisor_conn, CONN_GVISOR, gvisor_sink_fd(c->gvisor));
+	return rc;
 }
 
 int collector_run(const struct daemon_config *cfg)
@@ -834,12 +928,17 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
 		goto out;
 	}
+	rc = start_exporters(&c);
+	if (rc < 0)
+		goto out;
 	rc = probes_open(&c.probes, &pc, on_event, &c);
 	if (rc < 0) {
 		log_msg("loading the kernel programs failed: %s", strerror(-rc));
 		goto out;
 	}
 	rc = setup_loop(&c);
+	if (rc == 0 && exporters_notice_fd(cfg->exporters) >= 0)
+		rc = add_fd(&c, &c.export_conn, CONN_EXPORT, exporters_notice_fd(cfg->exporters));
 	if (rc < 0) {
 		log_msg("event loop: %s", strerror(-rc));
 		goto out;
@@ -853,16 +952,25 @@ int collector_run(const struct daemon_config *cfg)
 		close(rc);
 		goto out;
 	}
+	rc = open_gvisor_sink(&c);
+	if (rc < 0) {
+		log_msg("gVisor sink %s: %s", c.gvisor_path, strerror(-rc));
+		goto out;
+	}
 	log_msg("ready");
 	loop(&c);
 	if (!c.failed)
 		shutdown_sessions(&c);
+	gvisor_sink_close(c.gvisor);
+	c.gvisor = NULL;
 	unlink(cfg->socket);
 	status = c.failed ? 1 : 0;
 out:
+	gvisor_sink_close(c.gvisor);
 	if (c.probes)
 		probes_close(c.probes);
 	if (c.journal) {
+		exporters_notices(cfg->exporters, write_export_error, &c);
 		rc = journal_close(c.journal);
 		if (rc < 0) {
 			log_msg("closing the journal: %s", strerror(-rc));
@@ -879,6 +987,8 @@ out:
 		json_decref(c.held[i].rep);
 	}
 	free(c.held);
+	/* and the sinks may ship it before they stop */
+	exporters_stop(cfg->exporters);
 	session_table_free(&c.sessions);
 	enrich_free(&c.enrich);
 	rec_free(&c.rec);

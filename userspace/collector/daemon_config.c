@@ -2,13 +2,16 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon_config.h"
+#include "exporter.h"
+#include "units.h"
 
-enum opt_type { OPT_STR, OPT_SIZE, OPT_BOOL };
+enum opt_type { OPT_STR, OPT_SIZE, OPT_BOOL, OPT_LIST };
 
 struct opt {
 	const char *name; /* flag without "--"; config key with '-' as '_' */
@@ -23,6 +26,8 @@ struct opt {
 static const struct opt opts[] = {
 	{ "journal", OPT_STR, OFF(journal), "/var/lib/sandtrail/journal", "journal directory" },
 	{ "socket", OPT_STR, OFF(socket), "/run/sandtrail/control.sock", "control socket" },
+	{ "gvisor-socket", OPT_STR, OFF(gvisor_socket), "",
+	  "gVisor's remote sink (default: gvisor.sock beside the control socket)" },
 	{ "key", OPT_STR, OFF(key), "/etc/sandtrail/signing.key", "signing key (public half beside it, .pub)" },
 	{ "create-key", OPT_BOOL, OFF(create_key), "false", "create the signing key if it does not exist" },
 	{ "ringbuf-size", OPT_SIZE, OFF(ringbuf_size), "16M", "kernel ring buffer size (power of two)" },
@@ -35,29 +40,33 @@ static const struct opt opts[] = {
 	  "signing key lifetime: then a new key, certified by the old one, which is erased" },
 	{ "epoch-seals", OPT_SIZE, OFF(epoch_seals), "0", "also evolve the key after this many seals (0: never)" },
 	{ "fsync", OPT_STR, OFF(fsync), "seal", "when to fsync: seal, always, none" },
+	{ "state", OPT_STR, OFF(state), "", "state kept outside the journal: the exporters' cursors "
+	  "(default: DIR/../state for --journal DIR)" },
+	{ "export", OPT_LIST, OFF(export), "", "ship the journal to a sink, URL below (repeatable)" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
-/* "16M", "4096", "1G": a size with an optional binary suffix. */
-static int parse_size(const char *s, uint64_t *out)
+static void free_list(struct daemon_config *cfg)
 {
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
+	for (size_t i = 0; i < cfg->nexport; i++)
+		free(cfg->export[i]);
+	free(cfg->export);
+	cfg->export = NULL;
+	cfg->nexport = 0;
+}
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
+static int list_add(struct daemon_config *cfg, const char *val)
+{
+	char **v = realloc(cfg->export, (cfg->nexport + 2) * sizeof(*v));
+
+	if (!v)
 		return -1;
-	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
+	cfg->export = v;
+	v[cfg->nexport] = strdup(val);
+	if (!v[cfg->nexport])
 		return -1;
-	*out = (uint64_t)v << shift;
+	v[++cfg->nexport] = NULL;
 	return 0;
 }
 
@@ -66,12 +75,14 @@ static int set_opt(struct daemon_config *cfg, const struct opt *o, const char *v
 	void *field = (char *)cfg + o->off;
 
 	switch (o->type) {
+	case OPT_LIST:
+		return *val ? list_add(cfg, val) : 0;
 	case OPT_STR:
 		free(*(char **)field);
 		*(char **)field = strdup(val);
 		return *(char **)field ? 0 : -1;
 	case OPT_SIZE:
-		if (parse_size(val, field) == 0)
+		if (units_size(val, field) == 0)
 			return 0;
 		fprintf(stderr, "sandtraild: %s%s: '%s' is not a size (e.g. 4096, 64K, 16M)\n", where, o->name, val);
 		return -1;
@@ -93,10 +104,16 @@ static void usage(void)
 	for (size_t i = 0; i < NOPTS; i++) {
 		char flag[48];
 
-		snprintf(flag, sizeof(flag), "--%s%s", opts[i].name, opts[i].type == OPT_BOOL ? "" : " VALUE");
-		printf("  %-28s %s (default: %s)\n", flag, opts[i].help, opts[i].def);
+		snprintf(flag, sizeof(flag), "--%s%s", opts[i].name,
+			 opts[i].type == OPT_BOOL ? "" : opts[i].type == OPT_LIST ? " URL" : " VALUE");
+		printf("  %-28s %s", flag, opts[i].help);
+		if (*opts[i].def)
+			printf(" (default: %s)", opts[i].def);
+		putchar('\n');
 	}
-	printf("  %-28s %s\n", "--config FILE", "JSON object of the same settings (keys with '_'); flags win");
+	printf("  %-28s %s\n", "--config FILE", "JSON object of the same settings (keys with '_'; \"export\": "
+	       "a list); flags win");
+	exporters_help(stdout);
 }
 
 static int load_file(struct daemon_config *cfg, const char *path)
@@ -136,6 +153,23 @@ static int load_file(struct daemon_config *cfg, const char *path)
 			json_decref(root);
 			return -1;
 		}
+		if (o->type == OPT_LIST && json_is_array(val)) {
+			size_t i;
+			json_t *u;
+
+			json_array_foreach(val, i, u) {
+				if (!json_is_string(u)) {
+					fprintf(stderr, "sandtraild: %s%s[%zu]: expected a string\n", where, key, i);
+					json_decref(root);
+					return -1;
+				}
+				if (set_opt(cfg, o, json_string_value(u), where) < 0) {
+					json_decref(root);
+					return -1;
+				}
+			}
+			continue;
+		}
 		if (json_is_string(val))
 			s = json_string_value(val);
 		else if (json_is_integer(val))
@@ -153,11 +187,26 @@ static int load_file(struct daemon_config *cfg, const char *path)
 	return 0;
 }
 
+/* "state" beside the journal directory: outside it, so that whoever can
+ * replace the journal does not replace the state with it by the same move. */
+static int default_state(struct daemon_config *cfg)
+{
+	char *copy = strdup(cfg->journal), *dir = copy ? dirname(copy) : NULL;
+
+	free(cfg->state);
+	cfg->state = NULL;
+	if (dir && asprintf(&cfg->state, "%s/state", dir) < 0)
+		cfg->state = NULL;
+	free(copy);
+	return cfg->state ? 0 : -1;
+}
+
 int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 {
 	struct option longopts[NOPTS + 3];
 	const char *config = NULL;
-	int c, idx;
+	int c, idx, flag_lists = 0;
+	char err[512];
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -192,6 +241,9 @@ int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
 		if (c < 0 || c >= (int)NOPTS)
 			continue;
+		/* a list on the command line replaces the config file's */
+		if (opts[c].type == OPT_LIST && !flag_lists++)
+			free_list(cfg);
 		if (set_opt(cfg, &opts[c], opts[c].type == OPT_BOOL ? "true" : optarg, "--") < 0)
 			return -1;
 	}
@@ -217,11 +269,20 @@ int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 			cfg->ringbuf_size);
 		return -1;
 	}
+	if (!*cfg->state && default_state(cfg) < 0)
+		return -1;
+	if (exporters_parse(&cfg->exporters, cfg->export, cfg->nexport, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sandtraild: --export %s\n", err);
+		return -1;
+	}
 	return 0;
 }
 
 void daemon_config_free(struct daemon_config *cfg)
 {
+	free_list(cfg);
+	exporters_free(cfg->exporters);
+	cfg->exporters = NULL;
 	for (size_t i = 0; i < NOPTS; i++)
 		if (opts[i].type == OPT_STR)
 			free(*(char **)((char *)cfg + opts[i].off));

@@ -10,6 +10,7 @@
 struct daemon_config {
 	char *journal;
 	char *socket;
+	char *gvisor_socket;
 	char *key;
 	bool create_key;
 	uint64_t ringbuf_size;
@@ -20,6 +21,10 @@ struct daemon_config {
 	uint64_t epoch_seconds;
 	uint64_t epoch_seals;
 	char *fsync;
+	char *state;             /* default: "state" beside the journal directory */
+	char **export;           /* --export URLs, NULL-terminated */
+	size_t nexport;
+	struct exporters *exporters; /* parsed from export */
 };
 
 /* Fills cfg from defaults, then the --config file, then the flags.  Returns

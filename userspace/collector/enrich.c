@@ -1,7 +1,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include "enrich.h"
@@ -27,6 +31,15 @@ void enrich_begin(struct rec *r, const char *type, uint64_t wall_ns, const struc
 	rec_raw(r, "labels", s->labels_mp, s->labels_mp_len);
 }
 
+void enrich_loss(struct rec *r, const struct session *s, uint64_t wall_ns, const char *kind, const char *reason,
+		 uint64_t count)
+{
+	enrich_begin(r, "loss", wall_ns, s);
+	rec_str(r, "kind", kind);
+	rec_str(r, "reason", reason);
+	rec_uint(r, "count", count);
+}
+
 void enrich_pack_bin(struct enrich *e, struct rec *r, const struct session *s, const void *p, size_t len)
 {
 	const uint8_t *out = p;
@@ -48,139 +61,143 @@ void enrich_bytes(struct enrich *e, struct rec *r, const struct session *s, cons
 	enrich_pack_bin(e, r, s, p, len);
 }
 
-/* key: the string; key_truncated: true when the kernel cut it. */
-static void put_str(struct enrich *e, struct rec *r, const struct session *s, const char *key,
-		    const struct event_str *str)
+static void flag_key(struct rec *r, const char *key, const char *suffix)
 {
 	char tkey[64];
-	bool truncated = str->truncated;
 
-	if (str->components) {
-		size_t n = event_path_join(str, e->path, sizeof(e->path), &truncated);
-
-		enrich_bytes(e, r, s, key, e->path, n);
-	} else {
-		enrich_bytes(e, r, s, key, str->p, str->len);
-	}
-	if (truncated) {
-		snprintf(tkey, sizeof(tkey), "%s_truncated", key);
-		rec_bool(r, tkey, true);
-	}
-	if (!str->present) {
-		snprintf(tkey, sizeof(tkey), "%s_unreadable", key);
-		rec_bool(r, tkey, true);
-	}
-	if (str->late) {
-		snprintf(tkey, sizeof(tkey), "%s_late", key);
-		rec_bool(r, tkey, true);
-	}
+	snprintf(tkey, sizeof(tkey), "%s_%s", key, suffix);
+	rec_bool(r, tkey, true);
 }
 
-static void put_process(struct enrich *e, struct rec *r, const struct session *s, const struct st_hdr *h)
+void enrich_str(struct enrich *e, struct rec *r, const struct session *s, const char *key,
+		const struct enrich_str *str)
 {
-	const struct proc *p = proctable_get(&e->procs, h->tgid);
-	const char *sys = event_syscall_name(h->syscall);
-
-	rec_uint(r, "pid", h->tgid);
-	rec_uint(r, "tid", h->tid);
-	rec_uint(r, "ppid", h->ppid);
-	rec_uint(r, "uid", h->uid);
-	rec_uint(r, "gid", h->gid);
-	enrich_bytes(e, r, s, "comm", h->comm, strnlen(h->comm, sizeof(h->comm)));
-	rec_uint(r, "cgroup", h->cgroup_id);
-	if (sys)
-		rec_str(r, "syscall", sys);
-	if (p)
-		enrich_bytes(e, r, s, "image", p->image, p->image_len);
+	enrich_bytes(e, r, s, key, str->p, str->len);
+	if (str->truncated)
+		flag_key(r, key, "truncated");
+	if (str->unreadable)
+		flag_key(r, key, "unreadable");
+	if (str->late)
+		flag_key(r, key, "late");
+	if (str->unresolved)
+		flag_key(r, key, "unresolved");
+	if (str->detached)
+		flag_key(r, key, "detached");
 }
 
-static void put_exec(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+/* An optional string: only when present. */
+static void opt_str(struct enrich *e, struct rec *r, const struct session *s, const char *key,
+		    const struct enrich_str *str)
 {
-	const struct st_exec *x = ev->body;
-	const struct event_str *argv = &ev->str[1], *exe = &ev->str[2];
-	uint32_t off = 0;
+	if (str->p)
+		enrich_str(e, r, s, key, str);
+}
 
-	put_str(e, r, s, "filename", &ev->str[0]);
+/* The dirfd a relative path was resolved from, when not the cwd. */
+static void put_dirfd(struct rec *r, const char *key, int32_t dirfd, const struct enrich_str *req)
+{
+	if (dirfd != AT_FDCWD && (!req->len || req->p[0] != '/'))
+		rec_int(r, key, dirfd);
+}
+
+void enrich_process(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_proc *p)
+{
+	rec_uint(r, "pid", p->pid);
+	rec_uint(r, "tid", p->tid);
+	rec_uint(r, "ppid", p->ppid);
+	rec_uint(r, "uid", p->uid);
+	rec_uint(r, "gid", p->gid);
+	enrich_bytes(e, r, s, "comm", p->comm, p->comm_len);
+	if (p->cgroup)
+		rec_uint(r, "cgroup", p->cgroup);
+	if (p->syscall)
+		rec_str(r, "syscall", p->syscall);
+	if (p->image && p->image->image_len)
+		enrich_bytes(e, r, s, "image", p->image->image, p->image->image_len);
+	if (p->view != ENRICH_VIEW_NONE)
+		rec_str(r, "view", p->view == ENRICH_VIEW_HOST ? "host" : "sandbox");
+}
+
+void enrich_exec(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_exec *x)
+{
+	enrich_str(e, r, s, "filename", &x->filename);
+	opt_str(e, r, s, "path", &x->path);
+	if (x->dirfd != AT_FDCWD)
+		put_dirfd(r, "dirfd", x->dirfd, &x->filename);
+	if (x->at_flags)
+		flagnames_at(r, "at_flags", x->at_flags);
 	rec_key(r, "argv");
 	msgpack_pack_array(&r->pk, x->argc);
-	for (uint32_t i = 0; i < x->argc; i++) {
-		const uint8_t *a = argv->p + off;
-		size_t len = off < argv->len ? strnlen((const char *)a, argv->len - off) : 0;
-
-		enrich_pack_bin(e, r, s, a, len);
-		off += len + 1;
-	}
-	if (argv->truncated || (ev->h->flags & ST_F_TRUNC_ARGS))
+	for (uint32_t i = 0; i < x->argc; i++)
+		enrich_pack_bin(e, r, s, x->argv[i].p, x->argv[i].len);
+	if (x->argv_truncated)
 		rec_bool(r, "argv_truncated", true);
-	if (exe->len)
-		put_str(e, r, s, "exe", exe);
+	if (x->argv_unreadable)
+		rec_bool(r, "argv_unreadable", true);
+	if (x->exe.len)
+		enrich_str(e, r, s, "exe", &x->exe);
+	/* an interpreter ran the file named (#!): argv is the interpreter's,
+	 * exe the interpreter, script the file */
+	opt_str(e, r, s, "script", &x->script);
 	rec_int(r, "ret", x->ret);
-	if (x->ret == 0) {
-		/* the process now runs exe: later records carry it as image */
-		bool t;
-		size_t n = exe->len ? event_path_join(exe, e->path, sizeof(e->path), &t) : ev->str[0].len;
-
-		proctable_set(&e->procs, ev->h->tgid, exe->len ? e->path : ev->str[0].p, n);
-	}
 }
 
-static void put_exit(struct enrich *e, struct rec *r, const struct event *ev)
+void enrich_fork(struct rec *r, uint32_t child_pid)
 {
-	const struct st_exit *x = ev->body;
+	rec_uint(r, "child_pid", child_pid);
+}
 
-	if (WIFSIGNALED(x->status)) {
-		rec_int(r, "signal", WTERMSIG(x->status));
-		rec_bool(r, "core", WCOREDUMP(x->status));
+void enrich_exit(struct rec *r, int32_t status)
+{
+	if (WIFSIGNALED(status)) {
+		rec_int(r, "signal", WTERMSIG(status));
+		rec_bool(r, "core", WCOREDUMP(status));
 	} else {
-		rec_int(r, "code", WEXITSTATUS(x->status));
+		rec_int(r, "code", WEXITSTATUS(status));
 	}
-	proctable_del(&e->procs, ev->h->tgid);
 }
 
-static void put_open(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+void enrich_open(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_open *o)
 {
-	const struct st_open *o = ev->body;
-	const struct event_str *req = &ev->str[0], *res = &ev->str[1];
-	bool resolved = o->ret >= 0 && res->present && res->len > 0;
-
-	put_str(e, r, s, "path", resolved ? res : req);
-	put_str(e, r, s, "requested", req);
+	enrich_str(e, r, s, "path", &o->path);
+	enrich_str(e, r, s, "requested", &o->requested);
 	flagnames_open(r, "flags", o->flags);
 	if (o->flags & (O_CREAT | __O_TMPFILE))
 		rec_uint(r, "mode", o->mode);
-	if (o->dirfd != AT_FDCWD && req->len && req->p[0] != '/')
+	if (o->dirfd != AT_FDCWD && o->requested.len && o->requested.p[0] != '/')
 		rec_int(r, "dirfd", o->dirfd);
 	if (o->resolve)
 		rec_uint(r, "resolve", o->resolve);
 	rec_int(r, "ret", o->ret);
 }
 
-static void put_unlink(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+void enrich_unlink(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_unlink *u)
 {
-	const struct st_unlink *u = ev->body;
-
-	put_str(e, r, s, "path", &ev->str[0]);
-	rec_bool(r, "dir", ev->h->syscall == ST_SYS_RMDIR || (u->flags & AT_REMOVEDIR));
-	if (u->dirfd != AT_FDCWD && ev->str[0].len && ev->str[0].p[0] != '/')
-		rec_int(r, "dirfd", u->dirfd);
+	enrich_str(e, r, s, "path", &u->path);
+	opt_str(e, r, s, "requested", &u->requested);
+	rec_bool(r, "dir", u->dir);
+	put_dirfd(r, "dirfd", u->dirfd, u->requested.p ? &u->requested : &u->path);
 	rec_int(r, "ret", u->ret);
 }
 
-static void put_rename(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+void enrich_rename(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_rename *x)
 {
-	const struct st_rename *x = ev->body;
-
-	put_str(e, r, s, "from", &ev->str[0]);
-	put_str(e, r, s, "to", &ev->str[1]);
+	enrich_str(e, r, s, "from", &x->from);
+	opt_str(e, r, s, "from_requested", &x->from_requested);
+	enrich_str(e, r, s, "to", &x->to);
+	opt_str(e, r, s, "to_requested", &x->to_requested);
+	/* both, as passed, whatever the paths: the pair is what was asked */
+	if (x->dirfds) {
+		rec_int(r, "from_dirfd", x->from_dirfd);
+		rec_int(r, "to_dirfd", x->to_dirfd);
+	}
 	if (x->flags)
 		flagnames_rename(r, "flags", x->flags);
 	rec_int(r, "ret", x->ret);
 }
 
-static void put_connect(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_connect *c)
 {
-	static const char *const sources[] = { "none", "hook", "socket", "user" };
-	const struct st_connect *c = ev->body;
 	const char *fam = flagnames_family(c->family);
 	char addr[INET6_ADDRSTRLEN];
 
@@ -193,48 +210,365 @@ static void put_connect(struct enrich *e, struct rec *r, const struct session *s
 		rec_str(r, "addr", addr);
 		rec_uint(r, "port", c->port);
 	} else if (c->family == AF_UNIX) {
-		put_str(e, r, s, "addr", &ev->str[0]);
+		enrich_str(e, r, s, "addr", &c->unix_path);
 	}
-	rec_str(r, "verdict", c->verdict == ST_VERDICT_DENY ? "deny" : "allow");
-	rec_str(r, "source", c->source < 4 ? sources[c->source] : "none");
+	rec_str(r, "verdict", c->deny ? "deny" : "allow");
+	rec_str(r, "source", c->source);
 	rec_int(r, "fd", c->fd);
 	rec_int(r, "ret", c->ret);
+}
+
+/* A time a utimes call sets: ns since the epoch, or "now", "omit". */
+static void put_time(struct rec *r, const char *key, int64_t sec, int64_t nsec)
+{
+	if (nsec == UTIME_NOW)
+		rec_str(r, key, "now");
+	else if (nsec == UTIME_OMIT)
+		rec_str(r, key, "omit");
+	else
+		rec_int(r, key, sec * 1000000000 + nsec);
+}
+
+/* The permission bits, and those that give privilege called out. */
+static void put_mode(struct rec *r, uint32_t mode)
+{
+	rec_uint(r, "mode", mode & 07777);
+	if (mode & S_ISUID)
+		rec_bool(r, "setuid", true);
+	if (mode & S_ISGID)
+		rec_bool(r, "setgid", true);
+	if (mode & S_ISVTX)
+		rec_bool(r, "sticky", true);
+}
+
+static void put_flags_at(struct rec *r, uint32_t flags)
+{
+	if (flags)
+		flagnames_at(r, "flags", flags);
+}
+
+void enrich_fileop(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_fileop *f)
+{
+	enrich_str(e, r, s, "path", &f->path);
+	if (f->requested.p) {
+		enrich_str(e, r, s, "requested", &f->requested);
+		put_dirfd(r, "dirfd", f->dirfd, &f->requested);
+	} else {
+		rec_int(r, "fd", f->fd);
+	}
+	switch (f->type) {
+	case ST_EV_TRUNCATE:
+		rec_int(r, "length", f->length);
+		break;
+	case ST_EV_MKDIR:
+		put_mode(r, f->mode);
+		break;
+	case ST_EV_MKNOD: {
+		const char *t = flagnames_file_type(f->mode);
+
+		if (t)
+			rec_str(r, "file_type", t);
+		else
+			rec_uint(r, "file_type", f->mode & S_IFMT);
+		put_mode(r, f->mode);
+		if (S_ISCHR(f->mode) || S_ISBLK(f->mode)) {
+			rec_uint(r, "major", major(f->dev));
+			rec_uint(r, "minor", minor(f->dev));
+		}
+		break;
+	}
+	case ST_EV_SYMLINK:
+		/* the link's content, as given: resolved only when followed */
+		opt_str(e, r, s, "target", &f->other);
+		break;
+	case ST_EV_LINK:
+		opt_str(e, r, s, "target", &f->other);
+		opt_str(e, r, s, "target_requested", &f->other_requested);
+		if (f->other_requested.p)
+			put_dirfd(r, "target_dirfd", f->other_dirfd, &f->other_requested);
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_CHMOD:
+		put_mode(r, f->mode);
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_CHOWN:
+		if (f->owner != (uint32_t)-1)
+			rec_uint(r, "owner", f->owner);
+		if (f->group != (uint32_t)-1)
+			rec_uint(r, "group", f->group);
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_UTIMES:
+		if (f->args_unreadable) {
+			rec_bool(r, "times_unreadable", true);
+		} else {
+			put_time(r, "atime", f->atime_s, f->atime_ns);
+			put_time(r, "mtime", f->mtime_s, f->mtime_ns);
+		}
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_SETXATTR:
+	case ST_EV_REMOVEXATTR:
+		opt_str(e, r, s, "name", &f->name);
+		/* never the value: its size */
+		if (f->type == ST_EV_SETXATTR && f->args_unreadable)
+			rec_bool(r, "size_unreadable", true);
+		else if (f->type == ST_EV_SETXATTR)
+			rec_uint(r, "size", f->size);
+		if (f->xattr_flags)
+			flagnames_xattr(r, "xattr_flags", f->xattr_flags);
+		put_flags_at(r, f->flags);
+		break;
+	case ST_EV_MOUNT:
+		opt_str(e, r, s, "source", &f->other);
+		opt_str(e, r, s, "source_requested", &f->other_requested);
+		if (f->move_mount) {
+			if (f->other_requested.p)
+				put_dirfd(r, "source_dirfd", f->other_dirfd, &f->other_requested);
+			flagnames_move_mount(r, "flags", f->flags);
+			break;
+		}
+		opt_str(e, r, s, "fstype", &f->name);
+		flagnames_mount(r, "flags", f->flags);
+		break;
+	case ST_EV_UMOUNT:
+		flagnames_umount(r, "flags", f->flags);
+		break;
+	case ST_EV_PIVOT_ROOT:
+		opt_str(e, r, s, "put_old", &f->other);
+		opt_str(e, r, s, "put_old_requested", &f->other_requested);
+		break;
+	}
+	rec_int(r, "ret", f->ret);
+}
+
+/* ---- the kernel's events ---- */
+
+/* A user string of an event, as a record keeps it. */
+static struct enrich_str from_event(const struct event_str *s)
+{
+	return (struct enrich_str){
+		.p = s->p, .len = s->len, .truncated = s->truncated, .unreadable = !s->present, .late = s->late,
+	};
+}
+
+/* The path built in e->path[i] (n bytes).  A memfd is named as the kernel
+ * names it, "memfd:NAME", with " (memfd)" (no path starts so); other files
+ * outside the mount namespace keep the names walked, flagged detached. */
+static struct enrich_str built(struct enrich *e, int i, size_t n, bool truncated, bool detached)
+{
+	static const char memfd[] = "/memfd:", suffix[] = " (memfd)";
+	uint8_t *p = e->path[i];
+	struct enrich_str out = { .p = p, .len = n, .truncated = truncated, .detached = detached };
+
+	if (detached && n >= sizeof(memfd) - 1 && !memcmp(p, memfd, sizeof(memfd) - 1) && !memchr(p + 1, '/', n - 1)) {
+		memcpy(p + n, suffix, sizeof(suffix) - 1);
+		out.p = p + 1;
+		out.len = n - 1 + sizeof(suffix) - 1;
+		out.detached = false;
+	}
+	return out;
+}
+
+/* The file a kernel walk names, in e->path[i]. */
+static struct enrich_str walked(struct enrich *e, int i, const struct event_str *walk)
+{
+	bool truncated;
+	size_t n = event_path_join(walk, e->path[i], EVENT_PATH_MAX, &truncated);
+
+	return built(e, i, n, truncated, walk->detached);
+}
+
+/* The absolute path of req (NULL: the call named no path, it acted on an
+ * fd) resolved from the walk base, in e->path[i]; when base could not be
+ * walked, req as passed, unresolved: never a guess. */
+static struct enrich_str resolved(struct enrich *e, int i, const struct event_str *req, const struct event_str *base)
+{
+	struct enrich_str out = { .p = (const uint8_t *)"", .unresolved = true };
+	bool truncated;
+	size_t n;
+
+	if (!base->present || (req && !req->present)) {
+		if (req && req->present) {
+			out.p = req->p;
+			out.len = req->len;
+			out.truncated = req->truncated;
+		}
+		return out;
+	}
+	n = event_path_resolve(base, req ? req->p : NULL, req ? req->len : 0, e->path[i], EVENT_PATH_MAX, &truncated);
+	return built(e, i, n, truncated || (req && req->truncated), base->detached);
+}
+
+static void event_exec(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
+	const struct st_exec *k = ev->body;
+	const struct event_str *argv = &ev->str[1];
+	struct enrich_str args[ST_ARGS_MAX];
+	struct enrich_exec x = {
+		.filename = from_event(&ev->str[0]), .argv = args, .ret = k->ret,
+		.argv_truncated = argv->truncated || (ev->h->flags & ST_F_TRUNC_ARGS) || k->argc > ST_ARGS_MAX,
+		.argv_unreadable = !argv->present, .path = resolved(e, 0, &ev->str[0], &ev->str[3]),
+		.dirfd = ev->h->syscall == ST_SYS_EXECVEAT ? k->dirfd : AT_FDCWD, .at_flags = k->at_flags,
+	};
+	uint32_t off = 0;
+
+	x.argc = k->argc > ST_ARGS_MAX ? ST_ARGS_MAX : k->argc;
+	for (uint32_t i = 0; i < x.argc; i++) {
+		const uint8_t *a = argv->p + off;
+		size_t len = off < argv->len ? strnlen((const char *)a, argv->len - off) : 0;
+
+		args[i] = (struct enrich_str){ .p = a, .len = len };
+		off += len + 1;
+	}
+	if (ev->str[2].len)
+		x.exe = walked(e, 1, &ev->str[2]);
+	if (ev->h->flags & ST_F_SCRIPT)
+		x.script = x.path;
+	enrich_exec(e, r, s, &x);
+	/* the process now runs exe: later records carry it as image */
+	if (k->ret == 0)
+		proctable_set(&e->procs, ev->h->tgid, x.exe.len ? x.exe.p : x.filename.p,
+			      x.exe.len ? x.exe.len : x.filename.len);
+}
+
+static void event_open(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
+	const struct st_open *k = ev->body;
+	const struct event_str *req = &ev->str[0], *res = &ev->str[1];
+	struct enrich_open o = {
+		.requested = from_event(req), .flags = k->flags, .resolve = k->resolve, .mode = k->mode,
+		.dirfd = k->dirfd, .ret = k->ret,
+	};
+
+	/* the file the returned fd refers to; else where the path led */
+	if (k->ret >= 0 && res->present && res->len > 0)
+		o.path = walked(e, 0, res);
+	else
+		o.path = resolved(e, 0, req, &ev->str[2]);
+	enrich_open(e, r, s, &o);
+}
+
+static void event_connect(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
+	static const char *const sources[] = { "none", "hook", "socket", "user" };
+	const struct st_connect *k = ev->body;
+	struct enrich_connect c = {
+		.family = k->family, .port = k->port, .deny = k->verdict == ST_VERDICT_DENY,
+		.source = k->source < 4 ? sources[k->source] : "none", .fd = k->fd, .ret = k->ret,
+	};
+
+	memcpy(c.addr, k->addr, sizeof(c.addr));
+	if (k->family == AF_UNIX)
+		c.unix_path = from_event(&ev->str[0]);
+	enrich_connect(e, r, s, &c);
+}
+
+/* The second path operand of a file operation, made absolute where it is
+ * a path (events.h). */
+static void fileop_other(struct enrich *e, const struct event *ev, struct enrich_fileop *f)
+{
+	const struct st_fileop *k = ev->body;
+	const struct event_str *p2 = &ev->str[1];
+	bool is_path = f->type == ST_EV_LINK || f->type == ST_EV_PIVOT_ROOT ||
+		       (f->type == ST_EV_MOUNT && (f->move_mount || (k->flags & (MS_BIND | MS_MOVE))));
+
+	if (is_path) {
+		f->other = resolved(e, 1, p2, &ev->str[4]);
+		f->other_requested = from_event(p2);
+		f->other_dirfd = k->dirfd2;
+	} else if (f->type == ST_EV_SYMLINK || p2->len || !p2->present) {
+		f->other = from_event(p2); /* symlink's target; mount's device */
+	}
+}
+
+static void event_fileop(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
+	const struct st_fileop *k = ev->body;
+	const struct event_str *name = &ev->str[2];
+	uint32_t sys = ev->h->syscall;
+	bool fd = ev->h->flags & ST_F_FD_1;
+	struct enrich_fileop f = {
+		.type = ev->h->type, .path = resolved(e, 0, fd ? NULL : &ev->str[0], &ev->str[3]), .fd = k->dirfd,
+		.dirfd = k->dirfd, .mode = k->mode, .flags = k->flags, .move_mount = sys == ST_SYS_MOVE_MOUNT,
+		.length = (int64_t)k->arg[0], .dev = k->arg[0], .owner = (uint32_t)k->arg[0],
+		.group = (uint32_t)k->arg[1], .atime_s = (int64_t)k->arg[0], .atime_ns = (int64_t)k->arg[1],
+		.mtime_s = (int64_t)k->arg[2], .mtime_ns = (int64_t)k->arg[3], .size = k->arg[0],
+		.args_unreadable = ev->h->flags & ST_F_ARG_FAULT, .ret = k->ret,
+	};
+
+	if (!fd)
+		f.requested = from_event(&ev->str[0]);
+	fileop_other(e, ev, &f);
+	if (name->len || !name->present)
+		f.name = from_event(name);
+	if (sys == ST_SYS_LCHOWN)
+		f.flags = AT_SYMLINK_NOFOLLOW;
+	/* setxattr's flags are XATTR_*; setxattrat's AT_*, with XATTR_* in its struct */
+	if (f.type == ST_EV_SETXATTR) {
+		f.xattr_flags = sys == ST_SYS_SETXATTRAT ? (uint32_t)k->arg[1] : k->flags;
+		f.flags = sys == ST_SYS_SETXATTRAT ? k->flags : 0;
+	}
+	enrich_fileop(e, r, s, &f);
 }
 
 void enrich_event(struct enrich *e, const struct event *ev, const struct session *s, uint64_t wall_ns,
 		  struct rec *r)
 {
 	const struct st_hdr *h = ev->h;
+	struct enrich_proc p = {
+		.pid = h->tgid, .tid = h->tid, .ppid = h->ppid, .uid = h->uid, .gid = h->gid, .comm = h->comm,
+		.comm_len = strnlen(h->comm, sizeof(h->comm)), .cgroup = h->cgroup_id,
+		.syscall = event_syscall_name(h->syscall), .image = proctable_get(&e->procs, h->tgid),
+		/* in a gVisor session the kernel sees runsc, never the sandbox's own processes */
+		.view = s && s->gvisor ? ENRICH_VIEW_HOST : ENRICH_VIEW_NONE,
+	};
 
 	enrich_begin(r, event_type_name(h->type), wall_ns, s);
-	put_process(e, r, s, h);
+	enrich_process(e, r, s, &p);
 	switch (h->type) {
 	case ST_EV_EXEC:
-		put_exec(e, r, s, ev);
+		event_exec(e, r, s, ev);
 		break;
 	case ST_EV_FORK: {
 		const struct st_fork *f = ev->body;
-		const struct proc *parent = proctable_get(&e->procs, h->tgid);
 
-		rec_uint(r, "child_pid", f->child_tgid);
-		if (parent)
-			proctable_set(&e->procs, f->child_tgid, parent->image, parent->image_len);
+		enrich_fork(r, f->child_tgid);
+		if (p.image)
+			proctable_fork(&e->procs, h->tgid, f->child_tgid);
 		break;
 	}
 	case ST_EV_EXIT:
-		put_exit(e, r, ev);
+		enrich_exit(r, ((const struct st_exit *)ev->body)->status);
+		proctable_del(&e->procs, h->tgid);
 		break;
 	case ST_EV_OPEN:
-		put_open(e, r, s, ev);
+		event_open(e, r, s, ev);
 		break;
-	case ST_EV_UNLINK:
-		put_unlink(e, r, s, ev);
+	case ST_EV_UNLINK: {
+		const struct st_unlink *u = ev->body;
+
+		enrich_unlink(e, r, s, &(struct enrich_unlink){
+			.path = resolved(e, 0, &ev->str[0], &ev->str[1]), .requested = from_event(&ev->str[0]),
+			.dirfd = u->dirfd, .ret = u->ret, .dir = h->syscall == ST_SYS_RMDIR || (u->flags & AT_REMOVEDIR) });
 		break;
-	case ST_EV_RENAME:
-		put_rename(e, r, s, ev);
+	}
+	case ST_EV_RENAME: {
+		const struct st_rename *x = ev->body;
+
+		enrich_rename(e, r, s, &(struct enrich_rename){
+			.from = resolved(e, 0, &ev->str[0], &ev->str[2]), .to = resolved(e, 1, &ev->str[1], &ev->str[3]),
+			.from_requested = from_event(&ev->str[0]), .to_requested = from_event(&ev->str[1]),
+			.dirfds = h->syscall != ST_SYS_RENAME, .from_dirfd = x->olddirfd, .to_dirfd = x->newdirfd,
+			.flags = x->flags, .ret = x->ret });
 		break;
+	}
 	case ST_EV_CONNECT:
-		put_connect(e, r, s, ev);
+		event_connect(e, r, s, ev);
+		break;
+	default:
+		event_fileop(e, r, s, ev);
 		break;
 	}
 }

@@ -1,8 +1,11 @@
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/mount.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "flagnames.h"
 
@@ -29,6 +32,47 @@ static const struct flagname rename_flags[] = {
 	{ RENAME_EXCHANGE, "RENAME_EXCHANGE" },
 	{ RENAME_WHITEOUT, "RENAME_WHITEOUT" },
 };
+
+static const struct flagname at_flags[] = {
+	{ AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW" }, { AT_SYMLINK_FOLLOW, "AT_SYMLINK_FOLLOW" },
+	{ AT_EMPTY_PATH, "AT_EMPTY_PATH" },             { AT_NO_AUTOMOUNT, "AT_NO_AUTOMOUNT" },
+	{ AT_REMOVEDIR, "AT_REMOVEDIR" },
+};
+
+static const struct flagname xattr_flags[] = {
+	{ XATTR_CREATE, "XATTR_CREATE" },
+	{ XATTR_REPLACE, "XATTR_REPLACE" },
+};
+
+/* mount(2): the old magic in the high half is ignored by the kernel */
+static const struct flagname mount_flags[] = {
+	{ MS_RDONLY, "MS_RDONLY" },       { MS_NOSUID, "MS_NOSUID" },     { MS_NODEV, "MS_NODEV" },
+	{ MS_NOEXEC, "MS_NOEXEC" },       { MS_SYNCHRONOUS, "MS_SYNCHRONOUS" }, { MS_REMOUNT, "MS_REMOUNT" },
+	{ MS_MANDLOCK, "MS_MANDLOCK" },   { MS_DIRSYNC, "MS_DIRSYNC" },   { MS_NOSYMFOLLOW, "MS_NOSYMFOLLOW" },
+	{ MS_NOATIME, "MS_NOATIME" },     { MS_NODIRATIME, "MS_NODIRATIME" }, { MS_BIND, "MS_BIND" },
+	{ MS_MOVE, "MS_MOVE" },           { MS_REC, "MS_REC" },           { MS_SILENT, "MS_SILENT" },
+	{ MS_POSIXACL, "MS_POSIXACL" },   { MS_UNBINDABLE, "MS_UNBINDABLE" }, { MS_PRIVATE, "MS_PRIVATE" },
+	{ MS_SLAVE, "MS_SLAVE" },         { MS_SHARED, "MS_SHARED" },     { MS_RELATIME, "MS_RELATIME" },
+	{ MS_KERNMOUNT, "MS_KERNMOUNT" }, { MS_I_VERSION, "MS_I_VERSION" }, { MS_STRICTATIME, "MS_STRICTATIME" },
+	{ MS_LAZYTIME, "MS_LAZYTIME" },
+};
+
+/* <sys/mount.h> has these but clashes with <linux/mount.h> */
+static const struct flagname umount_flags[] = {
+	{ 1, "MNT_FORCE" },
+	{ 2, "MNT_DETACH" },
+	{ 4, "MNT_EXPIRE" },
+	{ 8, "UMOUNT_NOFOLLOW" },
+};
+
+static const struct flagname move_mount_flags[] = {
+	{ MOVE_MOUNT_F_SYMLINKS, "MOVE_MOUNT_F_SYMLINKS" },     { MOVE_MOUNT_F_AUTOMOUNTS, "MOVE_MOUNT_F_AUTOMOUNTS" },
+	{ MOVE_MOUNT_F_EMPTY_PATH, "MOVE_MOUNT_F_EMPTY_PATH" }, { MOVE_MOUNT_T_SYMLINKS, "MOVE_MOUNT_T_SYMLINKS" },
+	{ MOVE_MOUNT_T_AUTOMOUNTS, "MOVE_MOUNT_T_AUTOMOUNTS" }, { MOVE_MOUNT_T_EMPTY_PATH, "MOVE_MOUNT_T_EMPTY_PATH" },
+	{ 0x100, "MOVE_MOUNT_SET_GROUP" },                      { 0x200, "MOVE_MOUNT_BENEATH" },
+};
+
+#define FLAGS(tab) tab, sizeof(tab) / sizeof(tab[0])
 
 /* Packs the names of the bits of flags (after `first`, if any) as an array. */
 static void pack_names(struct rec *r, const char *key, const char *first, uint64_t flags,
@@ -62,12 +106,52 @@ void flagnames_open(struct rec *r, const char *key, uint64_t flags)
 
 	/* O_PATH ignores the access mode; O_TMPFILE contains O_DIRECTORY */
 	pack_names(r, key, (flags & O_PATH) ? NULL : acc[flags & O_ACCMODE], flags & ~(uint64_t)O_ACCMODE,
-		   open_flags, sizeof(open_flags) / sizeof(open_flags[0]));
+		   FLAGS(open_flags));
 }
 
 void flagnames_rename(struct rec *r, const char *key, uint32_t flags)
 {
-	pack_names(r, key, NULL, flags, rename_flags, sizeof(rename_flags) / sizeof(rename_flags[0]));
+	pack_names(r, key, NULL, flags, FLAGS(rename_flags));
+}
+
+void flagnames_at(struct rec *r, const char *key, uint32_t flags)
+{
+	pack_names(r, key, NULL, flags, FLAGS(at_flags));
+}
+
+void flagnames_xattr(struct rec *r, const char *key, uint32_t flags)
+{
+	pack_names(r, key, NULL, flags, FLAGS(xattr_flags));
+}
+
+void flagnames_mount(struct rec *r, const char *key, uint32_t flags)
+{
+	pack_names(r, key, NULL, flags, FLAGS(mount_flags));
+}
+
+void flagnames_umount(struct rec *r, const char *key, uint32_t flags)
+{
+	pack_names(r, key, NULL, flags, FLAGS(umount_flags));
+}
+
+void flagnames_move_mount(struct rec *r, const char *key, uint32_t flags)
+{
+	pack_names(r, key, NULL, flags, FLAGS(move_mount_flags));
+}
+
+const char *flagnames_file_type(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case 0:
+	case S_IFREG: return "regular"; /* mknod's 0 type is a regular file */
+	case S_IFIFO: return "fifo";
+	case S_IFCHR: return "char";
+	case S_IFBLK: return "block";
+	case S_IFSOCK: return "socket";
+	case S_IFDIR: return "directory";
+	case S_IFLNK: return "symlink";
+	default: return NULL;
+	}
 }
 
 const char *flagnames_family(int family)

@@ -114,13 +114,14 @@ json_t *netpolicy_to_json(const struct netpolicy *p)
 			json_object_set_new(j, "port", json_integer(r->port));
 		json_array_append_new(allow, j);
 	}
-	return json_pack("{s:b, s:o}", "enforce", p->enforce, "allow", allow);
+	return json_pack("{s:b, s:o, s:b}", "enforce", p->enforce, "allow", allow, "abstract_unix", p->abstract_unix);
 }
 
 int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_t errlen)
 {
 	const json_t *enforce = json_object_get(j, "enforce");
 	const json_t *allow = json_object_get(j, "allow");
+	const json_t *abstract_unix = json_object_get(j, "abstract_unix");
 	const json_t *r;
 	size_t i;
 
@@ -141,7 +142,12 @@ int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_
 		snprintf(err, errlen, "network.allow: more than %d rules", NETPOLICY_RULES_MAX);
 		return -1;
 	}
+	if (abstract_unix && !json_is_boolean(abstract_unix)) {
+		snprintf(err, errlen, "network.abstract_unix: expected true or false");
+		return -1;
+	}
 	out->enforce = json_is_true(enforce);
+	out->abstract_unix = json_is_true(abstract_unix);
 	json_array_foreach(allow, i, r) {
 		const char *cidr = json_string_value(json_object_get(r, "cidr"));
 		const json_t *port = json_object_get(r, "port");
@@ -196,4 +202,28 @@ void netpolicy_key(struct st_np_key *k, uint64_t session, uint8_t gen, const str
 		k->addr[i] = addr[i];
 	if (bits % 8)
 		k->addr[bits / 8] = addr[bits / 8] & (uint8_t)(0xff << (8 - bits % 8));
+}
+
+bool netpolicy_allows(const struct netpolicy *p, int family, const uint8_t *addr, uint16_t port)
+{
+	struct netpolicy_rule d = { .family = (uint8_t)family, .prefix = family == AF_INET ? 32 : 128, .port = port };
+	struct st_np_key dk, rk;
+
+	if (!p->enforce)
+		return true;
+	memcpy(d.addr, addr, family == AF_INET ? 4 : 16);
+	netpolicy_key(&dk, 0, 0, &d);
+	/* the kernel's lookup over the keys this policy puts in its map */
+	for (uint32_t i = 0; i < p->n; i++) {
+		unsigned bits;
+
+		netpolicy_key(&rk, 0, 0, &p->rules[i]);
+		bits = rk.prefixlen - ST_NP_FIXED_BITS;
+		if (rk.family != dk.family || (rk.port && rk.port != dk.port) ||
+		    memcmp(rk.addr, dk.addr, bits / 8) ||
+		    (bits % 8 && (rk.addr[bits / 8] ^ dk.addr[bits / 8]) & (uint8_t)(0xff << (8 - bits % 8))))
+			continue;
+		return true;
+	}
+	return false;
 }

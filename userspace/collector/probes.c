@@ -24,7 +24,7 @@
 
 #define TRACEFS      "/sys/kernel/tracing"
 #define DEBUGFS_TR   "/sys/kernel/debug/tracing"
-#define TP_MAX       64
+#define TP_MAX       256
 #define TP_PATH_MAX  160
 #define RINGBUF_DEFAULT (16u << 20)
 #define WAKEUP_MAX   (256u << 10) /* waiting bytes that wake the collector at once */
@@ -704,7 +704,7 @@ int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netp
 			return -ENOMEM;
 		memcpy(rules, pol->rules, n * sizeof(*rules));
 	}
-	val.enforce = pol && pol->enforce;
+	val.enforce = pol && pol->enforce ? ST_ENFORCE_INET | (pol->abstract_unix ? 0 : ST_ENFORCE_UNIX) : 0;
 	val.gen = (uint8_t)(w->val.gen + 1);
 	for (uint32_t i = 0; i < n; i++) {
 		netpolicy_key(&k, cgroup_id, val.gen, &rules[i]);

@@ -25,7 +25,8 @@ int proctable_set(struct proctable *t, uint32_t pid, const uint8_t *image, size_
 
 	if (!copy)
 		return -ENOMEM;
-	memcpy(copy, image, len);
+	if (len)
+		memcpy(copy, image, len);
 	if (!p) {
 		if (t->n >= PROCTABLE_MAX) {
 			t->untracked++;
@@ -44,6 +45,18 @@ int proctable_set(struct proctable *t, uint32_t pid, const uint8_t *image, size_
 	free(p->image);
 	p->image = copy;
 	p->image_len = (uint32_t)len;
+	return 0;
+}
+
+int proctable_fork(struct proctable *t, uint32_t parent, uint32_t child)
+{
+	struct proc *p = proctable_get(t, parent), *c;
+	int rc = p ? proctable_set(t, child, p->image, p->image_len) : proctable_set(t, child, NULL, 0);
+
+	if (rc < 0)
+		return rc;
+	c = proctable_get(t, child);
+	c->ppid = parent;
 	return 0;
 }
 

@@ -44,6 +44,7 @@ struct session *session_new(const char *mode, const char *cgroup_path, json_t *l
 		sprintf(s->id + 2 * i, "%02x", rnd[i]);
 	s->mode = strdup(mode);
 	s->cgroup_path = strdup(cgroup_path);
+	s->gvisor = !strcmp(mode, "gvisor");
 	s->labels = json_incref(labels);
 	s->cgroup_fd = -1;
 	s->owner_fd = -1;
@@ -88,6 +89,7 @@ void session_free(struct session *s)
 	free(s->labels_mp);
 	free(s->mode);
 	free(s->cgroup_path);
+	free(s->netpolicy);
 	free(s);
 }
 
@@ -145,6 +147,17 @@ struct session *session_overlapping(struct session_table *t, const char *path)
 		struct session *s = t->v[i];
 
 		if (!s->ended && (path_within(s->cgroup_path, path) || path_within(path, s->cgroup_path)))
+			return s;
+	}
+	return NULL;
+}
+
+struct session *session_holding(struct session_table *t, const char *path)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct session *s = t->v[i];
+
+		if (!s->ended && path_within(s->cgroup_path, path))
 			return s;
 	}
 	return NULL;

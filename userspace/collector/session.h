@@ -22,6 +22,7 @@ struct secret {
 struct session {
 	char id[SESSION_ID_LEN + 1];
 	char *mode;
+	bool gvisor;             /* the kernel sees runsc; the sandbox speaks through gvisor.c */
 	char *cgroup_path;
 	int cgroup_fd;
 	uint64_t cgroup_id;
@@ -33,6 +34,8 @@ struct session {
 	size_t nsecrets;
 	int owner_fd;            /* keep=false: the session ends when this connection closes */
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX]; /* kernel losses already in loss records */
+	char gvisor_container[65]; /* gvisor: the container id its Sentry must report */
+	struct netpolicy *netpolicy; /* gvisor: the egress policy, for the Sentry's own connects */
 	bool stop_requested;
 	bool ended;              /* kept a while to attribute late events */
 	uint64_t ended_mono_ms;
@@ -55,6 +58,8 @@ struct session *session_by_cgroup(struct session_table *t, uint64_t cgroup_id);
 struct session *session_by_id(struct session_table *t, const char *id);
 /* The live session whose cgroup path is path, holds it or is held by it. */
 struct session *session_overlapping(struct session_table *t, const char *path);
+/* The live session whose cgroup is path or holds it. */
+struct session *session_holding(struct session_table *t, const char *path);
 /* Frees ended sessions older than max_age_ms. */
 void session_table_reap(struct session_table *t, uint64_t now_ms, uint64_t max_age_ms);
 void session_table_free(struct session_table *t);

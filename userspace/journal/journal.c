@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ struct journal {
 	uint8_t head[JF_HASH_LEN];  /* chain hash of next_seq - 1 */
 	uint32_t epoch;             /* as the journal has it so far (the key may be one ahead) */
 	uint8_t epoch_pub[JOURNAL_PUB_LEN];
+	uint8_t id[JOURNAL_ID_LEN];
 	/* the block being filled */
 	uint8_t *frames;
 	size_t flen;
@@ -60,6 +62,7 @@ struct tail {
 	uint8_t head[JF_HASH_LEN];
 	uint32_t epoch;
 	uint8_t pub[JOURNAL_PUB_LEN];
+	uint8_t id[JOURNAL_ID_LEN];
 	uint8_t last_kind;
 	bool last_final;
 	bool readonly;
@@ -233,6 +236,7 @@ static void segment_info_now(const struct journal *j, struct segment_info *info)
 	};
 	memcpy(info->head, j->head, JF_HASH_LEN);
 	memcpy(info->epoch_pub, j->epoch_pub, JOURNAL_PUB_LEN);
+	memcpy(info->journal_id, j->id, JOURNAL_ID_LEN);
 }
 
 static int new_segment(struct journal *j)
@@ -410,6 +414,11 @@ int journal_close(struct journal *j)
 	return rc;
 }
 
+uint64_t journal_next_seq(const struct journal *j)
+{
+	return j->next_seq;
+}
+
 /* Reads the last segment to where the journal ends; cuts nothing. -ENODATA:
  * its header never made it to disk whole (a crash while rotating). */
 static int scan_tail(struct journal *j, const char *name, struct tail *t)
@@ -432,6 +441,9 @@ static int scan_tail(struct journal *j, const char *name, struct tail *t)
 			t->discarded_bytes += (uint64_t)st.st_size;
 			return -ENODATA;
 		}
+		if (rc == -EPROTO)
+			return fail(&j->cfg, rc, "%s/%s: journal format of another sandtrail version (this one "
+				    "writes version %d): move the journal aside and start a new one", j->dir, name, JF_VERSION);
 		return fail(&j->cfg, rc == 0 ? -EBADMSG : rc, "%s/%s: damaged segment header", j->dir, name);
 	}
 	t->readonly = !(st.st_mode & S_IWUSR);
@@ -440,6 +452,7 @@ static int scan_tail(struct journal *j, const char *name, struct tail *t)
 	t->epoch = info.epoch;
 	memcpy(t->head, info.head, JF_HASH_LEN);
 	memcpy(t->pub, info.epoch_pub, JOURNAL_PUB_LEN);
+	memcpy(t->id, info.journal_id, JOURNAL_ID_LEN);
 	t->last_kind = info.first_seq > 0 && info.seal_from == info.first_seq - 1 ? JF_KIND_SEAL : JF_KIND_RECORD;
 	t->last_final = false;
 	t->unsealed = t->last_kind == JF_KIND_SEAL ? 0 : info.first_seq - info.seal_from;
@@ -520,6 +533,9 @@ static int start_new_journal(struct journal *j, const struct tail *t)
 			    j->key_path, j->key.epoch, kid, j->dir);
 	}
 	memcpy(j->epoch_pub, j->key.pub, JOURNAL_PUB_LEN);
+	if (getrandom(j->id, sizeof(j->id), 0) != (ssize_t)sizeof(j->id))
+		return fail(&j->cfg, -EIO, "getrandom: cannot draw the journal's id");
+	memcpy(e.journal_id, j->id, JOURNAL_ID_LEN);
 	rc = new_segment(j);
 	if (rc < 0)
 		return fail(&j->cfg, rc, "%s/%s: %s", j->dir, j->seg_name, strerror(-rc));
@@ -592,6 +608,7 @@ static int resume(struct journal *j)
 	j->last_kind = t.last_kind;
 	j->epoch = t.epoch;
 	memcpy(j->epoch_pub, t.pub, JOURNAL_PUB_LEN);
+	memcpy(j->id, t.id, JOURNAL_ID_LEN);
 	memcpy(j->head, t.head, JF_HASH_LEN);
 	if (t.readonly && t.tail_junk) {
 		/* nothing of ours writes after the chmod: this is someone else's */

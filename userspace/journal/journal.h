@@ -67,6 +67,8 @@ int journal_durable(struct journal *j, uint64_t *through);
 int journal_fd(const struct journal *j);
 /* Final seal, fsync, segment made read-only, close. */
 int journal_close(struct journal *j);
+/* The seq the next record will get. */
+uint64_t journal_next_seq(const struct journal *j);
 
 enum journal_seal_state {
 	JOURNAL_SEALED = 0,  /* covered by a valid seal */
@@ -74,8 +76,17 @@ enum journal_seal_state {
 	JOURNAL_BAD,         /* chain or seal does not verify */
 };
 
+/* What wrote a record (its frame's kind, schemas/journal.md). */
+enum journal_kind {
+	JOURNAL_KIND_RECORD = 0,   /* an event from the collector */
+	JOURNAL_KIND_SEAL = 1,     /* a signed checkpoint */
+	JOURNAL_KIND_EPOCH = 2,    /* a signing key taking over */
+	JOURNAL_KIND_RECOVERY = 3, /* a torn tail cut on open */
+};
+
 struct journal_entry {
 	uint64_t seq;
+	uint8_t kind;            /* enum journal_kind */
 	const void *rec;         /* msgpack record, valid until the next call */
 	size_t len;
 	const char *segment;     /* file name within the directory (the path given, for files) */
@@ -85,14 +96,30 @@ struct journal_entry {
 
 struct journal_reader;
 
+#define JOURNAL_ID_LEN 16  /* random, drawn when a journal begins; in every segment header */
+#define JOURNAL_ID_STR 33  /* in hex, NUL-terminated */
+
+/* The id in lowercase hex. */
+void journal_id_hex(const uint8_t id[JOURNAL_ID_LEN], char out[JOURNAL_ID_STR]);
+
 /* pubkey_path NULL: seal signatures are not checked (state UNSEALED). */
 int journal_reader_open(struct journal_reader **out, const char *dir, const char *pubkey_path);
 /* The same over a list of segment files, in any order. */
 int journal_reader_open_files(struct journal_reader **out, char *const *paths, size_t n,
 			      const char *pubkey_path);
+/* Follow mode, for readers that ship a live journal (the exporters): call
+ * before the first journal_reader_next.  Records come only once a seal
+ * covers them (an unsealed tail waits for its seal, or for the recovery seal
+ * of the writer's next start), from from_seq on.  Reading starts at the
+ * segment holding from_seq (or the first one there is), whose header is taken
+ * as given: what precedes it is not read, and a journal that no longer
+ * starts at seq 0 is not a fault. */
+int journal_reader_follow(struct journal_reader *r, uint64_t from_seq);
 /* 1: *e filled; 0: end of journal for now (a later call returns what was
  * appended since, also across rotation); -errno on I/O error. */
 int journal_reader_next(struct journal_reader *r, struct journal_entry *e);
+/* The journal's id, once a segment header has been read: 0, else -ENODATA. */
+int journal_reader_id(const struct journal_reader *r, uint8_t id[JOURNAL_ID_LEN]);
 void journal_reader_close(struct journal_reader *r);
 
 struct journal_fault {

@@ -1,4 +1,4 @@
-/* The journal's on-disk format, version 1: every byte a segment file or a key
+/* The journal's on-disk format, version 2: every byte a segment file or a key
  * file holds is described here and documented in schemas/journal.md.
  * Multi-byte integers are little-endian (le*_t, converted with htole / letoh
  * at the edges); structs have no holes (asserted below) and are written as
@@ -14,7 +14,7 @@
 typedef uint32_t le32_t;
 typedef uint64_t le64_t;
 
-#define JF_VERSION 1
+#define JF_VERSION 2
 #define JF_HASH_LEN 32 /* SHA-256 */
 #define JF_SEED_LEN 32 /* Ed25519 private seed */
 #define JF_SIG_LEN 64  /* Ed25519 signature */
@@ -37,6 +37,7 @@ struct jf_segment_header {
 	le32_t flags;                /* none defined; must be 0 */
 	uint8_t head[JF_HASH_LEN];   /* chain hash of record first_seq - 1 (zeros at seq 0) */
 	uint8_t epoch_pub[JOURNAL_PUB_LEN]; /* that epoch's public key */
+	uint8_t journal_id[JOURNAL_ID_LEN]; /* random, drawn when the journal began (v2) */
 	le32_t reserved;             /* 0 */
 	le32_t crc;                  /* crc32 of the bytes before it */
 };
@@ -64,10 +65,10 @@ struct jf_block_header {
  * (a msgpack map, schemas/record.md).  Chain: hash(seq) = SHA-256(hash(seq - 1)
  * || the 16 frame bytes || payload), hash(-1) = 32 zero bytes. */
 enum jf_kind {
-	JF_KIND_RECORD = 0,   /* an event from the collector */
-	JF_KIND_SEAL = 1,     /* a signed checkpoint (type "seal") */
-	JF_KIND_EPOCH = 2,    /* a signing key taking over (type "epoch") */
-	JF_KIND_RECOVERY = 3, /* a torn tail was cut on open (type "recovery") */
+	JF_KIND_RECORD = JOURNAL_KIND_RECORD,     /* an event from the collector */
+	JF_KIND_SEAL = JOURNAL_KIND_SEAL,         /* a signed checkpoint (type "seal") */
+	JF_KIND_EPOCH = JOURNAL_KIND_EPOCH,       /* a signing key taking over (type "epoch") */
+	JF_KIND_RECOVERY = JOURNAL_KIND_RECOVERY, /* a torn tail was cut on open (type "recovery") */
 	JF_KIND_MAX = JF_KIND_RECOVERY,
 };
 
@@ -104,8 +105,8 @@ struct jf_key_file {
 	le32_t crc;                     /* crc32 of the bytes before it */
 };
 
-_Static_assert(sizeof(struct jf_segment_header) == 120, "segment header layout");
-_Static_assert(offsetof(struct jf_segment_header, crc) == 116, "segment header crc");
+_Static_assert(sizeof(struct jf_segment_header) == 136, "segment header layout");
+_Static_assert(offsetof(struct jf_segment_header, crc) == 132, "segment header crc");
 _Static_assert(sizeof(struct jf_block_header) == 32, "block header layout");
 _Static_assert(offsetof(struct jf_block_header, crc) == 28, "block header crc");
 _Static_assert(sizeof(struct jf_frame) == 16, "frame layout");

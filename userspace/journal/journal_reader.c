@@ -27,7 +27,7 @@ struct seg {
 struct item {
 	uint64_t seq, offset;
 	size_t seg, data, len;
-	uint8_t state;
+	uint8_t state, kind;
 };
 
 struct journal_reader {
@@ -45,6 +45,11 @@ struct journal_reader {
 	struct crypto_sha256 *sha;
 	bool has_root;
 	uint8_t root_pub[JOURNAL_PUB_LEN];
+	bool has_id;
+	uint8_t id[JOURNAL_ID_LEN];
+	/* follow mode */
+	bool follow;
+	uint64_t from_seq;
 	/* chain */
 	bool started, lost;          /* lost: records are missing before the next one */
 	uint64_t expect;
@@ -248,12 +253,30 @@ static void check_segment_start(struct journal_reader *r, const struct segment_i
 	uint64_t first = info->first_seq;
 
 	r->st.segments++;
+	if (r->has_id && memcmp(info->journal_id, r->id, JOURNAL_ID_LEN) != 0) {
+		char got[JOURNAL_ID_STR], want[JOURNAL_ID_STR];
+
+		journal_id_hex(info->journal_id, got);
+		journal_id_hex(r->id, want);
+		fault(r, r->cur, 0, r->started ? r->expect : first, "segment of journal %s, not of journal %s", got, want);
+		r->lost = true;
+	}
+	if (!r->has_id) {
+		memcpy(r->id, info->journal_id, JOURNAL_ID_LEN);
+		r->has_id = true;
+	}
 	if (!r->started) {
 		r->started = true;
 		r->expect = first;
 		r->cover_from = info->seal_from;
 		memcpy(r->head, info->head, JF_HASH_LEN);
-		if (first != 0) {
+		if (r->follow && first != 0) {
+			/* the header is the starting point: its epoch key signs what follows */
+			r->have_epoch = true;
+			r->epoch = info->epoch;
+			memcpy(r->pub, info->epoch_pub, JOURNAL_PUB_LEN);
+			seal_key_id(r->pub, r->key_id);
+		} else if (first != 0) {
 			fault(r, r->cur, 0, 0, "the journal starts at seq %llu, not 0 (earlier segments missing)",
 			      (unsigned long long)first);
 			r->lost = true;
@@ -293,16 +316,20 @@ static int next_frame(struct journal_reader *r, struct segment_frame *f)
 		}
 		if (!r->header_ok) {
 			rc = segment_reader_header(r->sr, &info);
-			if (rc < 0 && rc != -EBADMSG)
+			if (rc < 0 && rc != -EBADMSG && rc != -EPROTO)
 				return rc;
 			if (rc == 1) {
 				r->header_ok = true;
 				check_segment_start(r, &info);
 				continue;
 			}
-			if (rc == 0 && (rc = has_next(r)) <= 0)
+			if (rc == -EPROTO)
+				fault(r, r->cur, 0, r->expect, "segment of another journal format version (this sandtrail reads "
+				      "version %d)", JF_VERSION);
+			else if (rc == 0 && (rc = has_next(r)) <= 0)
 				return rc;
-			fault(r, r->cur, 0, r->expect, "damaged or incomplete segment header");
+			else
+				fault(r, r->cur, 0, r->expect, "damaged or incomplete segment header");
 			r->lost = true;
 			next_segment(r);
 			continue;
@@ -440,6 +467,8 @@ static void check_epoch(struct journal_reader *r, const struct segment_frame *f,
 		else if (r->has_root && memcmp(e.pub, r->root_pub, JOURNAL_PUB_LEN) != 0)
 			snprintf(why, sizeof(why), "the journal was started with key %s, not with the given public key %s",
 				 got, want);
+		else if (!r->has_id || memcmp(e.journal_id, r->id, JOURNAL_ID_LEN) != 0)
+			snprintf(why, sizeof(why), "epoch 0 record names another journal than its segment header");
 	} else if (!r->have_epoch || e.epoch != r->epoch + 1) {
 		snprintf(why, sizeof(why), "epoch %u record where epoch %u should follow", e.epoch,
 			 r->have_epoch ? r->epoch + 1 : 0);
@@ -494,7 +523,7 @@ static int enqueue(struct journal_reader *r, const struct segment_frame *f, uint
 	memcpy(r->arena + r->alen, f->payload, f->len);
 	it = &r->q[r->qn++];
 	*it = (struct item){ .seq = f->seq, .offset = r->blk.offset, .seg = r->cur, .data = r->alen,
-			     .len = f->len, .state = state };
+			     .len = f->len, .state = state, .kind = f->kind };
 	r->alen += f->len;
 	return 0;
 }
@@ -544,11 +573,62 @@ static int process(struct journal_reader *r, const struct segment_frame *f)
 	else if (f->kind == JF_KIND_EPOCH)
 		check_epoch(r, f, linked ? head_before : NULL, &state);
 	r->last_kind = f->kind;
+	if (f->seq < r->from_seq)
+		return 0; /* read for the chain and seals only */
 	rc = enqueue(r, f, state);
+	/* a seal vouches for itself: it goes out with what it covers */
+	if (rc == 0 && f->kind == JF_KIND_SEAL)
+		r->qrel = r->qn;
 	/* a journal without seals must not hold the reader's memory hostage */
 	if (rc == 0 && (r->qn - r->qpos > QUEUE_MAX_RECORDS || r->alen > QUEUE_MAX_BYTES))
 		release_all(r, JOURNAL_UNSEALED);
 	return rc;
+}
+
+/* Moves the records still waiting for their seal to the front, so that a
+ * follower that never finds the queue empty does not grow it for ever. */
+static void compact(struct journal_reader *r)
+{
+	size_t base = r->q[r->qpos].data;
+
+	memmove(r->arena, r->arena + base, r->alen - base);
+	r->alen -= base;
+	memmove(r->q, r->q + r->qpos, (r->qn - r->qpos) * sizeof(*r->q));
+	for (size_t i = 0; i < r->qn - r->qpos; i++)
+		r->q[i].data -= base;
+	r->qn -= r->qpos;
+	r->qrel -= r->qpos;
+	r->qpos = 0;
+}
+
+int journal_reader_follow(struct journal_reader *r, uint64_t from_seq)
+{
+	if (r->started || r->files)
+		return -EINVAL;
+	r->follow = true;
+	r->from_seq = from_seq;
+	while (r->cur + 1 < r->nsegs && r->segs[r->cur + 1].first_seq <= from_seq)
+		r->cur++;
+	return 0;
+}
+
+int journal_reader_id(const struct journal_reader *r, uint8_t id[JOURNAL_ID_LEN])
+{
+	if (!r->has_id)
+		return -ENODATA;
+	memcpy(id, r->id, JOURNAL_ID_LEN);
+	return 0;
+}
+
+void journal_id_hex(const uint8_t id[JOURNAL_ID_LEN], char out[JOURNAL_ID_STR])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < JOURNAL_ID_LEN; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[2 * JOURNAL_ID_LEN] = 0;
 }
 
 int journal_reader_next(struct journal_reader *r, struct journal_entry *e)
@@ -562,6 +642,7 @@ int journal_reader_next(struct journal_reader *r, struct journal_entry *e)
 
 			*e = (struct journal_entry){
 				.seq = it->seq,
+				.kind = it->kind,
 				.rec = r->arena + it->data,
 				.len = it->len,
 				.segment = r->segs[it->seg].name,
@@ -572,11 +653,13 @@ int journal_reader_next(struct journal_reader *r, struct journal_entry *e)
 		}
 		if (r->qpos == r->qn)
 			r->qpos = r->qn = r->qrel = r->alen = 0;
+		else if (r->qpos > 0)
+			compact(r);
 		rc = next_frame(r, &f);
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			if (r->qn == r->qpos)
+			if (r->qn == r->qpos || r->follow)
 				return 0;
 			release_all(r, JOURNAL_UNSEALED);
 			continue;

@@ -234,3 +234,10 @@ bool rec_is(const msgpack_object *rec, const char *key, const char *val)
 
 	return rec_get_bytes(rec, key, &p, &len) && len == strlen(val) && memcmp(p, val, len) == 0;
 }
+
+bool rec_flag(const msgpack_object *rec, const char *key)
+{
+	const msgpack_object *o = rec_get(rec, key);
+
+	return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+}

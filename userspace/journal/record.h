@@ -43,5 +43,7 @@ bool rec_get_uint(const msgpack_object *rec, const char *key, uint64_t *out);
 bool rec_get_bytes(const msgpack_object *rec, const char *key, const char **p, size_t *len);
 /* true when the key holds this exact string */
 bool rec_is(const msgpack_object *rec, const char *key, const char *val);
+/* true when the key holds the boolean true */
+bool rec_flag(const msgpack_object *rec, const char *key);
 
 #endif

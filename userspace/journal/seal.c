@@ -91,13 +91,15 @@ static bool get_u32(const msgpack_object *o, const char *key, uint32_t *out)
 	return true;
 }
 
-/* Unpacks p and checks the common part: n keys, v, ts, type. */
+/* Unpacks p and checks the common part: v, ts, type, and nkeys keys (or
+ * one more, which the caller checks). */
 static int unpack_journal_record(const void *p, size_t len, msgpack_zone *zone, msgpack_object *o,
 				 const char *type, uint32_t nkeys, uint64_t *ts)
 {
 	uint64_t v;
 
-	if (rec_unpack(p, len, zone, o) < 0 || o->via.map.size != nkeys || !rec_get_uint(o, "v", &v) ||
+	if (rec_unpack(p, len, zone, o) < 0 || o->via.map.size < nkeys || o->via.map.size > nkeys + 1 ||
+	    !rec_get_uint(o, "v", &v) ||
 	    v != RECORD_VERSION || !rec_get_uint(o, "ts", ts) || !rec_is(o, "type", type))
 		return -EBADMSG;
 	return 0;
@@ -112,7 +114,8 @@ int seal_parse(const void *p, size_t len, struct seal_info *s)
 
 	msgpack_zone_init(&zone, 512);
 	memset(s, 0, sizeof(*s));
-	if (unpack_journal_record(p, len, &zone, &o, "seal", SEAL_FIELDS, &s->ts_ns) < 0)
+	if (unpack_journal_record(p, len, &zone, &o, "seal", SEAL_FIELDS, &s->ts_ns) < 0 ||
+	    o.via.map.size != SEAL_FIELDS)
 		goto out;
 	fin = rec_get(&o, "final");
 	kid = rec_get(&o, "key_id");
@@ -171,6 +174,9 @@ void seal_epoch_record(struct rec *r, const struct seal_epoch *e)
 	rec_bytes(r, "pub", e->pub, JOURNAL_PUB_LEN);
 	rec_str(r, "key_id", kid);
 	rec_bytes(r, "cert", e->cert, JF_SIG_LEN);
+	/* the id the segment headers repeat, chained and so sealed here */
+	if (e->epoch == 0)
+		rec_bytes(r, "journal", e->journal_id, JOURNAL_ID_LEN);
 }
 
 int seal_epoch_parse(const void *p, size_t len, struct seal_epoch *e)
@@ -189,6 +195,10 @@ int seal_epoch_parse(const void *p, size_t len, struct seal_epoch *e)
 	if (!get_u32(&o, "epoch", &e->epoch) || !rec_get_uint(&o, "start", &e->start_seq) ||
 	    !get_fixed(&o, "head", e->head, JF_HASH_LEN) || !get_fixed(&o, "pub", e->pub, JOURNAL_PUB_LEN) ||
 	    !get_fixed(&o, "cert", e->cert, JF_SIG_LEN) || !rec_get_bytes(&o, "key_id", &k, &klen))
+		goto out;
+	/* epoch 0, and only it, names the journal */
+	if (o.via.map.size != EPOCH_FIELDS + (e->epoch == 0) ||
+	    (e->epoch == 0 && !get_fixed(&o, "journal", e->journal_id, JOURNAL_ID_LEN)))
 		goto out;
 	seal_key_id(e->pub, kid);
 	if (klen == JOURNAL_KEY_ID_STR - 1 && memcmp(k, kid, klen) == 0)

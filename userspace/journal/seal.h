@@ -42,6 +42,7 @@ struct seal_epoch {
 	uint8_t head[JF_HASH_LEN];  /* chain hash of record start_seq - 1 */
 	uint8_t pub[JOURNAL_PUB_LEN];
 	uint8_t cert[JF_SIG_LEN];   /* by epoch - 1's key; zeros at epoch 0 */
+	uint8_t journal_id[JOURNAL_ID_LEN]; /* epoch 0 only: the journal's id */
 };
 
 /* Signs e->cert with the previous epoch's seed. */

@@ -51,13 +51,27 @@ void segment_header_encode(struct jf_segment_header *h, const struct segment_inf
 	h->epoch = htole32(info->epoch);
 	memcpy(h->head, info->head, JF_HASH_LEN);
 	memcpy(h->epoch_pub, info->epoch_pub, JOURNAL_PUB_LEN);
+	memcpy(h->journal_id, info->journal_id, JOURNAL_ID_LEN);
 	h->crc = htole32(crc32_z(0, (const Bytef *)h, offsetof(struct jf_segment_header, crc)));
+}
+
+uint32_t segment_header_version(const void *p, size_t len)
+{
+	const struct jf_segment_header *h = p;
+	le32_t v;
+
+	if (len < offsetof(struct jf_segment_header, header_size) || memcmp(h->magic, JF_SEGMENT_MAGIC, sizeof(h->magic)))
+		return 0;
+	memcpy(&v, &h->version, sizeof(v));
+	return le32toh(v) == JF_VERSION ? 0 : le32toh(v);
 }
 
 int segment_header_decode(const void *p, size_t len, struct segment_info *info)
 {
 	struct jf_segment_header h;
 
+	if (segment_header_version(p, len) > 0)
+		return -EPROTO;
 	if (len < sizeof(h))
 		return -EBADMSG;
 	memcpy(&h, p, sizeof(h));
@@ -71,6 +85,7 @@ int segment_header_decode(const void *p, size_t len, struct segment_info *info)
 	info->epoch = le32toh(h.epoch);
 	memcpy(info->head, h.head, JF_HASH_LEN);
 	memcpy(info->epoch_pub, h.epoch_pub, JOURNAL_PUB_LEN);
+	memcpy(info->journal_id, h.journal_id, JOURNAL_ID_LEN);
 	return 0;
 }
 
@@ -334,6 +349,8 @@ int segment_reader_header(struct segment_reader *r, struct segment_info *info)
 
 	if (avail < 0)
 		return (int)avail;
+	if (segment_header_version(r->buf, (size_t)avail))
+		return -EPROTO;
 	if ((size_t)avail < sizeof(struct jf_segment_header))
 		return 0;
 	if (segment_header_decode(r->buf, (size_t)avail, info) < 0)

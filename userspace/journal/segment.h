@@ -17,6 +17,7 @@ struct segment_info {
 	uint32_t epoch;
 	uint8_t head[JF_HASH_LEN];
 	uint8_t epoch_pub[JOURNAL_PUB_LEN];
+	uint8_t journal_id[JOURNAL_ID_LEN];
 };
 
 /* "<first_seq, 20 digits>.stj"; out holds JF_SEGMENT_NAME_LEN + 1 bytes. */
@@ -28,8 +29,12 @@ int segment_list(int dirfd, uint64_t **firsts, size_t *n);
 /* Creates name in dirfd (O_EXCL) with its header; returns an O_APPEND fd or -errno. */
 int segment_create(int dirfd, const char *name, const struct segment_info *info);
 void segment_header_encode(struct jf_segment_header *h, const struct segment_info *info);
-/* -EBADMSG when magic, version, size, flags or checksum are wrong. */
+/* -EPROTO for a segment of another format version, -EBADMSG when magic,
+ * size, flags or checksum are wrong. */
 int segment_header_decode(const void *p, size_t len, struct segment_info *info);
+/* The format version of a sandtrail segment header other than JF_VERSION; 0
+ * when it is this version or no segment header at all. */
+uint32_t segment_header_version(const void *p, size_t len);
 
 struct segment_writer;
 
@@ -71,7 +76,8 @@ struct segment_reader;
  * little memory and a growing one (live journal) can be followed. */
 int segment_reader_open(struct segment_reader **out, int dirfd, const char *name);
 void segment_reader_close(struct segment_reader *r);
-/* 1: *info filled; 0: the header is not complete (yet); -EBADMSG; -errno. */
+/* 1: *info filled; 0: the header is not complete (yet); -EPROTO (another
+ * format version); -EBADMSG; -errno. */
 int segment_reader_header(struct segment_reader *r, struct segment_info *info);
 /* The next block, valid until the next call: 1; 0 when no complete block is
  * there (yet); -EBADMSG when the block at segment_reader_offset() is damaged. */

@@ -33,10 +33,12 @@ const char *recfmt_errno(int64_t ret, char *buf, size_t len)
 	return buf;
 }
 
-static int has_flag(const msgpack_object *flags, const char *name)
+int recfmt_has_flag(const msgpack_object *flags, const char *name)
 {
 	size_t n = strlen(name);
 
+	if (!flags || flags->type != MSGPACK_OBJECT_ARRAY)
+		return 0;
 	for (uint32_t i = 0; i < flags->via.array.size; i++) {
 		const msgpack_object *o = &flags->via.array.ptr[i];
 
@@ -51,9 +53,12 @@ enum recfmt_access recfmt_open_access(const msgpack_object *flags)
 {
 	if (!flags || flags->type != MSGPACK_OBJECT_ARRAY)
 		return RECFMT_READ;
-	if (has_flag(flags, "O_CREAT"))
+	/* the kernel ignores every other flag of an O_PATH open */
+	if (recfmt_has_flag(flags, "O_PATH"))
+		return RECFMT_PATH;
+	if (recfmt_has_flag(flags, "O_CREAT"))
 		return RECFMT_CREATE;
-	if (has_flag(flags, "O_WRONLY") || has_flag(flags, "O_RDWR") || has_flag(flags, "O_TRUNC"))
+	if (recfmt_has_flag(flags, "O_WRONLY") || recfmt_has_flag(flags, "O_RDWR") || recfmt_has_flag(flags, "O_TRUNC"))
 		return RECFMT_WRITE;
 	return RECFMT_READ;
 }

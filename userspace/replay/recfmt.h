@@ -20,7 +20,11 @@ enum recfmt_access {
 	RECFMT_READ = 0,
 	RECFMT_WRITE,  /* O_WRONLY, O_RDWR or O_TRUNC */
 	RECFMT_CREATE, /* O_CREAT */
+	RECFMT_PATH,   /* O_PATH: a reference, no access to the content */
 };
+
+/* Whether a `flags` array of names (NULL: none) holds name. */
+int recfmt_has_flag(const msgpack_object *flags, const char *name);
 
 /* What an open was for, from its `flags` array of names (NULL: read). */
 enum recfmt_access recfmt_open_access(const msgpack_object *flags);

@@ -10,8 +10,8 @@
 #include "render_json.h"
 
 /* Keys the renderer writes itself; a payload key of the same name is dropped
- * so that no record can claim its own seal state. */
-static const char *const owned_keys[] = { "seq", "error", "sealed", "tampered" };
+ * so that no record can claim its own seal state (or, shipped, its journal). */
+static const char *const owned_keys[] = { "seq", "error", "sealed", "tampered", "journal" };
 
 /* The output is one stream owned by one thread: stdio's per-call locking
  * and format parsing were half of the time of a million-record replay. */
@@ -154,17 +154,18 @@ static bool key_is(const struct jkey *k, const char *name)
 	return same(k, name, strlen(name));
 }
 
-static bool owned(const struct jkey *k)
+static bool owned(const struct jkey *k, bool with_journal)
 {
-	for (size_t i = 0; i < sizeof(owned_keys) / sizeof(owned_keys[0]); i++)
+	for (size_t i = 0; i < sizeof(owned_keys) / sizeof(owned_keys[0]) - !with_journal; i++)
 		if (key_is(k, owned_keys[i]))
 			return true;
 	return false;
 }
 
 /* A map as a JSON object.  top: the record itself, written after "seq":
- * renderer-owned keys dropped, ts as RFC 3339, error after a negative ret. */
-static int put_map(FILE *f, const msgpack_object *m, bool top)
+ * renderer-owned keys dropped, ts as RFC 3339, error after a negative ret.
+ * with_journal: the renderer wrote "journal" too. */
+static int put_map(FILE *f, const msgpack_object *m, bool top, bool with_journal)
 {
 	uint32_t n = m->via.map.size;
 	struct jkey stack[32] = { 0 }, *keys = n <= 32 ? stack : calloc(n, sizeof(*keys));
@@ -175,7 +176,7 @@ static int put_map(FILE *f, const msgpack_object *m, bool top)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		key_text(&m->via.map.ptr[i].key, &keys[i]);
-		if (top && owned(&keys[i]))
+		if (top && owned(&keys[i], with_journal))
 			keys[i].p = NULL;
 	}
 	rc = unique_keys(keys, n);
@@ -238,7 +239,7 @@ int render_json_value(FILE *f, const msgpack_object *o)
 		}
 		fputc(']', f);
 		break;
-	case MSGPACK_OBJECT_MAP: return put_map(f, o, false);
+	case MSGPACK_OBJECT_MAP: return put_map(f, o, false, false);
 	default: fputs("null", f); break;
 	}
 	return rc;
@@ -247,12 +248,21 @@ int render_json_value(FILE *f, const msgpack_object *o)
 int render_json_record(FILE *f, uint64_t seq, enum journal_seal_state seal,
 		       const msgpack_object *rec)
 {
+	return render_json_shipped(f, NULL, seq, seal, rec);
+}
+
+int render_json_shipped(FILE *f, const char *journal, uint64_t seq, enum journal_seal_state seal,
+			const msgpack_object *rec)
+{
 	int rc = 0;
 
-	fputs("{\"seq\":", f);
+	if (journal)
+		fprintf(f, "{\"journal\":\"%s\",\"seq\":", journal);
+	else
+		fputs("{\"seq\":", f);
 	put_u64(f, seq);
 	if (rec->type == MSGPACK_OBJECT_MAP)
-		rc = put_map(f, rec, true);
+		rc = put_map(f, rec, true, journal != NULL);
 	fprintf(f, ",\"sealed\":%s%s}\n", seal == JOURNAL_SEALED ? "true" : "false",
 		seal == JOURNAL_BAD ? ",\"tampered\":true" : "");
 	return rc;

@@ -15,6 +15,10 @@
  * state is JOURNAL_BAD).  0 or -ENOMEM. */
 int render_json_record(FILE *f, uint64_t seq, enum journal_seal_state seal,
 		       const msgpack_object *rec);
+/* The same for a record shipped off the host: "journal" (the journal's id,
+ * hex; any payload key of that name dropped) before "seq". */
+int render_json_shipped(FILE *f, const char *journal, uint64_t seq, enum journal_seal_state seal,
+			const msgpack_object *rec);
 /* Any value: maps and arrays recursively, str/bin/ext as escaped strings. */
 int render_json_value(FILE *f, const msgpack_object *o);
 /* Bytes as a JSON string holding their escaped form. */

@@ -97,13 +97,6 @@ static void colour_off(FILE *f, bool colour)
 		fputs(RENDER_TEXT_RESET, f);
 }
 
-static bool flag(const msgpack_object *rec, const char *key)
-{
-	const msgpack_object *o = rec_get(rec, key);
-
-	return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-}
-
 /* " (failed: ENOENT)" after an operation whose ret is negative. */
 static void failure(FILE *f, const msgpack_object *rec, bool colour)
 {
@@ -120,32 +113,85 @@ static void failure(FILE *f, const msgpack_object *rec, bool colour)
 
 static void truncated(FILE *f, const msgpack_object *rec, const char *key, const char *what)
 {
-	if (flag(rec, key))
+	if (rec_flag(rec, key))
 		fprintf(f, " [%s truncated]", what);
 }
 
+/* " [KEY what]" for each flag a path field may carry. */
+static void path_flags(FILE *f, const msgpack_object *rec, const char *key)
+{
+	static const char *const suffixes[][2] = {
+		{ "truncated", "truncated" }, { "unresolved", "unresolved: as passed" },
+		{ "unreadable", "unreadable" }, { "detached", "outside the mount namespace" },
+	};
+	char k[64];
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(k, sizeof(k), "%s_%s", key, suffixes[i][0]);
+		if (rec_flag(rec, k))
+			fprintf(f, " [%s %s]", key, suffixes[i][1]);
+	}
+}
+
+/* A path field and its flags. */
+static int path_field(FILE *f, const msgpack_object *rec, const char *key)
+{
+	int rc = render_text_field(f, rec, key);
+
+	path_flags(f, rec, key);
+	return rc;
+}
+
+static bool same_field(const msgpack_object *rec, const char *a, const char *b)
+{
+	const char *pa, *pb;
+	size_t la, lb;
+
+	return rec_get_bytes(rec, a, &pa, &la) && rec_get_bytes(rec, b, &pb, &lb) && la == lb &&
+	       memcmp(pa, pb, la) == 0;
+}
+
+/* The file run: its absolute path; when the name could not be read (or
+ * there was none: an fd), the exe, marked. */
 static int exec_event(FILE *f, const msgpack_object *rec, bool colour)
 {
 	const msgpack_object *argv = rec_get(rec, "argv");
-	const char *fn, *exe;
-	size_t fnlen, exelen;
+	const char *p;
+	size_t len;
+	const char *shown = "path", *mark = NULL;
 	int rc;
 
+	if (rec_flag(rec, "filename_unreadable")) {
+		shown = "exe";
+		mark = " [filename unreadable: exe shown]";
+	} else if (rec_get_bytes(rec, "filename", &p, &len) && len == 0) {
+		shown = "exe";
+		mark = " [by fd: exe shown]";
+	}
+	if (!rec_get(rec, shown))
+		shown = rec_get(rec, "path") ? "path" : "filename";
 	colour_on(f, colour, RENDER_TEXT_BOLD);
 	fputs("exec ", f);
-	rc = render_text_field(f, rec, "filename");
+	rc = render_text_field(f, rec, shown);
 	for (uint32_t i = 0; rc == 0 && argv && argv->type == MSGPACK_OBJECT_ARRAY && i < argv->via.array.size; i++) {
 		fputc(' ', f);
 		rc = render_text_value(f, &argv->via.array.ptr[i]);
 	}
 	colour_off(f, colour);
+	if (mark)
+		fputs(mark, f);
+	path_flags(f, rec, shown);
 	truncated(f, rec, "filename_truncated", "filename");
 	truncated(f, rec, "argv_truncated", "argv");
+	if (rc == 0 && rec_get(rec, "script")) {
+		fputs(" (script ", f);
+		rc = path_field(f, rec, "script");
+		fputc(')', f);
+	}
 	/* the file the kernel ran, when it is not the one named (symlinks, PATH) */
-	if (rc == 0 && rec_get_bytes(rec, "exe", &exe, &exelen) &&
-	    !(rec_get_bytes(rec, "filename", &fn, &fnlen) && fnlen == exelen && memcmp(fn, exe, exelen) == 0)) {
+	if (rc == 0 && strcmp(shown, "exe") && rec_get(rec, "exe") && !same_field(rec, shown, "exe")) {
 		fputs(" (exe ", f);
-		rc = render_text_word(f, exe, exelen);
+		rc = path_field(f, rec, "exe");
 		fputc(')', f);
 	}
 	failure(f, rec, colour);
@@ -155,13 +201,15 @@ static int exec_event(FILE *f, const msgpack_object *rec, bool colour)
 static int open_event(FILE *f, const msgpack_object *rec, bool colour)
 {
 	static const char *const verb[] = { [RECFMT_READ] = "read", [RECFMT_WRITE] = "write",
-					    [RECFMT_CREATE] = "create" };
-	enum recfmt_access acc = recfmt_open_access(rec_get(rec, "flags"));
+					    [RECFMT_CREATE] = "create", [RECFMT_PATH] = "open O_PATH" };
+	const msgpack_object *flags = rec_get(rec, "flags");
+	enum recfmt_access acc = recfmt_open_access(flags);
 	int rc;
 
 	fprintf(f, "%s ", verb[acc]);
-	rc = render_text_field(f, rec, "path");
-	truncated(f, rec, "path_truncated", "path");
+	rc = path_field(f, rec, "path");
+	if (acc != RECFMT_PATH && recfmt_has_flag(flags, "O_TRUNC"))
+		fputs(" (O_TRUNC: emptied)", f);
 	failure(f, rec, colour);
 	return rc;
 }
@@ -204,6 +252,166 @@ static int connect_event(FILE *f, const msgpack_object *rec, bool colour)
 	return rc;
 }
 
+/* "[exchange]" and the like: what a rename's flags change in its meaning. */
+static int rename_event(FILE *f, const msgpack_object *rec, bool colour)
+{
+	static const char *const names[][2] = {
+		{ "RENAME_EXCHANGE", "exchange" }, { "RENAME_NOREPLACE", "noreplace" }, { "RENAME_WHITEOUT", "whiteout" },
+	};
+	const msgpack_object *flags = rec_get(rec, "flags");
+	int rc;
+
+	fputs("rename ", f);
+	rc = path_field(f, rec, "from");
+	fputs(recfmt_has_flag(flags, "RENAME_EXCHANGE") ? " <-> " : " -> ", f);
+	if (rc == 0)
+		rc = path_field(f, rec, "to");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (recfmt_has_flag(flags, names[i][0]))
+			fprintf(f, " [%s]", names[i][1]);
+	failure(f, rec, colour);
+	return rc;
+}
+
+static const char *const fileop_types[] = { "truncate", "mkdir", "mknod", "symlink", "link", "chmod", "chown",
+					    "utimes", "setxattr", "removexattr", "mount", "umount", "pivot_root" };
+
+static bool is_fileop(const msgpack_object *rec)
+{
+	for (size_t i = 0; i < sizeof(fileop_types) / sizeof(fileop_types[0]); i++)
+		if (rec_is(rec, "type", fileop_types[i]))
+			return true;
+	return false;
+}
+
+/* The names of a flags array, as " [A B]". */
+static int flag_names(FILE *f, const msgpack_object *rec, const char *key)
+{
+	const msgpack_object *flags = rec_get(rec, key);
+	int rc = 0;
+
+	if (!flags || flags->type != MSGPACK_OBJECT_ARRAY || flags->via.array.size == 0)
+		return 0;
+	fputs(" [", f);
+	for (uint32_t i = 0; rc == 0 && i < flags->via.array.size; i++) {
+		if (i)
+			fputc(' ', f);
+		rc = render_text_value(f, &flags->via.array.ptr[i]);
+	}
+	fputc(']', f);
+	return rc;
+}
+
+/* " mode 4777", with the privilege bits called out. */
+static void mode_field(FILE *f, const msgpack_object *rec, bool colour)
+{
+	uint64_t mode;
+
+	if (!rec_get_uint(rec, "mode", &mode))
+		return;
+	fprintf(f, " mode %04llo", (unsigned long long)mode);
+	if (rec_flag(rec, "setuid") || rec_flag(rec, "setgid")) {
+		colour_on(f, colour, RENDER_TEXT_BOLD_RED);
+		fputs(!rec_flag(rec, "setgid") ? " [setuid]" : rec_flag(rec, "setuid") ? " [setuid setgid]" : " [setgid]", f);
+		colour_off(f, colour);
+	}
+	if (rec_flag(rec, "sticky"))
+		fputs(" [sticky]", f);
+}
+
+/* " atime 2026-...Z" / " atime now"; nothing when the time is left. */
+static void time_field(FILE *f, const msgpack_object *rec, const char *key)
+{
+	const msgpack_object *o = rec_get(rec, key);
+	char ts[RECFMT_TS_LEN];
+	int64_t ns;
+
+	if (o && o->type == MSGPACK_OBJECT_STR && rec_is(rec, key, "omit"))
+		return;
+	fprintf(f, " %s ", key);
+	if (o && o->type == MSGPACK_OBJECT_STR) {
+		fputs("now", f);
+	} else if (rec_get_int(rec, key, &ns) && ns >= 0) {
+		recfmt_ts((uint64_t)ns, ts);
+		fputs(ts, f);
+	} else if (rec_get_int(rec, key, &ns)) {
+		fprintf(f, "%" PRId64 "ns", ns); /* before 1970 */
+	} else {
+		fputc('?', f);
+	}
+}
+
+/* truncate, mkdir, mknod, symlink, link, chmod, chown, utimes, setxattr,
+ * removexattr, mount, umount, pivot_root: "TYPE PATH details". */
+static int fileop_event(FILE *f, const msgpack_object *rec, bool colour)
+{
+	int64_t v;
+	uint64_t u;
+	int rc;
+
+	if (rec_is(rec, "type", "mount")) {
+		fputs("mount ", f);
+		if (rec_get(rec, "source")) {
+			rc = path_field(f, rec, "source");
+			fputs(" on ", f);
+		}
+		rc = path_field(f, rec, "path");
+		if (rc == 0 && rec_get(rec, "fstype")) {
+			fputs(" type ", f);
+			rc = render_text_field(f, rec, "fstype");
+		}
+		if (rc == 0)
+			rc = flag_names(f, rec, "flags");
+		failure(f, rec, colour);
+		return rc;
+	}
+	rc = render_text_field(f, rec, "type");
+	if (rec_is(rec, "type", "mknod") && rec_get(rec, "file_type")) {
+		fputc(' ', f);
+		rc = render_text_field(f, rec, "file_type");
+	}
+	fputc(' ', f);
+	if (rc == 0)
+		rc = path_field(f, rec, "path");
+	if (rec_get_int(rec, "fd", &v))
+		fprintf(f, " (fd %" PRId64 ")", v);
+	if (rc == 0 && (rec_is(rec, "type", "symlink") || rec_is(rec, "type", "link"))) {
+		fputs(" -> ", f);
+		rc = path_field(f, rec, "target");
+	}
+	if (rc == 0 && rec_is(rec, "type", "pivot_root")) {
+		fputs(" put_old ", f);
+		rc = path_field(f, rec, "put_old");
+	}
+	if (rc == 0 && (rec_is(rec, "type", "setxattr") || rec_is(rec, "type", "removexattr"))) {
+		fputc(' ', f);
+		rc = render_text_field(f, rec, "name");
+		if (rec_get_uint(rec, "size", &u))
+			fprintf(f, " (%" PRIu64 " bytes)", u);
+	}
+	if (rec_get_int(rec, "length", &v))
+		fprintf(f, " to %" PRId64 " bytes", v);
+	mode_field(f, rec, colour);
+	if (rec_get_uint(rec, "major", &u))
+		fprintf(f, " dev %" PRIu64 ":%" PRIu64, u, rec_get_uint(rec, "minor", &u) ? u : 0);
+	if (rec_get_uint(rec, "owner", &u))
+		fprintf(f, " owner %" PRIu64, u);
+	if (rec_get_uint(rec, "group", &u))
+		fprintf(f, " group %" PRIu64, u);
+	if (rec_is(rec, "type", "utimes")) {
+		if (rec_flag(rec, "times_unreadable")) {
+			fputs(" [times unreadable]", f);
+		} else {
+			time_field(f, rec, "atime");
+			time_field(f, rec, "mtime");
+		}
+	}
+	if (rc == 0)
+		rc = flag_names(f, rec, rec_is(rec, "type", "setxattr") ? "xattr_flags" : "flags");
+	failure(f, rec, colour);
+	return rc;
+}
+
 static void exit_event(FILE *f, const msgpack_object *rec)
 {
 	int64_t v;
@@ -218,7 +426,7 @@ static void exit_event(FILE *f, const msgpack_object *rec)
 		if (name)
 			fprintf(f, " (SIG%s)", name);
 	}
-	if (flag(rec, "core"))
+	if (rec_flag(rec, "core"))
 		fputs(" core dumped", f);
 }
 
@@ -288,23 +496,15 @@ int render_text_event(FILE *f, const msgpack_object *rec, bool colour)
 		return 0;
 	}
 	if (rec_is(rec, "type", "unlink")) {
-		fputs(flag(rec, "dir") ? "rmdir " : "delete ", f);
-		rc = render_text_field(f, rec, "path");
-		truncated(f, rec, "path_truncated", "path");
+		fputs(rec_flag(rec, "dir") ? "rmdir " : "delete ", f);
+		rc = path_field(f, rec, "path");
 		failure(f, rec, colour);
 		return rc;
 	}
-	if (rec_is(rec, "type", "rename")) {
-		fputs("rename ", f);
-		rc = render_text_field(f, rec, "from");
-		fputs(" -> ", f);
-		if (rc == 0)
-			rc = render_text_field(f, rec, "to");
-		truncated(f, rec, "from_truncated", "from");
-		truncated(f, rec, "to_truncated", "to");
-		failure(f, rec, colour);
-		return rc;
-	}
+	if (rec_is(rec, "type", "rename"))
+		return rename_event(f, rec, colour);
+	if (is_fileop(rec))
+		return fileop_event(f, rec, colour);
 	if (rec_is(rec, "type", "loss")) {
 		colour_on(f, colour, RENDER_TEXT_BOLD_RED);
 		fprintf(f, "LOST %" PRIu64 " ", rec_get_uint(rec, "count", &n) ? n : 0);

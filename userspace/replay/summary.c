@@ -13,17 +13,28 @@
  * files); beyond that only counted.  Entries printed per list. */
 #define SUMMARY_KEEP_MAX 100000
 #define SUMMARY_PRINT_MAX 200
+#define SUMMARY_KEY_MAX   (2 * 4096 + 64) /* "mount PATH (ERRNO)" */
 
-enum { WRITTEN, DELETED, ALLOWED, DENIED, BLOCKED, LOST, NLISTS };
+enum { WRITTEN, DELETED, CHANGED, PRIVILEGED, MOUNTS, ALLOWED, FAILED, DENIED, BLOCKED, LOST, NLISTS };
 
 static const char *const titles[NLISTS] = {
 	[WRITTEN] = "files written",
 	[DELETED] = "files deleted",
+	[CHANGED] = "files whose mode, owner, times or xattrs changed",
+	[PRIVILEGED] = "setuid/setgid modes set",
+	[MOUNTS] = "mount, umount and pivot_root attempts",
 	[ALLOWED] = "destinations allowed",
+	[FAILED] = "destinations allowed, connect failed",
 	[DENIED] = "destinations denied",
 	[BLOCKED] = "file operations refused (EACCES, EPERM, EROFS)",
 	[LOST] = "events lost",
 };
+
+/* Record types that create or fill the file at `path`, and those that
+ * change its metadata only. */
+static const char *const writers[] = { "truncate", "mkdir", "mknod", "symlink", "link" };
+static const char *const changers[] = { "chmod", "chown", "utimes", "setxattr", "removexattr" };
+static const char *const mounters[] = { "mount", "umount", "pivot_root" };
 
 struct summary {
 	struct strmap *list[NLISTS];
@@ -118,6 +129,43 @@ static bool succeeded(const msgpack_object *rec)
 	return rec_get_int(rec, "ret", &ret) && ret >= 0;
 }
 
+static bool type_in(const msgpack_object *rec, const char *const *types, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rec_is(rec, "type", types[i]))
+			return true;
+	return false;
+}
+
+#define TYPE_IN(rec, types) type_in(rec, types, sizeof(types) / sizeof(types[0]))
+
+/* A file operation: listed when it succeeded, refused when it was. */
+static int file_op(struct summary *s, int list, const msgpack_object *rec, const char *key)
+{
+	if (succeeded(rec))
+		return count_field(s, list, rec, key);
+	return refused(rec) ? count_field(s, BLOCKED, rec, key) : 0;
+}
+
+/* "mount /mnt (EPERM)": every attempt, with what became of it. */
+static int mount_attempt(struct summary *s, const msgpack_object *rec)
+{
+	char buf[SUMMARY_KEY_MAX], eb[24];
+	const char *type, *path;
+	size_t tlen, plen;
+	int64_t ret = 0;
+	int n;
+
+	if (!rec_get_bytes(rec, "type", &type, &tlen) || !rec_get_bytes(rec, "path", &path, &plen) ||
+	    tlen + plen + 40 > sizeof(buf))
+		return 0;
+	rec_get_int(rec, "ret", &ret);
+	n = snprintf(buf, sizeof(buf), "%.*s ", (int)tlen, type);
+	memcpy(buf + n, path, plen);
+	n += (int)plen;
+	n += snprintf(buf + n, sizeof(buf) - (size_t)n, " (%s)", ret < 0 ? recfmt_errno(ret, eb, sizeof(eb)) : "done");
+	return count(s, MOUNTS, buf, (size_t)n, 1);
+}
 int summary_add(struct summary *s, const msgpack_object *rec)
 {
 	char dest[4200];
@@ -125,27 +173,39 @@ int summary_add(struct summary *s, const msgpack_object *rec)
 	uint64_t n;
 
 	if (rec_is(rec, "type", "open")) {
-		if (succeeded(rec) && recfmt_open_access(rec_get(rec, "flags")) != RECFMT_READ)
+		enum recfmt_access acc = recfmt_open_access(rec_get(rec, "flags"));
+
+		if (succeeded(rec) && acc != RECFMT_READ && acc != RECFMT_PATH)
 			return count_field(s, WRITTEN, rec, "path");
 		return refused(rec) ? count_field(s, BLOCKED, rec, "path") : 0;
 	}
-	if (rec_is(rec, "type", "unlink")) {
-		if (succeeded(rec))
-			return count_field(s, DELETED, rec, "path");
-		return refused(rec) ? count_field(s, BLOCKED, rec, "path") : 0;
+	if (rec_is(rec, "type", "unlink"))
+		return file_op(s, DELETED, rec, "path");
+	/* the new name holds content the session put there */
+	if (rec_is(rec, "type", "rename"))
+		return file_op(s, WRITTEN, rec, "to");
+	if (TYPE_IN(rec, writers))
+		return file_op(s, WRITTEN, rec, "path");
+	if (TYPE_IN(rec, changers)) {
+		if (succeeded(rec) && (rec_flag(rec, "setuid") || rec_flag(rec, "setgid")) &&
+		    count_field(s, PRIVILEGED, rec, "path") < 0)
+			return -ENOMEM;
+		return file_op(s, CHANGED, rec, "path");
 	}
-	if (rec_is(rec, "type", "rename")) {
-		/* the new name holds content the session put there */
-		if (succeeded(rec))
-			return count_field(s, WRITTEN, rec, "to");
-		return refused(rec) ? count_field(s, BLOCKED, rec, "to") : 0;
-	}
+	if (TYPE_IN(rec, mounters))
+		return mount_attempt(s, rec);
 	if (rec_is(rec, "type", "exec"))
-		return refused(rec) ? count_field(s, BLOCKED, rec, "filename") : 0;
+		return refused(rec) ? count_field(s, BLOCKED, rec, rec_get(rec, "path") ? "path" : "filename") : 0;
 	if (rec_is(rec, "type", "connect")) {
+		int64_t ret = 0;
+
 		if (destination(rec, dest, sizeof(dest), &dlen) < 0)
 			return 0;
-		return count(s, rec_is(rec, "verdict", "deny") ? DENIED : ALLOWED, dest, dlen, 1);
+		if (rec_is(rec, "verdict", "deny"))
+			return count(s, DENIED, dest, dlen, 1);
+		/* a non-blocking connect under way was let through */
+		rec_get_int(rec, "ret", &ret);
+		return count(s, ret >= 0 || ret == -EINPROGRESS ? ALLOWED : FAILED, dest, dlen, 1);
 	}
 	if (rec_is(rec, "type", "loss") && rec_get_uint(rec, "count", &n)) {
 		const char *kind = "?";
@@ -164,7 +224,7 @@ int summary_print(const struct summary *s, FILE *f, bool colour)
 	fprintf(f, "\nsummary\n");
 	for (int i = 0; i < NLISTS && rc == 0; i++) {
 		size_t nkeys = strmap_count(s->list[i]);
-		bool loud = (i == DENIED || i == BLOCKED || i == LOST) && s->hits[i] > 0;
+		bool loud = (i == DENIED || i == BLOCKED || i == LOST || i == PRIVILEGED || i == MOUNTS) && s->hits[i] > 0;
 
 		if (colour && loud)
 			fputs(RENDER_TEXT_BOLD_RED, f);

@@ -1,0 +1,447 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gvisor.h"
+
+#define RUNSC_DEFAULT "/usr/bin/runsc"
+#define STATE_BASE    "/run/sandtrail/gvisor"
+
+/* The context every point carries: who did it, in which container. */
+static const char *const context_fields[] = {
+	"time", "thread_id", "group_id", "container_id", "credentials", "cwd", "process_name",
+};
+
+/* The points a session asks the Sentry for (schemas/gvisor.proto). */
+static const struct {
+	const char *name;
+	bool fd_path; /* the directory fd's path, for relative names */
+} points[] = {
+	{ "container/start", false },          { "sentry/clone", false },
+	{ "sentry/exit_notify_parent", false }, { "sentry/task_exit", false },
+	{ "syscall/open/exit", false },        { "syscall/openat/exit", true },
+	{ "syscall/creat/exit", false },       { "syscall/execve/exit", false },
+	{ "syscall/execveat/exit", true }, { "syscall/connect/exit", false },
+	/* no schema of their own: raw points, enter too, as the exit takes
+	 * its context fields from the enter point's */
+	{ "syscall/sysno/82/enter", false },  { "syscall/sysno/82/exit", false },  /* rename */
+	{ "syscall/sysno/84/enter", false },  { "syscall/sysno/84/exit", false },  /* rmdir */
+	{ "syscall/sysno/87/enter", false },  { "syscall/sysno/87/exit", false },  /* unlink */
+	{ "syscall/sysno/263/enter", false }, { "syscall/sysno/263/exit", false }, /* unlinkat */
+	{ "syscall/sysno/264/enter", false }, { "syscall/sysno/264/exit", false }, /* renameat */
+	{ "syscall/sysno/316/enter", false }, { "syscall/sysno/316/exit", false }, /* renameat2 */
+};
+
+static const char *runsc_path(void)
+{
+	const char *p = getenv("SANDTRAIL_RUNSC");
+
+	return p && *p ? p : RUNSC_DEFAULT;
+}
+
+/* ---- the session's private directory: bundle, runsc state, pod config ---- */
+
+static int rm_tree_at(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
+
+	if (fd < 0)
+		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			rm_tree_at(dirfd(d), e->d_name);
+	closedir(d);
+	return unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Directories of sessions whose manager is gone: nobody holds their lock. */
+static void sweep_stale(void)
+{
+	DIR *d = opendir(STATE_BASE);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char lock[512];
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(lock, sizeof(lock), "%s/%s/lock", STATE_BASE, e->d_name);
+		fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+			rm_tree_at(dirfd(d), e->d_name);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int make_dir(struct gvisor *g, char *err, size_t errlen)
+{
+	char path[sizeof(g->dir) + 16];
+
+	if ((mkdir("/run/sandtrail", 0700) < 0 && errno != EEXIST) || (mkdir(STATE_BASE, 0700) < 0 && errno != EEXIST)) {
+		snprintf(err, errlen, "mkdir(\"%s\"): %s", STATE_BASE, strerror(errno));
+		return -1;
+	}
+	sweep_stale();
+	snprintf(g->dir, sizeof(g->dir), "%s/%s", STATE_BASE, g->cid);
+	if (mkdir(g->dir, 0700) < 0) {
+		snprintf(err, errlen, "mkdir(\"%s\"): %s", g->dir, strerror(errno));
+		return -1;
+	}
+	g->dir_made = true;
+	snprintf(path, sizeof(path), "%s/lock", g->dir);
+	g->lock_fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (g->lock_fd < 0 || flock(g->lock_fd, LOCK_EX) < 0) {
+		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/state", g->dir);
+	if (mkdir(path, 0700) < 0 || (snprintf(path, sizeof(path), "%s/bundle", g->dir), mkdir(path, 0700) < 0)) {
+		snprintf(err, errlen, "mkdir(\"%s\"): %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_json(const struct gvisor *g, const char *name, json_t *j, char *err, size_t errlen)
+{
+	char path[sizeof(g->dir) + 32];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", g->dir, name);
+	rc = j ? json_dump_file(j, path, JSON_COMPACT) : -1;
+	json_decref(j);
+	if (rc < 0) {
+		snprintf(err, errlen, "write %s: %s", path, j ? strerror(errno) : "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the OCI bundle ---- */
+
+static json_t *mounts_json(const struct policy *p)
+{
+	json_t *m = json_pack("[{s:s, s:s, s:s}]", "destination", "/proc", "type", "proc", "source", "proc");
+
+	for (size_t i = 0; i < p->nmounts; i++) {
+		const struct policy_mount *pm = &p->mounts[i];
+		char size[48];
+
+		if (pm->type == POLICY_MOUNT_BIND) {
+			json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", pm->dst, "type",
+							   "bind", "source", pm->src, "options", "rbind",
+							   pm->ro ? "ro" : "rw"));
+			continue;
+		}
+		snprintf(size, sizeof(size), "size=%llu", (unsigned long long)pm->size);
+		json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", pm->dst, "type",
+						   "tmpfs", "source", "tmpfs", "options", "nosuid", "nodev", size));
+	}
+	return m;
+}
+
+static json_t *process_json(const struct backend_spec *s)
+{
+	const struct policy *p = s->p;
+	json_t *args = json_array(), *env = json_array(), *caps = json_array(), *rl = json_array();
+
+	for (size_t i = 0; s->argv[i]; i++)
+		json_array_append_new(args, json_stringn(s->argv[i], strlen(s->argv[i])));
+	for (size_t i = 0; s->envp[i]; i++)
+		json_array_append_new(env, json_stringn(s->envp[i], strlen(s->envp[i])));
+	for (int c = 0; c < 64; c++) {
+		char name[64];
+
+		if (!(p->caps_add & (1ull << c)) || !policy_cap_name(c))
+			continue;
+		snprintf(name, sizeof(name), "CAP_%s", policy_cap_name(c));
+		json_array_append_new(caps, json_string(name));
+	}
+	for (int r = 0; r < POLICY_RLIMITS; r++) {
+		struct policy_rlimit l = p->rlimits[r];
+		char name[32];
+
+		/* as the hardened backend: no core dumps unless asked */
+		if (!l.set && r != RLIMIT_CORE)
+			continue;
+		if (!l.set)
+			l.soft = l.hard = 0;
+		snprintf(name, sizeof(name), "RLIMIT_%s", policy_rlimit_name(r));
+		for (char *c = name; *c; c++)
+			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+		json_array_append_new(rl, json_pack("{s:s, s:I, s:I}", "type", name, "soft",
+						    (json_int_t)(l.soft == RLIM_INFINITY ? (uint64_t)-1 : l.soft),
+						    "hard", (json_int_t)(l.hard == RLIM_INFINITY ? (uint64_t)-1 : l.hard)));
+	}
+	return json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:b, s:{s:O, s:O, s:O, s:O, s:o}, s:o}", "terminal", 0,
+			 "user", "uid", (int)p->uid, "gid", (int)p->gid, "args", args, "env", env, "cwd",
+			 p->workdir ? p->workdir : "/", "noNewPrivileges", 1, "capabilities", "bounding", caps,
+			 "effective", caps, "permitted", caps, "inheritable", caps, "ambient", caps, "rlimits", rl);
+}
+
+static json_t *config_json(const struct backend_spec *s)
+{
+	const struct policy *p = s->p;
+	json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type", "uts", "type",
+			       "mount");
+
+	/* host and allowlist: the Sentry's sockets are host sockets in the
+	 * session cgroup, where the kernel's hooks enforce and record */
+	if (p->network == POLICY_NET_NONE)
+		json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
+	return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o}}", "ociVersion", "1.0.2", "process",
+			 process_json(s), "root", "path", p->rootfs ? p->rootfs : "/", "readonly", 1, "hostname",
+			 p->hostname ? p->hostname : "sandtrail", "mounts", mounts_json(p), "linux", "namespaces", ns);
+}
+
+/* The trace session: every point above, to sandtraild's sink. */
+static json_t *pod_json(const char *sink)
+{
+	json_t *pts = json_array(), *ctx = json_array();
+
+	for (size_t i = 0; i < sizeof(context_fields) / sizeof(context_fields[0]); i++)
+		json_array_append_new(ctx, json_string(context_fields[i]));
+	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		json_t *pt = json_pack("{s:s, s:O}", "name", points[i].name, "context_fields", ctx);
+
+		if (points[i].fd_path)
+			json_object_set_new(pt, "optional_fields", json_pack("[s]", "fd_path"));
+		json_array_append_new(pts, pt);
+	}
+	json_decref(ctx);
+	/* ignore_setup_error false: no sink, no sandbox (fail closed) */
+	return json_pack("{s:{s:s, s:o, s:[{s:s, s:{s:s}}]}}", "trace_session", "name", "Default", "points", pts,
+			 "sinks", "name", "remote", "config", "endpoint", sink);
+}
+
+/* ---- the runsc process ---- */
+
+static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go)
+{
+	char root[sizeof(g->dir) + 16], bundle[sizeof(g->dir) + 16], pod[sizeof(g->dir) + 32], b;
+	const char *net = s->p->network == POLICY_NET_NONE ? "--network=none" : "--network=host";
+	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	char *argv[16];
+	int n = 0;
+
+	/* the manager's death ends runsc, which ends the sandbox */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (read(go, &b, 1) != 1)
+		_exit(125);
+	snprintf(root, sizeof(root), "--root=%s/state", g->dir);
+	snprintf(bundle, sizeof(bundle), "%s/bundle", g->dir);
+	snprintf(pod, sizeof(pod), "--pod-init-config=%s/pod.json", g->dir);
+	argv[n++] = "runsc";
+	argv[n++] = root;
+	/* limits are the session cgroup's, set by the manager */
+	argv[n++] = "--ignore-cgroups";
+	argv[n++] = (char *)net;
+	/* every write reaches a host file system through the gofer, where
+	 * the kernel's programs see it (no in-memory overlay) */
+	argv[n++] = "--overlay2=none";
+	if (s->audited)
+		argv[n++] = pod;
+	argv[n++] = "run";
+	argv[n++] = "--bundle";
+	argv[n++] = bundle;
+	argv[n++] = g->cid;
+	argv[n] = NULL;
+	syscall(SYS_close_range, 3, ~0U, 0);
+	execve(runsc_path(), argv, envp);
+	dprintf(2, "sandtrail: exec %s: %s\n", runsc_path(), strerror(errno));
+	_exit(125);
+}
+
+/* The container id, made at first use: the watch request names it. */
+static const char *cid(struct gvisor *g)
+{
+	uint8_t rnd[8] = { 0 };
+
+	if (g->cid[0])
+		return g->cid;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		abort(); /* never on Linux >= 3.17 for 8 bytes */
+	snprintf(g->cid, sizeof(g->cid), "sandtrail-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	return g->cid;
+}
+
+static json_t *gv_watch_fields(void *st)
+{
+	struct gvisor *g = st;
+
+	cid(g);
+	return json_pack("{s:{s:s}}", "gvisor", "container", g->cid);
+}
+
+static int gv_start(void *st, const struct backend_spec *s, char *err, size_t errlen)
+{
+	struct gvisor *g = st;
+	struct clone_args args = { 0 };
+	int go[2];
+
+	g->pid = -1;
+	g->pidfd = g->go_fd = g->lock_fd = -1;
+	g->spec = *s;
+	cid(g);
+	if (access(runsc_path(), X_OK) < 0) {
+		snprintf(err, errlen, "gvisor mode needs runsc: %s: %s (apt-get install runsc)", runsc_path(),
+			 strerror(errno));
+		return -1;
+	}
+	if (make_dir(g, err, errlen) < 0 || write_json(g, "bundle/config.json", config_json(s), err, errlen) < 0)
+		return -1;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+		return -1;
+	}
+	args.flags = CLONE_PIDFD | CLONE_INTO_CGROUP;
+	args.pidfd = (uint64_t)(uintptr_t)&g->pidfd;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)s->cgroup_fd;
+	g->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (g->pid == 0) {
+		close(go[1]);
+		child(g, s, go[0]);
+	}
+	close(go[0]);
+	if (g->pid < 0) {
+		snprintf(err, errlen, "clone3(CLONE_INTO_CGROUP): %s", strerror(errno));
+		close(go[1]);
+		return -1;
+	}
+	g->go_fd = go[1];
+	return 0;
+}
+
+static int gv_ready(void *st, json_t *ack, char *err, size_t errlen)
+{
+	struct gvisor *g = st;
+	const char *sink = json_string_value(json_object_get(ack, "gvisor_sink"));
+
+	if (!g->spec.audited)
+		return 0;
+	if (!sink) {
+		snprintf(err, errlen, "sandtraild has no gVisor sink: it cannot record a gvisor session");
+		return -1;
+	}
+	return write_json(g, "pod.json", pod_json(sink), err, errlen);
+}
+
+static int gv_go(void *st)
+{
+	struct gvisor *g = st;
+	int rc = write(g->go_fd, "g", 1) == 1 ? 0 : -errno;
+
+	close(g->go_fd);
+	g->go_fd = -1;
+	return rc;
+}
+
+static pid_t gv_pid(void *st)
+{
+	return ((struct gvisor *)st)->pid;
+}
+
+static int gv_pidfd(void *st)
+{
+	return ((struct gvisor *)st)->pidfd;
+}
+
+/* runsc run does not pass signals on: runsc kill does, to the container's
+ * init, as the caller meant them. */
+static void gv_signal(void *st, int sig)
+{
+	struct gvisor *g = st;
+	char root[sizeof(g->dir) + 16], signo[16];
+	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	pid_t pid;
+
+	snprintf(root, sizeof(root), "--root=%s/state", g->dir);
+	snprintf(signo, sizeof(signo), "%d", sig);
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "runsc", root, "kill", g->cid, signo, NULL };
+
+		syscall(SYS_close_range, 3, ~0U, 0);
+		execve(runsc_path(), argv, envp);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+static int gv_wait(void *st, int *status)
+{
+	struct gvisor *g = st;
+	siginfo_t si = { 0 };
+
+	if (waitid(P_PIDFD, (id_t)g->pidfd, &si, WEXITED) < 0)
+		return -errno;
+	g->pid = -1;
+	/* runsc's status is the container's: 128+N when a signal ended it */
+	*status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
+	return 0;
+}
+
+static void gv_release(void *st)
+{
+	struct gvisor *g = st;
+
+	if (g->pid > 0) {
+		syscall(SYS_pidfd_send_signal, g->pidfd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, (id_t)g->pidfd, &(siginfo_t){ 0 }, WEXITED);
+		g->pid = -1;
+	}
+	if (g->pidfd >= 0)
+		close(g->pidfd);
+	if (g->go_fd >= 0)
+		close(g->go_fd);
+	g->pidfd = g->go_fd = -1;
+	/* the gofer and the sandbox are in the session cgroup, killed with it:
+	 * what is left of runsc is its state */
+	if (g->dir_made)
+		rm_tree_at(AT_FDCWD, g->dir);
+	g->dir_made = false;
+	if (g->lock_fd >= 0)
+		close(g->lock_fd);
+	g->lock_fd = -1;
+}
+
+const struct backend_ops gvisor_backend = {
+	.mode = "gvisor",
+	.no_host_unix = true,
+	.size = sizeof(struct gvisor),
+	.watch_fields = gv_watch_fields,
+	.start = gv_start,
+	.ready = gv_ready,
+	.go = gv_go,
+	.pid = gv_pid,
+	.pidfd = gv_pidfd,
+	.signal = gv_signal,
+	.wait = gv_wait,
+	.release = gv_release,
+};

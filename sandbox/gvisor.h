@@ -1,0 +1,27 @@
+/* The gvisor backend: the workload runs under gVisor's runsc, started in
+ * the session cgroup from an OCI bundle made from the policy (read-only
+ * root, the policy's mounts, env and secrets, uid, rlimits, capabilities).
+ * The Sentry reports the sandbox's own syscalls to sandtraild's remote sink
+ * (userspace/collector/gvisor_sink.h); the kernel's programs see runsc.
+ * runsc's state is private to the session, under STATE_BASE, locked while
+ * the manager lives and removed after it (or by the next session). */
+#ifndef SANDTRAIL_GVISOR_H
+#define SANDTRAIL_GVISOR_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "backend.h"
+
+struct gvisor {
+	struct backend_spec spec;
+	char cid[64];        /* container id: sandtrail-<16 hex> */
+	char dir[256];       /* the session's runsc directory */
+	bool dir_made;
+	int lock_fd;         /* flock held while the session lives */
+	pid_t pid;           /* `runsc run` */
+	int pidfd, go_fd;
+};
+
+#endif

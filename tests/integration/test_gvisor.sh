@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# sandtrail run --mode gvisor against a real sandtraild and Debian's runsc:
+# the workload of the hardened audit test yields the same exec, open,
+# rename, unlink and connect records (the Sentry's view, marked view
+# sandbox; runsc's own host-side events marked view host); a forged or
+# broken Sentry is refused and recorded while other sessions go on; nothing
+# of runsc is left behind, after an exit, a stop or a killed sandbox.
+source "$(dirname "$0")/lib.sh"
+
+command -v runsc >/dev/null || { not_ok "runsc is installed (make deps)"; exit 1; }
+start_daemon || { not_ok "sandtraild starts"; exit 1; }
+P=$HELPERS/sbx_probe
+WS=$T/ws
+mkdir -p "$WS"
+chown 1000:1000 "$WS"
+echo "input" >"$WS/input.txt"
+STATE=/run/sandtrail/gvisor
+
+python3 -m http.server --bind 127.0.0.1 0 >"$T/http.out" 2>&1 &
+defer kill $!
+for _ in $(seq 50); do PORT=$(grep -o 'port [0-9]*' "$T/http.out" | awk '{print $2}'); [ -n "$PORT" ] && break; sleep 0.1; done
+
+WORKLOAD="cat /mnt/input.txt >/dev/null
+echo data >/mnt/new.txt
+mv /mnt/new.txt /mnt/moved.txt
+rm /mnt/moved.txt
+echo allowed=\$($P connect 127.0.0.1 $PORT)
+echo denied=\$($P connect 127.0.0.2 $PORT)
+exit 3"
+# run NAME MODE ARGS...: a recorded session; id in $T/NAME.id
+run() {
+	local name=$1 mode=$2
+	shift 2
+	"$SANDTRAIL" run --mode "$mode" --id-file "$T/$name.id" --label test=gvisor -v "$WS:/mnt" "${HV[@]}" -w /mnt "$@" \
+		2>"$T/$name.err"
+}
+records() { replay_json "$(cat "$T/$1.id")" >"$T/$1.json"; }
+
+run hard hardened --network allowlist --allow 127.0.0.1:"$PORT" -- sh -c "$WORKLOAD" >"$T/hard.out"
+run gv gvisor --network allowlist --allow 127.0.0.1:"$PORT" -- sh -c "$WORKLOAD" >"$T/gv.out"
+rc=$?
+check "gvisor: run returns CMD's status" test $rc -eq 3 || diag "$(cat "$T/gv.err")"
+check "gvisor: the allowlisted connect succeeded" grep -q '^allowed=allowed$' "$T/gv.out"
+check "gvisor: the connect off the list failed with EPERM" grep -q '^denied=refused EPERM$' "$T/gv.out" ||
+	diag "$(cat "$T/gv.out")"
+check "gvisor: the session id is printed" grep -q "^sandtrail: session $(cat "$T/gv.id")\$" "$T/gv.err"
+
+# a forged Sentry beside a real session: refused input is recorded, the other session is untouched
+PEER_CG=$(mk_cgroup peer)
+"$HELPERS/gvisor_peer" "$SANDTRAIL_SOCKET" "$PEER_CG" peer-cid /peer/file 7 >"$T/peer.id" 2>"$T/peer.err" &
+PEER=$!
+run busy gvisor -- sh -c 'i=0; while [ $i -lt 20 ]; do cat /mnt/input.txt >/dev/null; i=$((i+1)); done'
+check "gvisor: a session beside a forged Sentry ends normally" test $? -eq 0
+wait $PEER
+check "the forged Sentry got through the handshake" test $? -eq 0 || diag "$(cat "$T/peer.err")"
+
+stop_daemon
+for c in hard gv busy; do records $c; done
+replay_json "$(cat "$T/peer.id")" >"$T/peer.json"
+H=$T/hard.json
+G=$T/gv.json
+check "gvisor: session_start says mode gvisor and names its container" \
+	test "$(jq_count "$G" '.type=="session_start" and .mode=="gvisor" and (.container|startswith("sandtrail-"))')" -eq 1
+# the same set of records, as each view sees it
+# set FILE FILTER: the sorted distinct lines jq makes of FILE's matching records
+set_of() { jq -r "$2" "$1" | sort -u; }
+SANDBOX='select(.view == null or .view == "sandbox")'
+same() {
+	local what=$1 filter=$2
+	if [ "$(set_of "$H" "$SANDBOX | $filter")" = "$(set_of "$G" "$SANDBOX | $filter")" ] &&
+		[ -n "$(set_of "$H" "$SANDBOX | $filter")" ]; then
+		ok "gvisor: the same $what records as hardened"
+	else
+		not_ok "gvisor: the same $what records as hardened"
+		diag "hardened:" "$(set_of "$H" "$SANDBOX | $filter")" "gvisor:" "$(set_of "$G" "$SANDBOX | $filter")"
+	fi
+}
+# (gVisor refuses renameat2 on its gofer file systems, so mv falls back to renameat)
+same exec 'select(.type=="exec" and .ret==0) | .argv | join(" ")'
+same open 'select(.type=="open" and (.path|startswith("/mnt/"))) | "\(.path) \(.ret >= 0)"'
+same rename 'select(.type=="rename" and .ret==0) | "\(.ret)"'
+same unlink 'select(.type=="unlink" and .dir==false) | "\(.ret)"'
+same connect 'select(.type=="connect" and (.addr|tostring|startswith("127.0.0."))) | "\(.addr) \(.port) \(.verdict) \(.error)"'
+check "gvisor: the Sentry's rename and unlink have unreadable paths" \
+	test "$(jq_count "$G" '(.type=="rename" and .view=="sandbox" and .from_unreadable and .to_unreadable) or (.type=="unlink" and .view=="sandbox" and .path_unreadable)')" -ge 2
+check "gvisor: the host view has the gofer's rename with its names" \
+	test "$(jq_count "$G" '.type=="rename" and .view=="host" and (.from|endswith("new.txt")) and (.to|endswith("moved.txt")) and .ret==0')" -eq 1
+check "gvisor: the host view has the gofer's unlink with its name" \
+	test "$(jq_count "$G" '.type=="unlink" and .view=="host" and (.path|endswith("moved.txt")) and .ret==0')" -eq 1
+check "gvisor: the denied connect is also in the host view (the Sentry's socket)" \
+	test "$(jq_count "$G" '.type=="connect" and .view=="host" and .addr=="127.0.0.2" and .verdict=="deny"')" -ge 1
+check "gvisor: every process record is marked with its view" \
+	test "$(jq_count "$G" '(.type|IN("exec","open","fork","exit","rename","unlink","connect")) and .view==null')" -eq 0
+check "gvisor: the workload's exit is recorded (code 3)" \
+	test "$(jq_count "$G" '.type=="exit" and .view=="sandbox" and .pid==1 and .code==3')" -eq 1
+check "gvisor: session_end: exit status 3" test "$(jq_count "$G" '.type=="session_end" and .exit_status==3')" -eq 1
+check "gvisor: no loss in a quiet session" test "$(jq_count "$G" '.type=="loss"')" -eq 0
+
+P2=$T/peer.json
+check "sink: the forged Sentry's good message is recorded" \
+	test "$(jq_count "$P2" '.type=="open" and .view=="sandbox" and .path=="/peer/file"')" -eq 2
+check "sink: another container's message is rejected, not recorded" \
+	test "$(jq_count "$P2" '.path=="/forged"')" -eq 0
+check "sink: undecodable and foreign messages are loss records (malformed)" \
+	test "$(jq_count "$P2" '.type=="loss" and .kind=="open" and .reason=="malformed" and .count==2')" -eq 1
+check "sink: the oversized message is a loss record" \
+	test "$(jq_count "$P2" '.type=="loss" and .kind=="exec" and .reason=="oversized" and .count==1')" -eq 1
+check "sink: the Sentry's own drops are a loss record" \
+	test "$(jq_count "$P2" '.type=="loss" and .reason=="sentry_dropped" and .count==7')" -eq 1
+check "sink: the session beside it lost nothing" \
+	test "$(jq_count "$T/busy.json" '.type=="loss"')" -eq 0 -a \
+	"$(jq_count "$T/busy.json" '.type=="open" and .view=="sandbox" and .path=="/mnt/input.txt"')" -eq 20
+
+# nothing of runsc stays: state, processes, mounts, the session cgroup
+# left_behind NAME: what of session NAME's runsc remains, if anything
+left_behind() {
+	local cid cg
+	cid=$(jq -r 'select(.type=="session_start") | .container' "$T/$1.json")
+	cg=$(jq -r 'select(.type=="session_start") | .cgroup' "$T/$1.json")
+	[ -n "$cid" ] || { echo "no container in $1's session_start"; return; }
+	[ -e "$STATE/$cid" ] && echo "state $STATE/$cid"
+	pgrep -f -- "$cid" >/dev/null && echo "processes: $(pgrep -af -- "$cid")"
+	grep -F -- "$cid" /proc/self/mountinfo
+	[ -d "$cg" ] && echo "cgroup $cg"
+}
+nothing_left() {
+	local what
+	what=$(left_behind "$1")
+	[ -z "$what" ] || diag "$what"
+	[ -z "$what" ]
+}
+
+start_daemon || { not_ok "sandtraild restarts"; exit 1; }
+run stop gvisor -- sleep 60 &
+RUNPID=$!
+for _ in $(seq 100); do [ -s "$T/stop.id" ] && break; sleep 0.1; done
+check "sandtrail stop ends a gvisor session" "$SANDTRAIL" stop "$(cat "$T/stop.id")"
+wait $RUNPID
+check "a stopped gvisor session ends with 137" test $? -eq 137
+
+run killed gvisor -- sleep 60 &
+RUNPID=$!
+for _ in $(seq 100); do [ -s "$T/killed.id" ] && break; sleep 0.1; done
+CG=$("$SANDTRAIL" ps | awk -v id="$(cat "$T/killed.id")" '$1 == id { print $NF }')
+SENTRY=
+for _ in $(seq 100); do
+	for pid in $(cat "$CG/cgroup.procs" 2>/dev/null); do
+		grep -qa -- '^boot$' <(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null) && SENTRY=$pid
+	done
+	[ -n "$SENTRY" ] && break
+	sleep 0.1
+done
+check "the gvisor session's Sentry runs in the session cgroup" test -n "$SENTRY"
+[ -n "$SENTRY" ] && kill -KILL "$SENTRY"
+wait $RUNPID
+check "a session whose Sentry was killed ends (non-zero)" test $? -ne 0
+stop_daemon
+for c in stop killed; do records $c; done
+check "session_end says stop" test "$(jq_count "$T/stop.json" '.type=="session_end" and .reason=="stop"')" -eq 1
+for c in gv busy stop killed; do
+	check "nothing of runsc is left after the $c session" nothing_left $c
+done
