@@ -27,6 +27,9 @@ struct backend_ops {
 	 * runsc's own abstract control socket stays reachable under allowlist */
 	bool no_host_unix;
 	size_t size;           /* of the backend's state, zeroed by the manager */
+	/* What of the policy the backend cannot police: -1 with a one-line
+	 * reason, before anything exists; NULL: all of it. */
+	int (*refuse)(const struct policy *p, char *err, size_t errlen);
 	/* Fields for sandtraild's watch request (the mode's own), or NULL. */
 	json_t *(*watch_fields)(void *st);
 	/* Prepares and starts the held workload; -1 with err.  pid/pidfd may

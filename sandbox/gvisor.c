@@ -239,6 +239,28 @@ static json_t *pod_json(const char *sink)
 
 /* ---- the runsc process ---- */
 
+/* runsc makes the stdio it is given non-blocking, which would make the
+ * caller's shell lose its own output on a shared pipe or terminal: runsc
+ * gets open file descriptions of its own for those (a regular file keeps
+ * its offset, and O_NONBLOCK means nothing to it). */
+static void own_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		int fl = fcntl(fd, F_GETFL), n;
+		char path[32];
+		struct stat st;
+
+		if (fl < 0 || fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = open(path, fl & (O_ACCMODE | O_APPEND));
+		if (n >= 0 && n != fd) {
+			dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
 static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go)
 {
 	char root[sizeof(g->dir) + 16], bundle[sizeof(g->dir) + 16], pod[sizeof(g->dir) + 32], b;
@@ -249,6 +271,7 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 
 	/* the manager's death ends runsc, which ends the sandbox */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	own_stdio();
 	if (read(go, &b, 1) != 1)
 		_exit(125);
 	snprintf(root, sizeof(root), "--root=%s/state", g->dir);
@@ -273,6 +296,25 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	execve(runsc_path(), argv, envp);
 	dprintf(2, "sandtrail: exec %s: %s\n", runsc_path(), strerror(errno));
 	_exit(125);
+}
+
+/* What the policy asks that a gvisor session could not police. */
+static int gv_refuse(const struct policy *p, char *err, size_t errlen)
+{
+	/* the sandbox's processes are the Sentry's tasks, not host tasks:
+	 * the host's pids limit would count runsc's threads instead */
+	if (p->pids) {
+		snprintf(err, errlen, "--pids-limit: gvisor mode cannot police it (the sandbox's processes are not "
+			 "host processes; runsc's own threads are)");
+		return -1;
+	}
+	/* the workload's syscalls never reach the host kernel's filters */
+	if (p->seccomp) {
+		snprintf(err, errlen, "--security-opt seccomp=%s: gvisor mode does not apply seccomp profiles "
+			 "(the Sentry serves the sandbox's syscalls)", p->seccomp);
+		return -1;
+	}
+	return 0;
 }
 
 /* The container id, made at first use: the watch request names it. */
@@ -434,6 +476,7 @@ static void gv_release(void *st)
 const struct backend_ops gvisor_backend = {
 	.mode = "gvisor",
 	.no_host_unix = true,
+	.refuse = gv_refuse,
 	.size = sizeof(struct gvisor),
 	.watch_fields = gv_watch_fields,
 	.start = gv_start,

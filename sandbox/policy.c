@@ -15,6 +15,7 @@
 #include "escape.h"
 #include "labels.h"
 #include "collector/collector.h"
+#include "backend.h"
 #include "policy.h"
 
 static const char *const cap_names[] = {
@@ -56,6 +57,7 @@ void policy_init(struct policy *p)
 	p->uid = POLICY_DEFAULT_ID;
 	p->gid = POLICY_DEFAULT_ID;
 	p->network = POLICY_NET_NONE;
+	p->mode = hardened_backend.mode;
 	p->labels = json_object();
 }
 
@@ -1099,9 +1101,12 @@ static int load_object(struct loader *l, const json_t *root)
 			return lfail(l, "expected 1");
 	}
 	if ((v = json_object_get(root, "mode"))) {
+		const struct backend_ops *b = json_is_string(v) ? backend_find(json_string_value(v)) : NULL;
+
 		at(l, "mode");
-		if (!json_is_string(v) || strcmp(json_string_value(v), "hardened"))
-			return lfail(l, "expected \"hardened\"");
+		if (!b)
+			return lfail(l, "expected \"hardened\" or \"gvisor\"");
+		l->p->mode = b->mode;
 	}
 	if ((v = json_object_get(root, "user"))) {
 		at(l, "user");
@@ -1415,7 +1420,7 @@ json_t *policy_to_json(const struct policy *p)
 	if (p->timeout_ms)
 		json_object_set_new(res, "timeout", json_integer((json_int_t)p->timeout_ms));
 	json_object_set_new(j, "version", json_integer(1));
-	json_object_set_new(j, "mode", json_string("hardened"));
+	json_object_set_new(j, "mode", json_string(p->mode));
 	json_object_set_new(j, "user", json_string(user));
 	if (p->volume_owner_set) {
 		snprintf(user, sizeof(user), "%u:%u", (unsigned)p->volume_uid, (unsigned)p->volume_gid);

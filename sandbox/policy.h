@@ -53,6 +53,7 @@ struct policy {
 	char *hostname;
 	char *workdir;
 	char *seccomp;  /* profile file; NULL: the built-in default profile */
+	const char *mode;     /* the backend's name (backend.h): hardened, gvisor */
 	enum policy_network network;
 	size_t nmounts, nallow, nenv, nsecrets;
 	struct policy_mount mounts[POLICY_MOUNTS_MAX];

@@ -88,11 +88,11 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 {
 	switch (c) {
 	case OPT_MODE:
-		so->backend = backend_find(arg);
-		if (!so->backend) {
+		if (!backend_find(arg)) {
 			snprintf(err, errlen, "'%s': expected hardened or gvisor", arg);
 			return -1;
 		}
+		p->mode = backend_find(arg)->mode;
 		return 0;
 	case 'u': return policy_set_user(p, arg, err, errlen);
 	case OPT_ROOTFS: return policy_set_path(&p->rootfs, arg, err, errlen);
@@ -159,7 +159,7 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 int cmd_run(int argc, char **argv)
 {
 	struct policy p;
-	struct manager_opts so = { .p = &p, .backend = &hardened_backend };
+	struct manager_opts so = { .p = &p };
 	json_t *labels = json_object();
 	const char *policy_file = NULL, *sock = NULL;
 	char err[1024];
@@ -208,6 +208,7 @@ int cmd_run(int argc, char **argv)
 	}
 	so.socket = control_socket_path(sock);
 	so.argv = argv + optind;
+	so.backend = backend_find(p.mode);
 	rc = manager_run(&so);
 out:
 	json_decref(labels);

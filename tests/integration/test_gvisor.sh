@@ -46,6 +46,21 @@ check "gvisor: the connect off the list failed with EPERM" grep -q '^denied=refu
 	diag "$(cat "$T/gv.out")"
 check "gvisor: the session id is printed" grep -q "^sandtrail: session $(cat "$T/gv.id")\$" "$T/gv.err"
 
+# what the mode cannot police, it refuses, before anything exists
+"$SANDTRAIL" run --mode gvisor --pids-limit 50 -- touch "$WS/ran" 2>"$T/refused.err"
+check "gvisor: --pids-limit is refused (125, one line)" test $? -eq 125 -a "$(wc -l <"$T/refused.err")" -eq 1 -a ! -e "$WS/ran"
+check "gvisor: the refusal says why" grep -q 'gvisor mode cannot police it' "$T/refused.err"
+echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}' >"$T/prof.json"
+"$SANDTRAIL" run --mode gvisor --security-opt seccomp="$T/prof.json" -- true 2>"$T/refused.err"
+check "gvisor: a seccomp profile it would not apply is refused" test $? -eq 125
+echo '{"mode": "gvisor"}' >"$T/policy.json"
+"$SANDTRAIL" run --no-audit --policy "$T/policy.json" -- uname -r >"$T/policy.out" 2>/dev/null
+check "a policy file can ask for gvisor mode (the Sentry's kernel answers)" \
+	test -s "$T/policy.out" -a "$(cat "$T/policy.out")" != "$(uname -r)"
+# runsc makes the stdio it gets non-blocking: the caller's pipe must stay as it was
+flags=$( ("$SANDTRAIL" run --mode gvisor --no-audit -- true 2>/dev/null; awk '/^flags/ { print $2 }' /proc/self/fdinfo/1) | cat)
+check "gvisor: the caller's stdout pipe is left blocking" test $((0$flags & 04000)) -eq 0
+
 # a forged Sentry beside a real session: refused input is recorded, the other session is untouched
 PEER_CG=$(mk_cgroup peer)
 "$HELPERS/gvisor_peer" "$SANDTRAIL_SOCKET" "$PEER_CG" peer-cid /peer/file 7 >"$T/peer.id" 2>"$T/peer.err" &
