@@ -129,7 +129,7 @@ $(BUILD)/sandtrail: $(BUILD)/obj/tools/sandtrail.o $(BUILD)/libsandtrail.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%) \
 	     $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit-san/%)
-HELPER_SRCS := $(wildcard tests/integration/helpers/*.c)
+HELPER_SRCS := $(filter-out %.bpf.c,$(wildcard tests/integration/helpers/*.c))
 HELPER_BINS := $(HELPER_SRCS:tests/integration/helpers/%.c=$(BUILD)/tests/helpers/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
@@ -145,10 +145,22 @@ $(BUILD)/tests/unit-san/%: tests/unit/%.c $(BUILD)/libsandtrail-san.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka -lpthread
 
+# a helper with a kernel side of its own (helpers/NAME.bpf.c) includes its skeleton
+$(BUILD)/tests/helpers/%.bpf.o: tests/integration/helpers/%.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/helpers/%.skel.h: $(BUILD)/tests/helpers/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/tests/helpers/forge_event: $(BUILD)/tests/helpers/forge_event.skel.h
+
 $(BUILD)/tests/helpers/%: tests/integration/helpers/%.c $(BUILD)/libsandtrail.a
 	$(call msg,HELPER,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lpthread
+	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/tests/helpers $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
 
 $(BUILD)/fuzzobj/%.o: %.c $(GENERATED)
 	$(call msg,CC-FUZZ,$@)

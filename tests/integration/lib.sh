@@ -37,6 +37,9 @@ _on_exit() {
 trap _on_exit EXIT
 trap 'exit 130' INT TERM
 
+# plan N: the number of results this test will print (TAP's 1..N), said
+# first; the runner fails a test that prints fewer or more
+plan() { echo "1..$1"; }
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; }
 # check NAME CMD...: one TAP line for CMD's status, which it returns, so
@@ -51,16 +54,50 @@ check() {
 		return 1
 	fi
 }
+# skip NAME REASON: a check this host cannot run, counted as skipped
+skip() { echo "ok - $1 # SKIP $2"; }
 # diag TEXT...: shown by the runner when the test fails
 diag() { printf '# %s\n' "$@"; }
 
-# wait_for SECONDS CMD...: polls CMD until it succeeds (the record, the ack,
-# the file it waits for is there); fails when SECONDS passed without it.
+# none FILE FILTER: FILE holds records (the command that wrote it worked)
+# and none of them matches the jq FILTER
+none() {
+	local hits
+	[ -s "$1" ] || { diag "$1 is empty: nothing to look for $2 in"; return 1; }
+	hits=$(jq -c "select($2)" "$1") || { diag "$1 does not parse as JSON lines"; return 1; }
+	[ -z "$hits" ] || { diag "$(grep -c . <<<"$hits") records match $2: $(head -n 1 <<<"$hits")"; return 1; }
+}
+
+# lacks PATTERN CMD...: CMD succeeds and no line of its output matches the
+# extended regex PATTERN (a failed command proves no absence)
+lacks() {
+	local pat=$1 out rc
+	shift
+	out=$("$@")
+	rc=$?
+	[ $rc -eq 0 ] || { diag "$*: exit $rc"; return 1; }
+	! grep -qE -- "$pat" <<<"$out" || { diag "$*: prints $(grep -E -- "$pat" <<<"$out" | head -n 1)"; return 1; }
+}
+
+# links_on_cgroup ID: how many BPF links are attached to the cgroup of that
+# id (no number when bpftool fails)
+links_on_cgroup() {
+	local links
+	links=$(bpftool link show -j) || return 1
+	jq "[.[] | select(.cgroup_id == $1)] | length" <<<"$links"
+}
+
+# wait_for SECONDS CMD...: polls CMD, quietly, until it succeeds (the record,
+# the ack, the file it waits for is there); when SECONDS passed without it,
+# a last try says why it fails.
 wait_for() {
 	local end=$((SECONDS + $1))
 	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
+	until "$@" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $end ]; then
+			"$@"
+			return
+		fi
 		sleep 0.05
 	done
 }
@@ -134,3 +171,20 @@ replay_json() {
 
 # jq_count FILE FILTER: how many records of FILE match the jq FILTER.
 jq_count() { jq -c "select($2)" "$1" | wc -l; }
+
+# attach_type_names: the attach types of the links in `bpftool link show -j`
+# (stdin), one name a line, sorted.  A bpftool older than the kernel prints
+# the newer types by number: the kernel's BTF names them then.
+attach_type_names() {
+	local names
+	names=$(bpftool btf dump file /sys/kernel/btf/vmlinux format raw 2>/dev/null | awk -F"[' =\t]+" '
+		/ENUM .bpf_attach_type/ { on = 1; next }
+		on && /^\[/ { exit }
+		on { print $4, tolower(substr($2, 5)) }')
+	jq -r '.[] | .attach_type' | while read -r t; do
+		case $t in
+		*[!0-9]*) echo "$t" ;;
+		*) awk -v n="$t" '$1 == n { print $2; f = 1 } END { if (!f) print "unknown-" n }' <<<"$names" ;;
+		esac
+	done | sort
+}

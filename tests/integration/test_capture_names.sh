@@ -4,6 +4,7 @@
 # out escaped, never raw; paths and argv longer than the kernel side keeps
 # are flagged as truncated, and a path just under PATH_MAX is kept whole.
 source "$(dirname "$0")/lib.sh"
+plan 17
 
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 cg=$(mk_cgroup names)

@@ -4,6 +4,7 @@
 # sandtrail ps; every sealed record reaches the file once, in order, across
 # rotation and a clean restart; after SIGKILL mid-shipping nothing is lost.
 source "$(dirname "$0")/lib.sh"
+plan 28
 
 PUB=$KEYDIR/signing.pub
 OUT=$T/out

@@ -6,6 +6,7 @@
 # broken Sentry is refused and recorded while other sessions go on; nothing
 # of runsc is left behind, after an exit, a stop or a killed sandbox.
 source "$(dirname "$0")/lib.sh"
+plan 35
 
 command -v runsc >/dev/null || { not_ok "runsc is installed (make deps)"; exit 1; }
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -105,17 +106,17 @@ check "gvisor: the host view has the gofer's unlink with its name" \
 check "gvisor: the denied connect is also in the host view (the Sentry's socket)" \
 	test "$(jq_count "$G" '.type=="connect" and .view=="host" and .addr=="127.0.0.2" and .verdict=="deny"')" -ge 1
 check "gvisor: every process record is marked with its view" \
-	test "$(jq_count "$G" '(.type|IN("exec","open","fork","exit","rename","unlink","connect")) and .view==null')" -eq 0
+	none "$G" '(.type|IN("exec","open","fork","exit","rename","unlink","connect")) and .view==null'
 check "gvisor: the workload's exit is recorded (code 3)" \
 	test "$(jq_count "$G" '.type=="exit" and .view=="sandbox" and .pid==1 and .code==3')" -eq 1
 check "gvisor: session_end: exit status 3" test "$(jq_count "$G" '.type=="session_end" and .exit_status==3')" -eq 1
-check "gvisor: no loss in a quiet session" test "$(jq_count "$G" '.type=="loss"')" -eq 0
+check "gvisor: no loss in a quiet session" none "$G" '.type=="loss"'
 
 P2=$T/peer.json
 check "sink: the forged Sentry's good message is recorded" \
 	test "$(jq_count "$P2" '.type=="open" and .view=="sandbox" and .path=="/peer/file"')" -eq 2
 check "sink: another container's message is rejected, not recorded" \
-	test "$(jq_count "$P2" '.path=="/forged"')" -eq 0
+	none "$P2" '.path=="/forged"'
 check "sink: undecodable and foreign messages are loss records (malformed)" \
 	test "$(jq_count "$P2" '.type=="loss" and .kind=="open" and .reason=="malformed" and .count==2')" -eq 1
 check "sink: the oversized message is a loss record" \

@@ -6,6 +6,7 @@
 # paths) and the journal is read back through `sandtrail replay`, JSON and
 # text: each field holds [secret:NAME], and no rendered byte holds a secret.
 source "$(dirname "$0")/lib.sh"
+plan 53
 
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 
@@ -72,7 +73,7 @@ for i in 0 1 2; do
 	check "$n: the failed open holds the mark" has '.type=="open" and .requested=="/nonexistent/'"$m"'" and .ret<0'
 	check "$n: the text timeline shows the mark" grep -qF "$m" "$T/text"
 	for f in json text all list; do
-		check "$n: no byte of replay's $f output holds the secret" bash -c '! grep -qF -- "$1" "$2"' _ "$v" "$T/$f"
+		check "$n: no byte of replay's $f output holds the secret" bash -c '[ -s "$2" ] && ! grep -qF -- "$1" "$2"' _ "$v" "$T/$f"
 	done
 	# in case a renderer escaped some byte of it: every string, decoded
 	check "$n: no string of any JSON record holds the secret" \

@@ -4,6 +4,7 @@
 # fields, filters, the session list, the text timeline, --follow, errors),
 # then against a real watched session recorded by sandtraild.
 source "$(dirname "$0")/lib.sh"
+plan 61
 
 FIXTURE=$HELPERS/replay_fixture
 SID=00112233aabbccdd
@@ -38,7 +39,7 @@ replay --session $SID --format json >"$OUT" 2>"$ERR"
 check "json: exit 0" test $? -eq 0
 check "json: every line parses, one per record" \
 	bash -c '[ "$(jq -c . <"$1" | wc -l)" -eq 17 ] && [ "$(wc -l <"$1")" -eq 17 ]' _ "$OUT"
-check "json: seq comes first" bash -c '! grep -v "^{\"seq\":" "$1"' _ "$OUT"
+check "json: seq comes first" bash -c '[ -s "$1" ] && ! grep -v "^{\"seq\":" "$1"' _ "$OUT"
 check "json: contract fields on every record" \
 	test "$(jq_count "$OUT" '(.seq|type)!="number" or (.session!="'$SID'") or (.type|type)!="string" or
 		(.ts|test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$")|not)')" -eq 0
@@ -60,8 +61,8 @@ check "json: hostile path is escaped" \
 check "json: hostile argv is escaped" \
 	test "$(jq -r 'select(.type=="exec" and .pid==102) | .argv[2]' "$OUT")" = 'a\nb\xc3('
 check "json: no raw control byte in the output" bash -c '! LC_ALL=C grep -q "[[:cntrl:]]" "$1"' _ "$OUT"
-check "json: sealed is true on every record" test "$(jq_count "$OUT" ".sealed!=true")" -eq 0
-check "json: nothing tampered" test "$(jq_count "$OUT" 'has("tampered")')" -eq 0
+check "json: sealed is true on every record" none "$OUT" ".sealed!=true"
+check "json: nothing tampered" none "$OUT" 'has("tampered")'
 
 # ---- filters ----
 replay --session $SID --format json --type exec >"$OUT" 2>/dev/null
@@ -113,20 +114,20 @@ check "text: unverified records are marked and named" \
 script -qec "$SANDTRAIL replay --journal $FIXJ ${PUB[*]} --session $SID" /dev/null >"$OUT" 2>&1
 check "text: colour on a terminal" grep -q $'\033\\[' "$OUT"
 NO_COLOR=1 script -qec "$SANDTRAIL replay --journal $FIXJ ${PUB[*]} --session $SID" /dev/null >"$OUT" 2>&1
-check "text: no colour with NO_COLOR" bash -c '! grep -q $'"'"'\033\\['"'"' "$1"' _ "$OUT"
+check "text: no colour with NO_COLOR" bash -c '[ -s "$1" ] && ! grep -q $'"'"'\033\\['"'"' "$1"' _ "$OUT"
 
 # ---- --follow ----
 "$FIXTURE" "${KEY[@]}" "$FIXJ" start $LIVE
 replay --session $LIVE --format json --follow >"$T/follow" 2>/dev/null &
 FOLLOW=$!
 defer "kill $FOLLOW"
-sleep 0.5
+# it has read what is there (the session_start) before the next record comes
+check "--follow prints the records already there" wait_for 10 grep -q '"session_start"' "$T/follow"
 "$FIXTURE" "${KEY[@]}" "$FIXJ" append $LIVE exec
-wait_for() { for _ in $(seq 100); do eval "$1" && return 0; sleep 0.1; done; return 1; }
-check "--follow prints a record appended after it started" \
-	wait_for '[ "$(jq -c "select(.type==\"exec\" and .filename==\"/bin/appended\")" "$T/follow" 2>/dev/null)" != "" ]'
+appended() { [ "$(jq -c 'select(.type=="exec" and .filename=="/bin/appended")' "$T/follow" 2>/dev/null)" != "" ]; }
+check "--follow prints a record appended after it started" wait_for 10 appended
 "$FIXTURE" "${KEY[@]}" "$FIXJ" append $LIVE session_end
-check "--follow --session ends with the session" wait_for '! kill -0 $FOLLOW 2>/dev/null'
+check "--follow --session ends with the session" wait_for 10 bash -c "! kill -0 $FOLLOW 2>/dev/null"
 wait $FOLLOW
 check "--follow exits 0 and printed three records" \
 	bash -c '[ $1 -eq 0 ] && [ "$(jq -c . "$2" | wc -l)" -eq 3 ]' _ $? "$T/follow"
@@ -143,12 +144,19 @@ check "--session not an id: one-line error, exit 2" one_line_error 2 replay --se
 check "--since 10s without --session: exit 2" one_line_error 2 replay --since 10s
 check "--pid without --session or --all: exit 2" one_line_error 2 replay --pid 5
 check "unknown session: one-line error, exit 1" one_line_error 1 replay --session 0123456789abcdef
-if [ ! -e /etc/sandtrail/signing.pub ]; then
-	"$SANDTRAIL" replay --journal "$FIXJ" --session $SID --format json >"$OUT" 2>"$ERR"
-	check "no default public key: replay works, everything unverified" \
-		bash -c '[ $1 -eq 0 ] && [ "$(jq -c "select(.sealed)" "$2")" = "" ] && grep -q "seals not checked" "$3" && [ "$(wc -l <"$3")" -eq 2 ]' \
-		_ $? "$OUT" "$ERR"
-fi
+# run as on a host without the default key: where /etc/sandtrail exists, a
+# private tmpfs hides it from this replay
+no_default_key() {
+	if [ -e /etc/sandtrail ]; then
+		unshare --mount --propagation private sh -c 'mount -t tmpfs none /etc/sandtrail && exec "$@"' _ "$@"
+	else
+		"$@"
+	fi
+}
+no_default_key "$SANDTRAIL" replay --journal "$FIXJ" --session $SID --format json >"$OUT" 2>"$ERR"
+check "no default public key: replay works, everything unverified" \
+	bash -c '[ $1 -eq 0 ] && [ -s "$2" ] && [ "$(jq -c "select(.sealed)" "$2")" = "" ] && grep -q "seals not checked" "$3" && [ "$(wc -l <"$3")" -eq 2 ]' \
+	_ $? "$OUT" "$ERR"
 
 # ---- streaming: many records, all of them, in order ----
 BULK=$T/bulk
@@ -189,7 +197,7 @@ check "real session: rename, unlink and the failed open are there" \
 		[ "$(jq -c "select(.type==\"open\" and .path==\"/nonexistent\" and .error==\"ENOENT\")" "$1")" != "" ]' _ "$OUT"
 check "real session: the shell's exit code" \
 	test "$(jq_count "$OUT" '.type=="exit" and .pid=='"${shell:-0}"' and .code==3')" -eq 1
-check "real session: a cleanly stopped journal is sealed" test "$(jq_count "$OUT" '.sealed!=true')" -eq 0
+check "real session: a cleanly stopped journal is sealed" none "$OUT" '.sealed!=true'
 "$SANDTRAIL" replay --journal "$JOURNAL" "${LIVEPUB[@]}" --session "$id" >"$OUT" 2>/dev/null
 check "real session text: the shell's children are indented below it" \
 	bash -c '[ "$(indent_of "$1" "exec /bin/true /bin/true a \"b c\"")" -eq $(( $(indent_of "$1" "'"$shell"' sh  create") + 2 )) ]' _ "$OUT"

@@ -4,6 +4,7 @@
 # sealed (written only, with --fsync none).  The same for `sandtrail unwatch`.
 # Seals are 5 s apart here: the end of a session must not wait for the next.
 source "$(dirname "$0")/lib.sh"
+plan 6
 
 start_daemon --seal-ms 5000 || { not_ok "sandtraild starts"; exit 1; }
 

@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # Fail closed: no collector -> exit 125 and nothing ran; bad flags and
 # policies -> one line naming the flag or field, exit 125, nothing left behind.
+# "Nothing left behind" compares the mount table before and after: in a mount
+# namespace of our own (a copy of the host's that no longer follows it), so
+# that mounts made meanwhile by others on the machine do not count, while a
+# mount leaked by `sandtrail run`, started from here, would.
+[ -n "${ST_PRIVATE_MNTNS:-}" ] || exec env ST_PRIVATE_MNTNS=1 unshare --mount --propagation private bash "$0" "$@"
 source "$(dirname "$0")/lib.sh"
+plan 26
 
 MARK=$T/ran
 mkdir -p "$T/ws"
 chown 4242:4242 "$T/ws"
 snapshot() {
 	{
-		awk '{print $5}' /proc/self/mountinfo | sort
-		find "$(cg2_root)/sandtrail" /sys/fs/cgroup/{memory,pids,cpu}/sandtrail -maxdepth 1 -type d -name 'run-*' 2>/dev/null | sort
-	} >"$1"
+		awk '{print $5}' /proc/self/mountinfo
+		find "$(cg2_root)/sandtrail" /sys/fs/cgroup/{memory,pids,cpu}/sandtrail -maxdepth 1 -type d -name 'run-*' 2>/dev/null
+	} | LC_ALL=C sort >"$1"
+}
+# stays_empty CG: CG is there and holds no process for a while (another's
+# session cgroup is empty only between its mkdir and its first process)
+stays_empty() {
+	! wait_for 3 bash -c '[ ! -d "$1" ] || [ -n "$(cat "$1/cgroup.procs" 2>/dev/null)" ]' _ "$1"
 }
 # left_behind BEFORE AFTER: mounts and session cgroups that appeared and hold
 # no process (others' sessions come and go on a shared machine; ours, had
 # it leaked, would be empty)
 left_behind() {
 	local e
-	comm -13 "$1" "$2" | while read -r e; do
+	LC_ALL=C comm -13 "$1" "$2" | while read -r e; do
 		case $e in
-		*/run-*) [ -d "$e" ] && [ -z "$(cat "$e/cgroup.procs" 2>/dev/null)" ] && echo "$e" ;;
+		*/run-*) stays_empty "$e" && echo "$e" ;;
 		*) echo "$e" ;;
 		esac
 	done

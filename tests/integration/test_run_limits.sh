@@ -2,6 +2,7 @@
 # Resource limits, timeout, exit status and signal propagation of
 # `sandtrail run` (unrecorded; the session_end records are in test_run_audit.sh).
 source "$(dirname "$0")/lib.sh"
+plan 12
 
 P=$HELPERS/sbx_probe
 run() { "$SANDTRAIL" run --no-audit "${HV[@]}" "$@" 2>"$T/run.err"; }
@@ -13,13 +14,11 @@ rc=$?
 check "a memory hog is OOM-killed (137)" test $rc -eq 137
 check "the OOM kill is reported as such" grep -q 'ran out of memory' "$T/run.err"
 check "within the limit the same program survives" test "$(run -m 256m -- "$P" memhog 64)" = survived
-start=$(date +%s%N)
+# sleep 30 ends with 0: a 137 with the timeout's message is the timeout
 run --timeout 1 -- sleep 30
 rc=$?
-took=$(( ($(date +%s%N) - start) / 1000000 ))
 check "--timeout ends the session (137)" test $rc -eq 137
 check "--timeout is reported" grep -q 'timed out after 1000 ms' "$T/run.err"
-check "--timeout ends it in time" test $took -lt 5000 || diag "took ${took} ms"
 run --timeout 1 -- sh -c 'sleep 30 & sleep 30 & wait'
 check "--timeout kills the whole session" test $? -eq 137
 # the quota of the session's cgroup, read on the host (the sandbox has no

@@ -54,6 +54,7 @@ else
 	done
 fi
 [ ${#muts[@]} -gt 0 ] || { echo "mutations: none selected" >&2; exit 2; }
+echo "1..${#muts[@]}"
 
 # targets TEST...: what make must build for these tests (see tests/run.sh for the names)
 targets() {

@@ -44,6 +44,7 @@ static void test_defaults_are_the_documented_paths(void **state)
 	assert_string_equal(cfg.socket, "/run/sandtrail/control.sock");
 	assert_string_equal(cfg.key, "/etc/sandtrail/signing.key");
 	assert_int_equal(cfg.ringbuf_size, 16u << 20);
+	assert_int_equal(cfg.pending_max, 65536);
 	assert_false(cfg.create_key);
 	daemon_config_free(&cfg);
 }
@@ -69,6 +70,7 @@ static void test_bad_values_are_refused(void **state)
 	char *size[] = { "sandtraild", "--ringbuf-size", "3000", NULL };
 	char *fsync_[] = { "sandtraild", "--fsync", "sometimes", NULL };
 	char *num[] = { "sandtraild", "--seal-ms", "12x", NULL };
+	char *pending[] = { "sandtraild", "--pending-max", "0", NULL };
 	char *file[] = { "sandtraild", "--config", config_path, NULL };
 
 	assert_int_equal(load(&cfg, 3, size), -1);
@@ -76,6 +78,8 @@ static void test_bad_values_are_refused(void **state)
 	assert_int_equal(load(&cfg, 3, fsync_), -1);
 	daemon_config_free(&cfg);
 	assert_int_equal(load(&cfg, 3, num), -1);
+	daemon_config_free(&cfg);
+	assert_int_equal(load(&cfg, 3, pending), -1);
 	daemon_config_free(&cfg);
 	assert_int_equal(write_config("{\"jornal\": \"/x\"}"), 0);
 	assert_int_equal(load(&cfg, 3, file), -1);

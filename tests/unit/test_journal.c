@@ -155,14 +155,23 @@ static void test_journal_reader_without_key_reports_unsealed(void **state)
 	struct journal_reader *r;
 	struct journal_entry e;
 	struct journal *j;
+	unsigned records = 0, seals = 0;
 
 	assert_int_equal(journal_open(&j, &f->cfg), 0);
 	append_records(j, 0, 10);
 	assert_int_equal(journal_close(j), 0);
 	assert_int_equal(journal_reader_open(&r, f->dir, NULL), 0);
-	while (journal_reader_next(r, &e) == 1)
+	while (journal_reader_next(r, &e) == 1) {
 		assert_int_equal(e.seal, JOURNAL_UNSEALED);
+		if (is_type(&e, "seal"))
+			seals++;
+		else if (!is_journal_record(&e))
+			records++;
+	}
 	journal_reader_close(r);
+	/* a reader that reads nothing must not pass for one that reads unsealed */
+	assert_int_equal(records, 10);
+	assert_true(seals >= 1);
 }
 
 static void test_journal_open_without_key_is_enokey(void **state)

@@ -290,6 +290,37 @@ static void test_policy_digest_is_the_sha256_of_the_canonical_json(void **state)
 	json_decref(j);
 }
 
+/* A policy file whose digest is recorded in every session_start it started:
+ * the canonical form and its digest are pinned here, so that a change to
+ * either is a deliberate one (it breaks the comparison of sessions across
+ * versions), not a side effect.  The digest is sha256sum of the text. */
+static const char golden_policy[] =
+	"{\"version\": 1, \"user\": \"1000:1000\", \"hostname\": \"golden\", \"workdir\": \"/tmp\",\n"
+	" \"mounts\": [{\"type\": \"tmpfs\", \"dst\": \"/tmp\", \"size\": \"64m\"}],\n"
+	" \"network\": {\"mode\": \"allowlist\", \"allow\": [\"10.0.0.0/8:443\", \"[fd00::/8]:53\", \"example.com:443\"]},\n"
+	" \"resources\": {\"memory\": \"1g\", \"cpus\": 1.5, \"pids\": 10, \"timeout\": \"30s\"},\n"
+	" \"rlimits\": {\"nofile\": [10, 20]}, \"labels\": {\"team\": \"sec\", \"run\": \"42\"}, \"env\": {\"A\": \"1\"},\n"
+	" \"secrets\": [{\"name\": \"TOKEN\"}], \"capabilities\": {\"add\": [\"NET_BIND_SERVICE\"]}}\n";
+static const char golden_canonical[] =
+	"{\"capabilities\":{\"add\":[\"NET_BIND_SERVICE\"]},\"env\":{\"A\":\"1\"},\"hostname\":\"golden\",\"labels\":{\"run\":\"42\",\"team\":\"sec\"},\"mode\":\"hardened\",\"mounts\":[{\"dst\":\"/tmp\",\"ro\":false,\"size\":67108864,\"type\":\"tmpfs\"}],"
+	"\"network\":{\"allow\":[\"10.0.0.0/8:443\",\"[fd00::/8]:53\",\"example.com:443\"],\"mode\":\"allowlist\"},\"resources\":{\"cpus\":1.5,\"memory\":1073741824,\"pids\":10,\"timeout\":30000},\"rlimits\":{\"nofile\":[10,20]},\"rootfs\":null,\"seccomp\":\"default\",\"secrets\":[{\"name\":\"TOKEN\"}],\"user\":\"1000:1000\",\"version\":1,\"workdir\":\"/tmp\"}";
+static const char golden_digest[] = "sha256:17a135dc7e9107c77911e90563d7d430596ab3659cabb9c506016b276abed3de";
+
+static void test_policy_digest_of_a_fixed_policy_is_pinned(void **state)
+{
+	char *text, got[72];
+	json_t *j;
+
+	assert_int_equal(load(golden_policy), 0);
+	j = policy_to_json(&pol);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text, golden_canonical);
+	assert_int_equal(policy_digest(&pol, got), 0);
+	assert_string_equal(got, golden_digest);
+	free(text);
+	json_decref(j);
+}
+
 static void test_policy_digest_never_covers_secret_values(void **state)
 {
 	json_t *j;
@@ -321,6 +352,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_finish_adds_tmp_and_checks_network, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_canonical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_the_sha256_of_the_canonical_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_digest_of_a_fixed_policy_is_pinned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_never_covers_secret_values, setup, teardown),
 	};
 

@@ -1133,7 +1133,7 @@ int collector_run(const struct daemon_config *cfg)
 {
 	struct collector c = { .cfg = cfg, .epfd = -1, .spare_fd = -1 };
 	struct journal_config jc;
-	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size };
+	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size, .pending_max = (uint32_t)cfg->pending_max };
 	char jerr[512] = "";
 	int rc, status = 1;
 

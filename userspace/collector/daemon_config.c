@@ -31,6 +31,8 @@ static const struct opt opts[] = {
 	{ "key", OPT_STR, OFF(key), "/etc/sandtrail/signing.key", "signing key (public half beside it, .pub)" },
 	{ "create-key", OPT_BOOL, OFF(create_key), "false", "create the signing key if it does not exist" },
 	{ "ringbuf-size", OPT_SIZE, OFF(ringbuf_size), "16M", "kernel ring buffer size (power of two)" },
+	{ "pending-max", OPT_SIZE, OFF(pending_max), "65536",
+	  "threads of all sessions inside one traced syscall at once (each holds up to 8K of its strings)" },
 	{ "seal-records", OPT_SIZE, OFF(seal_records), "262144", "records between seals" },
 	{ "seal-ms", OPT_SIZE, OFF(seal_ms), "20", "milliseconds between seals (bounds the loss on a crash)" },
 	{ "segment-bytes", OPT_SIZE, OFF(segment_bytes), "64M", "journal segment size before rotation" },
@@ -255,6 +257,10 @@ int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 	}
 	if (cfg->seal_records > UINT32_MAX || cfg->seal_ms > UINT32_MAX || cfg->epoch_seals > UINT32_MAX) {
 		fprintf(stderr, "sandtraild: --seal-records, --seal-ms and --epoch-seals must be below 2^32\n");
+		return -1;
+	}
+	if (cfg->pending_max == 0 || cfg->pending_max > (1u << 22)) {
+		fprintf(stderr, "sandtraild: --pending-max: must be between 1 and %u\n", 1u << 22);
 		return -1;
 	}
 	if (cfg->ringbuf_size < 4096 || (cfg->ringbuf_size & (cfg->ringbuf_size - 1)) ||

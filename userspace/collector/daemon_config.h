@@ -14,6 +14,7 @@ struct daemon_config {
 	char *key;
 	bool create_key;
 	uint64_t ringbuf_size;
+	uint64_t pending_max;
 	uint64_t seal_records;
 	uint64_t seal_ms;
 	uint64_t segment_bytes;

@@ -330,6 +330,13 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 		rc = errno ? -errno : -EINVAL;
 		goto fail;
 	}
+	if (cfg && cfg->pending_max) {
+		struct bpf_map *pend[] = { p->skel->maps.pend_exec, p->skel->maps.pend_open, p->skel->maps.pend_unlink,
+					   p->skel->maps.pend_rename, p->skel->maps.pend_connect };
+
+		for (size_t i = 0; i < sizeof(pend) / sizeof(pend[0]); i++)
+			bpf_map__set_max_entries(pend[i], cfg->pending_max);
+	}
 	if (rb)
 		bpf_map__set_max_entries(p->skel->maps.events, rb);
 	else

@@ -11,6 +11,7 @@
 
 struct probes_config {
 	uint32_t ringbuf_bytes; /* power of two, >= page size; 0: default */
+	uint32_t pending_max;   /* entries of each syscall's enter/exit map; 0: default */
 	/* told what this kernel cannot do (optional; NULL: stderr) */
 	void (*notice)(const char *msg);
 };

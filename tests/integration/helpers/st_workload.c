@@ -3,6 +3,10 @@
  * with a result), each printing what really happened.
  *
  *   st_workload burst N PATH         waits for a line on stdin, then N opens of PATH
+ *   st_workload burst-mix N M DIR    prints its pid, waits for a line on stdin, then N times an
+ *                                    unlink of DIR/nope-unlink, a rename of DIR/nope-from and a UDP
+ *                                    connect to 127.0.0.1:9, among them M forks whose child execs
+ *                                    /bin/true as "st-mix-true"; prints N M
  *   st_workload race N A B           opens a buffer a thread flips between A and B;
  *                                    prints "ok LINK" (the fd's /proc link) or "err ERRNO" per open
  *   st_workload connect ADDR PORT    TCP connect (IPv4 or IPv6); prints "ret ERRNO"
@@ -16,7 +20,8 @@
  *   st_workload cold DIR             open, unlink and rename of paths whose pages the
  *                                    process has never touched (DIR/cold-*, all missing)
  *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
- *   st_workload free-port            prints a 127.0.0.1 port nothing listens on
+ *   st_workload hold-ports N         holds N consecutive ports on every address (bound, never
+ *                                    listened on: connects are refused) until killed; prints the first
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -55,6 +61,45 @@ static int burst(long n, const char *path)
 			close(fd);
 	}
 	printf("%ld\n", n);
+	return 0;
+}
+
+static int burst_mix(long n, long m, const char *dir)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char line[16], u[4096], from[4096], to[4096], prog[] = "/bin/true";
+	long every = m ? n / m : 0, forks = 0;
+
+	snprintf(u, sizeof(u), "%s/nope-unlink", dir);
+	snprintf(from, sizeof(from), "%s/nope-from", dir);
+	snprintf(to, sizeof(to), "%s/nope-to", dir);
+	printf("%d\n", getpid());
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	for (long i = 0; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		unlink(u);
+		rename(from, to);
+		if (fd >= 0) {
+			connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+			close(fd);
+		}
+		if (every && i % every == 0 && forks < m) {
+			/* prog on the stack: the child has it in its pages at exec */
+			pid_t pid = fork();
+
+			if (pid == 0) {
+				execl(prog, "st-mix-true", (char *)NULL);
+				_exit(127);
+			}
+			if (pid < 0 || waitpid(pid, NULL, 0) < 0)
+				return 1;
+			forks++;
+		}
+	}
+	printf("%ld %ld\n", n, forks);
 	return 0;
 }
 
@@ -226,6 +271,47 @@ static int bound(void)
 	return fd;
 }
 
+/* Ports P..P+n-1 bound on every IPv4 and IPv6 address (a dual-stack socket
+ * on [::] each) and never listened on: a connect to any of them is refused,
+ * and nothing else can take them until the holder is killed.  Prints P. */
+static int hold_ports(long n)
+{
+	for (int attempt = 0; attempt < 1000; attempt++) {
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+		socklen_t len = sizeof(sin6);
+		int fds[16], off = 0, got = 0;
+		uint16_t first;
+
+		if (n < 1 || n > 16)
+			return 2;
+		/* the kernel picks the first, the others must follow it */
+		fds[0] = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[0] < 0 || setsockopt(fds[0], IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+		    bind(fds[0], (struct sockaddr *)&sin6, len) < 0 ||
+		    getsockname(fds[0], (struct sockaddr *)&sin6, &len) < 0)
+			return 1;
+		first = ntohs(sin6.sin6_port);
+		for (got = 1; got < n && first + got <= 65535; got++) {
+			fds[got] = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			sin6.sin6_port = htons((uint16_t)(first + got));
+			if (fds[got] < 0 || setsockopt(fds[got], IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+			    bind(fds[got], (struct sockaddr *)&sin6, sizeof(sin6)) < 0) {
+				if (fds[got] >= 0)
+					close(fds[got]);
+				break;
+			}
+		}
+		if (got == n) {
+			printf("%u\n", first);
+			for (;;)
+				pause();
+		}
+		while (got--)
+			close(fds[got]);
+	}
+	return 1;
+}
+
 static int listen_loop(void)
 {
 	int fd = bound();
@@ -284,6 +370,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 4 && !strcmp(argv[1], "burst"))
 		return burst(atol(argv[2]), argv[3]);
+	if (argc == 5 && !strcmp(argv[1], "burst-mix"))
+		return burst_mix(atol(argv[2]), atol(argv[3]), argv[4]);
 	if (argc == 5 && !strcmp(argv[1], "race"))
 		return race(atol(argv[2]), argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[1], "connect"))
@@ -311,8 +399,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && !strcmp(argv[1], "listen"))
 		return listen_loop();
-	if (argc == 2 && !strcmp(argv[1], "free-port"))
-		return bound() < 0;
-	fprintf(stderr, "usage: st_workload burst|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|thread-exec|listen|free-port ...\n");
+	if (argc == 3 && !strcmp(argv[1], "hold-ports"))
+		return hold_ports(atol(argv[2]));
+	fprintf(stderr, "usage: st_workload burst|burst-mix|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|thread-exec|listen|hold-ports ...\n");
 	return 2;
 }
