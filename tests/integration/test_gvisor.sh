@@ -6,7 +6,7 @@
 # broken Sentry is refused and recorded while other sessions go on; nothing
 # of runsc is left behind, after an exit, a stop or a killed sandbox.
 source "$(dirname "$0")/lib.sh"
-plan 35
+plan 40
 
 command -v runsc >/dev/null || { not_ok "runsc is installed (make deps)"; exit 1; }
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
