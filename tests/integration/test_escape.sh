@@ -11,6 +11,8 @@ source "$(dirname "$0")/lib.sh"
 P=$HELPERS/sbx_probe
 DEFAULT_MODES="hardened"
 MODES=${ESCAPE_MODES:-$DEFAULT_MODES}
+set -- $MODES
+plan $((33 * $#))
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 
 # a profile that lets everything through, other ABIs included: the

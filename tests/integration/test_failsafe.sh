@@ -5,6 +5,7 @@
 # manager's cgroups are removed; a full disk says ENOSPC and where; an
 # exposed signing key and watches of the collector's own cgroups are refused.
 source "$(dirname "$0")/lib.sh"
+plan 42
 
 # what a session could leave on the host: mounts and its cgroups
 leftovers() { # CG: the session cgroup named in run's error or records

@@ -5,7 +5,7 @@
 # Needs sandtraild with the capture programs and the egress enforcement
 # (probes_set_netpolicy) and `sandtrail replay`.
 source "$(dirname "$0")/lib.sh"
-plan 25
+plan 28
 
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 P=$HELPERS/sbx_probe
