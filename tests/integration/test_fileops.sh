@@ -55,7 +55,7 @@ pivot_root(2): EPERM|.syscall=="pivot_root" and .path=="$D/d" and .put_old=="$D/
 EOF
 )
 count() { grep -c . <<<"$1"; }
-plan $(($(count "$COMMON") * 2 + $(count "$PRIVILEGED") + $(count "$REFUSED") + 15))
+plan $(($(count "$COMMON") * 2 + $(count "$PRIVILEGED") + $(count "$REFUSED") + 17))
 
 # records FILE D TABLE [TAG]: one check per line of TABLE
 records() {
@@ -109,10 +109,14 @@ WS=$T/ws
 mkdir -p "$WS/w"
 chown -R 4242:4242 "$WS"
 hrun() { "$SANDTRAIL" run --id-file "$T/$1.id" "${HV[@]}" -v "$WS:/work" -w /work "${@:2}" 2>"$T/$1.err"; }
-hrun h -- "$F" /work/w 4777 >"$T/h.out"
+hrun h -- sh -c '"$0" /work/w 4777; cat /etc/hostname >/dev/null; mkdir /tmp/made-here' "$F" >"$T/h.out"
 replay_json "$(cat "$T/h.id")" >"$T/h.json" 2>/dev/null
 records "$T/h.json" /work/w "$COMMON" "[hardened] "
 check "[hardened] every path absolute as the session sees it, none unresolved or cut" clean "$T/h.json"
+check "[hardened] the session's /etc/hostname, as it sees it" test \
+	"$(jq_count "$T/h.json" '.type=="open" and .path=="/etc/hostname" and .requested=="/etc/hostname" and .ret>=0')" -ge 1
+check "[hardened] its own /tmp, as it sees it" test \
+	"$(jq_count "$T/h.json" '.type=="mkdir" and .path=="/tmp/made-here" and .ret==0 and (has("setup")|not)')" = 1
 check "[hardened] no path as the host sees it" none "$T/h.json" '.comm=="st_fileops" and (tostring|contains("'"$WS"'"))'
 check "[hardened] the setuid chmod and the mount calls are refused by the seccomp filter" \
 	test "$(awk '$2 != 0 { print $1, $3 }' "$T/h.out" | paste -sd' ')" = \
