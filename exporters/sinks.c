@@ -3,9 +3,10 @@
 
 #include "sink.h"
 
-extern const struct exporter_ops exp_file_ops;
+extern const struct exporter_ops exp_elasticsearch_ops, exp_file_ops;
 
 const struct exporter_ops *const exp_sinks[] = {
+	&exp_elasticsearch_ops,
 	&exp_file_ops,
 	NULL,
 };
