@@ -198,8 +198,9 @@ static void map_connect(json_t *doc, const json_t *rec)
 	drop_empty(doc, "destination");
 }
 
-static const char *outcome(const json_t *rec, const char *type)
+const char *ecs_outcome(const json_t *rec)
 {
+	const char *type = json_string_value(json_object_get(rec, "type")) ?: "";
 	json_t *ret = json_object_get(rec, "ret");
 	const char *verdict = json_string_value(json_object_get(rec, "verdict"));
 
@@ -242,7 +243,7 @@ json_t *ecs_document(const json_t *rec, const char *original, size_t len, const 
 	else
 		json_object_set_new(ev, "type", json_pack("[s]", c->ecs_type));
 	json_object_set_new(ev, "action", json_string(type));
-	json_object_set_new(ev, "outcome", json_string(outcome(rec, type)));
+	json_object_set_new(ev, "outcome", json_string(ecs_outcome(rec)));
 	json_object_set(ev, "sequence", seq);
 	json_object_set_new(ev, "module", json_string("sandtrail"));
 	json_object_set_new(ev, "dataset", json_string("sandtrail.audit"));

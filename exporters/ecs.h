@@ -34,6 +34,9 @@ json_t *ecs_record_json(const char *journal, const struct exp_record *r, msgpack
  * rendered line (event.original).  NULL on allocation failure. */
 json_t *ecs_document(const json_t *rec, const char *original, size_t len, const char *hostname);
 
+/* event.outcome: "success", "failure" (ret < 0, a denied connect) or "unknown". */
+const char *ecs_outcome(const json_t *rec);
+
 /* "<journal>-<seq>": the record's name everywhere it is shipped (_id). */
 #define ECS_ID_LEN (32 + 1 + 20 + 1)
 void ecs_id(char out[ECS_ID_LEN], const char *journal, uint64_t seq);

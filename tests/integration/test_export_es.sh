@@ -79,7 +79,7 @@ check "the refused record is an export_error record naming the sink, the seq and
 # ECS field by field: each document against the journal's record of its seq
 jq -s -c 'map({key: (.doc.sandtrail.seq | tostring), value: .doc}) | from_entries' "$T/store.ndjson" >"$T/docs.json"
 jq -c --arg jid "$jid" --slurpfile docs "$T/docs.json" -f "$TOP/tests/integration/ecs_check.jq" "$T/journal.json" >"$T/ecs.bad"
-check "every ECS document matches its record field by field" test ! -s "$T/ecs.bad" || diag "$(head -3 "$T/ecs.bad")"
+check "every ECS document matches its record field by field" test ! -s "$T/ecs.bad" || head -3 "$T/ecs.bad" | sed "s/^/# /"
 check "among them exec, fork, exit, open, unlink, rename, connect and session records" \
 	test "$(jq -r '.doc.event.action' "$T/store.ndjson" | sort -u | grep -cxE 'exec|fork|exit|open|unlink|rename|connect|session_start|session_end')" -eq 9
 check "exec documents carry the command line" \
