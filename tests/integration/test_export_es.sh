@@ -6,7 +6,7 @@
 # until delivered; a permanent refusal becomes an export_error record; a
 # record shipped again (cursor lost) is a 409 that counts as delivered.
 source "$(dirname "$0")/lib.sh"
-plan 22
+plan 25
 
 PUB=$KEYDIR/signing.pub
 KEY=k$$secret
