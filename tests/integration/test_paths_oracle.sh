@@ -8,7 +8,7 @@
 # there, a failed open one that was not), then the result against the tree
 # after it: not against the strings the programs passed.
 source "$(dirname "$0")/lib.sh"
-plan 13
+plan 14
 
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 W=$(readlink -f "$T")/w
@@ -45,6 +45,7 @@ run_in_cgroup "$cg" env HOME="$W/home" TMPDIR="$W/tmp" PYTHONDONTWRITEBYTECODE=1
 	cc -o prog src/main.c src/util.c
 	./prog
 	./hello.sh an-arg
+	/usr/bin/python3 -c "import os; os.execve(os.open(\"/bin/true\", os.O_RDONLY), [\"true\", \"by-fd\"], {})"
 	/usr/bin/python3 - <<"PY"
 import os, threading
 
@@ -111,3 +112,5 @@ check "exec of a #! script: the interpreter's argv, the script's absolute path" 
 	'.type=="exec" and .filename=="./hello.sh" and .path=="'"$W"'/hello.sh" and .script=="'"$W"'/hello.sh" and .argv==["/bin/sh","./hello.sh","an-arg"] and .exe=="'"$(readlink -f /bin/sh)"'" and .ret==0'
 "$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$KEYDIR/signing.pub" --session "$id" >"$T/r.txt" 2>/dev/null
 check "text: the script beside the interpreter's argv" grep -qF "exec $W/hello.sh /bin/sh ./hello.sh an-arg (script $W/hello.sh)" "$T/r.txt"
+check "execveat of an fd (AT_EMPTY_PATH): the fd's file" has \
+	'.type=="exec" and .syscall=="execveat" and .filename=="" and .path=="'"$(readlink -f /bin/true)"'" and .at_flags==["AT_EMPTY_PATH"] and .argv==["true","by-fd"] and .ret==0'
