@@ -6,7 +6,7 @@
 # removed).  A disk that fills stops sandtraild with a clear error, and the
 # journal it leaves opens and verifies once there is room again.
 source "$(dirname "$0")/lib.sh"
-plan 24
+plan 25
 
 PUB=$KEYDIR/signing.pub
 jqe() { jq -e "$@" >/dev/null; }
@@ -68,7 +68,9 @@ SHIP=$T/out/ship.ndjson
 start_daemon "${OPTS[@]}" --retain-bytes 32K --export "file://$SHIP?backoff_max=200ms&cursor_interval=50ms" ||
 	{ not_ok "sandtraild starts with a sink and --retain-bytes"; exit 1; }
 for i in 1 2 3; do burst 2000; done
-check "while the sink is down, no segment is removed (the journal grows past the limit)" \
+check "while the sink is down, segments past retention wait for it, and sandtraild says so" \
+	wait_for 20 grep -q "retention in $JOURNAL: segments past retention wait for every exporter to ship them" "$T/daemon.err"
+check "... none is removed (the journal grows past the limit)" \
 	bash -c '[ "$(cat "$1"/*.stj | wc -c)" -gt $((64 * 1024)) ] && [ "$(ls "$1" | grep "\.stj$" | head -1)" = 00000000000000000000.stj ]' \
 	_ "$JOURNAL"
 mkdir -p "$T/out"

@@ -978,13 +978,16 @@ static void retain(struct collector *c)
 	if (!p.bytes && !p.age_ns)
 		return;
 	rc = journal_retain(c->journal, &p, shipped, err, sizeof(err));
-	if (rc > 0)
+	if (rc > 0) {
 		log_msg("retention: %d segment%s removed from %s", rc, rc == 1 ? "" : "s", c->cfg->journal);
+		c->retain_err[0] = 0;
+	}
 	if (rc < 0 && journal_tick(c->journal) < 0) {
 		journal_failed(c, "retention", rc);
 	} else if (rc < 0 && strcmp(err, c->retain_err)) {
 		snprintf(c->retain_err, sizeof(c->retain_err), "%s", err);
-		log_msg("retention in %s: %s (retried)", c->cfg->journal, err[0] ? err : strerror(-rc));
+		log_msg("retention in %s: %s%s", c->cfg->journal, err[0] ? err : strerror(-rc),
+			rc == -EAGAIN ? "" : " (retried)");
 	}
 }
 

@@ -80,8 +80,9 @@ struct journal_retention {
  * hold only seqs below shipped_below (UINT64_MAX: no exporter waits).  The
  * removal is first written as a `retention` record, sealed and synced, so
  * that verify accepts the cut journal (schemas/journal.md, "Retention").
- * Returns the segments removed, or -errno with a one-line reason in err (a
- * failed append or seal breaks the journal as any would). */
+ * Returns the segments removed, -EAGAIN when segments past retention wait
+ * for the exporters, or -errno with a one-line reason in err (a failed
+ * append or seal breaks the journal as any would). */
 int journal_retain(struct journal *j, const struct journal_retention *p, uint64_t shipped_below, char *err,
 		   size_t errlen);
 

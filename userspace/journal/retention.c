@@ -173,6 +173,7 @@ int journal_retain(struct journal *j, const struct journal_retention *p, uint64_
 	size_t n = 0, k = 0, nepochs;
 	const char *reason = NULL;
 	struct jf_epoch_entry *ev;
+	bool held = false;
 	int rc;
 
 	err[0] = 0;
@@ -194,10 +195,18 @@ int journal_retain(struct journal *j, const struct journal_retention *p, uint64_
 		bool over = p->bytes && total > p->bytes;
 		bool old = p->age_ns && segs[k + 1].info.created_ns + p->age_ns <= now;
 
-		if (segs[k + 1].first > shipped_below || !(over || old))
+		if (!(over || old))
 			break;
+		if (segs[k + 1].first > shipped_below) {
+			held = true;
+			break;
+		}
 		reason = over ? "retain-bytes" : "retain-days";
 		total -= segs[k].bytes;
+	}
+	if (rc == 0 && k == 0 && held) {
+		snprintf(err, errlen, "segments past retention wait for every exporter to ship them");
+		rc = -EAGAIN;
 	}
 	if (rc < 0 || k == 0)
 		goto out;
