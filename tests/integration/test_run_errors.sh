@@ -43,6 +43,8 @@ fails_cleanly() {
 		not_ok "$name"
 		diag "rc=$rc lines=$lines" "$(cat "$T/err")" "$(left_behind "$T/before" "$T/after" "$T/mkdirs")"
 	fi
+	# what it leaked is ours: the machine is left as it was
+	made_cgroups "$T/mkdirs" | while read -r cg; do rm_cgroup "$cg"; done
 }
 
 export SANDTRAIL_SOCKET=$T/no-daemon.sock
