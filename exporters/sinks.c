@@ -4,9 +4,11 @@
 #include "sink.h"
 
 extern const struct exporter_ops exp_file_ops;
+extern const struct exporter_ops exp_kafka_ops;
 
 const struct exporter_ops *const exp_sinks[] = {
 	&exp_file_ops,
+	&exp_kafka_ops,
 	NULL,
 };
 
