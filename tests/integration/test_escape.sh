@@ -55,8 +55,8 @@ for M in $MODES; do
 	o=$(SUDO_UID= "$SANDTRAIL" run --mode "$M" "${HV[@]}" --volume-owner 0 -v "$W/own:/work" -w /work -- \
 		sh -c "cp /bin/id suid; $P chmod-setuid suid" 2>"$W/run.err")
 	check "[$M] root's ownership asked in so many words: still no setuid bit" refused EPERM "$o"
-	check "[$M] no file a session made has a setuid/setgid bit on the host" test -z "$(find "$W" -perm /6000)"
-	check "[$M] nothing made under sudo belongs to host root" test -z "$(find "$W/ws" -user 0)"
+	check "[$M] no file a session made has a setuid/setgid bit on the host" lacks . find "$W" -perm /6000
+	check "[$M] nothing made under sudo belongs to host root" lacks . find "$W/ws" -user 0
 
 	# 2. sockets no network mode polices, under any profile
 	for net in "--network none" "--network allowlist --allow 127.0.0.1:9"; do
