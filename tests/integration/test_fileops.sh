@@ -21,7 +21,7 @@ mknodat(2) of a FIFO|.syscall=="mknodat" and .path=="$D/fifo" and .requested=="f
 symlink(2): link and target|.syscall=="symlink" and .type=="symlink" and .path=="$D/sl" and .target=="f" and .ret==0
 symlinkat(2): the target as given|.syscall=="symlinkat" and .path=="$D/d/sl2" and .requested=="d/sl2" and .target=="../f" and .ret==0
 link(2): both names absolute|.syscall=="link" and .type=="link" and .path=="$D/hl" and .target=="$D/f" and .ret==0
-linkat(2): both from their dirfds|.syscall=="linkat" and .path=="$D/d/hl2" and .requested=="d/hl2" and .target=="$D/f" and .target_requested=="f" and (.target_dirfd|type)=="number" and .ret==0
+linkat(2): each name from its own dirfd|.syscall=="linkat" and .path=="$D/d/hl2" and .requested=="hl2" and .target=="$D/f" and .target_requested=="f" and (.target_dirfd|type)=="number" and .dirfd!=.target_dirfd and .ret==0
 chmod(2)|.syscall=="chmod" and .type=="chmod" and .path=="$D/reg" and .mode==388 and (has("setuid")|not) and .ret==0
 fchmod(2): the fd's file|.syscall=="fchmod" and .path=="$D/f" and (.fd|type)=="number" and .mode==416 and .ret==0
 chown(2): owner and group|.syscall=="chown" and .type=="chown" and .path=="$D/f" and (.owner|type)=="number" and (.group|type)=="number" and .ret==0
@@ -36,7 +36,7 @@ removexattr(2)|.syscall=="removexattr" and .type=="removexattr" and .path=="$D/f
 fremovexattr(2)|.syscall=="fremovexattr" and .path=="$D/f" and .name=="user.st2" and .ret==0
 renameat2 RENAME_EXCHANGE|.type=="rename" and .from=="$D/reg" and .to=="$D/fifo" and .flags==["RENAME_EXCHANGE"] and .ret==0
 renameat2 RENAME_NOREPLACE onto a file: EEXIST|.type=="rename" and .from=="$D/reg" and .to=="$D/f" and .flags==["RENAME_NOREPLACE"] and .error=="EEXIST"
-an O_PATH open|.type=="open" and .path=="$D/d" and (.flags|index("O_PATH")) and .ret>=0
+an O_PATH open|.type=="open" and .path=="$D/d/e" and (.flags|index("O_PATH")) and .ret>=0
 EOF
 )
 # where the session may do them (root on the host, in a mount namespace of
@@ -55,7 +55,7 @@ pivot_root(2): EPERM|.syscall=="pivot_root" and .path=="$D/d" and .put_old=="$D/
 EOF
 )
 count() { grep -c . <<<"$1"; }
-plan $(($(count "$COMMON") * 2 + $(count "$PRIVILEGED") + $(count "$REFUSED") + 15))
+plan $(($(count "$COMMON") * 2 + $(count "$PRIVILEGED") + $(count "$REFUSED") + 17))
 
 # records FILE D TABLE [TAG]: one check per line of TABLE
 records() {
@@ -93,7 +93,7 @@ txt() { grep -qF -- "$1" "$T/w.txt" || { diag "no line has: $1"; return 1; }; }
 check "text: chmod to 4777 says setuid" txt "chmod $D/hl mode 4777 [setuid]"
 check "text: an exchange is shown as one" txt "rename $D/reg <-> $D/fifo [exchange]"
 check "text: noreplace is shown, with its failure" txt "rename $D/reg -> $D/f [noreplace] (failed: EEXIST)"
-check "text: an O_PATH open is not a read" bash -c 'grep -qF "open O_PATH $1/d" "$2" && ! grep -qE "(read|write) $1/d\$" "$2"' _ "$D" "$T/w.txt"
+check "text: an O_PATH open is not a read" bash -c 'grep -qF "open O_PATH $1/d/e" "$2" && ! grep -qE "(read|write) $1/d/e\$" "$2"' _ "$D" "$T/w.txt"
 check "text: open with O_TRUNC says it emptied the file" txt "write $D/f (O_TRUNC: emptied)"
 check "text: symlink shows link and target" txt "symlink $D/d/sl2 -> ../f"
 check "text: utimes shows the epoch" txt "utimes $D/f atime 1970-01-01T00:00:00"
@@ -109,10 +109,14 @@ WS=$T/ws
 mkdir -p "$WS/w"
 chown -R 4242:4242 "$WS"
 hrun() { "$SANDTRAIL" run --id-file "$T/$1.id" "${HV[@]}" -v "$WS:/work" -w /work "${@:2}" 2>"$T/$1.err"; }
-hrun h -- "$F" /work/w 4777 >"$T/h.out"
+hrun h -- sh -c '"$0" /work/w 4777; cat /etc/hostname >/dev/null; mkdir /tmp/made-here' "$F" >"$T/h.out"
 replay_json "$(cat "$T/h.id")" >"$T/h.json" 2>/dev/null
 records "$T/h.json" /work/w "$COMMON" "[hardened] "
 check "[hardened] every path absolute as the session sees it, none unresolved or cut" clean "$T/h.json"
+check "[hardened] the session's /etc/hostname, as it sees it" test \
+	"$(jq_count "$T/h.json" '.type=="open" and .path=="/etc/hostname" and .requested=="/etc/hostname" and .ret>=0')" -ge 1
+check "[hardened] its own /tmp, as it sees it" test \
+	"$(jq_count "$T/h.json" '.type=="mkdir" and .path=="/tmp/made-here" and .ret==0 and (has("setup")|not)')" = 1
 check "[hardened] no path as the host sees it" none "$T/h.json" '.comm=="st_fileops" and (tostring|contains("'"$WS"'"))'
 check "[hardened] the setuid chmod and the mount calls are refused by the seccomp filter" \
 	test "$(awk '$2 != 0 { print $1, $3 }' "$T/h.out" | paste -sd' ')" = \

@@ -282,7 +282,9 @@ static const char *const modes[] = { "watch", "hardened", "gvisor", "microvm" };
 static json_t *check_watch(json_t *req, const char **mode)
 {
 	json_t *labels = json_object_get(req, "labels"), *keep = json_object_get(req, "keep"), *v;
+	json_t *publish = json_object_get(req, "publish");
 	bool known = false;
+	size_t j;
 	const char *key;
 	char msg[512];
 
@@ -303,6 +305,16 @@ static json_t *check_watch(json_t *req, const char **mode)
 	}
 	if (keep && !json_is_boolean(keep))
 		return reply_error("watch: keep: expected true or false");
+	if (publish && !json_is_array(publish))
+		return reply_error("watch: publish: expected an array");
+	json_array_foreach(publish, j, v) {
+		const char *spec = json_string_value(v);
+		size_t n = spec ? strlen(spec) : 0;
+
+		/* "[IP:]HOST_PORT:PORT/PROTO", as the manager writes it */
+		if (!n || n > 64 || strspn(spec, "0123456789abcdefABCDEF.:[]/tcpu") != n)
+			return reply_error("watch: publish[%zu]: expected \"[IP:]HOST_PORT:PORT/PROTO\"", j);
+	}
 	return NULL;
 }
 
@@ -350,7 +362,7 @@ static json_t *gvisor_options(struct session *s, json_t *req)
 static void write_session_start(struct collector *c, struct session *s, json_t *req)
 {
 	const char *digest = json_string_value(json_object_get(req, "policy_digest"));
-	json_t *argv = json_object_get(req, "argv"), *a;
+	json_t *argv = json_object_get(req, "argv"), *publish = json_object_get(req, "publish"), *a;
 	size_t i;
 
 	enrich_begin(&c->rec, "session_start", s->start_ns, s);
@@ -360,6 +372,16 @@ static void write_session_start(struct collector *c, struct session *s, json_t *
 		rec_str(&c->rec, "container", s->gvisor_container);
 	if (digest)
 		rec_str(&c->rec, "policy_digest", digest);
+	if (json_array_size(publish)) {
+		/* the session's only inbound path (sandtrail run -p) */
+		rec_key(&c->rec, "published");
+		msgpack_pack_array(&c->rec.pk, json_array_size(publish));
+		json_array_foreach(publish, i, a) {
+			const char *spec = json_string_value(a); /* checked by check_watch */
+
+			msgpack_pack_str_with_body(&c->rec.pk, spec, strlen(spec));
+		}
+	}
 	if (json_array_size(argv)) {
 		rec_key(&c->rec, "argv");
 		msgpack_pack_array(&c->rec.pk, json_array_size(argv));

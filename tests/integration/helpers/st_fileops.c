@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	struct timespec ts[2] = { { 1, 0 }, { 2, 500 } };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	long setuid_mode;
-	int dfd, fd, sock;
+	int dfd, ddfd, fd, sock;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: st_fileops DIR SETUID_MODE\n");
@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 	result("symlink", syscall(SYS_symlink, "f", at("sl")));
 	result("symlinkat", syscall(SYS_symlinkat, "../f", dfd, "d/sl2"));
 	result("link", syscall(SYS_link, at("f"), at("hl")));
-	result("linkat", syscall(SYS_linkat, dfd, "f", dfd, "d/hl2", 0));
+	ddfd = open(at("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	result("linkat", syscall(SYS_linkat, dfd, "f", ddfd, "hl2", 0));
 	result("chmod", syscall(SYS_chmod, at("reg"), 0604));
 	result("chmod-setuid", syscall(SYS_fchmodat, dfd, "hl", setuid_mode));
 	result("fchmod", syscall(SYS_fchmod, fd, 0640));
@@ -91,12 +92,13 @@ int main(int argc, char **argv)
 	result("pivot_root", syscall(SYS_pivot_root, at("d"), at("d/e")));
 	result("rename-exchange", syscall(SYS_renameat2, dfd, "reg", dfd, "fifo", RENAME_EXCHANGE));
 	result("rename-noreplace", syscall(SYS_renameat2, AT_FDCWD, at("reg"), dfd, "f", RENAME_NOREPLACE));
-	result("open-path", close((int)syscall(SYS_openat, dfd, "d", O_PATH | O_CLOEXEC)));
+	result("open-path", close((int)syscall(SYS_openat, dfd, "d/e", O_PATH | O_CLOEXEC)));
 	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", at("nosock"));
 	result("connect-unix", connect(sock, (struct sockaddr *)&sun, sizeof(sun)));
 	close(sock);
 	close(fd);
+	close(ddfd);
 	close(dfd);
 	return 0;
 }
