@@ -22,7 +22,8 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libmsgpack-dev libjansson-dev libcurl4-openssl-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
-	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt librdkafka-dev kcat
+	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
+	chromium fonts-dejavu-core librdkafka-dev kcat
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
