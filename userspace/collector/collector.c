@@ -1378,11 +1378,6 @@ int collector_run(const struct daemon_config *cfg)
 		goto out;
 	}
 	c.probes_pinned = pc.pin_dir != NULL;
-	rc = recover_sessions(&c);
-	if (rc < 0) {
-		log_msg("taking over from the earlier collector: %s", strerror(-rc));
-		goto out;
-	}
 	rc = setup_limits(&c);
 	if (rc == 0)
 		rc = setup_loop(&c);
@@ -1404,6 +1399,12 @@ int collector_run(const struct daemon_config *cfg)
 	rc = open_gvisor_sink(&c);
 	if (rc < 0) {
 		log_msg("gVisor sink %s: %s", c.gvisor_path, strerror(-rc));
+		goto out;
+	}
+	/* before any request is served: a session taken over is not watched anew */
+	rc = recover_sessions(&c);
+	if (rc < 0) {
+		log_msg("taking over from the earlier collector: %s", strerror(-rc));
 		goto out;
 	}
 	log_msg("ready");
