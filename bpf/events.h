@@ -57,6 +57,8 @@ enum st_event_type {
 	ST_EV_MOUNT,
 	ST_EV_UMOUNT,
 	ST_EV_PIVOT_ROOT,
+	ST_EV_IO_URING,     /* struct st_io_uring */
+	ST_EV_ABI32,        /* struct st_abi32 */
 	ST_EV_MAX
 };
 
@@ -87,6 +89,8 @@ enum st_syscall {
 	ST_SYS_SETXATTR, ST_SYS_LSETXATTR, ST_SYS_FSETXATTR, ST_SYS_SETXATTRAT,
 	ST_SYS_REMOVEXATTR, ST_SYS_LREMOVEXATTR, ST_SYS_FREMOVEXATTR, ST_SYS_REMOVEXATTRAT,
 	ST_SYS_MOUNT, ST_SYS_UMOUNT2, ST_SYS_PIVOT_ROOT, ST_SYS_MOVE_MOUNT,
+	ST_SYS_IO_URING_SETUP,
+	ST_SYS_SOCKETCALL,  /* i386's connect through socketcall(SYS_CONNECT) */
 	ST_SYS_MAX
 };
 
@@ -96,6 +100,10 @@ enum st_syscall {
 #define ST_F_FD_1       (1u << 2) /* the first path operand is the file of an fd (f* calls, NULL path) */
 #define ST_F_TIMES_NULL (1u << 3) /* utimes: no times passed: both set to now */
 #define ST_F_ARG_FAULT  (1u << 4) /* a struct argument (times, xattr args) could not be read */
+#define ST_F_IO_URING   (1u << 5) /* an io_uring request (h.syscall: the call it stands for) */
+#define ST_F_ABI_I386   (1u << 6) /* a syscall of the i386 ABI (int 0x80, sysenter) */
+#define ST_F_ABI_X32    (1u << 7) /* a syscall of the x32 ABI (both: a successful exec of
+				   * a 64-bit image by one of them, not told apart) */
 
 /* st_hdr.strs: the state of each string, ST_S_* << 4 * i for the type's
  * string i (0: the first its fixed part lists). */
@@ -229,6 +237,7 @@ enum st_addr_source {
 	ST_ADDR_HOOK,       /* cgroup sock_addr hook: the kernel's copy */
 	ST_ADDR_SOCKET,     /* the connected socket at syscall exit */
 	ST_ADDR_USER,       /* user memory at entry (only when the kernel had none) */
+	ST_ADDR_REQUEST,    /* the kernel's copy in an io_uring request */
 };
 
 enum st_verdict {
@@ -249,6 +258,33 @@ struct st_connect {
 	__u8  source;       /* enum st_addr_source */
 	__u8  verdict;      /* enum st_verdict */
 	__u16 path_len;
+};
+
+/* An io_uring request that no other type records (the requests that stand
+ * for a syscall are that syscall's type with ST_F_IO_URING), or the ring's
+ * creation (h.syscall ST_SYS_IO_URING_SETUP: entries, setup_flags, ret the
+ * ring's fd).  strings: file (walk of the request's file at completion) */
+struct st_io_uring {
+	struct st_hdr h;
+	__s32 ret;          /* the completion's result */
+	__s32 fd;           /* the request's fd, or index of a fixed file */
+	__u32 entries;
+	__u32 setup_flags;  /* IORING_SETUP_* */
+	__u8  opcode;       /* IORING_OP_* */
+	__u8  fixed;        /* fd is a fixed file's index */
+	__u16 file_len;
+	__u32 pad;
+};
+
+/* A syscall of another ABI (h.flags: ST_F_ABI_*) that no other type
+ * records: its number in that ABI (x32: without the x32 bit), arguments
+ * and result; nothing is read from the caller's memory. */
+struct st_abi32 {
+	struct st_hdr h;
+	__s64 ret;
+	__u32 nr;
+	__u32 pad;
+	__u64 args[6];
 };
 
 /* One per CPU in a per-CPU array, indexed by event type. */

@@ -10,46 +10,11 @@
 #include <bpf/bpf_endian.h>
 
 #include "common.bpf.h"
+#include "egress.bpf.h"
 
-#define ST_AF_UNIX  1
-#define ST_AF_INET  2
-#define ST_AF_INET6 10
 #define ST_EPERM    1
-#define ST_SUN_PATH 2 /* offsetof(struct sockaddr_un, sun_path) */
-
-/* Allowed destinations of all sessions, under (session, gen, family, port). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
-	__type(key, struct st_np_key);
-	__type(value, __u8);
-} egress SEC(".maps");
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
-
-/* Reads a unix socket path of len bytes (sun_path, without the family):
- * an abstract name (leading NUL) is kept whole, a filesystem path up to its
- * NUL.  Returns the bytes kept. */
-static __always_inline __u32 read_sun_path(char *dst, const char *src, long slen, bool user)
-{
-	__u64 len = slen > ST_UNIX_PATH_MAX ? ST_UNIX_PATH_MAX : slen;
-	char first = 0;
-	long n;
-
-	if (slen <= 0)
-		return 0;
-	asm volatile("%[len] &= 0x7f" : [len] "+r"(len)); /* <= 108 already: for the verifier */
-	if (user ? bpf_probe_read_user(&first, 1, src) : bpf_probe_read_kernel(&first, 1, src))
-		return 0;
-	if (first == 0) {
-		if (user ? bpf_probe_read_user(dst, len, src) : bpf_probe_read_kernel(dst, len, src))
-			return 0;
-		return len;
-	}
-	n = user ? bpf_probe_read_user_str(dst, len + 1, src) : bpf_probe_read_kernel_str(dst, len + 1, src);
-	return n > 0 ? n - 1 : 0;
-}
 
 static __noinline int connect_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
@@ -168,31 +133,6 @@ static __always_inline __u64 sock_session(struct bpf_sock_addr *ctx)
 	return 0;
 }
 
-/* allow unless the session enforces egress and no rule takes
- * family/addr (4 or 16 bytes)/port (network order). */
-static __always_inline __u8 egress_verdict(__u64 session, __u8 family, const __u32 *addr, __u16 port)
-{
-	struct st_watch *w = bpf_map_lookup_elem(&watched, &session);
-	struct st_np_key k = {};
-
-	if (!w || !(w->enforce & ST_ENFORCE_INET))
-		return ST_VERDICT_ALLOW;
-	k.prefixlen = ST_NP_FIXED_BITS + 128;
-	__builtin_memcpy(k.session, &session, sizeof(session));
-	k.family = family;
-	k.gen = w->gen;
-	k.port = port;
-	if (family == ST_AF_INET) {
-		__builtin_memcpy(k.addr, addr, 4);
-	} else {
-		__builtin_memcpy(k.addr, addr, 16);
-	}
-	if (bpf_map_lookup_elem(&egress, &k))
-		return ST_VERDICT_ALLOW;
-	k.port = 0;
-	return bpf_map_lookup_elem(&egress, &k) ? ST_VERDICT_ALLOW : ST_VERDICT_DENY;
-}
-
 /* An attempt the connect syscall does not report: sent from here. */
 static __always_inline void emit_denied(__u64 session, __u32 sys, __u16 family, const __u32 *addr, __u16 port,
 					const char *path, __u32 plen)
@@ -241,11 +181,7 @@ static __always_inline int on_inet(struct bpf_sock_addr *ctx, __u16 family, __u3
 		addr[1] = ctx->user_ip6[1];
 		addr[2] = ctx->user_ip6[2];
 		addr[3] = ctx->user_ip6[3];
-		/* ::ffff:a.b.c.d reaches a.b.c.d: the IPv4 rules decide */
-		if (addr[0] == 0 && addr[1] == 0 && addr[2] == bpf_htonl(0xffff))
-			v = egress_verdict(session, ST_AF_INET, &addr[3], bpf_htons(port));
-		else
-			v = egress_verdict(session, ST_AF_INET6, addr, bpf_htons(port));
+		v = inet6_verdict(session, addr, bpf_htons(port));
 	}
 	pc = sys == ST_SYS_CONNECT ? bpf_map_lookup_elem(&pend_connect, &tid) : NULL;
 	if (pc) {
@@ -289,11 +225,10 @@ static __always_inline int on_unix(struct bpf_sock_addr *ctx, __u32 sys)
 	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
 	__u64 session = sock_session(ctx);
 	__u32 tid = current_tid(), len;
-	struct st_watch *w;
 	struct pend_connect *pc;
 	const char *path;
 	char first = 1;
-	__u8 v = ST_VERDICT_ALLOW;
+	__u8 v;
 
 	if (!session)
 		return 1;
@@ -301,9 +236,7 @@ static __always_inline int on_unix(struct bpf_sock_addr *ctx, __u32 sys)
 	path = (const char *)k->uaddr + ST_SUN_PATH;
 	if (len > ST_SUN_PATH)
 		bpf_probe_read_kernel(&first, 1, path);
-	w = bpf_map_lookup_elem(&watched, &session);
-	if (w && (w->enforce & ST_ENFORCE_UNIX) && first == 0)
-		v = ST_VERDICT_DENY;
+	v = unix_verdict(session, first);
 	pc = sys == ST_SYS_CONNECT ? bpf_map_lookup_elem(&pend_connect, &tid) : NULL;
 	if (pc) {
 		pc->ev.path_len = read_sun_path(pc->s, path, (long)len - ST_SUN_PATH, false);

@@ -18,6 +18,7 @@ struct backend_spec {
 	char *const *envp;
 	const struct seccomp_prog *seccomp;
 	int cgroup_fd;  /* cgroup v2 directory the workload is born in */
+	const struct netpolicy *net; /* the allowlist as resolved at start */
 	bool audited;   /* false: --no-audit, no sandtraild */
 };
 

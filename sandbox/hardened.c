@@ -112,7 +112,7 @@ static void __attribute__((noreturn)) contain(struct child *c)
 	/* loopback of the private network namespace and the UTS namespace's own
 	 * name need only the new namespaces' capabilities (CAP_NET_ADMIN,
 	 * CAP_SYS_ADMIN), not the id maps: done while the parent writes them */
-	if (p->network == POLICY_NET_NONE)
+	if (p->network != POLICY_NET_HOST)
 		step(netns_child(), "ioctl(\"lo\", SIOCSIFFLAGS, IFF_UP)");
 	step(neg_errno(sethostname(host, strlen(host))), "sethostname");
 	/* the parent writes our uid/gid maps; the id switch below needs them */
@@ -176,6 +176,7 @@ int hardened_start(struct hardened *h, const struct hardened_spec *s, char *err,
 	memset(h, 0, sizeof(*h));
 	h->pid = -1;
 	h->pidfd = h->go_fd = h->status_fd = h->report_fd = -1;
+	h->net.pid = h->net.pidfd = -1;
 	if (mntns_parent(&h->plan, s->p, err, errlen) < 0) {
 		mntns_release(&h->plan);
 		return -1;
@@ -186,7 +187,7 @@ int hardened_start(struct hardened *h, const struct hardened_spec *s, char *err,
 		goto fail;
 	}
 	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD |
-		     CLONE_INTO_CGROUP | (s->p->network == POLICY_NET_NONE ? CLONE_NEWNET : 0);
+		     CLONE_INTO_CGROUP | (s->p->network != POLICY_NET_HOST ? CLONE_NEWNET : 0);
 	args.pidfd = (uint64_t)(uintptr_t)&h->pidfd;
 	args.exit_signal = SIGCHLD;
 	args.cgroup = (uint64_t)s->cgroup_fd;
@@ -215,6 +216,11 @@ int hardened_start(struct hardened *h, const struct hardened_spec *s, char *err,
 		snprintf(err, errlen, "write /proc/%d/uid_map: %s", (int)h->pid, errname(-rc));
 		close(sync[1]);
 		return -1; /* the caller kills the cgroup and releases */
+	}
+	/* the child waits for its maps: its network is ready before CMD runs */
+	if (s->p->network == POLICY_NET_ALLOWLIST && netns_pasta_start(&h->net, h->pid, s->p, s->net, err, errlen) < 0) {
+		close(sync[1]);
+		return -1;
 	}
 	if (write(sync[1], "s", 1) != 1) {
 		snprintf(err, errlen, "sandbox child: %s", errname(errno));
@@ -293,6 +299,7 @@ void hardened_release(struct hardened *h)
 	if (h->report_fd >= 0)
 		close(h->report_fd);
 	h->pidfd = h->go_fd = h->status_fd = h->report_fd = -1;
+	netns_pasta_stop(&h->net);
 	mntns_release(&h->plan);
 }
 
@@ -302,6 +309,7 @@ static int hb_start(void *st, const struct backend_spec *s, char *err, size_t er
 {
 	const struct hardened_spec hs = {
 		.p = s->p, .argv = s->argv, .envp = s->envp, .seccomp = s->seccomp, .cgroup_fd = s->cgroup_fd,
+		.net = s->net,
 	};
 
 	return hardened_start(st, &hs, err, errlen);

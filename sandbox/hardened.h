@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "mntns.h"
+#include "netns.h"
 #include "policy.h"
 #include "seccomp_profile.h"
 
@@ -17,6 +18,7 @@ struct hardened_spec {
 	char *const *envp;
 	const struct seccomp_prog *seccomp;
 	int cgroup_fd; /* cgroup v2 directory the child is born in */
+	const struct netpolicy *net; /* allowlist: the host loopback ports it opens */
 };
 
 struct hardened {
@@ -24,6 +26,7 @@ struct hardened {
 	int pidfd;
 	int go_fd, status_fd, report_fd;
 	struct mntns_plan plan;
+	struct netns_pasta net; /* allowlist: the way off the network namespace */
 };
 
 /* Prepares the mounts and clones the contained child.  -1 with err. */

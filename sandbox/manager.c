@@ -176,6 +176,17 @@ static int send_watch(struct run *r)
 		snprintf(r->err, sizeof(r->err), "watch request: out of memory");
 		return -1;
 	}
+	/* the only way in, recorded in session_start */
+	if (p->npublish) {
+		json_t *pub = json_array();
+		char spec[80];
+
+		for (size_t i = 0; i < p->npublish; i++) {
+			policy_publish_str(&p->publish[i], spec, sizeof(spec));
+			json_array_append_new(pub, json_string(spec));
+		}
+		json_object_set_new(req, "publish", pub);
+	}
 	/* what our child (the sandbox's init) does before CMD is setup, not the agent's */
 	json_object_set_new(req, "setup_pid", json_integer(getpid()));
 	/* sandtraild removes them, with the v2 one, should this process be lost */
@@ -472,7 +483,7 @@ static int start(struct run *r)
 		watch_sent = true;
 	}
 	spec = (struct backend_spec){ .p = p, .argv = r->o->argv, .envp = r->env, .seccomp = &r->seccomp,
-				      .cgroup_fd = r->cg.v2_fd, .audited = r->ctl >= 0 };
+				      .cgroup_fd = r->cg.v2_fd, .audited = r->ctl >= 0, .net = &r->net };
 	rc = r->be->start(r->st, &spec, r->err, sizeof(r->err));
 	r->started = rc == 0 || r->be->pid(r->st) > 0;
 	if (rc == 0) {

@@ -564,6 +564,83 @@ int policy_add_allow(struct policy *p, const char *spec, char *err, size_t errle
 	return 0;
 }
 
+static int parse_port(const char *s, size_t n, uint16_t *out)
+{
+	unsigned long v = 0;
+
+	if (!n || n > 5)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int policy_add_publish(struct policy *p, const char *spec, char *err, size_t errlen)
+{
+	struct policy_publish pub = { 0 };
+	const char *s = spec, *end = spec + strlen(spec), *slash = strchr(spec, '/'), *colon;
+	unsigned char a[16];
+
+	if (slash) {
+		if (!strcmp(slash, "/udp"))
+			pub.udp = true;
+		else if (strcmp(slash, "/tcp"))
+			return fail(err, errlen, "'%s': the protocol is tcp or udp", spec);
+		end = slash;
+	}
+	/* an address first: "IP:" or "[IPv6]:" */
+	if (*s != '[' && strchr(s, ':') && strchr(strchr(s, ':') + 1, ':') &&
+	    strchr(strchr(strchr(s, ':') + 1, ':') + 1, ':'))
+		return fail(err, errlen, "'%s': an IPv6 address goes in brackets: [ADDR]:HOST_PORT:PORT", spec);
+	if (*s == '[') {
+		const char *close = memchr(s, ']', (size_t)(end - s));
+
+		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(pub.addr))
+			goto usage;
+		memcpy(pub.addr, s + 1, (size_t)(close - s - 1));
+		if (inet_pton(AF_INET6, pub.addr, a) != 1)
+			return fail(err, errlen, "'%s': '%s' is not an IPv6 address", spec, pub.addr);
+		s = close + 2;
+	} else if ((colon = memchr(s, ':', (size_t)(end - s))) && memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
+		if ((size_t)(colon - s) >= sizeof(pub.addr))
+			goto usage;
+		memcpy(pub.addr, s, (size_t)(colon - s));
+		if (inet_pton(AF_INET, pub.addr, a) != 1)
+			return fail(err, errlen, "'%s': '%s' is not an IPv4 address (an IPv6 one goes in brackets)",
+				    spec, pub.addr);
+		s = colon + 1;
+	}
+	colon = memchr(s, ':', (size_t)(end - s));
+	if (!colon || parse_port(s, (size_t)(colon - s), &pub.host_port) < 0 ||
+	    parse_port(colon + 1, (size_t)(end - colon - 1), &pub.port) < 0)
+		goto usage;
+	for (size_t i = 0; i < p->npublish; i++)
+		if (p->publish[i].host_port == pub.host_port && p->publish[i].udp == pub.udp)
+			return fail(err, errlen, "'%s': host port %u/%s is published already", spec, pub.host_port,
+				    pub.udp ? "udp" : "tcp");
+	if (p->npublish == POLICY_PUBLISH_MAX)
+		return fail(err, errlen, "more than %d published ports", POLICY_PUBLISH_MAX);
+	p->publish[p->npublish++] = pub;
+	return 0;
+usage:
+	return fail(err, errlen, "'%s': expected [IP:]HOST_PORT:PORT[/tcp|/udp], ports 1 to 65535, as docker's -p",
+		    spec);
+}
+
+void policy_publish_str(const struct policy_publish *pub, char *out, size_t len)
+{
+	bool v6 = strchr(pub->addr, ':');
+
+	snprintf(out, len, "%s%s%s%s%u:%u/%s", v6 ? "[" : "", pub->addr, v6 ? "]" : "", pub->addr[0] ? ":" : "",
+		 pub->host_port, pub->port, pub->udp ? "udp" : "tcp");
+}
+
 int policy_add_cap(struct policy *p, const char *name, char *err, size_t errlen)
 {
 	int n;
@@ -922,8 +999,8 @@ static int load_mounts(struct loader *l, const json_t *arr)
 
 static int load_network(struct loader *l, const json_t *net)
 {
-	static const char *const keys[] = { "mode", "allow", NULL };
-	const json_t *mode, *allow, *v;
+	static const char *const keys[] = { "mode", "allow", "publish", NULL };
+	const json_t *mode, *allow, *publish, *v;
 	char why[256];
 	size_t i;
 
@@ -947,6 +1024,18 @@ static int load_network(struct loader *l, const json_t *net)
 			if (!json_is_string(v))
 				return lfail(l, "expected \"CIDR[:PORT]\" or \"HOST:PORT\"");
 			if (policy_add_allow(l->p, json_string_value(v), why, sizeof(why)) < 0)
+				return lfail(l, "%s", why);
+		}
+	}
+	if ((publish = json_object_get(net, "publish"))) {
+		at(l, "network.publish");
+		if (!json_is_array(publish))
+			return lfail(l, "expected an array");
+		json_array_foreach(publish, i, v) {
+			at(l, "network.publish[%zu]", i);
+			if (!json_is_string(v))
+				return lfail(l, "expected \"[IP:]HOST_PORT:PORT[/tcp|/udp]\"");
+			if (policy_add_publish(l->p, json_string_value(v), why, sizeof(why)) < 0)
 				return lfail(l, "%s", why);
 		}
 	}
@@ -1358,6 +1447,15 @@ int policy_finish(struct policy *p, char *err, size_t errlen)
 		return fail(err, errlen, "seccomp profile %s: %s", p->seccomp, strerror(errno));
 	if (p->nallow && p->network != POLICY_NET_ALLOWLIST)
 		return fail(err, errlen, "allow rules need network mode allowlist");
+	if (p->npublish && p->network != POLICY_NET_ALLOWLIST)
+		return fail(err, errlen, "published ports need network mode allowlist (none has no way in, "
+			    "host shares the host's ports)");
+	/* in its own network namespace the session could write raw packets that
+	 * pasta would carry out without a connect the hooks see */
+	for (int cap = CAP_NET_ADMIN; cap <= CAP_NET_RAW; cap++)
+		if (p->network == POLICY_NET_ALLOWLIST && (p->caps_add & (1ull << cap)))
+			return fail(err, errlen, "capability %s with network mode allowlist: its packets would "
+				    "bypass the allowlist; refused", cap_names[cap]);
 	if (p->workdir && p->workdir[0] != '/')
 		return fail(err, errlen, "workdir '%s' must be an absolute path", p->workdir);
 	return 0;
@@ -1432,6 +1530,16 @@ json_t *policy_to_json(const struct policy *p)
 	json_object_set_new(j, "seccomp", p->seccomp ? json_string(p->seccomp) : json_string("default"));
 	json_object_set_new(j, "mounts", mounts);
 	json_object_set_new(j, "network", json_pack("{s:s, s:o}", "mode", nets[p->network], "allow", allow));
+	if (p->npublish) {
+		json_t *pub = json_array();
+		char spec[80];
+
+		for (size_t i = 0; i < p->npublish; i++) {
+			policy_publish_str(&p->publish[i], spec, sizeof(spec));
+			json_array_append_new(pub, json_string(spec));
+		}
+		json_object_set_new(json_object_get(j, "network"), "publish", pub);
+	}
 	json_object_set_new(j, "capabilities", json_pack("{s:o}", "add", caps));
 	json_object_set_new(j, "env", env);
 	json_object_set_new(j, "secrets", secrets);

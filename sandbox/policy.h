@@ -7,12 +7,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <jansson.h>
 
 #define POLICY_MOUNTS_MAX 64
 #define POLICY_ALLOW_MAX 256
+#define POLICY_PUBLISH_MAX 32
 #define POLICY_ENV_MAX 256
 #define POLICY_SECRETS_MAX 64
 #define POLICY_RLIMITS 16 /* RLIM_NLIMITS on Linux */
@@ -29,6 +31,14 @@ struct policy_mount {
 	bool ro;
 	bool follow;   /* bind only: src may pass through symbolic links */
 	uint64_t size; /* tmpfs only: bytes */
+};
+
+/* A port published as docker's -p HOST_PORT:PORT: the session's only inbound
+ * path (allowlist mode, through pasta; netns.h). */
+struct policy_publish {
+	char addr[INET6_ADDRSTRLEN]; /* host address bound; "": every address */
+	uint16_t host_port, port;
+	bool udp;
 };
 
 struct policy_secret {
@@ -58,6 +68,8 @@ struct policy {
 	size_t nmounts, nallow, nenv, nsecrets;
 	struct policy_mount mounts[POLICY_MOUNTS_MAX];
 	char *allow[POLICY_ALLOW_MAX]; /* "CIDR[:PORT]" or "HOST:PORT" as written */
+	size_t npublish;
+	struct policy_publish publish[POLICY_PUBLISH_MAX];
 	char *env[POLICY_ENV_MAX];     /* "K=V" */
 	struct policy_secret secrets[POLICY_SECRETS_MAX];
 	uint64_t caps_add;    /* bit n: capability n */
@@ -100,6 +112,10 @@ int policy_add_tmpfs(struct policy *p, const char *spec, char *err, size_t errle
 int policy_add_mount(struct policy *p, const struct policy_mount *m, char *err, size_t errlen);
 int policy_set_network(struct policy *p, const char *mode, char *err, size_t errlen);
 int policy_add_allow(struct policy *p, const char *spec, char *err, size_t errlen);
+/* docker -p: "[IP:]HOST_PORT:PORT[/tcp|/udp]", an IPv6 IP in brackets */
+int policy_add_publish(struct policy *p, const char *spec, char *err, size_t errlen);
+/* "[IP:]HOST_PORT:PORT/PROTO" of pub, canonical, into out (64 bytes or more) */
+void policy_publish_str(const struct policy_publish *pub, char *out, size_t len);
 int policy_add_cap(struct policy *p, const char *name, char *err, size_t errlen);
 /* "K=V", or "K" to take the caller's value */
 int policy_add_env(struct policy *p, const char *spec, char *err, size_t errlen);
@@ -122,7 +138,8 @@ const char *policy_rlimit_name(int resource);
 
 /* Completes p: the default /tmp, bind sources made absolute (resolved through
  * symbolic links only with follow; mntns opens them without), checks that
- * allowlist rules are given only with --network allowlist.  -1 with a reason. */
+ * allowlist rules and published ports are given only with --network allowlist,
+ * which also refuses NET_RAW and NET_ADMIN.  -1 with a reason. */
 int policy_finish(struct policy *p, char *err, size_t errlen);
 /* The canonical effective policy (sorted keys, no secret values). */
 json_t *policy_to_json(const struct policy *p);

@@ -21,7 +21,7 @@
 #define REPLAY_POLL_NS 200000000L
 
 const char cmd_replay_usage[] =
-	"replay [--journal DIR] [--session ID | --all] [--format text|json] [--type T[,T]]\n"
+	"replay [--journal DIR] [--session ID | --all] [--format text|json|html] [--type T[,T]]\n"
 	"              [--pid PID] [--since TIME] [--until TIME] [--path GLOB] [--follow] [--pubkey FILE]\n"
 	"  Rebuilds what sessions did from the journal.  Without --session or --all:\n"
 	"  the list of sessions (with --format json, one object per session).\n"
@@ -31,6 +31,8 @@ const char cmd_replay_usage[] =
 	"  --all            every record of the journal, all sessions and the journal's own\n"
 	"  --format F       text (default; colour on a terminal unless NO_COLOR is set)\n"
 	"                   or json (one object per record per line, schemas/record.md)\n"
+	"                   or html (one session: a self-contained page with the process\n"
+	"                   tree, a filterable timeline, the summary and the seal status)\n"
 	"  --type T[,T]     only these record types (exec, fork, exit, open, unlink, rename,\n"
 	"                   connect, loss, session_start, session_end, seal, recovery, epoch)\n"
 	"  --pid PID        only records of this process\n"
@@ -54,7 +56,7 @@ const char cmd_replay_usage[] =
 
 struct replay {
 	const char *journal, *session, *pubkey;
-	bool json, all, follow, colour, help;
+	bool json, html, all, follow, colour, help;
 	struct rfilter filter;
 	struct sealmark seals;         /* records in scope */
 	uint64_t bad_elsewhere;        /* failing records outside the session */
@@ -115,9 +117,10 @@ static int parse_args(struct replay *r, int argc, char **argv)
 		case 's': break;
 		case 'P': r->filter.glob = optarg; break;
 		case 'F':
-			if (strcmp(optarg, "text") && strcmp(optarg, "json"))
-				return usage_error("--format %s: expected text or json", optarg);
+			if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "html"))
+				return usage_error("--format %s: expected text, json or html", optarg);
 			r->json = !strcmp(optarg, "json");
+			r->html = !strcmp(optarg, "html");
 			break;
 		case 't':
 			if (rfilter_types(&r->filter, optarg, err, sizeof(err)) < 0)
@@ -142,6 +145,8 @@ static int parse_args(struct replay *r, int argc, char **argv)
 		return usage_error("--session %s: expected a session id (16 lowercase hex digits)", r->session);
 	if (r->session && r->all)
 		return usage_error("--session and --all exclude each other");
+	if (r->html && (!r->session || r->follow))
+		return usage_error("--format html: needs --session ID (one session) and no --follow");
 	if (r->follow && !r->session)
 		r->all = true;
 	if (!r->session && (r->filter.since.kind == RFILTER_REL || r->filter.until.kind == RFILTER_REL))
@@ -241,6 +246,7 @@ static int list_record(struct replay *r, const struct journal_entry *e, const ms
 
 struct scope {
 	struct timeline *tl; /* text only */
+	struct render_html *html;
 	uint64_t start;      /* ts of the first record in scope */
 };
 
@@ -265,6 +271,8 @@ static int scope_record(struct replay *r, const struct journal_entry *e, const m
 	show = rfilter_match(&r->filter, rec, sc->start);
 	if (sc->tl)
 		rc = timeline_record(sc->tl, e->seq, e->seal, rec, sc->start, show);
+	else if (sc->html)
+		rc = render_html_record(sc->html, e->seq, e->seal, rec, sc->start, show);
 	else
 		rc = show ? render_json_record(stdout, e->seq, e->seal, rec) : 0;
 	if (rc == 0 && r->follow && r->session && rec_is(rec, "type", "session_end"))
@@ -295,20 +303,25 @@ static int replay_scope(struct replay *r, struct journal_reader *jr)
 	struct scope sc = { 0 };
 	int rc = 0;
 
-	if (!r->json)
+	if (r->html)
+		rc = render_html_new(&sc.html);
+	else if (!r->json)
 		rc = timeline_new(&sc.tl, stdout, &o);
 	if (rc == 0)
 		rc = each_record(r, jr, scope_record, &sc);
 	if (rc == 0 && sc.tl && r->session && r->in_scope)
 		rc = timeline_finish(sc.tl);
+	if (rc == 0 && sc.html && r->in_scope)
+		rc = render_html_finish(sc.html, stdout, &r->seals, r->pubkey != NULL);
 	timeline_free(sc.tl);
+	render_html_free(sc.html);
 	return rc;
 }
 
 /* After the records: which of them no valid seal covers, and why. */
 static void seal_banner(struct replay *r)
 {
-	FILE *f = r->json ? stderr : stdout;
+	FILE *f = r->json || r->html ? stderr : stdout;
 
 	if (r->session && !r->in_scope)
 		return;

@@ -24,6 +24,7 @@ const char cmd_run_usage[] =
 	"  --tmpfs DST[:size=N]     (default: /tmp, 512m)\n"
 	"  --network none|host|allowlist   (default none: loopback only)\n"
 	"  --allow CIDR[:PORT] | HOST:PORT egress allowed with --network allowlist\n"
+	"  -p, --publish [IP:]HOST_PORT:PORT[/tcp|/udp]  the only way in (--network allowlist)\n"
 	"  --cap-add CAP            keep a capability (all are dropped)\n"
 	"  --security-opt seccomp=FILE     seccomp profile in Docker's JSON format\n"
 	"  -m, --memory SIZE   --cpus N   --pids-limit N   --timeout DURATION\n"
@@ -51,6 +52,7 @@ static const struct option opts[] = {
 	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "net", required_argument, NULL, OPT_NETWORK },
 	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "publish", required_argument, NULL, 'p' },
 	{ "cap-add", required_argument, NULL, OPT_CAP_ADD },
 	{ "security-opt", required_argument, NULL, OPT_SECOPT },
 	{ "memory", required_argument, NULL, 'm' },
@@ -71,7 +73,7 @@ static const struct option opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
-static const char shortopts[] = "+u:v:m:e:w:l:h";
+static const char shortopts[] = "+u:v:m:e:w:l:p:h";
 
 /* The flag as the user wrote it, for error messages. */
 static const char *flag_name(int c)
@@ -104,6 +106,7 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 	case OPT_TMPFS: return policy_add_tmpfs(p, arg, err, errlen);
 	case OPT_NETWORK: return policy_set_network(p, arg, err, errlen);
 	case OPT_ALLOW: return policy_add_allow(p, arg, err, errlen);
+	case 'p': return policy_add_publish(p, arg, err, errlen);
 	case OPT_CAP_ADD: return policy_add_cap(p, arg, err, errlen);
 	case OPT_SECOPT:
 		if (!strncmp(arg, "seccomp=", 8) && strcmp(arg + 8, "unconfined"))

@@ -154,13 +154,15 @@ start_daemon() {
 	return 1
 }
 
-# stop_daemon: SIGTERM, then wait for the drain and final seal.
+# stop_daemon: SIGTERM, then wait for the drain and final seal; a failed
+# exit shows the end of sandtraild's stderr.
 stop_daemon() {
 	[ -n "$DAEMON_PID" ] || return 0
 	kill -TERM "$DAEMON_PID" 2>/dev/null
 	wait "$DAEMON_PID" 2>/dev/null
 	local rc=$?
 	DAEMON_PID=
+	[ $rc -eq 0 ] || diag "sandtraild exited $rc:" "$(tail -n 5 "$T/daemon.err" 2>/dev/null)"
 	return $rc
 }
 

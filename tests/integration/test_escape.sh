@@ -12,7 +12,7 @@ P=$HELPERS/sbx_probe
 DEFAULT_MODES="hardened"
 MODES=${ESCAPE_MODES:-$DEFAULT_MODES}
 set -- $MODES
-plan $((33 * $#))
+plan $((52 * $#))
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 
 # a profile that lets everything through, other ABIs included: the
@@ -31,6 +31,34 @@ a=socket.socket(socket.AF_UNIX); a.bind("\0"+sys.argv[2]); a.listen(8)
 print("up", flush=True); import signal; signal.pause()' "$HOSTSOCK" "sandtrail-escape-$$" >"$T/hostsock.out" 2>&1 &
 defer "kill $! ; rm -f $HOSTSOCK"
 wait_for 20 grep -q up "$T/hostsock.out"
+# hostconn KIND ADDR [PORT], as a host process: tcp (connected), read (the
+# first line the peer sends), unix (@NAME: connected), bind (bound); else the errno
+hostconn() {
+	python3 - "$@" <<'PY'
+import errno, socket, sys
+kind, addr = sys.argv[1], sys.argv[2]
+try:
+    if kind == "unix":
+        s = socket.socket(socket.AF_UNIX); s.connect("\0" + addr[1:]); print("connected")
+    elif kind == "bind":
+        # as a server would (SO_REUSEADDR): only a listener holds the port
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, int(sys.argv[3]))); s.listen(1); print("bound")
+    else:
+        s = socket.create_connection((addr, int(sys.argv[3])), timeout=20)
+        print(s.makefile().readline().strip() if kind == "read" else "connected")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e)))
+PY
+}
+export -f hostconn
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+HOSTADDR=$(ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
+# a session's server: says hello to the first connection on PORT
+SERVER='import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4); print("up", flush=True)
+c, _ = s.accept(); c.sendall(b"hello from the session\n"); c.close()'
 
 for M in $MODES; do
 	W=$T/$M
@@ -55,8 +83,8 @@ for M in $MODES; do
 	o=$(SUDO_UID= "$SANDTRAIL" run --mode "$M" "${HV[@]}" --volume-owner 0 -v "$W/own:/work" -w /work -- \
 		sh -c "cp /bin/id suid; $P chmod-setuid suid" 2>"$W/run.err")
 	check "[$M] root's ownership asked in so many words: still no setuid bit" refused EPERM "$o"
-	check "[$M] no file a session made has a setuid/setgid bit on the host" test -z "$(find "$W" -perm /6000)"
-	check "[$M] nothing made under sudo belongs to host root" test -z "$(find "$W/ws" -user 0)"
+	check "[$M] no file a session made has a setuid/setgid bit on the host" lacks . find "$W" -perm /6000
+	check "[$M] nothing made under sudo belongs to host root" lacks . find "$W/ws" -user 0
 
 	# 2. sockets no network mode polices, under any profile
 	for net in "--network none" "--network allowlist --allow 127.0.0.1:9"; do
@@ -98,4 +126,61 @@ for M in $MODES; do
 	check "[$M] ... each attempt is recorded, none as a connection made" test \
 		"$(jq_count "$W/none.json" '.type=="connect" and .family=="AF_UNIX"')" -eq 3 -a \
 		"$(jq_count "$W/none.json" '.type=="connect" and .family=="AF_UNIX" and .ret==0')" -eq 0
+
+	# 1, 3 and 4 again in allowlist mode: a network namespace of the session's, pasta its way out
+	AL=(--network allowlist --allow 127.0.0.1:9)
+	o=$(out "${AL[@]}" -v "$W/ws:/work" -w /work -- sh -c "cp /bin/id suid2; $P chmod-setuid suid2; $P setcap suid2")
+	check "[$M] allowlist: chmod 4755 in the workspace is refused" refused EPERM "$(sed -n 1p <<<"$o")"
+	check "[$M] allowlist: ... and a file capability" refused EPERM "$(sed -n 2p <<<"$o")"
+	check "[$M] allowlist: nothing has a setuid bit or host root's ownership" test -z "$(find "$W" -perm /6000)$(find "$W/ws" -user 0)"
+	o=$(out "${AL[@]}" -v "$W/ws/cache:/tmp/cache" -- cat /tmp/cache/secret)
+	check "[$M] allowlist: a volume through the planted link is refused, naming it" \
+		bash -c '[ -z "$1" ] && grep -q "$2 is a symbolic link" "$3"' _ "$o" "$W/ws/cache" "$W/run.err"
+	o=$(out "${AL[@]}" --id-file "$W/al.id" -- sh -c \
+		"$P connect-unix $HOSTSOCK; $P connect-unix @sandtrail-escape-$$; ls -d /run/* /var/run /home /root 2>/dev/null")
+	check "[$M] allowlist: a host socket under /run is out of reach" refused ENOENT "$(sed -n 1p <<<"$o")"
+	check "[$M] allowlist: ... the host's abstract name too" refused EPERM "$(sed -n 2p <<<"$o")"
+	check "[$M] allowlist: ... the host's /run, /var/run, /home and /root are not there" test -z "$(sed -n '3,$p' <<<"$o")"
+
+	# 5. inbound: nothing reaches a session unless a port is published
+	lp=$(free_port)
+	mkfifo "$W/hold"
+	exec 8<>"$W/hold"
+	run "${AL[@]}" -- sh -c "$P listen-tcp $lp & $P listen-abstract sandtrail-in-$$ & wait" <"$W/hold" >"$W/in.out" 2>"$W/in.err" &
+	RUN=$!
+	check "[$M] allowlist: the session listens on 0.0.0.0:$lp and on an abstract name" \
+		wait_for 30 bash -c '[ "$(grep -c listening "$1")" -eq 2 ]' _ "$W/in.out" || diag "$(cat "$W/in.out" "$W/in.err")"
+	check "[$M] ... the host cannot connect to it on its loopback" test "$(hostconn tcp 127.0.0.1 "$lp")" = ECONNREFUSED
+	check "[$M] ... nor on its address ($HOSTADDR)" test "$(hostconn tcp "$HOSTADDR" "$lp")" = ECONNREFUSED
+	check "[$M] ... nor to its abstract name" test "$(hostconn unix @sandtrail-in-$$)" = ECONNREFUSED
+	exec 8>&-
+	wait $RUN
+	hp=$(free_port)
+	run "${AL[@]}" -p "127.0.0.1:$hp:$lp" --id-file "$W/pub.id" -- python3 -c "$SERVER" "$lp" >"$W/pub.out" 2>"$W/pub.err" &
+	RUN=$!
+	defer "pkill -9 -f -- '--tcp-ports 127.0.0.1/$hp:$lp' || true"
+	wait_for 30 grep -q up "$W/pub.out"
+	check "[$M] -p 127.0.0.1:HOST_PORT:PORT: the host reaches the session's listener" \
+		test "$(hostconn read 127.0.0.1 "$hp")" = "hello from the session" || diag "$(cat "$W/pub.out" "$W/pub.err")"
+	wait $RUN
+	check "[$M] ... the session ends normally" test $? -eq 0
+	check "[$M] ... and nothing holds the host port after it" test "$(hostconn bind 127.0.0.1 "$hp")" = bound
+	stop_daemon
+	replay_json "$(cat "$W/pub.id")" >"$W/pub.json"
+	start_daemon || { not_ok "sandtraild restarts"; exit 1; }
+	check "[$M] ... session_start records the published port" \
+		test "$(jq_count "$W/pub.json" '.type=="session_start" and .published==["127.0.0.1:'"$hp:$lp"'/tcp"]')" -eq 1
+	"$SANDTRAIL" run --mode "$M" "${AL[@]}" -p "127.0.0.1:$hp:$lp" --id-file "$W/k9.id" -- sleep 600 2>"$W/k9.err" &
+	RUN=$!
+	wait_for 30 test -s "$W/k9.id"
+	check "[$M] while a session publishes a port, the host port is taken" test "$(hostconn bind 127.0.0.1 "$hp")" = EADDRINUSE
+	kill -9 $RUN
+	wait $RUN 2>/dev/null
+	check "[$M] after kill -9 of run, pasta is gone: the host port is free" \
+		wait_for 30 bash -c '[ "$(hostconn bind 127.0.0.1 "$1")" = bound ]' _ "$hp"
+	run "${AL[@]}" --cap-add NET_RAW -- true 2>"$W/run.err"
+	check "[$M] allowlist refuses NET_RAW (raw packets would pass no hook)" \
+		grep -q "capability NET_RAW with network mode allowlist: its packets would bypass the allowlist; refused" "$W/run.err"
+	run --network none -p 8080:80 -- true 2>"$W/run.err"
+	check "[$M] --network none refuses -p" grep -q "published ports need network mode allowlist" "$W/run.err"
 done

@@ -41,17 +41,6 @@ check "two sinks cannot share a name (nor a cursor)" grep -q "a second sink name
 
 # exporter_json FIELD: FIELD of the (only) exporter in sandtrail ps --json
 exporter_json() { "$SANDTRAIL" ps --json | jq -r "select(.exporter) | .$1"; }
-# wait_for DESC CMD...: polls CMD (10 s at most)
-wait_for() {
-	local desc=$1 i
-	shift
-	for i in $(seq 100); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	diag "timed out waiting for: $desc"
-	return 1
-}
 burst() { # burst N: N opens in a fresh watched session, then its end
 	local cg id
 	cg=$(mk_cgroup "burst$RANDOM")
@@ -68,14 +57,14 @@ start_daemon --export "$URL" || { not_ok "sandtraild starts with a file sink"; e
 # the directory is missing: the sink is down until it exists
 burst 3000
 check "ps shows the sink down, with its error" \
-	wait_for "ps to show the error" bash -c '[ "$("$1" ps --json | jq -r "select(.exporter) | .connected")" = false ] &&
+	wait_for 10 bash -c '[ "$("$1" ps --json | jq -r "select(.exporter) | .connected")" = false ] &&
 		"$1" ps | grep -q "No such file or directory"' _ "$SANDTRAIL"
 lag=$(exporter_json lag_records)
 check "ps reports the lag of a sink that is down (got $lag records)" test "$lag" -ge 3000
 check "a sink that is down is retried with backoff" test "$(exporter_json retries)" -ge 1
 mkdir -p "$OUT"
 check "once the directory exists the backlog is delivered" \
-	wait_for "lag 0" bash -c '[ "$("$1" ps --json | jq -r "select(.exporter) | .lag_records")" -le 2 ]' _ "$SANDTRAIL"
+	wait_for 10 bash -c '[ "$("$1" ps --json | jq -r "select(.exporter) | .lag_records")" -le 2 ]' _ "$SANDTRAIL"
 check "ps shows the sink connected" test "$(exporter_json connected)" = true
 check "sandtrail ps prints an exporter table" bash -c '"$1" ps | grep -Eq "^file-[0-9a-f]{8} +connected"' _ "$SANDTRAIL"
 check "sandtraild stops cleanly" stop_daemon
@@ -108,7 +97,7 @@ start_daemon --export "$URL&batch=64&window=256&cursor_interval=20ms" || { not_o
 burst 60000 &
 defer "kill $! 2>/dev/null"
 check "the sink is shipping when the collector is killed" \
-	wait_for "records delivered while behind" bash -c 'x=$("$1" ps --json | jq -r "select(.exporter) | [.delivered, .lag_records] | @tsv");
+	wait_for 10 bash -c 'x=$("$1" ps --json | jq -r "select(.exporter) | [.delivered, .lag_records] | @tsv");
 		read -r d l <<<"$x"; [ "${d:-0}" -gt 1000 ] && [ "${l:-0}" -gt 1000 ]' _ "$SANDTRAIL"
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null

@@ -4,58 +4,48 @@
 # "Nothing left behind" compares the mount table before and after: in a mount
 # namespace of our own (a copy of the host's that no longer follows it), so
 # that mounts made meanwhile by others on the machine do not count, while a
-# mount leaked by `sandtrail run`, started from here, would.
+# mount leaked by `sandtrail run`, started from here, would.  The session
+# cgroups looked at are the ones each run made (strace sees its mkdirs).
 [ -n "${ST_PRIVATE_MNTNS:-}" ] || exec env ST_PRIVATE_MNTNS=1 unshare --mount --propagation private bash "$0" "$@"
 source "$(dirname "$0")/lib.sh"
-plan 26
+plan 27
 
 MARK=$T/ran
 mkdir -p "$T/ws"
 chown 4242:4242 "$T/ws"
-snapshot() {
-	{
-		awk '{print $5}' /proc/self/mountinfo
-		find "$(cg2_root)/sandtrail" /sys/fs/cgroup/{memory,pids,cpu}/sandtrail -maxdepth 1 -type d -name 'run-*' 2>/dev/null
-	} | LC_ALL=C sort >"$1"
-}
-# stays_empty CG: CG is there and holds no process for a while (another's
-# session cgroup is empty only between its mkdir and its first process)
-stays_empty() {
-	! wait_for 3 bash -c '[ ! -d "$1" ] || [ -n "$(cat "$1/cgroup.procs" 2>/dev/null)" ]' _ "$1"
-}
-# left_behind BEFORE AFTER: mounts and session cgroups that appeared and hold
-# no process (others' sessions come and go on a shared machine; ours, had
-# it leaked, would be empty)
+mounts() { awk '{print $5}' /proc/self/mountinfo | LC_ALL=C sort; }
+# made_cgroups TRACE: the session cgroups (run-*, v2 and v1) that the traced
+# run made, as strace saw its mkdirs: only this test's own, whatever other
+# sessions come and go on the machine meanwhile
+made_cgroups() { sed -n 's/^mkdir[a-z]*([^"]*"\([^"]*\/run-[^"/]*\)".*= 0$/\1/p' "$1"; }
+# left_behind BEFORE AFTER TRACE: the mounts that appeared, and the session
+# cgroups the run made that are still there
 left_behind() {
-	local e
-	LC_ALL=C comm -13 "$1" "$2" | while read -r e; do
-		case $e in
-		*/run-*) stays_empty "$e" && echo "$e" ;;
-		*) echo "$e" ;;
-		esac
-	done
+	local cg
+	LC_ALL=C comm -13 "$1" "$2"
+	made_cgroups "$3" | while read -r cg; do [ -d "$cg" ] && echo "$cg"; done
 }
 # fails_cleanly NAME WANT-REGEX ARGS...: exit 125, one stderr line matching WANT, the
 # marker never created, mounts and session cgroups as before
 fails_cleanly() {
 	local name=$1 want=$2 rc lines
 	shift 2
-	snapshot "$T/before"
-	"$SANDTRAIL" run "$@" -- sh -c "touch '$T/ws/ran'" 2>"$T/err" >/dev/null
+	mounts >"$T/before"
+	strace -qq -o "$T/mkdirs" -e trace=mkdir,mkdirat -e status=successful \
+		"$SANDTRAIL" run "$@" -- sh -c "touch '$T/ws/ran'" 2>"$T/err" >/dev/null
 	rc=$?
-	snapshot "$T/after"
+	mounts >"$T/after"
 	lines=$(wc -l <"$T/err")
 	if [ $rc -eq 125 ] && [ "$lines" -eq 1 ] && grep -Eq -- "$want" "$T/err" && [ ! -e "$T/ws/ran" ] &&
-		[ -z "$(left_behind "$T/before" "$T/after")" ]; then
+		[ -z "$(left_behind "$T/before" "$T/after" "$T/mkdirs")" ]; then
 		ok "$name"
 	else
 		not_ok "$name"
-		diag "rc=$rc lines=$lines" "$(cat "$T/err")" "$(left_behind "$T/before" "$T/after")"
+		diag "rc=$rc lines=$lines" "$(cat "$T/err")" "$(left_behind "$T/before" "$T/after" "$T/mkdirs")"
 	fi
+	# what it leaked is ours: the machine is left as it was
+	made_cgroups "$T/mkdirs" | while read -r cg; do rm_cgroup "$cg"; done
 }
-
-# a session ran once, so sandtrail/ parents exist before the snapshots
-"$SANDTRAIL" run --no-audit -- true 2>/dev/null
 
 export SANDTRAIL_SOCKET=$T/no-daemon.sock
 fails_cleanly "collector absent: exit 125 and nothing ran" 'cannot reach sandtraild at .*no-daemon.sock' -v "$T/ws:/mnt"
@@ -81,11 +71,13 @@ fails_cleanly "a volume through a symbolic link is refused, naming it" "^sandtra
 	--no-audit -v "$T/link:/mnt"
 mkdir "$T/d" && ln -s "$T/d" "$T/dlink" && mkdir "$T/d/sub" && chown 4242 "$T/d/sub"
 fails_cleanly "... also a link in the middle of the path" "^sandtrail: mount /mnt: $T/dlink is a symbolic link" --no-audit -v "$T/dlink/sub:/mnt"
-check "... unless the volume says follow" test "$("$SANDTRAIL" run --no-audit -v "$T/link:/mnt:ro,follow" -- ls /mnt 2>/dev/null)" = ""
+check "... unless the volume says follow" lacks . "$SANDTRAIL" run --no-audit -v "$T/link:/mnt:ro,follow" -- ls /mnt
 check "a volume at a new path works and leaves nothing on the host" bash -c '
 	"$1" run --no-audit -v "$2/ws:/a-$3/new/dir" -w /a-$3/new/dir -- sh -c "pwd; echo x >f" 2>/dev/null | grep -qx "/a-$3/new/dir" &&
 	test -f "$2/ws/f" && test ! -e "/a-$3"' _ "$SANDTRAIL" "$T" $$
 fails_cleanly "a missing workdir" 'chdir\("/nope-'$$'"\): ENOENT' "${A[@]}" -w /nope-$$
+# it failed in the sandbox, after its cgroups were made: the trace saw them
+check "... the trace saw the session cgroups it removed" test -n "$(made_cgroups "$T/mkdirs")" || diag "$(cat "$T/mkdirs")"
 fails_cleanly "an allowlist nobody enforces is refused" 'allowlist is enforced by sandtraild' "${A[@]}" --network allowlist --allow 127.0.0.1:80
 fails_cleanly "an unknown --mode" "^sandtrail run: --mode 'kvm'" "${A[@]}" --mode kvm
 

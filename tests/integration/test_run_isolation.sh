@@ -52,7 +52,7 @@ check "--cap-add keeps one capability" \
 	bash -c "'$SANDTRAIL' run --no-audit --cap-add NET_BIND_SERVICE -- grep CapEff /proc/self/status 2>/dev/null | grep -q 0000000000000400"
 check "the root holds only what programs need" test "$(run -- ls / | tr '\n' ' ')" = \
 	"$(cd / && ls -d bin dev etc lib lib32 lib64 libx32 mnt proc sbin tmp usr var "${HELPERS#/}" 2>/dev/null | cut -d/ -f1 | sort -u | tr '\n' ' ')"
-check "the host's homes, /run and /var are not there" test "$(run -- sh -c 'ls -d /root /home /run /var/lib /srv 2>/dev/null')" = ""
+check "the host's homes, /run and /var are not there" lacks . run -- sh -c 'ls -d /root /home /run /var/lib /srv 2>/dev/null; true'
 check "/etc is filtered: no shadow, no host users" \
 	test "$(run -- sh -c 'ls /etc/shadow /etc/sudoers 2>/dev/null; cut -d: -f1 /etc/passwd | tr "\n" " "')" = "root sandbox nobody "
 check "the root is read-only" refused EROFS write /newfile

@@ -190,6 +190,60 @@ static void test_policy_unclear_inputs_get_a_message_that_says_how(void **state)
 	assert_int_equal(policy_add_allow(&pol, "::1", err, sizeof(err)), 0);
 }
 
+/* docker's -p: the forms it takes, canonical in the digest's JSON, refused
+ * outside allowlist mode; allowlist refuses raw packets. */
+static void test_policy_publish_and_allowlist_caps(void **state)
+{
+	char spec[80];
+	json_t *j;
+
+	assert_int_equal(policy_add_publish(&pol, "8080:80", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_publish(&pol, "127.0.0.1:5353:53/udp", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_publish(&pol, "[::1]:9000:9000/tcp", err, sizeof(err)), 0);
+	assert_int_equal(pol.npublish, 3);
+	assert_int_equal(pol.publish[1].host_port, 5353);
+	assert_int_equal(pol.publish[1].port, 53);
+	assert_true(pol.publish[1].udp);
+	assert_string_equal(pol.publish[2].addr, "::1");
+	policy_publish_str(&pol.publish[0], spec, sizeof(spec));
+	assert_string_equal(spec, "8080:80/tcp");
+	policy_publish_str(&pol.publish[2], spec, sizeof(spec));
+	assert_string_equal(spec, "[::1]:9000:9000/tcp");
+	assert_int_equal(policy_add_publish(&pol, "8080:81", err, sizeof(err)), -1);
+	assert_string_equal(err, "'8080:81': host port 8080/tcp is published already");
+	assert_int_equal(policy_add_publish(&pol, "80", err, sizeof(err)), -1);
+	assert_string_equal(err, "'80': expected [IP:]HOST_PORT:PORT[/tcp|/udp], ports 1 to 65535, as docker's -p");
+	assert_int_equal(policy_add_publish(&pol, "0:80", err, sizeof(err)), -1);
+	assert_int_equal(policy_add_publish(&pol, "70000:80", err, sizeof(err)), -1);
+	assert_int_equal(policy_add_publish(&pol, "1:2/sctp", err, sizeof(err)), -1);
+	assert_string_equal(err, "'1:2/sctp': the protocol is tcp or udp");
+	assert_int_equal(policy_add_publish(&pol, "::1:80:80", err, sizeof(err)), -1);
+	assert_string_equal(err, "'::1:80:80': an IPv6 address goes in brackets: [ADDR]:HOST_PORT:PORT");
+	assert_int_equal(policy_add_publish(&pol, "1.2.3:80:80", err, sizeof(err)), -1);
+	assert_string_equal(err, "'1.2.3:80:80': '1.2.3' is not an IPv4 address (an IPv6 one goes in brackets)");
+	j = policy_to_json(&pol);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(j, "network"), "publish"), 1)),
+			    "127.0.0.1:5353:53/udp");
+	json_decref(j);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "published ports need network mode allowlist (none has no way in, "
+				 "host shares the host's ports)");
+	policy_free(&pol), policy_init(&pol);
+	assert_int_equal(load("{\"network\":{\"mode\":\"allowlist\",\"publish\":[\"8080:80\"]}}"), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
+	expect_error("{\"network\":{\"publish\":[80]}}",
+		     "policy.json: network.publish[0]: expected \"[IP:]HOST_PORT:PORT[/tcp|/udp]\"");
+	policy_free(&pol), policy_init(&pol);
+	assert_int_equal(policy_set_network(&pol, "allowlist", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_cap(&pol, "NET_RAW", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "capability NET_RAW with network mode allowlist: its packets would bypass "
+				 "the allowlist; refused");
+	pol.caps_add = 0;
+	assert_int_equal(policy_add_cap(&pol, "NET_BIND_SERVICE", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
+}
+
 /* What the session writes in a volume is never root's unasked: sudo's
  * caller by default, an explicit owner otherwise; no file capabilities. */
 static void test_policy_volume_owner_and_setfcap(void **state)
@@ -350,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_volume_owner_and_setfcap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_volume_sources_and_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_finish_adds_tmp_and_checks_network, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_publish_and_allowlist_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_canonical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_the_sha256_of_the_canonical_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_of_a_fixed_policy_is_pinned, setup, teardown),

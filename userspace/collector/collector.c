@@ -32,6 +32,7 @@
 
 #define TICK_MS 10          /* seals are due to the millisecond: see --seal-ms */
 #define HOUSEKEEPING_MS 250 /* losses, clock, stopped sessions */
+#define RETAIN_MS 1000      /* how often retention looks at the segments */
 #define CGROUP_CHECK_MS 1000
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
@@ -83,7 +84,8 @@ struct collector {
 	int64_t boot_to_wall;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
-	uint64_t last_housekeeping, last_cgroup_check;
+	uint64_t last_housekeeping, last_cgroup_check, last_retain;
+	char retain_err[256];       /* the last retention failure, logged once */
 	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
 	bool stopping;
 	bool failed; /* the journal refused a write */
@@ -285,7 +287,9 @@ static const char *const modes[] = { "watch", "hardened", "gvisor", "microvm" };
 static json_t *check_watch(json_t *req, const char **mode)
 {
 	json_t *labels = json_object_get(req, "labels"), *keep = json_object_get(req, "keep"), *v;
+	json_t *publish = json_object_get(req, "publish");
 	bool known = false;
+	size_t j;
 	const char *key;
 	char msg[512];
 
@@ -306,6 +310,16 @@ static json_t *check_watch(json_t *req, const char **mode)
 	}
 	if (keep && !json_is_boolean(keep))
 		return reply_error("watch: keep: expected true or false");
+	if (publish && !json_is_array(publish))
+		return reply_error("watch: publish: expected an array");
+	json_array_foreach(publish, j, v) {
+		const char *spec = json_string_value(v);
+		size_t n = spec ? strlen(spec) : 0;
+
+		/* "[IP:]HOST_PORT:PORT/PROTO", as the manager writes it */
+		if (!n || n > 64 || strspn(spec, "0123456789abcdefABCDEF.:[]/tcpu") != n)
+			return reply_error("watch: publish[%zu]: expected \"[IP:]HOST_PORT:PORT/PROTO\"", j);
+	}
 	return NULL;
 }
 
@@ -353,7 +367,7 @@ static json_t *gvisor_options(struct session *s, json_t *req)
 static void write_session_start(struct collector *c, struct session *s, json_t *req)
 {
 	const char *digest = json_string_value(json_object_get(req, "policy_digest"));
-	json_t *argv = json_object_get(req, "argv"), *a;
+	json_t *argv = json_object_get(req, "argv"), *publish = json_object_get(req, "publish"), *a;
 	size_t i;
 
 	enrich_begin(&c->rec, "session_start", s->start_ns, s);
@@ -363,6 +377,16 @@ static void write_session_start(struct collector *c, struct session *s, json_t *
 		rec_str(&c->rec, "container", s->gvisor_container);
 	if (digest)
 		rec_str(&c->rec, "policy_digest", digest);
+	if (json_array_size(publish)) {
+		/* the session's only inbound path (sandtrail run -p) */
+		rec_key(&c->rec, "published");
+		msgpack_pack_array(&c->rec.pk, json_array_size(publish));
+		json_array_foreach(publish, i, a) {
+			const char *spec = json_string_value(a); /* checked by check_watch */
+
+			msgpack_pack_str_with_body(&c->rec.pk, spec, strlen(spec));
+		}
+	}
 	if (json_array_size(argv)) {
 		rec_key(&c->rec, "argv");
 		msgpack_pack_array(&c->rec.pk, json_array_size(argv));
@@ -989,6 +1013,32 @@ static void check_cgroups(struct collector *c, uint64_t now)
 		c->last_cgroup_check = now;
 }
 
+/* Retention: the oldest segments go once past --retain-bytes or
+ * --retain-days and shipped by every sink.  A failure of the journal itself
+ * stops the collector as any would; others are logged once and retried. */
+static void retain(struct collector *c)
+{
+	struct journal_retention p = { .bytes = c->cfg->retain_bytes, .age_ns = c->cfg->retain_age_ns };
+	uint64_t shipped = exporters_count(c->cfg->exporters) ? exporters_shipped_below(c->cfg->exporters) : UINT64_MAX;
+	char err[256];
+	int rc;
+
+	if (!p.bytes && !p.age_ns)
+		return;
+	rc = journal_retain(c->journal, &p, shipped, err, sizeof(err));
+	if (rc > 0) {
+		log_msg("retention: %d segment%s removed from %s", rc, rc == 1 ? "" : "s", c->cfg->journal);
+		c->retain_err[0] = 0;
+	}
+	if (rc < 0 && journal_tick(c->journal) < 0) {
+		journal_failed(c, "retention", rc);
+	} else if (rc < 0 && strcmp(err, c->retain_err)) {
+		snprintf(c->retain_err, sizeof(c->retain_err), "%s", err);
+		log_msg("retention in %s: %s%s", c->cfg->journal, err[0] ? err : strerror(-rc),
+			rc == -EAGAIN ? "" : " (retried)");
+	}
+}
+
 static void tick(struct collector *c)
 {
 	uint64_t expirations, now = mono_ms();
@@ -1007,6 +1057,10 @@ static void tick(struct collector *c)
 	rc = journal_tick(c->journal);
 	if (rc < 0)
 		journal_failed(c, "seal", rc);
+	if (rc == 0 && now - c->last_retain >= RETAIN_MS) {
+		c->last_retain = now;
+		retain(c);
+	}
 	if (c->nheld)
 		flush_held(c);
 }

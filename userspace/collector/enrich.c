@@ -116,6 +116,10 @@ void enrich_process(struct enrich *e, struct rec *r, const struct session *s, co
 		enrich_bytes(e, r, s, "image", p->image->image, p->image->image_len);
 	if (p->view != ENRICH_VIEW_NONE)
 		rec_str(r, "view", p->view == ENRICH_VIEW_HOST ? "host" : "sandbox");
+	if (p->via)
+		rec_str(r, "via", p->via);
+	if (p->abi)
+		rec_str(r, "abi", p->abi);
 	/* the manager's only child in the session is the sandbox's init: what it
 	 * does is the sandbox building itself (CMD is the init's child, and an
 	 * orphan is adopted by the init, never by the manager); host pids only */
@@ -348,6 +352,36 @@ void enrich_fileop(struct enrich *e, struct rec *r, const struct session *s, con
 	rec_int(r, "ret", f->ret);
 }
 
+void enrich_io_uring(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_io_uring *u)
+{
+	const char *name = flagnames_io_uring_op(u->op);
+
+	if (u->setup) {
+		rec_uint(r, "entries", u->entries);
+		rec_uint(r, "setup_flags", u->setup_flags);
+		rec_int(r, "ret", u->ret);
+		return;
+	}
+	if (name)
+		rec_str(r, "op", name);
+	else
+		rec_uint(r, "op", u->op);
+	if (u->fd >= 0)
+		rec_int(r, u->fixed ? "fixed_file" : "fd", u->fd);
+	opt_str(e, r, s, "path", &u->file);
+	rec_int(r, "ret", u->ret);
+}
+
+void enrich_abi32(struct rec *r, const struct enrich_abi32 *a)
+{
+	rec_uint(r, "nr", a->nr);
+	rec_key(r, "args");
+	msgpack_pack_array(&r->pk, 6);
+	for (int i = 0; i < 6; i++)
+		msgpack_pack_uint64(&r->pk, a->args[i]);
+	rec_int(r, "ret", a->ret);
+}
+
 /* ---- the kernel's events ---- */
 
 /* A user string of an event, as a record keeps it. */
@@ -457,11 +491,11 @@ static void event_open(struct enrich *e, struct rec *r, const struct session *s,
 
 static void event_connect(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
 {
-	static const char *const sources[] = { "none", "hook", "socket", "user" };
+	static const char *const sources[] = { "none", "hook", "socket", "user", "request" };
 	const struct st_connect *k = ev->body;
 	struct enrich_connect c = {
 		.family = k->family, .port = k->port, .deny = k->verdict == ST_VERDICT_DENY,
-		.source = k->source < 4 ? sources[k->source] : "none", .fd = k->fd, .ret = k->ret,
+		.source = k->source < 5 ? sources[k->source] : "none", .fd = k->fd, .ret = k->ret,
 	};
 
 	memcpy(c.addr, k->addr, sizeof(c.addr));
@@ -518,6 +552,33 @@ static void event_fileop(struct enrich *e, struct rec *r, const struct session *
 	enrich_fileop(e, r, s, &f);
 }
 
+static void event_io_uring(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
+	const struct st_io_uring *k = ev->body;
+	struct enrich_io_uring u = {
+		.setup = ev->h->syscall == ST_SYS_IO_URING_SETUP, .op = k->opcode, .fd = k->fd, .fixed = k->fixed,
+		.entries = k->entries, .setup_flags = k->setup_flags, .ret = k->ret,
+	};
+
+	if (ev->str[0].len)
+		u.file = walked(e, 0, &ev->str[0]);
+	enrich_io_uring(e, r, s, &u);
+}
+
+/* Both: an exec that the registers can no longer tell apart (events.h). */
+static const char *event_abi(uint32_t flags)
+{
+	switch (flags & (ST_F_ABI_I386 | ST_F_ABI_X32)) {
+	case ST_F_ABI_I386:
+		return "i386";
+	case ST_F_ABI_X32:
+		return "x32";
+	case ST_F_ABI_I386 | ST_F_ABI_X32:
+		return "i386_or_x32";
+	}
+	return NULL;
+}
+
 void enrich_event(struct enrich *e, const struct event *ev, const struct session *s, uint64_t wall_ns,
 		  struct rec *r)
 {
@@ -528,6 +589,8 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 		.syscall = event_syscall_name(h->syscall), .image = proctable_get(&e->procs, h->tgid),
 		/* in a gVisor session the kernel sees runsc, never the sandbox's own processes */
 		.view = s && s->gvisor ? ENRICH_VIEW_HOST : ENRICH_VIEW_NONE,
+		.via = h->flags & ST_F_IO_URING ? "io_uring" : NULL,
+		.abi = event_abi(h->flags),
 	};
 
 	enrich_begin(r, event_type_name(h->type), wall_ns, s);
@@ -572,6 +635,17 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 	case ST_EV_CONNECT:
 		event_connect(e, r, s, ev);
 		break;
+	case ST_EV_IO_URING:
+		event_io_uring(e, r, s, ev);
+		break;
+	case ST_EV_ABI32: {
+		const struct st_abi32 *a = ev->body;
+		struct enrich_abi32 x = { .nr = a->nr, .ret = a->ret };
+
+		memcpy(x.args, a->args, sizeof(x.args));
+		enrich_abi32(r, &x);
+		break;
+	}
 	default:
 		event_fileop(e, r, s, ev);
 		break;

@@ -52,6 +52,8 @@ struct enrich_proc {
 	const char *syscall;       /* NULL: none */
 	const struct proc *image;  /* what the process runs; NULL: unknown */
 	enum enrich_view view;
+	const char *via;           /* "io_uring": a request of the task's ring, not a syscall; NULL: none */
+	const char *abi;           /* "i386", "x32": a syscall of that ABI; NULL: the native one */
 };
 
 struct enrich_exec {
@@ -122,6 +124,25 @@ struct enrich_connect {
 	int32_t fd, ret;
 };
 
+/* An io_uring request no other type stands for, or the ring's creation
+ * (setup: entries, setup_flags, ret the ring's fd). */
+struct enrich_io_uring {
+	bool setup;
+	unsigned op;                    /* IORING_OP_* */
+	int32_t fd;                     /* -1: none */
+	bool fixed;                     /* fd indexes the ring's fixed files */
+	struct enrich_str file;         /* absolute (optional: the request had a file) */
+	uint32_t entries, setup_flags;
+	int32_t ret;
+};
+
+/* A syscall of another ABI no other type stands for (enrich_proc.abi). */
+struct enrich_abi32 {
+	uint32_t nr;
+	uint64_t args[6];
+	int64_t ret;
+};
+
 void enrich_init(struct enrich *e);
 void enrich_free(struct enrich *e);
 /* Starts a record of type for session s (NULL: not attributable): ts,
@@ -153,5 +174,7 @@ void enrich_unlink(struct enrich *e, struct rec *r, const struct session *s, con
 void enrich_rename(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_rename *x);
 void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_connect *c);
 void enrich_fileop(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_fileop *f);
+void enrich_io_uring(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_io_uring *u);
+void enrich_abi32(struct rec *r, const struct enrich_abi32 *a);
 
 #endif

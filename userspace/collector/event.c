@@ -11,6 +11,7 @@ static const char *const type_names[ST_EV_MAX] = {
 	[ST_EV_CHMOD] = "chmod",       [ST_EV_CHOWN] = "chown",     [ST_EV_UTIMES] = "utimes",
 	[ST_EV_SETXATTR] = "setxattr", [ST_EV_REMOVEXATTR] = "removexattr",
 	[ST_EV_MOUNT] = "mount",       [ST_EV_UMOUNT] = "umount",   [ST_EV_PIVOT_ROOT] = "pivot_root",
+	[ST_EV_IO_URING] = "io_uring", [ST_EV_ABI32] = "abi32",
 };
 
 static const char *const syscall_names[ST_SYS_MAX] = {
@@ -36,6 +37,7 @@ static const char *const syscall_names[ST_SYS_MAX] = {
 	[ST_SYS_FREMOVEXATTR] = "fremovexattr", [ST_SYS_REMOVEXATTRAT] = "removexattrat",
 	[ST_SYS_MOUNT] = "mount",       [ST_SYS_UMOUNT2] = "umount2",
 	[ST_SYS_PIVOT_ROOT] = "pivot_root", [ST_SYS_MOVE_MOUNT] = "move_mount",
+	[ST_SYS_IO_URING_SETUP] = "io_uring_setup", [ST_SYS_SOCKETCALL] = "socketcall",
 };
 
 const char *event_type_name(uint32_t type)
@@ -94,6 +96,8 @@ static const struct layout layouts[ST_EV_MAX] = {
 	[ST_EV_MOUNT] = FILEOP_LAYOUT,
 	[ST_EV_UMOUNT] = FILEOP_LAYOUT,
 	[ST_EV_PIVOT_ROOT] = FILEOP_LAYOUT,
+	[ST_EV_IO_URING] = { sizeof(struct st_io_uring), { LEN_AT(st_io_uring, file_len) }, 1, 1 << 0 },
+	[ST_EV_ABI32] = { sizeof(struct st_abi32), { 0 }, 0, 0 },
 };
 
 int event_decode(const void *data, size_t len, struct event *ev)

@@ -57,6 +57,25 @@ static const struct flagname mount_flags[] = {
 	{ MS_LAZYTIME, "MS_LAZYTIME" },
 };
 
+/* Indexed by IORING_OP_*, as the kernel names them (io_uring_get_opcode);
+ * Debian's headers stop short of the newest. */
+static const char *const io_uring_ops[] = {
+	"NOP", "READV", "WRITEV", "FSYNC", "READ_FIXED", "WRITE_FIXED", "POLL_ADD", "POLL_REMOVE",
+	"SYNC_FILE_RANGE", "SENDMSG", "RECVMSG", "TIMEOUT", "TIMEOUT_REMOVE", "ACCEPT", "ASYNC_CANCEL",
+	"LINK_TIMEOUT", "CONNECT", "FALLOCATE", "OPENAT", "CLOSE", "FILES_UPDATE", "STATX", "READ", "WRITE",
+	"FADVISE", "MADVISE", "SEND", "RECV", "OPENAT2", "EPOLL_CTL", "SPLICE", "PROVIDE_BUFFERS",
+	"REMOVE_BUFFERS", "TEE", "SHUTDOWN", "RENAMEAT", "UNLINKAT", "MKDIRAT", "SYMLINKAT", "LINKAT",
+	"MSG_RING", "FSETXATTR", "SETXATTR", "FGETXATTR", "GETXATTR", "SOCKET", "URING_CMD", "SEND_ZC",
+	"SENDMSG_ZC", "READ_MULTISHOT", "WAITID", "FUTEX_WAIT", "FUTEX_WAKE", "FUTEX_WAITV",
+	"FIXED_FD_INSTALL", "FTRUNCATE", "BIND", "LISTEN", "RECV_ZC", "EPOLL_WAIT", "READV_FIXED",
+	"WRITEV_FIXED", "PIPE",
+};
+
+const char *flagnames_io_uring_op(unsigned op)
+{
+	return op < sizeof(io_uring_ops) / sizeof(io_uring_ops[0]) ? io_uring_ops[op] : NULL;
+}
+
 /* <sys/mount.h> has these but clashes with <linux/mount.h> */
 static const struct flagname umount_flags[] = {
 	{ 1, "MNT_FORCE" },

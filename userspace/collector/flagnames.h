@@ -23,6 +23,9 @@ void flagnames_move_mount(struct rec *r, const char *key, uint32_t flags);
 /* The file type in a mode: "regular", "fifo", "char", "block", "socket",
  * "directory", "symlink"; NULL for none of those. */
 const char *flagnames_file_type(uint32_t mode);
+/* The kernel's name of an io_uring opcode ("READ", "OPENAT", ...), NULL
+ * for one it did not have (6.18). */
+const char *flagnames_io_uring_op(unsigned op);
 /* "AF_INET", "AF_INET6", "AF_UNIX", or NULL for others. */
 const char *flagnames_family(int family);
 

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The file operations that once left no record (truncate, mkdir, mknod,
+# symlink, link, chmod, chown, utimes, setxattr, removexattr, mount, umount,
+# pivot_root), each through its syscall and its at/f variants, in a watched
+# cgroup and in a hardened session: each has its record with the absolute
+# path the session sees and the kernel's result.  The text replay shows what
+# each changed (setuid bits, exchanges, O_PATH opens, failed connects) without
+# blurring it.
+source "$(dirname "$0")/lib.sh"
+
+# NAME|FILTER, one record each; $D is the directory the helper works in, as
+# the session sees it
+COMMON=$(cat <<'EOF'
+truncate(2): the length|.syscall=="truncate" and .type=="truncate" and .path=="$D/f" and .requested=="$D/f" and .length==10 and .ret==0
+ftruncate(2): the fd's file|.syscall=="ftruncate" and .type=="truncate" and .path=="$D/f" and (.fd|type)=="number" and .length==5 and .ret==0
+open with O_TRUNC, relative to a dirfd|.type=="open" and .path=="$D/f" and .requested=="f" and (.dirfd|type)=="number" and (.flags|index("O_TRUNC")) and .ret>=0
+mkdir(2): its mode|.syscall=="mkdir" and .type=="mkdir" and .path=="$D/d" and .mode==488 and .ret==0
+mkdirat(2) from a dirfd that does not exist: as passed, flagged unresolved|.syscall=="mkdirat" and .path=="nodir" and .path_unresolved==true and .requested=="nodir" and .dirfd==999 and .error=="EBADF"
+mkdirat(2): resolved from the dirfd|.syscall=="mkdirat" and .path=="$D/d/e" and .requested=="d/e" and (.dirfd|type)=="number" and .mode==448 and .ret==0
+mknod(2) of a regular file|.syscall=="mknod" and .type=="mknod" and .path=="$D/reg" and .file_type=="regular" and .mode==416 and .ret==0
+mknodat(2) of a FIFO|.syscall=="mknodat" and .path=="$D/fifo" and .requested=="fifo" and .file_type=="fifo" and .mode==384 and .ret==0
+symlink(2): link and target|.syscall=="symlink" and .type=="symlink" and .path=="$D/sl" and .target=="f" and .ret==0
+symlinkat(2): the target as given|.syscall=="symlinkat" and .path=="$D/d/sl2" and .requested=="d/sl2" and .target=="../f" and .ret==0
+link(2): both names absolute|.syscall=="link" and .type=="link" and .path=="$D/hl" and .target=="$D/f" and .ret==0
+linkat(2): each name from its own dirfd|.syscall=="linkat" and .path=="$D/d/hl2" and .requested=="hl2" and .target=="$D/f" and .target_requested=="f" and (.target_dirfd|type)=="number" and .dirfd!=.target_dirfd and .ret==0
+chmod(2)|.syscall=="chmod" and .type=="chmod" and .path=="$D/reg" and .mode==388 and (has("setuid")|not) and .ret==0
+fchmod(2): the fd's file|.syscall=="fchmod" and .path=="$D/f" and (.fd|type)=="number" and .mode==416 and .ret==0
+chown(2): owner and group|.syscall=="chown" and .type=="chown" and .path=="$D/f" and (.owner|type)=="number" and (.group|type)=="number" and .ret==0
+fchownat(2): the link itself, group left|.syscall=="fchownat" and .path=="$D/sl" and .requested=="sl" and (.owner|type)=="number" and (has("group")|not) and .flags==["AT_SYMLINK_NOFOLLOW"] and .ret==0
+fchown(2): owner left|.syscall=="fchown" and .path=="$D/f" and (has("owner")|not) and (.group|type)=="number" and .ret==0
+utimes(2): set to 1970|.syscall=="utimes" and .type=="utimes" and .path=="$D/f" and .atime==0 and .mtime==0 and .ret==0
+utimensat(2): the times in ns|.syscall=="utimensat" and .path=="$D/d/hl2" and .requested=="d/hl2" and .atime==1000000000 and .mtime==2000000500 and .ret==0
+futimens: now, on the fd's file|.syscall=="utimensat" and .path=="$D/f" and (.fd|type)=="number" and .atime=="now" and .mtime=="now" and .ret==0
+setxattr(2): name and size, never the value|.syscall=="setxattr" and .type=="setxattr" and .path=="$D/f" and .name=="user.st" and .size==5 and (tostring|contains("12345")|not) and .ret==0
+fsetxattr(2): XATTR_CREATE|.syscall=="fsetxattr" and .path=="$D/f" and .name=="user.st2" and .size==2 and .xattr_flags==["XATTR_CREATE"] and .ret==0
+removexattr(2)|.syscall=="removexattr" and .type=="removexattr" and .path=="$D/f" and .name=="user.st" and .ret==0
+fremovexattr(2)|.syscall=="fremovexattr" and .path=="$D/f" and .name=="user.st2" and .ret==0
+renameat2 RENAME_EXCHANGE|.type=="rename" and .from=="$D/reg" and .to=="$D/fifo" and .flags==["RENAME_EXCHANGE"] and .ret==0
+renameat2 RENAME_NOREPLACE onto a file: EEXIST|.type=="rename" and .from=="$D/reg" and .to=="$D/f" and .flags==["RENAME_NOREPLACE"] and .error=="EEXIST"
+an O_PATH open|.type=="open" and .path=="$D/d/e" and (.flags|index("O_PATH")) and .ret>=0
+EOF
+)
+# where the session may do them (root on the host, in a mount namespace of
+# its own; a permissive profile in hardened mode)
+PRIVILEGED=$(cat <<'EOF'
+chmod to 4777 through fchmodat(2): setuid called out|.syscall=="fchmodat" and .path=="$D/hl" and .requested=="hl" and .mode==2559 and .setuid==true and .ret==0
+mount(2): point, source, fstype, flags|.syscall=="mount" and .type=="mount" and .path=="$D/d" and .source=="none" and .fstype=="tmpfs" and .flags==["MS_NOSUID","MS_NODEV"] and .ret==0
+umount2(2)|.syscall=="umount2" and .type=="umount" and .path=="$D/d" and .ret==0
+pivot_root(2): both paths and its failure|.syscall=="pivot_root" and .path=="$D/d" and .put_old=="$D/d/e" and .ret<0
+EOF
+)
+REFUSED=$(cat <<'EOF'
+mount(2) reaches the kernel and is refused: EPERM|.syscall=="mount" and .path=="$D/d" and .fstype=="tmpfs" and .error=="EPERM"
+umount2(2): EPERM|.syscall=="umount2" and .path=="$D/d" and .error=="EPERM"
+pivot_root(2): EPERM|.syscall=="pivot_root" and .path=="$D/d" and .put_old=="$D/d/e" and .error=="EPERM"
+EOF
+)
+count() { grep -c . <<<"$1"; }
+plan $(($(count "$COMMON") * 2 + $(count "$PRIVILEGED") + $(count "$REFUSED") + 17))
+
+# records FILE D TABLE [TAG]: one check per line of TABLE
+records() {
+	local file=$1 d=$2 table=$3 tag=${4:-} name filter
+	while IFS='|' read -r name filter; do
+		filter=${filter//\$D/$d}
+		check "$tag$name" test "$(jq_count "$file" "$filter")" -ge 1 || diag "no record matches: $filter"
+	done <<<"$table"
+}
+# every path of the helper's records absolute, none flagged (but the one
+# from a dirfd that does not exist)
+clean() {
+	none "$1" '(.comm=="st_fileops") and .error!="EBADF" and ([.path, .from, .to, (select(.type=="link") | .target)] | map(select(. != null and (startswith("/")|not))) | length > 0)' &&
+		none "$1" '(.comm=="st_fileops") and .error!="EBADF" and ([to_entries[] | select(.key|test("_(unresolved|truncated|detached|unreadable)$"))] | length > 0)'
+}
+F=$HELPERS/st_fileops
+start_daemon || { not_ok "sandtraild starts"; exit 1; }
+
+# 1. a watched cgroup
+cg=$(mk_cgroup fileops)
+id=$("$SANDTRAIL" watch --cgroup "$cg") || { not_ok "watch"; exit 1; }
+D=$(readlink -f "$T")/w
+mkdir "$D"
+run_in_cgroup "$cg" unshare -m --propagation private "$F" "$D" 4777 >"$T/w.out"
+"$SANDTRAIL" unwatch "$id" >/dev/null
+replay_json "$id" >"$T/w.json" 2>/dev/null
+records "$T/w.json" "$D" "$COMMON" "[watch] "
+records "$T/w.json" "$D" "$PRIVILEGED" "[watch] "
+check "[watch] every path absolute, none unresolved or cut" clean "$T/w.json"
+check "[watch] the helper saw every operation succeed but pivot_root and the two that must fail" \
+	test "$(awk '$2 != 0 { print $1 }' "$T/w.out" | paste -sd' ')" = "mkdirat-badfd pivot_root rename-noreplace connect-unix"
+
+# the text replay, from the same session
+"$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$KEYDIR/signing.pub" --session "$id" >"$T/w.txt" 2>/dev/null
+txt() { grep -qF -- "$1" "$T/w.txt" || { diag "no line has: $1"; return 1; }; }
+check "text: chmod to 4777 says setuid" txt "chmod $D/hl mode 4777 [setuid]"
+check "text: an exchange is shown as one" txt "rename $D/reg <-> $D/fifo [exchange]"
+check "text: noreplace is shown, with its failure" txt "rename $D/reg -> $D/f [noreplace] (failed: EEXIST)"
+check "text: an O_PATH open is not a read" bash -c 'grep -qF "open O_PATH $1/d/e" "$2" && ! grep -qE "(read|write) $1/d/e\$" "$2"' _ "$D" "$T/w.txt"
+check "text: open with O_TRUNC says it emptied the file" txt "write $D/f (O_TRUNC: emptied)"
+check "text: symlink shows link and target" txt "symlink $D/d/sl2 -> ../f"
+check "text: utimes shows the epoch" txt "utimes $D/f atime 1970-01-01T00:00:00"
+check "summary: the setuid mode, by absolute path" bash -c 'grep -A1 "setuid/setgid modes set: 1" "$1" | grep -qx "    $2/hl"' _ "$T/w.txt" "$D"
+# unshare's own mount of / (MS_PRIVATE) is one of them
+check "summary: mount, umount and pivot_root attempts, each with its result" bash -c \
+	'grep -A4 "mount, umount and pivot_root attempts: 4" "$1" | grep -cxF -e "    \"mount $2/d (done)\"" -e "    \"umount $2/d (done)\"" -e "    \"pivot_root $2/d (EBUSY)\"" | grep -qx 3' _ "$T/w.txt" "$D"
+check "summary: a failed connect is not a destination allowed" \
+	bash -c 'grep -q "destinations allowed: 0 (none)" "$1" && grep -A1 "destinations allowed, connect failed: 1" "$1" | grep -qF "unix:$2/nosock"' _ "$T/w.txt" "$D"
+
+# 2. a hardened session, in a workspace; its paths are the session's
+WS=$T/ws
+mkdir -p "$WS/w"
+chown -R 4242:4242 "$WS"
+hrun() { "$SANDTRAIL" run --id-file "$T/$1.id" "${HV[@]}" -v "$WS:/work" -w /work "${@:2}" 2>"$T/$1.err"; }
+hrun h -- sh -c '"$0" /work/w 4777; cat /etc/hostname >/dev/null; mkdir /tmp/made-here' "$F" >"$T/h.out"
+replay_json "$(cat "$T/h.id")" >"$T/h.json" 2>/dev/null
+records "$T/h.json" /work/w "$COMMON" "[hardened] "
+check "[hardened] every path absolute as the session sees it, none unresolved or cut" clean "$T/h.json"
+check "[hardened] the session's /etc/hostname, as it sees it" test \
+	"$(jq_count "$T/h.json" '.type=="open" and .path=="/etc/hostname" and .requested=="/etc/hostname" and .ret>=0')" -ge 1
+check "[hardened] its own /tmp, as it sees it" test \
+	"$(jq_count "$T/h.json" '.type=="mkdir" and .path=="/tmp/made-here" and .ret==0 and (has("setup")|not)')" = 1
+check "[hardened] no path as the host sees it" none "$T/h.json" '.comm=="st_fileops" and (tostring|contains("'"$WS"'"))'
+check "[hardened] the setuid chmod and the mount calls are refused by the seccomp filter" \
+	test "$(awk '$2 != 0 { print $1, $3 }' "$T/h.out" | paste -sd' ')" = \
+	"mkdirat-badfd 9 chmod-setuid 1 mount 1 umount 1 pivot_root 1 rename-noreplace 17 connect-unix 2"
+mkdir -p "$WS/p" && chown 4242:4242 "$WS/p"
+cat >"$T/permissive.json" <<'J'
+{"defaultAction": "SCMP_ACT_ALLOW"}
+J
+hrun p --security-opt seccomp="$T/permissive.json" -- "$F" /work/p 0777 >"$T/p.out"
+replay_json "$(cat "$T/p.id")" >"$T/p.json" 2>/dev/null
+records "$T/p.json" /work/p "$REFUSED" "[hardened, permissive profile] "
