@@ -89,6 +89,9 @@ start_daemon || { not_ok "sandtraild starts without pins"; exit 1; }
 cg=$(mk_cgroup nopins)
 id=$("$SANDTRAIL" watch --cgroup "$cg") || not_ok "watch"
 run_in_cgroup "$cg" cat "$T/target"
+# the session is in the journal (sealed) before the crash, or nothing knows of it
+sealed_open() { replay_json "$id" | jq -e 'select(.type=="open" and .sealed)' >/dev/null; }
+wait_for 30 sealed_open
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=
