@@ -263,6 +263,8 @@ static __always_inline __u64 sock_session(struct bpf_sock_addr *ctx)
 {
 	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
 
+	if (!st_active()) /* the other load's hooks answer */
+		return 0;
 	return cgroup_session(BPF_CORE_READ(k, sk, sk_cgrp_data.cgroup));
 }
 

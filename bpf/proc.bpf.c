@@ -5,6 +5,8 @@
 __u32 watched_levels SEC(".bss");
 __u32 watch_gen SEC(".bss");
 __u32 tasks_left SEC(".bss");
+__u32 active_loader SEC(".bss");
+const volatile __u32 loader_id = 0;
 const volatile __u64 wakeup_bytes = 0;
 
 /* tgid joins session; a child of a task that left has left too. */
@@ -74,7 +76,8 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	session = current_session();
-	drop_member(BPF_CORE_READ(task, tgid));
+	if (st_active()) /* the one load that keeps `members` */
+		drop_member(BPF_CORE_READ(task, tgid));
 	if (!session)
 		return 0;
 	fill_hdr(&ev.h, ST_EV_EXIT, session);
@@ -139,7 +142,7 @@ SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(on_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
 {
 	/* cgroup v2 only: the task's default-hierarchy cgroup is dst now */
-	if (!*(volatile __u32 *)&watched_levels || BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
+	if (!*(volatile __u32 *)&watched_levels || !st_active() || BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
 		return 0;
 	return cgroup_moved(dst, path, BPF_CORE_READ(task, tgid), threadgroup);
 }
