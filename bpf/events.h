@@ -102,7 +102,8 @@ enum st_syscall {
 #define ST_F_ARG_FAULT  (1u << 4) /* a struct argument (times, xattr args) could not be read */
 #define ST_F_IO_URING   (1u << 5) /* an io_uring request (h.syscall: the call it stands for) */
 #define ST_F_ABI_I386   (1u << 6) /* a syscall of the i386 ABI (int 0x80, sysenter) */
-#define ST_F_ABI_X32    (1u << 7) /* a syscall of the x32 ABI */
+#define ST_F_ABI_X32    (1u << 7) /* a syscall of the x32 ABI (both: a successful exec of
+				   * a 64-bit image by one of them, not told apart) */
 
 /* st_hdr.strs: the state of each string, ST_S_* << 4 * i for the type's
  * string i (0: the first its fixed part lists). */

@@ -140,6 +140,7 @@ suite_fuzz() {
 suite_mutations() {
 	local baseline=
 	[ $passed -gt 0 ] && [ $failed -eq 0 ] && baseline=--no-baseline
+	run_tap "mutations: all apply" tests/mutations/run.sh --apply-only
 	run_tap "mutations: --quick" tests/mutations/run.sh --quick $baseline
 }
 

@@ -11,8 +11,12 @@
 # Prints one TAP line per mutation and a closing count; exits 1 when a
 # mutation survived or is broken.  Root, as the tests it runs are.
 #
-#   tests/mutations/run.sh [--quick] [--no-baseline] [--keep] [NAME...]
+#   tests/mutations/run.sh [--quick] [--apply-only] [--no-baseline] [--keep] [NAME...]
 #     --quick        only the mutations marked "quick: yes" (make test runs these)
+#     --apply-only   only check that each mutation still applies to the tree
+#                    (no copy, no build, no test: seconds; make test runs it
+#                    over all of them, so a mutation that code moved under is
+#                    seen at once, not at the next full check)
 #     --no-baseline  skip running the named tests on the unmutated copy first
 #                    (for callers that just ran them)
 #     --keep         keep each scratch tree and say where it is
@@ -23,13 +27,14 @@ BUILD=${BUILD:-build}
 MUTDIR=$TOP/tests/mutations
 JOBS=${JOBS:-2}
 
-quick=0 baseline=1 keep=0
+quick=0 baseline=1 keep=0 apply_only=0
 names=()
 for a in "$@"; do
 	case $a in
 	--quick) quick=1 ;;
 	--no-baseline) baseline=0 ;;
 	--keep) keep=1 ;;
+	--apply-only) apply_only=1 ;;
 	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "mutations: unknown option $a" >&2; exit 2 ;;
 	*) names+=("${a%.mut}") ;;
@@ -55,6 +60,22 @@ else
 fi
 [ ${#muts[@]} -gt 0 ] || { echo "mutations: none selected" >&2; exit 2; }
 echo "1..${#muts[@]}"
+
+if [ $apply_only -eq 1 ]; then
+	broken=0
+	for f in "${muts[@]}"; do
+		name=$(basename "$f" .mut)
+		if err=$(git apply --check --whitespace=nowarn "$f" 2>&1); then
+			echo "ok - mutation $name applies"
+		else
+			broken=$((broken + 1))
+			echo "not ok - mutation $name: broken, does not apply: $(head -n 1 <<<"$err")"
+			sed 's/^/# /' <<<"$err"
+		fi
+	done
+	echo "# mutations: ${#muts[@]} checked, $broken do not apply"
+	exit $((broken > 0))
+fi
 
 # targets TEST...: what make must build for these tests (see tests/run.sh for the names)
 targets() {

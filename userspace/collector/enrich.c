@@ -565,6 +565,20 @@ static void event_io_uring(struct enrich *e, struct rec *r, const struct session
 	enrich_io_uring(e, r, s, &u);
 }
 
+/* Both: an exec that the registers can no longer tell apart (events.h). */
+static const char *event_abi(uint32_t flags)
+{
+	switch (flags & (ST_F_ABI_I386 | ST_F_ABI_X32)) {
+	case ST_F_ABI_I386:
+		return "i386";
+	case ST_F_ABI_X32:
+		return "x32";
+	case ST_F_ABI_I386 | ST_F_ABI_X32:
+		return "i386_or_x32";
+	}
+	return NULL;
+}
+
 void enrich_event(struct enrich *e, const struct event *ev, const struct session *s, uint64_t wall_ns,
 		  struct rec *r)
 {
@@ -576,7 +590,7 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 		/* in a gVisor session the kernel sees runsc, never the sandbox's own processes */
 		.view = s && s->gvisor ? ENRICH_VIEW_HOST : ENRICH_VIEW_NONE,
 		.via = h->flags & ST_F_IO_URING ? "io_uring" : NULL,
-		.abi = h->flags & ST_F_ABI_I386 ? "i386" : h->flags & ST_F_ABI_X32 ? "x32" : NULL,
+		.abi = event_abi(h->flags),
 	};
 
 	enrich_begin(r, event_type_name(h->type), wall_ns, s);
