@@ -70,6 +70,22 @@ int journal_close(struct journal *j);
 /* The seq the next record will get. */
 uint64_t journal_next_seq(const struct journal *j);
 
+struct journal_retention {
+	uint64_t bytes;          /* keep the journal under this size (0: no limit) */
+	uint64_t age_ns;         /* remove what is older than this (0: no limit) */
+};
+
+/* Removes the oldest closed segments that are past retention (the journal
+ * over p->bytes, or every record of the segment older than p->age_ns) and
+ * hold only seqs below shipped_below (UINT64_MAX: no exporter waits).  The
+ * removal is first written as a `retention` record, sealed and synced, so
+ * that verify accepts the cut journal (schemas/journal.md, "Retention").
+ * Returns the segments removed, -EAGAIN when segments past retention wait
+ * for the exporters, or -errno with a one-line reason in err (a failed
+ * append or seal breaks the journal as any would). */
+int journal_retain(struct journal *j, const struct journal_retention *p, uint64_t shipped_below, char *err,
+		   size_t errlen);
+
 enum journal_seal_state {
 	JOURNAL_SEALED = 0,  /* covered by a valid seal */
 	JOURNAL_UNSEALED,    /* after the last seal (live or crashed tail), or no key given */
@@ -160,5 +176,21 @@ int keys_create(const char *key_path);
 int keys_read_pub(const char *path, uint8_t pub[JOURNAL_PUB_LEN]);
 /* Hex of the first bytes of SHA-256(pub): how seals name their key. */
 void seal_key_id(const uint8_t pub[JOURNAL_PUB_LEN], char out[JOURNAL_KEY_ID_STR]);
+
+/* A record of a journal kept elsewhere (a central copy, such as Kafka). */
+struct journal_import {
+	uint64_t seq;
+	uint8_t kind;            /* enum journal_kind */
+	const void *rec;
+	size_t len;
+};
+
+/* Writes recs (ascending, distinct seqs) into dir (empty) as segment files
+ * of journal id, their chain recomputed, so that journal_reader_open checks
+ * them as any journal; a gap in the seqs starts a new segment, which the
+ * reader reports as missing records.  root_pub: the key verify is given.
+ * -EINVAL when recs are not in order or not records at all. */
+int journal_rebuild(const char *dir, const uint8_t id[JOURNAL_ID_LEN], const uint8_t root_pub[JOURNAL_PUB_LEN],
+		    const struct journal_import *recs, size_t n);
 
 #endif

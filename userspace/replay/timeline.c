@@ -61,46 +61,48 @@ static void off(struct timeline *t)
 }
 
 /* session 3f2a...  mode hardened  started 2026-...Z, then labels, policy, argv. */
-static int header(struct timeline *t, const msgpack_object *rec)
+int timeline_header(FILE *f, const msgpack_object *rec, bool colour)
 {
 	const msgpack_object *labels = rec_get(rec, "labels"), *argv = rec_get(rec, "argv");
 	char ts[RECFMT_TS_LEN];
 	uint64_t v = 0;
 	int rc;
 
-	on(t, RENDER_TEXT_BOLD);
-	fputs("session ", t->f);
-	rc = render_text_field(t->f, rec, "session");
-	fputs("  mode ", t->f);
+	if (colour)
+		fputs(RENDER_TEXT_BOLD, f);
+	fputs("session ", f);
+	rc = render_text_field(f, rec, "session");
+	fputs("  mode ", f);
 	if (rc == 0)
-		rc = render_text_field(t->f, rec, "mode");
+		rc = render_text_field(f, rec, "mode");
 	rec_get_uint(rec, "ts", &v);
 	recfmt_ts(v, ts);
-	fprintf(t->f, "  started %s", ts);
-	off(t);
-	fputc('\n', t->f);
+	fprintf(f, "  started %s", ts);
+	if (colour)
+		fputs(RENDER_TEXT_RESET, f);
+	fputc('\n', f);
 	if (rc == 0 && labels && labels->type == MSGPACK_OBJECT_MAP && labels->via.map.size) {
-		fputs("  labels: ", t->f);
-		rc = render_text_labels(t->f, labels);
-		fputc('\n', t->f);
+		fputs("  labels: ", f);
+		rc = render_text_labels(f, labels);
+		fputc('\n', f);
 	}
 	if (rc == 0 && rec_get(rec, "cgroup")) {
-		fputs("  cgroup: ", t->f);
-		rc = render_text_field(t->f, rec, "cgroup");
-		fputc('\n', t->f);
+		fputs("  cgroup: ", f);
+		rc = render_text_field(f, rec, "cgroup");
+		fputc('\n', f);
 	}
 	if (rc == 0 && rec_get(rec, "policy_digest")) {
-		fputs("  policy: ", t->f);
-		rc = render_text_field(t->f, rec, "policy_digest");
-		fputc('\n', t->f);
+		fputs("  policy: ", f);
+		rc = render_text_field(f, rec, "policy_digest");
+		fputc('\n', f);
 	}
 	if (argv && argv->type == MSGPACK_OBJECT_ARRAY) {
-		fputs("  command:", t->f);
+		fputs("  command:", f);
 		for (uint32_t i = 0; rc == 0 && i < argv->via.array.size; i++) {
-			fputc(' ', t->f);
-			rc = render_text_value(t->f, &argv->via.array.ptr[i]);
+			fputc(' ', f);
+			rc = render_text_value(f, &argv->via.array.ptr[i]);
 		}
-		fputc('\n', t->f);
+		fputc('\n', f);
 	}
 	return rc;
 }
@@ -172,7 +174,7 @@ int timeline_record(struct timeline *t, uint64_t seq, enum journal_seal_state se
 	}
 	/* the header gives the filtered lines their context: always shown */
 	if (!t->o.all && rec_is(rec, "type", "session_start")) {
-		rc = header(t, rec);
+		rc = timeline_header(t->f, rec, t->o.colour);
 	} else if (show) {
 		rc = line(t, seq, seal, rec, start, depth);
 		if (rc == 0)

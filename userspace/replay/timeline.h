@@ -26,6 +26,9 @@ void timeline_free(struct timeline *t);
  * session_start always prints the header (one session only). */
 int timeline_record(struct timeline *t, uint64_t seq, enum journal_seal_state seal,
 		    const msgpack_object *rec, uint64_t start, bool show);
+/* The header a session_start record gives a timeline: id, mode, start,
+ * labels, cgroup, policy digest, command.  0 or -ENOMEM. */
+int timeline_header(FILE *f, const msgpack_object *rec, bool colour);
 /* The closing summary (one session only).  0 or -ENOMEM. */
 int timeline_finish(struct timeline *t);
 
