@@ -75,6 +75,7 @@ struct failure {         /* consecutive records refused for the same reason */
 struct exp_status {
 	bool connected, initialised;
 	uint64_t cursor;           /* next seq to ship */
+	uint64_t saved;            /* the cursor in the cursor file */
 	uint64_t oldest_ts;        /* ts of the record at the cursor, 0 when caught up */
 	uint64_t read, delivered, failed, retries, bytes;
 	char error[256];
@@ -385,7 +386,7 @@ static int check_journal(struct exp_sink *s)
 	}
 	log_sink(s, "the cursor is of journal %s, the journal is now %s: shipping it from its start", s->journal, hex);
 	memcpy(s->journal, hex, sizeof(hex));
-	s->cursor = 0;
+	s->cursor = s->saved = 0; /* the other journal's cursor holds nothing back here */
 	return 1;
 }
 
@@ -566,6 +567,7 @@ static void publish(struct exp_sink *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->st.cursor = s->cursor;
+	s->st.saved = s->saved;
 	s->st.oldest_ts = s->head < s->tail ? slot(s, s->head)->r.ts_ns : 0;
 	s->st.read = s->read_next;
 	pthread_mutex_unlock(&s->lock);
@@ -988,6 +990,20 @@ json_t *exporters_status(struct exporters *ex, uint64_t journal_next)
 			json_array_append_new(list, o);
 	}
 	return list;
+}
+
+uint64_t exporters_shipped_below(struct exporters *ex)
+{
+	uint64_t low = UINT64_MAX;
+
+	/* the saved cursors: after a crash, a sink starts again from there */
+	for (size_t i = 0; ex && i < ex->n; i++) {
+		pthread_mutex_lock(&ex->v[i]->lock);
+		if (ex->v[i]->st.saved < low)
+			low = ex->v[i]->st.saved;
+		pthread_mutex_unlock(&ex->v[i]->lock);
+	}
+	return low;
 }
 
 int exporters_notice_fd(const struct exporters *ex)

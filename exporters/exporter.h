@@ -35,6 +35,10 @@ void exporters_stop(struct exporters *ex);
  * (schemas/record.md, "sandtrail ps").  journal_next: the writer's next seq. */
 json_t *exporters_status(struct exporters *ex, uint64_t journal_next);
 
+/* The lowest saved cursor of all sinks: every record below it is shipped
+ * (or refused for good) by every one, for good; 0 until each has saved one. */
+uint64_t exporters_shipped_below(struct exporters *ex);
+
 /* Something the journal must record: records a sink refused for good, or
  * records removed before a sink shipped them. */
 struct exporters_notice {

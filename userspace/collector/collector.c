@@ -33,6 +33,7 @@
 
 #define TICK_MS 10          /* seals are due to the millisecond: see --seal-ms */
 #define HOUSEKEEPING_MS 250 /* losses, clock, stopped sessions */
+#define RETAIN_MS 1000      /* how often retention looks at the segments */
 #define CGROUP_CHECK_MS 1000
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
@@ -85,7 +86,8 @@ struct collector {
 	int64_t boot_to_wall;
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
-	uint64_t last_housekeeping, last_cgroup_check;
+	uint64_t last_housekeeping, last_cgroup_check, last_retain;
+	char retain_err[256];       /* the last retention failure, logged once */
 	struct service service;
 	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
 	bool stopping;
@@ -1021,6 +1023,32 @@ static size_t live_sessions(const struct collector *c)
 	return n;
 }
 
+/* Retention: the oldest segments go once past --retain-bytes or
+ * --retain-days and shipped by every sink.  A failure of the journal itself
+ * stops the collector as any would; others are logged once and retried. */
+static void retain(struct collector *c)
+{
+	struct journal_retention p = { .bytes = c->cfg->retain_bytes, .age_ns = c->cfg->retain_age_ns };
+	uint64_t shipped = exporters_count(c->cfg->exporters) ? exporters_shipped_below(c->cfg->exporters) : UINT64_MAX;
+	char err[256];
+	int rc;
+
+	if (!p.bytes && !p.age_ns)
+		return;
+	rc = journal_retain(c->journal, &p, shipped, err, sizeof(err));
+	if (rc > 0) {
+		log_msg("retention: %d segment%s removed from %s", rc, rc == 1 ? "" : "s", c->cfg->journal);
+		c->retain_err[0] = 0;
+	}
+	if (rc < 0 && journal_tick(c->journal) < 0) {
+		journal_failed(c, "retention", rc);
+	} else if (rc < 0 && strcmp(err, c->retain_err)) {
+		snprintf(c->retain_err, sizeof(c->retain_err), "%s", err);
+		log_msg("retention in %s: %s%s", c->cfg->journal, err[0] ? err : strerror(-rc),
+			rc == -EAGAIN ? "" : " (retried)");
+	}
+}
+
 static void tick(struct collector *c)
 {
 	uint64_t expirations, now = mono_ms();
@@ -1040,6 +1068,10 @@ static void tick(struct collector *c)
 	rc = journal_tick(c->journal);
 	if (rc < 0)
 		journal_failed(c, "seal", rc);
+	if (rc == 0 && now - c->last_retain >= RETAIN_MS) {
+		c->last_retain = now;
+		retain(c);
+	}
 	if (c->nheld)
 		flush_held(c);
 }

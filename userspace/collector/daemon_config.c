@@ -46,6 +46,11 @@ static const struct opt opts[] = {
 	{ "state", OPT_STR, OFF(state), "", "state kept outside the journal: the exporters' cursors "
 	  "(default: DIR/../state for --journal DIR)" },
 	{ "export", OPT_LIST, OFF(export), "", "ship the journal to a sink, URL below (repeatable)" },
+	{ "retain-bytes", OPT_SIZE, OFF(retain_bytes), "0",
+	  "remove the oldest closed segments, once every sink shipped them, to keep the journal under this size (0: keep all)" },
+	{ "retain-days", OPT_STR, OFF(retain_days), "",
+	  "remove closed segments, once every sink shipped them, whose records are all older than this many days "
+	  "(a decimal number; empty: keep all)" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -281,6 +286,16 @@ int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 		fprintf(stderr, "sandtraild: --ringbuf-size: %" PRIu64 " is not a power of two between 4K and 1G\n",
 			cfg->ringbuf_size);
 		return -1;
+	}
+	if (*cfg->retain_days) {
+		char *end;
+		double d = strtod(cfg->retain_days, &end);
+
+		if (*end || !(d > 0) || d > 1e6) {
+			fprintf(stderr, "sandtraild: --retain-days: '%s' is not a number of days above 0\n", cfg->retain_days);
+			return -1;
+		}
+		cfg->retain_age_ns = (uint64_t)(d * 86400e9);
 	}
 	if (!*cfg->state && default_state(cfg) < 0)
 		return -1;

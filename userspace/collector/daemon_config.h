@@ -27,6 +27,9 @@ struct daemon_config {
 	char **export;           /* --export URLs, NULL-terminated */
 	size_t nexport;
 	struct exporters *exporters; /* parsed from export */
+	uint64_t retain_bytes;
+	char *retain_days;       /* decimal days, "" for none */
+	uint64_t retain_age_ns;  /* parsed from retain_days */
 };
 
 /* Fills cfg from defaults, then the --config file, then the flags.  Returns

@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "keys.h"
 #include "record.h"
+#include "retention.h"
 #include "seal.h"
 #include "segment.h"
 #include "syncer.h"
@@ -727,5 +728,32 @@ int journal_open(struct journal **out, const struct journal_config *given)
 	return 0;
 err:
 	journal_free(j);
+	return rc;
+}
+
+int journal_dirfd(const struct journal *j)
+{
+	return j->dirfd;
+}
+
+const char *journal_dirname(const struct journal *j)
+{
+	return j->dir;
+}
+
+uint64_t journal_active_first(const struct journal *j)
+{
+	uint64_t first = 0;
+
+	segment_name_parse(j->seg_name, &first);
+	return first;
+}
+
+int journal_sync_now(struct journal *j)
+{
+	int rc = j->broken ? j->broken : flush_block(j);
+
+	if (rc == 0 && (rc = sync_segment(j)) < 0)
+		j->broken = rc;
 	return rc;
 }

@@ -70,6 +70,22 @@ int journal_close(struct journal *j);
 /* The seq the next record will get. */
 uint64_t journal_next_seq(const struct journal *j);
 
+struct journal_retention {
+	uint64_t bytes;          /* keep the journal under this size (0: no limit) */
+	uint64_t age_ns;         /* remove what is older than this (0: no limit) */
+};
+
+/* Removes the oldest closed segments that are past retention (the journal
+ * over p->bytes, or every record of the segment older than p->age_ns) and
+ * hold only seqs below shipped_below (UINT64_MAX: no exporter waits).  The
+ * removal is first written as a `retention` record, sealed and synced, so
+ * that verify accepts the cut journal (schemas/journal.md, "Retention").
+ * Returns the segments removed, -EAGAIN when segments past retention wait
+ * for the exporters, or -errno with a one-line reason in err (a failed
+ * append or seal breaks the journal as any would). */
+int journal_retain(struct journal *j, const struct journal_retention *p, uint64_t shipped_below, char *err,
+		   size_t errlen);
+
 enum journal_seal_state {
 	JOURNAL_SEALED = 0,  /* covered by a valid seal */
 	JOURNAL_UNSEALED,    /* after the last seal (live or crashed tail), or no key given */

@@ -105,6 +105,24 @@ struct jf_key_file {
 	le32_t crc;                     /* crc32 of the bytes before it */
 };
 
+/* ---- "epochs": the epoch certificates of segments removed by retention ----
+ * Appended before a retention cut, never shortened: epochs 1, 2, ... in
+ * order, so that a journal whose head was cut still leads back from the
+ * trusted epoch-0 key to the key in force where it now starts
+ * (schemas/journal.md, "Retention"). */
+#define JF_EPOCHS_FILE "epochs"
+
+struct jf_epoch_entry {
+	le64_t ts_ns;                   /* the certificate's time */
+	le32_t epoch;
+	le32_t zero;
+	le64_t start_seq;               /* seq of the epoch record */
+	uint8_t head[JF_HASH_LEN];      /* chain hash of record start_seq - 1 */
+	uint8_t pub[JOURNAL_PUB_LEN];
+	uint8_t cert[JF_SIG_LEN];       /* by epoch - 1's key */
+};
+
+_Static_assert(sizeof(struct jf_epoch_entry) == 152, "epochs file entry");
 _Static_assert(sizeof(struct jf_segment_header) == 136, "segment header layout");
 _Static_assert(offsetof(struct jf_segment_header, crc) == 132, "segment header crc");
 _Static_assert(sizeof(struct jf_block_header) == 32, "block header layout");

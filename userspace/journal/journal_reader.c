@@ -12,6 +12,7 @@
 
 #include "journal.h"
 #include "keys.h"
+#include "retention.h"
 #include "seal.h"
 #include "segment.h"
 
@@ -50,6 +51,10 @@ struct journal_reader {
 	/* follow mode */
 	bool follow;
 	uint64_t from_seq;
+	/* a head cut by retention: the first segment's header, until a sealed
+	 * retention record vouches for it (cut_proven) */
+	bool cut, cut_candidate, cut_proven;
+	struct segment_info cut_at;
 	/* chain */
 	bool started, lost;          /* lost: records are missing before the next one */
 	uint64_t expect;
@@ -270,8 +275,16 @@ static void check_segment_start(struct journal_reader *r, const struct segment_i
 		r->expect = first;
 		r->cover_from = info->seal_from;
 		memcpy(r->head, info->head, JF_HASH_LEN);
-		if (r->follow && first != 0) {
-			/* the header is the starting point: its epoch key signs what follows */
+		if ((r->follow || (!r->files && r->has_root)) && first != 0) {
+			/* the header is the starting point: its epoch key signs what
+			 * follows; verify then wants a retention record for the cut */
+			r->cut = !r->follow;
+			r->cut_at = *info;
+			/* a seal ended what came before: an epoch record may open the segment */
+			if (info->seal_from + 1 == first) {
+				r->last_kind = JF_KIND_SEAL;
+				r->last_seal_ok = true;
+			}
 			r->have_epoch = true;
 			r->epoch = info->epoch;
 			memcpy(r->pub, info->epoch_pub, JOURNAL_PUB_LEN);
@@ -440,6 +453,8 @@ static void check_seal(struct journal_reader *r, const struct segment_frame *f, 
 		release_all(r, JOURNAL_BAD);
 		return;
 	}
+	if (r->cut_candidate)
+		r->cut_proven = true;
 	/* a valid seal vouches for itself: every field of it is signed */
 	if (*state == ST_PENDING)
 		*state = r->has_root ? JOURNAL_SEALED : JOURNAL_UNSEALED;
@@ -493,6 +508,30 @@ static void check_epoch(struct journal_reader *r, const struct segment_frame *f,
 	r->epoch = e.epoch;
 	memcpy(r->pub, e.pub, JOURNAL_PUB_LEN);
 	seal_key_id(r->pub, r->key_id);
+}
+
+/* A retention record that names the cut this journal starts with (seq,
+ * chain head, seal, epoch and key of its first segment), whose epochs file
+ * leads from the trusted key to that epoch's key: the next valid seal then
+ * proves the cut was the writer's. */
+static void check_retention(struct journal_reader *r, const struct segment_frame *f)
+{
+	struct retention_info ri;
+	char why[200];
+
+	if (!memmem(f->payload, f->len, "retention", 9) || retention_parse(f->payload, f->len, &ri) < 0 ||
+	    ri.last + 1 != r->cut_at.first_seq)
+		return;
+	if (memcmp(ri.head, r->cut_at.head, JF_HASH_LEN) || ri.seal_from != r->cut_at.seal_from ||
+	    ri.epoch != r->cut_at.epoch || memcmp(ri.pub, r->cut_at.epoch_pub, JOURNAL_PUB_LEN))
+		fault(r, r->cur, r->blk.offset, f->seq,
+		      "retention record of seqs %llu..%llu does not match the first segment's header (chain head, seal or "
+		      "epoch)", (unsigned long long)ri.first, (unsigned long long)ri.last);
+	else if (retention_check_epochs(r->dirfd, r->root_pub, &ri, why, sizeof(why)) < 0)
+		fault(r, r->cur, r->blk.offset, f->seq, "retention record of seqs %llu..%llu: %s",
+		      (unsigned long long)ri.first, (unsigned long long)ri.last, why);
+	else
+		r->cut_candidate = true;
 }
 
 static int enqueue(struct journal_reader *r, const struct segment_frame *f, uint8_t state)
@@ -568,6 +607,8 @@ static int process(struct journal_reader *r, const struct segment_frame *f)
 		r->unsealed_seg = r->cur;
 		r->unsealed_off = r->blk.offset;
 	}
+	if (r->cut && !r->cut_candidate && f->kind == JF_KIND_RECORD && state == ST_PENDING)
+		check_retention(r, f);
 	if (f->kind == JF_KIND_SEAL)
 		check_seal(r, f, linked ? head_before : NULL, &state);
 	else if (f->kind == JF_KIND_EPOCH)
@@ -685,6 +726,9 @@ void journal_reader_check_end(struct journal_reader *r, bool live)
 {
 	uint64_t left;
 
+	if (r->cut && !r->cut_proven)
+		fault(r, 0, 0, 0, "the journal starts at seq %llu, not 0: earlier segments removed, and no retention "
+		      "record sealed after the cut says so", (unsigned long long)r->cut_at.first_seq);
 	if (live || !r->started)
 		return;
 	if (r->sr && !r->seg_damaged && (left = segment_reader_remaining(r->sr)) > 0) {
