@@ -42,6 +42,17 @@ extern __u32 watched_levels;
 /* Bumped by the collector after every change of `watched`, before it
  * answers: verdicts cached under an older generation are not used again. */
 extern __u32 watch_gen;
+/* Which load of the programs records: the collector that takes over from
+ * an earlier one (its programs still attached through pins) loads its own,
+ * shares the earlier maps, then switches this word; until then, and after,
+ * only one set records. 0 and 0 when nothing is pinned.  proc.bpf.c. */
+extern __u32 active_loader;
+extern const volatile __u32 loader_id;
+
+static __always_inline bool st_active(void)
+{
+	return *(volatile __u32 *)&active_loader == loader_id;
+}
 
 /* Cgroups found outside every session: a direct-mapped cache of words
  * gen << 32 | serial, by the serial number the kernel gives each cgroup
@@ -88,7 +99,7 @@ static __always_inline __u64 current_session(void)
 	gen = *(volatile __u32 *)&watch_gen;
 	asm volatile("" ::: "memory");
 	levels = *(volatile __u32 *)&watched_levels;
-	if (!levels)
+	if (!levels || !st_active())
 		return 0;
 	/* the current task's cgroup v2: one load less than its id, and no
 	 * rcu_read_lock/unlock calls (programs run under RCU already) */

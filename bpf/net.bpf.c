@@ -116,6 +116,8 @@ static __always_inline __u64 sock_session(struct bpf_sock_addr *ctx)
 	struct cgroup *cg = BPF_CORE_READ(k, sk, sk_cgrp_data.cgroup);
 	__u32 levels = watched_levels, level = BPF_CORE_READ(cg, level);
 
+	if (!st_active()) /* the other load's hooks answer */
+		return 0;
 	for (__u32 lvl = 0; lvl < ST_LEVELS && lvl <= level; lvl++) {
 		struct cgroup *anc;
 		__u64 id;

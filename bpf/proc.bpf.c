@@ -4,6 +4,8 @@
 
 __u32 watched_levels SEC(".bss");
 __u32 watch_gen SEC(".bss");
+__u32 active_loader SEC(".bss");
+const volatile __u32 loader_id = 0;
 const volatile __u64 wakeup_bytes = 0;
 
 SEC("tp_btf/sched_process_fork")

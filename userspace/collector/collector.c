@@ -28,6 +28,7 @@
 #include "labels.h"
 #include "netpolicy.h"
 #include "probes.h"
+#include "recover.h"
 #include "service.h"
 #include "session.h"
 
@@ -97,6 +98,8 @@ struct collector {
 	int spare_fd; /* given up to accept-and-refuse when descriptors run out */
 	struct orphan orphans[ORPHANS_MAX];
 	size_t norphans;
+	bool probes_pinned;
+	bool handover; /* SIGUSR2: the sessions stay open, the pinned kernel side records on */
 	uint64_t own_cgroup; /* sandtraild's own cgroup v2 id */
 	char own_cgroup_path[4200];
 };
@@ -239,7 +242,7 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
 	int rc = probes_unwatch(c->probes, s->cgroup_id, lost);
 
-	if (rc < 0)
+	if (rc < 0 && s->cgroup_fd >= 0)
 		log_msg("session %s: untrace cgroup %s: %s", s->id, s->cgroup_path, strerror(-rc));
 	drain(c);
 	if (rc == 0)
@@ -498,6 +501,28 @@ static json_t *watch_setup(struct session *s, const struct conn *conn, json_t *r
 	return NULL;
 }
 
+/* What a later collector needs to take the session over: the request
+ * (its argv is in session_start, its policy in the kernel) with the id. */
+static void save_state(struct collector *c, struct session *s, json_t *req)
+{
+	json_t *st = json_deep_copy(req);
+	char *txt;
+	int rc = -ENOMEM;
+
+	if (st) {
+		json_object_del(st, "argv");
+		json_object_del(st, "network");
+		json_object_set_new(st, "id", json_string(s->id));
+		json_object_set_new(st, "start_ns", json_integer((json_int_t)s->start_ns));
+		txt = json_dumps(st, JSON_COMPACT);
+		rc = txt ? probes_state_set(c->probes, s->cgroup_id, txt) : -ENOMEM;
+		free(txt);
+		json_decref(st);
+	}
+	if (rc < 0 && rc != -EOPNOTSUPP)
+		log_msg("session %s: a restarted sandtraild cannot take it over: %s", s->id, strerror(-rc));
+}
+
 static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *path = json_string_value(json_object_get(req, "cgroup")), *mode;
@@ -571,6 +596,7 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 		free(np);
 	/* before any event of the session is consumed: they wait in the ring */
 	write_session_start(c, s, req);
+	save_state(c, s, req);
 	s->owner_fd = json_is_false(json_object_get(req, "keep")) ? conn->fd : -1;
 	log_msg("session %s: watching %s", s->id, path);
 	if (s->gvisor)
@@ -1103,6 +1129,7 @@ static int setup_loop(struct collector *c)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1133,6 +1160,11 @@ static bool on_signal(struct collector *c)
 	while (read(c->signal_conn.fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			return true;
+		/* a restart: the kernel side keeps recording, the next collector takes over */
+		if (si.ssi_signo == SIGUSR2 && c->probes_pinned) {
+			c->handover = true;
+			return true;
+		}
 	}
 	return false;
 }
@@ -1168,6 +1200,152 @@ static void shutdown_sessions(struct collector *c)
 		if (!c->sessions.v[i]->ended)
 			end_session(c, c->sessions.v[i], "shutdown", NULL);
 	drain(c);
+}
+
+/* A session of the journal that the earlier collector's kernel side still
+ * traces, taken over with what it kept (probes_state_get): NULL when it
+ * cannot be (no pins, cgroup gone or another, a run or gVisor session whose
+ * manager or Sentry went with the collector). */
+static struct session *reattach(struct collector *c, const struct open_session *os)
+{
+	char msg[256], *st;
+	json_t *req = NULL, *err = NULL;
+	struct netpolicy *np = NULL;
+	struct session *s = NULL;
+	uint64_t id;
+	int fd, rc, parent_fd = -1;
+	uint64_t parent_id = 0;
+
+	if (cgroup2_open(os->cgroup, &fd, &id, msg, sizeof(msg)) < 0)
+		return NULL;
+	st = probes_state_get(c->probes, id);
+	if (st)
+		req = json_loads(st, 0, NULL);
+	free(st);
+	if (!req || !json_is_string(json_object_get(req, "id")) ||
+	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || strcmp(os->mode, "watch") ||
+	    json_is_false(json_object_get(req, "keep")))
+		goto fail;
+	if (!json_is_object(json_object_get(req, "labels")))
+		json_object_set_new(req, "labels", json_object());
+	s = session_new(os->mode, os->cgroup, json_object_get(req, "labels"));
+	if (!s)
+		goto fail;
+	memcpy(s->id, os->id, sizeof(s->id));
+	s->cgroup_fd = fd;
+	s->cgroup_id = id;
+	s->start_ns = (uint64_t)json_integer_value(json_object_get(req, "start_ns"));
+	memcpy(s->lost_seen, os->lost, sizeof(s->lost_seen));
+	err = watch_v1(s, req);
+	if (!err)
+		err = watch_options(s, req, &np);
+	if (err || session_table_add(&c->sessions, s) < 0)
+		goto fail;
+	if (c->session_parent[0] && cgroup2_open(c->session_parent, &parent_fd, &parent_id, msg, sizeof(msg)) < 0)
+		parent_fd = -1;
+	rc = probes_adopt(c->probes, fd, id, parent_fd, parent_id);
+	if (parent_fd >= 0)
+		close(parent_fd);
+	if (rc < 0) {
+		c->sessions.n--;
+		goto fail;
+	}
+	json_decref(req);
+	return s;
+fail:
+	json_decref(err);
+	json_decref(req);
+	free(np);
+	if (s)
+		session_free(s); /* closes fd */
+	else
+		close(fd);
+	return NULL;
+}
+
+static void rec_downtime(struct collector *c, uint64_t from, uint64_t to)
+{
+	rec_uint(&c->rec, "down_from", from);
+	rec_uint(&c->rec, "down_to", to);
+	rec_uint(&c->rec, "downtime_ns", to > from ? to - from : 0);
+}
+
+/* The taken-over session says so, with what its kernel side could not keep
+ * while no collector ran (the ring buffer full): loss records of the downtime. */
+static void write_reattach(struct collector *c, struct session *s, uint64_t from, uint64_t to, bool crashed)
+{
+	static const char *const reasons[ST_LOSS_MAX] = { "ringbuf", "pending" };
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+
+	enrich_begin(&c->rec, "session_reattach", to, s);
+	rec_str(&c->rec, "after", crashed ? "crash" : "restart");
+	rec_downtime(c, from, to);
+	write_record(c);
+	if (probes_losses(c->probes, s->cgroup_id, lost) < 0)
+		return;
+	for (int t = 1; t < ST_EV_MAX; t++)
+		for (int r = 0; r < ST_LOSS_MAX; r++) {
+			if (lost[t][r] <= s->lost_seen[t][r])
+				continue;
+			enrich_loss(&c->rec, s, to, event_type_name(t), reasons[r], lost[t][r] - s->lost_seen[t][r]);
+			rec_downtime(c, from, to);
+			write_record(c);
+			s->lost_seen[t][r] = lost[t][r];
+		}
+}
+
+/* A session nothing can take over is closed: what happened in it after the
+ * collector went is not known. */
+static void close_cut_off(struct collector *c, const struct open_session *os, const char *reason)
+{
+	json_t *none = json_object();
+	struct session *s = none ? session_new(os->mode[0] ? os->mode : "watch", os->cgroup, none) : NULL;
+	void *labels = malloc(os->labels_len ? os->labels_len : 1);
+
+	if (!s || !labels || session_table_add(&c->sessions, s) < 0) {
+		log_msg("session %s: out of memory: left open", os->id);
+		session_free(s);
+		free(labels);
+		json_decref(none);
+		return;
+	}
+	json_decref(none);
+	memcpy(s->id, os->id, sizeof(s->id));
+	memcpy(labels, os->labels_mp, os->labels_len);
+	free(s->labels_mp);
+	s->labels_mp = labels;
+	s->labels_mp_len = os->labels_len;
+	s->gvisor = false; /* its Sentry went with the collector */
+	end_session(c, s, reason, NULL);
+	log_msg("session %s: closed (%s)", s->id, reason);
+}
+
+/* The sessions an earlier collector left open in the journal: taken over
+ * where its pinned kernel side still traces them, else closed. */
+static int recover_sessions(struct collector *c)
+{
+	struct open_sessions o;
+	bool inherited = probes_inherited(c->probes), crashed = journal_recovered(c->journal);
+	uint64_t now = clock_ns(CLOCK_REALTIME);
+	int rc;
+
+	if (!inherited && !crashed)
+		return 0;
+	rc = recover_open_sessions(c->cfg->journal, &o);
+	if (rc < 0)
+		log_msg("reading the sessions left open in %s: %s", c->cfg->journal, strerror(-rc));
+	for (size_t i = 0; i < o.n; i++) {
+		struct session *s = inherited ? reattach(c, &o.v[i]) : NULL;
+
+		if (!s) {
+			close_cut_off(c, &o.v[i], crashed ? "collector_crash" : "collector_restart");
+			continue;
+		}
+		write_reattach(c, s, o.last_ts, now, crashed);
+		log_msg("session %s: taken over (%s)", s->id, s->cgroup_path);
+	}
+	recover_free(&o);
+	return probes_takeover(c->probes);
 }
 
 /* After the journal is open: each sink follows it from a thread of its own. */
@@ -1224,7 +1402,8 @@ int collector_run(const struct daemon_config *cfg)
 {
 	struct collector c = { .cfg = cfg, .epfd = -1, .spare_fd = -1 };
 	struct journal_config jc;
-	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size, .pending_max = (uint32_t)cfg->pending_max };
+	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size, .pending_max = (uint32_t)cfg->pending_max,
+				    .pin_dir = strcmp(cfg->pin_dir, "none") ? cfg->pin_dir : NULL };
 	char jerr[512] = "";
 	int rc, status = 1;
 
@@ -1274,9 +1453,13 @@ int collector_run(const struct daemon_config *cfg)
 		goto out;
 	rc = probes_open(&c.probes, &pc, on_event, &c);
 	if (rc < 0) {
+		if (pc.pin_dir && (rc == -EBUSY || rc == -ENOTSUP))
+			log_msg("--pin-dir %s: %s", pc.pin_dir, rc == -EBUSY ? "another sandtraild uses it" :
+				"not on a bpffs (mount -t bpf bpf DIR, or --pin-dir none)");
 		log_msg("loading the kernel programs failed: %s", strerror(-rc));
 		goto out;
 	}
+	c.probes_pinned = pc.pin_dir != NULL;
 	rc = setup_limits(&c);
 	if (rc == 0)
 		rc = setup_loop(&c);
@@ -1300,13 +1483,24 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("gVisor sink %s: %s", c.gvisor_path, strerror(-rc));
 		goto out;
 	}
+	/* before any request is served: a session taken over is not watched anew */
+	rc = recover_sessions(&c);
+	if (rc < 0) {
+		log_msg("taking over from the earlier collector: %s", strerror(-rc));
+		goto out;
+	}
 	log_msg("ready");
 	service_init(&c.service);
-	service_ready(&c.service, 0);
+	service_ready(&c.service, live_sessions(&c));
 	loop(&c);
 	service_stopping();
-	if (!c.failed)
+	if (c.handover) {
+		drain(&c);
+		log_msg("handing over: %zu sessions stay open, recorded by the kernel side pinned in %s",
+			live_sessions(&c), cfg->pin_dir);
+	} else if (!c.failed) {
 		shutdown_sessions(&c);
+	}
 	gvisor_sink_close(c.gvisor);
 	c.gvisor = NULL;
 	unlink(cfg->socket);
@@ -1314,7 +1508,7 @@ int collector_run(const struct daemon_config *cfg)
 out:
 	gvisor_sink_close(c.gvisor);
 	if (c.probes)
-		probes_close(c.probes);
+		probes_close(c.probes, c.handover);
 	if (c.journal) {
 		exporters_notices(cfg->exporters, write_export_error, &c);
 		rc = journal_close(c.journal);
