@@ -19,17 +19,17 @@ endif
 
 # Debian 12 packages the build, the tests, the demo and the bench need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
-	libmsgpack-dev libjansson-dev libcurl4-openssl-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
+	libmsgpack-dev libjansson-dev libcurl4-openssl-dev libsystemd-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
 	chromium fonts-dejavu-core librdkafka-dev kcat
 
-PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libcrypto libsodium libseccomp libprotobuf-c rdkafka
+PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka) -lresolv
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka -lsystemd) -lresolv
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Only the libraries a binary uses become its DT_NEEDED (Debian's gcc says so
 # already; others may not).
@@ -245,10 +245,18 @@ bench: deps
 	$(MAKE) all $(HELPER_BINS) $(BENCH_BINS)
 	BUILD=$(BUILD) bench/run.sh
 
+# the unit's ExecStart follows PREFIX; the group comes from sysusers.d
+# (systemd-sysusers, run here when installing to the live system)
+UNITDIR ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 install: all
 	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
 	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
 	install -D -m 0755 $(BUILD)/sandtrail-journal $(DESTDIR)$(PREFIX)/bin/sandtrail-journal
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's#@BINDIR@#$(PREFIX)/bin#g' packaging/sandtraild.service.in >$(DESTDIR)$(UNITDIR)/sandtraild.service
+	install -D -m 0644 packaging/sandtrail.sysusers $(DESTDIR)$(SYSUSERSDIR)/sandtrail.conf
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers sandtrail.conf; fi
 
 clean:
 	rm -rf $(BUILD)

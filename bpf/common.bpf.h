@@ -400,10 +400,8 @@ static __always_inline void pend(void *map, struct st_hdr *h, __u64 session, __u
  * returns the bytes kept, without NUL; the state of string i goes to *strs.
  * One more byte than kept is read so that a string of exactly ST_PATH_MAX
  * bytes is not flagged as cut. */
-static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *strs, int i)
+static __always_inline __u32 path_kept(long n, __u32 *strs, int i)
 {
-	long n = bpf_probe_read_user_str(dst, ST_PATH_MAX + 2, src);
-
 	if (n <= 0) {
 		*strs |= ST_STR(i, ST_S_ABSENT);
 		return 0;
@@ -413,6 +411,17 @@ static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *s
 		return ST_PATH_MAX;
 	}
 	return n - 1;
+}
+
+static __always_inline __u32 copy_user_path(char *dst, const void *src, __u32 *strs, int i)
+{
+	return path_kept(bpf_probe_read_user_str(dst, ST_PATH_MAX + 2, src), strs, i);
+}
+
+/* The same of a path the kernel copied (io_uring requests, exec's name). */
+static __always_inline __u32 copy_kernel_path(char *dst, const void *src, __u32 *strs, int i)
+{
+	return path_kept(bpf_probe_read_kernel_str(dst, ST_PATH_MAX + 2, src), strs, i) & (2 * ST_PATH_MAX - 1);
 }
 
 /* A path the entry could not read (its page was not faulted in yet) is
@@ -533,6 +542,21 @@ static __always_inline __u32 base_exit(const struct st_base *saved, char first, 
 		return 0;
 	}
 	return walk_path(now.dentry, now.mnt, off, strs, i);
+}
+
+/* The walk of where a path (plen bytes at path) relative to dirfd starts,
+ * as the current task holds it now, as string i at off: for events built
+ * in one go (io_uring requests at submission, other ABIs' calls at exit). */
+static __always_inline __u32 walk_base_now(long dirfd, const char *path, __u32 plen, __u32 off, __u32 *strs, int i)
+{
+	struct st_base b;
+
+	base_enter(&b, dirfd, plen ? path[0] : 0, false, *strs, i);
+	if (!b.dentry || off > ST_WALK_BASE_MAX) {
+		*strs |= ST_STR(i, ST_S_ABSENT);
+		return 0;
+	}
+	return walk_path(b.dentry, b.mnt, off, strs, i) & (2 * ST_PATH_MAX - 1);
 }
 
 /* Waiting data that wakes the collector; below it, the collector's own

@@ -5,7 +5,7 @@
 # are that syscall's record with via io_uring, absolute paths from the
 # kernel's copies, and the completion's result.
 source "$(dirname "$0")/lib.sh"
-plan 13
+plan 14
 
 W=$HELPERS/st_workload
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -17,6 +17,8 @@ cg=$(mk_cgroup uring)
 id=$("$SANDTRAIL" watch --cgroup "$cg") || { not_ok "watch"; exit 1; }
 work=$(readlink -f "$T")/w
 mkdir "$work"
+echo x >"$work/real"
+ln -s real "$work/link"
 
 run_in_cgroup "$cg" "$HELPERS/st_uring" "$work" "$lport" >"$T/out" 2>&1
 check "the helper's requests ran" grep -qx 'CONNECT 0' "$T/out" || diag "$(cat "$T/out")"
@@ -30,6 +32,8 @@ check "io_uring_setup: the ring, its size and fd" has \
 	'.type=="io_uring" and .syscall=="io_uring_setup" and .entries==8 and .ret>=0 and (has("via")|not)'
 check "OPENAT: an open record, absolute path, the fd" has \
 	'.type=="open" and '"$U"' and .syscall=="openat" and .path=="'"$work"'/a" and .requested=="a" and .dirfd>=0 and (.flags|index("O_CREAT")) and .ret>=0'
+check "OPENAT of a symlink: the file the fd leads to, as the kernel resolved it" has \
+	'.type=="open" and '"$U"' and .requested=="link" and .path=="'"$work"'/real" and .ret>=0'
 check "WRITE: an io_uring record with its file and result" has \
 	'.type=="io_uring" and '"$U"' and .op=="WRITE" and .path=="'"$work"'/a" and .fd>=0 and .ret==2'
 check "RENAMEAT: a rename record, both paths absolute" has \

@@ -265,6 +265,90 @@ static void test_exit_status_splits_code_and_signal(void **state)
 	assert_true(rec_get_int(r, "code", &v) && v == 3);
 }
 
+static void test_io_uring_request_says_via_op_and_file(void **state)
+{
+	struct fixture *f = *state;
+	struct st_io_uring u = { .ret = 2, .fd = 5, .opcode = 23 /* IORING_OP_WRITE */ };
+	const char *strs[] = { "a\0w\0" };
+	size_t lens[] = { 4 };
+	const msgpack_object *r;
+	int64_t v;
+
+	hdr(&u.h, ST_EV_IO_URING, ST_SYS_NONE);
+	u.h.flags = ST_F_IO_URING;
+	u.file_len = 4;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 1), NULL);
+	assert_true(rec_is(r, "type", "io_uring"));
+	assert_true(rec_is(r, "via", "io_uring"));
+	assert_true(rec_is(r, "op", "WRITE"));
+	assert_bytes(r, "path", "/w/a", 4);
+	assert_true(rec_get_int(r, "fd", &v) && v == 5);
+	assert_true(rec_get_int(r, "ret", &v) && v == 2);
+	assert_null(rec_get(r, "syscall"));
+	assert_null(rec_get(r, "abi"));
+	u.fixed = 1;
+	u.opcode = 200;
+	u.file_len = 0;
+	r = build(f, sample(f, &u, sizeof(u), NULL, NULL, 0), NULL);
+	assert_true(rec_get_int(r, "fixed_file", &v) && v == 5);
+	assert_null(rec_get(r, "fd"));
+	assert_null(rec_get(r, "path"));
+	assert_true(rec_get_int(r, "op", &v) && v == 200);
+}
+
+static void test_io_uring_setup_is_the_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct st_io_uring u = { .ret = 4, .fd = -1, .entries = 8, .setup_flags = 2 };
+	const msgpack_object *r;
+	int64_t v;
+	uint64_t n;
+
+	hdr(&u.h, ST_EV_IO_URING, ST_SYS_IO_URING_SETUP);
+	r = build(f, sample(f, &u, sizeof(u), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "syscall", "io_uring_setup"));
+	assert_true(rec_get_uint(r, "entries", &n) && n == 8);
+	assert_true(rec_get_uint(r, "setup_flags", &n) && n == 2);
+	assert_true(rec_get_int(r, "ret", &v) && v == 4);
+	assert_null(rec_get(r, "op"));
+	assert_null(rec_get(r, "via"));
+}
+
+static void test_other_abis_say_which(void **state)
+{
+	struct fixture *f = *state;
+	struct st_abi32 a = { .ret = -38, .nr = 39, .args = { 1, 2, 3, 4, 5, 0xffffffffffffffffull } };
+	struct st_unlink u = { .ret = 0, .dirfd = AT_FDCWD, .path_len = 1, .base_len = 2 };
+	const char *strs[] = { "b", "w\0" };
+	size_t lens[] = { 1, 2 };
+	const msgpack_object *r, *args;
+	int64_t v;
+	uint64_t n;
+
+	hdr(&a.h, ST_EV_ABI32, ST_SYS_NONE);
+	a.h.flags = ST_F_ABI_X32;
+	r = build(f, sample(f, &a, sizeof(a), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "type", "abi32"));
+	assert_true(rec_is(r, "abi", "x32"));
+	assert_true(rec_get_uint(r, "nr", &n) && n == 39);
+	assert_true(rec_get_int(r, "ret", &v) && v == -38);
+	args = rec_get(r, "args");
+	assert_non_null(args);
+	assert_int_equal(args->via.array.size, 6);
+	assert_true(args->via.array.ptr[5].via.u64 == 0xffffffffffffffffull);
+	hdr(&u.h, ST_EV_UNLINK, ST_SYS_UNLINK);
+	u.h.flags = ST_F_ABI_I386;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 2), NULL);
+	assert_true(rec_is(r, "abi", "i386"));
+	assert_bytes(r, "path", "/w/b", 4);
+	u.h.flags = ST_F_ABI_I386 | ST_F_ABI_X32;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 2), NULL);
+	assert_true(rec_is(r, "abi", "i386_or_x32"));
+	u.h.flags = 0;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 2), NULL);
+	assert_null(rec_get(r, "abi"));
+}
+
 static void test_decode_rejects_lengths_past_the_sample(void **state)
 {
 	struct fixture *f = *state;
@@ -292,6 +376,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secrets_are_redacted_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_record_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_status_splits_code_and_signal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_io_uring_request_says_via_op_and_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_io_uring_setup_is_the_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_abis_say_which, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_rejects_lengths_past_the_sample, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "netpolicy.h"
 #include "probes.h"
 #include "recover.h"
+#include "service.h"
 #include "session.h"
 
 #define TICK_MS 10          /* seals are due to the millisecond: see --seal-ms */
@@ -45,6 +47,7 @@ struct conn {
 	int fd;
 	bool refused; /* not root: its request gets an error, then the door */
 	pid_t peer;   /* SO_PEERCRED pid, for the per-process bound */
+	bool ps_only; /* a member of --socket-group: reads, no changes */
 };
 
 /* Control connections: a flood of them must never cost the recording its
@@ -86,6 +89,7 @@ struct collector {
 	uint64_t undecodable, undecodable_seen;
 	uint64_t last_housekeeping, last_cgroup_check, last_retain;
 	char retain_err[256];       /* the last retention failure, logged once */
+	struct service service;
 	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
 	bool stopping;
 	bool failed; /* the journal refused a write */
@@ -870,7 +874,10 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 	}
 	cmd = json_string_value(json_object_get(req, "cmd"));
 	if (conn->refused)
-		rep = reply_error("permission denied: only root may use sandtraild");
+		rep = reply_error("permission denied: only root%s%s may use sandtraild",
+				  *c->cfg->socket_group ? " and group " : "", c->cfg->socket_group);
+	else if (conn->ps_only && cmd && strcmp(cmd, "ps"))
+		rep = reply_error("permission denied: group %s may ask ps only; %s needs root", c->cfg->socket_group, cmd);
 	else if (!cmd)
 		rep = reply_error("request without \"cmd\"");
 	else if (!strcmp(cmd, "watch"))
@@ -902,6 +909,25 @@ static void refuse(int fd, const char *why)
 	control_send(fd, rep);
 	json_decref(rep);
 	close(fd);
+}
+
+/* Whether the peer (its gid, or a supplementary group: SO_PEERGROUPS, the
+ * kernel's copy taken at connect) is in --socket-group. */
+static bool in_socket_group(const struct collector *c, int fd, gid_t gid)
+{
+	static gid_t groups[NGROUPS_MAX]; /* 256K: not on the stack; one loop thread */
+	socklen_t len = sizeof(groups);
+
+	if (!*c->cfg->socket_group)
+		return false;
+	if (gid == (gid_t)c->cfg->socket_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == (gid_t)c->cfg->socket_gid)
+			return true;
+	return false;
 }
 
 /* The listener stays readable while the backlog holds connections: when
@@ -938,7 +964,7 @@ static void accept_clients(struct collector *c)
 		struct conn *conn;
 		struct epoll_event ee = { .events = EPOLLIN };
 		char why[256];
-		bool cred_ok;
+		bool cred_ok, member;
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
@@ -958,7 +984,8 @@ static void accept_clients(struct collector *c)
 			close(fd);
 			continue;
 		}
-		*conn = (struct conn){ CONN_CLIENT, fd, !cred_ok || cred.uid != 0, cred.pid };
+		member = cred_ok && cred.uid != 0 && in_socket_group(c, fd, cred.gid);
+		*conn = (struct conn){ CONN_CLIENT, fd, !cred_ok || (cred.uid != 0 && !member), cred.pid, member };
 		ee.data.ptr = conn;
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
 			close(fd);
@@ -1013,6 +1040,15 @@ static void check_cgroups(struct collector *c, uint64_t now)
 		c->last_cgroup_check = now;
 }
 
+static size_t live_sessions(const struct collector *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->sessions.n; i++)
+		n += !c->sessions.v[i]->ended;
+	return n;
+}
+
 /* Retention: the oldest segments go once past --retain-bytes or
  * --retain-days and shipped by every sink.  A failure of the journal itself
  * stops the collector as any would; others are logged once and retried. */
@@ -1046,6 +1082,7 @@ static void tick(struct collector *c)
 
 	if (read(c->timer_conn.fd, &expirations, sizeof(expirations)) < 0)
 		return;
+	service_tick(&c->service, now, live_sessions(c));
 	if (now - c->last_housekeeping >= HOUSEKEEPING_MS) {
 		c->last_housekeeping = now;
 		sync_clock(c);
@@ -1154,15 +1191,6 @@ static void loop(struct collector *c)
 			}
 		}
 	}
-}
-
-static size_t live_sessions(struct collector *c)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->sessions.n; i++)
-		n += !c->sessions.v[i]->ended;
-	return n;
 }
 
 /* Every live session ends with the collector: nothing traces them after. */
@@ -1441,7 +1469,7 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("event loop: %s", strerror(-rc));
 		goto out;
 	}
-	rc = control_listen(cfg->socket);
+	rc = control_listen(cfg->socket, *cfg->socket_group ? (gid_t)cfg->socket_gid : (gid_t)-1);
 	if (rc < 0) {
 		log_msg("control socket %s: %s", cfg->socket, strerror(-rc));
 		goto out;
@@ -1462,7 +1490,10 @@ int collector_run(const struct daemon_config *cfg)
 		goto out;
 	}
 	log_msg("ready");
+	service_init(&c.service);
+	service_ready(&c.service, live_sessions(&c));
 	loop(&c);
+	service_stopping();
 	if (c.handover) {
 		drain(&c);
 		log_msg("handing over: %zu sessions stay open, recorded by the kernel side pinned in %s",

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -28,6 +29,8 @@ struct opt {
 static const struct opt opts[] = {
 	{ "journal", OPT_STR, OFF(journal), "/var/lib/sandtrail/journal", "journal directory" },
 	{ "socket", OPT_STR, OFF(socket), "/run/sandtrail/control.sock", "control socket" },
+	{ "socket-group", OPT_STR, OFF(socket_group), "",
+	  "group whose members may use the control socket for ps (default: root only)" },
 	{ "gvisor-socket", OPT_STR, OFF(gvisor_socket), "",
 	  "gVisor's remote sink (default: gvisor.sock beside the control socket)" },
 	{ "key", OPT_STR, OFF(key), "/etc/sandtrail/signing.key", "signing key (public half beside it, .pub)" },
@@ -260,6 +263,16 @@ int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 	if (strcmp(cfg->fsync, "seal") && strcmp(cfg->fsync, "always") && strcmp(cfg->fsync, "none")) {
 		fprintf(stderr, "sandtraild: --fsync: '%s' is not one of seal, always, none\n", cfg->fsync);
 		return -1;
+	}
+	if (*cfg->socket_group) {
+		struct group *g = getgrnam(cfg->socket_group);
+
+		if (!g) {
+			fprintf(stderr, "sandtraild: --socket-group: no group '%s' (create it: groupadd --system %s)\n",
+				cfg->socket_group, cfg->socket_group);
+			return -1;
+		}
+		cfg->socket_gid = g->gr_gid;
 	}
 	if (cfg->epoch_seconds == 0 || cfg->epoch_seconds > UINT32_MAX / 1000) {
 		fprintf(stderr, "sandtraild: --epoch-seconds: must be between 1 and %u\n", UINT32_MAX / 1000);

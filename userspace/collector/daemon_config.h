@@ -12,6 +12,8 @@
 struct daemon_config {
 	char *journal;
 	char *socket;
+	char *socket_group;      /* "": root only */
+	uint32_t socket_gid;     /* socket_group's gid, resolved at load */
 	char *gvisor_socket;
 	char *key;
 	bool create_key;
