@@ -13,7 +13,7 @@
 /* Fields every record or every process event has: the generic rendering of
  * unknown types leaves them out. */
 static const char *const common_keys[] = { "v", "ts", "type", "session", "labels", "pid", "tid",
-					   "ppid", "uid", "gid", "comm", "cgroup", "syscall" };
+					   "ppid", "uid", "gid", "comm", "cgroup", "syscall", "via", "abi" };
 
 static int plain_byte(uint8_t c)
 {
@@ -535,7 +535,7 @@ static int generic_event(FILE *f, const msgpack_object *rec)
 	return rc;
 }
 
-int render_text_event(FILE *f, const msgpack_object *rec, bool colour)
+static int event_sentence(FILE *f, const msgpack_object *rec, bool colour)
 {
 	uint64_t n;
 	int rc = 0;
@@ -590,4 +590,23 @@ int render_text_event(FILE *f, const msgpack_object *rec, bool colour)
 	if (rec_is(rec, "type", "session_end"))
 		return session_end_event(f, rec);
 	return generic_event(f, rec);
+}
+
+/* The sentence, and how the kernel got the request when not by a native
+ * syscall: "(via io_uring)", "(abi i386)". */
+int render_text_event(FILE *f, const msgpack_object *rec, bool colour)
+{
+	int rc = event_sentence(f, rec, colour);
+
+	if (rc == 0 && rec_get(rec, "via")) {
+		fputs(" (via ", f);
+		rc = render_text_field(f, rec, "via");
+		fputc(')', f);
+	}
+	if (rc == 0 && rec_get(rec, "abi")) {
+		fputs(" (abi ", f);
+		rc = render_text_field(f, rec, "abi");
+		fputc(')', f);
+	}
+	return rc;
 }
