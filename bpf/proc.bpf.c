@@ -9,17 +9,16 @@ __u32 active_loader SEC(".bss");
 const volatile __u32 loader_id = 0;
 const volatile __u64 wakeup_bytes = 0;
 
-/* tgid joins session; a child of a task that left has left too. */
-static __always_inline void add_member(__u32 tgid, __u64 session, __u32 parent)
+/* tgid joins session, followed outside its cgroups when left. */
+static __always_inline void add_member(__u32 tgid, __u64 session, bool left)
 {
-	struct st_member *p = bpf_map_lookup_elem(&members, &parent);
-	struct st_member m = { .session = session, .left = p && p->left && p->session == session };
+	struct st_member m = { .session = session, .left = left };
 
 	if (bpf_map_update_elem(&members, &tgid, &m, BPF_ANY)) {
 		count_loss(session, ST_EV_CGROUP_LEAVE, ST_LOSS_PENDING);
 		return;
 	}
-	if (m.left)
+	if (left)
 		__sync_fetch_and_add(&tasks_left, 1);
 }
 
@@ -33,6 +32,51 @@ static __always_inline void drop_member(__u32 tgid)
 	if (m->left)
 		__sync_fetch_and_add(&tasks_left, -1);
 	bpf_map_delete_elem(&members, &tgid);
+}
+
+/* The record of tgid leaving session from for dst (path: as the kernel
+ * names it; NULL: not known). */
+static __always_inline void emit_leave(__u64 from, struct cgroup *dst, const char *path, __u32 tgid, bool threadgroup)
+{
+	struct st_cgroup_leave *ev = (struct st_cgroup_leave *)scratch_buf();
+	long n = 0;
+
+	if (!ev)
+		return;
+	fill_hdr(&ev->h, ST_EV_CGROUP_LEAVE, from);
+	ev->dst_cgid = BPF_CORE_READ(dst, kn, id);
+	ev->task = tgid;
+	ev->threadgroup = threadgroup;
+	if (path)
+		n = bpf_probe_read_kernel_str((char *)(ev + 1), ST_PATH_MAX, path);
+	else
+		ev->h.strs = ST_STR(0, ST_S_ABSENT);
+	ev->path_len = n > 0 ? n - 1 : 0;
+	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+	emit(&ev->h, sizeof(*ev) + (ev->path_len & (ST_PATH_MAX - 1)));
+}
+
+/* A child of a session's process: a member; born outside the session's
+ * cgroups (clone3's CLONE_INTO_CGROUP), it left at once.  A child of a
+ * task that left has left too. */
+static __always_inline void fork_member(struct task_struct *child, __u32 ctgid, __u64 session, __u32 parent)
+{
+	struct cgroup *cc = BPF_CORE_READ(child, cgroups, dfl_cgrp);
+	struct st_member *p;
+	__u64 there;
+
+	if (cc == BPF_CORE_READ(bpf_get_current_task_btf(), cgroups, dfl_cgrp)) {
+		p = bpf_map_lookup_elem(&members, &parent);
+		add_member(ctgid, session, p && p->left && p->session == session);
+		return;
+	}
+	there = cgroup_session(cc);
+	if (there == session) {
+		add_member(ctgid, session, false);
+		return;
+	}
+	add_member(ctgid, there ? there : session, !there);
+	emit_leave(session, cc, NULL, ctgid, true);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -50,7 +94,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	ev.child_tgid = BPF_CORE_READ(child, tgid);
 	ev.pad = 0;
 	emit(&ev.h, sizeof(ev));
-	add_member(ev.child_tgid, session, ev.h.tgid);
+	fork_member(child, ev.child_tgid, session, ev.h.tgid);
 	return 0;
 }
 
@@ -94,9 +138,6 @@ static __noinline int cgroup_moved(struct cgroup *dst, const char *path, __u32 t
 {
 	struct st_member *m = bpf_map_lookup_elem(&members, &tgid);
 	__u64 to = cgroup_session(dst), from;
-	struct st_cgroup_leave *ev;
-	long n;
-
 	if (m && !still_watched(m->session)) { /* of a session that ended */
 		drop_member(tgid);
 		m = NULL;
@@ -104,7 +145,7 @@ static __noinline int cgroup_moved(struct cgroup *dst, const char *path, __u32 t
 	from = m ? m->session : 0;
 	if (!m) {
 		if (to)
-			add_member(tgid, to, 0);
+			add_member(tgid, to, false);
 		return 0;
 	}
 	/* moves hold cgroup_mutex: no other move changes m meanwhile */
@@ -117,24 +158,13 @@ static __noinline int cgroup_moved(struct cgroup *dst, const char *path, __u32 t
 	}
 	if (to) {
 		drop_member(tgid);
-		add_member(tgid, to, 0);
+		add_member(tgid, to, false);
 	} else if (!m->left) {
 		m->left = 1;
 		__sync_fetch_and_add(&tasks_left, 1);
 	}
-	if (!still_watched(from))
-		return 0;
-	ev = (struct st_cgroup_leave *)scratch_buf();
-	if (!ev)
-		return 0;
-	fill_hdr(&ev->h, ST_EV_CGROUP_LEAVE, from);
-	ev->dst_cgid = BPF_CORE_READ(dst, kn, id);
-	ev->task = tgid;
-	ev->threadgroup = threadgroup;
-	n = bpf_probe_read_kernel_str((char *)(ev + 1), ST_PATH_MAX, path);
-	ev->path_len = n > 0 ? n - 1 : 0;
-	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
-	emit(&ev->h, sizeof(*ev) + (ev->path_len & (ST_PATH_MAX - 1)));
+	if (still_watched(from))
+		emit_leave(from, dst, path, tgid, threadgroup);
 	return 0;
 }
 

@@ -6,14 +6,14 @@
 # tasks that were never in it leave nothing.  A hardened session cannot
 # move itself (no cgroup file system inside).
 source "$(dirname "$0")/lib.sh"
-plan 16
+plan 19
 
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 cg=$(mk_cgroup leave)
 mkdir "$cg/sub"
 other=$(mk_cgroup elsewhere)
 other_id=$(stat -c %i "$other")
-for f in self child moved early back stranger; do echo "$f" >"$T/$f.marker"; done
+for f in self child moved early back stranger born; do echo "$f" >"$T/$f.marker"; done
 mkfifo "$T/go-moved" "$T/go-early" "$T/go-stranger"
 
 # present before the watch: the session learns of it from cgroup.procs
@@ -37,6 +37,8 @@ wait "$moved"
 echo "$early" >"$other/cgroup.procs"
 echo go >"$T/go-early"
 wait "$early"
+# a child born outside (clone3 CLONE_INTO_CGROUP)
+run_in_cgroup "$cg" "$HELPERS/st_workload" clone-into "$other" /bin/cat "$T/born.marker" >/dev/null
 # within the session, then out and back in
 run_in_cgroup "$cg" sh -c 'echo $$ >"$1/sub/cgroup.procs"; echo $$ >"$2/cgroup.procs"; echo $$ >"$1/cgroup.procs"; cat "$3" >/dev/null' \
 	_ "$cg" "$other" "$T/back.marker"
@@ -65,6 +67,13 @@ check "moved by another: cgroup_leave names the task moved and the mover" has \
 check "moved by another: its later open is in the session" opened moved
 check "a process there before the watch: its move is known" has '.type=="cgroup_leave" and .task=='"$early"
 check "a process there before the watch: followed" opened early
+born=$(jq -r 'select(.type=="open" and .path=="'"$T/born.marker"'") | .pid' "$R" | head -n 1)
+check "clone3 into a cgroup outside: the child is recorded leaving at birth" has \
+	'.type=="cgroup_leave" and .task=='"${born:-0}"' and .dst_cgroup=='"$other_id"' and .dst_path_unreadable==true'
+check "clone3 into a cgroup outside: the child stays in the session" opened born
+check "clone3 into a cgroup outside: its parent's fork record names it, the text the cgroup" bash -c '
+	test "$(jq_count "$1" ".type==\"fork\" and .child_pid==$2")" = 1 &&
+	grep -q "cgroup leave: pid $2 moved to cgroup id $3 (born there)" "$4"' _ "$R" "${born:-0}" "$other_id" "$T/r.txt"
 check "a move within the session is no cgroup_leave" test "$(jq_count "$R" '.type=="cgroup_leave" and (.dst_path|endswith("/sub"))')" = 0
 back=$(jq -r 'select(.type=="open" and .path=="'"$T/back.marker"'") | .ppid' "$R" | head -n 1)
 check "out and back in: one cgroup_leave, then recorded in the session's cgroup" bash -c '

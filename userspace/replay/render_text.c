@@ -301,13 +301,18 @@ static int datagrams_event(FILE *f, const msgpack_object *rec)
 
 static int cgroup_leave_event(FILE *f, const msgpack_object *rec, bool colour)
 {
-	uint64_t task = 0;
+	uint64_t task = 0, id;
 	int rc;
 
 	rec_get_uint(rec, "task", &task);
 	colour_on(f, colour, RENDER_TEXT_BOLD_RED);
 	fprintf(f, "cgroup leave: pid %" PRIu64 " moved to ", task);
-	rc = render_text_field(f, rec, "dst_path");
+	if (rec_flag(rec, "dst_path_unreadable") && rec_get_uint(rec, "dst_cgroup", &id)) {
+		fprintf(f, "cgroup id %" PRIu64 " (born there)", id);
+		rc = 0;
+	} else {
+		rc = render_text_field(f, rec, "dst_path");
+	}
 	colour_off(f, colour);
 	fputs(" (still in the session)", f);
 	return rc;

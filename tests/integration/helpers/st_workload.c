@@ -21,6 +21,8 @@
  *                                    process has never touched (DIR/cold-*, all missing)
  *   st_workload cold-exec DIR PROG ARG...  execv of PROG named from a page never touched
  *   st_workload memfd-exec PROG ARG...     PROG copied into a memfd named "st-payload", fexecve'd
+ *   st_workload clone-into CG PROG ARG...   clone3 with CLONE_INTO_CGROUP into the cgroup CG; the child
+ *                                          execs PROG; waits for it
  *   st_workload sendmmsg ADDR PORT N       N UDP datagrams to ADDR:PORT in one sendmmsg; prints "ret ERRNO"
  *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
  *   st_workload hold-ports N         holds N consecutive ports on every address (bound, never
@@ -28,6 +30,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pthread.h>
@@ -395,6 +399,25 @@ static int memfd_exec(char **argv)
 	return 127;
 }
 
+static int clone_into(const char *cg, char **argv)
+{
+	int fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC), st;
+	struct clone_args args = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD };
+	long pid;
+
+	if (fd < 0)
+		return 1;
+	args.cgroup = (uint64_t)fd;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid((pid_t)pid, &st, 0) < 0)
+		return 1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 static int send_mmsg(const char *addr, const char *port, unsigned n)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -460,12 +483,14 @@ int main(int argc, char **argv)
 		return cold_exec(argv[2], argv + 3);
 	if (argc >= 3 && !strcmp(argv[1], "memfd-exec"))
 		return memfd_exec(argv + 2);
+	if (argc >= 4 && !strcmp(argv[1], "clone-into"))
+		return clone_into(argv[2], argv + 3);
 	if (argc == 5 && !strcmp(argv[1], "sendmmsg"))
 		return send_mmsg(argv[2], argv[3], (unsigned)atoi(argv[4]));
 	if (argc == 2 && !strcmp(argv[1], "listen"))
 		return listen_loop();
 	if (argc == 3 && !strcmp(argv[1], "hold-ports"))
 		return hold_ports(atol(argv[2]));
-	fprintf(stderr, "usage: st_workload burst|burst-mix|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|cold-exec|memfd-exec|sendmmsg|listen|hold-ports ...\n");
+	fprintf(stderr, "usage: st_workload burst|burst-mix|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|cold-exec|memfd-exec|clone-into|sendmmsg|listen|hold-ports ...\n");
 	return 2;
 }
