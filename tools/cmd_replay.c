@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "escape.h"
 #include "journal/journal.h"
+#include "kafka_fetch.h"
 #include "replay/replay.h"
 
 #define REPLAY_JOURNAL "/var/lib/sandtrail/journal"
@@ -21,11 +22,15 @@
 #define REPLAY_POLL_NS 200000000L
 
 const char cmd_replay_usage[] =
-	"replay [--journal DIR] [--session ID | --all] [--format text|json|html] [--type T[,T]]\n"
+	"replay [--journal DIR | --kafka BROKERS --topic T] [--session ID | --all] [--format text|json|html] [--type T[,T]]\n"
 	"              [--pid PID] [--since TIME] [--until TIME] [--path GLOB] [--follow] [--pubkey FILE]\n"
 	"  Rebuilds what sessions did from the journal.  Without --session or --all:\n"
 	"  the list of sessions (with --format json, one object per session).\n"
 	"  --journal DIR    the journal (default " REPLAY_JOURNAL ")\n"
+	"  --kafka BROKERS  the central copy instead: every record the kafka sink shipped to\n"
+	"  --topic T        topic T of HOST:PORT[,HOST:PORT...] (format=msgpack), checked\n"
+	"                   against the seals shipped with them; works when the host is gone\n"
+	"  --journal-id ID  the journal to read when the topic holds several\n"
 	"  --session ID     one session: a process-tree timeline with a closing summary\n"
 	"                   (text) or its records (json)\n"
 	"  --all            every record of the journal, all sessions and the journal's own\n"
@@ -56,6 +61,7 @@ const char cmd_replay_usage[] =
 
 struct replay {
 	const char *journal, *session, *pubkey;
+	const char *kafka, *topic, *journal_id;
 	bool json, html, all, follow, colour, help;
 	struct rfilter filter;
 	struct sealmark seals;         /* records in scope */
@@ -102,14 +108,20 @@ static int parse_args(struct replay *r, int argc, char **argv)
 		{ "since", required_argument, NULL, 'b' },   { "until", required_argument, NULL, 'e' },
 		{ "path", required_argument, NULL, 'P' },    { "follow", no_argument, NULL, 'f' },
 		{ "pubkey", required_argument, NULL, 'k' },  { "socket", required_argument, NULL, 's' },
+		{ "kafka", required_argument, NULL, 'K' },   { "topic", required_argument, NULL, 'T' },
+		{ "journal-id", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },          { 0 },
 	};
+	bool journal_given = false;
 	char err[512];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': r->journal = optarg; break;
+		case 'j': r->journal = optarg; journal_given = true; break;
+		case 'K': r->kafka = optarg; break;
+		case 'T': r->topic = optarg; break;
+		case 'J': r->journal_id = optarg; break;
 		case 'S': r->session = optarg; break;
 		case 'a': r->all = true; break;
 		case 'f': r->follow = true; break;
@@ -141,6 +153,10 @@ static int parse_args(struct replay *r, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_error("unexpected argument '%s' (see --help)", argv[optind]);
+	if (!r->kafka != !r->topic)
+		return usage_error("--kafka and --topic go together");
+	if (r->kafka && (journal_given || r->follow))
+		return usage_error("--kafka reads the central copy: no --journal, no --follow");
 	if (r->session && !hex_id(r->session))
 		return usage_error("--session %s: expected a session id (16 lowercase hex digits)", r->session);
 	if (r->session && r->all)
@@ -340,17 +356,40 @@ static bool want_colour(void)
 	return isatty(STDOUT_FILENO) && !(nc && *nc);
 }
 
+static int replay_journal(struct replay *rp);
+
 int cmd_replay(int argc, char **argv)
 {
 	struct replay r = { .journal = REPLAY_JOURNAL };
-	struct journal_reader *jr;
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct stat st;
+	char dir[PATH_MAX], journal[JOURNAL_ID_STR], err[512];
+	struct kafka_copy copy;
 	int rc;
 
 	rc = parse_args(&r, argc, argv);
 	if (rc || r.help)
 		return rc;
+	if (!r.kafka)
+		return replay_journal(&r);
+	rc = kafka_journal_dir(r.kafka, r.topic, r.journal_id, &copy, journal, dir, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail replay: --kafka %s --topic %s: %s\n", r.kafka, r.topic, err);
+		return 2;
+	}
+	kafka_copy_free(&copy);
+	r.journal = dir;
+	rc = replay_journal(&r);
+	kafka_journal_dir_remove(dir);
+	return rc;
+}
+
+static int replay_journal(struct replay *rp)
+{
+	struct replay r = *rp;
+	struct journal_reader *jr;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct stat st;
+	int rc;
+
 	rc = stat(r.journal, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 	if (rc) {
 		fprintf(stderr, "sandtrail replay: --journal %s: %s\n", r.journal, strerror(rc));

@@ -10,9 +10,11 @@
 
 #include "commands.h"
 #include "journal/journal.h"
+#include "kafka_fetch.h"
 
 const char cmd_verify_usage[] =
 	"verify [--journal DIR | FILE...] --pubkey FILE [--live]\n"
+	"verify --kafka BROKERS --topic T --pubkey FILE [--journal DIR] [--journal-id ID] [--live]\n"
 	"  Checks a journal: framing, checksums, the hash chain, every seal's signature,\n"
 	"  every epoch key's certificate back to the public key given, seq continuity\n"
 	"  across segments, and that it ends with the final seal of a clean close.\n"
@@ -21,7 +23,12 @@ const char cmd_verify_usage[] =
 	"  --journal DIR   the journal directory (default " JOURNAL_DEFAULT_DIR ")\n"
 	"  FILE...         segment files (*.stj) instead of a directory\n"
 	"  --pubkey FILE   the journal's public key (signing.pub from sandtrail keygen)\n"
-	"  --live          the journal is still being written: an unsealed tail is not a fault\n";
+	"  --live          the journal is still being written: an unsealed tail is not a fault\n"
+	"  --kafka BROKERS the central copy: checks the records the kafka sink shipped to topic\n"
+	"  --topic T       T (chain, seals, keys, missing seqs) as a journal; with --journal,\n"
+	"                  also names the records that are in Kafka and missing on the host\n"
+	"                  (its tail cut, or an older copy restored) or differ there\n"
+	"  --journal-id ID the journal to check when the topic holds several\n";
 
 /* Distinct session ids, for the summary. */
 struct sessions {
@@ -75,66 +82,56 @@ static int check_readable(const char *flag, const char *path, bool dir)
 	return 0;
 }
 
-int cmd_verify(int argc, char **argv)
+static struct kafka_record *find_seq(const struct kafka_copy *c, const char *journal, uint64_t seq)
 {
-	static const struct option opts[] = {
-		{ "journal", required_argument, NULL, 'j' }, { "pubkey", required_argument, NULL, 'p' },
-		{ "live", no_argument, NULL, 'l' },          { "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *dir = NULL, *pubkey = NULL;
+	size_t lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int k = strcmp(c->v[mid].journal, journal);
+
+		if (k == 0 && c->v[mid].seq == seq)
+			return &c->v[mid];
+		if (k < 0 || (k == 0 && c->v[mid].seq < seq))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Checks a journal directory or a list of segment files; prints the faults
+ * and one summary line.  0 intact, 1 not, 2 cannot read.  copy: the Kafka
+ * copy dir was written from, whose records a valid seal covers are marked. */
+static int verify(const char *dir, char *const *files, size_t nfiles, const char *pubkey, bool live, const char *what,
+		  struct kafka_copy *copy, const char *journal)
+{
 	const struct journal_fault *faults;
 	struct sessions sessions = { 0 };
 	struct journal_reader *r;
 	struct journal_stats st;
 	struct journal_entry e;
-	uint8_t pub[JOURNAL_PUB_LEN];
 	msgpack_zone zone;
-	bool live = false;
 	size_t nf;
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': dir = optarg; break;
-		case 'p': pubkey = optarg; break;
-		case 'l': live = true; break;
-		case 'h': return command_usage(cmd_verify_usage, 0);
-		default: return command_usage(cmd_verify_usage, 1);
-		}
-	}
-	if (!pubkey || (dir && optind < argc))
-		return command_usage(cmd_verify_usage, 1);
-	rc = keys_read_pub(pubkey, pub);
-	if (rc == -EBADMSG) {
-		fprintf(stderr, "sandtrail verify: --pubkey %s: not a sandtrail public key (one line '%s<64 hex digits>')\n",
-			pubkey, JOURNAL_PUB_PREFIX);
-		return 2;
-	}
+	rc = dir ? journal_reader_open(&r, dir, pubkey) : journal_reader_open_files(&r, files, nfiles, pubkey);
 	if (rc < 0) {
-		fprintf(stderr, "sandtrail verify: --pubkey %s: %s\n", pubkey, strerror(-rc));
-		return 2;
-	}
-	if (optind == argc && !dir)
-		dir = JOURNAL_DEFAULT_DIR;
-	if (dir && check_readable("--journal ", dir, true) < 0)
-		return 2;
-	for (int i = optind; i < argc; i++)
-		if (check_readable("", argv[i], false) < 0)
-			return 2;
-	rc = dir ? journal_reader_open(&r, dir, pubkey)
-		 : journal_reader_open_files(&r, argv + optind, (size_t)(argc - optind), pubkey);
-	if (rc < 0) {
-		fprintf(stderr, "sandtrail verify: %s: %s\n", dir ? dir : argv[optind], strerror(-rc));
+		fprintf(stderr, "sandtrail verify: %s: %s\n", what, strerror(-rc));
 		return 2;
 	}
 	msgpack_zone_init(&zone, 4096);
-	while ((rc = journal_reader_next(r, &e)) == 1)
+	while ((rc = journal_reader_next(r, &e)) == 1) {
+		struct kafka_record *k = copy && e.seal == JOURNAL_SEALED ? find_seq(copy, journal, e.seq) : NULL;
+
+		if (k)
+			k->sealed = true;
 		count_session(&sessions, &zone, &e);
+	}
 	msgpack_zone_destroy(&zone);
 	tdestroy(sessions.root, free);
 	if (rc < 0) {
-		fprintf(stderr, "sandtrail verify: reading %s: %s\n", dir ? dir : "segments", strerror(-rc));
+		fprintf(stderr, "sandtrail verify: reading %s: %s\n", what, strerror(-rc));
 		journal_reader_close(r);
 		return 2;
 	}
@@ -164,3 +161,164 @@ int cmd_verify(int argc, char **argv)
 	journal_reader_close(r);
 	return rc;
 }
+
+/* Seqs [first, last] as "A..B" or "A". */
+static void print_range(const char *what, uint64_t first, uint64_t last)
+{
+	if (first == last)
+		printf("%s: seq %llu\n", what, (unsigned long long)first);
+	else
+		printf("%s: seqs %llu..%llu (%llu records)\n", what, (unsigned long long)first, (unsigned long long)last,
+		       (unsigned long long)(last - first + 1));
+}
+
+/* The host's journal against the central copy: what Kafka has, under a
+ * valid seal, that the host lost (a cut tail, removed segments, an older
+ * copy put back), and records that differ.  0 when the host has all of it,
+ * 1 otherwise.  A record no seal covers in Kafka proves nothing: skipped. */
+static int compare_host(const struct kafka_copy *c, const char *journal, const char *dir)
+{
+	uint8_t *seen = NULL, id[JOURNAL_ID_LEN];
+	uint64_t first = UINT64_MAX, last = 0, missing = 0, differ = 0, n = 0, start = 0;
+	char host_id[JOURNAL_ID_STR] = "";
+	struct journal_reader *r;
+	struct journal_entry e;
+	bool in_gap = false;
+	int rc;
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->v[i].journal, journal) || !c->v[i].sealed)
+			continue;
+		first = c->v[i].seq < first ? c->v[i].seq : first;
+		last = c->v[i].seq > last ? c->v[i].seq : last;
+		n++;
+	}
+	if (!n || !(seen = calloc(last - first + 1, 1)))
+		return 2;
+	rc = journal_reader_open(&r, dir, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail verify: --journal %s: %s\n", dir, strerror(-rc));
+		free(seen);
+		return 2;
+	}
+	while ((rc = journal_reader_next(r, &e)) == 1) {
+		const struct kafka_record *k;
+
+		if (!host_id[0] && journal_reader_id(r, id) == 0)
+			journal_id_hex(id, host_id);
+		k = find_seq(c, journal, e.seq);
+		if (!k || !k->sealed)
+			continue;
+		seen[k->seq - first] = 1;
+		if (k->len != e.len || memcmp(k->rec, e.rec, e.len)) {
+			if (!differ)
+				printf("differs on the host: seq %llu (first of them)\n", (unsigned long long)e.seq);
+			differ++;
+		}
+	}
+	journal_reader_close(r);
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail verify: reading %s: %s\n", dir, strerror(-rc));
+		free(seen);
+		return 2;
+	}
+	if (host_id[0] && strcmp(host_id, journal))
+		printf("the host's journal is %s, not %s: it was replaced\n", host_id, journal);
+	for (uint64_t s = first; s <= last + 1; s++) {
+		const struct kafka_record *k = s <= last ? find_seq(c, journal, s) : NULL;
+		bool gap = k && k->sealed && !seen[s - first];
+
+		if (gap && !in_gap)
+			start = s;
+		if (!gap && in_gap)
+			print_range("in Kafka, missing on the host", start, s - 1);
+		missing += gap;
+		in_gap = gap;
+	}
+	free(seen);
+	printf("sandtrail verify: the host's journal %s against Kafka: ", dir);
+	if (!missing && !differ && (!host_id[0] || !strcmp(host_id, journal))) {
+		printf("it holds all %llu records\n", (unsigned long long)n);
+		return 0;
+	}
+	printf("FAILED: %llu records in Kafka are missing on the host, %llu differ\n", (unsigned long long)missing,
+	       (unsigned long long)differ);
+	return 1;
+}
+
+static int verify_kafka(const char *brokers, const char *topic, const char *want, const char *host_dir,
+			const char *pubkey, bool live)
+{
+	char dir[PATH_MAX], journal[JOURNAL_ID_STR], err[512], what[PATH_MAX + 64];
+	struct kafka_copy c;
+	int rc, rc2;
+
+	rc = kafka_journal_dir(brokers, topic, want, &c, journal, dir, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail verify: --kafka %s --topic %s: %s\n", brokers, topic, err);
+		return 2;
+	}
+	printf("sandtrail verify: Kafka %s topic %s: journal %s (%llu messages shipped twice, %llu not records)\n",
+	       brokers, topic, journal, (unsigned long long)c.duplicates, (unsigned long long)c.foreign);
+	snprintf(what, sizeof(what), "the copy from Kafka (%s)", dir);
+	rc = verify(dir, NULL, 0, pubkey, live, what, &c, journal);
+	kafka_journal_dir_remove(dir);
+	if (rc != 2 && host_dir) {
+		rc2 = compare_host(&c, journal, host_dir);
+		rc = rc2 > rc ? rc2 : rc;
+	}
+	kafka_copy_free(&c);
+	return rc;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "journal", required_argument, NULL, 'j' }, { "pubkey", required_argument, NULL, 'p' },
+		{ "live", no_argument, NULL, 'l' },          { "help", no_argument, NULL, 'h' },
+		{ "kafka", required_argument, NULL, 'K' },   { "topic", required_argument, NULL, 'T' },
+		{ "journal-id", required_argument, NULL, 'J' },
+		{ 0 },
+	};
+	const char *dir = NULL, *pubkey = NULL, *kafka = NULL, *topic = NULL, *journal_id = NULL;
+	uint8_t pub[JOURNAL_PUB_LEN];
+	bool live = false, given_dir;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': dir = optarg; break;
+		case 'p': pubkey = optarg; break;
+		case 'l': live = true; break;
+		case 'K': kafka = optarg; break;
+		case 'T': topic = optarg; break;
+		case 'J': journal_id = optarg; break;
+		case 'h': return command_usage(cmd_verify_usage, 0);
+		default: return command_usage(cmd_verify_usage, 1);
+		}
+	}
+	if (!pubkey || (dir && optind < argc) || !kafka != !topic || (kafka && optind < argc))
+		return command_usage(cmd_verify_usage, 1);
+	given_dir = dir != NULL;
+	rc = keys_read_pub(pubkey, pub);
+	if (rc == -EBADMSG) {
+		fprintf(stderr, "sandtrail verify: --pubkey %s: not a sandtrail public key (one line '%s<64 hex digits>')\n",
+			pubkey, JOURNAL_PUB_PREFIX);
+		return 2;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail verify: --pubkey %s: %s\n", pubkey, strerror(-rc));
+		return 2;
+	}
+	if (optind == argc && !dir && !kafka)
+		dir = JOURNAL_DEFAULT_DIR;
+	if (dir && check_readable("--journal ", dir, true) < 0)
+		return 2;
+	for (int i = optind; i < argc; i++)
+		if (check_readable("", argv[i], false) < 0)
+			return 2;
+	if (kafka)
+		return verify_kafka(kafka, topic, journal_id, given_dir ? dir : NULL, pubkey, live);
+	return verify(dir, argv + optind, (size_t)(argc - optind), pubkey, live, dir ? dir : argv[optind], NULL, NULL);
+}
+

@@ -8,7 +8,7 @@
 # there, a failed open one that was not), then the result against the tree
 # after it: not against the strings the programs passed.
 source "$(dirname "$0")/lib.sh"
-plan 11
+plan 14
 
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 W=$(readlink -f "$T")/w
@@ -19,6 +19,7 @@ int util(int);
 int main(void) { return util(0); }
 C
 echo 'int util(int x) { return x; }' >"$W/src/util.c"
+printf '#!/bin/sh\nexit 0\n' >"$W/hello.sh" && chmod +x "$W/hello.sh"
 # 60 levels of 20-character names: 1260 bytes, more components than a walk
 # bounded by a count would keep
 name=$(printf 'd%.0s' $(seq 20))
@@ -43,6 +44,8 @@ run_in_cgroup "$cg" env HOME="$W/home" TMPDIR="$W/tmp" PYTHONDONTWRITEBYTECODE=1
 	cd ..
 	cc -o prog src/main.c src/util.c
 	./prog
+	./hello.sh an-arg
+	/usr/bin/python3 -c "import os; os.execve(os.open(\"/bin/true\", os.O_RDONLY), [\"true\", \"by-fd\"], {})"
 	/usr/bin/python3 - <<"PY"
 import os, threading
 
@@ -105,3 +108,9 @@ check "tar: the leaf 60 levels down, read whole" has \
 	'.type=="open" and .comm=="tar" and .path=="'"$deep"'/leaf" and .ret>=0 and (has("path_truncated")|not)'
 check "tar: ... and extracted whole" has \
 	'.type=="open" and .comm=="tar" and .path=="'"$x"'/leaf" and (.flags|index("O_CREAT")) and .ret>=0 and (has("path_truncated")|not)'
+check "exec of a #! script: the interpreter's argv, the script's absolute path" has \
+	'.type=="exec" and .filename=="./hello.sh" and .path=="'"$W"'/hello.sh" and .script=="'"$W"'/hello.sh" and .argv==["/bin/sh","./hello.sh","an-arg"] and .exe=="'"$(readlink -f /bin/sh)"'" and .ret==0'
+"$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$KEYDIR/signing.pub" --session "$id" >"$T/r.txt" 2>/dev/null
+check "text: the script beside the interpreter's argv" grep -qF "exec $W/hello.sh /bin/sh ./hello.sh an-arg (script $W/hello.sh)" "$T/r.txt"
+check "execveat of an fd (AT_EMPTY_PATH): the fd's file" has \
+	'.type=="exec" and .syscall=="execveat" and .filename=="" and .path=="'"$(readlink -f /bin/true)"'" and .at_flags==["AT_EMPTY_PATH"] and .argv==["true","by-fd"] and .ret==0'

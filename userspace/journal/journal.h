@@ -177,4 +177,20 @@ int keys_read_pub(const char *path, uint8_t pub[JOURNAL_PUB_LEN]);
 /* Hex of the first bytes of SHA-256(pub): how seals name their key. */
 void seal_key_id(const uint8_t pub[JOURNAL_PUB_LEN], char out[JOURNAL_KEY_ID_STR]);
 
+/* A record of a journal kept elsewhere (a central copy, such as Kafka). */
+struct journal_import {
+	uint64_t seq;
+	uint8_t kind;            /* enum journal_kind */
+	const void *rec;
+	size_t len;
+};
+
+/* Writes recs (ascending, distinct seqs) into dir (empty) as segment files
+ * of journal id, their chain recomputed, so that journal_reader_open checks
+ * them as any journal; a gap in the seqs starts a new segment, which the
+ * reader reports as missing records.  root_pub: the key verify is given.
+ * -EINVAL when recs are not in order or not records at all. */
+int journal_rebuild(const char *dir, const uint8_t id[JOURNAL_ID_LEN], const uint8_t root_pub[JOURNAL_PUB_LEN],
+		    const struct journal_import *recs, size_t n);
+
 #endif

@@ -8,8 +8,12 @@
  *     [--epoch-ms N] [--epoch-seals N] [--block-bytes N] [--level N] [--sessions K]
  * journal_writer --scan DIR --pubkey FILE [--upto SEQ]
  *     prints "records R sealed S unsealed U bad B last_sealed L recovery C digest D":
- *     D is SHA-256 over (seq, record) of every record with seq <= SEQ. */
+ *     D is SHA-256 over (seq, record) of every record with seq <= SEQ.
+ * journal_writer --dump DIR
+ *     writes every record's msgpack bytes to stdout, each after its length as
+ *     a big-endian 32-bit integer (what kcat -f '%R%s' prints of a message). */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -141,6 +145,26 @@ static int scan(const char *dir, const char *pubkey, uint64_t upto)
 	return rc < 0 ? 2 : 0;
 }
 
+static int dump(const char *dir)
+{
+	struct journal_reader *r;
+	struct journal_entry e;
+	int rc;
+
+	if (journal_reader_open(&r, dir, NULL) < 0) {
+		fprintf(stderr, "journal_writer: cannot read %s\n", dir);
+		return 2;
+	}
+	while ((rc = journal_reader_next(r, &e)) == 1) {
+		uint32_t be = htobe32((uint32_t)e.len);
+
+		fwrite(&be, sizeof(be), 1, stdout);
+		fwrite(e.rec, 1, e.len, stdout);
+	}
+	journal_reader_close(r);
+	return rc < 0 || fflush(stdout) ? 2 : 0;
+}
+
 static unsigned long long num(const char *s, const char *flag)
 {
 	char *end;
@@ -166,11 +190,12 @@ int main(int argc, char **argv)
 		{ "block-bytes", required_argument, NULL, 'B' }, { "level", required_argument, NULL, 'L' },
 		{ "sessions", required_argument, NULL, 's' }, { "scan", required_argument, NULL, 'S' },
 		{ "pubkey", required_argument, NULL, 'p' },    { "upto", required_argument, NULL, 'u' },
+		{ "dump", required_argument, NULL, 'D' },
 		{ 0 },
 	};
 	struct journal_config cfg;
 	unsigned long long count = 1000000, upto = UINT64_MAX, sessions = 3;
-	const char *scan_dir = NULL, *pubkey = NULL;
+	const char *scan_dir = NULL, *pubkey = NULL, *dump_dir = NULL;
 	static struct rec recs[VARIANTS];
 	const void *bytes[VARIANTS];
 	size_t lens[VARIANTS], total = 0;
@@ -201,6 +226,7 @@ int main(int argc, char **argv)
 		case 'S': scan_dir = optarg; break;
 		case 'p': pubkey = optarg; break;
 		case 'u': upto = num(optarg, "--upto"); break;
+		case 'D': dump_dir = optarg; break;
 		case 'f':
 			if (!strcmp(optarg, "seal"))
 				cfg.fsync = JOURNAL_FSYNC_SEAL;
@@ -216,6 +242,8 @@ int main(int argc, char **argv)
 	}
 	if (scan_dir)
 		return scan(scan_dir, pubkey, upto);
+	if (dump_dir)
+		return dump(dump_dir);
 	if (!cfg.dir || !cfg.key_path || sessions == 0)
 		return fprintf(stderr, "journal_writer: --journal and --key are required\n"), 2;
 	if (create && (rc = keys_create(cfg.key_path)) < 0 && rc != -EEXIST)

@@ -66,6 +66,8 @@ int main(int argc, char **argv)
 	result("open-trunc", close((int)syscall(SYS_openat, dfd, "f", O_WRONLY | O_TRUNC | O_CLOEXEC)));
 	result("mkdir", syscall(SYS_mkdir, at("d"), 0750));
 	result("mkdirat", syscall(SYS_mkdirat, dfd, "d/e", 0700));
+	/* no such dirfd: no directory to resolve from */
+	result("mkdirat-badfd", syscall(SYS_mkdirat, 999, "nodir", 0700));
 	result("mknod-reg", syscall(SYS_mknod, at("reg"), S_IFREG | 0640, 0));
 	result("mknodat-fifo", syscall(SYS_mknodat, dfd, "fifo", S_IFIFO | 0600, 0));
 	result("symlink", syscall(SYS_symlink, "f", at("sl")));

@@ -1,0 +1,54 @@
+# Kafka shipping: a journal of N realistic records (journal_writer, 16
+# sessions) shipped by sandtraild's Kafka sink to librdkafka's mock cluster
+# (tests/integration/helpers/kafka_mock, one broker, 4 partitions, loopback
+# TCP); records/s between the first delivery and the last, read from
+# sandtrail ps (so the producer's connection and BPF loading are not counted).
+
+section_kafka() {
+	local writer=$BIN/tests/helpers/journal_writer mock=$BIN/tests/helpers/kafka_mock n runs i pid brokers
+	local t0 t1 d0 d rate
+	n=$(quick 1000000 100000)
+	runs=$(quick 3 1)
+	log "== kafka shipping: $runs x $n records"
+	if [ ! -x "$mock" ] || ! command -v kcat >/dev/null; then
+		row kafka "Kafka shipping (records/s)" "skipped" ">= 300000 rec/s" skipped "" "kafka_mock or kcat missing"
+		return 0
+	fi
+	: >"$B/kafka.runs"
+	for ((i = 0; i < runs; i++)); do
+		rm -rf "$B/kafka" && mkdir -p "$B/kafka"
+		"$writer" --journal "$B/kafka/j" --key "$B/kafka/k/signing.key" --create-key --count "$n" --sessions 16 \
+			>/dev/null || { row kafka "Kafka shipping (records/s)" failed ">= 300000 rec/s" error "" "journal_writer"; return 1; }
+		mkfifo "$B/kafka/ctl"
+		"$mock" --topic bench:4 "$B/kafka/ctl" >"$B/kafka/mock.out" 2>&1 &
+		pid=$!
+		defer "kill $pid 2>/dev/null"
+		wait_line "$B/kafka/mock.out" '^bootstrap ' "$pid" || { row kafka "Kafka shipping" failed "-" error "" "kafka_mock"; return 1; }
+		brokers=$(awk '/^bootstrap /{ print $2 }' "$B/kafka/mock.out")
+		collector_stop
+		export SANDTRAIL_SOCKET=$B/control.sock
+		start_ready COLLECTOR_PID "$SANDTRAILD" --journal "$B/kafka/j" --socket "$SANDTRAIL_SOCKET" \
+			--key "$B/kafka/k/signing.key" --export "kafka://$brokers/bench?name=kb" ||
+			{ row kafka "Kafka shipping" failed "-" error "" "sandtraild"; return 1; }
+		t0= d0=0 d=0
+		for _ in $(seq 6000); do
+			d=$("$SANDTRAIL" ps --json 2>/dev/null | jq -r 'select(.exporter == "kb") | .delivered')
+			d=${d:-0}
+			if [ -z "$t0" ] && [ "$d" -gt 0 ]; then t0=$(date +%s.%N) d0=$d; fi
+			[ "$d" -ge "$n" ] && break
+			sleep 0.02
+		done
+		t1=$(date +%s.%N)
+		collector_stop
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		[ "$d" -ge "$n" ] || { row kafka "Kafka shipping" "$d of $n delivered" ">= 300000 rec/s" error "" ""; return 1; }
+		calc "($d - $d0) / ($t1 - $t0)" >>"$B/kafka.runs"
+	done
+	rm -rf "$B/kafka"
+	rate=$(median <"$B/kafka.runs")
+	row kafka "Kafka shipping to the mock cluster (records/s)" "$(printf '%.0f rec/s' "$rate")" ">= 300000 rec/s" \
+		"$(verdict "$rate >= 300000")" "BENCH_ROWS=kafka make bench" \
+		"msgpack values, 4 headers, key = session; one broker, 4 partitions, loopback; load $(cut -d' ' -f1 /proc/loadavg)" \
+		"$(jq -nc --argjson r "$rate" --argjson n "$n" '{records_per_s: $r, records: $n}')"
+}
