@@ -420,6 +420,11 @@ uint64_t journal_next_seq(const struct journal *j)
 	return j->next_seq;
 }
 
+void journal_id(const struct journal *j, uint8_t id[JOURNAL_ID_LEN])
+{
+	memcpy(id, j->id, JOURNAL_ID_LEN);
+}
+
 /* Reads the last segment to where the journal ends; cuts nothing. -ENODATA:
  * its header never made it to disk whole (a crash while rotating). */
 static int scan_tail(struct journal *j, const char *name, struct tail *t)
