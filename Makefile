@@ -19,25 +19,24 @@ endif
 
 # Debian 12 packages the build, the tests, the demo and the bench need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
-	libmsgpack-dev libjansson-dev libcurl4-openssl-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
+	libmsgpack-dev libjansson-dev libcurl4-openssl-dev libsystemd-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
 	chromium fonts-dejavu-core librdkafka-dev kcat
 
-PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libcrypto libsodium libseccomp libprotobuf-c rdkafka
+PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka) -lresolv
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka -lsystemd) -lresolv
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Only the libraries a binary uses become its DT_NEEDED (Debian's gcc says so
 # already; others may not).
 LDFLAGS := -Wl,--as-needed
-# The CLI starts every session and hashes with libcrypto only in verify and
-# replay: libcrypto is linked in, as loading and relocating the shared one
-# (4.7 MB) took ~0.5 ms of each start.  The daemon keeps the shared one.
-CLI_LDLIBS := $(filter-out -lcrypto,$(LDLIBS)) -Wl,--push-state,-Bstatic -lcrypto -Wl,--pop-state -ldl
+# The CLI starts every session: the journal's commands (replay, verify,
+# keygen) are a binary of their own, sandtrail-journal, which sandtrail
+# execs, so that run loads none of their libraries (all Debian's shared ones).
 
 # ---- kernel side: .bpf.c -> .bpf.o -> linked object -> skeleton ----
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -70,7 +69,7 @@ $(BUILD)/gen/gvisor.pb-c.c $(BUILD)/gen/gvisor.pb-c.h &: schemas/gvisor.proto
 	$(Q)protoc-c --proto_path=schemas --c_out=$(BUILD)/gen gvisor.proto
 
 # ---- userspace: one library, two binaries ----
-MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c
+MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c tools/sandtrail_journal.c
 GEN_SRCS := sandbox/seccomp_export.c
 LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c)) \
 	$(BUILD)/gen/gvisor.pb-c.c
@@ -124,7 +123,11 @@ $(BUILD)/sandtraild: $(BUILD)/obj/userspace/collector/sandtraild.o $(BUILD)/libs
 
 $(BUILD)/sandtrail: $(BUILD)/obj/tools/sandtrail.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LDLIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(BUILD)/sandtrail-journal: $(BUILD)/obj/tools/sandtrail_journal.o $(BUILD)/libsandtrail.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -200,7 +203,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
 # ---- entry points ----
 .PHONY: all deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
 	demo bench install clean
-all: $(BUILD)/sandtraild $(BUILD)/sandtrail
+all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal
 test-helpers: $(HELPER_BINS)
 
 tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
@@ -242,9 +245,18 @@ bench: deps
 	$(MAKE) all $(HELPER_BINS) $(BENCH_BINS)
 	BUILD=$(BUILD) bench/run.sh
 
+# the unit's ExecStart follows PREFIX; the group comes from sysusers.d
+# (systemd-sysusers, run here when installing to the live system)
+UNITDIR ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 install: all
 	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
 	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
+	install -D -m 0755 $(BUILD)/sandtrail-journal $(DESTDIR)$(PREFIX)/bin/sandtrail-journal
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's#@BINDIR@#$(PREFIX)/bin#g' packaging/sandtraild.service.in >$(DESTDIR)$(UNITDIR)/sandtraild.service
+	install -D -m 0644 packaging/sandtrail.sysusers $(DESTDIR)$(SYSUSERSDIR)/sandtrail.conf
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers sandtrail.conf; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -22,6 +22,7 @@
 #define ST_O_CREAT    0100
 #define ST_O_TRUNC    01000
 #define ST_SYS_CONNECT_CALL 3 /* socketcall's SYS_CONNECT */
+#define ST_SIGSYS     31
 
 /* What a number means in its ABI. */
 enum abi_call {
@@ -79,20 +80,6 @@ static __always_inline __u32 late_path(char *dst, __u64 src, __u32 *strs, int i)
 	return n;
 }
 
-/* The walk of where path (plen bytes at path) relative to dirfd starts,
- * as the task holds it now, as string i at off. */
-static __always_inline __u32 walk_base(long dirfd, const char *path, __u32 plen, __u32 off, __u32 *strs, int i)
-{
-	struct st_base b;
-
-	base_enter(&b, dirfd, plen ? path[0] : 0, false, *strs, i);
-	if (!b.dentry || off > ST_WALK_BASE_MAX) {
-		*strs |= ST_STR(i, ST_S_ABSENT);
-		return 0;
-	}
-	return walk_path(b.dentry, b.mnt, off, strs, i) & (2 * ST_PATH_MAX - 1);
-}
-
 static __always_inline __u32 abi_open(char *buf, enum abi_call c, const __u64 *a, long ret, __u32 *strs)
 {
 	struct st_open *ev = (struct st_open *)buf;
@@ -116,7 +103,7 @@ static __always_inline __u32 abi_open(char *buf, enum abi_call c, const __u64 *a
 		rlen = walk_path((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
 				 off + plen, strs, 1) & (2 * ST_PATH_MAX - 1);
 	else
-		blen = walk_base(dirfd, buf + off, plen, off + plen, strs, 2);
+		blen = walk_base_now(dirfd, buf + off, plen, off + plen, strs, 2);
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->ret = ret;
 	ev->dirfd = dirfd;
@@ -141,7 +128,7 @@ static __always_inline __u32 abi_unlink(char *buf, enum abi_call c, const __u64 
 		flags = a[2];
 	}
 	plen = late_path(buf + off, path, strs, 0);
-	blen = walk_base(dirfd, buf + off, plen, off + plen, strs, 1);
+	blen = walk_base_now(dirfd, buf + off, plen, off + plen, strs, 1);
 	ev->ret = ret;
 	ev->dirfd = dirfd;
 	ev->flags = flags;
@@ -165,8 +152,8 @@ static __always_inline __u32 abi_rename(char *buf, enum abi_call c, const __u64 
 	}
 	flen = late_path(buf + off, from, strs, 0);
 	tlen = late_path(buf + off + flen, to, strs, 1);
-	fb = walk_base(olddirfd, buf + off, flen, off + flen + tlen, strs, 2);
-	tb = walk_base(newdirfd, buf + off + flen, tlen, off + flen + tlen + fb, strs, 3);
+	fb = walk_base_now(olddirfd, buf + off, flen, off + flen + tlen, strs, 2);
+	tb = walk_base_now(newdirfd, buf + off + flen, tlen, off + flen + tlen + fb, strs, 3);
 	ev->ret = ret;
 	ev->olddirfd = olddirfd;
 	ev->newdirfd = newdirfd;
@@ -187,7 +174,7 @@ static __always_inline __u32 abi_exec(char *buf, enum abi_call c, const __u64 *a
 
 	flen = late_path(buf + off, c == ABI_EXECVEAT ? a[1] : a[0], strs, 0);
 	*strs |= ST_STR(1, ST_S_ABSENT); /* argv: pointers of the other ABI's width, not read */
-	blen = walk_base(dirfd, buf + off, flen, off + flen, strs, 3);
+	blen = walk_base_now(dirfd, buf + off, flen, off + flen, strs, 3);
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->ret = ret;
 	ev->dirfd = dirfd;
@@ -274,6 +261,12 @@ static __noinline int abi32_event(struct pt_regs *regs, long ret, __u64 session,
 	} else if (c == ABI_CONNECT) {
 		sys = ST_SYS_CONNECT;
 	}
+	/* a call that seccomp trapped never ran: its registers were rolled
+	 * back (the result is the number) and SIGSYS is on its way; a seccomp
+	 * refusal is no record (DESIGN.md) */
+	if (ret == (long)BPF_CORE_READ(regs, orig_ax) &&
+	    (BPF_CORE_READ(bpf_get_current_task_btf(), pending.signal.sig[0]) & (1ul << (ST_SIGSYS - 1))))
+		return 0;
 	/* a successful exec is recorded at sched_process_exec */
 	if ((c == ABI_EXECVE || c == ABI_EXECVEAT) && ret == 0)
 		return 0;
@@ -367,18 +360,11 @@ static __noinline int abi32_exec_event(struct linux_binprm *bprm, __u64 session,
 	struct st_exec *ev;
 	int argc = BPF_CORE_READ(bprm, argc);
 	char *buf = scratch_buf();
-	long n;
 
 	if (!buf)
 		return 0;
 	ev = (struct st_exec *)buf;
-	n = bpf_probe_read_kernel_str(buf + off, ST_PATH_MAX + 2, BPF_CORE_READ(bprm, filename));
-	if (n <= 0)
-		strs |= ST_STR(0, ST_S_ABSENT);
-	else if (n > ST_PATH_MAX + 1)
-		strs |= ST_STR(0, ST_S_CUT);
-	flen = n <= 0 ? 0 : n > ST_PATH_MAX + 1 ? ST_PATH_MAX : n - 1;
-	flen &= 2 * ST_PATH_MAX - 1;
+	flen = copy_kernel_path(buf + off, BPF_CORE_READ(bprm, filename), &strs, 0);
 	off += flen;
 	alen = end > start ? end - start : 0;
 	if (alen > ST_ARGV_MAX) {
@@ -395,7 +381,7 @@ static __noinline int abi32_exec_event(struct linux_binprm *bprm, __u64 session,
 		elen = walk_path((__u64)BPF_CORE_READ(exe, f_path.dentry), (__u64)BPF_CORE_READ(exe, f_path.mnt), off,
 				 &strs, 2) & (2 * ST_PATH_MAX - 1);
 	off += elen;
-	blen = walk_base(ST_AT_FDCWD, buf + sizeof(*ev), flen, off, &strs, 3);
+	blen = walk_base_now(ST_AT_FDCWD, buf + sizeof(*ev), flen, off, &strs, 3);
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->argc = argc > 0 ? argc : 0;
 	ev->dirfd = ST_AT_FDCWD;

@@ -13,6 +13,7 @@
 
 #define ST_AT_FDCWD -100
 #define ST_URING_PENDING 16384 /* requests of all sessions in flight */
+#define ST_URING_PATHS   4096  /* of them, file operations (16 KiB each) */
 
 /* Requests that touch no file or socket: not recorded. */
 #define ST_URING_NO_FILE                                                                                     \
@@ -32,7 +33,7 @@ struct uring_ev {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, ST_URING_PENDING);
+	__uint(max_entries, ST_URING_PATHS);
 	__type(key, __u64);
 	__type(value, struct uring_ev);
 } uring_paths SEC(".maps");
@@ -52,38 +53,6 @@ __u32 uring_inflight SEC(".bss");
 
 PENDING_MAP(pend_uring_setup, struct st_io_uring);
 
-/* Copies the kernel's copy of a path to dst (room: ST_PATH_MAX + 2) as
- * copy_user_path does a user's. */
-static __always_inline __u32 copy_kernel_path(char *dst, const char *src, __u32 *strs, int i)
-{
-	long n = bpf_probe_read_kernel_str(dst, ST_PATH_MAX + 2, src);
-
-	if (n <= 0) {
-		*strs |= ST_STR(i, ST_S_ABSENT);
-		return 0;
-	}
-	if (n > ST_PATH_MAX + 1) {
-		*strs |= ST_STR(i, ST_S_CUT);
-		return ST_PATH_MAX;
-	}
-	return (n - 1) & (2 * ST_PATH_MAX - 1);
-}
-
-/* The walk of where a path relative to dirfd starts, as string i at off:
- * the submitting task's cwd, root or dirfd now, as the request will take
- * them (io-wq workers share the task's files and fs). */
-static __always_inline __u32 walk_base(long dirfd, const char *path, __u32 plen, __u32 off, __u32 *strs, int i)
-{
-	struct st_base b;
-
-	base_enter(&b, dirfd, plen ? path[0] : 0, false, *strs, i);
-	if (!b.dentry || off > ST_WALK_BASE_MAX) {
-		*strs |= ST_STR(i, ST_S_ABSENT);
-		return 0;
-	}
-	return walk_path(b.dentry, b.mnt, off, strs, i) & (2 * ST_PATH_MAX - 1);
-}
-
 static __always_inline __u32 uring_open(struct io_kiocb *req, char *buf, __u32 *strs)
 {
 	struct io_open *o = (struct io_open *)req;
@@ -92,7 +61,7 @@ static __always_inline __u32 uring_open(struct io_kiocb *req, char *buf, __u32 *
 	__u32 plen, blen;
 
 	plen = copy_kernel_path(buf + sizeof(*ev), BPF_CORE_READ(o, filename, name), strs, 0);
-	blen = walk_base(dfd, buf + sizeof(*ev), plen, sizeof(*ev) + plen, strs, 2);
+	blen = walk_base_now(dfd, buf + sizeof(*ev), plen, sizeof(*ev) + plen, strs, 2);
 	ev->ret = 0;
 	ev->dirfd = dfd;
 	ev->flags = BPF_CORE_READ(o, how.flags);
@@ -113,7 +82,7 @@ static __always_inline __u32 uring_unlink(struct io_kiocb *req, char *buf, __u32
 	__u32 plen, blen;
 
 	plen = copy_kernel_path(buf + sizeof(*ev), BPF_CORE_READ(u, filename, name), strs, 0);
-	blen = walk_base(dfd, buf + sizeof(*ev), plen, sizeof(*ev) + plen, strs, 1);
+	blen = walk_base_now(dfd, buf + sizeof(*ev), plen, sizeof(*ev) + plen, strs, 1);
 	ev->ret = 0;
 	ev->dirfd = dfd;
 	ev->flags = BPF_CORE_READ(u, flags);
@@ -131,8 +100,8 @@ static __always_inline __u32 uring_rename(struct io_kiocb *req, char *buf, __u32
 
 	flen = copy_kernel_path(buf + off, BPF_CORE_READ(x, oldpath, name), strs, 0);
 	tlen = copy_kernel_path(buf + off + flen, BPF_CORE_READ(x, newpath, name), strs, 1);
-	fb = walk_base(olddfd, buf + off, flen, off + flen + tlen, strs, 2);
-	tb = walk_base(newdfd, buf + off + flen, tlen, off + flen + tlen + fb, strs, 3);
+	fb = walk_base_now(olddfd, buf + off, flen, off + flen + tlen, strs, 2);
+	tb = walk_base_now(newdfd, buf + off + flen, tlen, off + flen + tlen + fb, strs, 3);
 	ev->ret = 0;
 	ev->olddirfd = olddfd;
 	ev->newdirfd = newdfd;
@@ -172,9 +141,9 @@ static __always_inline __u32 uring_fileop(struct io_kiocb *req, __u8 op, char *b
 	plen = copy_kernel_path(buf + off, path, strs, 0);
 	if (path2)
 		p2len = copy_kernel_path(buf + off + plen, path2, strs, 1);
-	blen = walk_base(dfd, buf + off, plen, off + plen + p2len, strs, 3);
+	blen = walk_base_now(dfd, buf + off, plen, off + plen + p2len, strs, 3);
 	if (op == IORING_OP_LINKAT)
-		b2len = walk_base(dfd2, buf + off + plen, p2len, off + plen + p2len + blen, strs, 4);
+		b2len = walk_base_now(dfd2, buf + off + plen, p2len, off + plen + p2len + blen, strs, 4);
 	ev->dirfd = dfd;
 	ev->dirfd2 = dfd2;
 	ev->path_len = plen;
@@ -355,6 +324,30 @@ static __always_inline void inflight_del(void *map, __u64 key)
 		__sync_fetch_and_add(&uring_inflight, -1); /* no atomic sub before -mcpu=v3 */
 }
 
+/* A successful open into the task's table (not a fixed file's slot): with
+ * the file the new fd leads to (the ring's task and its workers share the
+ * table), as a syscall's open record has it, in place of where the path
+ * was resolved from. */
+static __always_inline void open_done(struct uring_ev *pe, __u32 size, struct io_open *req, __s32 fd)
+{
+	struct st_open *ev = (struct st_open *)pe->b, *out;
+	__u32 plen = ev->path_len, strs = ev->h.strs & ~(ST_STR(2, 0xf)), rlen;
+	struct file *file = BPF_CORE_READ(req, file_slot) ? NULL : fd_file(fd);
+	char *buf = scratch_buf();
+
+	if (!buf || !file || plen > ST_PATH_MAX || bpf_probe_read_kernel(buf, sizeof(*ev) + plen, ev)) {
+		emit(&ev->h, size);
+		return;
+	}
+	out = (struct st_open *)buf;
+	rlen = walk_path((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
+			 sizeof(*ev) + plen, &strs, 1) & (2 * ST_PATH_MAX - 1);
+	out->resolved_len = rlen;
+	out->base_len = 0;
+	out->h.strs = strs;
+	emit(&out->h, sizeof(*ev) + plen + rlen);
+}
+
 static __noinline int uring_done(__u64 key, __s32 res)
 {
 	struct uring_ev *pe = bpf_map_lookup_elem(&uring_paths, &key);
@@ -370,7 +363,9 @@ static __noinline int uring_done(__u64 key, __s32 res)
 		/* every record type has its result first after the header */
 		*(__s32 *)(pe->b + sizeof(*h)) = res;
 		if (size <= sizeof(*pe) && still_watched(h->session_cgid)) {
-			if (h->type != ST_EV_CONNECT)
+			if (h->type == ST_EV_OPEN && res >= 0)
+				open_done(pe, size, (struct io_open *)key, res);
+			else if (h->type != ST_EV_CONNECT)
 				emit(h, size);
 			else if ((((struct st_connect *)h)->verdict = connect_verdict((struct st_connect *)h,
 										  h->session_cgid)) == ST_VERDICT_ALLOW)

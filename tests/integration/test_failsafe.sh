@@ -5,7 +5,7 @@
 # manager's cgroups are removed; a full disk says ENOSPC and where; an
 # exposed signing key and watches of the collector's own cgroups are refused.
 source "$(dirname "$0")/lib.sh"
-plan 42
+plan 44
 
 # what a session could leave on the host: mounts and its cgroups
 leftovers() { # CG: the session cgroup named in run's error or records
@@ -60,14 +60,23 @@ run_in_cgroup "$cg" "$HELPERS/st_workload" burst $N /etc/hostname <"$T/go" >"$T/
 BURST=$!
 "$HELPERS/ctl_flood" "$SANDTRAIL_SOCKET" 30000 >"$T/flood" 2>"$T/flood.err" &
 FLOOD=$!
+# and 30,000 more from 100 processes: the bound per process is not enough
+"$HELPERS/ctl_flood" "$SANDTRAIL_SOCKET" 30000 100 >"$T/flood100" 2>"$T/flood100.err" &
+FLOOD100=$!
 echo go >&7
 wait $BURST
 wait $FLOOD
+wait $FLOOD100
 read -r _ held _ refused _ other <"$T/flood"
 check "the flood ran: 30,000 connections, each held or refused" test "$((held + refused + other))" -eq 30000 -a "$other" -eq 0 ||
 	diag "$(cat "$T/flood" "$T/flood.err")"
 check "the excess was refused with an error naming the bound" test "$refused" -ge 29000 -a "$held" -le 32 ||
 	diag "$(cat "$T/flood")"
+read -r _ held _ refused _ other <"$T/flood100"
+check "from 100 processes: 30,000 connections, each held or refused" test "$((held + refused + other))" -eq 30000 -a "$other" -eq 0 ||
+	diag "$(cat "$T/flood100" "$T/flood100.err")"
+check "... at most 1024 held in all, the excess refused with an error" test "$held" -le 1024 -a "$refused" -ge 28976 ||
+	diag "$(cat "$T/flood100")"
 check "sandtraild still answers" bash -c '"$1" ps >/dev/null' _ "$SANDTRAIL"
 check "the session ends normally" "$SANDTRAIL" unwatch "$wid"
 check "sandtraild stops cleanly (final seal)" stop_daemon

@@ -8,7 +8,7 @@
 # cgroups looked at are the ones each run made (strace sees its mkdirs).
 [ -n "${ST_PRIVATE_MNTNS:-}" ] || exec env ST_PRIVATE_MNTNS=1 unshare --mount --propagation private bash "$0" "$@"
 source "$(dirname "$0")/lib.sh"
-plan 27
+plan 33
 
 MARK=$T/ran
 mkdir -p "$T/ws"
@@ -57,6 +57,19 @@ A=(--no-audit -v "$T/ws:/mnt")
 fails_cleanly "bad --memory names the flag" '^sandtrail run: --memory .lots.: expected a size' "${A[@]}" --memory lots
 fails_cleanly "bad --mount names the flag" '^sandtrail run: --mount type=nfs: expected bind or tmpfs' "${A[@]}" --mount type=nfs,dst=/x
 fails_cleanly "a missing bind source names it" "^sandtrail run: --volume source '/nonexistent-$$'" "${A[@]}" -v /nonexistent-$$:/x
+# the messages users found unclear say what was wrong and how to write it
+fails_cleanly "--allow ::1:80 says to write [::1]:80" "^sandtrail run: --allow '::1:80' is ambiguous: write an IPv6 address with a port as \\[::1\\]:80" \
+	"${A[@]}" --network allowlist --allow ::1:80
+echo '{"user": -1}' >"$T/user-neg.json"
+fails_cleanly '{"user":-1} names the range' '^sandtrail run: .*user-neg.json: user: -1: expected a UID from 0 to 65535, or "UID:GID"$' \
+	"${A[@]}" --policy "$T/user-neg.json"
+echo '{"user": 1000.5}' >"$T/user-frac.json"
+fails_cleanly '{"user":1000.5} asks for a whole UID' '^sandtrail run: .*user-frac.json: user: 1000.5: expected a whole UID' \
+	"${A[@]}" --policy "$T/user-frac.json"
+fails_cleanly "--hostname with a newline, escaped on one line" "^sandtrail run: --hostname 'a\\\\nb': not a host name" \
+	"${A[@]}" --hostname "$(printf 'a\nb')"
+fails_cleanly "-p outside allowlist mode" '^sandtrail run: published ports need network mode allowlist' "${A[@]}" -p 8080:80
+fails_cleanly "-p in docker's forms only" "^sandtrail run: --publish '80': expected \\[IP:\\]HOST_PORT:PORT" "${A[@]}" -p 80
 fails_cleanly "bad --allow names the flag" '^sandtrail run: --allow expected "CIDR\[:PORT\]" or "HOST:PORT"' "${A[@]}" --network allowlist --allow 10.0.0.0/99
 fails_cleanly "--allow without allowlist mode" 'allow rules need network mode allowlist' "${A[@]}" --allow 10.0.0.0/8
 fails_cleanly "bad --network" "^sandtrail run: --network 'bridge': expected none, host or allowlist" "${A[@]}" --network bridge

@@ -71,17 +71,23 @@ static void hdr(struct st_hdr *h, uint32_t type, uint32_t sys)
 	memcpy(h->comm, "agent", 6);
 }
 
+/* The record built in f->r, unpacked. */
+static const msgpack_object *parse(struct fixture *f)
+{
+	size_t n;
+	const void *p = rec_finish(&f->r, &n);
+
+	assert_int_equal(rec_unpack(p, n, &f->zone, &f->obj), 0);
+	return &f->obj;
+}
+
 static const msgpack_object *build(struct fixture *f, size_t len, struct session *s)
 {
 	struct event ev;
-	size_t n;
-	const void *p;
 
 	assert_int_equal(event_decode(f->buf, len, &ev), 0);
 	enrich_event(&f->e, &ev, s, 123456789, &f->r);
-	p = rec_finish(&f->r, &n);
-	assert_int_equal(rec_unpack(p, n, &f->zone, &f->obj), 0);
-	return &f->obj;
+	return parse(f);
 }
 
 static void assert_bytes(const msgpack_object *o, const char *key, const void *want, size_t len)
@@ -249,6 +255,76 @@ static void test_connect_record_fields(void **state)
 	assert_true(rec_is(r, "source", "hook"));
 }
 
+static void test_datagram_has_no_fd_nor_result(void **state)
+{
+	struct fixture *f = *state;
+	struct st_connect c = { .fd = -1, .family = AF_INET6, .port = 53, .addr = { [15] = 1 },
+				.source = ST_ADDR_HOOK, .verdict = ST_VERDICT_ALLOW };
+	const msgpack_object *r;
+
+	hdr(&c.h, ST_EV_DATAGRAM, ST_SYS_SENDMSG);
+	r = build(f, sample(f, &c, sizeof(c), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "type", "datagram"));
+	assert_true(rec_is(r, "addr", "::1"));
+	assert_true(rec_is(r, "verdict", "allow"));
+	assert_null(rec_get(r, "fd"));
+	assert_null(rec_get(r, "ret"));
+}
+
+static void test_datagrams_count_and_untracked(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t a[16] = { 10, 0, 0, 7 };
+	const msgpack_object *r;
+	uint64_t n;
+
+	enrich_datagrams(&f->r, NULL, 1, AF_INET, a, 9, 300);
+	r = parse(f);
+	assert_true(rec_is(r, "addr", "10.0.0.7"));
+	assert_true(rec_get_uint(r, "port", &n) && n == 9);
+	assert_true(rec_get_uint(r, "count", &n) && n == 300);
+	assert_null(rec_get(r, "untracked"));
+	enrich_datagrams(&f->r, NULL, 1, 0, a, 0, 6);
+	r = parse(f);
+	assert_true(rec_flag(r, "untracked"));
+	assert_true(rec_get_uint(r, "limit", &n) && n == ST_DGRAM_DESTS);
+	assert_true(rec_get_uint(r, "count", &n) && n == 6);
+	assert_null(rec_get(r, "addr"));
+}
+
+static void test_accept_has_both_ends(void **state)
+{
+	struct fixture *f = *state;
+	struct st_sock k = { .ret = 7, .fd = 3, .family = AF_INET, .port = 8080, .addr = { 127, 0, 0, 1 },
+			     .peer = { 127, 0, 0, 2 }, .peer_port = 40000, .source = ST_ADDR_SOCKET };
+	const msgpack_object *r;
+	uint64_t port;
+	int64_t v;
+
+	hdr(&k.h, ST_EV_ACCEPT, ST_SYS_ACCEPT4);
+	r = build(f, sample(f, &k, sizeof(k), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "type", "accept"));
+	assert_true(rec_is(r, "addr", "127.0.0.1"));
+	assert_true(rec_get_uint(r, "port", &port) && port == 8080);
+	assert_true(rec_is(r, "peer_addr", "127.0.0.2"));
+	assert_true(rec_get_uint(r, "peer_port", &port) && port == 40000);
+	assert_true(rec_get_int(r, "ret", &v) && v == 7);
+	assert_null(rec_get(r, "backlog"));
+	assert_null(rec_get(r, "fd"));
+	/* a unix listener: its path, no peer */
+	const char *path = "/run/x.sock";
+	size_t len = strlen(path);
+
+	k.family = AF_UNIX;
+	k.path_len = (uint16_t)len;
+	hdr(&k.h, ST_EV_LISTEN, ST_SYS_LISTEN);
+	k.backlog = 4;
+	r = build(f, sample(f, &k, sizeof(k), &path, &len, 1), NULL);
+	assert_bytes(r, "addr", path, len);
+	assert_true(rec_get_int(r, "backlog", &v) && v == 4);
+	assert_null(rec_get(r, "peer_addr"));
+}
+
 static void test_exit_status_splits_code_and_signal(void **state)
 {
 	struct fixture *f = *state;
@@ -263,6 +339,90 @@ static void test_exit_status_splits_code_and_signal(void **state)
 	x.status = 3 << 8;
 	r = build(f, sample(f, &x, sizeof(x), NULL, NULL, 0), NULL);
 	assert_true(rec_get_int(r, "code", &v) && v == 3);
+}
+
+static void test_io_uring_request_says_via_op_and_file(void **state)
+{
+	struct fixture *f = *state;
+	struct st_io_uring u = { .ret = 2, .fd = 5, .opcode = 23 /* IORING_OP_WRITE */ };
+	const char *strs[] = { "a\0w\0" };
+	size_t lens[] = { 4 };
+	const msgpack_object *r;
+	int64_t v;
+
+	hdr(&u.h, ST_EV_IO_URING, ST_SYS_NONE);
+	u.h.flags = ST_F_IO_URING;
+	u.file_len = 4;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 1), NULL);
+	assert_true(rec_is(r, "type", "io_uring"));
+	assert_true(rec_is(r, "via", "io_uring"));
+	assert_true(rec_is(r, "op", "WRITE"));
+	assert_bytes(r, "path", "/w/a", 4);
+	assert_true(rec_get_int(r, "fd", &v) && v == 5);
+	assert_true(rec_get_int(r, "ret", &v) && v == 2);
+	assert_null(rec_get(r, "syscall"));
+	assert_null(rec_get(r, "abi"));
+	u.fixed = 1;
+	u.opcode = 200;
+	u.file_len = 0;
+	r = build(f, sample(f, &u, sizeof(u), NULL, NULL, 0), NULL);
+	assert_true(rec_get_int(r, "fixed_file", &v) && v == 5);
+	assert_null(rec_get(r, "fd"));
+	assert_null(rec_get(r, "path"));
+	assert_true(rec_get_int(r, "op", &v) && v == 200);
+}
+
+static void test_io_uring_setup_is_the_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct st_io_uring u = { .ret = 4, .fd = -1, .entries = 8, .setup_flags = 2 };
+	const msgpack_object *r;
+	int64_t v;
+	uint64_t n;
+
+	hdr(&u.h, ST_EV_IO_URING, ST_SYS_IO_URING_SETUP);
+	r = build(f, sample(f, &u, sizeof(u), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "syscall", "io_uring_setup"));
+	assert_true(rec_get_uint(r, "entries", &n) && n == 8);
+	assert_true(rec_get_uint(r, "setup_flags", &n) && n == 2);
+	assert_true(rec_get_int(r, "ret", &v) && v == 4);
+	assert_null(rec_get(r, "op"));
+	assert_null(rec_get(r, "via"));
+}
+
+static void test_other_abis_say_which(void **state)
+{
+	struct fixture *f = *state;
+	struct st_abi32 a = { .ret = -38, .nr = 39, .args = { 1, 2, 3, 4, 5, 0xffffffffffffffffull } };
+	struct st_unlink u = { .ret = 0, .dirfd = AT_FDCWD, .path_len = 1, .base_len = 2 };
+	const char *strs[] = { "b", "w\0" };
+	size_t lens[] = { 1, 2 };
+	const msgpack_object *r, *args;
+	int64_t v;
+	uint64_t n;
+
+	hdr(&a.h, ST_EV_ABI32, ST_SYS_NONE);
+	a.h.flags = ST_F_ABI_X32;
+	r = build(f, sample(f, &a, sizeof(a), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "type", "abi32"));
+	assert_true(rec_is(r, "abi", "x32"));
+	assert_true(rec_get_uint(r, "nr", &n) && n == 39);
+	assert_true(rec_get_int(r, "ret", &v) && v == -38);
+	args = rec_get(r, "args");
+	assert_non_null(args);
+	assert_int_equal(args->via.array.size, 6);
+	assert_true(args->via.array.ptr[5].via.u64 == 0xffffffffffffffffull);
+	hdr(&u.h, ST_EV_UNLINK, ST_SYS_UNLINK);
+	u.h.flags = ST_F_ABI_I386;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 2), NULL);
+	assert_true(rec_is(r, "abi", "i386"));
+	assert_bytes(r, "path", "/w/b", 4);
+	u.h.flags = ST_F_ABI_I386 | ST_F_ABI_X32;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 2), NULL);
+	assert_true(rec_is(r, "abi", "i386_or_x32"));
+	u.h.flags = 0;
+	r = build(f, sample(f, &u, sizeof(u), strs, lens, 2), NULL);
+	assert_null(rec_get(r, "abi"));
 }
 
 static void test_decode_rejects_lengths_past_the_sample(void **state)
@@ -291,7 +451,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_sets_image_of_later_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_are_redacted_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_record_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_datagram_has_no_fd_nor_result, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_datagrams_count_and_untracked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accept_has_both_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_status_splits_code_and_signal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_io_uring_request_says_via_op_and_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_io_uring_setup_is_the_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_abis_say_which, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_rejects_lengths_past_the_sample, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,8 @@
 #include "labels.h"
 #include "netpolicy.h"
 #include "probes.h"
+#include "recover.h"
+#include "service.h"
 #include "session.h"
 
 #define TICK_MS 10          /* seals are due to the millisecond: see --seal-ms */
@@ -46,6 +49,7 @@ struct conn {
 	int fd;
 	bool refused; /* not root: its request gets an error, then the door */
 	pid_t peer;   /* SO_PEERCRED pid, for the per-process bound */
+	bool ps_only; /* a member of --socket-group: reads, no changes */
 };
 
 /* Control connections: a flood of them must never cost the recording its
@@ -89,6 +93,7 @@ struct collector {
 	uint64_t highwater, last_highwater; /* the seq journal.highwater names, when it was saved */
 	char journal_id[JOURNAL_ID_STR];
 	char retain_err[256];       /* the last retention failure, logged once */
+	struct service service;
 	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
 	bool stopping;
 	bool failed; /* the journal refused a write */
@@ -97,6 +102,8 @@ struct collector {
 	int spare_fd; /* given up to accept-and-refuse when descriptors run out */
 	struct orphan orphans[ORPHANS_MAX];
 	size_t norphans;
+	bool probes_pinned;
+	bool handover; /* SIGUSR2: the sessions stay open, the pinned kernel side records on */
 	uint64_t own_cgroup; /* sandtraild's own cgroup v2 id */
 	char own_cgroup_path[4200];
 };
@@ -231,6 +238,19 @@ static void json_to_rec_int(struct rec *r, json_t *from, const char *key)
 		rec_int(r, key, json_integer_value(v));
 }
 
+struct dgram_ctx {
+	struct collector *c;
+	const struct session *s;
+};
+
+static void write_datagrams(void *arg, const struct st_dgram_key *k, uint64_t count)
+{
+	struct dgram_ctx *d = arg;
+
+	enrich_datagrams(&d->c->rec, d->s, clock_ns(CLOCK_REALTIME), k->family, k->addr, k->port, count);
+	write_record(d->c);
+}
+
 /* Stops tracing s, flushes its events, writes session_end; returns its seq.
  * info: what the session manager reported (exit status, peaks), may be NULL. */
 static uint64_t end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
@@ -239,11 +259,12 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
 	int rc = probes_unwatch(c->probes, s->cgroup_id, lost);
 
-	if (rc < 0)
+	if (rc < 0 && s->cgroup_fd >= 0)
 		log_msg("session %s: untrace cgroup %s: %s", s->id, s->cgroup_path, strerror(-rc));
 	drain(c);
 	if (rc == 0)
 		write_kernel_losses(c, s, lost, s->lost_seen);
+	probes_datagrams(c->probes, s->cgroup_id, write_datagrams, &(struct dgram_ctx){ c, s });
 	if (s->gvisor)
 		gvisor_sink_end(c->gvisor, s);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
@@ -498,6 +519,28 @@ static json_t *watch_setup(struct session *s, const struct conn *conn, json_t *r
 	return NULL;
 }
 
+/* What a later collector needs to take the session over: the request
+ * (its argv is in session_start, its policy in the kernel) with the id. */
+static void save_state(struct collector *c, struct session *s, json_t *req)
+{
+	json_t *st = json_deep_copy(req);
+	char *txt;
+	int rc = -ENOMEM;
+
+	if (st) {
+		json_object_del(st, "argv");
+		json_object_del(st, "network");
+		json_object_set_new(st, "id", json_string(s->id));
+		json_object_set_new(st, "start_ns", json_integer((json_int_t)s->start_ns));
+		txt = json_dumps(st, JSON_COMPACT);
+		rc = txt ? probes_state_set(c->probes, s->cgroup_id, txt) : -ENOMEM;
+		free(txt);
+		json_decref(st);
+	}
+	if (rc < 0 && rc != -EOPNOTSUPP)
+		log_msg("session %s: a restarted sandtraild cannot take it over: %s", s->id, strerror(-rc));
+}
+
 static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *path = json_string_value(json_object_get(req, "cgroup")), *mode;
@@ -571,6 +614,7 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 		free(np);
 	/* before any event of the session is consumed: they wait in the ring */
 	write_session_start(c, s, req);
+	save_state(c, s, req);
 	s->owner_fd = json_is_false(json_object_get(req, "keep")) ? conn->fd : -1;
 	log_msg("session %s: watching %s", s->id, path);
 	if (s->gvisor)
@@ -848,7 +892,10 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 	}
 	cmd = json_string_value(json_object_get(req, "cmd"));
 	if (conn->refused)
-		rep = reply_error("permission denied: only root may use sandtraild");
+		rep = reply_error("permission denied: only root%s%s may use sandtraild",
+				  *c->cfg->socket_group ? " and group " : "", c->cfg->socket_group);
+	else if (conn->ps_only && cmd && strcmp(cmd, "ps"))
+		rep = reply_error("permission denied: group %s may ask ps only; %s needs root", c->cfg->socket_group, cmd);
 	else if (!cmd)
 		rep = reply_error("request without \"cmd\"");
 	else if (!strcmp(cmd, "watch"))
@@ -880,6 +927,25 @@ static void refuse(int fd, const char *why)
 	control_send(fd, rep);
 	json_decref(rep);
 	close(fd);
+}
+
+/* Whether the peer (its gid, or a supplementary group: SO_PEERGROUPS, the
+ * kernel's copy taken at connect) is in --socket-group. */
+static bool in_socket_group(const struct collector *c, int fd, gid_t gid)
+{
+	static gid_t groups[NGROUPS_MAX]; /* 256K: not on the stack; one loop thread */
+	socklen_t len = sizeof(groups);
+
+	if (!*c->cfg->socket_group)
+		return false;
+	if (gid == (gid_t)c->cfg->socket_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == (gid_t)c->cfg->socket_gid)
+			return true;
+	return false;
 }
 
 /* The listener stays readable while the backlog holds connections: when
@@ -916,7 +982,7 @@ static void accept_clients(struct collector *c)
 		struct conn *conn;
 		struct epoll_event ee = { .events = EPOLLIN };
 		char why[256];
-		bool cred_ok;
+		bool cred_ok, member;
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
@@ -936,7 +1002,8 @@ static void accept_clients(struct collector *c)
 			close(fd);
 			continue;
 		}
-		*conn = (struct conn){ CONN_CLIENT, fd, !cred_ok || cred.uid != 0, cred.pid };
+		member = cred_ok && cred.uid != 0 && in_socket_group(c, fd, cred.gid);
+		*conn = (struct conn){ CONN_CLIENT, fd, !cred_ok || (cred.uid != 0 && !member), cred.pid, member };
 		ee.data.ptr = conn;
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
 			close(fd);
@@ -991,6 +1058,15 @@ static void check_cgroups(struct collector *c, uint64_t now)
 		c->last_cgroup_check = now;
 }
 
+static size_t live_sessions(const struct collector *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->sessions.n; i++)
+		n += !c->sessions.v[i]->ended;
+	return n;
+}
+
 /* Retention: the oldest segments go once past --retain-bytes or
  * --retain-days and shipped by every sink.  A failure of the journal itself
  * stops the collector as any would; others are logged once and retried. */
@@ -1040,6 +1116,7 @@ static void tick(struct collector *c)
 
 	if (read(c->timer_conn.fd, &expirations, sizeof(expirations)) < 0)
 		return;
+	service_tick(&c->service, now, live_sessions(c));
 	if (now - c->last_housekeeping >= HOUSEKEEPING_MS) {
 		c->last_housekeeping = now;
 		sync_clock(c);
@@ -1088,6 +1165,7 @@ static int setup_loop(struct collector *c)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1118,6 +1196,11 @@ static bool on_signal(struct collector *c)
 	while (read(c->signal_conn.fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			return true;
+		/* a restart: the kernel side keeps recording, the next collector takes over */
+		if (si.ssi_signo == SIGUSR2 && c->probes_pinned) {
+			c->handover = true;
+			return true;
+		}
 	}
 	return false;
 }
@@ -1153,6 +1236,152 @@ static void shutdown_sessions(struct collector *c)
 		if (!c->sessions.v[i]->ended)
 			end_session(c, c->sessions.v[i], "shutdown", NULL);
 	drain(c);
+}
+
+/* A session of the journal that the earlier collector's kernel side still
+ * traces, taken over with what it kept (probes_state_get): NULL when it
+ * cannot be (no pins, cgroup gone or another, a run or gVisor session whose
+ * manager or Sentry went with the collector). */
+static struct session *reattach(struct collector *c, const struct open_session *os)
+{
+	char msg[256], *st;
+	json_t *req = NULL, *err = NULL;
+	struct netpolicy *np = NULL;
+	struct session *s = NULL;
+	uint64_t id;
+	int fd, rc, parent_fd = -1;
+	uint64_t parent_id = 0;
+
+	if (cgroup2_open(os->cgroup, &fd, &id, msg, sizeof(msg)) < 0)
+		return NULL;
+	st = probes_state_get(c->probes, id);
+	if (st)
+		req = json_loads(st, 0, NULL);
+	free(st);
+	if (!req || !json_is_string(json_object_get(req, "id")) ||
+	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || strcmp(os->mode, "watch") ||
+	    json_is_false(json_object_get(req, "keep")))
+		goto fail;
+	if (!json_is_object(json_object_get(req, "labels")))
+		json_object_set_new(req, "labels", json_object());
+	s = session_new(os->mode, os->cgroup, json_object_get(req, "labels"));
+	if (!s)
+		goto fail;
+	memcpy(s->id, os->id, sizeof(s->id));
+	s->cgroup_fd = fd;
+	s->cgroup_id = id;
+	s->start_ns = (uint64_t)json_integer_value(json_object_get(req, "start_ns"));
+	memcpy(s->lost_seen, os->lost, sizeof(s->lost_seen));
+	err = watch_v1(s, req);
+	if (!err)
+		err = watch_options(s, req, &np);
+	if (err || session_table_add(&c->sessions, s) < 0)
+		goto fail;
+	if (c->session_parent[0] && cgroup2_open(c->session_parent, &parent_fd, &parent_id, msg, sizeof(msg)) < 0)
+		parent_fd = -1;
+	rc = probes_adopt(c->probes, fd, id, parent_fd, parent_id);
+	if (parent_fd >= 0)
+		close(parent_fd);
+	if (rc < 0) {
+		c->sessions.n--;
+		goto fail;
+	}
+	json_decref(req);
+	return s;
+fail:
+	json_decref(err);
+	json_decref(req);
+	free(np);
+	if (s)
+		session_free(s); /* closes fd */
+	else
+		close(fd);
+	return NULL;
+}
+
+static void rec_downtime(struct collector *c, uint64_t from, uint64_t to)
+{
+	rec_uint(&c->rec, "down_from", from);
+	rec_uint(&c->rec, "down_to", to);
+	rec_uint(&c->rec, "downtime_ns", to > from ? to - from : 0);
+}
+
+/* The taken-over session says so, with what its kernel side could not keep
+ * while no collector ran (the ring buffer full): loss records of the downtime. */
+static void write_reattach(struct collector *c, struct session *s, uint64_t from, uint64_t to, bool crashed)
+{
+	static const char *const reasons[ST_LOSS_MAX] = { "ringbuf", "pending" };
+	uint64_t lost[ST_EV_MAX][ST_LOSS_MAX];
+
+	enrich_begin(&c->rec, "session_reattach", to, s);
+	rec_str(&c->rec, "after", crashed ? "crash" : "restart");
+	rec_downtime(c, from, to);
+	write_record(c);
+	if (probes_losses(c->probes, s->cgroup_id, lost) < 0)
+		return;
+	for (int t = 1; t < ST_EV_MAX; t++)
+		for (int r = 0; r < ST_LOSS_MAX; r++) {
+			if (lost[t][r] <= s->lost_seen[t][r])
+				continue;
+			enrich_loss(&c->rec, s, to, event_type_name(t), reasons[r], lost[t][r] - s->lost_seen[t][r]);
+			rec_downtime(c, from, to);
+			write_record(c);
+			s->lost_seen[t][r] = lost[t][r];
+		}
+}
+
+/* A session nothing can take over is closed: what happened in it after the
+ * collector went is not known. */
+static void close_cut_off(struct collector *c, const struct open_session *os, const char *reason)
+{
+	json_t *none = json_object();
+	struct session *s = none ? session_new(os->mode[0] ? os->mode : "watch", os->cgroup, none) : NULL;
+	void *labels = malloc(os->labels_len ? os->labels_len : 1);
+
+	if (!s || !labels || session_table_add(&c->sessions, s) < 0) {
+		log_msg("session %s: out of memory: left open", os->id);
+		session_free(s);
+		free(labels);
+		json_decref(none);
+		return;
+	}
+	json_decref(none);
+	memcpy(s->id, os->id, sizeof(s->id));
+	memcpy(labels, os->labels_mp, os->labels_len);
+	free(s->labels_mp);
+	s->labels_mp = labels;
+	s->labels_mp_len = os->labels_len;
+	s->gvisor = false; /* its Sentry went with the collector */
+	end_session(c, s, reason, NULL);
+	log_msg("session %s: closed (%s)", s->id, reason);
+}
+
+/* The sessions an earlier collector left open in the journal: taken over
+ * where its pinned kernel side still traces them, else closed. */
+static int recover_sessions(struct collector *c)
+{
+	struct open_sessions o;
+	bool inherited = probes_inherited(c->probes), crashed = journal_recovered(c->journal);
+	uint64_t now = clock_ns(CLOCK_REALTIME);
+	int rc;
+
+	if (!inherited && !crashed)
+		return 0;
+	rc = recover_open_sessions(c->cfg->journal, &o);
+	if (rc < 0)
+		log_msg("reading the sessions left open in %s: %s", c->cfg->journal, strerror(-rc));
+	for (size_t i = 0; i < o.n; i++) {
+		struct session *s = inherited ? reattach(c, &o.v[i]) : NULL;
+
+		if (!s) {
+			close_cut_off(c, &o.v[i], crashed ? "collector_crash" : "collector_restart");
+			continue;
+		}
+		write_reattach(c, s, o.last_ts, now, crashed);
+		log_msg("session %s: taken over (%s)", s->id, s->cgroup_path);
+	}
+	recover_free(&o);
+	return probes_takeover(c->probes);
 }
 
 /* After the journal is open: each sink follows it from a thread of its own. */
@@ -1209,7 +1438,8 @@ int collector_run(const struct daemon_config *cfg)
 {
 	struct collector c = { .cfg = cfg, .epfd = -1, .spare_fd = -1 };
 	struct journal_config jc;
-	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size, .pending_max = (uint32_t)cfg->pending_max };
+	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size, .pending_max = (uint32_t)cfg->pending_max,
+				    .pin_dir = strcmp(cfg->pin_dir, "none") ? cfg->pin_dir : NULL };
 	char jerr[512] = "";
 	int rc, status = 1;
 
@@ -1270,9 +1500,13 @@ int collector_run(const struct daemon_config *cfg)
 		goto out;
 	rc = probes_open(&c.probes, &pc, on_event, &c);
 	if (rc < 0) {
+		if (pc.pin_dir && (rc == -EBUSY || rc == -ENOTSUP))
+			log_msg("--pin-dir %s: %s", pc.pin_dir, rc == -EBUSY ? "another sandtraild uses it" :
+				"not on a bpffs (mount -t bpf bpf DIR, or --pin-dir none)");
 		log_msg("loading the kernel programs failed: %s", strerror(-rc));
 		goto out;
 	}
+	c.probes_pinned = pc.pin_dir != NULL;
 	rc = setup_limits(&c);
 	if (rc == 0)
 		rc = setup_loop(&c);
@@ -1282,7 +1516,7 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("event loop: %s", strerror(-rc));
 		goto out;
 	}
-	rc = control_listen(cfg->socket);
+	rc = control_listen(cfg->socket, *cfg->socket_group ? (gid_t)cfg->socket_gid : (gid_t)-1);
 	if (rc < 0) {
 		log_msg("control socket %s: %s", cfg->socket, strerror(-rc));
 		goto out;
@@ -1296,10 +1530,24 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("gVisor sink %s: %s", c.gvisor_path, strerror(-rc));
 		goto out;
 	}
+	/* before any request is served: a session taken over is not watched anew */
+	rc = recover_sessions(&c);
+	if (rc < 0) {
+		log_msg("taking over from the earlier collector: %s", strerror(-rc));
+		goto out;
+	}
 	log_msg("ready");
+	service_init(&c.service);
+	service_ready(&c.service, live_sessions(&c));
 	loop(&c);
-	if (!c.failed)
+	service_stopping();
+	if (c.handover) {
+		drain(&c);
+		log_msg("handing over: %zu sessions stay open, recorded by the kernel side pinned in %s",
+			live_sessions(&c), cfg->pin_dir);
+	} else if (!c.failed) {
 		shutdown_sessions(&c);
+	}
 	gvisor_sink_close(c.gvisor);
 	c.gvisor = NULL;
 	unlink(cfg->socket);
@@ -1307,7 +1555,7 @@ int collector_run(const struct daemon_config *cfg)
 out:
 	gvisor_sink_close(c.gvisor);
 	if (c.probes)
-		probes_close(c.probes);
+		probes_close(c.probes, c.handover);
 	if (c.journal) {
 		exporters_notices(cfg->exporters, write_export_error, &c);
 		uint64_t end = journal_next_seq(c.journal);

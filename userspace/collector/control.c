@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,9 @@ static int fill_addr(struct sockaddr_un *sun, const char *path)
 	return 0;
 }
 
-int control_listen(const char *path)
+int control_listen(const char *path, gid_t group)
 {
+	bool shared = group != (gid_t)-1;
 	struct sockaddr_un sun;
 	char dir[sizeof(sun.sun_path)];
 	int fd, rc;
@@ -42,7 +44,7 @@ int control_listen(const char *path)
 	if (rc)
 		return rc;
 	strcpy(dir, path);
-	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
+	if (mkdir(dirname(dir), shared ? 0755 : 0700) < 0 && errno != EEXIST)
 		return -errno;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -53,8 +55,8 @@ int control_listen(const char *path)
 		return -EADDRINUSE;
 	}
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || (shared && chown(path, 0, group) < 0) ||
+	    chmod(path, shared ? 0660 : 0600) < 0 || listen(fd, 64) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;

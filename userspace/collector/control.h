@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include <sys/types.h>
+
 #define CONTROL_DEFAULT_SOCKET "/run/sandtrail/control.sock"
 #define CONTROL_MSG_MAX (256 * 1024)
 /* How long a client waits on sandtraild (to connect, to send, for each
@@ -35,8 +37,10 @@
 
 /* The socket path: the flag's value, else $SANDTRAIL_SOCKET, else the default. */
 const char *control_socket_path(const char *flag);
-/* Daemon side: a listening socket at path (its directory made 0700). */
-int control_listen(const char *path);
+/* Daemon side: a listening socket at path, root's only (its directory made
+ * 0700), or with group != (gid_t)-1 also that group's (socket 0660 root:group,
+ * a directory it makes 0755). */
+int control_listen(const char *path, gid_t group);
 /* Client: a connection whose connect, sends and receives each give up after
  * control_deadline_ms() (then -EAGAIN). */
 int control_connect(const char *path);

@@ -1,11 +1,14 @@
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 
 #include "daemon_config.h"
 #include "exporter.h"
@@ -26,6 +29,8 @@ struct opt {
 static const struct opt opts[] = {
 	{ "journal", OPT_STR, OFF(journal), "/var/lib/sandtrail/journal", "journal directory" },
 	{ "socket", OPT_STR, OFF(socket), "/run/sandtrail/control.sock", "control socket" },
+	{ "socket-group", OPT_STR, OFF(socket_group), "",
+	  "group whose members may use the control socket for ps (default: root only)" },
 	{ "gvisor-socket", OPT_STR, OFF(gvisor_socket), "",
 	  "gVisor's remote sink (default: gvisor.sock beside the control socket)" },
 	{ "key", OPT_STR, OFF(key), "/etc/sandtrail/signing.key", "signing key (public half beside it, .pub)" },
@@ -40,6 +45,9 @@ static const struct opt opts[] = {
 	  "signing key lifetime: then a new key, certified by the old one, which is erased" },
 	{ "epoch-seals", OPT_SIZE, OFF(epoch_seals), "0", "also evolve the key after this many seals (0: never)" },
 	{ "fsync", OPT_STR, OFF(fsync), "seal", "when to fsync: seal, always, none" },
+	{ "pin-dir", OPT_STR, OFF(pin_dir), "auto", "bpffs directory where the kernel side is pinned, so that it "
+	  "keeps recording the sessions while sandtraild restarts and the next one takes them over; none: "
+	  "nothing pinned; auto: " DAEMON_PIN_DIR " with the default --socket, else none (one directory per collector)" },
 	{ "state", OPT_STR, OFF(state), "", "state kept outside the journal: the exporters' cursors "
 	  "(default: DIR/../state for --journal DIR)" },
 	{ "export", OPT_LIST, OFF(export), "", "ship the journal to a sink, URL below (repeatable)" },
@@ -256,6 +264,16 @@ int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 		fprintf(stderr, "sandtraild: --fsync: '%s' is not one of seal, always, none\n", cfg->fsync);
 		return -1;
 	}
+	if (*cfg->socket_group) {
+		struct group *g = getgrnam(cfg->socket_group);
+
+		if (!g) {
+			fprintf(stderr, "sandtraild: --socket-group: no group '%s' (create it: groupadd --system %s)\n",
+				cfg->socket_group, cfg->socket_group);
+			return -1;
+		}
+		cfg->socket_gid = g->gr_gid;
+	}
 	if (cfg->epoch_seconds == 0 || cfg->epoch_seconds > UINT32_MAX / 1000) {
 		fprintf(stderr, "sandtraild: --epoch-seconds: must be between 1 and %u\n", UINT32_MAX / 1000);
 		return -1;
@@ -286,6 +304,21 @@ int daemon_config_load(struct daemon_config *cfg, int argc, char **argv)
 	}
 	if (!*cfg->state && default_state(cfg) < 0)
 		return -1;
+	/* auto: only the system's collector pins by default; a private one (its
+	 * own socket) does so where told, in a directory of its own */
+	if (!strcmp(cfg->pin_dir, "auto")) {
+		free(cfg->pin_dir);
+		struct statfs fs;
+		bool bpffs = statfs("/sys/fs/bpf", &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
+
+		cfg->pin_dir = strdup(strcmp(cfg->socket, opts[1].def) || !bpffs ? "none" : DAEMON_PIN_DIR);
+		if (!cfg->pin_dir)
+			return -1;
+	}
+	if (strcmp(cfg->pin_dir, "none") && cfg->pin_dir[0] != '/') {
+		fprintf(stderr, "sandtraild: --pin-dir: '%s' is not an absolute path, none or auto\n", cfg->pin_dir);
+		return -1;
+	}
 	if (exporters_parse(&cfg->exporters, cfg->export, cfg->nexport, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sandtraild: --export %s\n", err);
 		return -1;

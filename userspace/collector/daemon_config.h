@@ -7,9 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DAEMON_PIN_DIR "/sys/fs/bpf/sandtrail"
+
 struct daemon_config {
 	char *journal;
 	char *socket;
+	char *socket_group;      /* "": root only */
+	uint32_t socket_gid;     /* socket_group's gid, resolved at load */
 	char *gvisor_socket;
 	char *key;
 	bool create_key;
@@ -21,6 +25,7 @@ struct daemon_config {
 	uint64_t epoch_seconds;
 	uint64_t epoch_seals;
 	char *fsync;
+	char *pin_dir;           /* bpffs directory, "none", or "auto" (see daemon_config.c) */
 	char *state;             /* default: "state" beside the journal directory */
 	char **export;           /* --export URLs, NULL-terminated */
 	size_t nexport;

@@ -568,7 +568,7 @@ int gvisor_sink_open(struct gvisor_sink **out, const struct gvisor_sink_config *
 	}
 	if (rc == 0 && cfg->path) {
 		/* the same guarantees as the control socket: root-only directory, 0600 */
-		g->lfd = control_listen(cfg->path);
+		g->lfd = control_listen(cfg->path, (gid_t)-1);
 		rc = g->lfd < 0 ? g->lfd : 0;
 		ee.data.ptr = NULL; /* the listener */
 		if (rc == 0 && epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->lfd, &ee) < 0)

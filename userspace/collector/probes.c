@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -8,7 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <dirent.h>
+#include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -57,6 +64,7 @@ struct watch {
 	uint64_t shared;                  /* that parent's id, 0: own hooks */
 	struct netpolicy_rule *rules;     /* in the kernel under val.gen */
 	uint32_t nrules;
+	bool adopted;                     /* rules set by an earlier collector: found in the map */
 };
 
 struct probes {
@@ -74,6 +82,12 @@ struct probes {
 	struct shared *shared;
 	size_t nshared;
 	uint64_t shared_current; /* the latest session parent given to probes_watch */
+	char pin_dir[4096];      /* "": nothing pinned */
+	int pin_fd;              /* pin_dir, flock'd: one collector at a time */
+	uint32_t loader;         /* this load's loader_id */
+	bool inherited, keep;
+	int state_fd;            /* sessions' states, pinned beside the maps */
+	unsigned pins;           /* links pinned so far: their names */
 };
 
 static void notice(const struct probes_config *cfg, const char *msg)
@@ -212,13 +226,33 @@ static struct bpf_link *attach_tp(struct bpf_program *prog, long id)
 	return link;
 }
 
+/* Pins a link of this load as L<loader>-<n>: it stays attached after the
+ * collector is gone, until the next one takes over. */
+static int pin_link(struct probes *p, struct bpf_link *link)
+{
+	char path[4200];
+
+	if (!p->pin_dir[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/L%08x-%u", p->pin_dir, p->loader, p->pins++);
+	return bpf_link__pin(link, path);
+}
+
+/* Detaches a link: unpinned first, unless the kernel side is kept. */
+static void drop_link(struct probes *p, struct bpf_link *link)
+{
+	if (link && !p->keep && bpf_link__pin_path(link))
+		bpf_link__unpin(link);
+	bpf_link__destroy(link);
+}
+
 static int add_link(struct probes *p, struct bpf_link *link)
 {
 	if (!link)
 		return errno ? -errno : -EINVAL;
-	if (p->nlinks == TP_MAX) {
+	if (p->nlinks == TP_MAX || pin_link(p, link)) {
 		bpf_link__destroy(link);
-		return -E2BIG;
+		return p->nlinks == TP_MAX ? -E2BIG : -errno;
 	}
 	p->links[p->nlinks++] = link;
 	return 0;
@@ -309,6 +343,132 @@ static int setup_fd(struct probes *p)
 	return 0;
 }
 
+/* Every map but the constants is pinned as <pin_dir>/<name>: libbpf reuses
+ * what an earlier collector pinned there (the ring buffer with what it kept,
+ * the watched cgroups, their policies and loss counts), else pins new ones. */
+static int set_pins(struct probes *p)
+{
+	struct bpf_map *m;
+	char path[4200];
+
+	bpf_object__for_each_map(m, p->skel->obj) {
+		const char *name = bpf_map__name(m);
+
+		if (strstr(name, ".rodata") || strstr(name, ".kconfig"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, name);
+		for (char *d = path + strlen(p->pin_dir); *d; d++) /* bpffs refuses dots in names */
+			if (*d == '.')
+				*d = '_';
+		if (bpf_map__set_pin_path(m, path))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Removes every pin of the directory (an earlier kernel side that this
+ * build cannot share, or a clean shutdown). */
+static void clear_pins(struct probes *p)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd = openat(p->pin_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* an offset of its own */
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			unlinkat(p->pin_fd, e->d_name, 0);
+	closedir(d);
+}
+
+/* The pin directory, made on a bpffs and locked for this collector. */
+static int open_pin_dir(struct probes *p, const char *dir)
+{
+	struct statfs fs;
+	char parent[4096];
+	char *slash;
+
+	if (snprintf(p->pin_dir, sizeof(p->pin_dir), "%s", dir) >= (int)sizeof(p->pin_dir))
+		return -ENAMETOOLONG;
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = 0;
+	if (statfs(parent, &fs) < 0)
+		return -errno;
+	if (fs.f_type != BPF_FS_MAGIC)
+		return -ENOTSUP;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	p->pin_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p->pin_fd < 0)
+		return -errno;
+	if (flock(p->pin_fd, LOCK_EX | LOCK_NB) < 0) { /* another collector's: never touched */
+		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(p->pin_fd);
+		p->pin_fd = -1;
+		return rc;
+	}
+	p->inherited = faccessat(p->pin_fd, "events", F_OK, 0) == 0;
+	return 0;
+}
+
+/* The sessions' states: a map of the collector's own, pinned beside the
+ * programs' maps (kernel memory: gone with the pins, never on a disk). */
+static int open_state(struct probes *p)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/sessions", p->pin_dir);
+	p->state_fd = bpf_obj_get(path);
+	if (p->state_fd >= 0)
+		return 0;
+	p->state_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "st_sessions", sizeof(uint64_t), PROBES_STATE_MAX,
+				     ST_WATCH_MAX, &o);
+	if (p->state_fd < 0 || bpf_obj_pin(p->state_fd, path) < 0)
+		return -errno;
+	return 0;
+}
+
+static int load(struct probes *p, const struct probes_config *cfg)
+{
+	uint32_t rb = cfg ? cfg->ringbuf_bytes : 0;
+	int rc;
+
+	p->skel = sandtrail_bpf__open();
+	if (!p->skel)
+		return errno ? -errno : -EINVAL;
+	if (cfg && cfg->pending_max) {
+		struct bpf_map *pend[] = { p->skel->maps.pend_exec, p->skel->maps.pend_open, p->skel->maps.pend_unlink,
+					   p->skel->maps.pend_rename, p->skel->maps.pend_connect };
+
+		for (size_t i = 0; i < sizeof(pend) / sizeof(pend[0]); i++)
+			bpf_map__set_max_entries(pend[i], cfg->pending_max);
+	}
+	if (rb)
+		bpf_map__set_max_entries(p->skel->maps.events, rb);
+	else
+		rb = RINGBUF_DEFAULT;
+	p->skel->rodata->wakeup_bytes = rb / 4 < WAKEUP_MAX ? rb / 4 : WAKEUP_MAX;
+	p->skel->rodata->loader_id = p->loader;
+	set_unix_hooks(p, cfg);
+	if (p->pin_dir[0] && (rc = set_pins(p)) < 0)
+		return rc;
+	rc = sandtrail_bpf__load(p->skel);
+	if (rc)
+		return rc < 0 ? rc : -EINVAL;
+	/* a fresh kernel side records at once; an inherited one once taken over */
+	if (!p->inherited)
+		p->skel->bss->active_loader = p->loader;
+	return 0;
+}
+
 int probes_open(struct probes **out, const struct probes_config *cfg, probes_event_fn fn, void *ctx)
 {
 	uint32_t rb = cfg ? cfg->ringbuf_bytes : 0;
@@ -322,29 +482,34 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->epfd = p->timerfd = -1;
+	p->epfd = p->timerfd = p->pin_fd = p->state_fd = -1;
 	p->fn = fn;
 	p->ctx = ctx;
-	p->skel = sandtrail_bpf__open();
-	if (!p->skel) {
-		rc = errno ? -errno : -EINVAL;
-		goto fail;
+	if (cfg && cfg->pin_dir) {
+		rc = open_pin_dir(p, cfg->pin_dir);
+		if (rc)
+			goto fail;
+		do /* nonzero: 0 is the word of a kernel side that pins nothing */
+			rc = getrandom(&p->loader, sizeof(p->loader), 0) == sizeof(p->loader) ? 0 : -EIO;
+		while (rc == 0 && !p->loader);
+		if (rc)
+			goto fail;
 	}
-	if (cfg && cfg->pending_max) {
-		struct bpf_map *pend[] = { p->skel->maps.pend_exec, p->skel->maps.pend_open, p->skel->maps.pend_unlink,
-					   p->skel->maps.pend_rename, p->skel->maps.pend_connect };
+	rc = load(p, cfg);
+	if (rc && p->inherited) {
+		char msg[4400];
 
-		for (size_t i = 0; i < sizeof(pend) / sizeof(pend[0]); i++)
-			bpf_map__set_max_entries(pend[i], cfg->pending_max);
+		snprintf(msg, sizeof(msg), "the kernel side pinned in %s does not fit this build (%s): "
+			 "starting afresh; the sessions it traced end", p->pin_dir, strerror(-rc));
+		notice(cfg, msg);
+		sandtrail_bpf__destroy(p->skel);
+		clear_pins(p);
+		p->inherited = false;
+		rc = load(p, cfg);
 	}
-	if (rb)
-		bpf_map__set_max_entries(p->skel->maps.events, rb);
-	else
-		rb = RINGBUF_DEFAULT;
-	p->skel->rodata->wakeup_bytes = rb / 4 < WAKEUP_MAX ? rb / 4 : WAKEUP_MAX;
-	set_unix_hooks(p, cfg);
-	rc = sandtrail_bpf__load(p->skel);
 	if (rc)
+		goto fail;
+	if (p->pin_dir[0] && (rc = open_state(p)) < 0)
 		goto fail;
 	rc = attach_all(p);
 	if (rc)
@@ -360,8 +525,14 @@ int probes_open(struct probes **out, const struct probes_config *cfg, probes_eve
 	*out = p;
 	return 0;
 fail:
-	probes_close(p);
+	p->keep = p->inherited; /* an earlier kernel side is left as it was */
+	probes_close(p, p->keep);
 	return rc < 0 ? rc : -EINVAL;
+}
+
+bool probes_inherited(const struct probes *p)
+{
+	return p->inherited;
 }
 
 int probes_fd(struct probes *p)
@@ -433,10 +604,10 @@ static bool lineage_has(const struct lineage *l, uint64_t id)
 	return false;
 }
 
-static void detach_hooks(struct bpf_link *hooks[HOOK_MAX])
+static void detach_hooks(struct probes *p, struct bpf_link *hooks[HOOK_MAX])
 {
 	for (int i = 0; i < HOOK_MAX; i++) {
-		bpf_link__destroy(hooks[i]);
+		drop_link(p, hooks[i]);
 		hooks[i] = NULL;
 	}
 }
@@ -456,10 +627,10 @@ static int attach_hooks(struct probes *p, struct bpf_link *hooks[HOOK_MAX], int 
 		if (bpf_program__fd(progs[i]) < 0) /* not loaded on this kernel */
 			continue;
 		hooks[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
-		if (!hooks[i]) {
+		if (!hooks[i] || pin_link(p, hooks[i])) {
 			int rc = errno ? -errno : -EINVAL;
 
-			detach_hooks(hooks);
+			detach_hooks(p, hooks);
 			return rc;
 		}
 	}
@@ -555,7 +726,7 @@ static void drop_unused_shared(struct probes *p, uint64_t below)
 		if (drop) {
 			if (sh->cg.id[0] == p->shared_current)
 				p->shared_current = 0;
-			detach_hooks(sh->hooks);
+			detach_hooks(p, sh->hooks);
 			continue;
 		}
 		p->shared[k++] = *sh;
@@ -618,6 +789,49 @@ static int shared_for(struct probes *p, const struct lineage *l, int parent_fd, 
 	return 0;
 }
 
+/* The processes already in dir (a cgroup v2 directory) and below it become
+ * members of session: a later move out of it is known to leave it.  Those
+ * that fork or move in from now on the kernel adds itself. */
+static int seed_members(struct probes *p, int dir, uint64_t session, unsigned depth)
+{
+	struct st_member m = { .session = session };
+	int fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC), rc = 0;
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	unsigned tgid;
+
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while (fscanf(f, "%u", &tgid) == 1)
+		if (bpf_map__update_elem(p->skel->maps.members, &tgid, sizeof(tgid), &m, sizeof(m), BPF_NOEXIST) &&
+		    errno != EEXIST)
+			rc = -errno;
+	fclose(f);
+	fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while (rc == 0 && depth < ST_LEVELS && (de = readdir(d))) {
+		int sub;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue; /* removed meanwhile */
+		rc = seed_members(p, sub, session, depth + 1);
+		close(sub);
+	}
+	closedir(d);
+	return rc;
+}
+
 int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent_fd, uint64_t parent_id)
 {
 	struct watch w = { .id = cgroup_id };
@@ -646,6 +860,15 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 	rc = alloc_slot(p, &w.val.slot);
 	if (rc)
 		return rc;
+	{
+		uint32_t slot = w.val.slot;
+		uint64_t zero = 0;
+
+		if (bpf_map__update_elem(p->skel->maps.dgram_dests, &slot, sizeof(slot), &zero, sizeof(zero), 0)) {
+			p->slot_used[slot] = 0;
+			return -errno;
+		}
+	}
 	if (bpf_map__update_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), &w.val, sizeof(w.val),
 				 BPF_NOEXIST)) {
 		p->slot_used[w.val.slot] = 0;
@@ -666,6 +889,9 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 		sh->watches++;
 	}
 	p->watches[p->nwatches++] = w;
+	/* after the watch: a process forked meanwhile is added by the kernel */
+	if (seed_members(p, cgroup_fd, cgroup_id, 0) < 0)
+		notice(NULL, "some processes of a new session could not be marked: their moves out of it may go unseen");
 	return 0;
 }
 
@@ -677,6 +903,44 @@ static void delete_rules(struct probes *p, uint64_t session, uint8_t gen, const 
 		netpolicy_key(&k, session, gen, &r[i]);
 		bpf_map__delete_elem(p->skel->maps.egress, &k, sizeof(k), 0);
 	}
+}
+
+/* The rules an earlier collector set for session under gen: found in the
+ * map, as this one never had their list. */
+static void delete_found_rules(struct probes *p, uint64_t session, uint8_t gen)
+{
+	int fd = bpf_map__fd(p->skel->maps.egress);
+	struct st_np_key k, next, *found = NULL;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (memcmp(next.session, &session, sizeof(session)) || next.gen != gen)
+			continue;
+		struct st_np_key *v = realloc(found, (n + 1) * sizeof(*v));
+
+		if (!v)
+			break;
+		found = v;
+		found[n++] = next;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &found[i]);
+	free(found);
+}
+
+static void drop_rules(struct probes *p, struct watch *w)
+{
+	if (w->adopted)
+		delete_found_rules(p, w->id, w->val.gen);
+	else
+		delete_rules(p, w->id, w->val.gen, w->rules, w->nrules);
+	free(w->rules);
+	w->rules = NULL;
+	w->nrules = 0;
+	w->adopted = false;
 }
 
 int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netpolicy *pol)
@@ -724,8 +988,7 @@ int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netp
 		free(rules);
 		return rc;
 	}
-	delete_rules(p, cgroup_id, w->val.gen, w->rules, w->nrules);
-	free(w->rules);
+	drop_rules(p, w);
 	w->rules = rules;
 	w->nrules = n;
 	w->val = val;
@@ -743,16 +1006,175 @@ int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX
 		find_shared(p, w->shared)->watches--;
 		drop_unused_shared(p, 0);
 	}
-	detach_hooks(w->hooks);
+	detach_hooks(p, w->hooks);
 	bpf_map__delete_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), 0);
 	/* later losses of the session's stragglers count as unattributed */
 	rc = lost ? slot_losses(p, w->val.slot, lost, false) : 0;
 	p->slot_used[w->val.slot] = 0;
-	delete_rules(p, cgroup_id, w->val.gen, w->rules, w->nrules);
-	free(w->rules);
+	drop_rules(p, w);
+	if (p->state_fd >= 0)
+		bpf_map_delete_elem(p->state_fd, &cgroup_id);
 	p->level_refs[w->cg.level]--;
 	set_levels(p);
 	*w = p->watches[--p->nwatches];
+	return rc;
+}
+
+int probes_datagrams(struct probes *p, uint64_t cgroup_id, probes_dgram_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(p->skel->maps.dgrams);
+	struct st_dgram_key k, next, *prev = NULL;
+	uint64_t n;
+
+	if (find_watch(p, cgroup_id))
+		return -EBUSY;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		/* the next key is taken before this one goes: deletes do not restart the walk */
+		if (prev && prev->session == cgroup_id)
+			bpf_map_delete_elem(fd, prev);
+		k = next;
+		prev = &k;
+		if (k.session == cgroup_id && bpf_map_lookup_elem(fd, &k, &n) == 0)
+			fn(ctx, &k, n);
+	}
+	if (prev && prev->session == cgroup_id)
+		bpf_map_delete_elem(fd, prev);
+	fd = bpf_map__fd(p->skel->maps.dgram_untracked);
+	if (bpf_map_lookup_elem(fd, &cgroup_id, &n) == 0) {
+		memset(&k, 0, sizeof(k));
+		k.session = cgroup_id;
+		fn(ctx, &k, n);
+		bpf_map_delete_elem(fd, &cgroup_id);
+	}
+	return 0;
+}
+
+int probes_adopt(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent_fd, uint64_t parent_id)
+{
+	struct watch w = { .id = cgroup_id, .adopted = true };
+	struct shared *sh;
+	int rc;
+
+	if (!p->inherited || find_watch(p, cgroup_id))
+		return -EINVAL;
+	if (bpf_map__lookup_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), &w.val, sizeof(w.val), 0))
+		return -ENOENT;
+	if (w.val.slot >= ST_WATCH_MAX || p->slot_used[w.val.slot])
+		return -EINVAL;
+	rc = cgroup_lineage(p, cgroup_fd, &w.cg);
+	if (rc)
+		return rc;
+	if (w.cg.id[0] != cgroup_id)
+		return -EINVAL;
+	if (p->nwatches == p->capwatches) {
+		size_t cap = p->capwatches ? 2 * p->capwatches : 8;
+		struct watch *v = realloc(p->watches, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->watches = v;
+		p->capwatches = cap;
+	}
+	/* this load's hooks, idle until the takeover; the earlier ones police meanwhile */
+	rc = shared_for(p, &w.cg, parent_fd, parent_id, &sh);
+	if (rc == 0 && !sh)
+		rc = attach_hooks(p, w.hooks, cgroup_fd);
+	if (rc)
+		return rc;
+	if (sh) {
+		w.shared = sh->cg.id[0];
+		sh->watches++;
+	}
+	p->slot_used[w.val.slot] = 1;
+	p->level_refs[w.cg.level]++; /* the kernel's levels stay until the takeover */
+	p->watches[p->nwatches++] = w;
+	return 0;
+}
+
+int probes_takeover(struct probes *p)
+{
+	uint64_t key, prev, *gone = NULL;
+	size_t ngone = 0;
+	bool first = true;
+	char prefix[16];
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	if (!p->inherited)
+		return 0;
+	/* what nobody adopted is traced no more (its session ended here) */
+	while (bpf_map__get_next_key(p->skel->maps.watched, first ? NULL : &prev, &key, sizeof(key)) == 0) {
+		uint64_t *v;
+
+		first = false;
+		prev = key;
+		if (find_watch(p, key))
+			continue;
+		v = realloc(gone, (ngone + 1) * sizeof(*v));
+		if (!v)
+			break;
+		gone = v;
+		gone[ngone++] = key;
+	}
+	for (size_t i = 0; i < ngone; i++) {
+		struct st_watch val;
+
+		if (bpf_map__lookup_elem(p->skel->maps.watched, &gone[i], sizeof(gone[i]), &val, sizeof(val), 0) == 0)
+			delete_found_rules(p, gone[i], val.gen);
+		bpf_map__delete_elem(p->skel->maps.watched, &gone[i], sizeof(gone[i]), 0);
+		bpf_map_delete_elem(p->state_fd, &gone[i]);
+	}
+	free(gone);
+	set_levels(p);
+	/* the switch: one word, so no event is recorded twice or not at all */
+	__atomic_store_n(&p->skel->bss->active_loader, p->loader, __ATOMIC_SEQ_CST);
+	/* the earlier links, unpinned, are detached: nothing else holds them */
+	snprintf(prefix, sizeof(prefix), "L%08x-", p->loader);
+	fd = openat(p->pin_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((e = readdir(d)))
+		if (e->d_name[0] == 'L' && strncmp(e->d_name, prefix, strlen(prefix)))
+			unlinkat(p->pin_fd, e->d_name, 0);
+	closedir(d);
+	p->inherited = false;
+	return 0;
+}
+
+char *probes_state_get(struct probes *p, uint64_t cgroup_id)
+{
+	char *buf;
+
+	if (p->state_fd < 0 || !(buf = malloc(PROBES_STATE_MAX)))
+		return NULL;
+	if (bpf_map_lookup_elem(p->state_fd, &cgroup_id, buf) < 0 || !memchr(buf, 0, PROBES_STATE_MAX)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int probes_state_set(struct probes *p, uint64_t cgroup_id, const char *state)
+{
+	size_t len = strlen(state) + 1;
+	char *buf;
+	int rc;
+
+	if (p->state_fd < 0)
+		return -EOPNOTSUPP;
+	if (len > PROBES_STATE_MAX)
+		return -E2BIG;
+	buf = calloc(1, PROBES_STATE_MAX);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, state, len);
+	rc = bpf_map_update_elem(p->state_fd, &cgroup_id, buf, BPF_ANY) < 0 ? -errno : 0;
+	free(buf);
 	return rc;
 }
 
@@ -765,25 +1187,34 @@ int probes_losses(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX]
 	return slot_losses(p, w ? w->val.slot : ST_WATCH_MAX, lost, false);
 }
 
-void probes_close(struct probes *p)
+void probes_close(struct probes *p, bool keep)
 {
 	if (!p)
 		return;
+	p->keep = keep;
 	for (size_t i = 0; i < p->nwatches; i++) {
-		detach_hooks(p->watches[i].hooks);
+		detach_hooks(p, p->watches[i].hooks);
 		free(p->watches[i].rules);
 	}
 	free(p->watches);
 	for (size_t i = 0; i < p->nshared; i++)
-		detach_hooks(p->shared[i].hooks);
+		detach_hooks(p, p->shared[i].hooks);
 	free(p->shared);
 	for (size_t i = 0; i < p->nlinks; i++)
-		bpf_link__destroy(p->links[i]);
+		drop_link(p, p->links[i]);
 	ring_buffer__free(p->rb);
 	if (p->epfd >= 0)
 		close(p->epfd);
 	if (p->timerfd >= 0)
 		close(p->timerfd);
+	if (p->state_fd >= 0)
+		close(p->state_fd);
 	sandtrail_bpf__destroy(p->skel);
+	if (p->pin_fd >= 0 && !keep) {
+		clear_pins(p);
+		rmdir(p->pin_dir);
+	}
+	if (p->pin_fd >= 0)
+		close(p->pin_fd);
 	free(p);
 }

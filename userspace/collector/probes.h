@@ -3,6 +3,7 @@
 #ifndef SANDTRAIL_PROBES_H
 #define SANDTRAIL_PROBES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,10 @@ struct probes_config {
 	uint32_t pending_max;   /* entries of each syscall's enter/exit map; 0: default */
 	/* told what this kernel cannot do (optional; NULL: stderr) */
 	void (*notice)(const char *msg);
+	/* a directory on a bpffs (NULL: nothing pinned): the maps and links are
+	 * pinned there, so the kernel side keeps recording while no collector
+	 * runs, and the next collector given it takes over */
+	const char *pin_dir;
 };
 
 struct probes;
@@ -23,6 +28,23 @@ typedef void (*probes_event_fn)(void *ctx, const void *data, size_t len);
 
 /* Loads and attaches every program (mounting tracefs privately if needed). */
 int probes_open(struct probes **out, const struct probes_config *cfg, probes_event_fn fn, void *ctx);
+/* true until probes_takeover when probes_open found the kernel side of an
+ * earlier collector still recording in pin_dir (it shares its maps). */
+bool probes_inherited(const struct probes *p);
+/* Takes over a cgroup that the earlier collector's kernel side traces (as
+ * probes_watch, but its slot, levels and policy stay as they are); -ENOENT
+ * when it does not trace it. */
+int probes_adopt(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent_fd, uint64_t parent_id);
+/* This collector's programs record from now on and the earlier ones are
+ * let go; what they traced and was not adopted is traced no more. */
+int probes_takeover(struct probes *p);
+/* What the collector must know of a session to take it over later, kept
+ * beside the pinned maps (a string of at most PROBES_STATE_MAX bytes with
+ * its NUL); -EOPNOTSUPP when nothing is pinned.  probes_unwatch drops it. */
+#define PROBES_STATE_MAX 16384
+int probes_state_set(struct probes *p, uint64_t cgroup_id, const char *state);
+/* The state of the cgroup (malloc'd) or NULL. */
+char *probes_state_get(struct probes *p, uint64_t cgroup_id);
 /* An fd that turns readable when events wait (for epoll): at once when
  * many do, within 10 ms otherwise. */
 int probes_fd(struct probes *p);
@@ -39,6 +61,11 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 /* Stops tracing the cgroup; lost (may be NULL) gets the session's final
  * loss counts. */
 int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);
+/* The allowed datagrams of an unwatched session, one call per destination
+ * (key->family 0: those to destinations its table had no room for), then
+ * forgotten by the kernel; -EBUSY while the session is watched. */
+typedef void (*probes_dgram_fn)(void *ctx, const struct st_dgram_key *key, uint64_t count);
+int probes_datagrams(struct probes *p, uint64_t cgroup_id, probes_dgram_fn fn, void *ctx);
 /* Enforces pol on the watched cgroup's egress (connect, sendmsg, abstract
  * unix sockets) from now on; NULL or !enforce allows everything.  The new
  * rule set replaces the old one in one step. */
@@ -46,6 +73,8 @@ int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netp
 /* A watched session's loss counts so far, per type and reason; cgroup_id 0:
  * losses of sessions already unwatched when they happened. */
 int probes_losses(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);
-void probes_close(struct probes *p);
+/* keep: the pins stay, and the kernel side keeps recording for the next
+ * collector; else everything is detached and unpinned. */
+void probes_close(struct probes *p, bool keep);
 
 #endif

@@ -55,6 +55,7 @@ struct journal {
 	uint32_t appends;
 	int broken;                 /* a failed write: the tail in memory is lost */
 	int evolve_err;             /* the last key evolution failed (retried next epoch) */
+	bool recovered;             /* opened after an unclean end: a recovery record says so */
 };
 
 /* What the last segment says about the journal's end. */
@@ -425,6 +426,11 @@ void journal_id(const struct journal *j, uint8_t id[JOURNAL_ID_LEN])
 	memcpy(id, j->id, JOURNAL_ID_LEN);
 }
 
+bool journal_recovered(const struct journal *j)
+{
+	return j->recovered;
+}
+
 /* Reads the last segment to where the journal ends; cuts nothing. -ENODATA:
  * its header never made it to disk whole (a crash while rotating). */
 static int scan_tail(struct journal *j, const char *name, struct tail *t)
@@ -523,6 +529,7 @@ static int write_recovery(struct journal *j, const struct tail *t, const char *n
 	rec_uint(&j->rec, "unsealed", t->unsealed);
 	p = rec_finish(&j->rec, &len);
 	j->unsealed++;
+	j->recovered = true;
 	return add_frame(j, JF_KIND_RECOVERY, p, len);
 }
 

@@ -69,6 +69,9 @@ int journal_fd(const struct journal *j);
 int journal_close(struct journal *j);
 /* The seq the next record will get. */
 uint64_t journal_next_seq(const struct journal *j);
+/* true when journal_open found an unclean end (its writer died): sessions
+ * it left open may have been cut off. */
+bool journal_recovered(const struct journal *j);
 
 struct journal_retention {
 	uint64_t bytes;          /* keep the journal under this size (0: no limit) */

@@ -4,7 +4,10 @@
  * were closed, held ones are still open and unanswered.  A refused
  * connection is closed here as soon as its reply is read, so that the
  * flood is bounded by the collector, not by this process's descriptors.
- * Usage: ctl_flood SOCKET N */
+ * With PROCS, N is shared by that many processes (the bound per process is
+ * then not enough: the one in all must hold); each keeps its connections
+ * until all have reported, and the sum is printed.
+ * Usage: ctl_flood SOCKET N [PROCS] */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int *open_fds;
@@ -62,17 +66,67 @@ static void sweep(int wait_ms)
 	free(pf);
 }
 
+static int flood(const struct sockaddr_un *sun, long n);
+
+/* PROCS floods of n/procs each; each child writes its counts to the pipe
+ * and keeps its connections until the parent closes the other one. */
+static int flood_procs(const struct sockaddr_un *sun, long n, long procs)
+{
+	int counts[2], release[2];
+	long h, r, o;
+	FILE *in;
+
+	if (pipe(counts) < 0 || pipe(release) < 0)
+		return 2;
+	for (long p = 0; p < procs; p++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return 2;
+		if (pid == 0) {
+			char c;
+
+			close(counts[0]);
+			close(release[1]);
+			if (dup2(counts[1], 1) < 0)
+				_exit(2);
+			flood(sun, n / procs + (p < n % procs));
+			while (read(release[0], &c, 1) > 0)
+				;
+			_exit(0);
+		}
+	}
+	close(counts[1]);
+	close(release[0]);
+	in = fdopen(counts[0], "r");
+	for (long p = 0; in && p < procs && fscanf(in, " held %ld refused %ld other %ld", &h, &r, &o) == 3; p++)
+		held += h, refused += r, other += o;
+	printf("held %ld refused %ld other %ld\n", held, refused, other);
+	fflush(stdout);
+	close(release[1]);
+	while (wait(NULL) > 0)
+		;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { 10, 0 };
-	long n;
+	long n, procs = argc == 4 ? atol(argv[3]) : 1;
 
-	if (argc != 3 || strlen(argv[1]) >= sizeof(sun.sun_path) || (n = atol(argv[2])) <= 0) {
-		fprintf(stderr, "usage: ctl_flood SOCKET N\n");
+	if (argc < 3 || argc > 4 || strlen(argv[1]) >= sizeof(sun.sun_path) || (n = atol(argv[2])) <= 0 ||
+	    procs <= 0) {
+		fprintf(stderr, "usage: ctl_flood SOCKET N [PROCS]\n");
 		return 2;
 	}
 	strcpy(sun.sun_path, argv[1]);
+	return procs > 1 ? flood_procs(&sun, n, procs) : flood(&sun, n);
+}
+
+static int flood(const struct sockaddr_un *sun, long n)
+{
+	struct timeval tv = { 10, 0 };
+
 	open_fds = calloc((size_t)n, sizeof(int));
 	if (!open_fds)
 		return 2;
@@ -88,7 +142,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0) {
 			if (other++ < 3)
 				fprintf(stderr, "ctl_flood: connect %ld: %s\n", i, strerror(errno));
 			close(fd);

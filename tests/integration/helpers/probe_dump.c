@@ -289,6 +289,6 @@ int main(int argc, char **argv)
 	print_losses(p, ids, n);
 	for (i = 0; i < n; i++)
 		probes_unwatch(p, ids[i], NULL);
-	probes_close(p);
+	probes_close(p, false);
 	return 0;
 }

@@ -1,8 +1,8 @@
 /* File and socket operations through io_uring, with raw syscalls (Debian 12
  * has no liburing-dev), for test_uring.sh: in DIR, OPENAT "a" (created),
  * WRITE to it, RENAMEAT a -> b, UNLINKAT b (twice), MKDIRAT "d", SYMLINKAT
- * "target" -> "s", LINKAT "s" -> "l" relative to a dirfd of DIR, then
- * CONNECT to 127.0.0.1:PORT.  Prints "OP RESULT" a line. */
+ * "target" -> "s", LINKAT "s" -> "l" relative to a dirfd of DIR, OPENAT
+ * "link" (a symlink the caller made), then CONNECT to 127.0.0.1:PORT.  Prints "OP RESULT" a line. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
@@ -133,6 +133,9 @@ int main(int argc, char **argv)
 	/* LINKAT: fd olddirfd, addr old, len newdirfd, addr2 new */
 	s = path_op(IORING_OP_LINKAT, dir, "s", "l", dir);
 	ring_run(&r, &s, "LINKAT");
+	s = path_op(IORING_OP_OPENAT, dir, "link", NULL, 0); /* a symlink the test made */
+	s.open_flags = O_RDONLY | O_CLOEXEC;
+	ring_run(&r, &s, "OPENAT-LINK");
 	sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	sin.sin_port = htons((uint16_t)atoi(argv[2]));
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

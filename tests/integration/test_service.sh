@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# sandtraild as a systemd service, where no systemd runs as PID 1: the unit
+# `make install` writes passes systemd-analyze verify; sandtraild speaks the
+# notify protocol to a socket the test owns (READY only once it listens,
+# STATUS with the live sessions, the watchdog fed, STOPPING on SIGTERM);
+# it records a session with nothing but the unit's CapabilityBoundingSet;
+# the control socket's group may ask `ps` and nothing else, other users
+# nothing.
+source "$(dirname "$0")/lib.sh"
+plan 20
+
+# ---- make install ----
+DEST=$T/dest
+make -s -C "$SANDTRAIL_TOP" install DESTDIR="$DEST" PREFIX=/usr BUILD="$BUILD" >"$T/install.out" 2>&1
+check "make install DESTDIR=... PREFIX=/usr" test $? -eq 0 || diag "$(tail -5 "$T/install.out")"
+UNIT=$DEST/lib/systemd/system/sandtraild.service
+check "... installs the binaries, the unit and the group's sysusers.d entry" \
+	test -x "$DEST/usr/bin/sandtraild" -a -x "$DEST/usr/bin/sandtrail" -a -f "$UNIT" -a \
+	-f "$DEST/usr/lib/sysusers.d/sandtrail.conf"
+check "... the unit starts the installed daemon, Type=notify with a watchdog" \
+	bash -c 'grep -q "^ExecStart=/usr/bin/sandtraild " "$1" && grep -q "^Type=notify$" "$1" && grep -q "^WatchdogSec=" "$1"' _ "$UNIT"
+# verify checks ExecStart's binary: the built one stands in for /usr/bin
+sed "s#^ExecStart=/usr/bin/#ExecStart=$SANDTRAIL_TOP/$BUILD/#" "$UNIT" >"$T/sandtraild.service"
+systemd-analyze verify --man=no "$T/sandtraild.service" >"$T/verify.out" 2>&1
+rc=$?
+check "systemd-analyze verify: no error and nothing to say (a bad directive is only a warning)" \
+	test $rc -eq 0 -a ! -s "$T/verify.out" || diag "$(cat "$T/verify.out")"
+
+# ---- notify protocol, under the unit's capability bounding set ----
+CAPS=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT")
+BOUND=-all
+for c in $CAPS; do BOUND+=",+$(tr 'A-Z' 'a-z' <<<"${c#CAP_}")"; done
+NOTIFY=$T/notify.sock
+python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    for line in s.recv(4096).decode().split("\n"): print(line, flush=True)' "$NOTIFY" >"$T/notify.out" 2>&1 &
+defer "kill $!"
+wait_for 20 grep -q listening "$T/notify.out"
+GROUP=sttest$$
+groupadd "$GROUP" && defer "groupdel $GROUP"
+GID=$(getent group "$GROUP" | cut -d: -f3)
+RUNDIR=/run/sandtrail-test-$$
+defer "rm -rf $RUNDIR"
+export SANDTRAIL_SOCKET=$RUNDIR/control.sock
+mkdir -p "$KEYDIR"
+# READY must come after the socket listens: record what the socket was then
+NOTIFY_SOCKET=$NOTIFY WATCHDOG_USEC=400000 setpriv --bounding-set "$BOUND" --inh-caps=-all \
+	"$SANDTRAILD" --journal "$JOURNAL" --socket "$SANDTRAIL_SOCKET" --socket-group "$GROUP" \
+	--key "$KEYDIR/signing.key" --create-key 2>"$T/daemon.err" &
+DAEMON_PID=$!
+defer stop_daemon
+check "sandtraild under the unit's bounding set says READY=1" wait_for 60 grep -q '^READY=1$' "$T/notify.out" ||
+	diag "$(cat "$T/daemon.err")"
+check "... only once the control socket listens" \
+	bash -c 'test -S "$1" && grep -q "^sandtraild: ready" "$2"' _ "$SANDTRAIL_SOCKET" "$T/daemon.err"
+check "... its capabilities are the bounding set's" \
+	bash -c '[ "$(grep CapBnd /proc/$1/status | awk "{print \$2}")" = "$(setpriv --bounding-set "$2" grep CapBnd /proc/self/status | awk "{print \$2}")" ]' \
+	_ $DAEMON_PID "$BOUND"
+check "... and feeds the watchdog (WatchdogSec/2)" wait_for 20 bash -c '[ "$(grep -c "^WATCHDOG=1$" "$1")" -ge 3 ]' _ "$T/notify.out"
+"$SANDTRAIL" run --id-file "$T/id" "${HV[@]}" -- sh -c 'cat /etc/hostname >/dev/null; sleep 2' 2>"$T/run.err" &
+RUN=$!
+check "STATUS counts the live session" wait_for 20 grep -q '^STATUS=recording: 1 session$' "$T/notify.out"
+wait $RUN
+check "a session recorded with only those capabilities" \
+	test "$(replay_json "$(cat "$T/id")" | jq -s '[.[] | select(.type == "exec" or .type == "open" or .type == "session_end")] | length')" -ge 3 ||
+	diag "$(cat "$T/run.err")" "$(tail -5 "$T/daemon.err")"
+check "... and the live count goes back to 0" wait_for 20 bash -c 'tail -n 3 "$1" | grep -q "^STATUS=recording: 0 sessions$"' _ "$T/notify.out"
+
+# ---- the socket's group ----
+check "the control socket is 0660 root:$GROUP" test "$(stat -c %a:%U:%G "$SANDTRAIL_SOCKET")" = "660:root:$GROUP"
+member() { setpriv --reuid 4243 --regid 4243 --groups "$GID" "$@"; }
+outsider() { setpriv --reuid 4244 --regid 4244 --clear-groups "$@"; }
+member "$SANDTRAIL" ps >"$T/ps.out" 2>"$T/ps.err"
+check "a member of the group runs sandtrail ps" test $? -eq 0 || diag "$(cat "$T/ps.err")"
+member "$SANDTRAIL" ps --json >"$T/ps.json" 2>"$T/ps.err"
+check "... and ps --json" bash -c 'jq -e . "$1" >/dev/null' _ "$T/ps.json"
+setpriv --reuid 4243 --regid "$GID" --clear-groups "$SANDTRAIL" ps >/dev/null 2>"$T/ps.err"
+check "... also when it is the primary group" test $? -eq 0 || diag "$(cat "$T/ps.err")"
+member "$SANDTRAIL" unwatch 0123456789abcdef >"$T/un.out" 2>"$T/un.err"
+rc=$?
+check "... but changes nothing: unwatch is refused, saying why" \
+	bash -c '[ "$1" -ne 0 ] && grep -q "group '"$GROUP"' may ask ps only; unwatch needs root" "$2"' _ $rc "$T/un.err" ||
+	diag "$(cat "$T/un.err")"
+outsider "$SANDTRAIL" ps >"$T/out.out" 2>"$T/out.err"
+rc=$?
+check "a user outside the group is refused" test $rc -ne 0 -a ! -s "$T/out.out" || diag "status $rc" "$(cat "$T/out.err")"
+check "... by the socket's permissions" grep -qi "permission denied" "$T/out.err"
+bad=$("$SANDTRAILD" --journal "$T/j2" --socket "$T/s2" --socket-group "nosuchgroup$$" --key "$KEYDIR/signing.key" 2>&1)
+check "--socket-group with an unknown group: one line, non-zero, nothing listens" \
+	bash -c '[ "$(wc -l <<<"$1")" -eq 1 ] && grep -q "no group .nosuchgroup" <<<"$1" && [ ! -e "$2" ]' _ "$bad" "$T/s2"
+
+# ---- shutdown ----
+kill -TERM $DAEMON_PID
+wait $DAEMON_PID
+rc=$?
+DAEMON_PID=
+check "SIGTERM: STOPPING=1 sent, then a clean exit" test $rc -eq 0 -a "$(grep -c '^STOPPING=1$' "$T/notify.out")" -eq 1

@@ -1,0 +1,22 @@
+/* sandtraild under a service manager (systemd Type=notify): READY once the
+ * probes are attached and the control socket listens, STATUS with the
+ * sessions, and the watchdog fed from the event loop, so a loop that stops
+ * turning gets the daemon restarted.  Without NOTIFY_SOCKET all are no-ops. */
+#ifndef SANDTRAIL_SERVICE_H
+#define SANDTRAIL_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct service {
+	uint64_t watchdog_ms;   /* half of WatchdogSec; 0: no watchdog */
+	uint64_t last_ping_ms, last_status_ms;
+};
+
+void service_init(struct service *s);
+void service_ready(struct service *s, size_t sessions);
+/* From the loop's timer: the watchdog ping and, once a second, STATUS. */
+void service_tick(struct service *s, uint64_t now_ms, size_t sessions);
+void service_stopping(void);
+
+#endif
