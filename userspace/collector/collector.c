@@ -234,6 +234,19 @@ static void json_to_rec_int(struct rec *r, json_t *from, const char *key)
 		rec_int(r, key, json_integer_value(v));
 }
 
+struct dgram_ctx {
+	struct collector *c;
+	const struct session *s;
+};
+
+static void write_datagrams(void *arg, const struct st_dgram_key *k, uint64_t count)
+{
+	struct dgram_ctx *d = arg;
+
+	enrich_datagrams(&d->c->rec, d->s, clock_ns(CLOCK_REALTIME), k->family, k->addr, k->port, count);
+	write_record(d->c);
+}
+
 /* Stops tracing s, flushes its events, writes session_end; returns its seq.
  * info: what the session manager reported (exit status, peaks), may be NULL. */
 static uint64_t end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
@@ -247,6 +260,7 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	drain(c);
 	if (rc == 0)
 		write_kernel_losses(c, s, lost, s->lost_seen);
+	probes_datagrams(c->probes, s->cgroup_id, write_datagrams, &(struct dgram_ctx){ c, s });
 	if (s->gvisor)
 		gvisor_sink_end(c->gvisor, s);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
