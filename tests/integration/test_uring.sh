@@ -5,7 +5,7 @@
 # are that syscall's record with via io_uring, absolute paths from the
 # kernel's copies, and the completion's result.
 source "$(dirname "$0")/lib.sh"
-plan 15
+plan 16
 
 W=$HELPERS/st_workload
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -35,6 +35,8 @@ check "OPENAT: an open record, absolute path, the fd" has \
 	'.type=="open" and '"$U"' and .syscall=="openat" and .path=="'"$work"'/a" and .requested=="a" and .dirfd>=0 and (.flags|index("O_CREAT")) and .ret>=0'
 check "OPENAT of a symlink: the file the fd leads to, as the kernel resolved it" has \
 	'.type=="open" and '"$U"' and .requested=="link" and .path=="'"$work"'/real" and .ret>=0'
+check "a request refused at submission: an io_uring record with its error" has \
+	'.type=="io_uring" and '"$U"' and .op=="OPENAT" and .ret==-14 and .error=="EFAULT"'
 check "WRITE: an io_uring record with its file and result" has \
 	'.type=="io_uring" and '"$U"' and .op=="WRITE" and .path=="'"$work"'/a" and .fd>=0 and .ret==2'
 check "RENAMEAT: a rename record, both paths absolute" has \
