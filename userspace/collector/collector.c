@@ -24,6 +24,7 @@
 #include "event.h"
 #include "exporter.h"
 #include "gvisor_sink.h"
+#include "highwater.h"
 #include "journal/journal.h"
 #include "labels.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@
 #define TICK_MS 10          /* seals are due to the millisecond: see --seal-ms */
 #define HOUSEKEEPING_MS 250 /* losses, clock, stopped sessions */
 #define RETAIN_MS 1000      /* how often retention looks at the segments */
+#define HIGHWATER_MS 1000   /* how often the durable end is saved (state/journal.highwater) */
 #define CGROUP_CHECK_MS 1000
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
@@ -102,6 +104,8 @@ struct collector {
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
 	uint64_t last_housekeeping, last_cgroup_check, last_retain;
+	uint64_t highwater, last_highwater; /* the seq journal.highwater names, when it was saved */
+	char journal_id[JOURNAL_ID_STR];
 	char retain_err[256];       /* the last retention failure, logged once */
 	struct service service;
 	struct metrics metrics;
@@ -1117,6 +1121,22 @@ static void retain(struct collector *c)
 	}
 }
 
+/* What is durable is the journal's least end from now on (highwater.h). */
+static void save_highwater(struct collector *c, uint64_t now)
+{
+	uint64_t through;
+	int rc;
+
+	c->last_highwater = now;
+	if (journal_durable(c->journal, &through) < 0 || through <= c->highwater)
+		return;
+	rc = highwater_save(c->cfg->state, c->journal_id, through);
+	if (rc < 0)
+		log_msg("saving %s/%s: %s", c->cfg->state, HIGHWATER_FILE, strerror(-rc));
+	else
+		c->highwater = through;
+}
+
 static void tick(struct collector *c)
 {
 	uint64_t expirations, now = mono_ms();
@@ -1138,6 +1158,8 @@ static void tick(struct collector *c)
 	rc = journal_tick(c->journal);
 	if (rc < 0)
 		journal_failed(c, "seal", rc);
+	if (rc == 0 && now - c->last_highwater >= HIGHWATER_MS)
+		save_highwater(c, now);
 	if (rc == 0 && now - c->last_retain >= RETAIN_MS) {
 		c->last_retain = now;
 		retain(c);
@@ -1652,10 +1674,21 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("creating the signing key %s: %s", cfg->key, strerror(-rc));
 		goto out;
 	}
+	rc = highwater_check(cfg->journal, cfg->state, jerr, sizeof(jerr));
+	if (rc < 0) {
+		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
+		goto out;
+	}
 	rc = journal_open(&c.journal, &jc);
 	if (rc < 0) {
 		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
 		goto out;
+	}
+	{
+		uint8_t id[JOURNAL_ID_LEN];
+
+		journal_id(c.journal, id);
+		journal_id_hex(id, c.journal_id);
 	}
 	rc = start_exporters(&c);
 	if (rc < 0)
@@ -1724,10 +1757,15 @@ out:
 		probes_close(c.probes, c.handover);
 	if (c.journal) {
 		exporters_notices(cfg->exporters, write_export_error, &c);
+		uint64_t end = journal_next_seq(c.journal);
+
 		rc = journal_close(c.journal);
 		if (rc < 0) {
 			log_msg("closing the journal: %s", strerror(-rc));
 			status = 1;
+		} else if ((rc = highwater_save(cfg->state, c.journal_id, end)) < 0) {
+			log_msg("saving %s/%s: %s", cfg->state, HIGHWATER_FILE, strerror(-rc));
+			rc = 0;
 		}
 	}
 	/* the final seal is on disk: what was held is answered, or failed */
