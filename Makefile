@@ -23,7 +23,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
-	chromium fonts-dejavu-core librdkafka-dev kcat
+	chromium fonts-dejavu-core librdkafka-dev kcat lowdown
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
@@ -34,10 +34,9 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 # Only the libraries a binary uses become its DT_NEEDED (Debian's gcc says so
 # already; others may not).
 LDFLAGS := -Wl,--as-needed
-# The CLI starts every session and hashes with libcrypto only in verify and
-# replay: libcrypto is linked in, as loading and relocating the shared one
-# (4.7 MB) took ~0.5 ms of each start.  The daemon keeps the shared one.
-CLI_LDLIBS := $(filter-out -lcrypto,$(LDLIBS)) -Wl,--push-state,-Bstatic -lcrypto -Wl,--pop-state -ldl
+# The CLI starts every session: the journal's commands (replay, verify,
+# keygen) are a binary of their own, sandtrail-journal, which sandtrail
+# execs, so that run loads none of their libraries (all Debian's shared ones).
 
 # ---- kernel side: .bpf.c -> .bpf.o -> linked object -> skeleton ----
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -70,7 +69,7 @@ $(BUILD)/gen/gvisor.pb-c.c $(BUILD)/gen/gvisor.pb-c.h &: schemas/gvisor.proto
 	$(Q)protoc-c --proto_path=schemas --c_out=$(BUILD)/gen gvisor.proto
 
 # ---- userspace: one library, two binaries ----
-MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c
+MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c tools/sandtrail_journal.c
 GEN_SRCS := sandbox/seccomp_export.c
 LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c)) \
 	$(BUILD)/gen/gvisor.pb-c.c
@@ -124,7 +123,11 @@ $(BUILD)/sandtraild: $(BUILD)/obj/userspace/collector/sandtraild.o $(BUILD)/libs
 
 $(BUILD)/sandtrail: $(BUILD)/obj/tools/sandtrail.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LDLIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(BUILD)/sandtrail-journal: $(BUILD)/obj/tools/sandtrail_journal.o $(BUILD)/libsandtrail.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -197,13 +200,29 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
 
+# ---- man pages and bash completion, from the binaries' --help and schemas/ ----
+MAN_PAGES  := $(addprefix $(BUILD)/man/,sandtrail.1 sandtraild.8 sandtrail-policy.5 sandtrail-records.5)
+COMPLETION := $(BUILD)/completion/sandtrail
+
+$(BUILD)/man/%: packaging/man/mkman.sh packaging/man/help2md.awk packaging/man/policy2md.jq \
+		schemas/record.md schemas/policy.schema.json $(BUILD)/sandtrail $(BUILD)/sandtraild
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)packaging/man/mkman.sh $* $(BUILD) >$@
+
+$(COMPLETION): packaging/mkcompletion.sh $(BUILD)/sandtrail
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)packaging/mkcompletion.sh $(BUILD) >$@
+
 # ---- entry points ----
-.PHONY: all deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
+.PHONY: all docs deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
 	demo bench install clean
-all: $(BUILD)/sandtraild $(BUILD)/sandtrail
+all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal
+docs: $(MAN_PAGES) $(COMPLETION)
 test-helpers: $(HELPER_BINS)
 
-tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+tests: all docs $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
 # Installs only what is missing, so it is quick on a machine that has everything.
 deps:
@@ -246,12 +265,17 @@ bench: deps
 # (systemd-sysusers, run here when installing to the live system)
 UNITDIR ?= /lib/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
-install: all
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+install: all docs
 	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
 	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
+	install -D -m 0755 $(BUILD)/sandtrail-journal $(DESTDIR)$(PREFIX)/bin/sandtrail-journal
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's#@BINDIR@#$(PREFIX)/bin#g' packaging/sandtraild.service.in >$(DESTDIR)$(UNITDIR)/sandtraild.service
 	install -D -m 0644 packaging/sandtrail.sysusers $(DESTDIR)$(SYSUSERSDIR)/sandtrail.conf
+	for p in $(MAN_PAGES); do install -D -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} || exit; done
+	install -D -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/sandtrail
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers sandtrail.conf; fi
 
 clean:

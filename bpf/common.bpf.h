@@ -35,6 +35,17 @@ struct {
 	__type(value, struct st_loss_counts);
 } losses SEC(".maps") __weak;
 
+/* Processes of sessions (tgid -> struct st_member): written when a task
+ * forks in a session, is moved into one, or was there when it was watched
+ * (the collector), so that a move out of the session's cgroup can tell
+ * where the task came from: the kernel's tracepoint fires after the move. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ST_MEMBERS_MAX);
+	__type(key, __u32);
+	__type(value, struct st_member);
+} members SEC(".maps") __weak;
+
 /* Bit n set: some watched cgroup sits at level n of the cgroup v2 tree.
  * Lets untraced tasks leave after one load when nothing is watched.
  * Defined in proc.bpf.c. */
@@ -42,6 +53,9 @@ extern __u32 watched_levels;
 /* Bumped by the collector after every change of `watched`, before it
  * answers: verdicts cached under an older generation are not used again. */
 extern __u32 watch_gen;
+/* Members that left their session's cgroup (and are followed); 0 keeps the
+ * filter from looking tasks up.  Defined in proc.bpf.c. */
+extern __u32 tasks_left;
 /* Which load of the programs records: the collector that takes over from
  * an earlier one (its programs still attached through pins) loads its own,
  * shares the earlier maps, then switches this word; until then, and after,
@@ -85,10 +99,26 @@ struct {
  * triggers: the watched cgroup that the current task is in or below, 0 if
  * none.  A cgroup found outside is known so until the next watch or
  * unwatch, at the price of a few loads; a task that moves to another
- * cgroup has another id.  Programs call it on their own small
+ * cgroup has another id, and one that left its session is looked up in
+ * `members` (only while some task has left).  Programs call it on their own small
  * frame and do the rest in a function of their own (__noinline): a frame
  * of 64 bytes or more runs on a per-CPU private stack, a cold line to
  * touch at every call. */
+/* The session a task outside every watched cgroup left, 0 if none. */
+static __always_inline __u64 left_session(void)
+{
+	__u32 tgid;
+	struct st_member *m;
+
+	if (!*(volatile __u32 *)&tasks_left)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	m = bpf_map_lookup_elem(&members, &tgid);
+	if (!m || !m->left || !bpf_map_lookup_elem(&watched, &m->session))
+		return 0;
+	return m->session;
+}
+
 static __always_inline __u64 current_session(void)
 {
 	__u32 gen, levels, idx;
@@ -108,7 +138,7 @@ static __always_inline __u64 current_session(void)
 	idx = serial & (ST_OUTSIDE_SLOTS - 1);
 	slot = serial >> 32 ? NULL : bpf_map_lookup_elem(&outside, &idx);
 	if (slot && *(volatile __u64 *)slot == key)
-		return 0;
+		return left_session();
 	for (__u32 lvl = 0; lvl < ST_LEVELS; lvl++) {
 		__u64 id;
 
@@ -120,6 +150,26 @@ static __always_inline __u64 current_session(void)
 	}
 	if (slot)
 		*(volatile __u64 *)slot = key;
+	return left_session();
+}
+
+/* The watched cgroup that cg is or is below, 0 if none. */
+static __always_inline __u64 cgroup_session(struct cgroup *cg)
+{
+	__u32 levels = watched_levels, level = BPF_CORE_READ(cg, level);
+
+	for (__u32 lvl = 0; lvl < ST_LEVELS && lvl <= level; lvl++) {
+		struct cgroup *anc;
+		__u64 id;
+
+		if (!(levels & (1u << lvl)))
+			continue;
+		if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[lvl]))
+			return 0;
+		id = BPF_CORE_READ(anc, kn, id);
+		if (id && bpf_map_lookup_elem(&watched, &id))
+			return id;
+	}
 	return 0;
 }
 
@@ -299,6 +349,10 @@ struct pend_connect {
 	struct st_connect ev;
 	char s[ST_UNIX_PATH_MAX];
 };
+struct pend_sock {
+	struct st_sock ev;
+	char s[ST_UNIX_PATH_MAX];
+};
 
 PENDING_MAP(pend_exec, struct pend_exec);
 PENDING_MAP(pend_open, struct pend_open);
@@ -306,6 +360,7 @@ PENDING_MAP(pend_unlink, struct pend_unlink);
 PENDING_MAP(pend_rename, struct pend_rename);
 PENDING_MAP(pend_fileop, struct pend_fileop);
 PENDING_MAP(pend_connect, struct pend_connect);
+PENDING_MAP(pend_sock, struct pend_sock);
 
 /* Argument i of a syscall at its sys_enter tracepoint, for functions that
  * serve several syscalls.  Read through a plain struct of that record's

@@ -57,6 +57,11 @@ enum st_event_type {
 	ST_EV_MOUNT,
 	ST_EV_UMOUNT,
 	ST_EV_PIVOT_ROOT,
+	ST_EV_DATAGRAM,     /* struct st_connect: the first allowed datagram to a destination */
+	ST_EV_BIND,         /* struct st_sock */
+	ST_EV_LISTEN,
+	ST_EV_ACCEPT,
+	ST_EV_CGROUP_LEAVE, /* struct st_cgroup_leave */
 	ST_EV_IO_URING,     /* struct st_io_uring */
 	ST_EV_ABI32,        /* struct st_abi32 */
 	ST_EV_MAX
@@ -89,6 +94,7 @@ enum st_syscall {
 	ST_SYS_SETXATTR, ST_SYS_LSETXATTR, ST_SYS_FSETXATTR, ST_SYS_SETXATTRAT,
 	ST_SYS_REMOVEXATTR, ST_SYS_LREMOVEXATTR, ST_SYS_FREMOVEXATTR, ST_SYS_REMOVEXATTRAT,
 	ST_SYS_MOUNT, ST_SYS_UMOUNT2, ST_SYS_PIVOT_ROOT, ST_SYS_MOVE_MOUNT,
+	ST_SYS_BIND, ST_SYS_LISTEN, ST_SYS_ACCEPT, ST_SYS_ACCEPT4,
 	ST_SYS_IO_URING_SETUP,
 	ST_SYS_SOCKETCALL,  /* i386's connect through socketcall(SYS_CONNECT) */
 	ST_SYS_MAX
@@ -260,6 +266,53 @@ struct st_connect {
 	__u16 path_len;
 };
 
+/* bind, listen, accept: the socket's own address as the kernel holds it
+ * after the call (a failed bind: the address asked for, source user);
+ * accept (successful ones only): the new connection's, with its peer.
+ * strings: unix socket path (bind, listen: the socket's; accept: the
+ * listener's; abstract names start with NUL) */
+struct st_sock {
+	struct st_hdr h;
+	__s32 ret;          /* accept: the new fd */
+	__s32 fd;           /* the socket (accept: -1, not known) */
+	__s32 backlog;      /* listen */
+	__u16 family;
+	__u16 port;         /* local, host byte order */
+	__u8  addr[16];     /* local, network order; IPv4 in the first 4 bytes */
+	__u8  peer[16];     /* accept: the peer's */
+	__u16 peer_port;
+	__u8  source;       /* enum st_addr_source: socket, or user for a failed bind */
+	__u8  pad;
+	__u16 path_len;
+	__u16 pad2;
+};
+
+/* A task of a session moved (or moved itself) to a cgroup outside it:
+ * dst is where it went.  It stays in its session (the filter follows it).
+ * strings: the destination's path in the cgroup v2 hierarchy */
+struct st_cgroup_leave {
+	struct st_hdr h;
+	__u64 dst_cgid;
+	__u32 task;         /* tgid of the task moved (h: the task that moved it) */
+	__u32 threadgroup;  /* the whole process moved, not one thread */
+	__u16 path_len;
+	__u16 pad[3];
+};
+
+/* Allowed datagrams per destination (key), counted by the sendmsg hooks
+ * until the session's end, when the collector writes and removes them.
+ * At most ST_DGRAM_DESTS destinations per session are tracked; datagrams
+ * to others are counted under the session's id in another map. */
+#define ST_DGRAM_DESTS 1024
+#define ST_DGRAM_MAX   65536 /* destinations of all sessions */
+struct st_dgram_key {
+	__u64 session;
+	__u8 addr[16];      /* network order */
+	__u16 family;
+	__u16 port;         /* host byte order */
+	__u32 pad;
+};
+
 /* An io_uring request that no other type records (the requests that stand
  * for a syscall are that syscall's type with ST_F_IO_URING), or the ring's
  * creation (h.syscall ST_SYS_IO_URING_SETUP: entries, setup_flags, ret the
@@ -310,6 +363,14 @@ struct st_watch {
 	__u8 enforce;       /* ST_ENFORCE_* */
 	__u8 gen;           /* generation of the session's rules */
 	__u16 slot;         /* of the session's loss counters */
+};
+
+/* Value of the `members` map, per tgid of a session's process. */
+#define ST_MEMBERS_MAX 65536
+struct st_member {
+	__u64 session;      /* the watched cgroup it belongs to */
+	__u32 left;         /* it moved out of that cgroup: the filter follows it */
+	__u32 pad;
 };
 
 /* Key of the egress allowlist (LPM trie): everything before addr must

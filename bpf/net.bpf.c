@@ -6,7 +6,10 @@
  * with the kernel's copy and decide allow/deny from the session's rules;
  * sys_exit_connect sends the event, for AF_UNIX with the peer's address
  * read from the connected socket.  A denied attempt that is not a connect
- * syscall (sendmsg to an address, io_uring) is sent by the hook itself. */
+ * syscall (sendmsg to an address, io_uring) is sent by the hook itself, as
+ * is the first allowed datagram to each destination (the others counted).
+ * bind, listen and accept are recorded with the addresses the kernel gave
+ * the socket. */
 #include <bpf/bpf_endian.h>
 
 #include "common.bpf.h"
@@ -16,12 +19,38 @@
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
+/* The address at ua (alen bytes of user memory): *family, and *port
+ * (host order) and addr (network order) for inet, or the unix path into
+ * path; returns the path's length.  *family stays 0 when unreadable. */
+static __always_inline __u32 user_sockaddr(const void *ua, long alen, __u16 *family, __u16 *port, __u8 *addr,
+					   char *path)
+{
+	__u16 fam = 0;
+
+	if (alen < 2 || bpf_probe_read_user(&fam, sizeof(fam), ua))
+		return 0;
+	*family = fam;
+	if (fam == ST_AF_INET && alen >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in sin = {};
+
+		bpf_probe_read_user(&sin, sizeof(sin), ua);
+		*port = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(addr, &sin.sin_addr, 4);
+	} else if (fam == ST_AF_INET6 && alen >= 24) {
+		struct sockaddr_in6 sin6 = {};
+
+		bpf_probe_read_user(&sin6, 24, ua);
+		*port = bpf_ntohs(sin6.sin6_port);
+		__builtin_memcpy(addr, &sin6.sin6_addr, 16);
+	} else if (fam == ST_AF_UNIX) {
+		return read_sun_path(path, ua + ST_SUN_PATH, alen - ST_SUN_PATH, true);
+	}
+	return 0;
+}
+
 static __noinline int connect_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
 {
-	const void *ua = (const void *)ctx->args[1];
-	long alen = (int)ctx->args[2];
 	struct st_connect *ev;
-	__u16 family = 0;
 	char *buf;
 
 	buf = scratch_buf();
@@ -30,52 +59,47 @@ static __noinline int connect_enter(struct trace_event_raw_sys_enter *ctx, __u64
 	ev = (struct st_connect *)buf;
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->fd = ctx->args[0];
-	if (alen >= 2 && !bpf_probe_read_user(&family, sizeof(family), ua)) {
-		ev->family = family;
+	ev->path_len = user_sockaddr((const void *)ctx->args[1], (int)ctx->args[2], &ev->family, &ev->port, ev->addr,
+				     buf + sizeof(*ev));
+	if (ev->family)
 		ev->source = ST_ADDR_USER;
-	}
-	if (family == ST_AF_INET && alen >= sizeof(struct sockaddr_in)) {
-		struct sockaddr_in sin = {};
-
-		bpf_probe_read_user(&sin, sizeof(sin), ua);
-		ev->port = bpf_ntohs(sin.sin_port);
-		__builtin_memcpy(ev->addr, &sin.sin_addr, 4);
-	} else if (family == ST_AF_INET6 && alen >= 24) {
-		struct sockaddr_in6 sin6 = {};
-
-		bpf_probe_read_user(&sin6, 24, ua);
-		ev->port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(ev->addr, &sin6.sin6_addr, 16);
-	} else if (family == ST_AF_UNIX) {
-		ev->path_len = read_sun_path(buf + sizeof(*ev), ua + ST_SUN_PATH, alen - ST_SUN_PATH, true);
-	}
 	pend(&pend_connect, &ev->h, session, sys, ST_EV_CONNECT);
 	return 0;
 }
 
 ST_SYSCALL_ENTER(connect, connect_enter, ST_SYS_CONNECT)
 
-/* The address the connected unix socket's peer is bound to. */
-static __always_inline __u32 peer_path(char *dst, long fd)
+/* The socket behind the current task's fd, NULL if it is none. */
+static __always_inline struct sock *fd_sock(long fd)
 {
 	struct file *file = fd_file(fd);
 	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct unix_sock *peer;
-	struct unix_address *ua;
-	struct sock *sk;
 
 	/* the descriptor may have been replaced since the call returned */
 	if (!file || BPF_CORE_READ(sock, file) != file)
-		return 0;
-	sk = BPF_CORE_READ(sock, sk);
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) != ST_AF_UNIX)
-		return 0;
-	peer = (struct unix_sock *)BPF_CORE_READ((struct unix_sock *)sk, peer);
-	ua = BPF_CORE_READ(peer, addr);
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* The path a unix socket is bound to, into dst; its length. */
+static __always_inline __u32 unix_path(char *dst, struct unix_sock *u)
+{
+	struct unix_address *ua = BPF_CORE_READ(u, addr);
+
 	if (!ua)
 		return 0;
 	return read_sun_path(dst, (const char *)ua + bpf_core_field_offset(struct unix_address, name) + ST_SUN_PATH,
 			     BPF_CORE_READ(ua, len) - ST_SUN_PATH, false);
+}
+
+/* The address the connected unix socket's peer is bound to. */
+static __always_inline __u32 peer_path(char *dst, long fd)
+{
+	struct sock *sk = fd_sock(fd);
+
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != ST_AF_UNIX)
+		return 0;
+	return unix_path(dst, (struct unix_sock *)BPF_CORE_READ((struct unix_sock *)sk, peer));
 }
 
 static __noinline int connect_exit(long ret, __u32 tid)
@@ -108,48 +132,160 @@ out:
 
 ST_SYSCALL_EXIT(connect, connect_exit)
 
+/* bind, listen: the socket (its address, as asked, for bind) at entry; at
+ * exit the addresses the kernel gave it. */
+static __noinline int sock_enter(struct trace_event_raw_sys_enter *ctx, __u64 session, __u32 sys)
+{
+	struct st_sock *ev;
+	char *buf;
+	__u32 type = sys == ST_SYS_BIND ? ST_EV_BIND : ST_EV_LISTEN;
+
+	buf = scratch_buf();
+	if (!buf)
+		return 0;
+	ev = (struct st_sock *)buf;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->fd = sys_arg(ctx, 0);
+	if (sys == ST_SYS_BIND) {
+		ev->path_len = user_sockaddr((const void *)sys_arg(ctx, 1), (int)sys_arg(ctx, 2), &ev->family, &ev->port,
+					     ev->addr, buf + sizeof(*ev));
+		ev->source = ST_ADDR_USER;
+	} else {
+		ev->backlog = sys_arg(ctx, 1);
+	}
+	pend(&pend_sock, &ev->h, session, sys, type);
+	return 0;
+}
+
+ST_SYSCALL_ENTER(bind, sock_enter, ST_SYS_BIND)
+ST_SYSCALL_ENTER(listen, sock_enter, ST_SYS_LISTEN)
+
+/* The socket's own address (inet: local; unix: its path), and for accept
+ * the peer's. */
+static __always_inline void sock_addrs(struct pend_sock *ps, struct sock *sk, bool peer)
+{
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	ps->ev.family = fam;
+	ps->ev.source = ST_ADDR_SOCKET;
+	ps->ev.path_len = 0;
+	if (fam == ST_AF_INET) {
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+
+		__builtin_memset(ps->ev.addr, 0, 16);
+		__builtin_memcpy(ps->ev.addr, &a, 4);
+		ps->ev.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		if (peer) {
+			a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+			__builtin_memcpy(ps->ev.peer, &a, 4);
+			ps->ev.peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		}
+	} else if (fam == ST_AF_INET6) {
+		BPF_CORE_READ_INTO(&ps->ev.addr, sk, __sk_common.skc_v6_rcv_saddr);
+		ps->ev.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		if (peer) {
+			BPF_CORE_READ_INTO(&ps->ev.peer, sk, __sk_common.skc_v6_daddr);
+			ps->ev.peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		}
+	} else if (fam == ST_AF_UNIX) {
+		ps->ev.path_len = unix_path(ps->s, (struct unix_sock *)sk);
+	}
+}
+
+static __noinline int sock_exit(long ret, __u32 tid)
+{
+	struct pend_sock *ps;
+	struct sock *sk;
+	__u32 plen;
+
+	ps = bpf_map_lookup_elem(&pend_sock, &tid);
+	if (!ps)
+		return 0;
+	if (!still_watched(ps->ev.h.session_cgid))
+		goto out;
+	ps->ev.ret = ret;
+	sk = ret >= 0 ? fd_sock(ps->ev.fd) : NULL;
+	if (sk)
+		sock_addrs(ps, sk, false);
+	plen = ps->ev.path_len;
+	if (plen <= ST_UNIX_PATH_MAX) {
+		finish_hdr(&ps->ev.h, ps->ev.h.type);
+		emit(&ps->ev.h, sizeof(ps->ev) + plen);
+	}
+out:
+	bpf_map_delete_elem(&pend_sock, &tid);
+	return 0;
+}
+
+ST_SYSCALL_EXIT(bind, sock_exit)
+ST_SYSCALL_EXIT(listen, sock_exit)
+
+/* accept, accept4: the connections accepted (a failed accept, EAGAIN in
+ * every event loop, accepted nothing), from the new socket alone at exit:
+ * no entry to pair, so an accept costs a session no pending entry. */
+static __noinline int accept_exit(long ret, __u64 session, __u32 sys)
+{
+	struct pend_sock *ps = (struct pend_sock *)scratch_buf();
+	struct sock *sk = fd_sock(ret);
+	__u32 plen;
+
+	if (!ps || !sk)
+		return 0;
+	__builtin_memset(&ps->ev, 0, sizeof(ps->ev));
+	fill_hdr(&ps->ev.h, ST_EV_ACCEPT, session);
+	ps->ev.h.syscall = sys;
+	ps->ev.ret = ret;
+	ps->ev.fd = -1;
+	sock_addrs(ps, sk, true);
+	plen = ps->ev.path_len;
+	asm volatile("%[p] &= 0x7f" : [p] "+r"(plen)); /* <= 108 already: for the verifier */
+	emit(&ps->ev.h, sizeof(ps->ev) + plen);
+	return 0;
+}
+
+#define ACCEPT_EXIT(name, sys)                                            \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                        \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)             \
+	{                                                                 \
+		__u64 session;                                            \
+									  \
+		if (ctx->ret < 0)                                         \
+			return 0;                                         \
+		session = current_session();                              \
+		return session ? accept_exit(ctx->ret, session, sys) : 0; \
+	}
+ACCEPT_EXIT(accept, ST_SYS_ACCEPT)
+ACCEPT_EXIT(accept4, ST_SYS_ACCEPT4)
+
 /* The session of the socket (the hooks run for sockets created in a
  * watched cgroup, whoever uses them): its cgroup's watched ancestor. */
 static __always_inline __u64 sock_session(struct bpf_sock_addr *ctx)
 {
 	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
-	struct cgroup *cg = BPF_CORE_READ(k, sk, sk_cgrp_data.cgroup);
-	__u32 levels = watched_levels, level = BPF_CORE_READ(cg, level);
 
 	if (!st_active()) /* the other load's hooks answer */
 		return 0;
-	for (__u32 lvl = 0; lvl < ST_LEVELS && lvl <= level; lvl++) {
-		struct cgroup *anc;
-		__u64 id;
-
-		if (!(levels & (1u << lvl)))
-			continue;
-		if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[lvl]))
-			return 0;
-		id = BPF_CORE_READ(anc, kn, id);
-		if (id && bpf_map_lookup_elem(&watched, &id))
-			return id;
-	}
-	return 0;
+	return cgroup_session(BPF_CORE_READ(k, sk, sk_cgrp_data.cgroup));
 }
 
-/* An attempt the connect syscall does not report: sent from here. */
-static __always_inline void emit_denied(__u64 session, __u32 sys, __u16 family, const __u32 *addr, __u16 port,
-					const char *path, __u32 plen)
+/* An attempt the connect syscall does not report (denied), or the first
+ * datagram to a destination: sent from here. */
+static __always_inline void emit_hook(__u64 session, __u32 type, __u32 sys, __u8 verdict, __u16 family,
+				      const __u32 *addr, __u16 port, const char *path, __u32 plen)
 {
 	struct {
 		struct st_connect ev;
 		char s[ST_UNIX_PATH_MAX];
 	} d = {};
 
-	fill_hdr(&d.ev.h, ST_EV_CONNECT, session);
+	fill_hdr(&d.ev.h, type, session);
 	d.ev.h.syscall = sys;
-	d.ev.ret = -ST_EPERM;
+	d.ev.ret = verdict == ST_VERDICT_DENY ? -ST_EPERM : 0;
 	d.ev.fd = -1;
 	d.ev.family = family;
 	d.ev.port = port;
 	d.ev.source = ST_ADDR_HOOK;
-	d.ev.verdict = ST_VERDICT_DENY;
+	d.ev.verdict = verdict;
 	if (family == ST_AF_UNIX) {
 		plen &= 0x7f;
 		if (plen > ST_UNIX_PATH_MAX)
@@ -161,6 +297,71 @@ static __always_inline void emit_denied(__u64 session, __u32 sys, __u16 family, 
 		plen = 0;
 	}
 	emit(&d.ev.h, sizeof(d.ev) + plen);
+}
+
+static __always_inline void emit_denied(__u64 session, __u32 sys, __u16 family, const __u32 *addr, __u16 port,
+					const char *path, __u32 plen)
+{
+	emit_hook(session, ST_EV_CONNECT, sys, ST_VERDICT_DENY, family, addr, port, path, plen);
+}
+
+/* Allowed datagrams, per session and destination (events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ST_DGRAM_MAX);
+	__type(key, struct st_dgram_key);
+	__type(value, __u64);
+} dgrams SEC(".maps");
+
+/* Destinations in dgrams, per session slot (the collector zeroes a slot
+ * for its new session). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ST_LOSS_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} dgram_dests SEC(".maps");
+
+/* Datagrams to destinations beyond a full table, per session. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ST_WATCH_MAX);
+	__type(key, __u64);
+	__type(value, __u64);
+} dgram_untracked SEC(".maps");
+
+/* Counts an allowed datagram; the first to a destination is a record, the
+ * rest a number the collector writes at the session's end.  A full table
+ * (the session's share or the whole map) counts the datagram untracked. */
+static __always_inline void count_datagram(__u64 session, __u16 family, const __u32 *addr, __u16 port)
+{
+	struct st_dgram_key k = { .session = session, .family = family, .port = port };
+	struct st_watch *w = bpf_map_lookup_elem(&watched, &session);
+	__u32 slot = w ? w->slot : ST_WATCH_MAX;
+	__u64 *dests = bpf_map_lookup_elem(&dgram_dests, &slot);
+	__u64 one = 1, *n;
+
+	__builtin_memcpy(k.addr, addr, 16);
+	n = bpf_map_lookup_elem(&dgrams, &k);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	if (!dests)
+		return;
+	/* racing first datagrams may pass the bound by a few: still bounded */
+	if (*(volatile __u64 *)dests >= ST_DGRAM_DESTS || bpf_map_update_elem(&dgrams, &k, &one, BPF_NOEXIST)) {
+		n = bpf_map_lookup_elem(&dgrams, &k); /* another CPU's first one */
+		if (!n) {
+			bpf_map_update_elem(&dgram_untracked, &session, &(__u64){ 0 }, BPF_NOEXIST);
+			n = bpf_map_lookup_elem(&dgram_untracked, &session);
+		}
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		return;
+	}
+	__sync_fetch_and_add(dests, 1);
+	emit_hook(session, ST_EV_DATAGRAM, ST_SYS_SENDMSG, ST_VERDICT_ALLOW, family, addr, port, NULL, 0);
 }
 
 static __always_inline int on_inet(struct bpf_sock_addr *ctx, __u16 family, __u32 sys)
@@ -192,6 +393,8 @@ static __always_inline int on_inet(struct bpf_sock_addr *ctx, __u16 family, __u3
 		pc->ev.verdict = v;
 	} else if (v == ST_VERDICT_DENY) {
 		emit_denied(session, sys, family, addr, port, NULL, 0);
+	} else if (sys == ST_SYS_SENDMSG) {
+		count_datagram(session, family, addr, port);
 	}
 	return v == ST_VERDICT_ALLOW;
 }

@@ -4,9 +4,36 @@
 
 __u32 watched_levels SEC(".bss");
 __u32 watch_gen SEC(".bss");
+__u32 tasks_left SEC(".bss");
 __u32 active_loader SEC(".bss");
 const volatile __u32 loader_id = 0;
 const volatile __u64 wakeup_bytes = 0;
+
+/* tgid joins session; a child of a task that left has left too. */
+static __always_inline void add_member(__u32 tgid, __u64 session, __u32 parent)
+{
+	struct st_member *p = bpf_map_lookup_elem(&members, &parent);
+	struct st_member m = { .session = session, .left = p && p->left && p->session == session };
+
+	if (bpf_map_update_elem(&members, &tgid, &m, BPF_ANY)) {
+		count_loss(session, ST_EV_CGROUP_LEAVE, ST_LOSS_PENDING);
+		return;
+	}
+	if (m.left)
+		__sync_fetch_and_add(&tasks_left, 1);
+}
+
+/* A process is gone: so is its membership (and pid reuse cannot inherit it). */
+static __always_inline void drop_member(__u32 tgid)
+{
+	struct st_member *m = bpf_map_lookup_elem(&members, &tgid);
+
+	if (!m)
+		return;
+	if (m->left)
+		__sync_fetch_and_add(&tasks_left, -1);
+	bpf_map_delete_elem(&members, &tgid);
+}
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
@@ -23,6 +50,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	ev.child_tgid = BPF_CORE_READ(child, tgid);
 	ev.pad = 0;
 	emit(&ev.h, sizeof(ev));
+	add_member(ev.child_tgid, session, ev.h.tgid);
 	return 0;
 }
 
@@ -43,10 +71,13 @@ int BPF_PROG(on_exit, struct task_struct *task)
 		bpf_map_delete_elem(&pend_rename, &tid);
 		bpf_map_delete_elem(&pend_fileop, &tid);
 		bpf_map_delete_elem(&pend_connect, &tid);
+		bpf_map_delete_elem(&pend_sock, &tid);
 	}
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	session = current_session();
+	if (st_active()) /* the one load that keeps `members` */
+		drop_member(BPF_CORE_READ(task, tgid));
 	if (!session)
 		return 0;
 	fill_hdr(&ev.h, ST_EV_EXIT, session);
@@ -54,6 +85,66 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	ev.pad = 0;
 	emit(&ev.h, sizeof(ev));
 	return 0;
+}
+
+/* A task moved to another cgroup (after the move: the old one is known
+ * only from `members`).  Out of its session: recorded, and followed; into
+ * a session: a member of it. */
+static __noinline int cgroup_moved(struct cgroup *dst, const char *path, __u32 tgid, bool threadgroup)
+{
+	struct st_member *m = bpf_map_lookup_elem(&members, &tgid);
+	__u64 to = cgroup_session(dst), from;
+	struct st_cgroup_leave *ev;
+	long n;
+
+	if (m && !still_watched(m->session)) { /* of a session that ended */
+		drop_member(tgid);
+		m = NULL;
+	}
+	from = m ? m->session : 0;
+	if (!m) {
+		if (to)
+			add_member(tgid, to, 0);
+		return 0;
+	}
+	/* moves hold cgroup_mutex: no other move changes m meanwhile */
+	if (to == from) { /* within the session, or back into it */
+		if (m->left) {
+			m->left = 0;
+			__sync_fetch_and_add(&tasks_left, -1);
+		}
+		return 0;
+	}
+	if (to) {
+		drop_member(tgid);
+		add_member(tgid, to, 0);
+	} else if (!m->left) {
+		m->left = 1;
+		__sync_fetch_and_add(&tasks_left, 1);
+	}
+	if (!still_watched(from))
+		return 0;
+	ev = (struct st_cgroup_leave *)scratch_buf();
+	if (!ev)
+		return 0;
+	fill_hdr(&ev->h, ST_EV_CGROUP_LEAVE, from);
+	ev->dst_cgid = BPF_CORE_READ(dst, kn, id);
+	ev->task = tgid;
+	ev->threadgroup = threadgroup;
+	n = bpf_probe_read_kernel_str((char *)(ev + 1), ST_PATH_MAX, path);
+	ev->path_len = n > 0 ? n - 1 : 0;
+	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+	emit(&ev->h, sizeof(*ev) + (ev->path_len & (ST_PATH_MAX - 1)));
+	return 0;
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(on_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	/* cgroup v2 only: the task's default-hierarchy cgroup is dst now */
+	if (!*(volatile __u32 *)&watched_levels || !st_active() || BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
+		return 0;
+	return cgroup_moved(dst, path, BPF_CORE_READ(task, tgid), threadgroup);
 }
 
 /* A cgroup's id and level in the v2 tree, for the loader (the level is

@@ -318,6 +318,31 @@ int BPF_PROG(uring_submit_req, struct io_kiocb *req)
 	return session ? uring_submit(req, session) : 0;
 }
 
+/* A request refused at submission (a bad argument, a path it could not
+ * copy) never reaches submit_req: recorded here, its opcode as the sqe
+ * says (a kernel refusal like any other). */
+static __noinline int uring_refused(const struct io_uring_sqe *sqe, __u64 session, int error)
+{
+	struct st_io_uring ev = {};
+
+	fill_hdr(&ev.h, ST_EV_IO_URING, session);
+	ev.h.flags = ST_F_IO_URING;
+	ev.opcode = BPF_CORE_READ(sqe, opcode);
+	ev.fd = BPF_CORE_READ(sqe, fd);
+	ev.fixed = BPF_CORE_READ(sqe, flags) & (1 << IOSQE_FIXED_FILE_BIT) ? 1 : 0;
+	ev.ret = error;
+	emit(&ev.h, sizeof(ev));
+	return 0;
+}
+
+SEC("tp_btf/io_uring_req_failed")
+int BPF_PROG(uring_req_failed, const struct io_uring_sqe *sqe, struct io_kiocb *req, int error)
+{
+	__u64 session = current_session();
+
+	return session ? uring_refused(sqe, session, error) : 0;
+}
+
 static __always_inline void inflight_del(void *map, __u64 key)
 {
 	if (!bpf_map_delete_elem(map, &key))

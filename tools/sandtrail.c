@@ -1,19 +1,46 @@
-/* sandtrail: the command-line client.  Subcommands are a sorted table. */
+/* sandtrail: the command-line client.  Subcommands are a sorted table.
+ * replay, verify and keygen read and sign journals: they live in
+ * sandtrail-journal beside this binary (tools/sandtrail_journal.c), so that
+ * run, which every session starts with, loads and relocates none of the
+ * journal's libraries (zlib, libdeflate, msgpack, libcrypto). */
+#include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 
+static int journal_tool(int argc, char **argv);
+
 static const struct command commands[] = {
-	{ "keygen", cmd_keygen, cmd_keygen_usage },
+	{ "keygen", journal_tool, "keygen --out DIR" },
 	{ "ps", cmd_ps, cmd_ps_usage },
-	{ "replay", cmd_replay, cmd_replay_usage },
+	{ "replay", journal_tool, "replay [--journal DIR | --kafka BROKERS --topic T] [--session ID | --all] [options]" },
 	{ "run", cmd_run, cmd_run_usage },
 	{ "stop", cmd_stop, cmd_stop_usage },
 	{ "unwatch", cmd_unwatch, cmd_unwatch_usage },
-	{ "verify", cmd_verify, cmd_verify_usage },
+	{ "verify", journal_tool, "verify [--journal DIR | FILE... | --kafka BROKERS --topic T] --pubkey FILE" },
 	{ "watch", cmd_watch, cmd_watch_usage },
 };
+
+/* argv is main's from its second element: argv[-1] is the program. */
+static int journal_tool(int argc, char **argv)
+{
+	char self[4096], path[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	(void)argc;
+	if (n <= 0) {
+		fprintf(stderr, "sandtrail %s: /proc/self/exe: %s\n", argv[0], n < 0 ? strerror(errno) : "empty");
+		return 2;
+	}
+	self[n] = 0;
+	snprintf(path, sizeof(path), "%s/sandtrail-journal", dirname(self));
+	execv(path, argv - 1);
+	fprintf(stderr, "sandtrail %s: %s: %s (installed beside sandtrail)\n", argv[0], path, strerror(errno));
+	return 2;
+}
 
 static int usage(FILE *f)
 {

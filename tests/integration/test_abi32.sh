@@ -5,7 +5,7 @@
 # calls' records with their abi, absolute paths and results; the others are
 # abi32 records with their number.
 source "$(dirname "$0")/lib.sh"
-plan 16
+plan 17
 
 W=$HELPERS/st_workload
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -26,6 +26,7 @@ check "the helper's calls ran, and its last exec" grep -qx 'connect 0' "$T/out" 
 "$SANDTRAIL" unwatch "$id"
 stop_daemon
 replay_json "$id" >"$T/r.json" 2>/dev/null
+"$SANDTRAIL" replay --journal "$JOURNAL" --session "$id" --format text >"$T/r.txt" 2>/dev/null
 has() { test "$(jq_count "$T/r.json" "$1")" -eq 1 || { diag "not one record matches: $1"; return 1; }; }
 I='.abi=="i386" and .comm=="st_abi32"'
 getpid=$(awk '$1 == "getpid" { print $2 }' "$T/out")
@@ -51,4 +52,6 @@ check "a successful exec through int 0x80: the kernel's name, argv and file" has
 	'.type=="exec" and .abi=="i386_or_x32" and .filename=="/bin/true" and .argv==["/bin/true"] and .exe=="/usr/bin/true" and .ret==0'
 replay_json "$(cat "$T/run.id")" >"$T/run.json" 2>/dev/null
 check "a call seccomp trapped is no record" none "$T/run.json" '.abi or .type=="abi32"'
+check "text replay says which deletion was an i386 call" \
+	grep -qF "delete $work/b (abi i386)" "$T/r.txt" || diag "$(grep -F "$work/b" "$T/r.txt")"
 check "native calls carry no abi" none "$T/r.json" '.comm=="st_abi32" and .syscall=="openat" and has("abi")'

@@ -6,7 +6,7 @@
 # lose nothing and keep each session's order; SIGKILL of sandtraild while it
 # ships, then a restart, delivers everything; sandtrail ps shows the sink.
 source "$(dirname "$0")/lib.sh"
-plan 37
+plan 38
 
 PUB=$KEYDIR/signing.pub
 command -v kcat >/dev/null || { diag "kcat is missing (make deps)"; exit 1; }
@@ -106,6 +106,8 @@ check "ps shows the sink disconnected while the broker is down" \
 lag=$(exporter_json kf lag_records)
 check "ps reports the lag ($lag records) while the broker is down" test "$lag" -ge 2000
 check "the journal keeps growing: the recording does not wait" test "$(journal_count)" -ge $((n + 2000))
+check "... and ps still shows it disconnected (librdkafka's statistics come every second)" \
+	test "$(exporter_json kf connected)" = false
 tell "up -1"
 check "once the broker is up the backlog is delivered" wait_for 30 caught_up kf
 check "... and ps shows the sink connected again" \

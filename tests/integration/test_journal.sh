@@ -3,7 +3,7 @@
 # names the seq of each kind of tampering, survives kill -9 mid-burst, and
 # answers bad input with one line and exit 2.
 source "$(dirname "$0")/lib.sh"
-plan 29
+plan 30
 
 W=$HELPERS/journal_writer
 TAMPER=$HELPERS/journal_tamper
@@ -94,6 +94,13 @@ fresh
 middle=$(ls "$WORK"/*.stj | sed -n 2p)
 rm -f "$middle"
 expect_fault "a removed middle segment is found" "$((10#$(basename "$middle" .stj)))" "missing"
+
+fresh
+# a segment renamed one seq down: the order of names is kept, the name lies
+middle=$(ls "$WORK"/*.stj | sed -n 2p)
+mseq=$((10#$(basename "$middle" .stj)))
+mv "$middle" "$WORK/$(printf '%020d' $((mseq - 1))).stj"
+expect_fault "a segment renamed to another seq is found" "$mseq" "renamed"
 
 fresh
 "$SANDTRAIL" keygen --out "$T/other" >/dev/null 2>&1

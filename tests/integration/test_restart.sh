@@ -7,7 +7,7 @@
 # pins, a killed collector's session is closed at recovery (collector_crash).
 # The pins live in a bpffs of this test's own and are gone after a clean stop.
 source "$(dirname "$0")/lib.sh"
-plan 19
+plan 21
 
 BPFFS=$T/bpffs
 mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" || { not_ok "a bpffs of the test's own"; exit 1; }
@@ -15,6 +15,8 @@ defer "umount -l '$BPFFS'"
 PINS=$BPFFS/pins
 N=300000
 : >"$T/target"
+: >"$T/after"
+M=1000
 DOPTS=(--pin-dir "$PINS" --ringbuf-size 256K --seal-ms 20)
 
 # downtime_losses FILE: a loss of opens carries the downtime of the takeover
@@ -53,6 +55,8 @@ restart_during_burst() {
 		test "$(ls "$PINS" | grep -c '^L')" -eq "$links"
 	wait "$burst"
 	check "$name: the burst did all its opens" test "$(cat "$T/$name.out")" = "$N"
+	# and the session goes on being recorded by the collector that took it over
+	echo go | run_in_cgroup "$cg" "$HELPERS/st_workload" burst "$M" "$T/after" >/dev/null
 	"$SANDTRAIL" unwatch "$id" >/dev/null || diag "$name: unwatch $id failed"
 	# the opens counted by grep (a million JSON lines are slow in jq), the rest in jq
 	replay_json "$id" >"$T/$name.all"
@@ -63,14 +67,17 @@ restart_during_burst() {
 		.downtime_ns > 0 and .down_to > .down_from")" = 1/1
 	check "$name: it ends when unwatched, not at the restart" \
 		test "$(jq -c 'select(.type=="session_end") | .reason' "$T/$name.json")" = '"unwatch"'
+	after=$(grep -F '"type":"open"' "$T/$name.all" | grep -cF "\"path\":\"$T/after\"")
+	check "$name: recorded after the takeover ($after of $M opens)" test "$after" -ge 1
 	lost=$(jq -s '[.[] | select(.type=="loss" and .kind=="open") | .count] | add // 0' "$T/$name.json")
+	opens=$((opens + after))
 	diag "$name: $opens open records, $lost opens lost ($(jq -c 'select(.type=="loss") |
 		{kind, reason, count, downtime_ns}' "$T/$name.json" | tr '\n' ' '))"
 	if [ "$3" = restart ]; then
-		check "$name: open records + lost opens = the burst's opens ($opens + $lost = $N)" test $((opens + lost)) -eq "$N"
+		check "$name: open records + lost opens = the burst's opens ($opens + $lost = $N + $M)" test $((opens + lost)) -eq $((N + M))
 	else # what the killed collector had taken from the ring and not written is gone with it
-		check "$name: open records + lost opens <= the burst's opens, none twice ($opens + $lost <= $N)" \
-			test $((opens + lost)) -le "$N"
+		check "$name: open records + lost opens <= the burst's opens, none twice ($opens + $lost <= $N + $M)" \
+			test $((opens + lost)) -le $((N + M))
 	fi
 	check "$name: what the ring could not keep while down is counted in loss records of the downtime" \
 		downtime_losses "$T/$name.json"

@@ -5,7 +5,7 @@
 # are that syscall's record with via io_uring, absolute paths from the
 # kernel's copies, and the completion's result.
 source "$(dirname "$0")/lib.sh"
-plan 14
+plan 16
 
 W=$HELPERS/st_workload
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -25,6 +25,7 @@ check "the helper's requests ran" grep -qx 'CONNECT 0' "$T/out" || diag "$(cat "
 "$SANDTRAIL" unwatch "$id"
 stop_daemon
 replay_json "$id" >"$T/r.json" 2>/dev/null
+"$SANDTRAIL" replay --journal "$JOURNAL" --session "$id" --format text >"$T/r.txt" 2>/dev/null
 has() { test "$(jq_count "$T/r.json" "$1")" -eq 1 || { diag "not one record matches: $1"; return 1; }; }
 U='.via=="io_uring" and .comm=="st_uring"'
 
@@ -34,6 +35,8 @@ check "OPENAT: an open record, absolute path, the fd" has \
 	'.type=="open" and '"$U"' and .syscall=="openat" and .path=="'"$work"'/a" and .requested=="a" and .dirfd>=0 and (.flags|index("O_CREAT")) and .ret>=0'
 check "OPENAT of a symlink: the file the fd leads to, as the kernel resolved it" has \
 	'.type=="open" and '"$U"' and .requested=="link" and .path=="'"$work"'/real" and .ret>=0'
+check "a request refused at submission: an io_uring record with its error" has \
+	'.type=="io_uring" and '"$U"' and .op=="OPENAT" and .ret==-14 and .error=="EFAULT"'
 check "WRITE: an io_uring record with its file and result" has \
 	'.type=="io_uring" and '"$U"' and .op=="WRITE" and .path=="'"$work"'/a" and .fd>=0 and .ret==2'
 check "RENAMEAT: a rename record, both paths absolute" has \
@@ -50,6 +53,8 @@ check "LINKAT: a link record, both paths absolute" has \
 	'.type=="link" and '"$U"' and .path=="'"$work"'/l" and .target=="'"$work"'/s" and .ret==0'
 check "CONNECT: an allowed connect record, the kernel's copy of the address" has \
 	'.type=="connect" and '"$U"' and .family=="AF_INET" and .addr=="127.0.0.1" and .port=='"$lport"' and .verdict=="allow" and .source=="request" and .ret==0'
+check "text replay says which deletion went through io_uring" \
+	grep -qF "delete $work/b (via io_uring)" "$T/r.txt" || diag "$(grep -F "$work/b" "$T/r.txt")"
 check "what the kernel did is on disk" test -d "$work/d" -a -L "$work/l" -a ! -e "$work/a" -a ! -e "$work/b"
 check "no syscall record stands in for a request" none "$T/r.json" \
 	'.comm=="st_uring" and (.type=="rename" or .type=="unlink" or .type=="mkdir" or .type=="link" or .type=="symlink" or .type=="connect") and (has("via")|not)'

@@ -71,17 +71,23 @@ static void hdr(struct st_hdr *h, uint32_t type, uint32_t sys)
 	memcpy(h->comm, "agent", 6);
 }
 
+/* The record built in f->r, unpacked. */
+static const msgpack_object *parse(struct fixture *f)
+{
+	size_t n;
+	const void *p = rec_finish(&f->r, &n);
+
+	assert_int_equal(rec_unpack(p, n, &f->zone, &f->obj), 0);
+	return &f->obj;
+}
+
 static const msgpack_object *build(struct fixture *f, size_t len, struct session *s)
 {
 	struct event ev;
-	size_t n;
-	const void *p;
 
 	assert_int_equal(event_decode(f->buf, len, &ev), 0);
 	enrich_event(&f->e, &ev, s, 123456789, &f->r);
-	p = rec_finish(&f->r, &n);
-	assert_int_equal(rec_unpack(p, n, &f->zone, &f->obj), 0);
-	return &f->obj;
+	return parse(f);
 }
 
 static void assert_bytes(const msgpack_object *o, const char *key, const void *want, size_t len)
@@ -249,6 +255,76 @@ static void test_connect_record_fields(void **state)
 	assert_true(rec_is(r, "source", "hook"));
 }
 
+static void test_datagram_has_no_fd_nor_result(void **state)
+{
+	struct fixture *f = *state;
+	struct st_connect c = { .fd = -1, .family = AF_INET6, .port = 53, .addr = { [15] = 1 },
+				.source = ST_ADDR_HOOK, .verdict = ST_VERDICT_ALLOW };
+	const msgpack_object *r;
+
+	hdr(&c.h, ST_EV_DATAGRAM, ST_SYS_SENDMSG);
+	r = build(f, sample(f, &c, sizeof(c), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "type", "datagram"));
+	assert_true(rec_is(r, "addr", "::1"));
+	assert_true(rec_is(r, "verdict", "allow"));
+	assert_null(rec_get(r, "fd"));
+	assert_null(rec_get(r, "ret"));
+}
+
+static void test_datagrams_count_and_untracked(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t a[16] = { 10, 0, 0, 7 };
+	const msgpack_object *r;
+	uint64_t n;
+
+	enrich_datagrams(&f->r, NULL, 1, AF_INET, a, 9, 300);
+	r = parse(f);
+	assert_true(rec_is(r, "addr", "10.0.0.7"));
+	assert_true(rec_get_uint(r, "port", &n) && n == 9);
+	assert_true(rec_get_uint(r, "count", &n) && n == 300);
+	assert_null(rec_get(r, "untracked"));
+	enrich_datagrams(&f->r, NULL, 1, 0, a, 0, 6);
+	r = parse(f);
+	assert_true(rec_flag(r, "untracked"));
+	assert_true(rec_get_uint(r, "limit", &n) && n == ST_DGRAM_DESTS);
+	assert_true(rec_get_uint(r, "count", &n) && n == 6);
+	assert_null(rec_get(r, "addr"));
+}
+
+static void test_accept_has_both_ends(void **state)
+{
+	struct fixture *f = *state;
+	struct st_sock k = { .ret = 7, .fd = 3, .family = AF_INET, .port = 8080, .addr = { 127, 0, 0, 1 },
+			     .peer = { 127, 0, 0, 2 }, .peer_port = 40000, .source = ST_ADDR_SOCKET };
+	const msgpack_object *r;
+	uint64_t port;
+	int64_t v;
+
+	hdr(&k.h, ST_EV_ACCEPT, ST_SYS_ACCEPT4);
+	r = build(f, sample(f, &k, sizeof(k), NULL, NULL, 0), NULL);
+	assert_true(rec_is(r, "type", "accept"));
+	assert_true(rec_is(r, "addr", "127.0.0.1"));
+	assert_true(rec_get_uint(r, "port", &port) && port == 8080);
+	assert_true(rec_is(r, "peer_addr", "127.0.0.2"));
+	assert_true(rec_get_uint(r, "peer_port", &port) && port == 40000);
+	assert_true(rec_get_int(r, "ret", &v) && v == 7);
+	assert_null(rec_get(r, "backlog"));
+	assert_null(rec_get(r, "fd"));
+	/* a unix listener: its path, no peer */
+	const char *path = "/run/x.sock";
+	size_t len = strlen(path);
+
+	k.family = AF_UNIX;
+	k.path_len = (uint16_t)len;
+	hdr(&k.h, ST_EV_LISTEN, ST_SYS_LISTEN);
+	k.backlog = 4;
+	r = build(f, sample(f, &k, sizeof(k), &path, &len, 1), NULL);
+	assert_bytes(r, "addr", path, len);
+	assert_true(rec_get_int(r, "backlog", &v) && v == 4);
+	assert_null(rec_get(r, "peer_addr"));
+}
+
 static void test_exit_status_splits_code_and_signal(void **state)
 {
 	struct fixture *f = *state;
@@ -375,6 +451,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_sets_image_of_later_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_are_redacted_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_record_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_datagram_has_no_fd_nor_result, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_datagrams_count_and_untracked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accept_has_both_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_status_splits_code_and_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_uring_request_says_via_op_and_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_uring_setup_is_the_ring, setup, teardown),

@@ -24,8 +24,10 @@
 #include "event.h"
 #include "exporter.h"
 #include "gvisor_sink.h"
+#include "highwater.h"
 #include "journal/journal.h"
 #include "labels.h"
+#include "metrics.h"
 #include "netpolicy.h"
 #include "probes.h"
 #include "recover.h"
@@ -35,12 +37,13 @@
 #define TICK_MS 10          /* seals are due to the millisecond: see --seal-ms */
 #define HOUSEKEEPING_MS 250 /* losses, clock, stopped sessions */
 #define RETAIN_MS 1000      /* how often retention looks at the segments */
+#define HIGHWATER_MS 1000   /* how often the durable end is saved (state/journal.highwater) */
 #define CGROUP_CHECK_MS 1000
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
 enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR,
-		 CONN_EXPORT };
+		 CONN_EXPORT, CONN_METRICS_LISTEN, CONN_SCRAPE };
 
 struct conn {
 	enum conn_kind kind;
@@ -49,6 +52,19 @@ struct conn {
 	pid_t peer;   /* SO_PEERCRED pid, for the per-process bound */
 	bool ps_only; /* a member of --socket-group: reads, no changes */
 };
+
+/* One metrics scrape: the request head read so far, and when it began (a
+ * client that never finishes its request loses its slot). */
+struct scrape {
+	struct conn conn; /* first: the loop's pointer is to it */
+	uint64_t since_ms;
+	size_t len;
+	char buf[METRICS_REQ_MAX];
+};
+#define SCRAPE_DEADLINE_MS 5000
+
+struct collector;
+static void expire_scrapes(struct collector *c, uint64_t now);
 
 /* Control connections: a flood of them must never cost the recording its
  * descriptors (journal segments, cgroups, BPF links). */
@@ -88,8 +104,15 @@ struct collector {
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX];
 	uint64_t undecodable, undecodable_seen;
 	uint64_t last_housekeeping, last_cgroup_check, last_retain;
+	uint64_t highwater, last_highwater; /* the seq journal.highwater names, when it was saved */
+	char journal_id[JOURNAL_ID_STR];
 	char retain_err[256];       /* the last retention failure, logged once */
 	struct service service;
+	struct metrics metrics;
+	struct conn metrics_conn, metrics_tcp_conn;
+	char metrics_path[4200];
+	struct scrape *scrapes[METRICS_CONN_MAX];
+	size_t nscrapes;
 	char session_parent[4200]; /* <cgroup2 mount>/CGROUP2_SESSION_PARENT, "" if none */
 	bool stopping;
 	bool failed; /* the journal refused a write */
@@ -145,6 +168,8 @@ static uint64_t write_record(struct collector *c)
 
 	if (rc < 0)
 		journal_failed(c, "append", rc);
+	c->metrics.records++;
+	c->metrics.record_bytes += len;
 	return seq;
 }
 
@@ -153,6 +178,7 @@ static void write_loss(struct collector *c, const struct session *s, const char 
 {
 	enrich_loss(&c->rec, s, clock_ns(CLOCK_REALTIME), kind, reason, count);
 	write_record(c);
+	metrics_loss(&c->metrics, kind, reason, count);
 }
 
 /* Loss records for every kernel counter that grew past seen. */
@@ -202,6 +228,7 @@ static void on_event(void *ctx, const void *data, size_t len)
 		c->undecodable++;
 		return;
 	}
+	c->metrics.events[ev.h->type < ST_EV_MAX ? ev.h->type : 0]++;
 	s = session_by_cgroup(&c->sessions, ev.h->session_cgid);
 	enrich_event(&c->enrich, &ev, s, ev.h->ts + (uint64_t)c->boot_to_wall, &c->rec);
 	write_record(c);
@@ -234,6 +261,19 @@ static void json_to_rec_int(struct rec *r, json_t *from, const char *key)
 		rec_int(r, key, json_integer_value(v));
 }
 
+struct dgram_ctx {
+	struct collector *c;
+	const struct session *s;
+};
+
+static void write_datagrams(void *arg, const struct st_dgram_key *k, uint64_t count)
+{
+	struct dgram_ctx *d = arg;
+
+	enrich_datagrams(&d->c->rec, d->s, clock_ns(CLOCK_REALTIME), k->family, k->addr, k->port, count);
+	write_record(d->c);
+}
+
 /* Stops tracing s, flushes its events, writes session_end; returns its seq.
  * info: what the session manager reported (exit status, peaks), may be NULL. */
 static uint64_t end_session(struct collector *c, struct session *s, const char *reason, json_t *info)
@@ -247,6 +287,7 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	drain(c);
 	if (rc == 0)
 		write_kernel_losses(c, s, lost, s->lost_seen);
+	probes_datagrams(c->probes, s->cgroup_id, write_datagrams, &(struct dgram_ctx){ c, s });
 	if (s->gvisor)
 		gvisor_sink_end(c->gvisor, s);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
@@ -873,6 +914,8 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 		return;
 	}
 	cmd = json_string_value(json_object_get(req, "cmd"));
+	c->metrics.requests++;
+	c->metrics.refusals += conn->refused || (conn->ps_only && cmd && strcmp(cmd, "ps"));
 	if (conn->refused)
 		rep = reply_error("permission denied: only root%s%s may use sandtraild",
 				  *c->cfg->socket_group ? " and group " : "", c->cfg->socket_group);
@@ -941,8 +984,10 @@ static void shed_one(struct collector *c)
 		return;
 	close(c->spare_fd);
 	fd = accept4(c->listen_conn.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd >= 0)
+	if (fd >= 0) {
 		refuse(fd, "sandtraild is out of file descriptors: try again later");
+		c->metrics.refusals++;
+	}
 	c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
@@ -977,6 +1022,7 @@ static void accept_clients(struct collector *c)
 				 "%zu in all (at most %zu)", cred_ok ? clients_of(c, cred.pid) : 0, (int)cred.pid,
 				 CLIENTS_PER_PEER, c->nclients, c->clients_max);
 			refuse(fd, why);
+			c->metrics.refusals++;
 			continue;
 		}
 		conn = malloc(sizeof(*conn));
@@ -1075,6 +1121,22 @@ static void retain(struct collector *c)
 	}
 }
 
+/* What is durable is the journal's least end from now on (highwater.h). */
+static void save_highwater(struct collector *c, uint64_t now)
+{
+	uint64_t through;
+	int rc;
+
+	c->last_highwater = now;
+	if (journal_durable(c->journal, &through) < 0 || through <= c->highwater)
+		return;
+	rc = highwater_save(c->cfg->state, c->journal_id, through);
+	if (rc < 0)
+		log_msg("saving %s/%s: %s", c->cfg->state, HIGHWATER_FILE, strerror(-rc));
+	else
+		c->highwater = through;
+}
+
 static void tick(struct collector *c)
 {
 	uint64_t expirations, now = mono_ms();
@@ -1083,6 +1145,8 @@ static void tick(struct collector *c)
 	if (read(c->timer_conn.fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	service_tick(&c->service, now, live_sessions(c));
+	if (c->nscrapes)
+		expire_scrapes(c, now);
 	if (now - c->last_housekeeping >= HOUSEKEEPING_MS) {
 		c->last_housekeeping = now;
 		sync_clock(c);
@@ -1094,6 +1158,8 @@ static void tick(struct collector *c)
 	rc = journal_tick(c->journal);
 	if (rc < 0)
 		journal_failed(c, "seal", rc);
+	if (rc == 0 && now - c->last_highwater >= HIGHWATER_MS)
+		save_highwater(c, now);
 	if (rc == 0 && now - c->last_retain >= RETAIN_MS) {
 		c->last_retain = now;
 		retain(c);
@@ -1169,6 +1235,169 @@ static bool on_signal(struct collector *c)
 	return false;
 }
 
+/* What only the collector knows at a scrape: sessions by mode, the journal,
+ * the exporters. */
+static void render_metrics(struct collector *c, FILE *f)
+{
+	static const char *const modes_shown[] = { "watch", "hardened", "gvisor", "microvm" };
+	json_t *ex = exporters_status(c->cfg->exporters, journal_next_seq(c->journal)), *e;
+	uint64_t through = 0;
+	size_t i;
+	char l[256];
+
+	c->metrics.events[0] = c->undecodable;
+	metrics_render(f, &c->metrics);
+	metrics_family(f, "sandtrail_sessions", "gauge", "Live sessions, by mode.");
+	for (size_t m = 0; m < sizeof(modes_shown) / sizeof(modes_shown[0]); m++) {
+		uint64_t n = 0;
+
+		for (i = 0; i < c->sessions.n; i++)
+			n += !c->sessions.v[i]->ended && !strcmp(c->sessions.v[i]->mode, modes_shown[m]);
+		l[0] = 0;
+		metrics_label(l, sizeof(l), "mode", modes_shown[m]);
+		metrics_sample(f, "sandtrail_sessions", l, n);
+	}
+	metrics_family(f, "sandtrail_journal_next_seq", "gauge", "The seq the next record gets.");
+	metrics_sample(f, "sandtrail_journal_next_seq", NULL, journal_next_seq(c->journal));
+	journal_durable(c->journal, &through);
+	metrics_family(f, "sandtrail_journal_durable_seq", "gauge", "Records below this seq are sealed and on disk.");
+	metrics_sample(f, "sandtrail_journal_durable_seq", NULL, through);
+	metrics_family(f, "sandtrail_exporter_lag_records", "gauge", "Records not yet delivered, per exporter.");
+	json_array_foreach(ex, i, e) {
+		l[0] = 0;
+		metrics_label(l, sizeof(l), "exporter", json_string_value(json_object_get(e, "exporter")) ?: "?");
+		metrics_sample(f, "sandtrail_exporter_lag_records", l,
+			       (uint64_t)json_integer_value(json_object_get(e, "lag_records")));
+	}
+	metrics_family(f, "sandtrail_exporter_failed_total", "counter", "Records a sink refused for good, per exporter.");
+	json_array_foreach(ex, i, e) {
+		l[0] = 0;
+		metrics_label(l, sizeof(l), "exporter", json_string_value(json_object_get(e, "exporter")) ?: "?");
+		metrics_sample(f, "sandtrail_exporter_failed_total", l,
+			       (uint64_t)json_integer_value(json_object_get(e, "failed")));
+	}
+	metrics_family(f, "sandtrail_exporter_connected", "gauge", "1 when the exporter's sink is reachable.");
+	json_array_foreach(ex, i, e) {
+		l[0] = 0;
+		metrics_label(l, sizeof(l), "exporter", json_string_value(json_object_get(e, "exporter")) ?: "?");
+		metrics_sample(f, "sandtrail_exporter_connected", l, json_is_true(json_object_get(e, "connected")));
+	}
+	json_decref(ex);
+}
+
+static void end_scrape(struct collector *c, struct scrape *sc)
+{
+	for (size_t i = 0; i < c->nscrapes; i++) {
+		if (c->scrapes[i] == sc) {
+			c->scrapes[i] = c->scrapes[--c->nscrapes];
+			break;
+		}
+	}
+	close(sc->conn.fd);
+	free(sc);
+}
+
+static void accept_scrapes(struct collector *c, int lfd)
+{
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		struct scrape *sc = c->nscrapes < METRICS_CONN_MAX ? malloc(sizeof(*sc)) : NULL;
+		struct epoll_event ee = { .events = EPOLLIN };
+
+		if (!sc) {
+			close(fd);
+			continue;
+		}
+		*sc = (struct scrape){ .conn = { CONN_SCRAPE, fd, false, 0, false }, .since_ms = mono_ms() };
+		ee.data.ptr = sc;
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+			close(fd);
+			free(sc);
+			continue;
+		}
+		c->scrapes[c->nscrapes++] = sc;
+	}
+}
+
+/* Reads the request head; answers once it is whole, in one blocking send
+ * bounded by a timeout (a few kilobytes: the socket buffer takes them). */
+static void serve_scrape(struct collector *c, struct scrape *sc)
+{
+	static const char notfound[] = "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\n\r\nonly /metrics\n";
+	struct timeval tv = { 1, 0 };
+	ssize_t n = read(sc->conn.fd, sc->buf + sc->len, sizeof(sc->buf) - sc->len);
+	char *body = NULL;
+	size_t blen = 0;
+	FILE *f;
+	int kind;
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			end_scrape(c, sc);
+		return;
+	}
+	sc->len += (size_t)n;
+	kind = metrics_request(sc->buf, sc->len);
+	if (kind == 0)
+		return;
+	fcntl(sc->conn.fd, F_SETFL, 0);
+	setsockopt(sc->conn.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (kind != 1) {
+		send(sc->conn.fd, notfound, sizeof(notfound) - 1, MSG_NOSIGNAL);
+		end_scrape(c, sc);
+		return;
+	}
+	c->metrics.scrapes++;
+	f = open_memstream(&body, &blen);
+	if (f) {
+		render_metrics(c, f);
+		if (fclose(f) == 0) {
+			dprintf(sc->conn.fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+					     "Content-Length: %zu\r\n\r\n", blen);
+			send(sc->conn.fd, body, blen, MSG_NOSIGNAL);
+		}
+	}
+	free(body);
+	end_scrape(c, sc);
+}
+
+static void expire_scrapes(struct collector *c, uint64_t now)
+{
+	for (size_t i = c->nscrapes; i-- > 0;)
+		if (now - c->scrapes[i]->since_ms >= SCRAPE_DEADLINE_MS)
+			end_scrape(c, c->scrapes[i]);
+}
+
+/* The root-only unix socket beside the control socket (or --metrics-socket),
+ * and the opt-in TCP address. */
+static int open_metrics(struct collector *c)
+{
+	const char *slash = strrchr(c->cfg->socket, '/');
+	char err[256];
+	int fd, rc;
+
+	if (c->cfg->metrics_socket[0])
+		snprintf(c->metrics_path, sizeof(c->metrics_path), "%s", c->cfg->metrics_socket);
+	else
+		snprintf(c->metrics_path, sizeof(c->metrics_path), "%.*smetrics.sock",
+			 slash ? (int)(slash - c->cfg->socket + 1) : 0, c->cfg->socket);
+	fd = metrics_listen_unix(c->metrics_path);
+	if (fd < 0) {
+		log_msg("metrics socket %s: %s", c->metrics_path, strerror(-fd));
+		return fd;
+	}
+	rc = add_fd(c, &c->metrics_conn, CONN_METRICS_LISTEN, fd);
+	if (rc < 0 || !c->cfg->metrics_listen[0])
+		return rc;
+	fd = metrics_listen_tcp(c->cfg->metrics_listen, err, sizeof(err));
+	if (fd < 0) {
+		log_msg("--metrics-listen %s", err);
+		return fd;
+	}
+	return add_fd(c, &c->metrics_tcp_conn, CONN_METRICS_LISTEN, fd);
+}
+
 static void loop(struct collector *c)
 {
 	struct epoll_event evs[32];
@@ -1188,6 +1417,8 @@ static void loop(struct collector *c)
 			case CONN_CLIENT: handle_client(c, conn, evs[i].events); break;
 			case CONN_GVISOR: gvisor_sink_process(c->gvisor); break;
 			case CONN_EXPORT: exporters_notices(c->cfg->exporters, write_export_error, c); break;
+			case CONN_METRICS_LISTEN: accept_scrapes(c, conn->fd); break;
+			case CONN_SCRAPE: serve_scrape(c, (struct scrape *)conn); break;
 			}
 		}
 	}
@@ -1443,10 +1674,21 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("creating the signing key %s: %s", cfg->key, strerror(-rc));
 		goto out;
 	}
+	rc = highwater_check(cfg->journal, cfg->state, jerr, sizeof(jerr));
+	if (rc < 0) {
+		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
+		goto out;
+	}
 	rc = journal_open(&c.journal, &jc);
 	if (rc < 0) {
 		log_msg("journal %s: %s", cfg->journal, jerr[0] ? jerr : strerror(-rc));
 		goto out;
+	}
+	{
+		uint8_t id[JOURNAL_ID_LEN];
+
+		journal_id(c.journal, id);
+		journal_id_hex(id, c.journal_id);
 	}
 	rc = start_exporters(&c);
 	if (rc < 0)
@@ -1478,6 +1720,9 @@ int collector_run(const struct daemon_config *cfg)
 		close(rc);
 		goto out;
 	}
+	rc = open_metrics(&c);
+	if (rc < 0)
+		goto out;
 	rc = open_gvisor_sink(&c);
 	if (rc < 0) {
 		log_msg("gVisor sink %s: %s", c.gvisor_path, strerror(-rc));
@@ -1504,6 +1749,7 @@ int collector_run(const struct daemon_config *cfg)
 	gvisor_sink_close(c.gvisor);
 	c.gvisor = NULL;
 	unlink(cfg->socket);
+	unlink(c.metrics_path);
 	status = c.failed ? 1 : 0;
 out:
 	gvisor_sink_close(c.gvisor);
@@ -1511,10 +1757,15 @@ out:
 		probes_close(c.probes, c.handover);
 	if (c.journal) {
 		exporters_notices(cfg->exporters, write_export_error, &c);
+		uint64_t end = journal_next_seq(c.journal);
+
 		rc = journal_close(c.journal);
 		if (rc < 0) {
 			log_msg("closing the journal: %s", strerror(-rc));
 			status = 1;
+		} else if ((rc = highwater_save(cfg->state, c.journal_id, end)) < 0) {
+			log_msg("saving %s/%s: %s", cfg->state, HIGHWATER_FILE, strerror(-rc));
+			rc = 0;
 		}
 	}
 	/* the final seal is on disk: what was held is answered, or failed */
@@ -1535,6 +1786,8 @@ out:
 		free(c.clients[i]);
 	}
 	free(c.clients);
+	while (c.nscrapes)
+		end_scrape(&c, c.scrapes[0]);
 	if (c.spare_fd >= 0)
 		close(c.spare_fd);
 	enrich_free(&c.enrich);

@@ -29,6 +29,10 @@ struct opt {
 static const struct opt opts[] = {
 	{ "journal", OPT_STR, OFF(journal), "/var/lib/sandtrail/journal", "journal directory" },
 	{ "socket", OPT_STR, OFF(socket), "/run/sandtrail/control.sock", "control socket" },
+	{ "metrics-socket", OPT_STR, OFF(metrics_socket), "",
+	  "Prometheus metrics over HTTP on a root-only unix socket (default: metrics.sock beside the control socket)" },
+	{ "metrics-listen", OPT_STR, OFF(metrics_listen), "",
+	  "also serve the metrics on ADDR:PORT (127.0.0.1:9464, [::1]:9464); off by default" },
 	{ "socket-group", OPT_STR, OFF(socket_group), "",
 	  "group whose members may use the control socket for ps (default: root only)" },
 	{ "gvisor-socket", OPT_STR, OFF(gvisor_socket), "",

@@ -12,6 +12,8 @@
 struct daemon_config {
 	char *journal;
 	char *socket;
+	char *metrics_socket;    /* "": metrics.sock beside the control socket */
+	char *metrics_listen;    /* "": none; ADDR:PORT */
 	char *socket_group;      /* "": root only */
 	uint32_t socket_gid;     /* socket_group's gid, resolved at load */
 	char *gvisor_socket;

@@ -205,26 +205,82 @@ void enrich_rename(struct enrich *e, struct rec *r, const struct session *s, con
 	rec_int(r, "ret", x->ret);
 }
 
-void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_connect *c)
+/* family, and addr/port (inet) under the keys given. */
+static void put_family(struct rec *r, uint16_t family)
 {
-	const char *fam = flagnames_family(c->family);
-	char addr[INET6_ADDRSTRLEN];
+	const char *fam = flagnames_family(family);
 
 	if (fam)
 		rec_str(r, "family", fam);
 	else
-		rec_uint(r, "family", c->family);
-	if (c->family == AF_INET || c->family == AF_INET6) {
-		inet_ntop(c->family, c->addr, addr, sizeof(addr));
-		rec_str(r, "addr", addr);
-		rec_uint(r, "port", c->port);
-	} else if (c->family == AF_UNIX) {
+		rec_uint(r, "family", family);
+}
+
+static void put_inet(struct rec *r, const char *addr_key, const char *port_key, uint16_t family,
+		     const uint8_t addr[16], uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, addr, a, sizeof(a));
+	rec_str(r, addr_key, a);
+	rec_uint(r, port_key, port);
+}
+
+void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_connect *c)
+{
+	put_family(r, c->family);
+	if (c->family == AF_INET || c->family == AF_INET6)
+		put_inet(r, "addr", "port", c->family, c->addr, c->port);
+	else if (c->family == AF_UNIX)
 		enrich_str(e, r, s, "addr", &c->unix_path);
-	}
 	rec_str(r, "verdict", c->deny ? "deny" : "allow");
 	rec_str(r, "source", c->source);
+	if (c->datagram)
+		return;
 	rec_int(r, "fd", c->fd);
 	rec_int(r, "ret", c->ret);
+}
+
+void enrich_sock(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_sock *k)
+{
+	bool inet = k->family == AF_INET || k->family == AF_INET6;
+
+	put_family(r, k->family);
+	if (inet)
+		put_inet(r, "addr", "port", k->family, k->addr, k->port);
+	else if (k->family == AF_UNIX)
+		enrich_str(e, r, s, "addr", &k->unix_path);
+	if (k->type == ST_EV_ACCEPT && inet && k->ret >= 0)
+		put_inet(r, "peer_addr", "peer_port", k->family, k->peer, k->peer_port);
+	if (k->type == ST_EV_LISTEN)
+		rec_int(r, "backlog", k->backlog);
+	rec_str(r, "source", k->source);
+	if (k->type != ST_EV_ACCEPT) /* accept: the new fd is ret, the listener's is not known */
+		rec_int(r, "fd", k->fd);
+	rec_int(r, "ret", k->ret);
+}
+
+void enrich_cgroup_leave(struct enrich *e, struct rec *r, const struct session *s,
+			 const struct enrich_cgroup_leave *l)
+{
+	rec_uint(r, "task", l->task);
+	rec_bool(r, "threadgroup", l->threadgroup);
+	rec_uint(r, "dst_cgroup", l->dst);
+	enrich_str(e, r, s, "dst_path", &l->dst_path);
+}
+
+void enrich_datagrams(struct rec *r, const struct session *s, uint64_t wall_ns, uint16_t family,
+		      const uint8_t addr[16], uint16_t port, uint64_t count)
+{
+	enrich_begin(r, "datagrams", wall_ns, s);
+	if (family) {
+		put_family(r, family);
+		put_inet(r, "addr", "port", family, addr, port);
+	} else {
+		rec_bool(r, "untracked", true);
+		rec_uint(r, "limit", ST_DGRAM_DESTS);
+	}
+	rec_uint(r, "count", count);
 }
 
 /* A time a utimes call sets: ns since the epoch, or "now", "omit". */
@@ -489,19 +545,40 @@ static void event_open(struct enrich *e, struct rec *r, const struct session *s,
 	enrich_open(e, r, s, &o);
 }
 
-static void event_connect(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+static const char *addr_source(uint8_t source)
 {
 	static const char *const sources[] = { "none", "hook", "socket", "user", "request" };
+
+	return source < 5 ? sources[source] : "none";
+}
+
+static void event_connect(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
 	const struct st_connect *k = ev->body;
 	struct enrich_connect c = {
 		.family = k->family, .port = k->port, .deny = k->verdict == ST_VERDICT_DENY,
-		.source = k->source < 5 ? sources[k->source] : "none", .fd = k->fd, .ret = k->ret,
+		.datagram = ev->h->type == ST_EV_DATAGRAM, .source = addr_source(k->source), .fd = k->fd, .ret = k->ret,
 	};
 
 	memcpy(c.addr, k->addr, sizeof(c.addr));
 	if (k->family == AF_UNIX)
 		c.unix_path = from_event(&ev->str[0]);
 	enrich_connect(e, r, s, &c);
+}
+
+static void event_sock(struct enrich *e, struct rec *r, const struct session *s, const struct event *ev)
+{
+	const struct st_sock *k = ev->body;
+	struct enrich_sock o = {
+		.type = ev->h->type, .family = k->family, .port = k->port, .peer_port = k->peer_port,
+		.source = addr_source(k->source), .fd = k->fd, .backlog = k->backlog, .ret = k->ret,
+	};
+
+	memcpy(o.addr, k->addr, sizeof(o.addr));
+	memcpy(o.peer, k->peer, sizeof(o.peer));
+	if (k->family == AF_UNIX)
+		o.unix_path = from_event(&ev->str[0]);
+	enrich_sock(e, r, s, &o);
 }
 
 /* The second path operand of a file operation, made absolute where it is
@@ -633,8 +710,22 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 		break;
 	}
 	case ST_EV_CONNECT:
+	case ST_EV_DATAGRAM:
 		event_connect(e, r, s, ev);
 		break;
+	case ST_EV_BIND:
+	case ST_EV_LISTEN:
+	case ST_EV_ACCEPT:
+		event_sock(e, r, s, ev);
+		break;
+	case ST_EV_CGROUP_LEAVE: {
+		const struct st_cgroup_leave *l = ev->body;
+
+		enrich_cgroup_leave(e, r, s, &(struct enrich_cgroup_leave){
+			.dst = l->dst_cgid, .dst_path = from_event(&ev->str[0]), .task = l->task,
+			.threadgroup = l->threadgroup });
+		break;
+	}
 	case ST_EV_IO_URING:
 		event_io_uring(e, r, s, ev);
 		break;

@@ -120,8 +120,27 @@ struct enrich_connect {
 	uint8_t addr[16];       /* network order; IPv4 in the first 4 bytes */
 	struct enrich_str unix_path;
 	bool deny;
+	bool datagram;          /* the first allowed datagram to addr: no fd, no result yet */
 	const char *source;     /* where the address was read: hook, socket, user, sentry */
 	int32_t fd, ret;
+};
+
+/* bind, listen, accept (type: ST_EV_*) */
+struct enrich_sock {
+	uint32_t type;
+	uint16_t family, port, peer_port; /* ports in host order */
+	uint8_t addr[16], peer[16];       /* network order; addr: the socket's own */
+	struct enrich_str unix_path;
+	const char *source;
+	int32_t fd, backlog, ret;
+};
+
+/* A task of session s left for dst_path (cgroup dst): it stays in s. */
+struct enrich_cgroup_leave {
+	uint64_t dst;
+	struct enrich_str dst_path;
+	uint32_t task;
+	bool threadgroup;
 };
 
 /* An io_uring request no other type stands for, or the ring's creation
@@ -174,6 +193,14 @@ void enrich_unlink(struct enrich *e, struct rec *r, const struct session *s, con
 void enrich_rename(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_rename *x);
 void enrich_connect(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_connect *c);
 void enrich_fileop(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_fileop *f);
+void enrich_sock(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_sock *k);
+void enrich_cgroup_leave(struct enrich *e, struct rec *r, const struct session *s,
+			 const struct enrich_cgroup_leave *l);
+/* The whole record of the datagrams sent to one destination (family, addr
+ * in network order, port in host order) over session s; untracked: the
+ * count of those to destinations beyond the session's table (family 0). */
+void enrich_datagrams(struct rec *r, const struct session *s, uint64_t wall_ns, uint16_t family,
+		      const uint8_t addr[16], uint16_t port, uint64_t count);
 void enrich_io_uring(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_io_uring *u);
 void enrich_abi32(struct rec *r, const struct enrich_abi32 *a);
 

@@ -11,6 +11,8 @@ static const char *const type_names[ST_EV_MAX] = {
 	[ST_EV_CHMOD] = "chmod",       [ST_EV_CHOWN] = "chown",     [ST_EV_UTIMES] = "utimes",
 	[ST_EV_SETXATTR] = "setxattr", [ST_EV_REMOVEXATTR] = "removexattr",
 	[ST_EV_MOUNT] = "mount",       [ST_EV_UMOUNT] = "umount",   [ST_EV_PIVOT_ROOT] = "pivot_root",
+	[ST_EV_DATAGRAM] = "datagram", [ST_EV_BIND] = "bind",       [ST_EV_LISTEN] = "listen",
+	[ST_EV_ACCEPT] = "accept",     [ST_EV_CGROUP_LEAVE] = "cgroup_leave",
 	[ST_EV_IO_URING] = "io_uring", [ST_EV_ABI32] = "abi32",
 };
 
@@ -37,6 +39,8 @@ static const char *const syscall_names[ST_SYS_MAX] = {
 	[ST_SYS_FREMOVEXATTR] = "fremovexattr", [ST_SYS_REMOVEXATTRAT] = "removexattrat",
 	[ST_SYS_MOUNT] = "mount",       [ST_SYS_UMOUNT2] = "umount2",
 	[ST_SYS_PIVOT_ROOT] = "pivot_root", [ST_SYS_MOVE_MOUNT] = "move_mount",
+	[ST_SYS_BIND] = "bind",         [ST_SYS_LISTEN] = "listen",
+	[ST_SYS_ACCEPT] = "accept",     [ST_SYS_ACCEPT4] = "accept4",
 	[ST_SYS_IO_URING_SETUP] = "io_uring_setup", [ST_SYS_SOCKETCALL] = "socketcall",
 };
 
@@ -96,6 +100,11 @@ static const struct layout layouts[ST_EV_MAX] = {
 	[ST_EV_MOUNT] = FILEOP_LAYOUT,
 	[ST_EV_UMOUNT] = FILEOP_LAYOUT,
 	[ST_EV_PIVOT_ROOT] = FILEOP_LAYOUT,
+	[ST_EV_DATAGRAM] = { sizeof(struct st_connect), { LEN_AT(st_connect, path_len) }, 1, 0 },
+	[ST_EV_BIND] = { sizeof(struct st_sock), { LEN_AT(st_sock, path_len) }, 1, 0 },
+	[ST_EV_LISTEN] = { sizeof(struct st_sock), { LEN_AT(st_sock, path_len) }, 1, 0 },
+	[ST_EV_ACCEPT] = { sizeof(struct st_sock), { LEN_AT(st_sock, path_len) }, 1, 0 },
+	[ST_EV_CGROUP_LEAVE] = { sizeof(struct st_cgroup_leave), { LEN_AT(st_cgroup_leave, path_len) }, 1, 0 },
 	[ST_EV_IO_URING] = { sizeof(struct st_io_uring), { LEN_AT(st_io_uring, file_len) }, 1, 1 << 0 },
 	[ST_EV_ABI32] = { sizeof(struct st_abi32), { 0 }, 0, 0 },
 };

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -788,6 +789,49 @@ static int shared_for(struct probes *p, const struct lineage *l, int parent_fd, 
 	return 0;
 }
 
+/* The processes already in dir (a cgroup v2 directory) and below it become
+ * members of session: a later move out of it is known to leave it.  Those
+ * that fork or move in from now on the kernel adds itself. */
+static int seed_members(struct probes *p, int dir, uint64_t session, unsigned depth)
+{
+	struct st_member m = { .session = session };
+	int fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC), rc = 0;
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	unsigned tgid;
+
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while (fscanf(f, "%u", &tgid) == 1)
+		if (bpf_map__update_elem(p->skel->maps.members, &tgid, sizeof(tgid), &m, sizeof(m), BPF_NOEXIST) &&
+		    errno != EEXIST)
+			rc = -errno;
+	fclose(f);
+	fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while (rc == 0 && depth < ST_LEVELS && (de = readdir(d))) {
+		int sub;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue; /* removed meanwhile */
+		rc = seed_members(p, sub, session, depth + 1);
+		close(sub);
+	}
+	closedir(d);
+	return rc;
+}
+
 int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent_fd, uint64_t parent_id)
 {
 	struct watch w = { .id = cgroup_id };
@@ -816,6 +860,15 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 	rc = alloc_slot(p, &w.val.slot);
 	if (rc)
 		return rc;
+	{
+		uint32_t slot = w.val.slot;
+		uint64_t zero = 0;
+
+		if (bpf_map__update_elem(p->skel->maps.dgram_dests, &slot, sizeof(slot), &zero, sizeof(zero), 0)) {
+			p->slot_used[slot] = 0;
+			return -errno;
+		}
+	}
 	if (bpf_map__update_elem(p->skel->maps.watched, &cgroup_id, sizeof(cgroup_id), &w.val, sizeof(w.val),
 				 BPF_NOEXIST)) {
 		p->slot_used[w.val.slot] = 0;
@@ -836,6 +889,9 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 		sh->watches++;
 	}
 	p->watches[p->nwatches++] = w;
+	/* after the watch: a process forked meanwhile is added by the kernel */
+	if (seed_members(p, cgroup_fd, cgroup_id, 0) < 0)
+		notice(NULL, "some processes of a new session could not be marked: their moves out of it may go unseen");
 	return 0;
 }
 
@@ -962,6 +1018,35 @@ int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX
 	set_levels(p);
 	*w = p->watches[--p->nwatches];
 	return rc;
+}
+
+int probes_datagrams(struct probes *p, uint64_t cgroup_id, probes_dgram_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(p->skel->maps.dgrams);
+	struct st_dgram_key k, next, *prev = NULL;
+	uint64_t n;
+
+	if (find_watch(p, cgroup_id))
+		return -EBUSY;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		/* the next key is taken before this one goes: deletes do not restart the walk */
+		if (prev && prev->session == cgroup_id)
+			bpf_map_delete_elem(fd, prev);
+		k = next;
+		prev = &k;
+		if (k.session == cgroup_id && bpf_map_lookup_elem(fd, &k, &n) == 0)
+			fn(ctx, &k, n);
+	}
+	if (prev && prev->session == cgroup_id)
+		bpf_map_delete_elem(fd, prev);
+	fd = bpf_map__fd(p->skel->maps.dgram_untracked);
+	if (bpf_map_lookup_elem(fd, &cgroup_id, &n) == 0) {
+		memset(&k, 0, sizeof(k));
+		k.session = cgroup_id;
+		fn(ctx, &k, n);
+		bpf_map_delete_elem(fd, &cgroup_id);
+	}
+	return 0;
 }
 
 int probes_adopt(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent_fd, uint64_t parent_id)

@@ -61,6 +61,11 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 /* Stops tracing the cgroup; lost (may be NULL) gets the session's final
  * loss counts. */
 int probes_unwatch(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX][ST_LOSS_MAX]);
+/* The allowed datagrams of an unwatched session, one call per destination
+ * (key->family 0: those to destinations its table had no room for), then
+ * forgotten by the kernel; -EBUSY while the session is watched. */
+typedef void (*probes_dgram_fn)(void *ctx, const struct st_dgram_key *key, uint64_t count);
+int probes_datagrams(struct probes *p, uint64_t cgroup_id, probes_dgram_fn fn, void *ctx);
 /* Enforces pol on the watched cgroup's egress (connect, sendmsg, abstract
  * unix sockets) from now on; NULL or !enforce allows everything.  The new
  * rule set replaces the old one in one step. */

@@ -421,6 +421,11 @@ uint64_t journal_next_seq(const struct journal *j)
 	return j->next_seq;
 }
 
+void journal_id(const struct journal *j, uint8_t id[JOURNAL_ID_LEN])
+{
+	memcpy(id, j->id, JOURNAL_ID_LEN);
+}
+
 bool journal_recovered(const struct journal *j)
 {
 	return j->recovered;

@@ -118,6 +118,9 @@ struct journal_reader;
 #define JOURNAL_ID_LEN 16  /* random, drawn when a journal begins; in every segment header */
 #define JOURNAL_ID_STR 33  /* in hex, NUL-terminated */
 
+/* The id of the journal a writer writes. */
+void journal_id(const struct journal *j, uint8_t id[JOURNAL_ID_LEN]);
+
 /* The id in lowercase hex. */
 void journal_id_hex(const uint8_t id[JOURNAL_ID_LEN], char out[JOURNAL_ID_STR]);
 

@@ -258,6 +258,11 @@ static void check_segment_start(struct journal_reader *r, const struct segment_i
 	uint64_t first = info->first_seq;
 
 	r->st.segments++;
+	/* the name is bound to the contents: a segment renamed to another seq
+	 * (to reorder the journal or hide a cut) does not pass */
+	if (first != r->segs[r->cur].first_seq)
+		fault(r, r->cur, 0, first, "segment named for seq %llu holds seqs from %llu (renamed?)",
+		      (unsigned long long)r->segs[r->cur].first_seq, (unsigned long long)first);
 	if (r->has_id && memcmp(info->journal_id, r->id, JOURNAL_ID_LEN) != 0) {
 		char got[JOURNAL_ID_STR], want[JOURNAL_ID_STR];
 

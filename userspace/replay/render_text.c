@@ -13,7 +13,7 @@
 /* Fields every record or every process event has: the generic rendering of
  * unknown types leaves them out. */
 static const char *const common_keys[] = { "v", "ts", "type", "session", "labels", "pid", "tid",
-					   "ppid", "uid", "gid", "comm", "cgroup", "syscall" };
+					   "ppid", "uid", "gid", "comm", "cgroup", "syscall", "via", "abi" };
 
 static int plain_byte(uint8_t c)
 {
@@ -214,32 +214,39 @@ static int open_event(FILE *f, const msgpack_object *rec, bool colour)
 	return rc;
 }
 
-static int connect_event(FILE *f, const msgpack_object *rec, bool colour)
+/* "1.2.3.4:80", "[::1]:80", "unix:PATH", or "FAMILY ADDR:PORT" for others. */
+static int sock_addr(FILE *f, const msgpack_object *rec, const char *addr_key, const char *port_key)
 {
 	uint64_t port = 0;
-	bool has_port = rec_get_uint(rec, "port", &port);
+	bool has_port = rec_get_uint(rec, port_key, &port);
+	bool v6 = rec_is(rec, "family", "AF_INET6");
 	int rc = 0;
 
-	fputs("connect ", f);
 	if (rec_is(rec, "family", "AF_UNIX")) {
 		fputs("unix:", f);
-		rc = render_text_field(f, rec, "addr");
-	} else {
-		bool v6 = rec_is(rec, "family", "AF_INET6");
-
-		if (!rec_is(rec, "family", "AF_INET") && !v6) {
-			rc = render_text_field(f, rec, "family");
-			fputc(' ', f);
-		}
-		if (v6)
-			fputc('[', f);
-		if (rc == 0)
-			rc = render_text_field(f, rec, "addr");
-		if (v6)
-			fputc(']', f);
-		if (has_port)
-			fprintf(f, ":%" PRIu64, port);
+		return render_text_field(f, rec, addr_key);
 	}
+	if (!rec_is(rec, "family", "AF_INET") && !v6) {
+		rc = render_text_field(f, rec, "family");
+		fputc(' ', f);
+	}
+	if (v6)
+		fputc('[', f);
+	if (rc == 0)
+		rc = render_text_field(f, rec, addr_key);
+	if (v6)
+		fputc(']', f);
+	if (has_port)
+		fprintf(f, ":%" PRIu64, port);
+	return rc;
+}
+
+static int connect_event(FILE *f, const msgpack_object *rec, bool colour)
+{
+	int rc;
+
+	fputs(rec_is(rec, "type", "datagram") ? "datagram " : "connect ", f);
+	rc = sock_addr(f, rec, "addr", "port");
 	fputc(' ', f);
 	if (rec_is(rec, "verdict", "deny")) {
 		colour_on(f, colour, RENDER_TEXT_BOLD_RED);
@@ -248,7 +255,61 @@ static int connect_event(FILE *f, const msgpack_object *rec, bool colour)
 	} else if (rc == 0) {
 		rc = render_text_field(f, rec, "verdict");
 	}
+	if (rec_is(rec, "type", "datagram"))
+		fputs(" (first to it; the count is at the session's end)", f);
 	failure(f, rec, colour);
+	return rc;
+}
+
+/* bind ADDR, listen ADDR (backlog N), accept PEER on ADDR */
+static int sock_event(FILE *f, const msgpack_object *rec, bool colour)
+{
+	int64_t backlog;
+	int rc = render_text_field(f, rec, "type");
+
+	fputc(' ', f);
+	if (rc == 0 && rec_get(rec, "peer_addr")) {
+		rc = sock_addr(f, rec, "peer_addr", "peer_port");
+		fputs(" on ", f);
+	}
+	if (rc == 0)
+		rc = sock_addr(f, rec, "addr", "port");
+	if (rec_get_int(rec, "backlog", &backlog))
+		fprintf(f, " (backlog %" PRId64 ")", backlog);
+	failure(f, rec, colour);
+	return rc;
+}
+
+/* The count of datagrams to one destination over the session. */
+static int datagrams_event(FILE *f, const msgpack_object *rec)
+{
+	uint64_t n = 0, limit = 0;
+	int rc = 0;
+
+	rec_get_uint(rec, "count", &n);
+	if (rec_flag(rec, "untracked")) {
+		rec_get_uint(rec, "limit", &limit);
+		fprintf(f, "datagrams to destinations beyond the first %" PRIu64 ": %" PRIu64 " (not itemised)", limit,
+			n);
+		return 0;
+	}
+	fputs("datagrams to ", f);
+	rc = sock_addr(f, rec, "addr", "port");
+	fprintf(f, ": %" PRIu64, n);
+	return rc;
+}
+
+static int cgroup_leave_event(FILE *f, const msgpack_object *rec, bool colour)
+{
+	uint64_t task = 0;
+	int rc;
+
+	rec_get_uint(rec, "task", &task);
+	colour_on(f, colour, RENDER_TEXT_BOLD_RED);
+	fprintf(f, "cgroup leave: pid %" PRIu64 " moved to ", task);
+	rc = render_text_field(f, rec, "dst_path");
+	colour_off(f, colour);
+	fputs(" (still in the session)", f);
 	return rc;
 }
 
@@ -474,7 +535,7 @@ static int generic_event(FILE *f, const msgpack_object *rec)
 	return rc;
 }
 
-int render_text_event(FILE *f, const msgpack_object *rec, bool colour)
+static int event_sentence(FILE *f, const msgpack_object *rec, bool colour)
 {
 	uint64_t n;
 	int rc = 0;
@@ -483,8 +544,14 @@ int render_text_event(FILE *f, const msgpack_object *rec, bool colour)
 		return exec_event(f, rec, colour);
 	if (rec_is(rec, "type", "open"))
 		return open_event(f, rec, colour);
-	if (rec_is(rec, "type", "connect"))
+	if (rec_is(rec, "type", "connect") || rec_is(rec, "type", "datagram"))
 		return connect_event(f, rec, colour);
+	if (rec_is(rec, "type", "bind") || rec_is(rec, "type", "listen") || rec_is(rec, "type", "accept"))
+		return sock_event(f, rec, colour);
+	if (rec_is(rec, "type", "datagrams"))
+		return datagrams_event(f, rec);
+	if (rec_is(rec, "type", "cgroup_leave"))
+		return cgroup_leave_event(f, rec, colour);
 	if (rec_is(rec, "type", "fork")) {
 		fputs("fork", f);
 		if (rec_get_uint(rec, "child_pid", &n))
@@ -523,4 +590,23 @@ int render_text_event(FILE *f, const msgpack_object *rec, bool colour)
 	if (rec_is(rec, "type", "session_end"))
 		return session_end_event(f, rec);
 	return generic_event(f, rec);
+}
+
+/* The sentence, and how the kernel got the request when not by a native
+ * syscall: "(via io_uring)", "(abi i386)". */
+int render_text_event(FILE *f, const msgpack_object *rec, bool colour)
+{
+	int rc = event_sentence(f, rec, colour);
+
+	if (rc == 0 && rec_get(rec, "via")) {
+		fputs(" (via ", f);
+		rc = render_text_field(f, rec, "via");
+		fputc(')', f);
+	}
+	if (rc == 0 && rec_get(rec, "abi")) {
+		fputs(" (abi ", f);
+		rc = render_text_field(f, rec, "abi");
+		fputc(')', f);
+	}
+	return rc;
 }

@@ -2,7 +2,8 @@
  * has no liburing-dev), for test_uring.sh: in DIR, OPENAT "a" (created),
  * WRITE to it, RENAMEAT a -> b, UNLINKAT b (twice), MKDIRAT "d", SYMLINKAT
  * "target" -> "s", LINKAT "s" -> "l" relative to a dirfd of DIR, OPENAT
- * "link" (a symlink the caller made), then CONNECT to 127.0.0.1:PORT.  Prints "OP RESULT" a line. */
+ * "link" (a symlink the caller made), an OPENAT of a bad address, then
+ * CONNECT to 127.0.0.1:PORT.  Prints "OP RESULT" a line. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
@@ -136,6 +137,9 @@ int main(int argc, char **argv)
 	s = path_op(IORING_OP_OPENAT, dir, "link", NULL, 0); /* a symlink the test made */
 	s.open_flags = O_RDONLY | O_CLOEXEC;
 	ring_run(&r, &s, "OPENAT-LINK");
+	s = path_op(IORING_OP_OPENAT, dir, NULL, NULL, 0); /* no path to copy: refused at submission */
+	s.addr = 1;
+	ring_run(&r, &s, "OPENAT-BAD");
 	sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	sin.sin_port = htons((uint16_t)atoi(argv[2]));
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -19,6 +19,9 @@
  *   st_workload execveat DIR NAME ARG... execveat of NAME relative to DIR
  *   st_workload cold DIR             open, unlink and rename of paths whose pages the
  *                                    process has never touched (DIR/cold-*, all missing)
+ *   st_workload cold-exec DIR PROG ARG...  execv of PROG named from a page never touched
+ *   st_workload memfd-exec PROG ARG...     PROG copied into a memfd named "st-payload", fexecve'd
+ *   st_workload sendmmsg ADDR PORT N       N UDP datagrams to ADDR:PORT in one sendmmsg; prints "ret ERRNO"
  *   st_workload listen               listens on a free 127.0.0.1 port, prints it, accepts until killed
  *   st_workload hold-ports N         holds N consecutive ports on every address (bound, never
  *                                    listened on: connects are refused) until killed; prints the first
@@ -365,6 +368,62 @@ static int cold(const char *dir)
 	return 0;
 }
 
+static int cold_exec(const char *dir, char **argv)
+{
+	const char *p = cold_copy(dir, argv[0]);
+
+	if (!p)
+		return 1;
+	execv(p, argv);
+	perror("execv");
+	return 127;
+}
+
+static int memfd_exec(char **argv)
+{
+	int in = open(argv[0], O_RDONLY | O_CLOEXEC), fd = memfd_create("st-payload", 0);
+	char buf[65536];
+	ssize_t n;
+
+	if (in < 0 || fd < 0)
+		return 1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			return 1;
+	fexecve(fd, argv, environ);
+	perror("fexecve");
+	return 127;
+}
+
+static int send_mmsg(const char *addr, const char *port, unsigned n)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct mmsghdr msgs[64];
+	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+	socklen_t len;
+	int fd;
+
+	if (n > 64)
+		return 2;
+	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(port));
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(port));
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return 2;
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	for (unsigned i = 0; i < n; i++)
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &ss, .msg_namelen = len, .msg_iov = &iov,
+							 .msg_iovlen = 1 } };
+	result(sendmmsg(fd, msgs, n, 0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -397,10 +456,16 @@ int main(int argc, char **argv)
 		perror("execveat");
 		return 127;
 	}
+	if (argc >= 4 && !strcmp(argv[1], "cold-exec"))
+		return cold_exec(argv[2], argv + 3);
+	if (argc >= 3 && !strcmp(argv[1], "memfd-exec"))
+		return memfd_exec(argv + 2);
+	if (argc == 5 && !strcmp(argv[1], "sendmmsg"))
+		return send_mmsg(argv[2], argv[3], (unsigned)atoi(argv[4]));
 	if (argc == 2 && !strcmp(argv[1], "listen"))
 		return listen_loop();
 	if (argc == 3 && !strcmp(argv[1], "hold-ports"))
 		return hold_ports(atol(argv[2]));
-	fprintf(stderr, "usage: st_workload burst|burst-mix|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|thread-exec|listen|hold-ports ...\n");
+	fprintf(stderr, "usage: st_workload burst|burst-mix|race|connect|sendto|connect-unix|sendto-unix|openat2|syscalls|thread-exec|execveat|cold-exec|memfd-exec|sendmmsg|listen|hold-ports ...\n");
 	return 2;
 }
