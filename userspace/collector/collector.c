@@ -1257,7 +1257,7 @@ static void render_metrics(struct collector *c, FILE *f)
 {
 	static const char *const modes_shown[] = { "watch", "hardened", "gvisor", "microvm" };
 	json_t *ex = exporters_status(c->cfg->exporters, journal_next_seq(c->journal));
-	uint64_t through = 0;
+	uint64_t through = 0, used, size;
 	size_t i;
 	char l[256];
 
@@ -1272,6 +1272,13 @@ static void render_metrics(struct collector *c, FILE *f)
 		l[0] = 0;
 		metrics_label(l, sizeof(l), "mode", modes_shown[m]);
 		metrics_sample(f, "sandtrail_sessions", l, n);
+	}
+	if (probes_ring_fill(c->probes, &used, &size) == 0) {
+		metrics_family(f, "sandtrail_ringbuf_used_bytes", "gauge",
+			       "Bytes in the kernel ring buffer not yet read by the collector.");
+		metrics_sample(f, "sandtrail_ringbuf_used_bytes", NULL, used);
+		metrics_family(f, "sandtrail_ringbuf_size_bytes", "gauge", "Size of the kernel ring buffer.");
+		metrics_sample(f, "sandtrail_ringbuf_size_bytes", NULL, size);
 	}
 	metrics_family(f, "sandtrail_journal_next_seq", "gauge", "The seq the next record gets.");
 	metrics_sample(f, "sandtrail_journal_next_seq", NULL, journal_next_seq(c->journal));

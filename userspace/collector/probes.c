@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -1184,6 +1185,22 @@ int probes_losses(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX]
 	if (cgroup_id && !w)
 		return -ENOENT;
 	return slot_losses(p, w ? w->val.slot : ST_WATCH_MAX, lost, false);
+}
+
+int probes_ring_fill(struct probes *p, uint64_t *used, uint64_t *size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	/* the ring's first two pages: the consumer's position, the producer's
+	 * (read-only mappings of both are allowed) */
+	const volatile uint64_t *pos = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED,
+					     bpf_map__fd(p->skel->maps.events), 0);
+
+	if (pos == MAP_FAILED)
+		return -errno;
+	*used = pos[page / sizeof(*pos)] - pos[0];
+	*size = bpf_map__max_entries(p->skel->maps.events);
+	munmap((void *)pos, 2 * page);
+	return 0;
 }
 
 void probes_close(struct probes *p, bool keep)
