@@ -46,13 +46,6 @@ tell() {
 	wait_for 10 bash -c '[ "$(grep -c "^done " "$1")" -gt "$2" ]' _ "$T/mock.out" "$n"
 }
 exporter_json() { "$SANDTRAIL" ps --json | jq -r "select(.exporter == \"$1\") | .$2"; }
-burst() { # burst N: N opens in a fresh watched session, then its end
-	local cg id
-	cg=$(mk_cgroup "burst$RANDOM")
-	id=$("$SANDTRAIL" watch --cgroup "$cg") || return 1
-	run_in_cgroup "$cg" sh -c 'echo go | "$1" burst "$2" /dev/null' _ "$HELPERS/st_workload" "$1" >/dev/null
-	"$SANDTRAIL" unwatch "$id"
-}
 caught_up() { [ "$(exporter_json "$1" lag_records)" -le 2 ]; }
 journal_count() { "$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$PUB" --all --format json | wc -l; }
 # consume TOPIC FORMAT: every message of TOPIC, all partitions, from the start
