@@ -23,7 +23,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
-	chromium fonts-dejavu-core librdkafka-dev kcat lowdown
+	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
@@ -201,11 +201,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
 	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
 
 # ---- man pages and bash completion, from the binaries' --help and schemas/ ----
-MAN_PAGES  := $(addprefix $(BUILD)/man/,sandtrail.1 sandtraild.8 sandtrail-policy.5 sandtrail-records.5)
+MAN_PAGES  := $(addprefix $(BUILD)/man/,sandtrail.1 sandtrail-journal.1 sandtraild.8 sandtrail-policy.5 sandtrail-records.5)
 COMPLETION := $(BUILD)/completion/sandtrail
 
 $(BUILD)/man/%: packaging/man/mkman.sh packaging/man/help2md.awk packaging/man/policy2md.jq \
-		schemas/record.md schemas/policy.schema.json $(BUILD)/sandtrail $(BUILD)/sandtraild
+		schemas/record.md schemas/policy.schema.json $(BUILD)/sandtrail $(BUILD)/sandtraild $(BUILD)/sandtrail-journal
 	$(call msg,MAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)packaging/man/mkman.sh $* $(BUILD) >$@
@@ -217,7 +217,7 @@ $(COMPLETION): packaging/mkcompletion.sh $(BUILD)/sandtrail
 
 # ---- entry points ----
 .PHONY: all docs deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
-	demo bench install clean
+	demo bench install deb clean
 all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal
 docs: $(MAN_PAGES) $(COMPLETION)
 test-helpers: $(HELPER_BINS)
@@ -277,6 +277,10 @@ install: all docs
 	for p in $(MAN_PAGES); do install -D -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} || exit; done
 	install -D -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/sandtrail
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers sandtrail.conf; fi
+
+# the Debian package, from what `make` built (debhelper; build/deb/*.deb)
+deb: all docs
+	BUILD=$(abspath $(BUILD)) debian/rules binary
 
 clean:
 	rm -rf $(BUILD)

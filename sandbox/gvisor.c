@@ -308,6 +308,11 @@ static int gv_refuse(const struct policy *p, char *err, size_t errlen)
 			 "host processes; runsc's own threads are)");
 		return -1;
 	}
+	/* runsc's network is the host's or none: no pasta, nothing to publish through */
+	if (p->npublish) {
+		snprintf(err, errlen, "-p: gvisor mode cannot publish ports (its allowlist shares the host's network)");
+		return -1;
+	}
 	/* the workload's syscalls never reach the host kernel's filters */
 	if (p->seccomp) {
 		snprintf(err, errlen, "--security-opt seccomp=%s: gvisor mode does not apply seccomp profiles "

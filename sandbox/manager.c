@@ -177,16 +177,8 @@ static int send_watch(struct run *r)
 		return -1;
 	}
 	/* the only way in, recorded in session_start */
-	if (p->npublish) {
-		json_t *pub = json_array();
-		char spec[80];
-
-		for (size_t i = 0; i < p->npublish; i++) {
-			policy_publish_str(&p->publish[i], spec, sizeof(spec));
-			json_array_append_new(pub, json_string(spec));
-		}
-		json_object_set_new(req, "publish", pub);
-	}
+	if (p->npublish)
+		json_object_set_new(req, "publish", policy_publish_json(p));
 	/* what our child (the sandbox's init) does before CMD is setup, not the agent's */
 	json_object_set_new(req, "setup_pid", json_integer(getpid()));
 	/* sandtraild removes them, with the v2 one, should this process be lost */

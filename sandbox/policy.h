@@ -116,6 +116,8 @@ int policy_add_allow(struct policy *p, const char *spec, char *err, size_t errle
 int policy_add_publish(struct policy *p, const char *spec, char *err, size_t errlen);
 /* "[IP:]HOST_PORT:PORT/PROTO" of pub, canonical, into out (64 bytes or more) */
 void policy_publish_str(const struct policy_publish *pub, char *out, size_t len);
+/* The published ports as an array of such strings */
+json_t *policy_publish_json(const struct policy *p);
 int policy_add_cap(struct policy *p, const char *name, char *err, size_t errlen);
 /* "K=V", or "K" to take the caller's value */
 int policy_add_env(struct policy *p, const char *spec, char *err, size_t errlen);

@@ -28,6 +28,12 @@ md() {
 		printf '# NAME\n\nsandtraild - the sandtrail collector: eBPF session recording into a sealed journal\n\n# OPTIONS\n\n'
 		"$build/sandtraild" --help | awk -f "$dir/help2md.awk"
 		printf '\n# SEE ALSO\n\nsandtrail(1), sandtrail-records(5), systemd.service(5)\n' ;;
+	sandtrail-journal.1)
+		# its own message says what it is (it exits 2: it is not a command)
+		printf '# NAME\n\nsandtrail-journal - the journal commands of sandtrail, in a binary of their own\n\n'
+		printf '# DESCRIPTION\n\n'
+		"$build/sandtrail-journal" 2>&1 | sed 's/^sandtrail-journal: //; s/^run/Run/; s/`\(.*\)`/**\1**/' || true
+		printf '\nIt is installed beside sandtrail, which runs it for those commands.\n\n# SEE ALSO\n\nsandtrail(1)\n' ;;
 	sandtrail-policy.5)
 		jq -r -f "$dir/policy2md.jq" "$schemas/policy.schema.json" ;;
 	sandtrail-records.5)

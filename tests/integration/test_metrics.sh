@@ -5,10 +5,10 @@
 # kind and reason), sessions are counted by mode while they live, and the
 # unix socket is root's only.
 source "$(dirname "$0")/lib.sh"
-plan 17
+plan 19
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_daemon --ringbuf-size 4096 --metrics-listen 127.0.0.1:$PORT || { not_ok "sandtraild starts"; exit 1; }
+start_daemon --ringbuf-size 4096 --metrics-listen 127.0.0.1:$PORT --export "file://$T/shipped.ndjson" || { not_ok "sandtraild starts"; exit 1; }
 MSOCK=$(dirname "$SANDTRAIL_SOCKET")/metrics.sock
 scrape() { curl -sS --max-time 10 --unix-socket "$MSOCK" http://sandtraild/metrics; }
 # value NAME [LABELS]: one sample of the last scrape ($T/m), 0 when absent
@@ -73,8 +73,17 @@ lost=$(jq -s 'map(select(.type=="loss" and .kind=="open" and .reason=="ringbuf")
 check "the burst lost events (the test exercises losses)" test "$lost" -gt 0
 check "lost events by kind and reason equal the loss records' counts" \
 	test "$(value sandtrail_lost_events_total 'kind="open",reason="ringbuf"')" -eq "$lost"
+check "the ring buffer's size is --ringbuf-size, its fill within it" \
+	test "$(value sandtrail_ringbuf_size_bytes)" -eq 4096 -a "$(value sandtrail_ringbuf_used_bytes)" -le 4096
 check "the journal's durable seq trails its next seq" \
 	test "$(value sandtrail_journal_durable_seq)" -le "$(value sandtrail_journal_next_seq)" -a "$(value sandtrail_journal_next_seq)" -gt 0
+EXP=$("$SANDTRAIL" ps --json | jq -r 'select(.exporter) | .exporter')
+check "the exporter's lag is a metric, and it is what ps says" wait_for 30 bash -c '
+	m=$(curl -s --max-time 2 --unix-socket "$1" http://x/metrics)
+	p=$("$2" ps --json | jq -r "select(.exporter) | .lag_records")
+	grep -qx "sandtrail_exporter_lag_records{exporter=\"$3\"} $p" <<<"$m" &&
+	grep -qx "sandtrail_exporter_connected{exporter=\"$3\"} 1" <<<"$m"' _ "$MSOCK" "$SANDTRAIL" "$EXP"
+scrape >"$T/m"
 before=$(value sandtrail_control_requests_total)
 refused=$(value sandtrail_control_refusals_total)
 for i in 1 2 3; do "$SANDTRAIL" ps >/dev/null; done

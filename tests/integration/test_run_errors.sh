@@ -8,7 +8,7 @@
 # cgroups looked at are the ones each run made (strace sees its mkdirs).
 [ -n "${ST_PRIVATE_MNTNS:-}" ] || exec env ST_PRIVATE_MNTNS=1 unshare --mount --propagation private bash "$0" "$@"
 source "$(dirname "$0")/lib.sh"
-plan 33
+plan 34
 
 MARK=$T/ran
 mkdir -p "$T/ws"
@@ -70,6 +70,8 @@ fails_cleanly "--hostname with a newline, escaped on one line" "^sandtrail run: 
 	"${A[@]}" --hostname "$(printf 'a\nb')"
 fails_cleanly "-p outside allowlist mode" '^sandtrail run: published ports need network mode allowlist' "${A[@]}" -p 8080:80
 fails_cleanly "-p in docker's forms only" "^sandtrail run: --publish '80': expected \\[IP:\\]HOST_PORT:PORT" "${A[@]}" -p 80
+fails_cleanly "-p in gvisor mode (no pasta there)" '^sandtrail: -p: gvisor mode cannot publish ports' \
+	"${A[@]}" --mode gvisor --network allowlist -p 8080:80
 fails_cleanly "bad --allow names the flag" '^sandtrail run: --allow expected "CIDR\[:PORT\]" or "HOST:PORT"' "${A[@]}" --network allowlist --allow 10.0.0.0/99
 fails_cleanly "--allow without allowlist mode" 'allow rules need network mode allowlist' "${A[@]}" --allow 10.0.0.0/8
 fails_cleanly "bad --network" "^sandtrail run: --network 'bridge': expected none, host or allowlist" "${A[@]}" --network bridge

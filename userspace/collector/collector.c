@@ -1235,13 +1235,29 @@ static bool on_signal(struct collector *c)
 	return false;
 }
 
+/* One family with a sample per exporter: key of its exporters_status() object. */
+static void exporter_family(FILE *f, json_t *ex, const char *name, const char *type, const char *help, const char *key)
+{
+	json_t *e, *v;
+	size_t i;
+	char l[256];
+
+	metrics_family(f, name, type, help);
+	json_array_foreach(ex, i, e) {
+		l[0] = 0;
+		metrics_label(l, sizeof(l), "exporter", json_string_value(json_object_get(e, "exporter")) ?: "?");
+		v = json_object_get(e, key);
+		metrics_sample(f, name, l, json_is_boolean(v) ? json_is_true(v) : (uint64_t)json_integer_value(v));
+	}
+}
+
 /* What only the collector knows at a scrape: sessions by mode, the journal,
  * the exporters. */
 static void render_metrics(struct collector *c, FILE *f)
 {
 	static const char *const modes_shown[] = { "watch", "hardened", "gvisor", "microvm" };
-	json_t *ex = exporters_status(c->cfg->exporters, journal_next_seq(c->journal)), *e;
-	uint64_t through = 0;
+	json_t *ex = exporters_status(c->cfg->exporters, journal_next_seq(c->journal));
+	uint64_t through = 0, used, size;
 	size_t i;
 	char l[256];
 
@@ -1257,31 +1273,24 @@ static void render_metrics(struct collector *c, FILE *f)
 		metrics_label(l, sizeof(l), "mode", modes_shown[m]);
 		metrics_sample(f, "sandtrail_sessions", l, n);
 	}
+	if (probes_ring_fill(c->probes, &used, &size) == 0) {
+		metrics_family(f, "sandtrail_ringbuf_used_bytes", "gauge",
+			       "Bytes in the kernel ring buffer not yet read by the collector.");
+		metrics_sample(f, "sandtrail_ringbuf_used_bytes", NULL, used);
+		metrics_family(f, "sandtrail_ringbuf_size_bytes", "gauge", "Size of the kernel ring buffer.");
+		metrics_sample(f, "sandtrail_ringbuf_size_bytes", NULL, size);
+	}
 	metrics_family(f, "sandtrail_journal_next_seq", "gauge", "The seq the next record gets.");
 	metrics_sample(f, "sandtrail_journal_next_seq", NULL, journal_next_seq(c->journal));
 	journal_durable(c->journal, &through);
 	metrics_family(f, "sandtrail_journal_durable_seq", "gauge", "Records below this seq are sealed and on disk.");
 	metrics_sample(f, "sandtrail_journal_durable_seq", NULL, through);
-	metrics_family(f, "sandtrail_exporter_lag_records", "gauge", "Records not yet delivered, per exporter.");
-	json_array_foreach(ex, i, e) {
-		l[0] = 0;
-		metrics_label(l, sizeof(l), "exporter", json_string_value(json_object_get(e, "exporter")) ?: "?");
-		metrics_sample(f, "sandtrail_exporter_lag_records", l,
-			       (uint64_t)json_integer_value(json_object_get(e, "lag_records")));
-	}
-	metrics_family(f, "sandtrail_exporter_failed_total", "counter", "Records a sink refused for good, per exporter.");
-	json_array_foreach(ex, i, e) {
-		l[0] = 0;
-		metrics_label(l, sizeof(l), "exporter", json_string_value(json_object_get(e, "exporter")) ?: "?");
-		metrics_sample(f, "sandtrail_exporter_failed_total", l,
-			       (uint64_t)json_integer_value(json_object_get(e, "failed")));
-	}
-	metrics_family(f, "sandtrail_exporter_connected", "gauge", "1 when the exporter's sink is reachable.");
-	json_array_foreach(ex, i, e) {
-		l[0] = 0;
-		metrics_label(l, sizeof(l), "exporter", json_string_value(json_object_get(e, "exporter")) ?: "?");
-		metrics_sample(f, "sandtrail_exporter_connected", l, json_is_true(json_object_get(e, "connected")));
-	}
+	exporter_family(f, ex, "sandtrail_exporter_lag_records", "gauge", "Records not yet delivered, per exporter.",
+			"lag_records");
+	exporter_family(f, ex, "sandtrail_exporter_failed_total", "counter",
+			"Records a sink refused for good, per exporter.", "failed");
+	exporter_family(f, ex, "sandtrail_exporter_connected", "gauge", "1 when the exporter's sink is reachable.",
+			"connected");
 	json_decref(ex);
 }
 

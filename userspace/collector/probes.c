@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -789,6 +790,27 @@ static int shared_for(struct probes *p, const struct lineage *l, int parent_fd, 
 	return 0;
 }
 
+/* w's lineage (it must be cgroup_id's) and room for it in the list. */
+static int prepare_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, struct watch *w)
+{
+	int rc = cgroup_lineage(p, cgroup_fd, &w->cg);
+
+	if (rc)
+		return rc;
+	if (w->cg.id[0] != cgroup_id)
+		return -EINVAL;
+	if (p->nwatches == p->capwatches) {
+		size_t cap = p->capwatches ? 2 * p->capwatches : 8;
+		struct watch *v = realloc(p->watches, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->watches = v;
+		p->capwatches = cap;
+	}
+	return 0;
+}
+
 /* The processes already in dir (a cgroup v2 directory) and below it become
  * members of session: a later move out of it is known to leave it.  Those
  * that fork or move in from now on the kernel adds itself. */
@@ -840,20 +862,9 @@ int probes_watch(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 
 	if (find_watch(p, cgroup_id))
 		return -EEXIST;
-	rc = cgroup_lineage(p, cgroup_fd, &w.cg);
+	rc = prepare_watch(p, cgroup_fd, cgroup_id, &w);
 	if (rc)
 		return rc;
-	if (w.cg.id[0] != cgroup_id)
-		return -EINVAL;
-	if (p->nwatches == p->capwatches) {
-		size_t cap = p->capwatches ? 2 * p->capwatches : 8;
-		struct watch *v = realloc(p->watches, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		p->watches = v;
-		p->capwatches = cap;
-	}
 	rc = shared_for(p, &w.cg, parent_fd, parent_id, &sh);
 	if (rc)
 		return rc;
@@ -1061,20 +1072,9 @@ int probes_adopt(struct probes *p, int cgroup_fd, uint64_t cgroup_id, int parent
 		return -ENOENT;
 	if (w.val.slot >= ST_WATCH_MAX || p->slot_used[w.val.slot])
 		return -EINVAL;
-	rc = cgroup_lineage(p, cgroup_fd, &w.cg);
+	rc = prepare_watch(p, cgroup_fd, cgroup_id, &w);
 	if (rc)
 		return rc;
-	if (w.cg.id[0] != cgroup_id)
-		return -EINVAL;
-	if (p->nwatches == p->capwatches) {
-		size_t cap = p->capwatches ? 2 * p->capwatches : 8;
-		struct watch *v = realloc(p->watches, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		p->watches = v;
-		p->capwatches = cap;
-	}
 	/* this load's hooks, idle until the takeover; the earlier ones police meanwhile */
 	rc = shared_for(p, &w.cg, parent_fd, parent_id, &sh);
 	if (rc == 0 && !sh)
@@ -1185,6 +1185,22 @@ int probes_losses(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX]
 	if (cgroup_id && !w)
 		return -ENOENT;
 	return slot_losses(p, w ? w->val.slot : ST_WATCH_MAX, lost, false);
+}
+
+int probes_ring_fill(struct probes *p, uint64_t *used, uint64_t *size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	/* the ring's first two pages: the consumer's position, the producer's
+	 * (read-only mappings of both are allowed) */
+	const volatile uint64_t *pos = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED,
+					     bpf_map__fd(p->skel->maps.events), 0);
+
+	if (pos == MAP_FAILED)
+		return -errno;
+	*used = pos[page / sizeof(*pos)] - pos[0];
+	*size = bpf_map__max_entries(p->skel->maps.events);
+	munmap((void *)pos, 2 * page);
+	return 0;
 }
 
 void probes_close(struct probes *p, bool keep)

@@ -76,5 +76,7 @@ int probes_losses(struct probes *p, uint64_t cgroup_id, uint64_t lost[ST_EV_MAX]
 /* keep: the pins stay, and the kernel side keeps recording for the next
  * collector; else everything is detached and unpinned. */
 void probes_close(struct probes *p, bool keep);
+/* The kernel ring buffer: bytes written and not yet consumed, of size. */
+int probes_ring_fill(struct probes *p, uint64_t *used, uint64_t *size);
 
 #endif

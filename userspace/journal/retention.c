@@ -25,23 +25,34 @@ struct seg {
 	struct segment_info info;
 };
 
-static int read_header(int dirfd, uint64_t first, struct segment_info *info, uint64_t *bytes)
+static int read_size(int dirfd, uint64_t first, uint64_t *bytes)
 {
 	char name[JF_SEGMENT_NAME_LEN + 1];
-	struct segment_reader *sr;
 	struct stat st;
-	int rc;
 
 	segment_name(name, first);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	*bytes = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int read_header(int dirfd, uint64_t first, struct segment_info *info, char *err, size_t errlen)
+{
+	char name[JF_SEGMENT_NAME_LEN + 1];
+	struct segment_reader *sr;
+	int rc;
+
+	segment_name(name, first);
 	rc = segment_reader_open(&sr, dirfd, name);
+	if (rc == 0) {
+		rc = segment_reader_header(sr, info);
+		segment_reader_close(sr);
+		rc = rc == 1 ? 0 : rc < 0 ? rc : -EBADMSG;
+	}
 	if (rc < 0)
-		return rc;
-	rc = segment_reader_header(sr, info);
-	segment_reader_close(sr);
-	return rc == 1 ? 0 : rc < 0 ? rc : -EBADMSG;
+		snprintf(err, errlen, "segment %s: %s", name, strerror(-rc));
+	return rc;
 }
 
 /* The epochs file, whole: *n entries (a torn last entry is left out). */
@@ -184,16 +195,19 @@ int journal_retain(struct journal *j, const struct journal_retention *p, uint64_
 		rc = -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		segs[i].first = firsts[i];
-		rc = read_header(dirfd, firsts[i], &segs[i].info, &segs[i].bytes);
-		if (rc < 0)
-			snprintf(err, errlen, "segment %020llu" JF_SEGMENT_SUFFIX ": %s", (unsigned long long)firsts[i],
-				 strerror(-rc));
+		rc = read_size(dirfd, firsts[i], &segs[i].bytes);
 		total += segs[i].bytes;
 	}
-	/* oldest first, closed ones only, each ending where the next begins */
+	/* oldest first, closed ones only, each ending where the next begins
+	 * (whose header says when it began, and what the journal would start with) */
 	for (; rc == 0 && k + 1 < n && segs[k + 1].first <= active; k++) {
-		bool over = p->bytes && total > p->bytes;
-		bool old = p->age_ns && segs[k + 1].info.created_ns + p->age_ns <= now;
+		bool over, old;
+
+		rc = read_header(dirfd, segs[k + 1].first, &segs[k + 1].info, err, errlen);
+		if (rc < 0)
+			break;
+		over = p->bytes && total > p->bytes;
+		old = p->age_ns && segs[k + 1].info.created_ns + p->age_ns <= now;
 
 		if (!(over || old))
 			break;

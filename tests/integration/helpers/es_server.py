@@ -13,19 +13,22 @@ appended to --store as {"_index", "_id", "doc"}.  Test hooks:
       in the next N bulk requests, every K-th item gets that status
   POST /_test/inject {"reject_seq": S}
       the document whose sandtrail.seq is S gets 400 mapper_parsing_exception
-  GET /_test/stats   counters (JSON)
-Usage: es_server.py --port-file FILE --store FILE [--api-key KEY] [--no-store]
+  GET /_test/stats   counters (JSON); first_ts: when the first bulk request
+                     came, answered: [monotonic s, documents created] per request
+Usage: es_server.py --port-file FILE [--store FILE] [--api-key KEY] [--save-body FILE]
+  --save-body: the first bulk request's body, as received (the bench posts it again)
 """
 import argparse
 import gzip
 import json
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
 ids = set()
-stats = {"requests": 0, "gzip_requests": 0, "plain_requests": 0, "items": 0, "created": 0,
+stats = {"first_ts": None, "answered": [], "requests": 0, "gzip_requests": 0, "plain_requests": 0, "items": 0, "created": 0,
          "conflicts": 0, "injected_items": 0, "injected_requests": 0, "rejected": 0, "bad_requests": 0}
 inject = {"request": [], "item": [], "reject": set()}
 
@@ -65,6 +68,9 @@ class Handler(BaseHTTPRequestHandler):
     def read_body(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        if args.save_body and self.path.endswith("/_bulk") and not os.path.exists(args.save_body):
+            with open(args.save_body, "wb") as f:
+                f.write(body)
         if self.headers.get("Content-Encoding") == "gzip":
             return gzip.decompress(body), True
         return body, False
@@ -88,6 +94,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(404, {"error": "no such path", "status": 404})
         index = parts[0]
         with lock:
+            stats["first_ts"] = stats["first_ts"] or time.monotonic()
             stats["requests"] += 1
             stats["gzip_requests" if gz else "plain_requests"] += 1
             if self.headers.get("Content-Type") != "application/x-ndjson":
@@ -118,12 +125,12 @@ class Handler(BaseHTTPRequestHandler):
                     stats["rejected"] += 1
                     item.update(status=400, error={"type": "mapper_parsing_exception",
                                                    "reason": "failed to parse field [sandtrail.seq]\nline two"})
-                elif _id in ids:
+                elif (index, _id) in ids:
                     stats["conflicts"] += 1
                     item.update(status=409, error={"type": "version_conflict_engine_exception",
                                                    "reason": "[%s]: version conflict, document already exists" % _id})
                 else:
-                    ids.add(_id)
+                    ids.add((index, _id))
                     stats["created"] += 1
                     item.update(status=201, result="created", _version=1)
                     if store:
@@ -133,12 +140,15 @@ class Handler(BaseHTTPRequestHandler):
             if store:
                 store.flush()
         self.answer(200, {"took": 1, "errors": errors, "items": items})
+        with lock:
+            stats["answered"].append([time.monotonic(), stats["created"]])
 
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port-file", required=True)
 parser.add_argument("--store")
 parser.add_argument("--api-key")
+parser.add_argument("--save-body")
 args = parser.parse_args()
 store = open(args.store, "a") if args.store else None
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
