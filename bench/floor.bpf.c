@@ -62,6 +62,26 @@ FLOOR_TP_PAIR(mount)
 FLOOR_TP_PAIR(umount)
 FLOOR_TP_PAIR(pivot_root)
 FLOOR_TP_PAIR(move_mount)
+FLOOR_TP_PAIR(bind)
+FLOOR_TP_PAIR(listen)
+FLOOR_TP_PAIR(io_uring_setup)
+FLOOR_TP(sys_exit_accept)
+FLOOR_TP(sys_exit_accept4)
+
+/* BTF tracepoints whose arguments a floor program never reads */
+#define FLOOR_BTF(event, name)                           \
+	SEC("tp_btf/" #event)                            \
+	int name(void *ctx)                              \
+	{                                                \
+		return 0;                                \
+	}
+
+FLOOR_BTF(io_uring_submit_req, on_uring_submit)
+FLOOR_BTF(io_uring_req_failed, on_uring_failed)
+FLOOR_BTF(io_uring_complete, on_uring_complete)
+FLOOR_BTF(cgroup_attach_task, on_cgroup_attach)
+FLOOR_BTF(sys_exit, on_sys_exit)          /* bpf/abi32.bpf.c's */
+FLOOR_BTF(sched_process_exec, on_exec32) /* bpf/abi32.bpf.c's */
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)

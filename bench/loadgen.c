@@ -6,6 +6,11 @@
  *   loadgen forkexec N              N x (fork, execve /bin/true, waitpid)
  *   loadgen connect N               N x (socket, connect to its own 127.0.0.1
  *                                   listener, accept, close both)
+ *   loadgen uring N PATH            N x (an io_uring OPENAT request of PATH,
+ *                                   waited for; close)
+ *   loadgen unlink N DIR            N x (openat DIR/f O_CREAT, close, unlink)
+ *   loadgen rename N DIR            N x (rename DIR/f -> DIR/g, then back):
+ *                                   2N renames, counted as N operations
  *   loadgen open-for SECS PATH      open+close as fast as it can for SECS
  *   loadgen paced RATE SECS PATH    open+close at RATE per second for SECS
  *   loadgen stamped RATE SECS DIR   paced failed opens of DIR/<CLOCK_REALTIME ns
@@ -25,6 +30,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../tests/uring_ring.h"
 
 #define PACE_SLICE_NS 1000000ull /* paced modes catch up once per millisecond */
 
@@ -67,6 +74,75 @@ static uint64_t loop_open(uint64_t n, const char *path)
 {
 	for (uint64_t i = 0; i < n; i++)
 		open_close(path);
+	return n;
+}
+
+static uint64_t loop_uring(uint64_t n, const char *path)
+{
+	struct io_uring_sqe s;
+	struct ring r;
+
+	if (ring_init(&r) < 0)
+		exit(1);
+	memset(&s, 0, sizeof(s));
+	s.opcode = IORING_OP_OPENAT;
+	s.fd = AT_FDCWD;
+	s.addr = (uintptr_t)path;
+	s.open_flags = O_RDONLY | O_CLOEXEC;
+	for (uint64_t i = 0; i < n; i++) {
+		int fd;
+
+		if (ring_submit(&r, &s, &fd) < 0)
+			exit(1);
+		if (fd < 0) {
+			errno = -fd;
+			die(path);
+		}
+		close(fd);
+	}
+	return n;
+}
+
+static void dir_path(char *out, size_t size, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(out, size, "%s/%s", dir, name) >= size) {
+		errno = ENAMETOOLONG;
+		die(dir);
+	}
+}
+
+static uint64_t loop_unlink(uint64_t n, const char *dir)
+{
+	char f[4096];
+
+	dir_path(f, sizeof(f), dir, "f");
+	for (uint64_t i = 0; i < n; i++) {
+		int fd = openat(AT_FDCWD, f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+		if (fd < 0)
+			die(f);
+		close(fd);
+		if (unlink(f) < 0)
+			die(f);
+	}
+	return n;
+}
+
+static uint64_t loop_rename(uint64_t n, const char *dir)
+{
+	char f[4096], g[4096];
+	int fd;
+
+	dir_path(f, sizeof(f), dir, "f");
+	dir_path(g, sizeof(g), dir, "g");
+	fd = openat(AT_FDCWD, f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die(f);
+	close(fd);
+	for (uint64_t i = 0; i < n; i++)
+		if (rename(f, g) < 0 || rename(g, f) < 0)
+			die(f);
+	unlink(f);
 	return n;
 }
 
@@ -184,7 +260,8 @@ static double number(const char *s, const char *what)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: loadgen open N PATH | forkexec N | connect N | open-for SECS PATH |\n"
+	fprintf(stderr, "usage: loadgen open N PATH | forkexec N | connect N | uring N PATH |\n"
+			"       unlink N DIR | rename N DIR | open-for SECS PATH |\n"
 			"       paced RATE SECS PATH | stamped RATE SECS DIR\n");
 	exit(2);
 }
@@ -202,6 +279,12 @@ int main(int argc, char **argv)
 		ops = loop_forkexec((uint64_t)number(argv[2], "N"));
 	else if (!strcmp(mode, "connect") && argc == 3)
 		ops = loop_connect((uint64_t)number(argv[2], "N"));
+	else if (!strcmp(mode, "uring") && argc == 4)
+		ops = loop_uring((uint64_t)number(argv[2], "N"), argv[3]);
+	else if (!strcmp(mode, "unlink") && argc == 4)
+		ops = loop_unlink((uint64_t)number(argv[2], "N"), argv[3]);
+	else if (!strcmp(mode, "rename") && argc == 4)
+		ops = loop_rename((uint64_t)number(argv[2], "N"), argv[3]);
 	else if (!strcmp(mode, "open-for") && argc == 4)
 		ops = loop_open_for(number(argv[2], "SECS"), argv[3]);
 	else if (!strcmp(mode, "paced") && argc == 5)

@@ -25,6 +25,9 @@ ovh_args() {
 	open) echo "open $OVH_N_open $OVH_FILE" ;;
 	forkexec) echo "forkexec $OVH_N_forkexec" ;;
 	connect) echo "connect $OVH_N_connect" ;;
+	uring) echo "uring $OVH_N_uring $OVH_FILE" ;;
+	unlink) echo "unlink $OVH_N_unlink $OVH_DIR" ;;
+	rename) echo "rename $OVH_N_rename $OVH_DIR" ;;
 	esac
 }
 
@@ -33,6 +36,9 @@ ovh_title() {
 	open) echo "open+close" ;;
 	forkexec) echo "fork+exec true" ;;
 	connect) echo "connect loopback" ;;
+	uring) echo "io_uring openat+close" ;;
+	unlink) echo "create+unlink" ;;
+	rename) echo "rename there and back" ;;
 	esac
 }
 
@@ -192,7 +198,7 @@ ovh_report() {
 	setup_d="auditctl -b 8192 -e 1; auditd -n -s nochange & auditctl $AUDIT_RULE;"
 	for l in $OVH_LOOPS; do
 		title=$(ovh_title "$l")
-		rep="sh -c 'echo \$\$ >\$CG/cgroup.procs; echo $AUID >/proc/self/loginuid; exec perf stat -r 10 -e task-clock $BUILD/bench/loadgen $(ovh_args "$l" | sed "s|$OVH_FILE|/tmp/f|")'"
+		rep="sh -c 'echo \$\$ >\$CG/cgroup.procs; echo $AUID >/proc/self/loginuid; exec perf stat -r 10 -e task-clock $BUILD/bench/loadgen $(ovh_args "$l" | sed "s|$OVH_FILE|/tmp/f|; s|$OVH_DIR|/tmp/d|")'"
 		base_cpu=$(per_op "$B/ovh/a.$l" cpu_ns | median)
 		base_wall=$(per_op "$B/ovh/a.$l" wall_ns | median)
 		rb=$(ovh_ratio b a "$l" cpu_ns)
@@ -246,7 +252,7 @@ ovh_report() {
 	if [ "$foreign" -gt 0 ]; then
 		row overhead.foreign "caveat: others' sandtrail probes attached" "in $foreign of $(cat "$B"/ovh/*.* | wc -l) runs" \
 			"0" info "" \
-			"another collector or test on this machine had its probes attached (bpftool prog show): those runs, whatever their variant, paid their cost too. A ratio uses only the rounds free of them when there are 3 or more (open+close (c): $(ovh_clean_rounds c a open) of $OVH_ROUNDS_1 rounds), else every round."
+			"another collector or test on this machine had its probes attached (bpftool prog show): those runs, whatever their variant, paid their cost too. A ratio uses only the rounds free of them when there are 3 or more ($(ovh_title "${OVH_LOOPS%% *}") (c): $(ovh_clean_rounds c a "${OVH_LOOPS%% *}") of $OVH_ROUNDS_1 rounds), else every round."
 	fi
 }
 

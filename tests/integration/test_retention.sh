@@ -50,6 +50,8 @@ check "... and every retention record is sealed, its segments gone" \
 	_ "$T/journal.json" "$JOURNAL"
 
 # ---- cut by anyone else ----
+# a start after a clean close begins a segment: the cut copy keeps at least one
+start_daemon "${OPTS[@]}" && stop_daemon
 cp -a "$JOURNAL" "$T/cut"
 rm -f "$T/cut/$(first_segment "$T/cut")"
 verify "$T/cut"
