@@ -13,7 +13,7 @@
 #include "kafka_fetch.h"
 
 const char cmd_verify_usage[] =
-	"verify [--journal DIR | FILE...] --pubkey FILE [--live]\n"
+	"verify [--journal DIR | FILE...] --pubkey FILE [--live] [--anchor kafka://BROKERS/TOPIC]\n"
 	"verify --kafka BROKERS --topic T --pubkey FILE [--journal DIR] [--journal-id ID] [--live]\n"
 	"  Checks a journal: framing, checksums, the hash chain, every seal's signature,\n"
 	"  every epoch key's certificate back to the public key given, seq continuity\n"
@@ -28,7 +28,9 @@ const char cmd_verify_usage[] =
 	"  --topic T       T (chain, seals, keys, missing seqs) as a journal; with --journal,\n"
 	"                  also names the records that are in Kafka and missing on the host\n"
 	"                  (its tail cut, or an older copy restored) or differ there\n"
-	"  --journal-id ID the journal to check when the topic holds several\n";
+	"  --journal-id ID the journal to check when the topic holds several\n"
+	"  --anchor kafka://BROKERS/TOPIC  also checks that the journal reaches the last seal\n"
+	"                  shipped to TOPIC (valid there): a host rolled back or cut fails\n";
 
 /* Distinct session ids, for the summary. */
 struct sessions {
@@ -246,8 +248,49 @@ static int compare_host(const struct kafka_copy *c, const char *journal, const c
 	return 1;
 }
 
+/* The host's journal reaches the last seal the copy holds under a valid
+ * signature, byte for byte: 0, 1 when it does not. */
+static int anchor_check(const struct kafka_copy *c, const char *journal, const char *dir)
+{
+	const struct kafka_record *anchor = NULL;
+	struct journal_reader *r;
+	struct journal_entry e;
+	uint64_t end = 0;
+	bool reached = false;
+	int rc;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->v[i].journal, journal) && c->v[i].sealed && c->v[i].kind == JOURNAL_KIND_SEAL)
+			anchor = &c->v[i];
+	if (!anchor) {
+		printf("sandtrail verify: anchor: FAILED: no valid seal of journal %s in Kafka\n", journal);
+		return 1;
+	}
+	rc = journal_reader_open(&r, dir, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail verify: --journal %s: %s\n", dir, strerror(-rc));
+		return 2;
+	}
+	while ((rc = journal_reader_next(r, &e)) == 1) {
+		end = e.seq + 1;
+		if (e.seq == anchor->seq && e.len == anchor->len && !memcmp(e.rec, anchor->rec, e.len))
+			reached = true;
+	}
+	journal_reader_close(r);
+	if (rc < 0)
+		return 2;
+	if (reached) {
+		printf("sandtrail verify: anchor: the journal reaches the last anchored seal (seq %llu)\n",
+		       (unsigned long long)anchor->seq);
+		return 0;
+	}
+	printf("sandtrail verify: anchor: FAILED: the journal %s, before the last anchored seal (seq %llu)\n",
+	       end <= anchor->seq ? "ends" : "differs", (unsigned long long)anchor->seq);
+	return 1;
+}
+
 static int verify_kafka(const char *brokers, const char *topic, const char *want, const char *host_dir,
-			const char *pubkey, bool live)
+			const char *pubkey, bool live, bool anchor)
 {
 	char dir[PATH_MAX], journal[JOURNAL_ID_STR], err[512], what[PATH_MAX + 64];
 	struct kafka_copy c;
@@ -263,7 +306,12 @@ static int verify_kafka(const char *brokers, const char *topic, const char *want
 	snprintf(what, sizeof(what), "the copy from Kafka (%s)", dir);
 	rc = verify(dir, NULL, 0, pubkey, live, what, &c, journal);
 	kafka_journal_dir_remove(dir);
-	if (rc != 2 && host_dir) {
+	if (anchor) {
+		/* the host's journal checked as always, then against the anchor */
+		rc = verify(host_dir, NULL, 0, pubkey, live, host_dir, NULL, NULL);
+		rc2 = rc == 2 ? 2 : anchor_check(&c, journal, host_dir);
+		rc = rc2 > rc ? rc2 : rc;
+	} else if (rc != 2 && host_dir) {
 		rc2 = compare_host(&c, journal, host_dir);
 		rc = rc2 > rc ? rc2 : rc;
 	}
@@ -277,12 +325,13 @@ int cmd_verify(int argc, char **argv)
 		{ "journal", required_argument, NULL, 'j' }, { "pubkey", required_argument, NULL, 'p' },
 		{ "live", no_argument, NULL, 'l' },          { "help", no_argument, NULL, 'h' },
 		{ "kafka", required_argument, NULL, 'K' },   { "topic", required_argument, NULL, 'T' },
-		{ "journal-id", required_argument, NULL, 'J' },
+		{ "journal-id", required_argument, NULL, 'J' }, { "anchor", required_argument, NULL, 'A' },
 		{ 0 },
 	};
+	char anchor_brokers[1024];
 	const char *dir = NULL, *pubkey = NULL, *kafka = NULL, *topic = NULL, *journal_id = NULL;
 	uint8_t pub[JOURNAL_PUB_LEN];
-	bool live = false, given_dir;
+	bool live = false, anchor = false, given_dir;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -293,6 +342,20 @@ int cmd_verify(int argc, char **argv)
 		case 'K': kafka = optarg; break;
 		case 'T': topic = optarg; break;
 		case 'J': journal_id = optarg; break;
+		case 'A': {
+			const char *slash = strncmp(optarg, "kafka://", 8) ? NULL : strchr(optarg + 8, '/');
+
+			if (!slash || !slash[1] || (size_t)(slash - optarg - 8) >= sizeof(anchor_brokers)) {
+				fprintf(stderr, "sandtrail verify: --anchor %s: expected kafka://HOST:PORT[,...]/TOPIC\n", optarg);
+				return 2;
+			}
+			memcpy(anchor_brokers, optarg + 8, (size_t)(slash - optarg - 8));
+			anchor_brokers[slash - optarg - 8] = 0;
+			anchor = true;
+			kafka = anchor_brokers;
+			topic = slash + 1;
+			break;
+		}
 		case 'h': return command_usage(cmd_verify_usage, 0);
 		default: return command_usage(cmd_verify_usage, 1);
 		}
@@ -310,7 +373,7 @@ int cmd_verify(int argc, char **argv)
 		fprintf(stderr, "sandtrail verify: --pubkey %s: %s\n", pubkey, strerror(-rc));
 		return 2;
 	}
-	if (optind == argc && !dir && !kafka)
+	if (optind == argc && !dir && (!kafka || anchor))
 		dir = JOURNAL_DEFAULT_DIR;
 	if (dir && check_readable("--journal ", dir, true) < 0)
 		return 2;
@@ -318,7 +381,7 @@ int cmd_verify(int argc, char **argv)
 		if (check_readable("", argv[i], false) < 0)
 			return 2;
 	if (kafka)
-		return verify_kafka(kafka, topic, journal_id, given_dir ? dir : NULL, pubkey, live);
+		return verify_kafka(kafka, topic, journal_id, given_dir || anchor ? dir : NULL, pubkey, live, anchor);
 	return verify(dir, argv + optind, (size_t)(argc - optind), pubkey, live, dir ? dir : argv[optind], NULL, NULL);
 }
 

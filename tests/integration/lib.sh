@@ -137,6 +137,15 @@ run_in_cgroup() {
 	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$cg" "$@"
 }
 
+# burst N: N opens (st_workload) in a fresh watched session, then its end
+burst() {
+	local cg id
+	cg=$(mk_cgroup "burst$RANDOM")
+	id=$("$SANDTRAIL" watch --cgroup "$cg") || return 1
+	run_in_cgroup "$cg" sh -c 'echo go | "$1" burst "$2" /dev/null' _ "$HELPERS/st_workload" "$1" >/dev/null
+	"$SANDTRAIL" unwatch "$id"
+}
+
 # start_daemon [ARGS...]: a private sandtraild; waits for "sandtraild: ready".
 start_daemon() {
 	local i

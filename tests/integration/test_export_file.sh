@@ -41,13 +41,6 @@ check "two sinks cannot share a name (nor a cursor)" grep -q "a second sink name
 
 # exporter_json FIELD: FIELD of the (only) exporter in sandtrail ps --json
 exporter_json() { "$SANDTRAIL" ps --json | jq -r "select(.exporter) | .$1"; }
-burst() { # burst N: N opens in a fresh watched session, then its end
-	local cg id
-	cg=$(mk_cgroup "burst$RANDOM")
-	id=$("$SANDTRAIL" watch --cgroup "$cg") || return 1
-	run_in_cgroup "$cg" sh -c 'echo go | "$1" burst "$2" /dev/null' _ "$HELPERS/st_workload" "$1" >/dev/null
-	"$SANDTRAIL" unwatch "$id"
-}
 # shipped: every line of every file of the sink, oldest file first
 shipped() { ls -v -r "$SHIP".* 2>/dev/null | xargs -r cat; cat "$SHIP" 2>/dev/null; }
 journal_json() { "$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$PUB" --all --format json; }

@@ -6,7 +6,7 @@
 # lose nothing and keep each session's order; SIGKILL of sandtraild while it
 # ships, then a restart, delivers everything; sandtrail ps shows the sink.
 source "$(dirname "$0")/lib.sh"
-plan 38
+plan 40
 
 PUB=$KEYDIR/signing.pub
 command -v kcat >/dev/null || { diag "kcat is missing (make deps)"; exit 1; }
@@ -46,13 +46,6 @@ tell() {
 	wait_for 10 bash -c '[ "$(grep -c "^done " "$1")" -gt "$2" ]' _ "$T/mock.out" "$n"
 }
 exporter_json() { "$SANDTRAIL" ps --json | jq -r "select(.exporter == \"$1\") | .$2"; }
-burst() { # burst N: N opens in a fresh watched session, then its end
-	local cg id
-	cg=$(mk_cgroup "burst$RANDOM")
-	id=$("$SANDTRAIL" watch --cgroup "$cg") || return 1
-	run_in_cgroup "$cg" sh -c 'echo go | "$1" burst "$2" /dev/null' _ "$HELPERS/st_workload" "$1" >/dev/null
-	"$SANDTRAIL" unwatch "$id"
-}
 caught_up() { [ "$(exporter_json "$1" lag_records)" -le 2 ]; }
 journal_count() { "$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$PUB" --all --format json | wc -l; }
 # consume TOPIC FORMAT: every message of TOPIC, all partitions, from the start
@@ -188,6 +181,9 @@ check "verify --kafka fails a record forged into the topic (exit $?)" \
 
 # ---- off-host truncation: the host loses its tail, or gets an older copy back ----
 # (the forged record proves nothing: only records under a valid seal count)
+"$SANDTRAIL" verify --journal "$JOURNAL" --pubkey "$PUB" --anchor "kafka://$BROKERS/faults" >"$T/anchor.out" 2>&1
+check "verify --anchor: the host's journal reaches the last seal in Kafka (exit $?)" \
+	grep -q "anchor: the journal reaches the last anchored seal (seq $last)" "$T/anchor.out" || diag "$(cat "$T/anchor.out")"
 # the last two segments deleted
 seg=$(ls "$JOURNAL"/*.stj | tail -n 2 | head -n 1)
 first=$((10#$(basename "$seg" .stj)))
@@ -197,6 +193,11 @@ rc=$?
 check "verify --kafka --journal names the records in Kafka and missing on the host (seqs $first..$last, exit $rc)" \
 	bash -c '[ "$1" = 1 ] && grep -qx "in Kafka, missing on the host: seqs $2..$3 ($(($3 - $2 + 1)) records)" "$4"' \
 	_ "$rc" "$first" "$last" "$T/kverify.out" || diag "$(cat "$T/kverify.out")"
+"$SANDTRAIL" verify --journal "$JOURNAL" --pubkey "$PUB" --anchor "kafka://$BROKERS/faults" >"$T/anchor.out" 2>&1
+rc=$?
+check "verify --anchor fails the journal cut on the host (exit $rc)" \
+	bash -c '[ "$1" = 1 ] && grep -q "anchor: FAILED: the journal ends, before the last anchored seal (seq $2)" "$3"' \
+	_ "$rc" "$last" "$T/anchor.out" || diag "$(cat "$T/anchor.out")"
 old_last=$("$SANDTRAIL" replay --journal "$T/journal.old" --pubkey "$PUB" --all --format json | tail -n 1 | jq .seq)
 "$SANDTRAIL" verify --kafka "$BROKERS" --topic faults --pubkey "$PUB" --journal "$T/journal.old" --live >"$T/kverify.out" 2>&1
 check "an older copy of the journal put back is caught: seqs $((old_last + 1))..$last missing on the host" \

@@ -8,13 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 plan 5
 
-burst() { # burst N: N opens in a fresh watched session, then its end
-	local cg id
-	cg=$(mk_cgroup "burst$RANDOM")
-	id=$("$SANDTRAIL" watch --cgroup "$cg") || return 1
-	run_in_cgroup "$cg" sh -c 'echo go | "$1" burst "$2" /dev/null' _ "$HELPERS/st_workload" "$1" >/dev/null
-	"$SANDTRAIL" unwatch "$id"
-}
 HW=$T/state/journal.highwater
 last_seq() { "$SANDTRAIL" replay --journal "$1" --pubkey "$KEYDIR/signing.pub" --all --format json | tail -n 1 | jq .seq; }
 
