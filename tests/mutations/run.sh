@@ -83,7 +83,7 @@ targets() {
 	for t in "$@"; do
 		case $t in
 		unit/* | unit-san/*) echo "build/tests/$t" ;;
-		integration/*) echo all test-helpers ;;
+		integration/*) echo all test-helpers build/bench/floor ;;
 		esac
 	done | tr ' ' '\n' | sort -u
 }
