@@ -85,6 +85,21 @@ static void test_redact_replaces_every_occurrence(void **state)
 	expect_redact(s, "s3cr3t", "[secret:A]");
 	expect_redact(s, "xs3cr3ts3cr3ty", "x[secret:A][secret:A]y");
 	expect_redact(s, "a3crb", "a[secret:B]b");
+	expect_redact(s, "3c", "3c");
+	session_free(s);
+}
+
+/* An empty value from an untrusted stream may come without a buffer. */
+static void test_redact_of_nothing_is_nothing(void **state)
+{
+	struct session *s = mk("/x", 1);
+	struct redact_buf b = { 0 };
+	size_t len = 0;
+
+	session_add_secret(s, "A", "s3cr3t");
+	assert_null(redact(s->secrets, s->nsecrets, NULL, &len, &b));
+	assert_int_equal(len, 0);
+	redact_buf_free(&b);
 	session_free(s);
 }
 
@@ -112,6 +127,7 @@ int main(void)
 		cmocka_unit_test(test_overlap_detects_nesting_both_ways),
 		cmocka_unit_test(test_ended_session_still_attributes_until_reaped),
 		cmocka_unit_test(test_redact_replaces_every_occurrence),
+		cmocka_unit_test(test_redact_of_nothing_is_nothing),
 		cmocka_unit_test(test_labels_reject_bad_keys_and_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

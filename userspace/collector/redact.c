@@ -19,7 +19,8 @@ const uint8_t *redact(const struct secret *secrets, size_t n, const uint8_t *p, 
 		const uint8_t *m;
 		uint8_t *next;
 
-		if (s->len == 0 || !memmem(cur, curlen, s->value, s->len))
+		/* a value shorter than the secret (an empty one may have no bytes at all) holds none */
+		if (s->len == 0 || curlen < s->len || !memmem(cur, curlen, s->value, s->len))
 			continue;
 		mlen = (size_t)snprintf(mark, sizeof(mark), "[secret:%s]", s->name);
 		if (mlen >= sizeof(mark))
