@@ -97,7 +97,7 @@ static void test_redact_of_nothing_is_nothing(void **state)
 	size_t len = 0;
 
 	session_add_secret(s, "A", "s3cr3t");
-	assert_null(redact(s->secrets, s->nsecrets, NULL, &len, &b));
+	assert_non_null(redact(s->secrets, s->nsecrets, NULL, &len, &b));
 	assert_int_equal(len, 0);
 	redact_buf_free(&b);
 	session_free(s);

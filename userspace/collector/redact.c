@@ -9,7 +9,8 @@
 const uint8_t *redact(const struct secret *secrets, size_t n, const uint8_t *p, size_t *len,
 		      struct redact_buf *buf)
 {
-	const uint8_t *cur = p;
+	/* NULL stays for "no memory": an empty value may come without a buffer */
+	const uint8_t *cur = p ? p : (const uint8_t *)"";
 	size_t curlen = *len;
 
 	for (size_t i = 0; i < n; i++) {
