@@ -23,7 +23,8 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
-	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian
+	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian \
+	libevent-dev libhttp-parser-dev
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
@@ -69,7 +70,7 @@ $(BUILD)/gen/gvisor.pb-c.c $(BUILD)/gen/gvisor.pb-c.h &: schemas/gvisor.proto
 	$(Q)protoc-c --proto_path=schemas --c_out=$(BUILD)/gen gvisor.proto
 
 # ---- userspace: one library, two binaries ----
-MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c tools/sandtrail_journal.c
+MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c tools/sandtrail_journal.c userspace/proxy/proxy.c
 GEN_SRCS := sandbox/seccomp_export.c
 LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c)) \
 	$(BUILD)/gen/gvisor.pb-c.c
@@ -128,6 +129,12 @@ $(BUILD)/sandtrail: $(BUILD)/obj/tools/sandtrail.o $(BUILD)/libsandtrail.a
 $(BUILD)/sandtrail-journal: $(BUILD)/obj/tools/sandtrail_journal.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# The proxy: libevent's loop and evdns, http-parser for HTTP/1.1 heads.
+PROXY_LIBS := -levent_core -levent_extra -lhttp_parser
+$(BUILD)/sandtrail-proxy: $(BUILD)/obj/userspace/proxy/proxy.o $(BUILD)/libsandtrail.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS) $(LDLIBS) -lpthread
 
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -218,7 +225,7 @@ $(COMPLETION): packaging/mkcompletion.sh $(BUILD)/sandtrail
 # ---- entry points ----
 .PHONY: all docs deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
 	demo bench install deb clean
-all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal
+all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal $(BUILD)/sandtrail-proxy
 docs: $(MAN_PAGES) $(COMPLETION)
 test-helpers: $(HELPER_BINS)
 
@@ -271,6 +278,7 @@ install: all docs
 	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
 	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
 	install -D -m 0755 $(BUILD)/sandtrail-journal $(DESTDIR)$(PREFIX)/bin/sandtrail-journal
+	install -D -m 0755 $(BUILD)/sandtrail-proxy $(DESTDIR)$(PREFIX)/bin/sandtrail-proxy
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's#@BINDIR@#$(PREFIX)/bin#g' packaging/sandtraild.service.in >$(DESTDIR)$(UNITDIR)/sandtraild.service
 	install -D -m 0644 packaging/sandtrail.sysusers $(DESTDIR)$(SYSUSERSDIR)/sandtrail.conf
