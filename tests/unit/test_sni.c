@@ -361,6 +361,7 @@ static void test_sni_refuses_names_that_are_no_host_names(void **state)
 		"10.0.0.1", "registry.test.", ".registry.test", "registry..test", "a b.test", "café.test",
 		"reg\\x.test", "[::1]", "::1", "registry.test:443", "123",
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test", /* label of 64 */
+		"registry-.test", "127.1", "registry.0x7f",
 	};
 	char longname[260];
 	struct sni_hello h;

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "domain.h"
+
 #define REC_HANDSHAKE 22
 #define REC_MAX 16384 /* a plaintext record holds at most 2^14 bytes */
 #define HS_CLIENT_HELLO 1
@@ -14,6 +16,8 @@
 #define EXT_ALPN 16
 #define EXT_SUPPORTED_VERSIONS 43
 #define NAME_TYPE_HOST 0
+
+_Static_assert(SNI_HOST_MAX == DOMAIN_MAX, "sni_hello.name holds what domain_host_canon writes");
 
 struct rd {
 	const uint8_t *p;
@@ -72,35 +76,6 @@ static bool rd_vec(struct rd *r, int lenbytes, struct rd *v)
 static bool is_grease(unsigned v)
 {
 	return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
-}
-
-/* RFC 6066: a DNS host name, ASCII, no trailing dot, no IP literal.  The
- * last label is never all digits (no TLD is), which refuses dotted quads. */
-static bool host_ok(const uint8_t *p, size_t n)
-{
-	size_t label = 0;
-	bool digits = true;
-
-	if (n == 0 || n > SNI_HOST_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = p[i];
-
-		if (c == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-			digits = true;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '_'))
-			return false;
-		if (++label > 63)
-			return false;
-		digits &= c >= '0' && c <= '9';
-	}
-	return label > 0 && !digits;
 }
 
 /* appends one protocol name to h->alpn if the whole of it fits */
@@ -231,14 +206,11 @@ static int parse_hello(const uint8_t *hs, size_t n, struct sni_hello *h)
 	}
 	if (!have_name)
 		return fail(h, SNI_NO_NAME, "no server_name extension", n);
-	if (!host_ok(hs + name_off, name_len))
+	/* RFC 6066: a DNS host name without the trailing dot, no IP literal */
+	if (hs[name_off + name_len - 1] == '.' || domain_host_canon((const char *)hs + name_off, name_len, h->name) < 0) {
+		h->name[0] = 0;
 		return fail(h, SNI_BAD_NAME, "server_name: not a DNS host name", name_off);
-	for (size_t i = 0; i < name_len; i++) {
-		uint8_t c = hs[name_off + i];
-
-		h->name[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
 	}
-	h->name[name_len] = 0;
 	h->namelen = name_len;
 	return (int)name_len;
 }
