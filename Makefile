@@ -24,7 +24,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
 	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian \
-	dnsmasq-base squid qemu-system-x86 busybox-static
+	dnsmasq-base squid qemu-system-x86 busybox-static libevent-dev libhttp-parser-dev
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libssl libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
@@ -115,7 +115,7 @@ $(GUEST)/initramfs.cpio: $(GUEST)/kernel.deb $(GUEST)/sandtrail-agent sandbox/gu
 	$(Q)sandbox/guest/mkguest.sh initramfs $< $@ $(GUEST_BUSYBOX) $(GUEST)/sandtrail-agent sandbox/guest/init
 
 # ---- userspace: one library, two binaries ----
-MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c tools/sandtrail_journal.c
+MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c tools/sandtrail_journal.c userspace/proxy/proxy.c
 GEN_SRCS := sandbox/seccomp_export.c
 LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c)) \
 	$(BUILD)/gen/gvisor.pb-c.c
@@ -174,6 +174,12 @@ $(BUILD)/sandtrail: $(BUILD)/obj/tools/sandtrail.o $(BUILD)/libsandtrail.a
 $(BUILD)/sandtrail-journal: $(BUILD)/obj/tools/sandtrail_journal.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# The proxy: libevent's loop and evdns, http-parser for HTTP/1.1 heads.
+PROXY_LIBS := -levent_core -levent_extra -lhttp_parser
+$(BUILD)/sandtrail-proxy: $(BUILD)/obj/userspace/proxy/proxy.o $(BUILD)/libsandtrail.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS) $(LDLIBS) -lpthread
 
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -264,7 +270,7 @@ $(COMPLETION): packaging/mkcompletion.sh $(BUILD)/sandtrail
 # ---- entry points ----
 .PHONY: FORCE microvm all docs deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
 	demo bench install deb clean
-all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal
+all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal $(BUILD)/sandtrail-proxy
 docs: $(MAN_PAGES) $(COMPLETION)
 test-helpers: $(HELPER_BINS)
 microvm: $(GUEST)/vmlinux $(GUEST)/initramfs.cpio
@@ -319,6 +325,7 @@ install: all docs
 	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
 	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
 	install -D -m 0755 $(BUILD)/sandtrail-journal $(DESTDIR)$(PREFIX)/bin/sandtrail-journal
+	install -D -m 0755 $(BUILD)/sandtrail-proxy $(DESTDIR)$(PREFIX)/bin/sandtrail-proxy
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's#@BINDIR@#$(PREFIX)/bin#g' packaging/sandtraild.service.in >$(DESTDIR)$(UNITDIR)/sandtraild.service
 	install -D -m 0644 packaging/sandtrail.sysusers $(DESTDIR)$(SYSUSERSDIR)/sandtrail.conf
