@@ -114,13 +114,19 @@ kill -TERM "$opid" && wait "$opid"
 verify_anchor "a journal put in place of the anchored one fails: no anchor of its id" "$T/other" journald 1 \
 	"anchor: FAILED: no anchored seal of journal [0-9a-f]{32} in journald \(only of other journals"
 
+# jd_down: ps shows the sink disconnected, naming journald's socket (jq 1.6's
+# -e goes by the last input: one slurped array)
+jd_down() {
+	"$SANDTRAIL" ps --json | jq -s -e 'map(select(.exporter == "jd"))[0] |
+		.connected == false and (.last_error // "" | test("^(sd_journal_send\\()?/run/systemd/journal/socket"))' >/dev/null
+}
 # journald down: the sink says so, the seals wait in the journal, and all
 # of them are anchored once it is back
 kill "$JD_PID" && wait "$JD_PID"
 start_daemon "${OPTS[@]}" || { not_ok "sandtraild starts with journald down"; exit 1; }
 burst 300
 check "ps shows the journald sink down, with the error" \
-	wait_for 10 bash -c '"$1" ps --json | jq -e "select(.exporter == \"jd\") | .connected == false and (.last_error | test(\"^(sd_journal_send\\\\()?/run/systemd/journal/socket\"))"' _ "$SANDTRAIL"
+	wait_for 10 jd_down
 start_journald
 check "once journald is back, the seals made meanwhile are anchored" \
 	wait_for 20 bash -c '[ "$(anchored | tail -n 1)" = "$(seals "$1" | tail -n 1)" ]' _ "$JOURNAL"
