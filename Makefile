@@ -23,7 +23,8 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
-	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian
+	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian \
+	dbus-daemon python3-gi
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g

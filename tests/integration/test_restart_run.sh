@@ -51,7 +51,7 @@ s.send(json.dumps({"cmd": "reattach", "id": sys.argv[2]}).encode())
 print(s.recv(65536).decode())
 EOF
 check "another process cannot reattach the session" \
-	jq -e '.ok == false and (.error | test("only its manager"))' "$T/intruder.out" >/dev/null || diag "$(cat "$T/intruder.out")"
+	quiet jq -e '.ok == false and (.error | test("only its manager"))' "$T/intruder.out" || diag "$(cat "$T/intruder.out")"
 kill -CONT "$RUN"
 wait "$RUN"
 check "run returns the workload's status (3) across the restart" test $? -eq 3 || diag "$(cat "$T/run.err")"
@@ -72,8 +72,8 @@ check "it ends when the workload exits, with its status, written by the new coll
 	test "$(jq -c 'select(.type=="session_end") | [.reason, .exit_status, .sealed]' "$T/rest.json")" = '["exit",3,true]'
 check "open records + lost opens = the workload's opens ($opens + $lost = $N)" test $((opens + lost)) -eq "$N"
 check "what the ring could not keep is counted in loss records of the downtime" \
-	jq -se '(map(select(.type=="session_reattach"))[0].downtime_ns) as $d |
-		any(.type=="loss" and .kind=="open" and .count > 0 and .downtime_ns == $d)' "$T/rest.json" >/dev/null
+	quiet jq -se '(map(select(.type=="session_reattach"))[0].downtime_ns) as $d |
+		any(.type=="loss" and .kind=="open" and .count > 0 and .downtime_ns == $d)' "$T/rest.json"
 
 # a killed collector says nothing: its run sessions are lost, and killed
 "$SANDTRAIL" run "${HV[@]}" -- sleep 60 2>"$T/lost.err" &

@@ -1254,6 +1254,14 @@ static bool on_signal(struct collector *c)
 	struct signalfd_siginfo si;
 
 	while (read(c->signal_conn.fd, &si, sizeof(si)) == sizeof(si)) {
+		/* systemctl restart (an upgrade's too) sends SIGTERM: it hands over
+		 * when systemd will start the next collector; any other stop ends
+		 * the sessions and removes the pins */
+		if (si.ssi_signo == SIGTERM && c->probes_pinned && service_restarting()) {
+			log_msg("SIGTERM for a restart: handing over");
+			c->handover = true;
+			return true;
+		}
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			return true;
 		/* a restart: the kernel side keeps recording, the next collector takes over */
