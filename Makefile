@@ -24,13 +24,13 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
 	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian \
-	dbus-daemon python3-gi
+	dnsmasq-base squid dbus-daemon python3-gi
 
-PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libcrypto libsodium libseccomp libprotobuf-c rdkafka
+PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libssl libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka -lsystemd) -lresolv
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lssl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka -lsystemd) -lresolv
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Only the libraries a binary uses become its DT_NEEDED (Debian's gcc says so
 # already; others may not).

@@ -313,6 +313,12 @@ static int gv_refuse(const struct policy *p, char *err, size_t errlen)
 		snprintf(err, errlen, "-p: gvisor mode cannot publish ports (its allowlist shares the host's network)");
 		return -1;
 	}
+	/* the proxy's listener lives in the session's own network namespace,
+	 * which a gvisor session (host network or none) does not have */
+	if (p->network == POLICY_NET_PROXY) {
+		snprintf(err, errlen, "--network proxy: not available in gvisor mode yet (hardened mode has it)");
+		return -1;
+	}
 	/* the workload's syscalls never reach the host kernel's filters */
 	if (p->seccomp) {
 		snprintf(err, errlen, "--security-opt seccomp=%s: gvisor mode does not apply seccomp profiles "

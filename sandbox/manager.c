@@ -508,6 +508,10 @@ static int start(struct run *r)
 	/* everything that can be refused is checked before anything exists */
 	if (r->be->refuse && r->be->refuse(p, r->err, sizeof(r->err)) < 0)
 		return -1;
+	if (p->network == POLICY_NET_PROXY) {
+		snprintf(r->err, sizeof(r->err), "--network proxy: sandtraild's proxy is not wired to sessions yet");
+		return -1;
+	}
 	if (r->o->no_audit && p->network == POLICY_NET_ALLOWLIST) {
 		snprintf(r->err, sizeof(r->err), "--network allowlist is enforced by sandtraild's kernel programs: "
 			 "it cannot run with --no-audit");
