@@ -69,6 +69,7 @@ check "/bytes/N sends N bytes ($size)" test "$size" = 5000001
 child=$T/child
 bash -c 'source "$1/tests/integration/lib.sh"; source "$1/tests/integration/helpers/proxy_fixture.sh"
 	proxy_fixture_up || exit 3
+	echo "$PF_DIR" >"$2.dir"
 	{ echo "$PF_NS"; ip netns pids "$PF_NS"; } >"$2"
 	exit 1' _ "$TOP" "$child" >/dev/null 2>&1
 ns=$(head -n 1 "$child" 2>/dev/null)
@@ -76,10 +77,11 @@ gone() {
 	[ -n "$ns" ] || { diag "the child fixture did not come up"; return 1; }
 	! ip netns list | grep -qw "$ns" || { diag "namespace $ns left behind"; return 1; }
 	[ ! -e "/etc/netns/$ns" ] || { diag "/etc/netns/$ns left behind"; return 1; }
+	[ ! -e "$(cat "$child.dir")" ] || { diag "$(cat "$child.dir") left behind"; return 1; }
 	for p in $(tail -n +2 "$child"); do
 		! kill -0 "$p" 2>/dev/null || { diag "process $p ($(cat /proc/"$p"/comm)) left behind"; return 1; }
 	done
 	[ "$(tail -n +2 "$child" | wc -l)" -ge 3 ] || { diag "the child saw fewer than 3 processes"; return 1; }
 }
-check "a failing test's fixture leaves no namespace, resolv.conf or process" gone
+check "a failing test's fixture leaves no namespace, resolv.conf, file or process" gone
 check "this test's namespace runs its three servers" test "$(ip netns pids "$PF_NS" | wc -l)" -ge 3

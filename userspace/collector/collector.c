@@ -11,7 +11,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +31,8 @@
 #include "labels.h"
 #include "metrics.h"
 #include "netpolicy.h"
+#include "proxy/domain.h"
+#include "proxysup.h"
 #include "probes.h"
 #include "recover.h"
 #include "service.h"
@@ -43,7 +47,7 @@
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
 enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR,
-		 CONN_EXPORT, CONN_METRICS_LISTEN, CONN_SCRAPE };
+		 CONN_EXPORT, CONN_METRICS_LISTEN, CONN_SCRAPE, CONN_PROXY, CONN_PROXY_EXIT };
 
 struct conn {
 	enum conn_kind kind;
@@ -65,6 +69,8 @@ struct scrape {
 
 struct collector;
 static void expire_scrapes(struct collector *c, uint64_t now);
+static void proxy_restart(struct collector *c);
+static int add_fd(struct collector *c, struct conn *conn, enum conn_kind kind, int fd);
 
 /* Control connections: a flood of them must never cost the recording its
  * descriptors (journal segments, cgroups, BPF links). */
@@ -124,6 +130,8 @@ struct collector {
 	bool probes_pinned;
 	bool handover; /* SIGUSR2: the sessions stay open, the pinned kernel side records on */
 	uint64_t own_cgroup; /* sandtraild's own cgroup v2 id */
+	struct proxysup proxy;
+	struct conn proxy_conn, proxy_exit_conn;
 	char own_cgroup_path[4200];
 };
 
@@ -303,6 +311,14 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	s->ended = true;
 	s->ended_mono_ms = mono_ms();
 	s->owner_fd = -1;
+	if (s->proxy_fd >= 0) {
+		json_t *m = json_pack("{s:s, s:s}", "cmd", "session_del", "session", s->id);
+
+		proxysup_send(&c->proxy, m, -1);
+		json_decref(m);
+		close(s->proxy_fd);
+		s->proxy_fd = -1;
+	}
 	if (s->cgroup_fd >= 0) {
 		close(s->cgroup_fd);
 		s->cgroup_fd = -1;
@@ -394,6 +410,18 @@ static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **
 		return reply_error("watch: out of memory");
 	if (netpolicy_from_json(net, *np, msg, sizeof(msg)) < 0)
 		return reply_error("watch: %s", msg);
+	if ((*np)->proxy) {
+		json_t *d = json_object_get(net, "domains");
+		char canon[DOMAIN_MAX + 1];
+
+		if (!json_is_array(d) || !json_array_size(d))
+			return reply_error("watch: network.domains: expected the proxy's domains");
+		json_array_foreach(d, i, v) {
+			if (!json_is_string(v) || domain_pattern_parse(json_string_value(v), canon, msg, sizeof(msg)) < 0)
+				return reply_error("watch: network.domains[%zu]: %s", i, json_is_string(v) ? msg : "expected a string");
+		}
+		s->proxy_domains = json_incref(d);
+	}
 	return NULL;
 }
 
@@ -784,6 +812,71 @@ static json_t *handle_netpolicy(struct collector *c, json_t *req)
 	return reply_ok();
 }
 
+/* Hands a proxy session's listener to the proxy (dup'd by the kernel). */
+static int proxy_add(struct collector *c, struct session *s)
+{
+	json_t *m = json_pack("{s:s, s:s, s:I, s:O}", "cmd", "session_add", "session", s->id, "cgid",
+			      (json_int_t)s->cgroup_id, "domains", s->proxy_domains);
+	int rc = proxysup_send(&c->proxy, m, s->proxy_fd);
+
+	json_decref(m);
+	return rc;
+}
+
+/* A pid in the session's cgroup, as a pidfd: the kernel says which network
+ * namespace is the session's, not the requester. */
+static int session_pidfd(struct session *s)
+{
+	char buf[64];
+	int fd = openat(s->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC), pidfd;
+	ssize_t n;
+	pid_t pid;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	pid = (pid_t)atoi(buf);
+	if (pid <= 0)
+		return -ESRCH;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return pidfd < 0 ? -errno : pidfd;
+}
+
+/* --network proxy: once the sandbox has its network namespace (and before
+ * its command runs), sandtraild binds the proxy's listener in it. */
+static json_t *handle_proxy_attach(struct collector *c, json_t *req)
+{
+	json_t *err;
+	struct session *s = request_session(c, req, &err);
+	int pidfd, fd, rc;
+
+	if (!s)
+		return err;
+	if (!s->proxy_domains)
+		return reply_error("proxy_attach %s: not a --network proxy session", s->id);
+	if (s->proxy_fd >= 0)
+		return reply_error("proxy_attach %s: attached already", s->id);
+	if (!proxysup_enabled(&c->proxy))
+		return reply_error("--network proxy: this sandtraild has no sandtrail-proxy (--proxy)");
+	pidfd = session_pidfd(s);
+	if (pidfd < 0)
+		return reply_error("proxy_attach %s: no process in %s: %s", s->id, s->cgroup_path, strerror(-pidfd));
+	fd = proxysup_listener(pidfd, ST_PROXY_PORT);
+	close(pidfd);
+	if (fd < 0)
+		return reply_error("proxy_attach %s: listener in the session's network namespace: %s", s->id,
+				   strerror(-fd));
+	s->proxy_fd = fd;
+	/* the proxy down (restarting): connects are refused until it is back */
+	if (c->proxy.pid > 0 && (rc = proxy_add(c, s)) < 0)
+		log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
+	return reply_ok();
+}
+
 static json_t *handle_stop(struct collector *c, json_t *req)
 {
 	json_t *err;
@@ -951,6 +1044,8 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 		rep = handle_unwatch(c, conn, req);
 	else if (!strcmp(cmd, "netpolicy"))
 		rep = handle_netpolicy(c, req);
+	else if (!strcmp(cmd, "proxy_attach"))
+		rep = handle_proxy_attach(c, req);
 	else if (!strcmp(cmd, "stop"))
 		rep = handle_stop(c, req);
 	else if (!strcmp(cmd, "reattach"))
@@ -1196,6 +1291,122 @@ static void tick(struct collector *c)
 	}
 	if (c->nheld)
 		flush_held(c);
+	if (proxysup_enabled(&c->proxy) && c->proxy.pid == 0 && c->proxy.restart_at_ms && now >= c->proxy.restart_at_ms)
+		proxy_restart(c);
+}
+
+static void rec_downtime(struct collector *c, uint64_t from, uint64_t to);
+
+/* A session by id, ended ones included (a connection may outlive its session by a moment). */
+static struct session *any_session(struct collector *c, const char *id)
+{
+	for (size_t i = 0; i < c->sessions.n; i++)
+		if (!strcmp(c->sessions.v[i]->id, id))
+			return c->sessions.v[i];
+	return NULL;
+}
+
+/* One record per datagram from the proxy; the session is the one whose
+ * listener took the connection (the proxy was told which). */
+static void proxy_records(struct collector *c)
+{
+	static const char *const strs[] = { "domain", "method", "verdict", "rule", "reason", "tls_version", "alpn",
+					    "request", NULL };
+	static const char *const uints[] = { "port", "bytes_out", "bytes_in", "duration_ns", "status", NULL };
+	char buf[8192];
+	ssize_t n;
+
+	while ((n = recv(c->proxy_conn.fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		json_t *r;
+		const char *id;
+		struct session *s;
+
+		buf[n] = 0;
+		r = json_loads(buf, 0, NULL);
+		id = json_string_value(json_object_get(r, "session"));
+		s = id ? any_session(c, id) : NULL;
+		if (!s || !s->proxy_domains) {
+			log_msg("a record from the proxy with no proxy session (%s): dropped", id ? id : "no session");
+			json_decref(r);
+			continue;
+		}
+		enrich_begin(&c->rec, "proxy", clock_ns(CLOCK_REALTIME), s);
+		for (size_t i = 0; strs[i]; i++) {
+			const char *v = json_string_value(json_object_get(r, strs[i]));
+
+			if (v) {
+				char *e = escape_bytes(v, strnlen(v, 512));
+
+				rec_str(&c->rec, strs[i], e ? e : "");
+				free(e);
+			}
+		}
+		for (size_t i = 0; uints[i]; i++)
+			json_to_rec_uint(&c->rec, r, uints[i]);
+		rec_bool(&c->rec, "transparent", json_is_true(json_object_get(r, "transparent")));
+		write_record(c);
+		json_decref(r);
+	}
+}
+
+/* The proxy exited: its sessions' listeners stop listening (their connects
+ * are refused: no way out at all meanwhile), the restart is scheduled. */
+static void proxy_exited(struct collector *c)
+{
+	uint64_t now = mono_ms();
+
+	proxy_records(c); /* what it sent before it went */
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->proxy_conn.fd, NULL);
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->proxy_exit_conn.fd, NULL);
+	proxysup_exited(&c->proxy, now, clock_ns(CLOCK_REALTIME));
+	if (c->proxy.pid > 0)
+		return;
+	for (size_t i = 0; i < c->sessions.n; i++)
+		if (c->sessions.v[i]->proxy_fd >= 0)
+			shutdown(c->sessions.v[i]->proxy_fd, SHUT_RDWR);
+	log_msg("sandtrail-proxy exited (status 0x%x); restarting in %llu ms", (unsigned)c->proxy.last_status,
+		(unsigned long long)(c->proxy.restart_at_ms - now));
+}
+
+static int proxy_start(struct collector *c)
+{
+	int rc = proxysup_start(&c->proxy, mono_ms());
+
+	if (rc == 0)
+		rc = add_fd(c, &c->proxy_conn, CONN_PROXY, c->proxy.ctl);
+	if (rc == 0)
+		rc = add_fd(c, &c->proxy_exit_conn, CONN_PROXY_EXIT, c->proxy.pidfd);
+	return rc;
+}
+
+/* The proxy again, with every proxy session; each records the gap. */
+static void proxy_restart(struct collector *c)
+{
+	uint64_t now = clock_ns(CLOCK_REALTIME);
+	int rc = proxy_start(c);
+
+	if (rc < 0) {
+		log_msg("sandtrail-proxy: cannot start %s: %s", c->proxy.path, strerror(-rc));
+		proxysup_stop(&c->proxy);
+		proxysup_exited(&c->proxy, mono_ms(), c->proxy.down_since_ns);
+		return;
+	}
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
+		if (s->ended || s->proxy_fd < 0)
+			continue;
+		if ((rc = proxy_add(c, s)) < 0)
+			log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
+		enrich_begin(&c->rec, "proxy_gap", now, s);
+		rec_downtime(c, c->proxy.down_since_ns, now);
+		if (WIFSIGNALED(c->proxy.last_status))
+			rec_int(&c->rec, "signal", WTERMSIG(c->proxy.last_status));
+		else
+			rec_int(&c->rec, "exit_status", WEXITSTATUS(c->proxy.last_status));
+		write_record(c);
+	}
+	c->proxy.down_since_ns = 0;
 }
 
 static void on_journal(struct collector *c)
@@ -1466,6 +1677,8 @@ static void loop(struct collector *c)
 			case CONN_EXPORT: exporters_notices(c->cfg->exporters, write_export_error, c); break;
 			case CONN_METRICS_LISTEN: accept_scrapes(c, conn->fd); break;
 			case CONN_SCRAPE: serve_scrape(c, (struct scrape *)conn); break;
+			case CONN_PROXY: proxy_records(c); break;
+			case CONN_PROXY_EXIT: proxy_exited(c); break;
 			}
 		}
 	}
@@ -1695,7 +1908,7 @@ static int open_gvisor_sink(struct collector *c)
 
 int collector_run(const struct daemon_config *cfg)
 {
-	struct collector c = { .cfg = cfg, .epfd = -1, .spare_fd = -1 };
+	struct collector c = { .cfg = cfg, .epfd = -1, .spare_fd = -1, .proxy = { .pidfd = -1, .ctl = -1 } };
 	struct journal_config jc;
 	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size, .pending_max = (uint32_t)cfg->pending_max,
 				    .pin_dir = strcmp(cfg->pin_dir, "none") ? cfg->pin_dir : NULL };
@@ -1798,6 +2011,12 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("taking over from the earlier collector: %s", strerror(-rc));
 		goto out;
 	}
+	/* the egress proxy of --network proxy sessions, one per host */
+	proxysup_init(&c.proxy, cfg->proxy, cfg->proxy_user, cfg->proxy_dns, probes_proxy_map_fd(c.probes));
+	if (proxysup_enabled(&c.proxy) && (rc = proxy_start(&c)) < 0) {
+		log_msg("sandtrail-proxy %s: %s", c.proxy.path, strerror(-rc));
+		goto out;
+	}
 	log_msg("ready");
 	service_init(&c.service);
 	service_ready(&c.service, live_sessions(&c));
@@ -1815,11 +2034,15 @@ int collector_run(const struct daemon_config *cfg)
 	}
 	gvisor_sink_close(c.gvisor);
 	c.gvisor = NULL;
+	if (c.proxy.pid > 0)
+		proxy_records(&c);
+	proxysup_stop(&c.proxy);
 	unlink(cfg->socket);
 	unlink(c.metrics_path);
 	status = c.failed ? 1 : 0;
 out:
 	gvisor_sink_close(c.gvisor);
+	proxysup_stop(&c.proxy);
 	if (c.probes)
 		probes_close(c.probes, c.handover);
 	if (c.journal) {

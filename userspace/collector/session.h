@@ -41,6 +41,8 @@ struct session {
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX]; /* kernel losses already in loss records */
 	char gvisor_container[65]; /* gvisor: the container id its Sentry must report */
 	struct netpolicy *netpolicy; /* gvisor: the egress policy, for the Sentry's own connects */
+	json_t *proxy_domains;   /* --network proxy: the patterns; NULL otherwise */
+	int proxy_fd;            /* its listener in the session's netns (proxysup.h); -1: none yet */
 	bool stop_requested;
 	bool ended;              /* kept a while to attribute late events */
 	uint64_t ended_mono_ms;

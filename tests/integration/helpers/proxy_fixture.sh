@@ -1,5 +1,6 @@
-# Sourced after lib.sh by the tests (and the bench) of the domain proxy: the
-# outside world a proxy talks to, inside a network namespace of its own.
+# Sourced by the tests (after tests/integration/lib.sh) and the bench (after
+# bench/lib.sh) of the domain proxy: the outside world a proxy talks to,
+# inside a network namespace of its own.  It needs only their `defer`.
 #
 #   proxy_fixture_up   makes it: the namespace (loopback only), dnsmasq on
 #                      $PF_DNS answering the registry names and a decoy,
@@ -30,8 +31,24 @@ pf_run() { ip netns exec "$PF_NS" "$@"; }
 pf_ca() { echo "$PF_DIR/ca.pem"; }
 pf_addr() { echo "${PF_ADDRS[$1]}"; }
 
+# _pf_fail MSG: MSG as the test's diagnostic (or on stderr), status 1
+_pf_fail() {
+	if declare -F diag >/dev/null; then diag "$1"; else echo "proxy_fixture: $1" >&2; fi
+	return 1
+}
+
+# _pf_until SECONDS CMD...: until CMD succeeds, at most SECONDS
+_pf_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
 # the namespace's processes (all ours: the name is this test's), then the
-# namespace and its resolv.conf
+# namespace, its resolv.conf and the fixture's files
 _pf_down() {
 	local pids
 	[ -n "$PF_NS" ] || return 0
@@ -45,6 +62,7 @@ _pf_down() {
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 	ip netns del "$PF_NS" 2>/dev/null
 	rm -rf "/etc/netns/$PF_NS"
+	case $PF_DIR in */sandtrail-proxy-fixture.?*) rm -rf "$PF_DIR" ;; esac
 }
 
 # the test CA and one server certificate for the registry names (EC P-256:
@@ -65,18 +83,18 @@ _pf_certs() {
 proxy_fixture_up() {
 	local args=() n
 	PF_NS=st-proxy-$$-$RANDOM
-	PF_DIR=$(mktemp -d "$T/proxy-fixture.XXXXXX")
+	PF_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sandtrail-proxy-fixture.XXXXXX") || return 1
 	PF_HTTPS_LOG=$PF_DIR/https.log
 	PF_HTTP_LOG=$PF_DIR/http.log
 	PF_DNS_LOG=$PF_DIR/dns.log
 	defer _pf_down
-	ip netns add "$PF_NS" || { diag "ip netns add $PF_NS failed"; return 1; }
+	ip netns add "$PF_NS" || { _pf_fail "ip netns add $PF_NS failed"; return; }
 	pf_run ip link set lo up || return 1
 	# ip netns exec binds /etc/netns/NAME/* over /etc: the names resolve
 	# through the fixture's dnsmasq, and nothing else
 	mkdir -p "/etc/netns/$PF_NS" && echo "nameserver $PF_DNS" >"/etc/netns/$PF_NS/resolv.conf" || return 1
 	echo "127.0.0.1 localhost" >"/etc/netns/$PF_NS/hosts"
-	_pf_certs >"$PF_DIR/openssl.log" 2>&1 || { diag "openssl: $(tail -n 1 "$PF_DIR/openssl.log")"; return 1; }
+	_pf_certs >"$PF_DIR/openssl.log" 2>&1 || { _pf_fail "openssl: $(tail -n 1 "$PF_DIR/openssl.log")"; return; }
 
 	for n in "${!PF_ADDRS[@]}"; do args+=("--host-record=$n,${PF_ADDRS[$n]}"); done
 	pf_run dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --local=/test/ \
@@ -87,10 +105,9 @@ proxy_fixture_up() {
 		--ready "$PF_DIR/https.ready" 2>"$PF_DIR/https.err" &
 	pf_run /usr/bin/python3 "$TOP/tests/integration/helpers/proxy_origin.py" --port 80 \
 		--log "$PF_HTTP_LOG" --ready "$PF_DIR/http.ready" 2>"$PF_DIR/http.err" &
-	wait_for 10 test -s "$PF_DIR/https.ready" || { diag "https server: $(tail -n 1 "$PF_DIR/https.err")"; return 1; }
-	wait_for 10 test -s "$PF_DIR/http.ready" || { diag "http server: $(tail -n 1 "$PF_DIR/http.err")"; return 1; }
+	_pf_until 10 test -s "$PF_DIR/https.ready" || { _pf_fail "https server: $(tail -n 1 "$PF_DIR/https.err")"; return; }
+	_pf_until 10 test -s "$PF_DIR/http.ready" || { _pf_fail "http server: $(tail -n 1 "$PF_DIR/http.err")"; return; }
 	# getent hosts, not ahosts: that asks with AI_ADDRCONFIG, which a
 	# namespace with only loopback answers empty, without a query
-	wait_for 10 pf_run getent hosts "${PF_NAMES[0]}" ||
-		{ diag "dnsmasq: $(tail -n 1 "$PF_DIR/dnsmasq.err")"; return 1; }
+	_pf_until 10 pf_run getent hosts "${PF_NAMES[0]}" || _pf_fail "dnsmasq: $(tail -n 1 "$PF_DIR/dnsmasq.err")"
 }

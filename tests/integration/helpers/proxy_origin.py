@@ -96,6 +96,7 @@ def main():
 
     class Server(http.server.ThreadingHTTPServer):
         daemon_threads = True
+        request_queue_size = 256  # a proxy opens many in a row: no SYN dropped
         allow_reuse_address = True
 
     srv = Server((a.bind, a.port), Handler)
