@@ -662,7 +662,9 @@ int manager_run(const struct manager_opts *o)
 	} else {
 		code = WEXITSTATUS(status);
 	}
-	if (r.timed_out)
+	if (r.be->end_reason && r.be->end_reason(r.st))
+		reason = r.be->end_reason(r.st);
+	else if (r.timed_out)
 		reason = "timeout";
 	else if (u.oom && sig == SIGKILL)
 		reason = "oom";

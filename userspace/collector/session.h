@@ -24,6 +24,7 @@ struct session {
 	char id[SESSION_ID_LEN + 1];
 	char *mode;
 	bool gvisor;             /* the kernel sees runsc; the sandbox speaks through gvisor.c */
+	bool microvm;            /* the kernel sees the VMM; the guest speaks through microvm_sink.c */
 	char *cgroup_path;
 	int cgroup_fd;
 	uint64_t cgroup_id;
