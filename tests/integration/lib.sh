@@ -54,6 +54,8 @@ check() {
 		return 1
 	fi
 }
+# quiet CMD...: CMD's status without its output (check quiet jq -e ...)
+quiet() { "$@" >/dev/null; }
 # skip NAME REASON: a check this host cannot run, counted as skipped
 skip() { echo "ok - $1 # SKIP $2"; }
 # diag TEXT...: shown by the runner when the test fails
