@@ -274,7 +274,7 @@ static void own_stdio(void)
 static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go, int report)
 {
 	char root[sizeof(g->dir) + 16], bundle[sizeof(g->dir) + 16], pod[sizeof(g->dir) + 32], b;
-	char stage[sizeof(g->dir) + 16], err[640];
+	char stage[sizeof(g->dir) + 16], log[sizeof(g->dir) + 40], err[640];
 	const char *net = s->p->network == POLICY_NET_NONE ? "--network=none" : "--network=host";
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char *argv[16];
@@ -304,6 +304,9 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	 * the kernel's programs see it (no in-memory overlay) */
 	argv[n++] = "--overlay2=none";
 	argv[n++] = "--oci-seccomp";
+	/* its own log says how the workload ended (gv_wait) */
+	snprintf(log, sizeof(log), "--debug-log=%s/log.%%COMMAND%%", g->dir);
+	argv[n++] = log;
 	if (s->audited)
 		argv[n++] = pod;
 	argv[n++] = "run";
@@ -498,16 +501,44 @@ static void gv_signal(void *st, int sig)
 		waitpid(pid, NULL, 0);
 }
 
+/* The wait status `runsc run` had of the workload, as its log says it
+ * ("Exiting with status: WS", glog's line); -1 without one. */
+static int logged_status(const struct gvisor *g, int *ws)
+{
+	static const char key[] = "] Exiting with status: ";
+	char path[sizeof(g->dir) + 16], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log.run", g->dir);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *k = strstr(line, key);
+
+		if (k)
+			found = sscanf(k + sizeof(key) - 1, "%d", ws) == 1;
+	}
+	if (f)
+		fclose(f);
+	return found ? 0 : -1;
+}
+
 static int gv_wait(void *st, int *status)
 {
 	struct gvisor *g = st;
 	siginfo_t si = { 0 };
+	int ws;
 
 	if (waitid(P_PIDFD, (id_t)g->pidfd, &si, WEXITED) < 0)
 		return -errno;
 	g->pid = -1;
-	/* runsc's status is the container's: 128+N when a signal ended it */
 	*status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
+	/* runsc ends with 128+N both when a signal ended the workload and when
+	 * it exited 128+N: the wait status runsc logged tells them apart, taken
+	 * only when it agrees with the exit code */
+	if (si.si_code == CLD_EXITED && si.si_status > 128 && logged_status(g, &ws) == 0 && WIFSIGNALED(ws) &&
+	    128 + WTERMSIG(ws) == si.si_status)
+		*status = ws;
 	return 0;
 }
 

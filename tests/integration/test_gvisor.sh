@@ -6,7 +6,7 @@
 # broken Sentry is refused and recorded while other sessions go on; nothing
 # of runsc is left behind, after an exit, a stop or a killed sandbox.
 source "$(dirname "$0")/lib.sh"
-plan 40
+plan 43
 
 command -v runsc >/dev/null || { not_ok "runsc is installed (make deps)"; exit 1; }
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -70,8 +70,28 @@ check "gvisor: a session beside a forged Sentry ends normally" test $? -eq 0
 wait $PEER
 check "the forged Sentry got through the handshake" test $? -eq 0 || diag "$(cat "$T/peer.err")"
 
+# how the workload ended, the same workloads in both modes: a signal is a
+# signal, an exit 143 an exit
+for mode in hardened gvisor; do
+	run "sig-$mode" $mode -- sh -c 'kill -TERM $$'
+	echo $? >"$T/sig-$mode.rc"
+	run "ex-$mode" $mode -- sh -c 'exit 143'
+	echo $? >"$T/ex-$mode.rc"
+done
+
 stop_daemon
-for c in hard gv busy; do records $c; done
+for c in hard gv busy sig-hardened sig-gvisor ex-hardened ex-gvisor; do records $c; done
+ended() { # NAME: run's status and session_end's reason, exit_status, signal
+	echo "$(cat "$T/$1.rc") $(jq -c 'select(.type=="session_end") | [.reason, .exit_status, .signal]' "$T/$1.json")"
+}
+check "gvisor: a workload killed by SIGTERM ends as in hardened mode (143, reason signal, signal 15)" \
+	test "$(ended sig-gvisor)" = "$(ended sig-hardened)" -a "$(ended sig-hardened)" = '143 ["signal",143,15]' ||
+	diag "hardened: $(ended sig-hardened)" "gvisor: $(ended sig-gvisor)"
+check "gvisor: a workload that exits 143 ends as in hardened mode (reason exit, no signal)" \
+	test "$(ended ex-gvisor)" = "$(ended ex-hardened)" -a "$(ended ex-hardened)" = '143 ["exit",143,null]' ||
+	diag "hardened: $(ended ex-hardened)" "gvisor: $(ended ex-gvisor)"
+check "gvisor: the sandbox's own exit record has the signal" \
+	test "$(jq_count "$T/sig-gvisor.json" '.type=="exit" and .view=="sandbox" and .pid==1 and .signal==15')" -eq 1
 replay_json "$(cat "$T/peer.id")" >"$T/peer.json"
 H=$T/hard.json
 G=$T/gv.json
