@@ -16,6 +16,18 @@ mkdir -p "$WS"
 chown 1000:1000 "$WS"
 echo "input" >"$WS/input.txt"
 STATE=/run/sandtrail/gvisor
+# what a broken build would leave of this test's sessions, removed at exit:
+# a tmpfs of runsc state mounted on the host, state directories that were
+# not there before and that no process uses
+ls "$STATE" >"$T/state.before" 2>/dev/null
+leftovers() {
+	local d
+	while mountpoint -q "$STATE"; do umount "$STATE" || break; done
+	for d in $(ls "$STATE" 2>/dev/null | grep -vxFf "$T/state.before"); do
+		pgrep -f -- "$d" >/dev/null || rm -rf "${STATE:?}/$d"
+	done
+}
+defer leftovers
 
 python3 -m http.server --bind 127.0.0.1 0 >"$T/http.out" 2>&1 &
 defer kill $!
