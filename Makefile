@@ -196,6 +196,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsandtrail.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka -lpthread
 
+# the proxy's HTTP/1.1 module parses with libhttp-parser (as sandtrail-proxy links it)
+$(BUILD)/tests/unit/test_http1 $(BUILD)/tests/unit-san/test_http1 $(BUILD)/tests/fuzz/http1: LDLIBS += -lhttp_parser
+
 $(BUILD)/tests/unit-san/%: tests/unit/%.c $(BUILD)/libsandtrail-san.a
 	$(call msg,TEST-SAN,$@)
 	$(Q)mkdir -p $(@D)
