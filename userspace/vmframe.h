@@ -76,15 +76,15 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f);
 struct vmspec {
 	uint32_t uid, gid;
 	const char *workdir;      /* "" for the default */
-	const char *workspace;    /* where the 9p share goes; "" when none */
-	char *const *argv;        /* NULL-terminated */
+	char *const *argv;        /* NULL-terminated, each */
 	char *const *envp;
+	char *const *mounts;      /* "9 TAG DST" (a 9p share), "t BYTES DST" (a tmpfs) */
 };
 
 /* -EMSGSIZE when it does not fit VMFRAME_MAX; else the payload's size. */
 int vmspec_encode(uint8_t *out, const struct vmspec *s);
-/* Decodes into s, pointing into p (whose strings it NUL-checks), with argv
- * and envp of at most max entries each (+ NULL); -EBADMSG. */
-int vmspec_decode(uint8_t *p, size_t len, struct vmspec *s, char **argv, char **envp, size_t max);
+/* Decodes into s, pointing into p (whose strings it NUL-checks), with
+ * argv, envp and mounts of at most max entries each (+ NULL); -EBADMSG. */
+int vmspec_decode(uint8_t *p, size_t len, struct vmspec *s, char **argv, char **envp, char **mounts, size_t max);
 
 #endif
