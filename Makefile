@@ -23,13 +23,14 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
-	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian
+	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian \
+	dnsmasq-base squid qemu-system-x86 busybox-static libevent-dev libhttp-parser-dev
 
-PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libcrypto libsodium libseccomp libprotobuf-c rdkafka
+PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libssl libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka -lsystemd) -lresolv
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lssl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka -lsystemd) -lresolv
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Only the libraries a binary uses become its DT_NEEDED (Debian's gcc says so
 # already; others may not).
@@ -68,8 +69,53 @@ $(BUILD)/gen/gvisor.pb-c.c $(BUILD)/gen/gvisor.pb-c.h &: schemas/gvisor.proto
 	$(Q)mkdir -p $(BUILD)/gen
 	$(Q)protoc-c --proto_path=schemas --c_out=$(BUILD)/gen gvisor.proto
 
+# ---- the microVM guest (sandbox/guest/): kernel, initramfs, agent ----
+# Debian's generic kernel (9p as modules; the cloud kernel has no 9p), the
+# package of the version apt resolves now: the stamp changes, and the guest
+# is rebuilt, only when that version does.
+GUEST        := $(BUILD)/microvm
+GUEST_KPKG   ?= linux-image-amd64
+GUEST_BUSYBOX ?= /bin/busybox
+GUEST_AGENT_SRCS := sandbox/guest/agent.c sandbox/guest/capture.c userspace/vmframe.c
+
+$(GUEST)/kernel.pkg: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)pkg=$$(apt-cache depends $(GUEST_KPKG) 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$$/\1/p' | head -n 1); \
+	ver=$$(apt-cache policy "$$pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p'); \
+	[ -n "$$pkg" ] && [ -n "$$ver" ] && [ "$$ver" != "(none)" ] || { echo "microvm: apt knows no $(GUEST_KPKG)" >&2; exit 1; }; \
+	echo "$$pkg=$$ver" >$@.tmp; cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(GUEST)/kernel.deb: $(GUEST)/kernel.pkg
+	$(call msg,APT,$@)
+	$(Q)rm -rf $(GUEST)/dl && mkdir -p $(GUEST)/dl && chmod 0777 $(GUEST)/dl
+	$(Q)cd $(GUEST)/dl && apt-get download -q "$$(cat ../kernel.pkg)" >/dev/null
+	$(Q)mv $(GUEST)/dl/*.deb $@ && rm -rf $(GUEST)/dl
+
+$(GUEST)/vmlinux: $(GUEST)/kernel.deb sandbox/guest/mkguest.sh
+	$(call msg,GUEST,$@)
+	$(Q)sandbox/guest/mkguest.sh kernel $< $@
+
+$(GUEST)/capture.bpf.o: sandbox/guest/capture.bpf.c bpf/events.h $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(GUEST)/capture.skel.h: $(GUEST)/capture.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name capture_bpf > $@
+
+# static: the guest has no libc of its own
+$(GUEST)/sandtrail-agent: $(GUEST_AGENT_SRCS) sandbox/guest/capture.h userspace/vmframe.h userspace/clock.h bpf/events.h $(GUEST)/capture.skel.h
+	$(call msg,LD,$@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -I$(GUEST) -Ibpf -Iuserspace -Isandbox/guest $(CFLAGS) $(WARN) -static \
+		-o $@ $(GUEST_AGENT_SRCS) -l:libbpf.a -l:libelf.a -l:libz.a
+
+$(GUEST)/initramfs.cpio: $(GUEST)/kernel.deb $(GUEST)/sandtrail-agent sandbox/guest/init sandbox/guest/mkguest.sh $(GUEST_BUSYBOX)
+	$(call msg,GUEST,$@)
+	$(Q)sandbox/guest/mkguest.sh initramfs $< $@ $(GUEST_BUSYBOX) $(GUEST)/sandtrail-agent sandbox/guest/init
+
 # ---- userspace: one library, two binaries ----
-MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c tools/sandtrail_journal.c
+MAINS    := userspace/collector/sandtraild.c tools/sandtrail.c tools/sandtrail_journal.c userspace/proxy/proxy.c
 GEN_SRCS := sandbox/seccomp_export.c
 LIB_SRCS := $(filter-out $(MAINS) $(GEN_SRCS),$(wildcard userspace/*.c userspace/*/*.c sandbox/*.c exporters/*.c tools/*.c)) \
 	$(BUILD)/gen/gvisor.pb-c.c
@@ -128,6 +174,12 @@ $(BUILD)/sandtrail: $(BUILD)/obj/tools/sandtrail.o $(BUILD)/libsandtrail.a
 $(BUILD)/sandtrail-journal: $(BUILD)/obj/tools/sandtrail_journal.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# The proxy: libevent's loop and evdns, http-parser for HTTP/1.1 heads.
+PROXY_LIBS := -levent_core -levent_extra -lhttp_parser
+$(BUILD)/sandtrail-proxy: $(BUILD)/obj/userspace/proxy/proxy.o $(BUILD)/libsandtrail.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS) $(LDLIBS) -lpthread
 
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -216,13 +268,14 @@ $(COMPLETION): packaging/mkcompletion.sh $(BUILD)/sandtrail
 	$(Q)packaging/mkcompletion.sh $(BUILD) >$@
 
 # ---- entry points ----
-.PHONY: all docs deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
+.PHONY: FORCE microvm all docs deps test test-unit test-integration test-fuzz test-helpers mutation-check mutation-check-quick \
 	demo bench install deb clean
-all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal
+all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal $(BUILD)/sandtrail-proxy
 docs: $(MAN_PAGES) $(COMPLETION)
 test-helpers: $(HELPER_BINS)
+microvm: $(GUEST)/vmlinux $(GUEST)/initramfs.cpio
 
-tests: all docs $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+tests: all docs microvm $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
 # Installs only what is missing, so it is quick on a machine that has everything.
 deps:
@@ -233,6 +286,7 @@ deps:
 		echo "deps: installing $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	$(MAKE) microvm
 
 test: deps
 	$(MAKE) tests
@@ -271,6 +325,7 @@ install: all docs
 	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
 	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
 	install -D -m 0755 $(BUILD)/sandtrail-journal $(DESTDIR)$(PREFIX)/bin/sandtrail-journal
+	install -D -m 0755 $(BUILD)/sandtrail-proxy $(DESTDIR)$(PREFIX)/bin/sandtrail-proxy
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's#@BINDIR@#$(PREFIX)/bin#g' packaging/sandtraild.service.in >$(DESTDIR)$(UNITDIR)/sandtraild.service
 	install -D -m 0644 packaging/sandtrail.sysusers $(DESTDIR)$(SYSUSERSDIR)/sandtrail.conf

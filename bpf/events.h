@@ -358,6 +358,7 @@ struct st_loss_counts {
  * effect with one update of this value. */
 #define ST_ENFORCE_INET 1  /* deny IP egress that no rule allows */
 #define ST_ENFORCE_UNIX 2  /* deny abstract unix sockets (the host's, when sharing its netns) */
+#define ST_ENFORCE_PROXY 4 /* TCP goes to sandtrail-proxy's listener in the session's netns */
 
 struct st_watch {
 	__u8 enforce;       /* ST_ENFORCE_* */
@@ -372,6 +373,28 @@ struct st_member {
 	__u32 left;         /* it moved out of that cgroup: the filter follows it */
 	__u32 pad;
 };
+
+/* Where a proxy session's TCP connects go instead: the listener sandtraild
+ * binds in the session's network namespace (loopback, dual stack). */
+#define ST_PROXY_PORT 3128
+
+/* The destination a proxy session's process asked for, under the source
+ * port its connect got (the proxy sees it as its client's port): kept by
+ * the sockops program, read and deleted by sandtrail-proxy. */
+struct st_proxy_key {
+	__u64 session;      /* session cgroup id */
+	__u16 family;       /* AF_INET or AF_INET6, of the client's socket */
+	__u16 sport;        /* host order */
+	__u32 pad;
+};
+
+struct st_proxy_dst {
+	__u8 addr[16];      /* network order; IPv4 in the first 4 bytes */
+	__u16 port;         /* host order */
+	__u16 family;
+	__u32 pad;
+};
+#define ST_PROXY_DST_MAX 65536
 
 /* Key of the egress allowlist (LPM trie): everything before addr must
  * match exactly, addr by the rule's prefix. */

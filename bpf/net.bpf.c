@@ -364,26 +364,123 @@ static __always_inline void count_datagram(__u64 session, __u16 family, const __
 	emit_hook(session, ST_EV_DATAGRAM, ST_SYS_SENDMSG, ST_VERDICT_ALLOW, family, addr, port, NULL, 0);
 }
 
+/* --network proxy: the destination a TCP connect asked for, on its socket
+ * until the source port is known (proxy_sockops). */
+struct proxy_orig {
+	__u64 session;
+	struct st_proxy_dst dst;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct proxy_orig);
+} proxy_sk SEC(".maps");
+
+/* ... then under (session, family, source port), for sandtrail-proxy to
+ * read (and delete) when it accepts the connection: events.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ST_PROXY_DST_MAX);
+	__type(key, struct st_proxy_key);
+	__type(value, struct st_proxy_dst);
+} proxy_dst SEC(".maps");
+
+static __always_inline bool is_loopback(__u16 family, const __u32 *addr)
+{
+	if (family == ST_AF_INET)
+		return (bpf_ntohl(addr[0]) >> 24) == 127;
+	if (addr[0] == 0 && addr[1] == 0 && addr[2] == bpf_htonl(0xffff))
+		return (bpf_ntohl(addr[3]) >> 24) == 127;
+	return addr[0] == 0 && addr[1] == 0 && addr[2] == 0 && addr[3] == bpf_htonl(1);
+}
+
+/* A proxy session: its own loopback (its network namespace's) stays its
+ * own; every other TCP connect goes to the proxy's listener on it, the
+ * destination asked for kept for the proxy; anything else is denied. */
+static __always_inline __u8 proxy_verdict(struct bpf_sock_addr *ctx, __u64 session, __u16 family, const __u32 *addr,
+					  __u16 port, __u32 sys)
+{
+	struct proxy_orig *o;
+
+	if (is_loopback(family, addr))
+		return ST_VERDICT_ALLOW;
+	if (sys != ST_SYS_CONNECT || ctx->type != SOCK_STREAM)
+		return ST_VERDICT_DENY;
+	o = bpf_sk_storage_get(&proxy_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o)
+		return ST_VERDICT_DENY; /* no place for the destination: the proxy could not tell it */
+	o->session = session;
+	__builtin_memcpy(o->dst.addr, addr, 16);
+	o->dst.port = port;
+	o->dst.family = family;
+	if (family == ST_AF_INET) {
+		ctx->user_ip4 = bpf_htonl(0x7f000001);
+	} else if (addr[0] == 0 && addr[1] == 0 && addr[2] == bpf_htonl(0xffff)) {
+		ctx->user_ip6[3] = bpf_htonl(0x7f000001); /* ::ffff:127.0.0.1: the socket may be IPv4 only */
+	} else {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+	}
+	ctx->user_port = bpf_htons(ST_PROXY_PORT);
+	return ST_VERDICT_ALLOW;
+}
+
+SEC("sockops")
+int proxy_sockops(struct bpf_sock_ops *skops)
+{
+	struct st_proxy_key k = {};
+	struct proxy_orig *o;
+	struct bpf_sock *sk;
+
+	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	o = bpf_sk_storage_get(&proxy_sk, sk, 0, 0);
+	if (!o)
+		return 1;
+	k.session = o->session;
+	k.family = skops->family;
+	/* the proxy's dual-stack listener sees an IPv4-mapped peer as IPv4 */
+	if (k.family == ST_AF_INET6 && skops->remote_ip6[0] == 0 && skops->remote_ip6[1] == 0 &&
+	    skops->remote_ip6[2] == bpf_htonl(0xffff))
+		k.family = ST_AF_INET;
+	k.sport = skops->local_port;
+	bpf_map_update_elem(&proxy_dst, &k, &o->dst, BPF_ANY);
+	return 1;
+}
+
 static __always_inline int on_inet(struct bpf_sock_addr *ctx, __u16 family, __u32 sys)
 {
 	__u64 session = sock_session(ctx);
 	__u32 addr[4] = {}, tid = current_tid();
 	__u16 port = bpf_ntohs(ctx->user_port);
 	struct pend_connect *pc;
+	struct st_watch *w;
 	__u8 v;
 
 	if (!session)
 		return 1;
+	w = bpf_map_lookup_elem(&watched, &session);
 	if (family == ST_AF_INET) {
 		addr[0] = ctx->user_ip4;
-		v = egress_verdict(session, ST_AF_INET, addr, bpf_htons(port));
 	} else {
 		addr[0] = ctx->user_ip6[0];
 		addr[1] = ctx->user_ip6[1];
 		addr[2] = ctx->user_ip6[2];
 		addr[3] = ctx->user_ip6[3];
-		v = inet6_verdict(session, addr, bpf_htons(port));
 	}
+	if (w && (w->enforce & ST_ENFORCE_PROXY))
+		v = proxy_verdict(ctx, session, family, addr, port, sys);
+	else if (family == ST_AF_INET)
+		v = egress_verdict(session, ST_AF_INET, addr, bpf_htons(port));
+	else
+		v = inet6_verdict(session, addr, bpf_htons(port));
 	pc = sys == ST_SYS_CONNECT ? bpf_map_lookup_elem(&pend_connect, &tid) : NULL;
 	if (pc) {
 		pc->ev.family = family;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +119,8 @@ static int make_dir(struct gvisor *g, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/state", g->dir);
-	if (mkdir(path, 0700) < 0 || (snprintf(path, sizeof(path), "%s/bundle", g->dir), mkdir(path, 0700) < 0)) {
+	if (mkdir(path, 0700) < 0 || (snprintf(path, sizeof(path), "%s/bundle", g->dir), mkdir(path, 0700) < 0) ||
+	    (snprintf(path, sizeof(path), "%s/stage", g->dir), mkdir(path, 0700) < 0)) {
 		snprintf(err, errlen, "mkdir(\"%s\"): %s", path, strerror(errno));
 		return -1;
 	}
@@ -142,7 +144,7 @@ static int write_json(const struct gvisor *g, const char *name, json_t *j, char 
 
 /* ---- the OCI bundle ---- */
 
-static json_t *mounts_json(const struct policy *p)
+static json_t *mounts_json(const struct gvisor *g, const struct policy *p)
 {
 	json_t *m = json_pack("[{s:s, s:s, s:s}]", "destination", "/proc", "type", "proc", "source", "proc");
 
@@ -151,8 +153,12 @@ static json_t *mounts_json(const struct policy *p)
 		char size[48];
 
 		if (pm->type == POLICY_MOUNT_BIND) {
+			char src[sizeof(g->dir) + 32];
+
+			/* the tree mntns opened without following links, idmapped */
+			snprintf(src, sizeof(src), "%s/stage/vol/%zu", g->dir, i);
 			json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", pm->dst, "type",
-							   "bind", "source", pm->src, "options", "rbind",
+							   "bind", "source", src, "options", "rbind",
 							   pm->ro ? "ro" : "rw"));
 			continue;
 		}
@@ -202,9 +208,10 @@ static json_t *process_json(const struct backend_spec *s)
 			 "effective", caps, "permitted", caps, "inheritable", caps, "ambient", caps, "rlimits", rl);
 }
 
-static json_t *config_json(const struct backend_spec *s)
+static json_t *config_json(const struct gvisor *g, const struct backend_spec *s)
 {
 	const struct policy *p = s->p;
+	char root[sizeof(g->dir) + 16];
 	json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type", "uts", "type",
 			       "mount");
 
@@ -212,9 +219,12 @@ static json_t *config_json(const struct backend_spec *s)
 	 * session cgroup, where the kernel's hooks enforce and record */
 	if (p->network == POLICY_NET_NONE)
 		json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
-	return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o}}", "ociVersion", "1.0.2", "process",
-			 process_json(s), "root", "path", p->rootfs ? p->rootfs : "/", "readonly", 1, "hostname",
-			 p->hostname ? p->hostname : "sandtrail", "mounts", mounts_json(p), "linux", "namespaces", ns);
+	snprintf(root, sizeof(root), "%s/stage/root", g->dir);
+	/* the fixed filter's refusals, applied by the Sentry (--oci-seccomp) */
+	return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o}}", "ociVersion", "1.0.2", "process",
+			 process_json(s), "root", "path", root, "readonly", 1, "hostname",
+			 p->hostname ? p->hostname : "sandtrail", "mounts", mounts_json(g, p), "linux", "namespaces", ns,
+			 "seccomp", seccomp_fixed_oci());
 }
 
 /* The trace session: every point above, to sandtraild's sink. */
@@ -261,9 +271,10 @@ static void own_stdio(void)
 	}
 }
 
-static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go)
+static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go, int report)
 {
 	char root[sizeof(g->dir) + 16], bundle[sizeof(g->dir) + 16], pod[sizeof(g->dir) + 32], b;
+	char stage[sizeof(g->dir) + 16], err[640];
 	const char *net = s->p->network == POLICY_NET_NONE ? "--network=none" : "--network=host";
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char *argv[16];
@@ -272,7 +283,14 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	/* the manager's death ends runsc, which ends the sandbox */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	own_stdio();
-	if (read(go, &b, 1) != 1)
+	/* runsc and all it starts see the staged root and binds; they go
+	 * with the last of them, whatever kills them */
+	snprintf(stage, sizeof(stage), "%s/stage", g->dir);
+	if (unshare(CLONE_NEWNS) < 0)
+		snprintf(err, sizeof(err), "unshare(CLONE_NEWNS): %s", strerror(errno));
+	else if (mntns_stage(&g->plan, stage, err, sizeof(err)) == 0)
+		err[0] = 0;
+	if (write(report, err, strlen(err) + !err[0]) < 0 || err[0] || read(go, &b, 1) != 1)
 		_exit(125);
 	snprintf(root, sizeof(root), "--root=%s/state", g->dir);
 	snprintf(bundle, sizeof(bundle), "%s/bundle", g->dir);
@@ -285,6 +303,7 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	/* every write reaches a host file system through the gofer, where
 	 * the kernel's programs see it (no in-memory overlay) */
 	argv[n++] = "--overlay2=none";
+	argv[n++] = "--oci-seccomp";
 	if (s->audited)
 		argv[n++] = pod;
 	argv[n++] = "run";
@@ -311,6 +330,12 @@ static int gv_refuse(const struct policy *p, char *err, size_t errlen)
 	/* runsc's network is the host's or none: no pasta, nothing to publish through */
 	if (p->npublish) {
 		snprintf(err, errlen, "-p: gvisor mode cannot publish ports (its allowlist shares the host's network)");
+		return -1;
+	}
+	/* the proxy's listener lives in the session's own network namespace,
+	 * which a gvisor session (host network or none) does not have */
+	if (p->network == POLICY_NET_PROXY) {
+		snprintf(err, errlen, "--network proxy: not available in gvisor mode yet (hardened mode has it)");
 		return -1;
 	}
 	/* the workload's syscalls never reach the host kernel's filters */
@@ -344,14 +369,16 @@ static json_t *gv_watch_fields(void *st)
 	return json_pack("{s:{s:s}}", "gvisor", "container", g->cid);
 }
 
+static void gv_release(void *st);
+
 static int gv_start(void *st, const struct backend_spec *s, char *err, size_t errlen)
 {
 	struct gvisor *g = st;
 	struct clone_args args = { 0 };
-	int go[2];
+	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
 
 	g->pid = -1;
-	g->pidfd = g->go_fd = g->lock_fd = -1;
+	g->pidfd = g->go_fd = g->lock_fd = g->report_fd = -1;
 	g->spec = *s;
 	cid(g);
 	if (access(runsc_path(), X_OK) < 0) {
@@ -359,11 +386,15 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 			 strerror(errno));
 		return -1;
 	}
-	if (make_dir(g, err, errlen) < 0 || write_json(g, "bundle/config.json", config_json(s), err, errlen) < 0)
-		return -1;
-	if (pipe2(go, O_CLOEXEC) < 0) {
+	/* the volumes as the hardened mode takes them: no link followed, no
+	 * writable root-owned source unasked, idmapped to the sandbox user */
+	g->plan_made = true;
+	if (mntns_parent(&g->plan, s->p, MNTNS_HOST, err, errlen) < 0 || make_dir(g, err, errlen) < 0 ||
+	    write_json(g, "bundle/config.json", config_json(g, s), err, errlen) < 0)
+		goto fail;
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
 	args.flags = CLONE_PIDFD | CLONE_INTO_CGROUP;
 	args.pidfd = (uint64_t)(uintptr_t)&g->pidfd;
@@ -372,23 +403,49 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 	g->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (g->pid == 0) {
 		close(go[1]);
-		child(g, s, go[0]);
+		close(rep[0]);
+		child(g, s, go[0], rep[1]);
 	}
 	close(go[0]);
+	close(rep[1]);
+	g->go_fd = go[1];
+	g->report_fd = rep[0];
 	if (g->pid < 0) {
 		snprintf(err, errlen, "clone3(CLONE_INTO_CGROUP): %s", strerror(errno));
-		close(go[1]);
-		return -1;
+		goto fail;
 	}
-	g->go_fd = go[1];
 	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0 && go[i] != g->go_fd)
+			close(go[i]);
+		if (rep[i] >= 0 && rep[i] != g->report_fd)
+			close(rep[i]);
+	}
+	gv_release(g);
+	return -1;
+}
+
+static int gv_ready_fd(void *st)
+{
+	return ((struct gvisor *)st)->report_fd;
 }
 
 static int gv_ready(void *st, json_t *ack, char *err, size_t errlen)
 {
 	struct gvisor *g = st;
 	const char *sink = json_string_value(json_object_get(ack, "gvisor_sink"));
+	char msg[640];
+	ssize_t n;
 
+	do
+		n = read(g->report_fd, msg, sizeof(msg) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0 || msg[0]) {
+		msg[n > 0 ? n : 0] = 0;
+		snprintf(err, errlen, "%s", n > 0 ? msg : "runsc's staging died");
+		return -1;
+	}
 	if (!g->spec.audited)
 		return 0;
 	if (!sink) {
@@ -467,7 +524,12 @@ static void gv_release(void *st)
 		close(g->pidfd);
 	if (g->go_fd >= 0)
 		close(g->go_fd);
-	g->pidfd = g->go_fd = -1;
+	if (g->report_fd >= 0)
+		close(g->report_fd);
+	g->pidfd = g->go_fd = g->report_fd = -1;
+	if (g->plan_made)
+		mntns_release(&g->plan);
+	g->plan_made = false;
 	/* the gofer and the sandbox are in the session cgroup, killed with it:
 	 * what is left of runsc is its state */
 	if (g->dir_made)
@@ -486,6 +548,7 @@ const struct backend_ops gvisor_backend = {
 	.watch_fields = gv_watch_fields,
 	.start = gv_start,
 	.ready = gv_ready,
+	.ready_fd = gv_ready_fd,
 	.go = gv_go,
 	.pid = gv_pid,
 	.pidfd = gv_pidfd,

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "mntns.h"
 
 struct gvisor {
 	struct backend_spec spec;
@@ -22,6 +23,11 @@ struct gvisor {
 	int lock_fd;         /* flock held while the session lives */
 	pid_t pid;           /* `runsc run` */
 	int pidfd, go_fd;
+	int report_fd;       /* the child's staging: "" or the error */
+	/* the root and binds as the hardened mode's, staged for runsc in
+	 * the child's own mount namespace (mntns_stage) */
+	struct mntns_plan plan;
+	bool plan_made;
 };
 
 #endif

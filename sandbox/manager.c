@@ -118,6 +118,18 @@ static int build_env(struct run *r)
 		env_add(r, name, strchr(p->env[i], '=') + 1);
 		free(name);
 	}
+	/* after -e: the session's clients find the proxy; the kernel sends the
+	 * others to it anyway */
+	if (p->network == POLICY_NET_PROXY) {
+		static const char *const vars[] = { "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy" };
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d", ST_PROXY_PORT);
+		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+			env_add(r, vars[i], url);
+		env_add(r, "NO_PROXY", "localhost,127.0.0.1,::1");
+		env_add(r, "no_proxy", "localhost,127.0.0.1,::1");
+	}
 	for (size_t i = 0; i < p->nsecrets; i++) {
 		char *val = secret_value(&p->secrets[i], r->err, sizeof(r->err));
 		json_t *v;
@@ -175,6 +187,13 @@ static int send_watch(struct run *r)
 	if (!req) {
 		snprintf(r->err, sizeof(r->err), "watch request: out of memory");
 		return -1;
+	}
+	if (p->network == POLICY_NET_PROXY) {
+		json_t *d = json_array();
+
+		for (size_t i = 0; i < p->ndomains; i++)
+			json_array_append_new(d, json_string(p->domains[i]));
+		json_object_set_new(json_object_get(req, "network"), "domains", d);
 	}
 	/* the only way in, recorded in session_start */
 	if (p->npublish)
@@ -254,6 +273,28 @@ static int recv_watch(struct run *r)
 	}
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->ack = rep;
+	return 0;
+}
+
+static int proxy_attach(struct run *r)
+{
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "proxy_attach", "id", r->id), *rep;
+	char err[512];
+
+	rep = control_call_fd(r->ctl, req, err, sizeof(err));
+	json_decref(req);
+	if (!rep) {
+		snprintf(r->err, sizeof(r->err), "sandtraild: proxy_attach: %s", err);
+		return -1;
+	}
+	if (!json_is_true(json_object_get(rep, "ok"))) {
+		const char *e = json_string_value(json_object_get(rep, "error"));
+
+		snprintf(r->err, sizeof(r->err), "%s", e ? e : "sandtraild refused the proxy");
+		json_decref(rep);
+		return -1;
+	}
+	json_decref(rep);
 	return 0;
 }
 
@@ -437,9 +478,10 @@ static int start(struct run *r)
 	/* everything that can be refused is checked before anything exists */
 	if (r->be->refuse && r->be->refuse(p, r->err, sizeof(r->err)) < 0)
 		return -1;
-	if (r->o->no_audit && p->network == POLICY_NET_ALLOWLIST) {
-		snprintf(r->err, sizeof(r->err), "--network allowlist is enforced by sandtraild's kernel programs: "
-			 "it cannot run with --no-audit");
+	if (r->o->no_audit && (p->network == POLICY_NET_ALLOWLIST || p->network == POLICY_NET_PROXY)) {
+		snprintf(r->err, sizeof(r->err), "--network %s is enforced by sandtraild's kernel programs%s: "
+			 "it cannot run with --no-audit", p->network == POLICY_NET_PROXY ? "proxy" : "allowlist",
+			 p->network == POLICY_NET_PROXY ? " and proxy" : "");
 		return -1;
 	}
 	if (seccomp_profile_prepare(p->seccomp, p->caps_add, &r->seccomp, r->err, sizeof(r->err)) < 0)
@@ -493,6 +535,9 @@ static int start(struct run *r)
 		rc = wait_readable(r, r->be->ready_fd(r->st), SETUP_DEADLINE_MS, "the sandbox's setup");
 	if (rc == 0)
 		rc = r->be->ready(r->st, r->ack, r->err, sizeof(r->err));
+	/* the sandbox's network namespace exists and CMD has not run: the proxy's door in it */
+	if (rc == 0 && watch_sent && p->network == POLICY_NET_PROXY)
+		rc = proxy_attach(r);
 	if (watch_sent && rc < 0)
 		send_unwatch(r, "exit", MANAGER_START_FAILED, 0, NULL);
 	return rc;
@@ -546,7 +591,9 @@ int manager_run(const struct manager_opts *o)
 	} else {
 		code = WEXITSTATUS(status);
 	}
-	if (r.timed_out)
+	if (r.be->end_reason && r.be->end_reason(r.st))
+		reason = r.be->end_reason(r.st);
+	else if (r.timed_out)
 		reason = "timeout";
 	else if (u.oom && sig == SIGKILL)
 		reason = "oom";

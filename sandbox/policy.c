@@ -15,6 +15,7 @@
 #include "escape.h"
 #include "labels.h"
 #include "collector/collector.h"
+#include "proxy/domain.h"
 #include "backend.h"
 #include "policy.h"
 
@@ -73,6 +74,8 @@ void policy_free(struct policy *p)
 	}
 	for (size_t i = 0; i < p->nallow; i++)
 		free(p->allow[i]);
+	for (size_t i = 0; i < p->ndomains; i++)
+		free(p->domains[i]);
 	for (size_t i = 0; i < p->nenv; i++)
 		free(p->env[i]);
 	for (size_t i = 0; i < p->nsecrets; i++) {
@@ -494,9 +497,61 @@ int policy_set_network(struct policy *p, const char *mode, char *err, size_t err
 		p->network = POLICY_NET_HOST;
 	else if (!strcmp(mode, "allowlist"))
 		p->network = POLICY_NET_ALLOWLIST;
+	else if (!strcmp(mode, "proxy"))
+		p->network = POLICY_NET_PROXY;
 	else
-		return fail(err, errlen, "'%s': expected none, host or allowlist", mode);
+		return fail(err, errlen, "'%s': expected none, host, allowlist or proxy", mode);
 	return 0;
+}
+
+int policy_add_domain(struct policy *p, const char *pattern, char *err, size_t errlen)
+{
+	char canon[DOMAIN_MAX + 1];
+
+	if (domain_pattern_parse(pattern, canon, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < p->ndomains; i++)
+		if (!strcmp(p->domains[i], canon))
+			return 0;
+	if (p->ndomains == POLICY_DOMAINS_MAX)
+		return fail(err, errlen, "more than %d domains", POLICY_DOMAINS_MAX);
+	p->domains[p->ndomains] = strdup(canon);
+	if (!p->domains[p->ndomains])
+		return fail(err, errlen, "out of memory");
+	p->ndomains++;
+	return 0;
+}
+
+int policy_add_domain_file(struct policy *p, const char *path, char *err, size_t errlen)
+{
+	char *text, *line, *next, why[384];
+	size_t len, n = 0;
+	int rc = 0;
+
+	if (policy_read_file(path, &text, &len) < 0)
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	if (strlen(text) != len) {
+		free(text);
+		return fail(err, errlen, "%s: a NUL byte at offset %zu", path, strlen(text));
+	}
+	for (line = text; line && rc == 0; line = next) {
+		char *hash, *end;
+
+		n++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if ((hash = strchr(line, '#')))
+			*hash = 0;
+		line += strspn(line, " \t\r");
+		end = line + strlen(line);
+		while (end > line && strchr(" \t\r", end[-1]))
+			*--end = 0;
+		if (*line && policy_add_domain(p, line, why, sizeof(why)) < 0)
+			rc = fail(err, errlen, "%s:%zu: %s", path, n, why);
+	}
+	free(text);
+	return rc;
 }
 
 /* "host.name:PORT": the form resolved by DNS at start. */
@@ -1011,8 +1066,8 @@ static int load_mounts(struct loader *l, const json_t *arr)
 
 static int load_network(struct loader *l, const json_t *net)
 {
-	static const char *const keys[] = { "mode", "allow", "publish", NULL };
-	const json_t *mode, *allow, *publish, *v;
+	static const char *const keys[] = { "mode", "allow", "publish", "domains", NULL };
+	const json_t *mode, *allow, *publish, *domains, *v;
 	char why[256];
 	size_t i;
 
@@ -1036,6 +1091,18 @@ static int load_network(struct loader *l, const json_t *net)
 			if (!json_is_string(v))
 				return lfail(l, "expected \"CIDR[:PORT]\" or \"HOST:PORT\"");
 			if (policy_add_allow(l->p, json_string_value(v), why, sizeof(why)) < 0)
+				return lfail(l, "%s", why);
+		}
+	}
+	if ((domains = json_object_get(net, "domains"))) {
+		at(l, "network.domains");
+		if (!json_is_array(domains))
+			return lfail(l, "expected an array");
+		json_array_foreach(domains, i, v) {
+			at(l, "network.domains[%zu]", i);
+			if (!json_is_string(v))
+				return lfail(l, "expected \"NAME\" or \"*.SUFFIX\"");
+			if (policy_add_domain(l->p, json_string_value(v), why, sizeof(why)) < 0)
 				return lfail(l, "%s", why);
 		}
 	}
@@ -1206,7 +1273,7 @@ static int load_object(struct loader *l, const json_t *root)
 
 		at(l, "mode");
 		if (!b)
-			return lfail(l, "expected \"hardened\" or \"gvisor\"");
+			return lfail(l, "expected \"hardened\", \"gvisor\" or \"microvm\"");
 		l->p->mode = b->mode;
 	}
 	if ((v = json_object_get(root, "user"))) {
@@ -1465,9 +1532,17 @@ int policy_finish(struct policy *p, char *err, size_t errlen)
 	/* in its own network namespace the session could write raw packets that
 	 * pasta would carry out without a connect the hooks see */
 	for (int cap = CAP_NET_ADMIN; cap <= CAP_NET_RAW; cap++)
-		if (p->network == POLICY_NET_ALLOWLIST && (p->caps_add & (1ull << cap)))
-			return fail(err, errlen, "capability %s with network mode allowlist: its packets would "
-				    "bypass the allowlist; refused", cap_names[cap]);
+		if ((p->network == POLICY_NET_ALLOWLIST || p->network == POLICY_NET_PROXY) &&
+		    (p->caps_add & (1ull << cap)))
+			return fail(err, errlen, "capability %s with network mode %s: its packets would "
+				    "bypass the %s; refused", cap_names[cap],
+				    p->network == POLICY_NET_PROXY ? "proxy" : "allowlist",
+				    p->network == POLICY_NET_PROXY ? "proxy" : "allowlist");
+	if (p->ndomains && p->network != POLICY_NET_PROXY)
+		return fail(err, errlen, "allowed domains need network mode proxy");
+	if (p->network == POLICY_NET_PROXY && !p->ndomains)
+		return fail(err, errlen, "network mode proxy needs at least one allowed domain (--allow-domain NAME "
+			    "or *.SUFFIX); without one, --network none says it");
 	if (p->workdir && p->workdir[0] != '/')
 		return fail(err, errlen, "workdir '%s' must be an absolute path", p->workdir);
 	return 0;
@@ -1475,7 +1550,7 @@ int policy_finish(struct policy *p, char *err, size_t errlen)
 
 json_t *policy_to_json(const struct policy *p)
 {
-	static const char *const nets[] = { "none", "host", "allowlist" };
+	static const char *const nets[] = { "none", "host", "allowlist", "proxy" };
 	json_t *j = json_object(), *mounts = json_array(), *allow = json_array(), *env = json_object();
 	json_t *secrets = json_array(), *caps = json_array(), *rl = json_object(), *res = json_object();
 	char user[32];
@@ -1544,6 +1619,13 @@ json_t *policy_to_json(const struct policy *p)
 	json_object_set_new(j, "network", json_pack("{s:s, s:o}", "mode", nets[p->network], "allow", allow));
 	if (p->npublish)
 		json_object_set_new(json_object_get(j, "network"), "publish", policy_publish_json(p));
+	if (p->ndomains) {
+		json_t *d = json_array();
+
+		for (size_t i = 0; i < p->ndomains; i++)
+			json_array_append_new(d, json_string(p->domains[i]));
+		json_object_set_new(json_object_get(j, "network"), "domains", d);
+	}
 	json_object_set_new(j, "capabilities", json_pack("{s:o}", "add", caps));
 	json_object_set_new(j, "env", env);
 	json_object_set_new(j, "secrets", secrets);

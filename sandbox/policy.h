@@ -14,6 +14,7 @@
 
 #define POLICY_MOUNTS_MAX 64
 #define POLICY_ALLOW_MAX 256
+#define POLICY_DOMAINS_MAX 256
 #define POLICY_PUBLISH_MAX 32
 #define POLICY_ENV_MAX 256
 #define POLICY_SECRETS_MAX 64
@@ -21,7 +22,7 @@
 #define POLICY_DEFAULT_TMP_SIZE (512ull << 20)
 #define POLICY_DEFAULT_ID 1000
 
-enum policy_network { POLICY_NET_NONE, POLICY_NET_HOST, POLICY_NET_ALLOWLIST };
+enum policy_network { POLICY_NET_NONE, POLICY_NET_HOST, POLICY_NET_ALLOWLIST, POLICY_NET_PROXY };
 enum policy_mount_type { POLICY_MOUNT_BIND, POLICY_MOUNT_TMPFS };
 
 struct policy_mount {
@@ -68,6 +69,8 @@ struct policy {
 	size_t nmounts, nallow, nenv, nsecrets;
 	struct policy_mount mounts[POLICY_MOUNTS_MAX];
 	char *allow[POLICY_ALLOW_MAX]; /* "CIDR[:PORT]" or "HOST:PORT" as written */
+	size_t ndomains;
+	char *domains[POLICY_DOMAINS_MAX]; /* proxy mode: "name" or "*.suffix", canonical */
 	size_t npublish;
 	struct policy_publish publish[POLICY_PUBLISH_MAX];
 	char *env[POLICY_ENV_MAX];     /* "K=V" */
@@ -112,6 +115,10 @@ int policy_add_tmpfs(struct policy *p, const char *spec, char *err, size_t errle
 int policy_add_mount(struct policy *p, const struct policy_mount *m, char *err, size_t errlen);
 int policy_set_network(struct policy *p, const char *mode, char *err, size_t errlen);
 int policy_add_allow(struct policy *p, const char *spec, char *err, size_t errlen);
+/* "name" or "*.suffix" (proxy/domain.h), kept lower case and once */
+int policy_add_domain(struct policy *p, const char *pattern, char *err, size_t errlen);
+/* One pattern a line; blank lines and '#' comments skipped; -1 with "FILE:LINE: reason". */
+int policy_add_domain_file(struct policy *p, const char *path, char *err, size_t errlen);
 /* docker -p: "[IP:]HOST_PORT:PORT[/tcp|/udp]", an IPv6 IP in brackets */
 int policy_add_publish(struct policy *p, const char *spec, char *err, size_t errlen);
 /* "[IP:]HOST_PORT:PORT/PROTO" of pub, canonical, into out (64 bytes or more) */
@@ -141,7 +148,8 @@ const char *policy_rlimit_name(int resource);
 /* Completes p: the default /tmp, bind sources made absolute (resolved through
  * symbolic links only with follow; mntns opens them without), checks that
  * allowlist rules and published ports are given only with --network allowlist,
- * which also refuses NET_RAW and NET_ADMIN.  -1 with a reason. */
+ * domains only with (and at least one for) --network proxy; both refuse NET_RAW
+ * and NET_ADMIN.  -1 with a reason. */
 int policy_finish(struct policy *p, char *err, size_t errlen);
 /* The canonical effective policy (sorted keys, no secret values). */
 json_t *policy_to_json(const struct policy *p);

@@ -96,7 +96,8 @@ int resolve_netpolicy(const struct policy *p, struct netpolicy *out, uint32_t *t
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	out->enforce = p->network == POLICY_NET_ALLOWLIST;
+	out->enforce = p->network == POLICY_NET_ALLOWLIST || p->network == POLICY_NET_PROXY;
+	out->proxy = p->network == POLICY_NET_PROXY;
 	for (size_t i = 0; i < p->nallow && rc == 0; i++) {
 		const char *spec = p->allow[i];
 		struct netpolicy_rule rule;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the suites named on the command line (unit, integration, fuzz,
 # mutations, all) or single tests (unit/test_x, unit-san/test_x,
-# integration/test_x.sh) and ends with one line:
+# integration/test_x.sh, fuzz/NAME) and ends with one line:
 #   N passed, N failed, N skipped
 # Every test speaks TAP: a plan "1..N" (N results to come), then "ok - name",
 # "not ok - name" or "ok - name # SKIP reason".  A test fails as a whole
@@ -116,22 +116,25 @@ suite_integration() {
 	run_integration tests/integration/test_*.sh
 }
 
-# one target per tests/fuzz/*.c, each over a copy of its seed corpus
+# one target over a copy of its seed corpus
+run_fuzz() {
+	local name=$1 f=$BUILD/tests/fuzz/$1 corpus
+	if [ ! -x "$f" ]; then
+		missing "fuzz: $name"
+		return
+	fi
+	corpus=$(mktemp -d)
+	cp -r tests/fuzz/corpus/"$name"/. "$corpus"/ 2>/dev/null
+	run_tap "fuzz: $name" bash -c 'echo 1..1; "$1" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 \
+		-rss_limit_mb=2048 "$2" && echo "ok - $3 survives ${FUZZ_SECONDS:-20}s of fuzzing"' \
+		_ "$f" "$corpus" "$name"
+	rm -rf "$corpus"
+}
+
 suite_fuzz() {
-	local s f name corpus
+	local s
 	for s in tests/fuzz/*.c; do
-		name=$(basename "$s" .c)
-		f=$BUILD/tests/fuzz/$name
-		if [ ! -x "$f" ]; then
-			missing "fuzz: $name"
-			continue
-		fi
-		corpus=$(mktemp -d)
-		cp -r tests/fuzz/corpus/"$name"/. "$corpus"/ 2>/dev/null
-		run_tap "fuzz: $name" bash -c 'echo 1..1; "$1" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 \
-			-rss_limit_mb=2048 "$2" && echo "ok - $3 survives ${FUZZ_SECONDS:-20}s of fuzzing"' \
-			_ "$f" "$corpus" "$name"
-		rm -rf "$corpus"
+		run_fuzz "$(basename "$s" .c)"
 	done
 }
 
@@ -153,6 +156,7 @@ for s in "$@"; do
 	mutations) suite_mutations ;;
 	all) suite_unit; suite_integration; suite_fuzz; suite_mutations ;;
 	unit/* | unit-san/*) run_unit "$BUILD/tests/$s" ;;
+	fuzz/*) run_fuzz "${s#fuzz/}" ;;
 	integration/*) run_integration "tests/integration/$(basename "${s%.sh}").sh" ;;
 	*) echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
 	esac

@@ -10,7 +10,7 @@
 #include "manager.h"
 
 const char cmd_run_usage[] =
-	"run [--mode hardened|gvisor] [options] -- CMD [ARG]...\n"
+	"run [--mode hardened|gvisor|microvm] [options] -- CMD [ARG]...\n"
 	"  Runs CMD in a new sandbox session recorded by sandtraild; returns CMD's status\n"
 	"  (128+signal when killed), 125 when the session could not start.\n"
 	"  --policy FILE            JSON policy (schemas/policy.schema.json); flags override it\n"
@@ -22,8 +22,11 @@ const char cmd_run_usage[] =
 	"                           binds (default: the sudo caller, else the source's owner;\n"
 	"                           a root-owned source needs it said: --volume-owner 0)\n"
 	"  --tmpfs DST[:size=N]     (default: /tmp, 512m)\n"
-	"  --network none|host|allowlist   (default none: loopback only)\n"
+	"  --network none|host|allowlist|proxy   (default none: loopback only)\n"
 	"  --allow CIDR[:PORT] | HOST:PORT egress allowed with --network allowlist\n"
+	"  --allow-domain NAME | *.SUFFIX  a domain reachable with --network proxy, through\n"
+	"                           sandtrail's proxy (HTTP CONNECT, plain HTTP, TLS by SNI)\n"
+	"  --allow-domain-file F    one such domain a line ('#' comments)\n"
 	"  -p, --publish [IP:]HOST_PORT:PORT[/tcp|/udp]  the only way in (--network allowlist)\n"
 	"  --cap-add CAP            keep a capability (all are dropped)\n"
 	"  --security-opt seccomp=FILE     seccomp profile in Docker's JSON format\n"
@@ -38,7 +41,7 @@ const char cmd_run_usage[] =
 enum {
 	OPT_MODE = 256, OPT_ROOTFS, OPT_MOUNT, OPT_TMPFS, OPT_NETWORK, OPT_ALLOW, OPT_CAP_ADD, OPT_SECOPT,
 	OPT_CPUS, OPT_PIDS, OPT_TIMEOUT, OPT_SECRET, OPT_POLICY, OPT_ID_FILE, OPT_NO_AUDIT, OPT_SOCKET,
-	OPT_HOSTNAME, OPT_ULIMIT, OPT_VOLUME_OWNER, OPT_STOP_TIMEOUT,
+	OPT_HOSTNAME, OPT_ULIMIT, OPT_VOLUME_OWNER, OPT_STOP_TIMEOUT, OPT_ALLOW_DOMAIN, OPT_ALLOW_DOMAIN_FILE,
 };
 
 static const struct option opts[] = {
@@ -52,6 +55,8 @@ static const struct option opts[] = {
 	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "net", required_argument, NULL, OPT_NETWORK },
 	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "allow-domain", required_argument, NULL, OPT_ALLOW_DOMAIN },
+	{ "allow-domain-file", required_argument, NULL, OPT_ALLOW_DOMAIN_FILE },
 	{ "publish", required_argument, NULL, 'p' },
 	{ "cap-add", required_argument, NULL, OPT_CAP_ADD },
 	{ "security-opt", required_argument, NULL, OPT_SECOPT },
@@ -94,7 +99,7 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 	switch (c) {
 	case OPT_MODE:
 		if (!backend_find(arg)) {
-			snprintf(err, errlen, "'%s': expected hardened or gvisor", arg);
+			snprintf(err, errlen, "'%s': expected hardened, gvisor or microvm", arg);
 			return -1;
 		}
 		p->mode = backend_find(arg)->mode;
@@ -106,6 +111,8 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 	case OPT_TMPFS: return policy_add_tmpfs(p, arg, err, errlen);
 	case OPT_NETWORK: return policy_set_network(p, arg, err, errlen);
 	case OPT_ALLOW: return policy_add_allow(p, arg, err, errlen);
+	case OPT_ALLOW_DOMAIN: return policy_add_domain(p, arg, err, errlen);
+	case OPT_ALLOW_DOMAIN_FILE: return policy_add_domain_file(p, arg, err, errlen);
 	case 'p': return policy_add_publish(p, arg, err, errlen);
 	case OPT_CAP_ADD: return policy_add_cap(p, arg, err, errlen);
 	case OPT_SECOPT:

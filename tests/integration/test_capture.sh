@@ -32,9 +32,9 @@ mkdir "$work" "$out"
 
 # bpftool: the cgroup hooks hang on the session cgroup (the unix ones where
 # the kernel has them)
-want="cgroup_inet4_connect cgroup_inet6_connect cgroup_udp4_sendmsg cgroup_udp6_sendmsg"
+want="cgroup_inet4_connect cgroup_inet6_connect cgroup_udp4_sendmsg cgroup_udp6_sendmsg cgroup_sock_ops"
 grep -q "no cgroup hooks for unix sockets" "$T/daemon.err" || want="$want cgroup_unix_connect cgroup_unix_sendmsg"
-check "bpftool: connect4/6, sendmsg4/6 and unix connect/sendmsg hooks attached to the session cgroup" \
+check "bpftool: connect4/6, sendmsg4/6, sockops and unix connect/sendmsg hooks attached to the session cgroup" \
 	test "$(bpftool link show -j | jq "[.[] | select(.cgroup_id == $cgid)]" | attach_type_names | paste -sd' ')" = \
 	"$(tr ' ' '\n' <<<"$want" | sort | paste -sd' ')"
 bpftool perf show | sed -nE "s/^pid $DAEMON_PID .*prog_id ([0-9]+) .*/\1/p" >"$T/tp_progs"

@@ -71,8 +71,8 @@ our_links() {
 	ids=$(grep -h '^link_id:' /proc/"$DAEMON_PID"/fdinfo/* 2>/dev/null | awk '{print $2}' | paste -sd, -)
 	bpftool link show -j | jq "[.[] | select(.cgroup_id == $id and ([.id] | inside([${ids:-0}])))] | length"
 }
-hooks=6
-grep -q "no cgroup hooks for unix sockets" "$T/daemon.err" && hooks=4
+hooks=7 # connect4/6, sendmsg4/6, unix connect/sendmsg, the proxy's sockops
+grep -q "no cgroup hooks for unix sockets" "$T/daemon.err" && hooks=5
 check "the egress hooks sit on the session parent once, for all its sessions" \
 	test "$(our_links "$(cg2_root)/sandtrail")" -eq $hooks
 stop_daemon
@@ -165,7 +165,7 @@ DUMP_STDIN=$T/pol dump "$cg3" "$T/swap" --policy-stdin || { not_ok "probes load"
 defer "kill $DUMP"
 cg3id=$(stat -c %i "$cg3")
 check "bpftool: the hooks are attached to the session cgroup" \
-	test "$(bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cg3id)" | wc -l)" -eq 6
+	test "$(bpftool link show -j | jq -c ".[] | select(.cgroup_id == $cg3id)" | wc -l)" -eq 7
 applied=0
 apply() {
 	echo "$*" >&8

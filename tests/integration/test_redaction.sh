@@ -6,7 +6,7 @@
 # paths) and the journal is read back through `sandtrail replay`, JSON and
 # text: each field holds [secret:NAME], and no rendered byte holds a secret.
 source "$(dirname "$0")/lib.sh"
-plan 53
+plan 55
 
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 
@@ -35,6 +35,8 @@ for s in "$@"; do
 	rm "/tmp/$s.moved"
 	cat "/nonexistent/$s" 2>/dev/null
 done
+# argv cut at ST_ARGV_MAX (4096) bytes 8 bytes into the secret
+/bin/true "$(printf "%4077s" "" | tr " " p)" "$ST_ENV_SECRET"
 echo done'
 "$SANDTRAIL" run --id-file "$T/id" --policy "$T/policy.json" --secret ST_ENV_SECRET \
 	--secret ST_FILE_SECRET=@"$T/file-secret" -- sh -c "$workload" _ "${values[@]}" >"$T/out" 2>"$T/run.err"
@@ -58,6 +60,11 @@ check "replay lists the sessions" test $? -eq 0 -a -s "$T/list" || diag "$(cat "
 has() {
 	test "$(jq_count "$T/json" "$1")" -ge 1 || { diag "no record matches: $1"; return 1; }
 }
+# a piece of a secret where a value was cut is a secret too
+check "the piece of a secret that ends a cut argv is marked" \
+	has '.type=="exec" and .argv[0]=="/bin/true" and .argv_truncated and .argv[2]=="[secret:ST_ENV_SECRET]"'
+check "no string of any JSON record holds the piece" \
+	test "$(jq -c --arg s "${ST_ENV_SECRET:0:7}" '[.. | strings | select(contains($s))] | length' "$T/all" | sort -u)" = 0
 for i in 0 1 2; do
 	n=${names[i]} v=${values[i]}
 	m="[secret:$n]"

@@ -84,6 +84,7 @@ targets() {
 		case $t in
 		unit/* | unit-san/*) echo "build/tests/$t" ;;
 		integration/*) echo all test-helpers build/bench/floor ;;
+		fuzz/*) echo "build/tests/$t" ;;
 		esac
 	done | tr ' ' '\n' | sort -u
 }
@@ -93,6 +94,7 @@ known() {
 	case $1 in
 	unit/test_* | unit-san/test_*) [ -f "tests/unit/${1#*/}.c" ] ;;
 	integration/test_*) [ -f "tests/integration/$(basename "${1%.sh}").sh" ] ;;
+	fuzz/*) [ -f "tests/fuzz/${1#fuzz/}.c" ] ;;
 	*) false ;;
 	esac
 }

@@ -75,7 +75,7 @@ static void test_policy_errors_name_the_field(void **state)
 	expect_error("{\"network\":{\"mode\":\"allowlist\",\"allow\":[\"1.2.3.4\",\"5.6.7.8:80\",\"not a rule\"]}}",
 		     "policy.json: network.allow[2]: expected \"CIDR[:PORT]\" or \"HOST:PORT\", got 'not a rule'");
 	policy_free(&pol), policy_init(&pol);
-	expect_error("{\"network\":{\"mode\":\"bridge\"}}", "policy.json: network.mode: 'bridge': expected none, host or allowlist");
+	expect_error("{\"network\":{\"mode\":\"bridge\"}}", "policy.json: network.mode: 'bridge': expected none, host, allowlist or proxy");
 	policy_free(&pol), policy_init(&pol);
 	expect_error("{\"mounts\":[{\"type\":\"bind\",\"src\":\"/usr\",\"dst\":\"/w\"},{\"type\":\"nfs\",\"dst\":\"/x\"}]}",
 		     "policy.json: mounts[1].type: expected \"bind\" or \"tmpfs\"");
@@ -244,6 +244,52 @@ static void test_policy_publish_and_allowlist_caps(void **state)
 	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
 }
 
+/* --network proxy: domains canonical and once, from flags, a file and the
+ * policy; refused outside proxy mode and proxy mode refused without one. */
+static void test_policy_proxy_domains(void **state)
+{
+	char path[] = "/tmp/test_policy_domains.XXXXXX";
+	int fd = mkstemp(path);
+	json_t *j;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "# registries\n pypi.org \n\n*.GitHubUserContent.com # raw\nbad..name\n", 65), 65);
+	close(fd);
+	assert_int_equal(policy_add_domain_file(&pol, path, err, sizeof(err)), -1);
+	assert_string_equal(err + strlen(path), ":5: 'bad..name': empty label or a label ending in '-'");
+	assert_int_equal(pol.ndomains, 2);
+	assert_string_equal(pol.domains[1], "*.githubusercontent.com");
+	unlink(path);
+	assert_int_equal(policy_add_domain(&pol, "PyPI.org", err, sizeof(err)), 0);
+	assert_int_equal(pol.ndomains, 2);
+	assert_int_equal(policy_add_domain(&pol, "10.0.0.1", err, sizeof(err)), -1);
+	assert_string_equal(err, "'10.0.0.1': an IP address, not a domain (the proxy decides by name)");
+	assert_int_equal(policy_add_domain(&pol, "*.com", err, sizeof(err)), -1);
+	assert_int_equal(policy_add_domain(&pol, "a.*.com", err, sizeof(err)), -1);
+	assert_string_equal(err, "'a.*.com': '*' only as a leading '*.'");
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "allowed domains need network mode proxy");
+	assert_int_equal(policy_set_network(&pol, "proxy", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
+	j = policy_to_json(&pol);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "network"), "mode")), "proxy");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "network"), "domains")), 2);
+	json_decref(j);
+	policy_free(&pol), policy_init(&pol);
+	assert_int_equal(load("{\"network\":{\"mode\":\"proxy\"}}"), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "network mode proxy needs at least one allowed domain (--allow-domain NAME or "
+				 "*.SUFFIX); without one, --network none says it");
+	expect_error("{\"network\":{\"mode\":\"proxy\",\"domains\":[\"ok.org\",\"x_y.org\",\"-a.org\"]}}",
+		     "policy.json: network.domains[2]: '-a.org': only letters, digits, '-', '_' and '.' belong in a name");
+	policy_free(&pol), policy_init(&pol);
+	assert_int_equal(load("{\"network\":{\"mode\":\"proxy\",\"domains\":[\"api.anthropic.com\"]}}"), 0);
+	assert_int_equal(policy_add_cap(&pol, "NET_ADMIN", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "capability NET_ADMIN with network mode proxy: its packets would bypass the proxy; "
+				 "refused");
+}
+
 /* What the session writes in a volume is never root's unasked: sudo's
  * caller by default, an explicit owner otherwise; no file capabilities. */
 static void test_policy_volume_owner_and_setfcap(void **state)
@@ -405,6 +451,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_volume_sources_and_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_finish_adds_tmp_and_checks_network, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_publish_and_allowlist_caps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_proxy_domains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_canonical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_the_sha256_of_the_canonical_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_of_a_fixed_policy_is_pinned, setup, teardown),

@@ -63,16 +63,21 @@ static void test_ended_session_still_attributes_until_reaped(void **state)
 	session_table_free(&t);
 }
 
-static void expect_redact(struct session *s, const char *in, const char *want)
+static void expect_redact_cut(struct session *s, const char *in, bool cut, const char *want)
 {
 	struct redact_buf b = { 0 };
 	size_t len = strlen(in);
-	const uint8_t *out = redact(s->secrets, s->nsecrets, (const uint8_t *)in, &len, &b);
+	const uint8_t *out = redact(s->secrets, s->nsecrets, (const uint8_t *)in, &len, cut, &b);
 
 	assert_non_null(out);
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(out, want, len);
 	redact_buf_free(&b);
+}
+
+static void expect_redact(struct session *s, const char *in, const char *want)
+{
+	expect_redact_cut(s, in, false, want);
 }
 
 static void test_redact_replaces_every_occurrence(void **state)
@@ -89,6 +94,25 @@ static void test_redact_replaces_every_occurrence(void **state)
 	session_free(s);
 }
 
+/* A truncated value may have been cut inside a secret: the piece left at
+ * either end is marked, from REDACT_MIN_PIECE bytes on. */
+static void test_redact_marks_pieces_at_the_ends_of_a_cut_value(void **state)
+{
+	struct session *s = mk("/x", 1);
+
+	session_add_secret(s, "A", "0123456789");
+	expect_redact_cut(s, "arg=01234567", true, "arg=[secret:A]");
+	expect_redact_cut(s, "56789/file", true, "[secret:A]/file");
+	expect_redact_cut(s, "6789x0123", true, "[secret:A]x[secret:A]");
+	expect_redact_cut(s, "x0123456789y0123", true, "x[secret:A]y[secret:A]");
+	/* whole values keep their ends; pieces under the minimum stay */
+	expect_redact_cut(s, "arg=01234567", false, "arg=01234567");
+	expect_redact_cut(s, "arg=012", true, "arg=012");
+	expect_redact_cut(s, "789", true, "789");
+	expect_redact_cut(s, "", true, "");
+	session_free(s);
+}
+
 /* An empty value from an untrusted stream may come without a buffer. */
 static void test_redact_of_nothing_is_nothing(void **state)
 {
@@ -97,7 +121,7 @@ static void test_redact_of_nothing_is_nothing(void **state)
 	size_t len = 0;
 
 	session_add_secret(s, "A", "s3cr3t");
-	assert_non_null(redact(s->secrets, s->nsecrets, NULL, &len, &b));
+	assert_non_null(redact(s->secrets, s->nsecrets, NULL, &len, true, &b));
 	assert_int_equal(len, 0);
 	redact_buf_free(&b);
 	session_free(s);
@@ -127,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_overlap_detects_nesting_both_ways),
 		cmocka_unit_test(test_ended_session_still_attributes_until_reaped),
 		cmocka_unit_test(test_redact_replaces_every_occurrence),
+		cmocka_unit_test(test_redact_marks_pieces_at_the_ends_of_a_cut_value),
 		cmocka_unit_test(test_redact_of_nothing_is_nothing),
 		cmocka_unit_test(test_labels_reject_bad_keys_and_values),
 	};

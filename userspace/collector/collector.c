@@ -11,7 +11,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,11 +26,14 @@
 #include "event.h"
 #include "exporter.h"
 #include "gvisor_sink.h"
+#include "microvm_sink.h"
 #include "highwater.h"
 #include "journal/journal.h"
 #include "labels.h"
 #include "metrics.h"
 #include "netpolicy.h"
+#include "proxy/domain.h"
+#include "proxysup.h"
 #include "probes.h"
 #include "recover.h"
 #include "service.h"
@@ -42,8 +47,8 @@
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
-enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR,
-		 CONN_EXPORT, CONN_METRICS_LISTEN, CONN_SCRAPE };
+enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR, CONN_MICROVM,
+		 CONN_EXPORT, CONN_METRICS_LISTEN, CONN_SCRAPE, CONN_PROXY, CONN_PROXY_EXIT };
 
 struct conn {
 	enum conn_kind kind;
@@ -65,6 +70,8 @@ struct scrape {
 
 struct collector;
 static void expire_scrapes(struct collector *c, uint64_t now);
+static void proxy_restart(struct collector *c);
+static int add_fd(struct collector *c, struct conn *conn, enum conn_kind kind, int fd);
 
 /* Control connections: a flood of them must never cost the recording its
  * descriptors (journal segments, cgroups, BPF links). */
@@ -92,12 +99,14 @@ struct collector {
 	struct probes *probes;
 	struct gvisor_sink *gvisor;
 	char gvisor_path[4200];
+	struct microvm_sink *microvm;
+	char microvm_path[4200];
 	struct journal *journal;
 	struct session_table sessions;
 	struct enrich enrich;
 	struct rec rec;
 	int epfd;
-	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn, gvisor_conn, export_conn;
+	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn, gvisor_conn, microvm_conn, export_conn;
 	struct held_reply *held;
 	size_t nheld, capheld;
 	int64_t boot_to_wall;
@@ -124,6 +133,8 @@ struct collector {
 	bool probes_pinned;
 	bool handover; /* SIGUSR2: the sessions stay open, the pinned kernel side records on */
 	uint64_t own_cgroup; /* sandtraild's own cgroup v2 id */
+	struct proxysup proxy;
+	struct conn proxy_conn, proxy_exit_conn;
 	char own_cgroup_path[4200];
 };
 
@@ -212,6 +223,7 @@ static void report_losses(struct collector *c)
 	if (probes_losses(c->probes, 0, lost) == 0)
 		write_kernel_losses(c, NULL, lost, c->lost_seen);
 	gvisor_sink_report_losses(c->gvisor);
+	microvm_sink_report_losses(c->microvm);
 	if (c->undecodable != c->undecodable_seen) {
 		write_loss(c, NULL, "unknown", "decode", c->undecodable - c->undecodable_seen);
 		c->undecodable_seen = c->undecodable;
@@ -290,6 +302,8 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	probes_datagrams(c->probes, s->cgroup_id, write_datagrams, &(struct dgram_ctx){ c, s });
 	if (s->gvisor)
 		gvisor_sink_end(c->gvisor, s);
+	if (s->microvm)
+		microvm_sink_end(c->microvm, s);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
 	rec_str(&c->rec, "reason", s->stop_requested ? "stop" : reason);
 	if (info) {
@@ -303,6 +317,14 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	s->ended = true;
 	s->ended_mono_ms = mono_ms();
 	s->owner_fd = -1;
+	if (s->proxy_fd >= 0) {
+		json_t *m = json_pack("{s:s, s:s}", "cmd", "session_del", "session", s->id);
+
+		proxysup_send(&c->proxy, m, -1);
+		json_decref(m);
+		close(s->proxy_fd);
+		s->proxy_fd = -1;
+	}
 	if (s->cgroup_fd >= 0) {
 		close(s->cgroup_fd);
 		s->cgroup_fd = -1;
@@ -394,6 +416,18 @@ static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **
 		return reply_error("watch: out of memory");
 	if (netpolicy_from_json(net, *np, msg, sizeof(msg)) < 0)
 		return reply_error("watch: %s", msg);
+	if ((*np)->proxy) {
+		json_t *d = json_object_get(net, "domains");
+		char canon[DOMAIN_MAX + 1];
+
+		if (!json_is_array(d) || !json_array_size(d))
+			return reply_error("watch: network.domains: expected the proxy's domains");
+		json_array_foreach(d, i, v) {
+			if (!json_is_string(v) || domain_pattern_parse(json_string_value(v), canon, msg, sizeof(msg)) < 0)
+				return reply_error("watch: network.domains[%zu]: %s", i, json_is_string(v) ? msg : "expected a string");
+		}
+		s->proxy_domains = json_incref(d);
+	}
 	return NULL;
 }
 
@@ -409,6 +443,23 @@ static json_t *gvisor_options(struct session *s, json_t *req)
 	return NULL;
 }
 
+/* A microvm session's VMM and its accelerator (kvm, or tcg: emulation), as
+ * the manager chose them; in session_start. */
+static void microvm_fields(struct collector *c, json_t *req)
+{
+	json_t *mv = json_object_get(req, "microvm");
+	const char *keys[] = { "vmm", "accel" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = json_string_value(json_object_get(mv, keys[i]));
+		char *e = v ? escape_bytes(v, strnlen(v, 64)) : NULL;
+
+		if (e)
+			rec_str(&c->rec, keys[i], e);
+		free(e);
+	}
+}
+
 static void write_session_start(struct collector *c, struct session *s, json_t *req)
 {
 	const char *digest = json_string_value(json_object_get(req, "policy_digest"));
@@ -420,6 +471,8 @@ static void write_session_start(struct collector *c, struct session *s, json_t *
 	rec_str(&c->rec, "cgroup", s->cgroup_path);
 	if (s->gvisor)
 		rec_str(&c->rec, "container", s->gvisor_container);
+	if (s->microvm)
+		microvm_fields(c, req);
 	if (digest)
 		rec_str(&c->rec, "policy_digest", digest);
 	if (json_array_size(publish)) {
@@ -642,6 +695,8 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	log_msg("session %s: watching %s", s->id, path);
 	if (s->gvisor)
 		return json_pack("{s:b, s:s, s:s}", "ok", 1, "id", s->id, "gvisor_sink", c->gvisor_path);
+	if (s->microvm)
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "id", s->id, "microvm_sink", c->microvm_path);
 	return json_pack("{s:b, s:s}", "ok", 1, "id", s->id);
 fail_listed:
 	c->sessions.n--;
@@ -759,6 +814,71 @@ static json_t *handle_netpolicy(struct collector *c, json_t *req)
 	free(np);
 	if (rc < 0)
 		return reply_error("netpolicy %s: %s", s->id, strerror(-rc));
+	return reply_ok();
+}
+
+/* Hands a proxy session's listener to the proxy (dup'd by the kernel). */
+static int proxy_add(struct collector *c, struct session *s)
+{
+	json_t *m = json_pack("{s:s, s:s, s:I, s:O}", "cmd", "session_add", "session", s->id, "cgid",
+			      (json_int_t)s->cgroup_id, "domains", s->proxy_domains);
+	int rc = proxysup_send(&c->proxy, m, s->proxy_fd);
+
+	json_decref(m);
+	return rc;
+}
+
+/* A pid in the session's cgroup, as a pidfd: the kernel says which network
+ * namespace is the session's, not the requester. */
+static int session_pidfd(struct session *s)
+{
+	char buf[64];
+	int fd = openat(s->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC), pidfd;
+	ssize_t n;
+	pid_t pid;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	pid = (pid_t)atoi(buf);
+	if (pid <= 0)
+		return -ESRCH;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return pidfd < 0 ? -errno : pidfd;
+}
+
+/* --network proxy: once the sandbox has its network namespace (and before
+ * its command runs), sandtraild binds the proxy's listener in it. */
+static json_t *handle_proxy_attach(struct collector *c, json_t *req)
+{
+	json_t *err;
+	struct session *s = request_session(c, req, &err);
+	int pidfd, fd, rc;
+
+	if (!s)
+		return err;
+	if (!s->proxy_domains)
+		return reply_error("proxy_attach %s: not a --network proxy session", s->id);
+	if (s->proxy_fd >= 0)
+		return reply_error("proxy_attach %s: attached already", s->id);
+	if (!proxysup_enabled(&c->proxy))
+		return reply_error("--network proxy: this sandtraild has no sandtrail-proxy (--proxy)");
+	pidfd = session_pidfd(s);
+	if (pidfd < 0)
+		return reply_error("proxy_attach %s: no process in %s: %s", s->id, s->cgroup_path, strerror(-pidfd));
+	fd = proxysup_listener(pidfd, ST_PROXY_PORT);
+	close(pidfd);
+	if (fd < 0)
+		return reply_error("proxy_attach %s: listener in the session's network namespace: %s", s->id,
+				   strerror(-fd));
+	s->proxy_fd = fd;
+	/* the proxy down (restarting): connects are refused until it is back */
+	if (c->proxy.pid > 0 && (rc = proxy_add(c, s)) < 0)
+		log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
 	return reply_ok();
 }
 
@@ -929,6 +1049,8 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 		rep = handle_unwatch(c, conn, req);
 	else if (!strcmp(cmd, "netpolicy"))
 		rep = handle_netpolicy(c, req);
+	else if (!strcmp(cmd, "proxy_attach"))
+		rep = handle_proxy_attach(c, req);
 	else if (!strcmp(cmd, "stop"))
 		rep = handle_stop(c, req);
 	else if (!strcmp(cmd, "ps"))
@@ -1166,6 +1288,122 @@ static void tick(struct collector *c)
 	}
 	if (c->nheld)
 		flush_held(c);
+	if (proxysup_enabled(&c->proxy) && c->proxy.pid == 0 && c->proxy.restart_at_ms && now >= c->proxy.restart_at_ms)
+		proxy_restart(c);
+}
+
+static void rec_downtime(struct collector *c, uint64_t from, uint64_t to);
+
+/* A session by id, ended ones included (a connection may outlive its session by a moment). */
+static struct session *any_session(struct collector *c, const char *id)
+{
+	for (size_t i = 0; i < c->sessions.n; i++)
+		if (!strcmp(c->sessions.v[i]->id, id))
+			return c->sessions.v[i];
+	return NULL;
+}
+
+/* One record per datagram from the proxy; the session is the one whose
+ * listener took the connection (the proxy was told which). */
+static void proxy_records(struct collector *c)
+{
+	static const char *const strs[] = { "domain", "method", "verdict", "rule", "reason", "tls_version", "alpn",
+					    "request", NULL };
+	static const char *const uints[] = { "port", "bytes_out", "bytes_in", "duration_ns", "status", NULL };
+	char buf[8192];
+	ssize_t n;
+
+	while ((n = recv(c->proxy_conn.fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		json_t *r;
+		const char *id;
+		struct session *s;
+
+		buf[n] = 0;
+		r = json_loads(buf, 0, NULL);
+		id = json_string_value(json_object_get(r, "session"));
+		s = id ? any_session(c, id) : NULL;
+		if (!s || !s->proxy_domains) {
+			log_msg("a record from the proxy with no proxy session (%s): dropped", id ? id : "no session");
+			json_decref(r);
+			continue;
+		}
+		enrich_begin(&c->rec, "proxy", clock_ns(CLOCK_REALTIME), s);
+		for (size_t i = 0; strs[i]; i++) {
+			const char *v = json_string_value(json_object_get(r, strs[i]));
+
+			if (v) {
+				char *e = escape_bytes(v, strnlen(v, 512));
+
+				rec_str(&c->rec, strs[i], e ? e : "");
+				free(e);
+			}
+		}
+		for (size_t i = 0; uints[i]; i++)
+			json_to_rec_uint(&c->rec, r, uints[i]);
+		rec_bool(&c->rec, "transparent", json_is_true(json_object_get(r, "transparent")));
+		write_record(c);
+		json_decref(r);
+	}
+}
+
+/* The proxy exited: its sessions' listeners stop listening (their connects
+ * are refused: no way out at all meanwhile), the restart is scheduled. */
+static void proxy_exited(struct collector *c)
+{
+	uint64_t now = mono_ms();
+
+	proxy_records(c); /* what it sent before it went */
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->proxy_conn.fd, NULL);
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->proxy_exit_conn.fd, NULL);
+	proxysup_exited(&c->proxy, now, clock_ns(CLOCK_REALTIME));
+	if (c->proxy.pid > 0)
+		return;
+	for (size_t i = 0; i < c->sessions.n; i++)
+		if (c->sessions.v[i]->proxy_fd >= 0)
+			shutdown(c->sessions.v[i]->proxy_fd, SHUT_RDWR);
+	log_msg("sandtrail-proxy exited (status 0x%x); restarting in %llu ms", (unsigned)c->proxy.last_status,
+		(unsigned long long)(c->proxy.restart_at_ms - now));
+}
+
+static int proxy_start(struct collector *c)
+{
+	int rc = proxysup_start(&c->proxy, mono_ms());
+
+	if (rc == 0)
+		rc = add_fd(c, &c->proxy_conn, CONN_PROXY, c->proxy.ctl);
+	if (rc == 0)
+		rc = add_fd(c, &c->proxy_exit_conn, CONN_PROXY_EXIT, c->proxy.pidfd);
+	return rc;
+}
+
+/* The proxy again, with every proxy session; each records the gap. */
+static void proxy_restart(struct collector *c)
+{
+	uint64_t now = clock_ns(CLOCK_REALTIME);
+	int rc = proxy_start(c);
+
+	if (rc < 0) {
+		log_msg("sandtrail-proxy: cannot start %s: %s", c->proxy.path, strerror(-rc));
+		proxysup_stop(&c->proxy);
+		proxysup_exited(&c->proxy, mono_ms(), c->proxy.down_since_ns);
+		return;
+	}
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
+		if (s->ended || s->proxy_fd < 0)
+			continue;
+		if ((rc = proxy_add(c, s)) < 0)
+			log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
+		enrich_begin(&c->rec, "proxy_gap", now, s);
+		rec_downtime(c, c->proxy.down_since_ns, now);
+		if (WIFSIGNALED(c->proxy.last_status))
+			rec_int(&c->rec, "signal", WTERMSIG(c->proxy.last_status));
+		else
+			rec_int(&c->rec, "exit_status", WEXITSTATUS(c->proxy.last_status));
+		write_record(c);
+	}
+	c->proxy.down_since_ns = 0;
 }
 
 static void on_journal(struct collector *c)
@@ -1425,9 +1663,12 @@ static void loop(struct collector *c)
 			case CONN_JOURNAL: on_journal(c); break;
 			case CONN_CLIENT: handle_client(c, conn, evs[i].events); break;
 			case CONN_GVISOR: gvisor_sink_process(c->gvisor); break;
+			case CONN_MICROVM: microvm_sink_process(c->microvm); break;
 			case CONN_EXPORT: exporters_notices(c->cfg->exporters, write_export_error, c); break;
 			case CONN_METRICS_LISTEN: accept_scrapes(c, conn->fd); break;
 			case CONN_SCRAPE: serve_scrape(c, (struct scrape *)conn); break;
+			case CONN_PROXY: proxy_records(c); break;
+			case CONN_PROXY_EXIT: proxy_exited(c); break;
 			}
 		}
 	}
@@ -1556,6 +1797,7 @@ static void close_cut_off(struct collector *c, const struct open_session *os, co
 	s->labels_mp = labels;
 	s->labels_mp_len = os->labels_len;
 	s->gvisor = false; /* its Sentry went with the collector */
+	s->microvm = false; /* its VMM too */
 	end_session(c, s, reason, NULL);
 	log_msg("session %s: closed (%s)", s->id, reason);
 }
@@ -1638,9 +1880,29 @@ static int open_gvisor_sink(struct collector *c)
 	return rc;
 }
 
+/* The microVMs' event ports: microvm.sock beside the control socket. */
+static int open_microvm_sink(struct collector *c)
+{
+	struct microvm_sink_config mc = { .path = c->microvm_path, .sessions = &c->sessions, .rec = &c->rec,
+					  .write = write_record_cb, .ctx = c };
+	const char *slash = strrchr(c->cfg->socket, '/');
+	char root[4096];
+	int rc;
+
+	snprintf(c->microvm_path, sizeof(c->microvm_path), "%.*smicrovm.sock",
+		 slash ? (int)(slash - c->cfg->socket + 1) : 0, c->cfg->socket);
+	if (cgroup2_mount(root, sizeof(root)) < 0)
+		root[0] = 0;
+	mc.cgroup2_root = root;
+	rc = microvm_sink_open(&c->microvm, &mc);
+	if (rc < 0)
+		return rc;
+	return add_fd(c, &c->microvm_conn, CONN_MICROVM, microvm_sink_fd(c->microvm));
+}
+
 int collector_run(const struct daemon_config *cfg)
 {
-	struct collector c = { .cfg = cfg, .epfd = -1, .spare_fd = -1 };
+	struct collector c = { .cfg = cfg, .epfd = -1, .spare_fd = -1, .proxy = { .pidfd = -1, .ctl = -1 } };
 	struct journal_config jc;
 	struct probes_config pc = { .ringbuf_bytes = (uint32_t)cfg->ringbuf_size, .pending_max = (uint32_t)cfg->pending_max,
 				    .pin_dir = strcmp(cfg->pin_dir, "none") ? cfg->pin_dir : NULL };
@@ -1737,10 +1999,21 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("gVisor sink %s: %s", c.gvisor_path, strerror(-rc));
 		goto out;
 	}
+	rc = open_microvm_sink(&c);
+	if (rc < 0) {
+		log_msg("microvm sink %s: %s", c.microvm_path, strerror(-rc));
+		goto out;
+	}
 	/* before any request is served: a session taken over is not watched anew */
 	rc = recover_sessions(&c);
 	if (rc < 0) {
 		log_msg("taking over from the earlier collector: %s", strerror(-rc));
+		goto out;
+	}
+	/* the egress proxy of --network proxy sessions, one per host */
+	proxysup_init(&c.proxy, cfg->proxy, cfg->proxy_user, cfg->proxy_dns, probes_proxy_map_fd(c.probes));
+	if (proxysup_enabled(&c.proxy) && (rc = proxy_start(&c)) < 0) {
+		log_msg("sandtrail-proxy %s: %s", c.proxy.path, strerror(-rc));
 		goto out;
 	}
 	log_msg("ready");
@@ -1757,11 +2030,18 @@ int collector_run(const struct daemon_config *cfg)
 	}
 	gvisor_sink_close(c.gvisor);
 	c.gvisor = NULL;
+	microvm_sink_close(c.microvm);
+	c.microvm = NULL;
+	if (c.proxy.pid > 0)
+		proxy_records(&c);
+	proxysup_stop(&c.proxy);
 	unlink(cfg->socket);
 	unlink(c.metrics_path);
 	status = c.failed ? 1 : 0;
 out:
 	gvisor_sink_close(c.gvisor);
+	microvm_sink_close(c.microvm);
+	proxysup_stop(&c.proxy);
 	if (c.probes)
 		probes_close(c.probes, c.handover);
 	if (c.journal) {

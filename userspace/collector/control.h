@@ -41,6 +41,8 @@ const char *control_socket_path(const char *flag);
  * 0700), or with group != (gid_t)-1 also that group's (socket 0660 root:group,
  * a directory it makes 0755). */
 int control_listen(const char *path, gid_t group);
+/* As control_listen, for a socket of type (SOCK_STREAM: a VMM's byte stream). */
+int control_listen_as(const char *path, gid_t group, int type);
 /* Client: a connection whose connect, sends and receives each give up after
  * control_deadline_ms() (then -EAGAIN). */
 int control_connect(const char *path);

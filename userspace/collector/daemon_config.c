@@ -55,6 +55,11 @@ static const struct opt opts[] = {
 	{ "state", OPT_STR, OFF(state), "", "state kept outside the journal: the exporters' cursors "
 	  "(default: DIR/../state for --journal DIR)" },
 	{ "export", OPT_LIST, OFF(export), "", "ship the journal to a sink, URL below (repeatable)" },
+	{ "proxy", OPT_STR, OFF(proxy), "", "the egress proxy of --network proxy sessions (default: sandtrail-proxy "
+	  "beside sandtraild; none: such sessions are refused)" },
+	{ "proxy-user", OPT_STR, OFF(proxy_user), "nobody", "the unprivileged user the proxy runs as" },
+	{ "proxy-dns", OPT_STR, OFF(proxy_dns), "", "the name server the proxy asks, ADDR[:PORT] (default: "
+	  "/etc/resolv.conf's; never the sandbox's)" },
 	{ "retain-bytes", OPT_SIZE, OFF(retain_bytes), "0",
 	  "remove the oldest closed segments, once every sink shipped them, to keep the journal under this size (0: keep all)" },
 	{ "retain-days", OPT_STR, OFF(retain_days), "",

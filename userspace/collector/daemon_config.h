@@ -30,6 +30,9 @@ struct daemon_config {
 	char *pin_dir;           /* bpffs directory, "none", or "auto" (see daemon_config.c) */
 	char *state;             /* default: "state" beside the journal directory */
 	char **export;           /* --export URLs, NULL-terminated */
+	char *proxy;             /* sandtrail-proxy's path; "": beside sandtraild; "none" */
+	char *proxy_user;
+	char *proxy_dns;         /* "": the host's resolv.conf */
 	size_t nexport;
 	struct exporters *exporters; /* parsed from export */
 	uint64_t retain_bytes;

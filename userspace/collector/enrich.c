@@ -40,18 +40,25 @@ void enrich_loss(struct rec *r, const struct session *s, uint64_t wall_ns, const
 	rec_uint(r, "count", count);
 }
 
-void enrich_pack_bin(struct enrich *e, struct rec *r, const struct session *s, const void *p, size_t len)
+/* cut: the value was truncated (a piece of a secret may end it) */
+static void pack_redacted(struct enrich *e, struct rec *r, const struct session *s, const void *p, size_t len,
+			  bool cut)
 {
 	const uint8_t *out = p;
 
 	if (s && s->nsecrets) {
-		out = redact(s->secrets, s->nsecrets, p, &len, &e->rb);
+		out = redact(s->secrets, s->nsecrets, p, &len, cut, &e->rb);
 		if (!out) { /* no memory for the copy: the secret must still not leak */
 			msgpack_pack_bin_with_body(&r->pk, "[redaction failed]", 18);
 			return;
 		}
 	}
 	msgpack_pack_bin_with_body(&r->pk, out, len);
+}
+
+void enrich_pack_bin(struct enrich *e, struct rec *r, const struct session *s, const void *p, size_t len)
+{
+	pack_redacted(e, r, s, p, len, false);
 }
 
 void enrich_bytes(struct enrich *e, struct rec *r, const struct session *s, const char *key, const void *p,
@@ -72,7 +79,8 @@ static void flag_key(struct rec *r, const char *key, const char *suffix)
 void enrich_str(struct enrich *e, struct rec *r, const struct session *s, const char *key,
 		const struct enrich_str *str)
 {
-	enrich_bytes(e, r, s, key, str->p, str->len);
+	rec_key(r, key);
+	pack_redacted(e, r, s, str->p, str->len, str->truncated);
 	if (str->truncated)
 		flag_key(r, key, "truncated");
 	if (str->unreadable)
@@ -138,7 +146,7 @@ void enrich_exec(struct enrich *e, struct rec *r, const struct session *s, const
 	rec_key(r, "argv");
 	msgpack_pack_array(&r->pk, x->argc);
 	for (uint32_t i = 0; i < x->argc; i++)
-		enrich_pack_bin(e, r, s, x->argv[i].p, x->argv[i].len);
+		pack_redacted(e, r, s, x->argv[i].p, x->argv[i].len, x->argv_truncated && i + 1 == x->argc);
 	if (x->argv_truncated)
 		rec_bool(r, "argv_truncated", true);
 	if (x->argv_unreadable)
@@ -664,8 +672,9 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 		.pid = h->tgid, .tid = h->tid, .ppid = h->ppid, .uid = h->uid, .gid = h->gid, .comm = h->comm,
 		.comm_len = strnlen(h->comm, sizeof(h->comm)), .cgroup = h->cgroup_id,
 		.syscall = event_syscall_name(h->syscall), .image = proctable_get(&e->procs, h->tgid),
-		/* in a gVisor session the kernel sees runsc, never the sandbox's own processes */
-		.view = s && s->gvisor ? ENRICH_VIEW_HOST : ENRICH_VIEW_NONE,
+		/* in a gVisor or microVM session the host's kernel sees runsc or the
+		 * VMM, never the sandbox's own processes; a guest's sees only those */
+		.view = e->guest ? ENRICH_VIEW_SANDBOX : s && (s->gvisor || s->microvm) ? ENRICH_VIEW_HOST : ENRICH_VIEW_NONE,
 		.via = h->flags & ST_F_IO_URING ? "io_uring" : NULL,
 		.abi = event_abi(h->flags),
 	};

@@ -114,7 +114,12 @@ json_t *netpolicy_to_json(const struct netpolicy *p)
 			json_object_set_new(j, "port", json_integer(r->port));
 		json_array_append_new(allow, j);
 	}
-	return json_pack("{s:b, s:o, s:b}", "enforce", p->enforce, "allow", allow, "abstract_unix", p->abstract_unix);
+	json_t *out = json_pack("{s:b, s:o, s:b}", "enforce", p->enforce, "allow", allow, "abstract_unix",
+				p->abstract_unix);
+
+	if (out && p->proxy)
+		json_object_set_new(out, "proxy", json_true());
+	return out;
 }
 
 int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_t errlen)
@@ -122,6 +127,7 @@ int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_
 	const json_t *enforce = json_object_get(j, "enforce");
 	const json_t *allow = json_object_get(j, "allow");
 	const json_t *abstract_unix = json_object_get(j, "abstract_unix");
+	const json_t *proxy = json_object_get(j, "proxy");
 	const json_t *r;
 	size_t i;
 
@@ -147,7 +153,12 @@ int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_
 		return -1;
 	}
 	out->enforce = json_is_true(enforce);
+	if (proxy && (!json_is_boolean(proxy) || (json_is_true(proxy) && !json_is_true(enforce)))) {
+		snprintf(err, errlen, "network.proxy: expected true (with enforce) or false");
+		return -1;
+	}
 	out->abstract_unix = json_is_true(abstract_unix);
+	out->proxy = json_is_true(proxy);
 	json_array_foreach(allow, i, r) {
 		const char *cidr = json_string_value(json_object_get(r, "cidr"));
 		const json_t *port = json_object_get(r, "port");

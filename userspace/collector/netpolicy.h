@@ -25,6 +25,7 @@ struct netpolicy {
 	bool enforce;     /* false: everything allowed (and recorded) */
 	bool abstract_unix; /* abstract unix sockets stay reachable: the sandbox
 			     * cannot make host unix sockets itself (gVisor) */
+	bool proxy;       /* --network proxy: TCP goes to sandtrail-proxy, the rest is denied */
 	uint32_t n;
 	struct netpolicy_rule rules[NETPOLICY_RULES_MAX];
 };
@@ -32,7 +33,7 @@ struct netpolicy {
 /* "CIDR[:PORT]" or "[v6 CIDR]:PORT" -> one rule; -1 with a one-line reason. */
 int netpolicy_parse_rule(const char *spec, struct netpolicy_rule *out, char *err, size_t errlen);
 /* Wire form: {"enforce": bool, "allow": [{"cidr": "10.0.0.0/8", "port": 443}, ...],
- * "abstract_unix"?: bool} */
+ * "abstract_unix"?: bool, "proxy"?: bool} */
 json_t *netpolicy_to_json(const struct netpolicy *p);
 int netpolicy_from_json(const json_t *j, struct netpolicy *out, char *err, size_t errlen);
 /* The key of rule r in the kernel's egress map (an LPM trie: the kernel looks

@@ -40,7 +40,8 @@
 
 /* The cgroup hooks: attached to a watched cgroup, or once to a session
  * parent for every session below it. */
-enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_SENDMSG_UNIX, HOOK_MAX };
+enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, HOOK_CONNECT_UNIX, HOOK_SENDMSG_UNIX, HOOK_SOCKOPS,
+       HOOK_MAX };
 
 /* A cgroup and its ancestors, as the kernel sees them. */
 struct lineage {
@@ -541,6 +542,11 @@ int probes_fd(struct probes *p)
 	return p->epfd;
 }
 
+int probes_proxy_map_fd(struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.proxy_dst);
+}
+
 int probes_consume(struct probes *p)
 {
 	uint64_t ticks;
@@ -622,6 +628,7 @@ static int attach_hooks(struct probes *p, struct bpf_link *hooks[HOOK_MAX], int 
 		[HOOK_SENDMSG6] = p->skel->progs.sendmsg6,
 		[HOOK_CONNECT_UNIX] = p->skel->progs.connect_unix,
 		[HOOK_SENDMSG_UNIX] = p->skel->progs.sendmsg_unix,
+		[HOOK_SOCKOPS] = p->skel->progs.proxy_sockops,
 	};
 
 	for (int i = 0; i < HOOK_MAX; i++) {
@@ -980,6 +987,8 @@ int probes_set_netpolicy(struct probes *p, uint64_t cgroup_id, const struct netp
 		memcpy(rules, pol->rules, n * sizeof(*rules));
 	}
 	val.enforce = pol && pol->enforce ? ST_ENFORCE_INET | (pol->abstract_unix ? 0 : ST_ENFORCE_UNIX) : 0;
+	if (pol && pol->enforce && pol->proxy)
+		val.enforce |= ST_ENFORCE_PROXY;
 	val.gen = (uint8_t)(w->val.gen + 1);
 	for (uint32_t i = 0; i < n; i++) {
 		netpolicy_key(&k, cgroup_id, val.gen, &rules[i]);

@@ -48,6 +48,8 @@ char *probes_state_get(struct probes *p, uint64_t cgroup_id);
 /* An fd that turns readable when events wait (for epoll): at once when
  * many do, within 10 ms otherwise. */
 int probes_fd(struct probes *p);
+/* The map of proxy sessions' connect destinations (events.h), for sandtrail-proxy. */
+int probes_proxy_map_fd(struct probes *p);
 /* Consumes waiting events without blocking; returns how many, or -errno. */
 int probes_consume(struct probes *p);
 /* Traces the cgroup (an open cgroup v2 directory) and its descendants; once

@@ -45,9 +45,11 @@ struct session *session_new(const char *mode, const char *cgroup_path, json_t *l
 	s->mode = strdup(mode);
 	s->cgroup_path = strdup(cgroup_path);
 	s->gvisor = !strcmp(mode, "gvisor");
+	s->microvm = !strcmp(mode, "microvm");
 	s->labels = json_incref(labels);
 	s->cgroup_fd = -1;
 	s->owner_fd = -1;
+	s->proxy_fd = -1;
 	if (!s->mode || !s->cgroup_path || pack_labels(s) < 0) {
 		session_free(s);
 		return NULL;
@@ -89,6 +91,9 @@ void session_free(struct session *s)
 		return;
 	for (size_t i = 0; i < s->nv1; i++)
 		free(s->v1[i]);
+	json_decref(s->proxy_domains);
+	if (s->proxy_fd >= 0)
+		close(s->proxy_fd);
 	for (size_t i = 0; i < s->nsecrets; i++) {
 		/* secret values do not outlive the session in our memory */
 		explicit_bzero(s->secrets[i].value, s->secrets[i].len);

@@ -24,6 +24,7 @@ struct session {
 	char id[SESSION_ID_LEN + 1];
 	char *mode;
 	bool gvisor;             /* the kernel sees runsc; the sandbox speaks through gvisor.c */
+	bool microvm;            /* the kernel sees the VMM; the guest speaks through microvm_sink.c */
 	char *cgroup_path;
 	int cgroup_fd;
 	uint64_t cgroup_id;
@@ -40,6 +41,8 @@ struct session {
 	uint64_t lost_seen[ST_EV_MAX][ST_LOSS_MAX]; /* kernel losses already in loss records */
 	char gvisor_container[65]; /* gvisor: the container id its Sentry must report */
 	struct netpolicy *netpolicy; /* gvisor: the egress policy, for the Sentry's own connects */
+	json_t *proxy_domains;   /* --network proxy: the patterns; NULL otherwise */
+	int proxy_fd;            /* its listener in the session's netns (proxysup.h); -1: none yet */
 	bool stop_requested;
 	bool ended;              /* kept a while to attribute late events */
 	uint64_t ended_mono_ms;

@@ -1,0 +1,771 @@
+/* One client connection of sandtrail-proxy: its first bytes say what it is
+ * (a TLS ClientHello of a transparent client, an HTTP CONNECT, a plain HTTP
+ * request in absolute form from a proxy-aware client or in origin form from
+ * a transparent one); the name it carries is checked against the session's
+ * domains, resolved by the proxy and connected; then bytes are relayed,
+ * bounded each way.  Every connection ends in one record. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <http_parser.h>
+
+#include "escape.h"
+#include "events.h"
+#include "proxy.h"
+#include "sni.h"
+
+enum pstate { ST_HEAD, ST_TUNNEL_HELLO, ST_RESOLVING, ST_CONNECTING, ST_RELAY };
+
+struct pconn {
+	struct proxy *px;
+	struct proxy_session *s;
+	struct bufferevent *cl, *up;
+	struct event *deadline;
+	struct evdns_getaddrinfo_request *dns;
+	enum pstate state;
+	bool transparent, is_connect, closing, recorded;
+	uint16_t orig_port;
+	char host[DOMAIN_MAX + 1];
+	uint16_t port;
+	char method[24];
+	char request[320];
+	const char *rule, *reason;
+	const char *tls_version;
+	char alpn[SNI_ALPN_LEN];
+	int status;
+	uint64_t bytes_out, bytes_in;
+	struct timespec t0;
+	struct evbuffer *pending; /* for upstream once connected */
+	/* the request head */
+	char url[2048];
+	size_t urllen;
+	char field[256], value[2048];
+	size_t flen, vlen;
+	bool in_value, head_done, head_overflow;
+	char host_hdr[DOMAIN_MAX + 8];
+	bool has_host_hdr;
+	/* the response head, for its status */
+	http_parser rp;
+	bool resp_done;
+};
+
+static const struct timeval head_timeout = { PROXY_HEAD_TIMEOUT_S, 0 };
+
+static const char *const hop_headers[] = { "connection", "keep-alive", "proxy-connection", "proxy-authorization",
+					   "proxy-authenticate", "te", "trailer", "upgrade", NULL };
+
+static void conn_free(struct pconn *c)
+{
+	if (c->dns)
+		evdns_getaddrinfo_cancel(c->dns);
+	if (c->cl)
+		bufferevent_free(c->cl);
+	if (c->up)
+		bufferevent_free(c->up);
+	if (c->deadline)
+		event_free(c->deadline);
+	if (c->pending)
+		evbuffer_free(c->pending);
+	c->px->nconns--;
+	c->s->refs--;
+	proxy_session_put(c->s);
+	free(c);
+}
+
+static void record(struct pconn *c)
+{
+	struct timespec t1;
+	json_t *r;
+	int64_t ns;
+
+	if (c->recorded)
+		return;
+	c->recorded = true;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (int64_t)(t1.tv_sec - c->t0.tv_sec) * 1000000000 + (t1.tv_nsec - c->t0.tv_nsec);
+	r = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I}", "type", "proxy", "session", c->s->id, "verdict",
+		      c->reason ? "deny" : "allow", "transparent", c->transparent, "bytes_out", (json_int_t)c->bytes_out,
+		      "bytes_in", (json_int_t)c->bytes_in, "duration_ns", (json_int_t)ns);
+	if (!r)
+		return;
+	json_object_set_new(r, "domain", c->host[0] ? json_string(c->host) : json_null());
+	if (c->port)
+		json_object_set_new(r, "port", json_integer(c->port));
+	if (c->method[0])
+		json_object_set_new(r, "method", json_string(c->method));
+	json_object_set_new(r, "rule", c->rule ? json_string(c->rule) : json_null());
+	if (c->reason)
+		json_object_set_new(r, "reason", json_string(c->reason));
+	if (c->tls_version)
+		json_object_set_new(r, "tls_version", json_string(c->tls_version));
+	if (c->alpn[0])
+		json_object_set_new(r, "alpn", json_string(c->alpn));
+	if (c->request[0])
+		json_object_set_new(r, "request", json_string(c->request));
+	if (c->status)
+		json_object_set_new(r, "status", json_integer(c->status));
+	proxy_record(c->px, r);
+}
+
+static void finish(struct pconn *c)
+{
+	record(c);
+	conn_free(c);
+}
+
+/* Refuses: an HTTP answer when the client spoke HTTP (code 0: none), the
+ * record, the end. */
+static void refuse(struct pconn *c, const char *reason, int code, const char *text)
+{
+	c->reason = reason;
+	c->rule = NULL;
+	/* what is left is writing the answer: bounded too */
+	evtimer_add(c->deadline, &head_timeout);
+	if (c->up) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	if (code && c->cl) {
+		evbuffer_add_printf(bufferevent_get_output(c->cl),
+				    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+				    "Content-Length: %zu\r\n\r\nsandtrail-proxy: %s\n",
+				    code, text, strlen("sandtrail-proxy: \n") + strlen(reason), reason);
+		c->closing = true;
+		bufferevent_disable(c->cl, EV_READ);
+		record(c);
+		return; /* freed once the answer is written (conn_write) */
+	}
+	finish(c);
+}
+
+/* The name decides: an IP literal never passes, a name only by a rule. */
+static bool check_name(struct pconn *c, const char *host, size_t len, int code)
+{
+	char canon[DOMAIN_MAX + 1];
+
+	if (domain_is_ip_literal(host, len)) {
+		snprintf(c->host, sizeof(c->host), "%.*s", (int)(len < DOMAIN_MAX ? len : DOMAIN_MAX), host);
+		refuse(c, "ip_literal", code, "Forbidden");
+		return false;
+	}
+	if (domain_host_canon(host, len, canon) < 0) {
+		char *e = escape_bytes(host, len < 255 ? len : 255);
+
+		snprintf(c->host, sizeof(c->host), "%s", e ? e : "");
+		free(e);
+		refuse(c, "bad_name", code ? 400 : 0, "Bad Request");
+		return false;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", canon);
+	c->rule = proxy_session_match(c->s, canon);
+	if (!c->rule) {
+		refuse(c, "not_allowed", code, "Forbidden");
+		return false;
+	}
+	return true;
+}
+
+static void relay_read(struct bufferevent *bev, void *arg);
+static void relay_write(struct bufferevent *bev, void *arg);
+static void conn_event(struct bufferevent *bev, short what, void *arg);
+
+/* The status of the upstream's answer, parsed from the bytes as they pass. */
+static int on_resp_headers(http_parser *p)
+{
+	struct pconn *c = p->data;
+
+	c->status = (int)p->status_code;
+	c->resp_done = true;
+	return 1;
+}
+
+static void parse_status(struct pconn *c, struct evbuffer *in)
+{
+	static const http_parser_settings rs = { .on_headers_complete = on_resp_headers };
+	struct evbuffer_iovec v[8];
+	int n = evbuffer_peek(in, -1, NULL, v, 8);
+
+	for (int i = 0; i < n && i < 8 && !c->resp_done; i++) {
+		size_t done = http_parser_execute(&c->rp, &rs, v[i].iov_base, v[i].iov_len);
+
+		if (HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || done != v[i].iov_len)
+			c->resp_done = true;
+	}
+}
+
+static void relay_read(struct bufferevent *bev, void *arg)
+{
+	struct pconn *c = arg;
+	struct bufferevent *to = bev == c->cl ? c->up : c->cl;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+
+	if (!to)
+		return;
+	if (bev == c->up && !c->resp_done && !c->is_connect && c->method[0] && strcmp(c->method, "TLS"))
+		parse_status(c, in);
+	if (bev == c->cl)
+		c->bytes_out += n;
+	else
+		c->bytes_in += n;
+	evbuffer_add_buffer(bufferevent_get_output(to), in);
+	/* the other side reads slower: stop reading here until it drained */
+	if (evbuffer_get_length(bufferevent_get_output(to)) >= PROXY_RELAY_MAX) {
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(to, EV_WRITE, PROXY_RELAY_MAX / 2, 0);
+	}
+}
+
+static void relay_write(struct bufferevent *bev, void *arg)
+{
+	struct pconn *c = arg;
+	struct bufferevent *from = bev == c->cl ? c->up : c->cl;
+
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			finish(c);
+		return;
+	}
+	if (from && !(bufferevent_get_enabled(from) & EV_READ)) {
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(from, EV_READ);
+	}
+}
+
+/* One side ended: what the other still has to write goes, then the end. */
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct pconn *c = arg;
+	struct bufferevent *other = bev == c->cl ? c->up : c->cl;
+
+	if (c->state == ST_CONNECTING && bev == c->up) {
+		if (what & BEV_EVENT_CONNECTED) {
+			const struct timeval idle = { PROXY_IDLE_TIMEOUT_S, 0 };
+
+			c->state = ST_RELAY;
+			event_del(c->deadline);
+			bufferevent_set_timeouts(c->cl, &idle, &idle);
+			bufferevent_set_timeouts(c->up, &idle, &idle);
+			c->bytes_out += evbuffer_get_length(c->pending);
+			evbuffer_add_buffer(bufferevent_get_output(c->up), c->pending);
+			bufferevent_enable(c->up, EV_READ | EV_WRITE);
+			bufferevent_enable(c->cl, EV_READ | EV_WRITE);
+			relay_read(c->cl, c); /* what came meanwhile */
+			return;
+		}
+		refuse(c, "connect_failed", c->method[0] && strcmp(c->method, "TLS") && !c->is_connect ? 502 : 0,
+		       "Bad Gateway");
+		return;
+	}
+	if (bev == c->cl && c->state != ST_RELAY && !c->closing) {
+		/* the client left or stalled before it said where to */
+		refuse(c, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "client_closed",
+		       (what & BEV_EVENT_TIMEOUT) && c->state == ST_HEAD ? 408 : 0, "Request Timeout");
+		return;
+	}
+	if (other && bev != other) {
+		relay_read(bev, c); /* the last bytes */
+		if (evbuffer_get_length(bufferevent_get_output(other))) {
+			c->closing = true;
+			bufferevent_disable(other, EV_READ);
+			if (bev == c->cl) {
+				bufferevent_free(c->cl);
+				c->cl = NULL;
+			} else {
+				bufferevent_free(c->up);
+				c->up = NULL;
+			}
+			return;
+		}
+	}
+	finish(c);
+}
+
+static void resolved(int err, struct evutil_addrinfo *ai, void *arg)
+{
+	struct pconn *c = arg;
+	bool http = c->method[0] && strcmp(c->method, "TLS") && !c->is_connect;
+
+	c->dns = NULL;
+	if (err == EVUTIL_EAI_CANCEL)
+		return;
+	if (err || !ai) {
+		refuse(c, "resolve_failed", http ? 502 : 0, "Bad Gateway");
+		return;
+	}
+	c->up = bufferevent_socket_new(c->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->up) {
+		evutil_freeaddrinfo(ai);
+		refuse(c, "out_of_memory", http ? 503 : 0, "Service Unavailable");
+		return;
+	}
+	bufferevent_setcb(c->up, relay_read, relay_write, conn_event, c);
+	c->state = ST_CONNECTING;
+	if (bufferevent_socket_connect(c->up, ai->ai_addr, (int)ai->ai_addrlen) < 0) {
+		evutil_freeaddrinfo(ai);
+		refuse(c, "connect_failed", http ? 502 : 0, "Bad Gateway");
+		return;
+	}
+	evutil_freeaddrinfo(ai);
+	bufferevent_disable(c->cl, EV_READ); /* until the upstream is there */
+}
+
+/* The proxy's own resolution of the name (the sandbox's answers never count). */
+static void resolve(struct pconn *c)
+{
+	/* no AI_ADDRCONFIG: its interface list needs netlink, which the filter refuses */
+	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	char port[8];
+
+	c->state = ST_RESOLVING;
+	bufferevent_disable(c->cl, EV_READ);
+	snprintf(port, sizeof(port), "%u", c->port);
+	for (size_t i = 0; i < c->px->nresolve; i++) {
+		const struct proxy_resolve *r = &c->px->resolve[i];
+
+		if (!strcmp(r->host, c->host) && r->port == c->port) {
+			struct evutil_addrinfo *ai = NULL;
+			int rc;
+
+			hints.ai_flags = EVUTIL_AI_NUMERICHOST;
+			rc = evutil_getaddrinfo(r->addr, port, &hints, &ai);
+			resolved(rc, ai, c);
+			return;
+		}
+	}
+	c->dns = evdns_getaddrinfo(c->px->dns, c->host, port, &hints, resolved, c);
+}
+
+/* The ClientHello (transparent TLS, or the first bytes in a CONNECT tunnel):
+ * its SNI names the destination, and must be the CONNECT host if any. */
+static void on_hello(struct pconn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->cl);
+	size_t len = evbuffer_get_length(in);
+	struct sni_hello h;
+	unsigned char *buf;
+	int rc;
+
+	if (len > SNI_HELLO_MAX + 64)
+		len = SNI_HELLO_MAX + 64;
+	buf = evbuffer_pullup(in, (ssize_t)len);
+	if (c->state == ST_TUNNEL_HELLO && len && buf[0] != 0x16) {
+		resolve(c); /* not TLS inside the tunnel: the CONNECT host decided */
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	rc = sni_client_hello(buf, len, &h);
+	if (rc == 0)
+		return; /* more to come, within the deadline */
+	if (rc > 0 || rc == SNI_NO_NAME) {
+		c->tls_version = sni_version_name(h.version);
+		snprintf(c->alpn, sizeof(c->alpn), "%s", h.alpn);
+	}
+	if (c->state == ST_TUNNEL_HELLO) {
+		if (rc > 0 && strcmp(h.name, c->host)) {
+			refuse(c, "sni_mismatch", 0, NULL);
+			return;
+		}
+		if (rc < 0 && rc != SNI_NO_NAME) {
+			refuse(c, "malformed_tls", 0, NULL);
+			return;
+		}
+		resolve(c);
+		return;
+	}
+	if (rc < 0) {
+		refuse(c, rc == SNI_NO_NAME || rc == SNI_BAD_NAME ? "no_name" : "malformed_tls", 0, NULL);
+		return;
+	}
+	if (check_name(c, h.name, strlen(h.name), 0))
+		resolve(c);
+}
+
+/* ---- the request head ---- */
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct pconn *c = p->data;
+
+	if (c->urllen + len >= sizeof(c->url)) {
+		c->head_overflow = true;
+		return 1;
+	}
+	memcpy(c->url + c->urllen, at, len);
+	c->urllen += len;
+	return 0;
+}
+
+static bool is_hop(const char *name)
+{
+	for (size_t i = 0; hop_headers[i]; i++)
+		if (!strcasecmp(name, hop_headers[i]))
+			return true;
+	return false;
+}
+
+/* One complete header: kept for the upstream unless hop-by-hop. */
+static void header_done(struct pconn *c)
+{
+	c->field[c->flen] = 0;
+	c->value[c->vlen] = 0;
+	if (!strcasecmp(c->field, "host")) {
+		/* two Host headers (which one would the server take?), or one longer than a name */
+		if (c->has_host_hdr || c->vlen >= sizeof(c->host_hdr))
+			c->head_overflow = true;
+		c->has_host_hdr = true;
+		snprintf(c->host_hdr, sizeof(c->host_hdr), "%.*s", (int)sizeof(c->host_hdr) - 1, c->value);
+	}
+	if (!is_hop(c->field))
+		evbuffer_add_printf(c->pending, "%s: %s\r\n", c->field, c->value);
+	c->flen = c->vlen = 0;
+	c->in_value = false;
+}
+
+static int on_field(http_parser *p, const char *at, size_t len)
+{
+	struct pconn *c = p->data;
+
+	if (c->in_value)
+		header_done(c);
+	if (c->flen + len >= sizeof(c->field)) {
+		c->head_overflow = true;
+		return 1;
+	}
+	memcpy(c->field + c->flen, at, len);
+	c->flen += len;
+	return 0;
+}
+
+static int on_value(http_parser *p, const char *at, size_t len)
+{
+	struct pconn *c = p->data;
+
+	c->in_value = true;
+	if (c->vlen + len >= sizeof(c->value)) {
+		c->head_overflow = true;
+		return 1;
+	}
+	memcpy(c->value + c->vlen, at, len);
+	c->vlen += len;
+	return 0;
+}
+
+static int on_headers(http_parser *p)
+{
+	struct pconn *c = p->data;
+
+	if (c->in_value)
+		header_done(c);
+	c->head_done = true;
+	return 0;
+}
+
+/* host[:port] of a Host header or CONNECT target into host/len and *port. */
+static int split_host_port(const char *s, size_t slen, const char **host, size_t *hlen, uint16_t *port)
+{
+	const char *colon = NULL;
+
+	if (slen && s[0] == '[') {
+		const char *close = memchr(s, ']', slen);
+
+		if (!close)
+			return -1;
+		colon = close + 1 < s + slen && close[1] == ':' ? close + 1 : NULL;
+		*host = s;
+		*hlen = (size_t)(close + 1 - s);
+	} else {
+		colon = memrchr(s, ':', slen);
+		*host = s;
+		*hlen = colon ? (size_t)(colon - s) : slen;
+	}
+	if (colon) {
+		unsigned long v = 0;
+
+		if (colon + 1 == s + slen)
+			return -1;
+		for (const char *d = colon + 1; d < s + slen; d++) {
+			if (*d < '0' || *d > '9' || (v = v * 10 + (unsigned long)(*d - '0')) > 65535)
+				return -1;
+		}
+		if (v == 0)
+			return -1;
+		*port = (uint16_t)v;
+	}
+	return 0;
+}
+
+static void on_head(struct pconn *c, size_t headlen)
+{
+	static const http_parser_settings hs = { .on_url = on_url, .on_header_field = on_field,
+						 .on_header_value = on_value, .on_headers_complete = on_headers };
+	struct evbuffer *in = bufferevent_get_input(c->cl);
+	unsigned char *head = evbuffer_pullup(in, (ssize_t)headlen);
+	struct http_parser_url u;
+	const char *host;
+	size_t hlen, done;
+	http_parser p;
+
+	c->pending = evbuffer_new();
+	if (!c->pending) {
+		refuse(c, "out_of_memory", 503, "Service Unavailable");
+		return;
+	}
+	http_parser_init(&p, HTTP_REQUEST);
+	p.data = c;
+	done = http_parser_execute(&p, &hs, (const char *)head, headlen);
+	if (c->head_overflow) {
+		refuse(c, "headers_too_large", 431, "Request Header Fields Too Large");
+		return;
+	}
+	if (HTTP_PARSER_ERRNO(&p) != HPE_OK || !c->head_done || (done != headlen && !p.upgrade)) {
+		refuse(c, "malformed", 400, "Bad Request");
+		return;
+	}
+	snprintf(c->method, sizeof(c->method), "%s", http_method_str(p.method));
+	evbuffer_drain(in, headlen);
+	c->is_connect = p.method == HTTP_CONNECT;
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(c->url, c->urllen, c->is_connect, &u)) {
+		refuse(c, "malformed", 400, "Bad Request");
+		return;
+	}
+	if (c->is_connect) {
+		c->port = u.port;
+		if (!check_name(c, c->url + u.field_data[UF_HOST].off, u.field_data[UF_HOST].len, 403))
+			return;
+		evbuffer_drain(c->pending, evbuffer_get_length(c->pending)); /* no head goes upstream */
+		evbuffer_add_printf(bufferevent_get_output(c->cl), "HTTP/1.1 200 Connection established\r\n\r\n");
+		c->state = ST_TUNNEL_HELLO;
+		if (evbuffer_get_length(in))
+			on_hello(c);
+		return;
+	}
+	/* plain HTTP: the record keeps the path without its query */
+	if (u.field_set & (1 << UF_PATH)) {
+		char *e = escape_bytes(c->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+
+		snprintf(c->request, sizeof(c->request), "%s %.256s", c->method, e ? e : "");
+		free(e);
+	} else {
+		snprintf(c->request, sizeof(c->request), "%s /", c->method);
+	}
+	if (u.field_set & (1 << UF_HOST)) {
+		/* absolute form: a proxy-aware client; a Host header must say the same */
+		if (!(u.field_set & (1 << UF_SCHEMA)) || u.field_data[UF_SCHEMA].len != 4 ||
+		    strncasecmp(c->url + u.field_data[UF_SCHEMA].off, "http", 4)) {
+			refuse(c, "scheme", 400, "Bad Request");
+			return;
+		}
+		host = c->url + u.field_data[UF_HOST].off;
+		hlen = u.field_data[UF_HOST].len;
+		c->port = (u.field_set & (1 << UF_PORT)) ? u.port : 80;
+		if (c->has_host_hdr) {
+			const char *hh;
+			size_t hhlen;
+			uint16_t hport = 80;
+
+			if (split_host_port(c->host_hdr, strlen(c->host_hdr), &hh, &hhlen, &hport) < 0 || hhlen != hlen ||
+			    strncasecmp(hh, host, hlen) || hport != c->port) {
+				snprintf(c->host, sizeof(c->host), "%.*s", (int)(hlen < DOMAIN_MAX ? hlen : DOMAIN_MAX), host);
+				refuse(c, "host_mismatch", 403, "Forbidden");
+				return;
+			}
+		}
+	} else {
+		/* origin form: only a transparent client sends it, its Host names the destination */
+		uint16_t hport = 0;
+
+		if (!c->transparent || !c->has_host_hdr) {
+			refuse(c, "not_a_proxy_request", 400, "Bad Request");
+			return;
+		}
+		if (split_host_port(c->host_hdr, strlen(c->host_hdr), &host, &hlen, &hport) < 0) {
+			refuse(c, "malformed", 400, "Bad Request");
+			return;
+		}
+		c->port = c->orig_port;
+		if (hport && hport != c->orig_port) {
+			snprintf(c->host, sizeof(c->host), "%.*s", (int)(hlen < DOMAIN_MAX ? hlen : DOMAIN_MAX), host);
+			refuse(c, "host_mismatch", 403, "Forbidden");
+			return;
+		}
+	}
+	if (!check_name(c, host, hlen, 403))
+		return;
+	/* the head for the upstream: origin form, its own headers, one request */
+	{
+		struct evbuffer *h = evbuffer_new();
+		const char *path = "/";
+		size_t plen = 1;
+
+		if (!h) {
+			refuse(c, "out_of_memory", 503, "Service Unavailable");
+			return;
+		}
+		if (u.field_set & (1 << UF_PATH)) {
+			path = c->url + u.field_data[UF_PATH].off;
+			plen = c->url + c->urllen - path; /* with its query */
+		}
+		evbuffer_add_printf(h, "%s %.*s HTTP/1.1\r\n", c->method, (int)plen, path);
+		if (!c->has_host_hdr)
+			evbuffer_add_printf(h, "Host: %.*s\r\n", (int)hlen, host);
+		evbuffer_add_buffer(h, c->pending);
+		evbuffer_add_printf(h, "Connection: close\r\n\r\n");
+		evbuffer_free(c->pending);
+		c->pending = h;
+	}
+	http_parser_init(&c->rp, HTTP_RESPONSE);
+	c->rp.data = c;
+	resolve(c);
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct pconn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len = evbuffer_get_length(in);
+	struct evbuffer_ptr end;
+	unsigned char first;
+
+	if (c->state == ST_TUNNEL_HELLO) {
+		on_hello(c);
+		return;
+	}
+	if (c->state != ST_HEAD || len == 0)
+		return;
+	evbuffer_copyout(in, &first, 1);
+	if (first == 0x16) {
+		if (!c->transparent) {
+			refuse(c, "tls_to_proxy", 0, NULL); /* a TLS hello sent to the proxy itself names nothing to check against */
+			return;
+		}
+		if (!c->pending && !(c->pending = evbuffer_new())) {
+			refuse(c, "out_of_memory", 0, NULL);
+			return;
+		}
+		strcpy(c->method, "TLS");
+		c->port = c->orig_port;
+		on_hello(c);
+		if (c->state == ST_HEAD && !c->closing && len > SNI_HELLO_MAX + 64)
+			refuse(c, "malformed_tls", 0, NULL);
+		return;
+	}
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos < 0) {
+		if (len > PROXY_HEAD_MAX)
+			refuse(c, "headers_too_large", 431, "Request Header Fields Too Large");
+		return;
+	}
+	if ((size_t)end.pos + 4 > PROXY_HEAD_MAX) {
+		refuse(c, "headers_too_large", 431, "Request Header Fields Too Large");
+		return;
+	}
+	on_head(c, (size_t)end.pos + 4);
+}
+
+/* After a refusal's answer is written; in the relay the relay's own. */
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+	struct pconn *c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		finish(c);
+}
+
+static void head_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct pconn *c = arg;
+
+	if (c->closing)
+		finish(c);
+	else
+		refuse(c, "timeout", c->state == ST_HEAD ? 408 : 0, "Request Timeout");
+}
+
+/* In the relay, the hello state moves the bytes once the upstream is there. */
+static void conn_read_any(struct bufferevent *bev, void *arg)
+{
+	struct pconn *c = arg;
+
+	if (c->state == ST_RELAY)
+		relay_read(bev, c);
+	else if (c->state == ST_HEAD || c->state == ST_TUNNEL_HELLO)
+		conn_read(bev, c);
+}
+
+static void conn_write_any(struct bufferevent *bev, void *arg)
+{
+	struct pconn *c = arg;
+
+	if (c->state == ST_RELAY)
+		relay_write(bev, c);
+	else
+		conn_write(bev, c);
+}
+
+/* The destination a transparent client asked for (the connect hook kept it). */
+static void lookup_orig(struct pconn *c, const struct sockaddr *sa)
+{
+	struct st_proxy_key k = { .session = c->s->cgid };
+	struct st_proxy_dst d;
+
+	if (c->px->map_fd < 0 || !c->s->cgid)
+		return;
+	if (sa->sa_family == AF_INET) {
+		k.family = AF_INET;
+		k.sport = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		k.family = IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? AF_INET : AF_INET6;
+		k.sport = ntohs(s6->sin6_port);
+	} else {
+		return;
+	}
+	if (bpf_map_lookup_elem(c->px->map_fd, &k, &d) == 0) {
+		bpf_map_delete_elem(c->px->map_fd, &k);
+		c->transparent = true;
+		c->orig_port = d.port;
+	}
+}
+
+void proxy_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	struct proxy_session *s = arg;
+	struct pconn *c;
+
+	if (s->px->nconns >= PROXY_CONNS_MAX || !(c = calloc(1, sizeof(*c)))) {
+		evutil_closesocket(fd);
+		return;
+	}
+	s->px->nconns++;
+	s->refs++;
+	c->px = s->px;
+	c->s = s;
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	lookup_orig(c, sa);
+	c->cl = bufferevent_socket_new(s->px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->deadline = evtimer_new(s->px->base, head_deadline, c);
+	if (!c->cl || !c->deadline) {
+		if (!c->cl)
+			evutil_closesocket(fd);
+		conn_free(c);
+		return;
+	}
+	bufferevent_setcb(c->cl, conn_read_any, conn_write_any, conn_event, c);
+	/* the whole head within the deadline, however slowly it trickles */
+	evtimer_add(c->deadline, &head_timeout);
+	bufferevent_setwatermark(c->cl, EV_READ, 0, PROXY_HEAD_MAX + SNI_HELLO_MAX);
+	bufferevent_enable(c->cl, EV_READ | EV_WRITE);
+}

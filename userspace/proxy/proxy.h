@@ -1,0 +1,68 @@
+/* sandtrail-proxy: the egress of --network proxy sessions.  One process per
+ * host, unprivileged, under its own seccomp filter; sandtraild hands it a
+ * listener per session (bound in the session's network namespace: whoever
+ * connects to it is that session) and receives a record per connection.
+ * It decides by name (CONNECT host, TLS SNI, Host header), resolves the
+ * name itself and never trusts the client's addresses. */
+#ifndef SANDTRAIL_PROXY_H
+#define SANDTRAIL_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/event.h>
+#include <event2/dns.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "domain.h"
+
+#define PROXY_DOMAINS_MAX 256
+#define PROXY_HEAD_MAX 16384        /* request head (line + headers) */
+#define PROXY_HEAD_TIMEOUT_S 10     /* whole head, however slowly it trickles */
+#define PROXY_IDLE_TIMEOUT_S 300    /* a relay with no byte either way */
+#define PROXY_RELAY_MAX (256 << 10) /* bytes queued towards one side */
+#define PROXY_CONNS_MAX 4096
+#define PROXY_RESOLVE_MAX 16
+
+struct proxy_session {
+	char id[64];
+	uint64_t cgid; /* key of its entries in the proxy_dst map; 0: none */
+	size_t ndomains;
+	char *domains[PROXY_DOMAINS_MAX];
+	struct evconnlistener *listener;
+	unsigned refs;  /* its connections */
+	bool retired;   /* the session ended: freed with its last connection */
+	struct proxy *px;
+	struct proxy_session *next;
+};
+
+/* --resolve HOST:PORT:ADDR, as curl's */
+struct proxy_resolve {
+	char host[DOMAIN_MAX + 1];
+	uint16_t port;
+	char addr[64];
+};
+
+struct proxy {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct proxy_session *sessions;
+	int map_fd;     /* proxy_dst (bpf/events.h); -1: no transparent clients */
+	int control_fd; /* to sandtraild; -1: standalone */
+	FILE *records;  /* standalone: JSON lines */
+	size_t nconns;
+	size_t nresolve;
+	struct proxy_resolve resolve[PROXY_RESOLVE_MAX];
+};
+
+/* The accept callback of every session's listener (arg: the session). */
+void proxy_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg);
+/* The pattern of s that host (canonical) matches; NULL if none. */
+const char *proxy_session_match(const struct proxy_session *s, const char *host);
+/* A connection of s ended: frees s if it was the last of a retired one. */
+void proxy_session_put(struct proxy_session *s);
+/* Sends or writes one record (consumed). */
+void proxy_record(struct proxy *px, json_t *rec);
+
+#endif
