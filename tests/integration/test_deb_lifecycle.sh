@@ -149,7 +149,7 @@ check "the collector stopped for a restart left its links pinned in /sys/fs/bpf/
 dpkg -P sandtrail >"$T/purge.out" 2>&1
 check "dpkg -P purges it" bash -c '[ $1 -eq 0 ] && ! dpkg-query -W sandtrail >/dev/null 2>&1' _ $? || diag "$(tail -5 "$T/purge.out")"
 left=
-for f in /usr/bin/sandtraild /usr/bin/sandtrail /usr/bin/sandtrail-journal "$U" /usr/lib/sysusers.d/sandtrail.conf \
+for f in /usr/bin/sandtraild /usr/bin/sandtrail /usr/bin/sandtrail-journal /usr/bin/sandtrail-proxy "$U" /usr/lib/sysusers.d/sandtrail.conf \
 	/etc/systemd/system/multi-user.target.wants/sandtraild.service /usr/share/bash-completion/completions/sandtrail \
 	/usr/share/doc/sandtrail /var/lib/systemd/deb-systemd-helper-enabled/sandtraild.service.dsh-also; do
 	[ -e "$f" ] || [ -L "$f" ] && left+=" $f"

@@ -792,6 +792,28 @@ static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *re
 	return hold_reply(c, conn, seq, rep);
 }
 
+/* A run manager back after a hand-over: its session, taken over at start,
+ * is owned by this connection again (it ends if the manager is lost).  Only
+ * the manager that started it (its pid, from the peer credentials) may. */
+static json_t *handle_reattach(struct collector *c, struct conn *conn, json_t *req)
+{
+	json_t *err;
+	struct session *s = request_session(c, req, &err);
+
+	if (!s)
+		return err;
+	if (s->ended)
+		return reply_error("session %s has ended", s->id);
+	if (!s->claim_by_ms)
+		return reply_error("session %s is not waiting for its manager", s->id);
+	if (!s->setup_ppid || (pid_t)s->setup_ppid != conn->peer)
+		return reply_error("session %s: only its manager (pid %u) may reattach", s->id, s->setup_ppid);
+	s->owner_fd = conn->fd;
+	s->claim_by_ms = 0;
+	log_msg("session %s: its manager is back", s->id);
+	return reply_ok();
+}
+
 /* The session manager re-resolved its allowlist's host names. */
 static json_t *handle_netpolicy(struct collector *c, json_t *req)
 {
@@ -1053,6 +1075,8 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 		rep = handle_proxy_attach(c, req);
 	else if (!strcmp(cmd, "stop"))
 		rep = handle_stop(c, req);
+	else if (!strcmp(cmd, "reattach"))
+		rep = handle_reattach(c, conn, req);
 	else if (!strcmp(cmd, "ps"))
 		rep = handle_ps(c);
 	else
@@ -1197,6 +1221,12 @@ static void check_cgroups(struct collector *c, uint64_t now)
 		if (s->stop_requested && s->owner_fd < 0 &&
 		    (cgroup2_populated(s->cgroup_fd) == 0 || now - s->ended_mono_ms > STOP_GRACE_MS)) {
 			end_session(c, s, "stop", NULL);
+			continue;
+		}
+		if (s->claim_by_ms && now > s->claim_by_ms) {
+			log_msg("session %s: its manager did not come back after the restart", s->id);
+			remove_lost_cgroups(c, s);
+			end_session(c, s, "manager_lost", NULL);
 			continue;
 		}
 		if (now - c->last_cgroup_check < CGROUP_CHECK_MS)
@@ -1462,6 +1492,14 @@ static bool on_signal(struct collector *c)
 	struct signalfd_siginfo si;
 
 	while (read(c->signal_conn.fd, &si, sizeof(si)) == sizeof(si)) {
+		/* systemctl restart (an upgrade's too) sends SIGTERM: it hands over
+		 * when systemd will start the next collector; any other stop ends
+		 * the sessions and removes the pins */
+		if (si.ssi_signo == SIGTERM && c->probes_pinned && service_restarting()) {
+			log_msg("SIGTERM for a restart: handing over");
+			c->handover = true;
+			return true;
+		}
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			return true;
 		/* a restart: the kernel side keeps recording, the next collector takes over */
@@ -1683,10 +1721,23 @@ static void shutdown_sessions(struct collector *c)
 	drain(c);
 }
 
+/* A hand-over: the run managers reattach to the next collector, they do not
+ * take the closed connection for a lost collector. */
+static void tell_managers(struct collector *c)
+{
+	json_t *notice = json_pack("{s:s}", "event", "handover");
+
+	for (size_t i = 0; notice && i < c->sessions.n; i++)
+		if (!c->sessions.v[i]->ended && c->sessions.v[i]->owner_fd >= 0)
+			control_send(c->sessions.v[i]->owner_fd, notice);
+	json_decref(notice);
+}
+
 /* A session of the journal that the earlier collector's kernel side still
  * traces, taken over with what it kept (probes_state_get): NULL when it
- * cannot be (no pins, cgroup gone or another, a run or gVisor session whose
- * manager or Sentry went with the collector). */
+ * cannot be (no pins, cgroup gone or another, a gVisor session whose Sentry
+ * went with the collector).  A run session's manager outlives a hand-over:
+ * the session waits for it to reattach (claim_by_ms). */
 static struct session *reattach(struct collector *c, const struct open_session *os)
 {
 	char msg[256], *st;
@@ -1704,8 +1755,8 @@ static struct session *reattach(struct collector *c, const struct open_session *
 		req = json_loads(st, 0, NULL);
 	free(st);
 	if (!req || !json_is_string(json_object_get(req, "id")) ||
-	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || strcmp(os->mode, "watch") ||
-	    json_is_false(json_object_get(req, "keep")))
+	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || !strcmp(os->mode, "gvisor") ||
+	    strcmp(json_string_value(json_object_get(req, "mode")) ?: "watch", os->mode))
 		goto fail;
 	if (!json_is_object(json_object_get(req, "labels")))
 		json_object_set_new(req, "labels", json_object());
@@ -1717,6 +1768,10 @@ static struct session *reattach(struct collector *c, const struct open_session *
 	s->cgroup_id = id;
 	s->start_ns = (uint64_t)json_integer_value(json_object_get(req, "start_ns"));
 	memcpy(s->lost_seen, os->lost, sizeof(s->lost_seen));
+	if (json_is_false(json_object_get(req, "keep"))) {
+		s->setup_ppid = (uint32_t)json_integer_value(json_object_get(req, "setup_pid"));
+		s->claim_by_ms = mono_ms() + CONTROL_HANDOVER_MS;
+	}
 	err = watch_v1(s, req);
 	if (!err)
 		err = watch_options(s, req, &np);
@@ -2023,6 +2078,9 @@ int collector_run(const struct daemon_config *cfg)
 	service_stopping();
 	if (c.handover) {
 		drain(&c);
+		/* no manager may reach this collector once told to find the next */
+		unlink(cfg->socket);
+		tell_managers(&c);
 		log_msg("handing over: %zu sessions stay open, recorded by the kernel side pinned in %s",
 			live_sessions(&c), cfg->pin_dir);
 	} else if (!c.failed) {

@@ -35,6 +35,7 @@ struct session {
 	struct secret *secrets;
 	size_t nsecrets;
 	int owner_fd;            /* keep=false: the session ends when this connection closes */
+	uint64_t claim_by_ms;    /* taken over: its manager must reattach by then (mono ms); 0: not awaited */
 	char *v1[SESSION_V1_MAX]; /* run sessions: their v1 cgroups, removed if the manager is lost */
 	uint32_t setup_ppid;      /* run sessions: the manager; its child (the sandbox's init) is setup */
 	size_t nv1;
