@@ -257,11 +257,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
 	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
 
 # ---- man pages and bash completion, from the binaries' --help and schemas/ ----
-MAN_PAGES  := $(addprefix $(BUILD)/man/,sandtrail.1 sandtrail-journal.1 sandtraild.8 sandtrail-policy.5 sandtrail-records.5)
+MAN_PAGES  := $(addprefix $(BUILD)/man/,sandtrail.1 sandtrail-journal.1 sandtraild.8 sandtrail-proxy.8 sandtrail-policy.5 sandtrail-records.5)
 COMPLETION := $(BUILD)/completion/sandtrail
 
 $(BUILD)/man/%: packaging/man/mkman.sh packaging/man/help2md.awk packaging/man/policy2md.jq \
-		schemas/record.md schemas/policy.schema.json $(BUILD)/sandtrail $(BUILD)/sandtraild $(BUILD)/sandtrail-journal
+		schemas/record.md schemas/policy.schema.json $(BUILD)/sandtrail $(BUILD)/sandtraild $(BUILD)/sandtrail-journal \
+		$(BUILD)/sandtrail-proxy
 	$(call msg,MAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)packaging/man/mkman.sh $* $(BUILD) >$@
