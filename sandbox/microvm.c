@@ -165,9 +165,9 @@ static int send_spec(struct microvm *m, const struct backend_spec *s, char *err,
 	for (size_t i = 0; i < p->nmounts; i++) {
 		const struct policy_mount *pm = &p->mounts[i];
 
-		/* "9 TAG DST" a share, "t SIZE DST" a tmpfs */
+		/* "9 TAG DST" a share ("r": read-only, as QEMU serves it), "t SIZE DST" a tmpfs */
 		if (pm->type == POLICY_MOUNT_BIND)
-			n = asprintf(&mounts[nm], "9 vol%zu %s", nvol++, pm->dst);
+			n = asprintf(&mounts[nm], "%c vol%zu %s", pm->ro ? 'r' : '9', nvol++, pm->dst);
 		else
 			n = asprintf(&mounts[nm], "t %llu %s", (unsigned long long)pm->size, pm->dst);
 		if (n < 0)

@@ -8,7 +8,7 @@
 # garbage and oversized frames are loss records while the collector goes
 # on; nothing of the VM is left behind.  Boots are few: TCG is CPU-heavy.
 source "$(dirname "$0")/lib.sh"
-plan 33
+plan 42
 
 command -v qemu-system-x86_64 >/dev/null || { not_ok "QEMU is installed (make deps)"; exit 1; }
 [ -r "$BIN/microvm/vmlinux" ] && [ -r "$BIN/microvm/initramfs.cpio" ] ||
@@ -56,6 +56,33 @@ check "microvm: --network host is refused (125, one line)" test $? -eq 125 -a "$
 check "microvm: the refusal says why" grep -q 'network none only' "$T/refused.err"
 "$SANDTRAIL" run --mode microvm -v /tmp/nonexistent-$$:/x -- true 2>"$T/refused.err"
 check "microvm: a volume it cannot serve is refused" test $? -eq 125
+
+# containment: what the guest can reach of the host, tried from inside in one
+# boot (the escape suite's attempts that cross to the host; inside the guest
+# its own kernel is the boundary)
+mkdir -p "$T/target" && echo "root's secret" >"$T/target/secret" && chmod 600 "$T/target/secret"
+HOSTADDR=$(ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
+run escape microvm -- sh -c "
+echo secret=\$(cat $T/target/secret 2>/dev/null || echo unreadable)
+echo usr=\$($P write /usr/sandtrail-escape)
+echo ro=\$($P write $HELPERS/escape)
+echo chmod=\$(touch /mnt/plain && $P chmod-setuid /mnt/plain)
+echo create=\$($P create-setuid /mnt/created)
+echo mount=\$($P mount)
+echo host=\$($P connect ${HOSTADDR:-10.0.0.1} 22)
+echo hostsock=\$($P connect-unix $SANDTRAIL_SOCKET)
+" >"$T/escape.out"
+check "microvm escape: the host's files are not there" grep -qx 'secret=unreadable' "$T/escape.out"
+check "microvm escape: the host's /usr is read-only" grep -qx 'usr=refused EROFS' "$T/escape.out"
+check "microvm escape: a read-only volume is read-only" grep -qx 'ro=refused EROFS' "$T/escape.out"
+check "microvm escape: no setuid bit by chmod on a volume (the VMM's fixed filter)" grep -qx 'chmod=refused EPERM' "$T/escape.out"
+check "microvm escape: no setuid bit by a creating open on a volume" grep -qx 'create=refused EPERM' "$T/escape.out"
+check "microvm escape: no mount" grep -qx 'mount=refused EPERM' "$T/escape.out"
+check "microvm escape: the host's network is unreachable (network none)" grep -qx 'host=refused ENETUNREACH' "$T/escape.out"
+check "microvm escape: the host's unix sockets are not there" grep -qx 'hostsock=refused ENOENT' "$T/escape.out"
+check "microvm escape: nothing on the host with a setuid bit or root's ownership" \
+	test -z "$(find "$WS" \( -perm /6000 -o -user 0 \) ! -path "$WS" ! -name input.txt)" ||
+	diag "$(cat "$T/escape.out")" "$(find "$WS" -ls)"
 
 # a guest that does not start CMD within the boot timeout
 SANDTRAIL_BOOT_TIMEOUT=200 run slow microvm -- true
