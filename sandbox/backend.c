@@ -2,7 +2,7 @@
 
 #include "backend.h"
 
-static const struct backend_ops *const backends[] = { &hardened_backend, &gvisor_backend };
+static const struct backend_ops *const backends[] = { &hardened_backend, &gvisor_backend, &microvm_backend };
 
 const struct backend_ops *backend_find(const char *mode)
 {

@@ -1,5 +1,5 @@
 /* What the session manager asks of a sandbox backend (hardened, gvisor,
- * ...): start the workload inside the session cgroup, held before its first
+ * microvm): start the workload inside the session cgroup, held before its first
  * instruction; let it go once sandtraild traces the session; say when it
  * ended and how.  The manager owns the cgroup, sandtraild and the end. */
 #ifndef SANDTRAIL_BACKEND_H
@@ -49,12 +49,16 @@ struct backend_ops {
 	void (*signal)(void *st, int sig);
 	/* Once pidfd is readable: the workload's wait status. */
 	int (*wait)(void *st, int *status);
+	/* Why the session ended when it was the backend's doing (a guest that
+	 * never booted: "boot_timeout"), or NULL: the manager's reasons. */
+	const char *(*end_reason)(void *st);
 	/* Kills what is left of the backend's own and removes its state. */
 	void (*release)(void *st);
 };
 
 extern const struct backend_ops hardened_backend;
 extern const struct backend_ops gvisor_backend;
+extern const struct backend_ops microvm_backend;
 
 /* The backend of a mode name; NULL when there is none. */
 const struct backend_ops *backend_find(const char *mode);

@@ -1,12 +1,12 @@
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -53,49 +53,10 @@ static const char *runsc_path(void)
 
 /* ---- the session's private directory: bundle, runsc state, pod config ---- */
 
-static int rm_tree_at(int dfd, const char *name)
-{
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d;
-	struct dirent *e;
-
-	if (fd < 0)
-		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			rm_tree_at(dirfd(d), e->d_name);
-	closedir(d);
-	return unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
-}
-
-/* Directories of sessions whose manager is gone: nobody holds their lock. */
-static void sweep_stale(void)
-{
-	DIR *d = opendir(STATE_BASE);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char lock[512];
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(lock, sizeof(lock), "%s/%s/lock", STATE_BASE, e->d_name);
-		fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-			rm_tree_at(dirfd(d), e->d_name);
-		if (fd >= 0)
-			close(fd);
-	}
-	if (d)
-		closedir(d);
-}
-
+/* runsc's state, the bundle, its log and the staging point live in a tmpfs
+ * over STATE_BASE in a mount namespace of the manager's own: nothing of them
+ * is ever on the host, and they go with the manager and runsc's processes,
+ * however these end (a kill -9 of the manager included). */
 static int make_dir(struct gvisor *g, char *err, size_t errlen)
 {
 	char path[sizeof(g->dir) + 16];
@@ -104,21 +65,20 @@ static int make_dir(struct gvisor *g, char *err, size_t errlen)
 		snprintf(err, errlen, "mkdir(\"%s\"): %s", STATE_BASE, strerror(errno));
 		return -1;
 	}
-	sweep_stale();
+	if (unshare(CLONE_NEWNS) < 0) {
+		snprintf(err, errlen, "unshare(CLONE_NEWNS): %s", strerror(errno));
+		return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", STATE_BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64m") < 0) {
+		snprintf(err, errlen, "mount(\"tmpfs\", \"%s\"): %s", STATE_BASE, strerror(errno));
+		return -1;
+	}
 	snprintf(g->dir, sizeof(g->dir), "%s/%s", STATE_BASE, g->cid);
-	if (mkdir(g->dir, 0700) < 0) {
-		snprintf(err, errlen, "mkdir(\"%s\"): %s", g->dir, strerror(errno));
-		return -1;
-	}
-	g->dir_made = true;
-	snprintf(path, sizeof(path), "%s/lock", g->dir);
-	g->lock_fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (g->lock_fd < 0 || flock(g->lock_fd, LOCK_EX) < 0) {
-		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
-		return -1;
-	}
 	snprintf(path, sizeof(path), "%s/state", g->dir);
-	if (mkdir(path, 0700) < 0 || (snprintf(path, sizeof(path), "%s/bundle", g->dir), mkdir(path, 0700) < 0)) {
+	if (mkdir(g->dir, 0700) < 0 || mkdir(path, 0700) < 0 ||
+	    (snprintf(path, sizeof(path), "%s/bundle", g->dir), mkdir(path, 0700) < 0) ||
+	    (snprintf(path, sizeof(path), "%s/stage", g->dir), mkdir(path, 0700) < 0)) {
 		snprintf(err, errlen, "mkdir(\"%s\"): %s", path, strerror(errno));
 		return -1;
 	}
@@ -142,7 +102,7 @@ static int write_json(const struct gvisor *g, const char *name, json_t *j, char 
 
 /* ---- the OCI bundle ---- */
 
-static json_t *mounts_json(const struct policy *p)
+static json_t *mounts_json(const struct gvisor *g, const struct policy *p)
 {
 	json_t *m = json_pack("[{s:s, s:s, s:s}]", "destination", "/proc", "type", "proc", "source", "proc");
 
@@ -151,8 +111,12 @@ static json_t *mounts_json(const struct policy *p)
 		char size[48];
 
 		if (pm->type == POLICY_MOUNT_BIND) {
+			char src[sizeof(g->dir) + 32];
+
+			/* the tree mntns opened without following links, idmapped */
+			snprintf(src, sizeof(src), "%s/stage/vol/%zu", g->dir, i);
 			json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", pm->dst, "type",
-							   "bind", "source", pm->src, "options", "rbind",
+							   "bind", "source", src, "options", "rbind",
 							   pm->ro ? "ro" : "rw"));
 			continue;
 		}
@@ -202,9 +166,10 @@ static json_t *process_json(const struct backend_spec *s)
 			 "effective", caps, "permitted", caps, "inheritable", caps, "ambient", caps, "rlimits", rl);
 }
 
-static json_t *config_json(const struct backend_spec *s)
+static json_t *config_json(const struct gvisor *g, const struct backend_spec *s)
 {
 	const struct policy *p = s->p;
+	char root[sizeof(g->dir) + 16];
 	json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type", "uts", "type",
 			       "mount");
 
@@ -212,9 +177,12 @@ static json_t *config_json(const struct backend_spec *s)
 	 * session cgroup, where the kernel's hooks enforce and record */
 	if (p->network == POLICY_NET_NONE)
 		json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
-	return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o}}", "ociVersion", "1.0.2", "process",
-			 process_json(s), "root", "path", p->rootfs ? p->rootfs : "/", "readonly", 1, "hostname",
-			 p->hostname ? p->hostname : "sandtrail", "mounts", mounts_json(p), "linux", "namespaces", ns);
+	snprintf(root, sizeof(root), "%s/stage/root", g->dir);
+	/* the fixed filter's refusals, applied by the Sentry (--oci-seccomp) */
+	return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o}}", "ociVersion", "1.0.2", "process",
+			 process_json(s), "root", "path", root, "readonly", 1, "hostname",
+			 p->hostname ? p->hostname : "sandtrail", "mounts", mounts_json(g, p), "linux", "namespaces", ns,
+			 "seccomp", seccomp_fixed_oci());
 }
 
 /* The trace session: every point above, to sandtraild's sink. */
@@ -261,9 +229,10 @@ static void own_stdio(void)
 	}
 }
 
-static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go)
+static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go, int report)
 {
 	char root[sizeof(g->dir) + 16], bundle[sizeof(g->dir) + 16], pod[sizeof(g->dir) + 32], b;
+	char stage[sizeof(g->dir) + 16], log[sizeof(g->dir) + 40], err[640];
 	const char *net = s->p->network == POLICY_NET_NONE ? "--network=none" : "--network=host";
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char *argv[16];
@@ -272,7 +241,14 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	/* the manager's death ends runsc, which ends the sandbox */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	own_stdio();
-	if (read(go, &b, 1) != 1)
+	/* runsc and all it starts see the staged root and binds; they go
+	 * with the last of them, whatever kills them */
+	snprintf(stage, sizeof(stage), "%s/stage", g->dir);
+	if (unshare(CLONE_NEWNS) < 0)
+		snprintf(err, sizeof(err), "unshare(CLONE_NEWNS): %s", strerror(errno));
+	else if (mntns_stage(&g->plan, stage, err, sizeof(err)) == 0)
+		err[0] = 0;
+	if (write(report, err, strlen(err) + !err[0]) < 0 || err[0] || read(go, &b, 1) != 1)
 		_exit(125);
 	snprintf(root, sizeof(root), "--root=%s/state", g->dir);
 	snprintf(bundle, sizeof(bundle), "%s/bundle", g->dir);
@@ -285,6 +261,10 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	/* every write reaches a host file system through the gofer, where
 	 * the kernel's programs see it (no in-memory overlay) */
 	argv[n++] = "--overlay2=none";
+	argv[n++] = "--oci-seccomp";
+	/* its own log says how the workload ended (gv_wait) */
+	snprintf(log, sizeof(log), "--debug-log=%s/log.%%COMMAND%%", g->dir);
+	argv[n++] = log;
 	if (s->audited)
 		argv[n++] = pod;
 	argv[n++] = "run";
@@ -350,14 +330,16 @@ static json_t *gv_watch_fields(void *st)
 	return json_pack("{s:{s:s}}", "gvisor", "container", g->cid);
 }
 
+static void gv_release(void *st);
+
 static int gv_start(void *st, const struct backend_spec *s, char *err, size_t errlen)
 {
 	struct gvisor *g = st;
 	struct clone_args args = { 0 };
-	int go[2];
+	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
 
 	g->pid = -1;
-	g->pidfd = g->go_fd = g->lock_fd = -1;
+	g->pidfd = g->go_fd = g->report_fd = -1;
 	g->spec = *s;
 	cid(g);
 	if (access(runsc_path(), X_OK) < 0) {
@@ -365,11 +347,15 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 			 strerror(errno));
 		return -1;
 	}
-	if (make_dir(g, err, errlen) < 0 || write_json(g, "bundle/config.json", config_json(s), err, errlen) < 0)
-		return -1;
-	if (pipe2(go, O_CLOEXEC) < 0) {
+	/* the volumes as the hardened mode takes them: no link followed, no
+	 * writable root-owned source unasked, idmapped to the sandbox user */
+	g->plan_made = true;
+	if (mntns_parent(&g->plan, s->p, MNTNS_HOST, err, errlen) < 0 || make_dir(g, err, errlen) < 0 ||
+	    write_json(g, "bundle/config.json", config_json(g, s), err, errlen) < 0)
+		goto fail;
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
 	args.flags = CLONE_PIDFD | CLONE_INTO_CGROUP;
 	args.pidfd = (uint64_t)(uintptr_t)&g->pidfd;
@@ -378,23 +364,49 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 	g->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (g->pid == 0) {
 		close(go[1]);
-		child(g, s, go[0]);
+		close(rep[0]);
+		child(g, s, go[0], rep[1]);
 	}
 	close(go[0]);
+	close(rep[1]);
+	g->go_fd = go[1];
+	g->report_fd = rep[0];
 	if (g->pid < 0) {
 		snprintf(err, errlen, "clone3(CLONE_INTO_CGROUP): %s", strerror(errno));
-		close(go[1]);
-		return -1;
+		goto fail;
 	}
-	g->go_fd = go[1];
 	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0 && go[i] != g->go_fd)
+			close(go[i]);
+		if (rep[i] >= 0 && rep[i] != g->report_fd)
+			close(rep[i]);
+	}
+	gv_release(g);
+	return -1;
+}
+
+static int gv_ready_fd(void *st)
+{
+	return ((struct gvisor *)st)->report_fd;
 }
 
 static int gv_ready(void *st, json_t *ack, char *err, size_t errlen)
 {
 	struct gvisor *g = st;
 	const char *sink = json_string_value(json_object_get(ack, "gvisor_sink"));
+	char msg[640];
+	ssize_t n;
 
+	do
+		n = read(g->report_fd, msg, sizeof(msg) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0 || msg[0]) {
+		msg[n > 0 ? n : 0] = 0;
+		snprintf(err, errlen, "%s", n > 0 ? msg : "runsc's staging died");
+		return -1;
+	}
 	if (!g->spec.audited)
 		return 0;
 	if (!sink) {
@@ -447,16 +459,44 @@ static void gv_signal(void *st, int sig)
 		waitpid(pid, NULL, 0);
 }
 
+/* The wait status `runsc run` had of the workload, as its log says it
+ * ("Exiting with status: WS", glog's line); -1 without one. */
+static int logged_status(const struct gvisor *g, int *ws)
+{
+	static const char key[] = "] Exiting with status: ";
+	char path[sizeof(g->dir) + 16], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log.run", g->dir);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *k = strstr(line, key);
+
+		if (k)
+			found = sscanf(k + sizeof(key) - 1, "%d", ws) == 1;
+	}
+	if (f)
+		fclose(f);
+	return found ? 0 : -1;
+}
+
 static int gv_wait(void *st, int *status)
 {
 	struct gvisor *g = st;
 	siginfo_t si = { 0 };
+	int ws;
 
 	if (waitid(P_PIDFD, (id_t)g->pidfd, &si, WEXITED) < 0)
 		return -errno;
 	g->pid = -1;
-	/* runsc's status is the container's: 128+N when a signal ended it */
 	*status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
+	/* runsc ends with 128+N both when a signal ended the workload and when
+	 * it exited 128+N: the wait status runsc logged tells them apart, taken
+	 * only when it agrees with the exit code */
+	if (si.si_code == CLD_EXITED && si.si_status > 128 && logged_status(g, &ws) == 0 && WIFSIGNALED(ws) &&
+	    128 + WTERMSIG(ws) == si.si_status)
+		*status = ws;
 	return 0;
 }
 
@@ -473,15 +513,14 @@ static void gv_release(void *st)
 		close(g->pidfd);
 	if (g->go_fd >= 0)
 		close(g->go_fd);
-	g->pidfd = g->go_fd = -1;
-	/* the gofer and the sandbox are in the session cgroup, killed with it:
-	 * what is left of runsc is its state */
-	if (g->dir_made)
-		rm_tree_at(AT_FDCWD, g->dir);
-	g->dir_made = false;
-	if (g->lock_fd >= 0)
-		close(g->lock_fd);
-	g->lock_fd = -1;
+	if (g->report_fd >= 0)
+		close(g->report_fd);
+	g->pidfd = g->go_fd = g->report_fd = -1;
+	if (g->plan_made)
+		mntns_release(&g->plan);
+	g->plan_made = false;
+	/* the gofer and the sandbox are in the session cgroup, killed with it;
+	 * runsc's state goes with the manager's mount namespace (make_dir) */
 }
 
 const struct backend_ops gvisor_backend = {
@@ -492,6 +531,7 @@ const struct backend_ops gvisor_backend = {
 	.watch_fields = gv_watch_fields,
 	.start = gv_start,
 	.ready = gv_ready,
+	.ready_fd = gv_ready_fd,
 	.go = gv_go,
 	.pid = gv_pid,
 	.pidfd = gv_pidfd,

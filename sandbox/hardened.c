@@ -177,7 +177,7 @@ int hardened_start(struct hardened *h, const struct hardened_spec *s, char *err,
 	h->pid = -1;
 	h->pidfd = h->go_fd = h->status_fd = h->report_fd = -1;
 	h->net.pid = h->net.pidfd = -1;
-	if (mntns_parent(&h->plan, s->p, err, errlen) < 0) {
+	if (mntns_parent(&h->plan, s->p, MNTNS_USERNS, err, errlen) < 0) {
 		mntns_release(&h->plan);
 		return -1;
 	}

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -50,6 +51,7 @@ struct run {
 	json_t *ack; /* sandtraild's reply to watch */
 	bool started;
 	bool timed_out, lost_daemon;
+	uint64_t reattach_by; /* after a hand-over: the next collector must take us back by then (mono ms) */
 	int sfd;         /* the caller's signals, queued */
 	int interrupted; /* a stop signal ended the start */
 	char err[1024];
@@ -359,12 +361,60 @@ static void arm(int fd, uint64_t ms)
 	timerfd_settime(fd, 0, &its, NULL);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* After a hand-over: asks the next collector for the session back.  0 done
+ * (r->ctl is the new connection); -EAGAIN no collector answers yet; -1 it
+ * refused (the session is not its any more). */
+static int reattach(struct run *r)
+{
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "reattach", "id", r->id), *rep = NULL;
+	int fd = control_connect(r->o->socket), rc;
+
+	if (fd < 0 || !req || control_send(fd, req) < 0 || control_recv(fd, &rep) < 0) {
+		json_decref(req);
+		if (fd >= 0)
+			close(fd);
+		return -EAGAIN;
+	}
+	json_decref(req);
+	rc = json_is_true(json_object_get(rep, "ok")) ? 0 : -1;
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail: the restarted sandtraild did not take session %s back: %s\n", r->id,
+			json_string_value(json_object_get(rep, "error")) ?: "no reason given");
+		close(fd);
+	} else {
+		r->ctl = fd;
+	}
+	json_decref(rep);
+	return rc;
+}
+
+/* The collector went: the session dies with it, as it can no longer be recorded. */
+static void lose_daemon(struct run *r)
+{
+	fprintf(stderr, "sandtrail: lost sandtraild: the session can no longer be recorded; killing it\n");
+	if (r->ctl >= 0)
+		close(r->ctl);
+	r->ctl = -1;
+	r->reattach_by = 0;
+	r->lost_daemon = true;
+	cgroup_kill(&r->cg);
+}
+
 static void loop(struct run *r, int sfd)
 {
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	int dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	int gfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC); /* grace after a stop signal */
-	bool grace = false;
+	int rfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC); /* retries to reattach after a hand-over */
+	bool grace = false, done = false;
 	uint64_t ms = r->o->p->timeout_ms;
 
 	if (ms && tfd >= 0) {
@@ -377,20 +427,33 @@ static void loop(struct run *r, int sfd)
 
 		timerfd_settime(dfd, 0, &its, NULL);
 	}
-	for (;;) {
-		struct pollfd pf[6] = {
-			{ r->be->pidfd(r->st), POLLIN, 0 }, { sfd, POLLIN, 0 }, { tfd, POLLIN, 0 },
-			{ dfd, POLLIN, 0 },        { r->ctl, POLLIN, 0 }, { gfd, POLLIN, 0 },
+	/* the end of CMD waits for the session to be back with a collector,
+	 * which writes its session_end */
+	while (!done || r->reattach_by) {
+		struct pollfd pf[7] = {
+			{ done ? -1 : r->be->pidfd(r->st), POLLIN, 0 }, { sfd, POLLIN, 0 }, { tfd, POLLIN, 0 },
+			{ dfd, POLLIN, 0 }, { r->ctl, POLLIN, 0 }, { gfd, POLLIN, 0 }, { rfd, POLLIN, 0 },
 		};
 		uint64_t ticks;
 
-		if (poll(pf, 6, -1) < 0) {
+		if (poll(pf, 7, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (pf[0].revents)
-			break;
+			done = true;
+		if (pf[6].revents & POLLIN && read(rfd, &ticks, sizeof(ticks)) > 0 && r->reattach_by) {
+			int rc = reattach(r);
+
+			if (rc == 0) {
+				r->reattach_by = 0;
+				timerfd_settime(rfd, 0, &(struct itimerspec){ 0 }, NULL);
+				fprintf(stderr, "sandtrail: session %s is recorded by the restarted sandtraild\n", r->id);
+			} else if (rc < 0 && (rc != -EAGAIN || mono_ms() > r->reattach_by)) {
+				lose_daemon(r);
+			}
+		}
 		if (pf[1].revents & POLLIN) {
 			struct signalfd_siginfo si = { 0 };
 
@@ -415,17 +478,23 @@ static void loop(struct run *r, int sfd)
 			refresh_allowlist(r, dfd);
 		if (pf[4].revents) {
 			json_t *msg = NULL;
+			int rc = control_recv(r->ctl, &msg);
+			bool handover = rc == 0 && !strcmp(json_string_value(json_object_get(msg, "event")) ?: "", "handover");
 
-			/* sandtraild speaks only when asked: anything else means it is gone */
-			if (control_recv(r->ctl, &msg) == 0) {
-				json_decref(msg);
-				continue;
+			json_decref(msg);
+			/* sandtraild speaks only when asked, or to say it hands over:
+			 * anything else means it is gone */
+			if (handover && rfd >= 0) {
+				struct itimerspec its = { .it_interval.tv_nsec = 100000000L, .it_value.tv_nsec = 100000000L };
+
+				fprintf(stderr, "sandtrail: sandtraild restarts: session %s waits for the next one\n", r->id);
+				close(r->ctl);
+				r->ctl = -1;
+				r->reattach_by = mono_ms() + CONTROL_HANDOVER_MS;
+				timerfd_settime(rfd, 0, &its, NULL);
+			} else if (rc != 0 || handover) {
+				lose_daemon(r);
 			}
-			fprintf(stderr, "sandtrail: lost sandtraild: the session can no longer be recorded; killing it\n");
-			close(r->ctl);
-			r->ctl = -1;
-			r->lost_daemon = true;
-			cgroup_kill(&r->cg);
 		}
 	}
 	if (tfd >= 0)
@@ -434,6 +503,8 @@ static void loop(struct run *r, int sfd)
 		close(dfd);
 	if (gfd >= 0)
 		close(gfd);
+	if (rfd >= 0)
+		close(rfd);
 }
 
 static int write_id_file(const char *path, const char *id)
@@ -591,7 +662,9 @@ int manager_run(const struct manager_opts *o)
 	} else {
 		code = WEXITSTATUS(status);
 	}
-	if (r.timed_out)
+	if (r.be->end_reason && r.be->end_reason(r.st))
+		reason = r.be->end_reason(r.st);
+	else if (r.timed_out)
 		reason = "timeout";
 	else if (u.oom && sig == SIGKILL)
 		reason = "oom";

@@ -95,14 +95,16 @@ struct idmap_cache {
 	size_t n;
 };
 
-static int idmap_for(struct idmap_cache *c, const struct policy *p, uid_t uid, gid_t gid)
+static int idmap_for(struct idmap_cache *c, const struct policy *p, enum mntns_viewer v, uid_t uid, gid_t gid)
 {
+	bool host = v == MNTNS_HOST;
 	int fd;
 
 	for (size_t i = 0; i < c->n; i++)
 		if (c->uid[i] == uid && c->gid[i] == gid)
 			return c->fd[i];
-	fd = userns_idmap_fd(uid, gid, p->uid, p->gid);
+	fd = userns_idmap_fd(uid, gid, host ? p->uid : USERNS_HOST_BASE + p->uid,
+			     host ? p->gid : USERNS_HOST_BASE + p->gid, host);
 	if (fd < 0)
 		return fd;
 	c->uid[c->n] = uid;
@@ -262,7 +264,7 @@ fail_top:
 	return -1;
 }
 
-int mntns_parent(struct mntns_plan *plan, const struct policy *p, char *err, size_t errlen)
+int mntns_parent(struct mntns_plan *plan, const struct policy *p, enum mntns_viewer v, char *err, size_t errlen)
 {
 	struct idmap_cache ids = { .n = 0 };
 	int rc = -1;
@@ -328,7 +330,7 @@ int mntns_parent(struct mntns_plan *plan, const struct policy *p, char *err, siz
 				 "to accept root), or mount it read-only", m->dst, m->src);
 			goto out;
 		}
-		ns = idmap_for(&ids, p, owner_uid, owner_gid);
+		ns = idmap_for(&ids, p, v, owner_uid, owner_gid);
 		if (ns < 0) {
 			errno = -ns;
 			efail(err, errlen, "mount %s: idmapping user namespace", m->dst);
@@ -583,5 +585,51 @@ int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen)
 	/* every mount point exists: the root itself becomes read-only */
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 		return efail(err, errlen, "mount(\"/\", MS_REMOUNT|MS_RDONLY)");
+	return 0;
+}
+
+int mntns_stage(const struct mntns_plan *plan, const char *dir, char *err, size_t errlen)
+{
+	const struct policy *p = plan->p;
+	char path[32];
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return efail(err, errlen, "mount(\"/\", MS_REC|MS_PRIVATE)");
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755") < 0)
+		return efail(err, errlen, "mount(\"tmpfs\", \"%s\")", dir);
+	if (chdir(dir) < 0 || mkdir("vol", 0700) < 0 || mkdir("root", 0755) < 0 || chdir("root") < 0)
+		return efail(err, errlen, "mkdir(\"%s/root\")", dir);
+	if (fill_root(plan, err, errlen) < 0)
+		return -1;
+	/* the runtime mounts on a read-only root: its points are made here
+	 * (relative to the root: make_point's walk starts past the first byte) */
+	for (size_t k = 0; k < p->nmounts; k++) {
+		const struct policy_mount *m = &p->mounts[plan->order[k]];
+		struct stat st = { .st_mode = S_IFDIR };
+
+		if (m->type == POLICY_MOUNT_BIND && fstat(plan->bind_fds[plan->order[k]], &st) < 0)
+			return efail(err, errlen, "fstat(mount %s)", m->dst);
+		if (m->dst[1] && make_point(m->dst + 1, !S_ISDIR(st.st_mode), err, errlen) < 0)
+			return -1;
+	}
+	if (chdir("..") < 0)
+		return efail(err, errlen, "chdir(\"%s\")", dir);
+	for (size_t i = 0; i < p->nmounts; i++) {
+		struct stat st;
+		int rc;
+
+		if (p->mounts[i].type != POLICY_MOUNT_BIND)
+			continue;
+		snprintf(path, sizeof(path), "vol/%zu", i);
+		if (fstat(plan->bind_fds[i], &st) < 0)
+			return efail(err, errlen, "fstat(mount %s)", p->mounts[i].dst);
+		rc = S_ISDIR(st.st_mode) ? mkdir(path, 0700) : mknod(path, S_IFREG | 0600, 0);
+		if (rc < 0)
+			return efail(err, errlen, "mkdir(\"%s/%s\")", dir, path);
+		if (attach(plan->bind_fds[i], path, err, errlen) < 0)
+			return -1;
+	}
+	if (mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		return efail(err, errlen, "mount(\"%s\", MS_REMOUNT|MS_RDONLY)", dir);
 	return 0;
 }

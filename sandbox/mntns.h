@@ -35,12 +35,23 @@ struct mntns_plan {
 	size_t order[POLICY_MOUNTS_MAX]; /* p->mounts indexes, parents before children */
 };
 
+/* Who looks at the binds' files: the sandbox user in its own user namespace
+ * (hardened), or host processes with the sandbox's ids (gVisor: the gofer is
+ * host root, the Sentry's tasks keep their ids on the host). */
+enum mntns_viewer { MNTNS_USERNS, MNTNS_HOST };
+
 /* Before clone: opens every tree the child will attach.  -1 with err. */
-int mntns_parent(struct mntns_plan *plan, const struct policy *p, char *err, size_t errlen);
+int mntns_parent(struct mntns_plan *plan, const struct policy *p, enum mntns_viewer v, char *err, size_t errlen);
 /* In the child (new user + mount namespace): builds the tmpfs root, pivots
  * into it, fresh /proc, minimal /dev, tmpfs and binds, then makes the root
  * read-only.  -1 with err naming the call. */
 int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen);
+/* For a runtime that builds the sandbox's mounts itself (gVisor), in a
+ * mount namespace of the caller's own (unshared before): a tmpfs on dir
+ * holding the same root as mntns_child's at dir/root (read-only, with the
+ * mount points made) and bind i's tree at dir/vol/i, for the runtime to
+ * bind.  Nothing of it is visible on the host.  -1 with err. */
+int mntns_stage(const struct mntns_plan *plan, const char *dir, char *err, size_t errlen);
 void mntns_release(struct mntns_plan *plan);
 /* An O_PATH fd on an absolute host path opened without following any
  * symbolic link; -errno, -ELOOP with the path up to the link in link. */

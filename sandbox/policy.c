@@ -1273,7 +1273,7 @@ static int load_object(struct loader *l, const json_t *root)
 
 		at(l, "mode");
 		if (!b)
-			return lfail(l, "expected \"hardened\" or \"gvisor\"");
+			return lfail(l, "expected \"hardened\", \"gvisor\" or \"microvm\"");
 		l->p->mode = b->mode;
 	}
 	if ((v = json_object_get(root, "user"))) {

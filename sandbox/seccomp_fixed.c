@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/audit.h>
@@ -82,7 +83,8 @@
  * - new user namespaces: in one, a process holds CAP_SETFCAP over the files it
  *   owns and could plant file capabilities (clone3's flags are in memory a
  *   filter cannot read: ENOSYS, and libc falls back to clone);
- * - openat2: its mode is in memory too (ENOSYS: callers fall back to openat). */
+ * - openat2: its mode is in memory too (ENOSYS: callers fall back to openat).
+ * seccomp_fixed_oci() below is the same list for gVisor: change both. */
 static const struct sock_filter fixed[] = {
 	LD(offsetof(struct seccomp_data, arch)),
 	JEQ(NATIVE_ARCH, 1, 0),
@@ -133,6 +135,65 @@ const struct sock_fprog seccomp_fixed_prog = {
 	.len = sizeof(fixed) / sizeof(fixed[0]),
 	.filter = (struct sock_filter *)fixed,
 };
+
+/* ---- the same list for gVisor, as OCI seccomp rules the Sentry applies ---- */
+
+static json_t *rule(const char *const *names, json_t *args)
+{
+	json_t *n = json_array();
+
+	for (; *names; names++)
+		json_array_append_new(n, json_string(*names));
+	/* this runsc ignores errnoRet: every refusal is EPERM */
+	return json_pack("{s:o, s:s, s:i, s:o}", "names", n, "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM, "args",
+			 args ? args : json_array());
+}
+
+static json_t *arg(int index, const char *op, uint64_t value, uint64_t value2)
+{
+	return json_pack("{s:i, s:s, s:I, s:I}", "index", index, "op", op, "value", (json_int_t)value, "valueTwo",
+			 (json_int_t)value2);
+}
+
+#define NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* Other ABIs need no rule: the Sentry runs int 0x80 as the native call of
+ * that number (its points see it) and refuses x32; clone3 and openat2 it
+ * does not implement (ENOSYS, and libc falls back). */
+json_t *seccomp_fixed_oci(void)
+{
+	static const int setid[] = { S_ISUID, S_ISGID };
+	static const int creating[] = { O_CREAT, TMPFILE_BIT };
+	json_t *r = json_array();
+
+	/* families other than unix, inet, inet6, netlink: the rules are ORed,
+	 * one comparison of an argument each */
+	for (int fam = 0; fam < AF_NETLINK; fam++)
+		if (fam != AF_UNIX && fam != AF_INET && fam != AF_INET6)
+			json_array_append_new(r, rule(NAMES("socket"), json_pack("[o]", arg(0, "SCMP_CMP_EQ", (uint64_t)fam, 0))));
+	json_array_append_new(r, rule(NAMES("socket"), json_pack("[o]", arg(0, "SCMP_CMP_GT", AF_NETLINK, 0))));
+	json_array_append_new(r, rule(NAMES("socket"), json_pack("[o, o]", arg(0, "SCMP_CMP_EQ", AF_NETLINK, 0),
+								 arg(2, "SCMP_CMP_NE", NETLINK_ROUTE, 0))));
+	json_array_append_new(r, rule(NAMES("socketpair"), json_pack("[o]", arg(0, "SCMP_CMP_NE", AF_UNIX, 0))));
+	json_array_append_new(r, rule(NAMES("io_uring_setup", "io_uring_enter", "io_uring_register"), NULL));
+	json_array_append_new(r, rule(NAMES("clone", "unshare"),
+				      json_pack("[o]", arg(0, "SCMP_CMP_MASKED_EQ", CLONE_NEWUSER, CLONE_NEWUSER))));
+	for (size_t b = 0; b < 2; b++) {
+		json_array_append_new(r, rule(NAMES("chmod", "fchmod", "mknod", "creat"),
+					      json_pack("[o]", arg(1, "SCMP_CMP_MASKED_EQ", setid[b], setid[b]))));
+		json_array_append_new(r, rule(NAMES("fchmodat", "mknodat"),
+					      json_pack("[o]", arg(2, "SCMP_CMP_MASKED_EQ", setid[b], setid[b]))));
+		for (size_t c = 0; c < 2; c++) {
+			json_array_append_new(r, rule(NAMES("open"), json_pack("[o, o]",
+					arg(1, "SCMP_CMP_MASKED_EQ", creating[c], creating[c]),
+					arg(2, "SCMP_CMP_MASKED_EQ", setid[b], setid[b]))));
+			json_array_append_new(r, rule(NAMES("openat"), json_pack("[o, o]",
+					arg(2, "SCMP_CMP_MASKED_EQ", creating[c], creating[c]),
+					arg(3, "SCMP_CMP_MASKED_EQ", setid[b], setid[b]))));
+		}
+	}
+	return json_pack("{s:s, s:o}", "defaultAction", "SCMP_ACT_ALLOW", "syscalls", r);
+}
 
 int seccomp_fixed_apply(void)
 {

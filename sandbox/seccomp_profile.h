@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/filter.h>
+#include <jansson.h>
 
 struct seccomp_prog {
 	struct sock_fprog fprog;
@@ -41,5 +42,8 @@ void seccomp_profile_release(struct seccomp_prog *p);
 extern const struct sock_fprog seccomp_fixed_prog;
 /* Loads it into the calling thread (no_new_privs must be set); -errno. */
 int seccomp_fixed_apply(void);
+/* The same refusals as OCI seccomp rules, for a runtime that applies them
+ * itself (gVisor's --oci-seccomp): every refusal answers EPERM there. */
+json_t *seccomp_fixed_oci(void);
 
 #endif

@@ -10,7 +10,7 @@
 #include "manager.h"
 
 const char cmd_run_usage[] =
-	"run [--mode hardened|gvisor] [options] -- CMD [ARG]...\n"
+	"run [--mode hardened|gvisor|microvm] [options] -- CMD [ARG]...\n"
 	"  Runs CMD in a new sandbox session recorded by sandtraild; returns CMD's status\n"
 	"  (128+signal when killed), 125 when the session could not start.\n"
 	"  --policy FILE            JSON policy (schemas/policy.schema.json); flags override it\n"
@@ -99,7 +99,7 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 	switch (c) {
 	case OPT_MODE:
 		if (!backend_find(arg)) {
-			snprintf(err, errlen, "'%s': expected hardened or gvisor", arg);
+			snprintf(err, errlen, "'%s': expected hardened, gvisor or microvm", arg);
 			return -1;
 		}
 		p->mode = backend_find(arg)->mode;

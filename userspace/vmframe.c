@@ -86,6 +86,10 @@ static void resync(struct vmframe_dec *d, size_t from)
 			break;
 	}
 	d->bad[VMFRAME_BAD_SKIPPED] += i;
+	if (i && !d->in_run) {
+		d->bad[VMFRAME_BAD_RUNS]++;
+		d->in_run = true;
+	}
 	drop(d, i);
 }
 
@@ -105,8 +109,10 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f)
 			return false;
 		len = get32(d->buf + 4);
 		if (len > VMFRAME_MAX) {
-			/* refused before a byte of it is read: the next magic is the next frame */
+			/* refused before a byte of it is read: the next magic is the
+			 * next frame (the bytes skipped to it are this bad frame's) */
 			d->bad[VMFRAME_BAD_LEN]++;
+			d->in_run = true;
 			resync(d, 1);
 			continue;
 		}
@@ -114,6 +120,7 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f)
 			return false;
 		if (crc_of(d->buf, d->buf + VMFRAME_HDR, len) != get32(d->buf + 16) || get32(d->buf + 20)) {
 			d->bad[VMFRAME_BAD_CRC]++;
+			d->in_run = true;
 			resync(d, 1);
 			continue;
 		}
@@ -133,6 +140,7 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f)
 		}
 		d->seen[stream] = true;
 		d->next_seq[stream] = seq + 1;
+		d->in_run = false;
 		*f = (struct vmframe){ .type = get16(d->buf + 8), .stream = stream, .seq = seq, .gap = seq - want,
 				       .p = d->buf + VMFRAME_HDR, .len = len };
 		d->pending = VMFRAME_HDR + len;
@@ -140,76 +148,69 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f)
 	}
 }
 
-/* ---- the command: uid, gid, argc, envc (u32), then workdir, workspace,
- * argv and envp, each NUL-terminated ---- */
+/* ---- the command: uid, gid, argc, envc, mountc (u32), then workdir,
+ * argv, envp and mounts, each NUL-terminated ---- */
 
 int vmspec_encode(uint8_t *out, const struct vmspec *s)
 {
-	size_t n = 16, argc = 0, envc = 0;
-	const char *fixed[2] = { s->workdir, s->workspace };
+	char *const *lists[3] = { s->argv, s->envp, s->mounts };
+	size_t n = 20, l = strlen(s->workdir) + 1;
 
-	for (int i = 0; i < 2; i++) {
-		size_t l = strlen(fixed[i]) + 1;
+	if (n + l > VMFRAME_MAX)
+		return -EMSGSIZE;
+	memcpy(out + n, s->workdir, l);
+	n += l;
+	for (int k = 0; k < 3; k++) {
+		size_t count = 0;
 
-		if (n + l > VMFRAME_MAX)
-			return -EMSGSIZE;
-		memcpy(out + n, fixed[i], l);
-		n += l;
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		char *const *v = pass ? s->envp : s->argv;
-
-		for (size_t i = 0; v[i]; i++) {
-			size_t l = strlen(v[i]) + 1;
-
+		for (; lists[k][count]; count++) {
+			l = strlen(lists[k][count]) + 1;
 			if (n + l > VMFRAME_MAX)
 				return -EMSGSIZE;
-			memcpy(out + n, v[i], l);
+			memcpy(out + n, lists[k][count], l);
 			n += l;
-			if (pass)
-				envc++;
-			else
-				argc++;
 		}
+		put32(out + 8 + 4 * k, (uint32_t)count);
 	}
 	put32(out, s->uid);
 	put32(out + 4, s->gid);
-	put32(out + 8, (uint32_t)argc);
-	put32(out + 12, (uint32_t)envc);
 	return (int)n;
 }
 
-int vmspec_decode(uint8_t *p, size_t len, struct vmspec *s, char **argv, char **envp, size_t max)
+int vmspec_decode(uint8_t *p, size_t len, struct vmspec *s, char **argv, char **envp, char **mounts, size_t max)
 {
-	uint32_t argc, envc;
-	size_t off = 16;
-	char *strs[2];
+	char **lists[3] = { argv, envp, mounts };
+	uint32_t count[3];
+	size_t off = 20;
+	char *workdir = NULL;
 
-	if (len < 16 || len > VMFRAME_MAX)
+	if (len < 20 || len > VMFRAME_MAX)
 		return -EBADMSG;
-	argc = get32(p + 8);
-	envc = get32(p + 12);
-	if (!argc || argc > max || envc > max)
-		return -EBADMSG;
-	for (size_t i = 0; i < 2 + argc + envc; i++) {
-		char *str = (char *)p + off;
-		uint8_t *nul = off < len ? memchr(p + off, 0, len - off) : NULL;
-
-		if (!nul)
+	for (int k = 0; k < 3; k++) {
+		count[k] = get32(p + 8 + 4 * k);
+		if (count[k] > max)
 			return -EBADMSG;
-		off = (size_t)(nul - p) + 1;
-		if (i < 2)
-			strs[i] = str;
-		else if (i < 2 + argc)
-			argv[i - 2] = str;
-		else
-			envp[i - 2 - argc] = str;
+	}
+	if (!count[0])
+		return -EBADMSG;
+	for (int k = -1; k < 3; k++) {
+		for (size_t i = 0; i < (k < 0 ? 1 : count[k]); i++) {
+			uint8_t *nul = off < len ? memchr(p + off, 0, len - off) : NULL;
+
+			if (!nul)
+				return -EBADMSG;
+			if (k < 0)
+				workdir = (char *)p + off;
+			else
+				lists[k][i] = (char *)p + off;
+			off = (size_t)(nul - p) + 1;
+		}
+		if (k >= 0)
+			lists[k][count[k]] = NULL;
 	}
 	if (off != len)
 		return -EBADMSG;
-	argv[argc] = NULL;
-	envp[envc] = NULL;
-	*s = (struct vmspec){ .uid = get32(p), .gid = get32(p + 4), .workdir = strs[0], .workspace = strs[1],
-			      .argv = argv, .envp = envp };
+	*s = (struct vmspec){ .uid = get32(p), .gid = get32(p + 4), .workdir = workdir, .argv = argv, .envp = envp,
+			      .mounts = mounts };
 	return 0;
 }

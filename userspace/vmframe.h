@@ -46,14 +46,18 @@ struct vmloss {
  * VMFRAME_HDR + len bytes; returns the frame's size. */
 size_t vmframe_encode(uint8_t *out, uint16_t type, uint16_t stream, uint32_t seq, const void *p, size_t len);
 
-enum vmframe_bad { VMFRAME_BAD_CRC, VMFRAME_BAD_LEN, VMFRAME_BAD_STREAM, VMFRAME_BAD_SEQ, VMFRAME_BAD_SKIPPED };
+/* what the decoder refused: frames (by why), bytes skipped between frames,
+ * and runs of them (a run ends at a good frame) */
+enum vmframe_bad { VMFRAME_BAD_CRC, VMFRAME_BAD_LEN, VMFRAME_BAD_STREAM, VMFRAME_BAD_SEQ, VMFRAME_BAD_SKIPPED,
+		   VMFRAME_BAD_RUNS, VMFRAME_BAD_N };
 
 struct vmframe_dec {
 	uint8_t buf[VMFRAME_HDR + VMFRAME_MAX];
 	size_t have;
 	bool seen[VMFRAME_STREAMS];
 	uint32_t next_seq[VMFRAME_STREAMS];
-	uint64_t bad[5];        /* by enum vmframe_bad (skipped: bytes between frames) */
+	uint64_t bad[VMFRAME_BAD_N];
+	bool in_run;            /* skipping since the last good frame */
 	size_t pending;         /* the frame vmframe_next gave, dropped at the next call */
 };
 
@@ -76,15 +80,15 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f);
 struct vmspec {
 	uint32_t uid, gid;
 	const char *workdir;      /* "" for the default */
-	const char *workspace;    /* where the 9p share goes; "" when none */
-	char *const *argv;        /* NULL-terminated */
+	char *const *argv;        /* NULL-terminated, each */
 	char *const *envp;
+	char *const *mounts;      /* "9 TAG DST" (a 9p share), "t BYTES DST" (a tmpfs) */
 };
 
 /* -EMSGSIZE when it does not fit VMFRAME_MAX; else the payload's size. */
 int vmspec_encode(uint8_t *out, const struct vmspec *s);
-/* Decodes into s, pointing into p (whose strings it NUL-checks), with argv
- * and envp of at most max entries each (+ NULL); -EBADMSG. */
-int vmspec_decode(uint8_t *p, size_t len, struct vmspec *s, char **argv, char **envp, size_t max);
+/* Decodes into s, pointing into p (whose strings it NUL-checks), with
+ * argv, envp and mounts of at most max entries each (+ NULL); -EBADMSG. */
+int vmspec_decode(uint8_t *p, size_t len, struct vmspec *s, char **argv, char **envp, char **mounts, size_t max);
 
 #endif

@@ -1,6 +1,6 @@
 /* The microVM guest's agent, pid 1 after /init: reads the command from the
- * control port, attaches the capture programs (capture.c), runs the command
- * as its user with the console as its output, streams the programs' events
+ * control port, attaches the capture programs (capture.c), builds the
+ * command's root and runs the command as its user with the output port as its stdout and stderr, streams the programs' events
  * to the event port in frames (userspace/vmframe.h), reports the command's
  * wait status on the control port and powers the guest off.  Everything it
  * fails at ends in a FAIL frame and a power-off: the host never waits for a
@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "capture.h"
@@ -28,6 +30,7 @@
 
 #define CTL_PORT   "sandtrail.ctl"
 #define EV_PORT    "sandtrail.ev"
+#define OUT_PORT   "sandtrail.out"
 #define ARGS_MAX   1024
 
 static int ctl_fd = -1;
@@ -104,7 +107,7 @@ static int open_port(const char *name, int flags)
 	return fd;
 }
 
-static void read_spec(struct vmframe_dec *dec, struct vmspec *s, char **argv, char **envp)
+static void read_spec(struct vmframe_dec *dec, struct vmspec *s, char **argv, char **envp, char **mounts)
 {
 	struct vmframe f;
 	uint8_t buf[4096];
@@ -114,7 +117,7 @@ static void read_spec(struct vmframe_dec *dec, struct vmspec *s, char **argv, ch
 
 		if (vmframe_next(dec, &f)) {
 			if (f.type != VMFRAME_SPEC ||
-			    vmspec_decode((uint8_t *)f.p, f.len, s, argv, envp, ARGS_MAX) < 0)
+			    vmspec_decode((uint8_t *)f.p, f.len, s, argv, envp, mounts, ARGS_MAX) < 0)
 				fail("the control port sent no valid command (frame type %u, %zu bytes)", f.type, f.len);
 			return;
 		}
@@ -142,17 +145,84 @@ static void mkdirs(const char *path)
 	mkdir(p, 0755);
 }
 
-/* The console as the command's output, byte for byte (no \n -> \r\n). */
-static int console(void)
+static void write_file(const char *path, const char *text)
 {
-	int fd = open("/dev/ttyS0", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-	struct termios t;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-	if (fd >= 0 && tcgetattr(fd, &t) == 0) {
-		t.c_oflag &= ~(tcflag_t)OPOST;
-		tcsetattr(fd, TCSANOW, &t);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		fail("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void must_mount(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
+{
+	mkdirs(dst);
+	if (mount(src, dst, type, flags, data) < 0)
+		fail("mount(\"%s\", \"%s\", \"%s\"): %s", src, dst, type, strerror(errno));
+}
+
+/* Loopback up, as in hardened mode's network namespace: the guest has no
+ * other interface (network none). */
+static void loopback_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		fail("SIOCGIFFLAGS(\"lo\"): %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		fail("SIOCSIFFLAGS(\"lo\"): %s", strerror(errno));
+	close(fd);
+}
+
+#define NEWROOT "/newroot"
+#define P9      "trans=virtio,version=9p2000.L,msize=512000"
+
+/* The command's root, as hardened mode's: a tmpfs holding the host's /usr
+ * (read-only, nosuid) with the merged-/usr links, an /etc of its own, a
+ * fresh /proc, /dev and the session's mounts; read-only once filled, then
+ * made the root of everything (the agent's too: walks end at it). */
+static void make_root(const struct vmspec *s)
+{
+	static const char *const links[][2] = { { "bin", "usr/bin" }, { "sbin", "usr/sbin" }, { "lib", "usr/lib" },
+						{ "lib64", "usr/lib64" } };
+	char path[4200], text[256];
+
+	must_mount("root", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m");
+	must_mount("usr", NEWROOT "/usr", "9p", MS_RDONLY | MS_NOSUID | MS_NODEV, P9 ",cache=loose");
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), NEWROOT "/%s", links[i][0]);
+		if (symlink(links[i][1], path) < 0)
+			fail("symlink(\"%s\"): %s", path, strerror(errno));
 	}
-	return fd;
+	mkdirs(NEWROOT "/etc");
+	snprintf(text, sizeof(text), "root:x:0:0:root:/root:/bin/sh\nsandbox:x:%u:%u:sandbox:/tmp:/bin/sh\n"
+		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", s->uid, s->gid);
+	write_file(NEWROOT "/etc/passwd", text);
+	snprintf(text, sizeof(text), "root:x:0:\nsandbox:x:%u:\nnogroup:x:65534:\n", s->gid);
+	write_file(NEWROOT "/etc/group", text);
+	write_file(NEWROOT "/etc/hostname", "sandtrail\n");
+	must_mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	must_mount("dev", NEWROOT "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, NULL);
+	for (size_t i = 0; s->mounts[i]; i++) {
+		char kind, arg[64], dst[4096];
+
+		if (sscanf(s->mounts[i], "%c %63s %4095[^\n]", &kind, arg, dst) != 3 || dst[0] != '/' ||
+		    strstr(dst, "/..") || (kind != '9' && kind != 't'))
+			fail("mount %zu of the command: \"%s\" is not one", i, s->mounts[i]);
+		snprintf(path, sizeof(path), NEWROOT "%s", dst);
+		if (kind == '9') {
+			must_mount(arg, path, "9p", MS_NOSUID | MS_NODEV, P9 ",access=any");
+		} else {
+			snprintf(text, sizeof(text), "mode=1777,size=%s", arg);
+			must_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, text);
+		}
+	}
+	if (mount("root", NEWROOT, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		fail("remount %s read-only: %s", NEWROOT, strerror(errno));
+	if (chdir(NEWROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		fail("switching the root to %s: %s", NEWROOT, strerror(errno));
 }
 
 static void __attribute__((noreturn)) child(const struct vmspec *s, int in, int out)
@@ -164,18 +234,20 @@ static void __attribute__((noreturn)) child(const struct vmspec *s, int in, int 
 		_exit(125);
 	if (setgroups(1, &g) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 || setresuid(s->uid, s->uid, s->uid) < 0)
 		_exit(125);
-	if (chdir(s->workdir[0] ? s->workdir : s->workspace[0] ? s->workspace : "/") < 0) {
+	if (chdir(s->workdir[0] ? s->workdir : "/") < 0) {
 		dprintf(2, "sandtrail-agent: chdir(\"%s\"): %s\n", s->workdir, strerror(errno));
 		_exit(125);
 	}
-	execvpe(s->argv[0], s->argv, s->envp);
+	/* execvp searches the command's PATH, not the agent's */
+	environ = (char **)s->envp;
+	execvp(s->argv[0], s->argv);
 	dprintf(2, "sandtrail-agent: exec %s: %s\n", s->argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
 int main(void)
 {
-	static char *argv[ARGS_MAX + 1], *envp[ARGS_MAX + 1];
+	static char *argv[ARGS_MAX + 1], *envp[ARGS_MAX + 1], *mounts[ARGS_MAX + 1];
 	static struct vmframe_dec dec;
 	struct capture *cap = NULL;
 	struct vmspec s;
@@ -187,13 +259,10 @@ int main(void)
 	ctl_fd = open_port(CTL_PORT, O_RDWR);
 	if (ctl_fd < 0)
 		fail("no virtio-serial port named %s", CTL_PORT);
-	read_spec(&dec, &s, argv, envp);
-	if (s.workspace[0]) {
-		mkdirs(s.workspace);
-		if (mount("workspace", s.workspace, "9p", MS_NOSUID | MS_NODEV,
-			  "trans=virtio,version=9p2000.L,msize=512000,access=any") < 0)
-			fail("mount(\"workspace\", \"%s\", \"9p\"): %s", s.workspace, strerror(errno));
-	}
+	read_spec(&dec, &s, argv, envp, mounts);
+	out = open_port(OUT_PORT, O_WRONLY);
+	if (out < 0)
+		fail("no virtio-serial port named %s", OUT_PORT);
 	ev_fd = open_port(EV_PORT, O_WRONLY);
 	/* no event port: an unrecorded session (--no-audit) */
 	t0 = clock_ns(CLOCK_MONOTONIC);
@@ -201,9 +270,12 @@ int main(void)
 		fail("capture: %s", strerror(-rc));
 	/* the programs' load and verification, for the host's bench */
 	load_us = (uint32_t)((clock_ns(CLOCK_MONOTONIC) - t0) / 1000);
+	/* after the load: libbpf reads the kernel's BTF in /sys, which the command's root has not */
+	make_root(&s);
+	loopback_up();
 	/* opened here: the command's own records start at its exec */
 	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	out = console();
+
 	ctl_send(VMFRAME_READY, &load_us, sizeof(load_us));
 	pid = fork();
 	if (pid < 0)

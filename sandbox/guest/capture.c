@@ -15,6 +15,7 @@ struct capture {
 	struct capture_bpf *skel;
 	struct ring_buffer *rb;
 	int fd;
+	int ncpu;  /* read at the start: the command's root has no /sys */
 	uint32_t seq[VMFRAME_STREAMS];
 	uint64_t reported[ST_EV_MAX * ST_LOSS_MAX];
 	uint8_t frame[VMFRAME_HDR + VMFRAME_MAX];
@@ -56,7 +57,7 @@ static int on_sample(void *ctx, void *data, size_t len)
 /* What the programs could not deliver since the last report, per type. */
 static void report_losses(struct capture *c)
 {
-	int ncpu = libbpf_num_possible_cpus();
+	int ncpu = c->ncpu;
 	uint64_t *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
 
 	for (uint32_t k = 0; v && k < ST_EV_MAX * ST_LOSS_MAX; k++) {
@@ -84,6 +85,7 @@ int capture_start(struct capture **out, int fd)
 	if (!c)
 		return -ENOMEM;
 	c->fd = fd;
+	c->ncpu = libbpf_num_possible_cpus();
 	libbpf_set_print(print_warnings);
 	c->skel = capture_bpf__open();
 	if (!c->skel) {

@@ -7,7 +7,7 @@
 # the control socket's group may ask `ps` and nothing else, other users
 # nothing.
 source "$(dirname "$0")/lib.sh"
-plan 20
+plan 26
 
 # ---- make install ----
 DEST=$T/dest
@@ -97,3 +97,67 @@ wait $DAEMON_PID
 rc=$?
 DAEMON_PID=
 check "SIGTERM: STOPPING=1 sent, then a clean exit" test $rc -eq 0 -a "$(grep -c '^STOPPING=1$' "$T/notify.out")" -eq 1
+
+# ---- systemctl restart hands the sessions over, systemctl stop ends them ----
+# Both send SIGTERM; sandtraild asks systemd (D-Bus) whether a restart job
+# is queued on its unit.  A fake systemd on a private bus answers for it.
+BPFFS=$T/bpffs
+mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" && defer "umount -l '$BPFFS'"
+cat >"$T/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><listen>unix:path=$T/bus</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy></busconfig>
+CONF
+dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile 2>/dev/null &
+defer "kill $!"
+wait_for 20 test -S "$T/bus"
+: >"$T/job"
+/usr/bin/python3 "$(dirname "$0")/fake_systemd_bus.py" "unix:path=$T/bus" "$T/job" >"$T/systemd.out" 2>&1 &
+defer "kill $!"
+check "a fake systemd answers on a private bus" wait_for 20 grep -q ready "$T/systemd.out" || diag "$(cat "$T/systemd.out")"
+export INVOCATION_ID=0123456789abcdef0123456789abcdef DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/bus
+DOPTS=(--pin-dir "$BPFFS/pins")
+WS=$T/ws
+mkdir -p "$WS"
+start_daemon "${DOPTS[@]}" || not_ok "sandtraild starts under the fake systemd"
+"$SANDTRAIL" run --id-file "$T/rid" "${HV[@]}" -v "$WS:$WS" --volume-owner 0 -- sh -c \
+	"until [ -e $WS/go ]; do sleep 0.05; done; cat /etc/hostname >/dev/null; exit 5" 2>"$T/rrun.err" &
+RUN=$!
+defer "kill $RUN"
+wait_for 30 test -s "$T/rid"
+id=$(cat "$T/rid")
+echo restart >"$T/job" # systemctl restart: the job is queued, then SIGTERM
+pid=$DAEMON_PID
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+rc=$?
+DAEMON_PID=
+check "SIGTERM under a restart job: sandtraild asks systemd about its own pid, hands over, keeps the pins" \
+	bash -c '[ "$1" -eq 0 ] && grep -q "^GetUnitByPID $2$" "$3" && grep -q "for a restart: handing over" "$4" &&
+		[ -n "$(ls "$5")" ]' _ $rc "$pid" "$T/systemd.out" "$T/daemon.err" "$BPFFS/pins" ||
+	diag "status $rc" "$(tail -3 "$T/daemon.err")" "$(cat "$T/systemd.out")"
+: >"$T/job"
+start_daemon "${DOPTS[@]}" || not_ok "the next sandtraild starts on the pins"
+touch "$WS/go"
+wait "$RUN"
+check "the run session went on across the restart and returns its workload's status (5)" test $? -eq 5 ||
+	diag "$(cat "$T/rrun.err")"
+replay_json "$id" >"$T/restart.json"
+check "... recorded: taken over after a restart, its open, ended by its exit" \
+	quiet jq -se 'any(.type=="session_reattach" and .after=="restart") and any(.type=="open" and .path=="/etc/hostname")
+		and ([.[] | select(.type=="session_end") | .reason] == ["exit"])' "$T/restart.json" ||
+	diag "$(jq -c '{type, reason}' "$T/restart.json" | tail -5 | tr '\n' ' ')"
+# systemctl stop: no job but the stop (or none by the time it asks)
+cg=$(mk_cgroup svcstop)
+sid=$("$SANDTRAIL" watch --cgroup "$cg") || not_ok "watch"
+echo stop >"$T/job"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+rc=$?
+DAEMON_PID=
+check "SIGTERM under a stop job: the sessions end (shutdown) and no pin is left" \
+	bash -c '[ "$1" -eq 0 ] && [ ! -e "$2" ]' _ $rc "$BPFFS/pins"
+check "... the watched session's end is in the journal" \
+	test "$(replay_json "$sid" | jq -c 'select(.type=="session_end") | .reason')" = '"shutdown"'
+unset INVOCATION_ID DBUS_SYSTEM_BUS_ADDRESS

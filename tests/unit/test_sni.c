@@ -370,6 +370,8 @@ static void test_sni_refuses_names_that_are_no_host_names(void **state)
 		build_sni(bad[i]);
 		if (parse(&rec, &h) != SNI_BAD_NAME)
 			fail_msg("'%s' taken as a host name", bad[i]);
+		/* the error points at the name in the bytes received */
+		assert_memory_equal(rec.b + h.at, bad[i], strlen(bad[i]));
 	}
 	/* a NUL inside: the name must not end early in C */
 	exts.n = 0;

@@ -71,6 +71,7 @@ static void test_vmframe_garbage_between_frames_is_skipped_and_counted(void **st
 	assert_int_equal(drain(&d, n, 5, got, gaps), 2);
 	assert_string_equal(got[1], "b");
 	assert_int_equal(d.bad[VMFRAME_BAD_SKIPPED], 13);
+	assert_int_equal(d.bad[VMFRAME_BAD_RUNS], 1);
 }
 
 static void test_vmframe_oversized_length_is_refused_unread(void **state)
@@ -89,6 +90,7 @@ static void test_vmframe_oversized_length_is_refused_unread(void **state)
 	assert_int_equal(drain(&d, n, 3, got, gaps), 1);
 	assert_string_equal(got[0], "after");
 	assert_int_equal(d.bad[VMFRAME_BAD_LEN], 1);
+	assert_int_equal(d.bad[VMFRAME_BAD_RUNS], 0); /* its bytes are that one bad frame */
 	assert_int_equal(gaps[0], 1); /* frame 0 never came */
 }
 
@@ -128,25 +130,28 @@ static void test_vmframe_sequence_gaps_and_replays(void **state)
 static void test_vmspec_roundtrip_and_strictness(void **state)
 {
 	char *argv[] = { "sh", "-c", "echo 'a b'", NULL }, *envp[] = { "PATH=/bin", NULL };
-	struct vmspec s = { .uid = 1000, .gid = 1001, .workdir = "/mnt", .workspace = "", .argv = argv, .envp = envp };
+	char *mounts[] = { "9 vol0 /mnt", "t 1048576 /tmp", NULL };
+	struct vmspec s = { .uid = 1000, .gid = 1001, .workdir = "/mnt", .argv = argv, .envp = envp, .mounts = mounts };
 	static uint8_t buf[VMFRAME_MAX];
-	char *av[8], *ev[8];
+	char *av[8], *ev[8], *mv[8];
 	struct vmspec t;
 	int n = vmspec_encode(buf, &s);
 
 	assert_true(n > 16);
-	assert_int_equal(vmspec_decode(buf, (size_t)n, &t, av, ev, 7), 0);
+	assert_int_equal(vmspec_decode(buf, (size_t)n, &t, av, ev, mv, 7), 0);
 	assert_int_equal(t.uid, 1000);
 	assert_int_equal(t.gid, 1001);
 	assert_string_equal(t.workdir, "/mnt");
 	assert_string_equal(t.argv[2], "echo 'a b'");
 	assert_null(t.argv[3]);
 	assert_string_equal(t.envp[0], "PATH=/bin");
+	assert_string_equal(t.mounts[1], "t 1048576 /tmp");
+	assert_null(t.mounts[2]);
 	/* a string without its NUL, a count past the bound, bytes left over */
-	assert_int_equal(vmspec_decode(buf, (size_t)n - 1, &t, av, ev, 7), -EBADMSG);
-	assert_int_equal(vmspec_decode(buf, (size_t)n, &t, av, ev, 2), -EBADMSG);
+	assert_int_equal(vmspec_decode(buf, (size_t)n - 1, &t, av, ev, mv, 7), -EBADMSG);
+	assert_int_equal(vmspec_decode(buf, (size_t)n, &t, av, ev, mv, 2), -EBADMSG);
 	buf[n] = 0;
-	assert_int_equal(vmspec_decode(buf, (size_t)n + 1, &t, av, ev, 7), -EBADMSG);
+	assert_int_equal(vmspec_decode(buf, (size_t)n + 1, &t, av, ev, mv, 7), -EBADMSG);
 }
 
 int main(void)

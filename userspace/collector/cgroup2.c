@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cgroup2.h"
@@ -173,4 +175,43 @@ int cgroup2_kill(int cgfd)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+int cgroup2_peer(int fd, const char *root, char *out, size_t len, const char **why)
+{
+	struct ucred cred;
+	socklen_t sl = sizeof(cred);
+	char proc[64], line[4200];
+	int pidfd = -1;
+	FILE *f;
+
+	out[0] = 0;
+	*why = "not root";
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0 || cred.uid != 0)
+		return -1;
+	*why = "its process is gone";
+	sl = sizeof(pidfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0)
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/%d/cgroup", (int)cred.pid);
+	f = fopen(proc, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::/", 4))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(out, len, "%s%s", root, line[4] ? line + 3 : "");
+	}
+	if (f)
+		fclose(f);
+	/* still alive after the read: the pid was not reused meanwhile */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 || !out[0]) {
+		close(pidfd);
+		return -1;
+	}
+	close(pidfd);
+	return 0;
 }

@@ -19,6 +19,10 @@ int cgroup2_self(char *out, size_t len);
 int cgroup2_open(const char *path, int *fd, uint64_t *id, char *err, size_t errlen);
 /* 1 when the cgroup or a descendant has a live process, 0 if not, -errno. */
 int cgroup2_populated(int cgfd);
+/* The cgroup2 path (below root, the cgroup2 mount) of the root process
+ * connected on the unix socket fd, read through a pidfd so that a recycled
+ * pid cannot stand in for it; -1 with why (a peer that is not root, gone). */
+int cgroup2_peer(int fd, const char *root, char *out, size_t len, const char **why);
 /* Kills every process in the cgroup and below (cgroup.kill where the
  * kernel has it, else SIGKILL to each process listed). */
 int cgroup2_kill(int cgfd);

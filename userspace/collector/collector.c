@@ -26,6 +26,7 @@
 #include "event.h"
 #include "exporter.h"
 #include "gvisor_sink.h"
+#include "microvm_sink.h"
 #include "highwater.h"
 #include "journal/journal.h"
 #include "labels.h"
@@ -46,7 +47,7 @@
 #define STOP_GRACE_MS 2000
 #define ENDED_KEEP_MS 2000 /* events drained after the end still find the session */
 
-enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR,
+enum conn_kind { CONN_PROBES, CONN_LISTEN, CONN_SIGNAL, CONN_TIMER, CONN_JOURNAL, CONN_CLIENT, CONN_GVISOR, CONN_MICROVM,
 		 CONN_EXPORT, CONN_METRICS_LISTEN, CONN_SCRAPE, CONN_PROXY, CONN_PROXY_EXIT };
 
 struct conn {
@@ -98,12 +99,14 @@ struct collector {
 	struct probes *probes;
 	struct gvisor_sink *gvisor;
 	char gvisor_path[4200];
+	struct microvm_sink *microvm;
+	char microvm_path[4200];
 	struct journal *journal;
 	struct session_table sessions;
 	struct enrich enrich;
 	struct rec rec;
 	int epfd;
-	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn, gvisor_conn, export_conn;
+	struct conn probes_conn, listen_conn, signal_conn, timer_conn, journal_conn, gvisor_conn, microvm_conn, export_conn;
 	struct held_reply *held;
 	size_t nheld, capheld;
 	int64_t boot_to_wall;
@@ -220,6 +223,7 @@ static void report_losses(struct collector *c)
 	if (probes_losses(c->probes, 0, lost) == 0)
 		write_kernel_losses(c, NULL, lost, c->lost_seen);
 	gvisor_sink_report_losses(c->gvisor);
+	microvm_sink_report_losses(c->microvm);
 	if (c->undecodable != c->undecodable_seen) {
 		write_loss(c, NULL, "unknown", "decode", c->undecodable - c->undecodable_seen);
 		c->undecodable_seen = c->undecodable;
@@ -298,6 +302,8 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	probes_datagrams(c->probes, s->cgroup_id, write_datagrams, &(struct dgram_ctx){ c, s });
 	if (s->gvisor)
 		gvisor_sink_end(c->gvisor, s);
+	if (s->microvm)
+		microvm_sink_end(c->microvm, s);
 	enrich_begin(&c->rec, "session_end", clock_ns(CLOCK_REALTIME), s);
 	rec_str(&c->rec, "reason", s->stop_requested ? "stop" : reason);
 	if (info) {
@@ -437,6 +443,23 @@ static json_t *gvisor_options(struct session *s, json_t *req)
 	return NULL;
 }
 
+/* A microvm session's VMM and its accelerator (kvm, or tcg: emulation), as
+ * the manager chose them; in session_start. */
+static void microvm_fields(struct collector *c, json_t *req)
+{
+	json_t *mv = json_object_get(req, "microvm");
+	const char *keys[] = { "vmm", "accel" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = json_string_value(json_object_get(mv, keys[i]));
+		char *e = v ? escape_bytes(v, strnlen(v, 64)) : NULL;
+
+		if (e)
+			rec_str(&c->rec, keys[i], e);
+		free(e);
+	}
+}
+
 static void write_session_start(struct collector *c, struct session *s, json_t *req)
 {
 	const char *digest = json_string_value(json_object_get(req, "policy_digest"));
@@ -448,6 +471,8 @@ static void write_session_start(struct collector *c, struct session *s, json_t *
 	rec_str(&c->rec, "cgroup", s->cgroup_path);
 	if (s->gvisor)
 		rec_str(&c->rec, "container", s->gvisor_container);
+	if (s->microvm)
+		microvm_fields(c, req);
 	if (digest)
 		rec_str(&c->rec, "policy_digest", digest);
 	if (json_array_size(publish)) {
@@ -670,6 +695,8 @@ static json_t *handle_watch(struct collector *c, struct conn *conn, json_t *req)
 	log_msg("session %s: watching %s", s->id, path);
 	if (s->gvisor)
 		return json_pack("{s:b, s:s, s:s}", "ok", 1, "id", s->id, "gvisor_sink", c->gvisor_path);
+	if (s->microvm)
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "id", s->id, "microvm_sink", c->microvm_path);
 	return json_pack("{s:b, s:s}", "ok", 1, "id", s->id);
 fail_listed:
 	c->sessions.n--;
@@ -763,6 +790,28 @@ static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *re
 	if (journal_durable(c->journal, &through) == 0 && through > seq) /* fsync none */
 		return rep;
 	return hold_reply(c, conn, seq, rep);
+}
+
+/* A run manager back after a hand-over: its session, taken over at start,
+ * is owned by this connection again (it ends if the manager is lost).  Only
+ * the manager that started it (its pid, from the peer credentials) may. */
+static json_t *handle_reattach(struct collector *c, struct conn *conn, json_t *req)
+{
+	json_t *err;
+	struct session *s = request_session(c, req, &err);
+
+	if (!s)
+		return err;
+	if (s->ended)
+		return reply_error("session %s has ended", s->id);
+	if (!s->claim_by_ms)
+		return reply_error("session %s is not waiting for its manager", s->id);
+	if (!s->setup_ppid || (pid_t)s->setup_ppid != conn->peer)
+		return reply_error("session %s: only its manager (pid %u) may reattach", s->id, s->setup_ppid);
+	s->owner_fd = conn->fd;
+	s->claim_by_ms = 0;
+	log_msg("session %s: its manager is back", s->id);
+	return reply_ok();
 }
 
 /* The session manager re-resolved its allowlist's host names. */
@@ -1026,6 +1075,8 @@ static void handle_client(struct collector *c, struct conn *conn, uint32_t event
 		rep = handle_proxy_attach(c, req);
 	else if (!strcmp(cmd, "stop"))
 		rep = handle_stop(c, req);
+	else if (!strcmp(cmd, "reattach"))
+		rep = handle_reattach(c, conn, req);
 	else if (!strcmp(cmd, "ps"))
 		rep = handle_ps(c);
 	else
@@ -1170,6 +1221,12 @@ static void check_cgroups(struct collector *c, uint64_t now)
 		if (s->stop_requested && s->owner_fd < 0 &&
 		    (cgroup2_populated(s->cgroup_fd) == 0 || now - s->ended_mono_ms > STOP_GRACE_MS)) {
 			end_session(c, s, "stop", NULL);
+			continue;
+		}
+		if (s->claim_by_ms && now > s->claim_by_ms) {
+			log_msg("session %s: its manager did not come back after the restart", s->id);
+			remove_lost_cgroups(c, s);
+			end_session(c, s, "manager_lost", NULL);
 			continue;
 		}
 		if (now - c->last_cgroup_check < CGROUP_CHECK_MS)
@@ -1462,6 +1519,14 @@ static bool on_signal(struct collector *c)
 	struct signalfd_siginfo si;
 
 	while (read(c->signal_conn.fd, &si, sizeof(si)) == sizeof(si)) {
+		/* systemctl restart (an upgrade's too) sends SIGTERM: it hands over
+		 * when systemd will start the next collector; any other stop ends
+		 * the sessions and removes the pins */
+		if (si.ssi_signo == SIGTERM && c->probes_pinned && service_restarting()) {
+			log_msg("SIGTERM for a restart: handing over");
+			c->handover = true;
+			return true;
+		}
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			return true;
 		/* a restart: the kernel side keeps recording, the next collector takes over */
@@ -1663,6 +1728,7 @@ static void loop(struct collector *c)
 			case CONN_JOURNAL: on_journal(c); break;
 			case CONN_CLIENT: handle_client(c, conn, evs[i].events); break;
 			case CONN_GVISOR: gvisor_sink_process(c->gvisor); break;
+			case CONN_MICROVM: microvm_sink_process(c->microvm); break;
 			case CONN_EXPORT: exporters_notices(c->cfg->exporters, write_export_error, c); break;
 			case CONN_METRICS_LISTEN: accept_scrapes(c, conn->fd); break;
 			case CONN_SCRAPE: serve_scrape(c, (struct scrape *)conn); break;
@@ -1682,10 +1748,23 @@ static void shutdown_sessions(struct collector *c)
 	drain(c);
 }
 
+/* A hand-over: the run managers reattach to the next collector, they do not
+ * take the closed connection for a lost collector. */
+static void tell_managers(struct collector *c)
+{
+	json_t *notice = json_pack("{s:s}", "event", "handover");
+
+	for (size_t i = 0; notice && i < c->sessions.n; i++)
+		if (!c->sessions.v[i]->ended && c->sessions.v[i]->owner_fd >= 0)
+			control_send(c->sessions.v[i]->owner_fd, notice);
+	json_decref(notice);
+}
+
 /* A session of the journal that the earlier collector's kernel side still
  * traces, taken over with what it kept (probes_state_get): NULL when it
- * cannot be (no pins, cgroup gone or another, a run or gVisor session whose
- * manager or Sentry went with the collector). */
+ * cannot be (no pins, cgroup gone or another, a gVisor session whose Sentry
+ * went with the collector).  A run session's manager outlives a hand-over:
+ * the session waits for it to reattach (claim_by_ms). */
 static struct session *reattach(struct collector *c, const struct open_session *os)
 {
 	char msg[256], *st;
@@ -1703,8 +1782,8 @@ static struct session *reattach(struct collector *c, const struct open_session *
 		req = json_loads(st, 0, NULL);
 	free(st);
 	if (!req || !json_is_string(json_object_get(req, "id")) ||
-	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || strcmp(os->mode, "watch") ||
-	    json_is_false(json_object_get(req, "keep")))
+	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || !strcmp(os->mode, "gvisor") ||
+	    strcmp(json_string_value(json_object_get(req, "mode")) ?: "watch", os->mode))
 		goto fail;
 	if (!json_is_object(json_object_get(req, "labels")))
 		json_object_set_new(req, "labels", json_object());
@@ -1716,6 +1795,10 @@ static struct session *reattach(struct collector *c, const struct open_session *
 	s->cgroup_id = id;
 	s->start_ns = (uint64_t)json_integer_value(json_object_get(req, "start_ns"));
 	memcpy(s->lost_seen, os->lost, sizeof(s->lost_seen));
+	if (json_is_false(json_object_get(req, "keep"))) {
+		s->setup_ppid = (uint32_t)json_integer_value(json_object_get(req, "setup_pid"));
+		s->claim_by_ms = mono_ms() + CONTROL_HANDOVER_MS;
+	}
 	err = watch_v1(s, req);
 	if (!err)
 		err = watch_options(s, req, &np);
@@ -1796,6 +1879,7 @@ static void close_cut_off(struct collector *c, const struct open_session *os, co
 	s->labels_mp = labels;
 	s->labels_mp_len = os->labels_len;
 	s->gvisor = false; /* its Sentry went with the collector */
+	s->microvm = false; /* its VMM too */
 	end_session(c, s, reason, NULL);
 	log_msg("session %s: closed (%s)", s->id, reason);
 }
@@ -1876,6 +1960,26 @@ static int open_gvisor_sink(struct collector *c)
 		return rc;
 	rc = add_fd(c, &c->gvisor_conn, CONN_GVISOR, gvisor_sink_fd(c->gvisor));
 	return rc;
+}
+
+/* The microVMs' event ports: microvm.sock beside the control socket. */
+static int open_microvm_sink(struct collector *c)
+{
+	struct microvm_sink_config mc = { .path = c->microvm_path, .sessions = &c->sessions, .rec = &c->rec,
+					  .write = write_record_cb, .ctx = c };
+	const char *slash = strrchr(c->cfg->socket, '/');
+	char root[4096];
+	int rc;
+
+	snprintf(c->microvm_path, sizeof(c->microvm_path), "%.*smicrovm.sock",
+		 slash ? (int)(slash - c->cfg->socket + 1) : 0, c->cfg->socket);
+	if (cgroup2_mount(root, sizeof(root)) < 0)
+		root[0] = 0;
+	mc.cgroup2_root = root;
+	rc = microvm_sink_open(&c->microvm, &mc);
+	if (rc < 0)
+		return rc;
+	return add_fd(c, &c->microvm_conn, CONN_MICROVM, microvm_sink_fd(c->microvm));
 }
 
 int collector_run(const struct daemon_config *cfg)
@@ -1977,6 +2081,11 @@ int collector_run(const struct daemon_config *cfg)
 		log_msg("gVisor sink %s: %s", c.gvisor_path, strerror(-rc));
 		goto out;
 	}
+	rc = open_microvm_sink(&c);
+	if (rc < 0) {
+		log_msg("microvm sink %s: %s", c.microvm_path, strerror(-rc));
+		goto out;
+	}
 	/* before any request is served: a session taken over is not watched anew */
 	rc = recover_sessions(&c);
 	if (rc < 0) {
@@ -1996,6 +2105,9 @@ int collector_run(const struct daemon_config *cfg)
 	service_stopping();
 	if (c.handover) {
 		drain(&c);
+		/* no manager may reach this collector once told to find the next */
+		unlink(cfg->socket);
+		tell_managers(&c);
 		log_msg("handing over: %zu sessions stay open, recorded by the kernel side pinned in %s",
 			live_sessions(&c), cfg->pin_dir);
 	} else if (!c.failed) {
@@ -2003,6 +2115,8 @@ int collector_run(const struct daemon_config *cfg)
 	}
 	gvisor_sink_close(c.gvisor);
 	c.gvisor = NULL;
+	microvm_sink_close(c.microvm);
+	c.microvm = NULL;
 	if (c.proxy.pid > 0)
 		proxy_records(&c);
 	proxysup_stop(&c.proxy);
@@ -2011,6 +2125,7 @@ int collector_run(const struct daemon_config *cfg)
 	status = c.failed ? 1 : 0;
 out:
 	gvisor_sink_close(c.gvisor);
+	microvm_sink_close(c.microvm);
 	proxysup_stop(&c.proxy);
 	if (c.probes)
 		probes_close(c.probes, c.handover);

@@ -35,6 +35,11 @@ static int fill_addr(struct sockaddr_un *sun, const char *path)
 
 int control_listen(const char *path, gid_t group)
 {
+	return control_listen_as(path, group, SOCK_SEQPACKET);
+}
+
+int control_listen_as(const char *path, gid_t group, int type)
+{
 	bool shared = group != (gid_t)-1;
 	struct sockaddr_un sun;
 	char dir[sizeof(sun.sun_path)];
@@ -46,7 +51,7 @@ int control_listen(const char *path, gid_t group)
 	strcpy(dir, path);
 	if (mkdir(dirname(dir), shared ? 0755 : 0700) < 0 && errno != EEXIST)
 		return -errno;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	/* a stale socket of a dead daemon; a live one would answer connect */

@@ -20,6 +20,13 @@
  * netpolicy {id, network}  replaces the session's egress policy (re-resolved names).
  * stop    {id}  kills every process of the session (cgroup.kill).
  * ps      {}    -> {sessions: [{id, mode, cgroup, labels, start}]}
+ * reattach {id} a run manager claims its session back from the collector that
+ *          took it over after a restart; only the manager that started it
+ *          (setup_pid) may.  The connection owns the session from then on.
+ * A collector that hands over (SIGUSR2) sends {event: "handover"} to each
+ * run manager before it goes: the manager then reconnects and reattaches
+ * within CONTROL_HANDOVER_MS; a connection closed without it is a lost
+ * collector.  A session not claimed back in that time ends (manager_lost).
  */
 #ifndef SANDTRAIL_CONTROL_H
 #define SANDTRAIL_CONTROL_H
@@ -34,6 +41,9 @@
 /* How long a client waits on sandtraild (to connect, to send, for each
  * reply) unless $SANDTRAIL_CONTROL_TIMEOUT says otherwise ("30s", "500ms"). */
 #define CONTROL_DEADLINE_MS 10000
+/* How long a run manager waits for the next collector after a hand-over,
+ * and the next collector for the managers of the run sessions it took over. */
+#define CONTROL_HANDOVER_MS 30000
 
 /* The socket path: the flag's value, else $SANDTRAIL_SOCKET, else the default. */
 const char *control_socket_path(const char *flag);
@@ -41,6 +51,8 @@ const char *control_socket_path(const char *flag);
  * 0700), or with group != (gid_t)-1 also that group's (socket 0660 root:group,
  * a directory it makes 0755). */
 int control_listen(const char *path, gid_t group);
+/* As control_listen, for a socket of type (SOCK_STREAM: a VMM's byte stream). */
+int control_listen_as(const char *path, gid_t group, int type);
 /* Client: a connection whose connect, sends and receives each give up after
  * control_deadline_ms() (then -EAGAIN). */
 int control_connect(const char *path);

@@ -672,8 +672,9 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 		.pid = h->tgid, .tid = h->tid, .ppid = h->ppid, .uid = h->uid, .gid = h->gid, .comm = h->comm,
 		.comm_len = strnlen(h->comm, sizeof(h->comm)), .cgroup = h->cgroup_id,
 		.syscall = event_syscall_name(h->syscall), .image = proctable_get(&e->procs, h->tgid),
-		/* in a gVisor session the kernel sees runsc, never the sandbox's own processes */
-		.view = s && s->gvisor ? ENRICH_VIEW_HOST : ENRICH_VIEW_NONE,
+		/* in a gVisor or microVM session the host's kernel sees runsc or the
+		 * VMM, never the sandbox's own processes; a guest's sees only those */
+		.view = e->guest ? ENRICH_VIEW_SANDBOX : s && (s->gvisor || s->microvm) ? ENRICH_VIEW_HOST : ENRICH_VIEW_NONE,
 		.via = h->flags & ST_F_IO_URING ? "io_uring" : NULL,
 		.abi = event_abi(h->flags),
 	};

@@ -20,7 +20,8 @@
 #define ENRICH_PATHS 2
 
 struct enrich {
-	struct proctable procs; /* host pids, from the kernel's events */
+	struct proctable procs; /* host pids, from the kernel's events (a guest's, when guest) */
+	bool guest;             /* the events are a microVM guest kernel's: the sandbox's own view */
 	struct redact_buf rb;
 	uint8_t path[ENRICH_PATHS][EVENT_PATH_MAX + 16];
 };
@@ -37,11 +38,11 @@ struct enrich_str {
 	bool detached;   /* a file outside the task's mount namespace */
 };
 
-/* Which side of a gVisor session saw a record (the `view` field). */
+/* Which side of a gvisor or microvm session saw a record (the `view` field). */
 enum enrich_view {
-	ENRICH_VIEW_NONE,    /* not a gVisor session: no field */
-	ENRICH_VIEW_SANDBOX, /* the Sentry's own account of the sandbox's syscalls */
-	ENRICH_VIEW_HOST,    /* the host kernel's, of runsc's own processes */
+	ENRICH_VIEW_NONE,    /* a hardened or watched session: no field */
+	ENRICH_VIEW_SANDBOX, /* the Sentry's, or the guest kernel's, account of the sandbox's syscalls */
+	ENRICH_VIEW_HOST,    /* the host kernel's, of runsc's or the VMM's own processes */
 };
 
 struct enrich_proc {

@@ -11,13 +11,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cgroup2.h"
 #include "control.h"
 #include "gvisor_sink.h"
 #include "gvisor_wire.h"
-
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
 
 #define BATCH     256     /* datagrams read from one Sentry per wakeup */
 #define DRAIN_MAX 100000  /* read at a session's end, then the door */
@@ -474,36 +471,11 @@ static bool conn_read(struct gvisor_sink *g, struct gvisor_conn *c, int max)
  * pidfd so that a recycled pid cannot stand in for it); NULL with why. */
 static struct session *peer_session(struct gvisor_sink *g, int fd, const char **why)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	char proc[64], line[4200], path[8400] = "";
+	char path[8400];
 	struct session *s;
-	int pidfd = -1;
-	FILE *f;
 
-	*why = "not root";
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0)
+	if (cgroup2_peer(fd, g->cfg.cgroup2_root, path, sizeof(path), why) < 0)
 		return NULL;
-	*why = "its process is gone";
-	len = sizeof(pidfd);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
-		return NULL;
-	snprintf(proc, sizeof(proc), "/proc/%d/cgroup", (int)cred.pid);
-	f = fopen(proc, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::/", 4))
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		snprintf(path, sizeof(path), "%s%s", g->cfg.cgroup2_root, line[4] ? line + 3 : "");
-	}
-	if (f)
-		fclose(f);
-	/* still alive after the read: the pid was not reused meanwhile */
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 || !path[0]) {
-		close(pidfd);
-		return NULL;
-	}
-	close(pidfd);
 	*why = "not in a gvisor session's cgroup";
 	s = session_holding(g->cfg.sessions, path);
 	if (!s || !s->gvisor)

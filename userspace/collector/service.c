@@ -1,10 +1,16 @@
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
 #include "service.h"
 
 #define SERVICE_STATUS_MS 1000
+#define SERVICE_BUS_TIMEOUT_US 2000000 /* asked while stopping: never hold the stop long */
+#define SYSTEMD_BUS "org.freedesktop.systemd1"
 
 void service_init(struct service *s)
 {
@@ -42,4 +48,36 @@ void service_tick(struct service *s, uint64_t now_ms, size_t sessions)
 void service_stopping(void)
 {
 	sd_notify(0, "STOPPING=1\nSTATUS=draining and sealing");
+}
+
+bool service_restarting(void)
+{
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	sd_bus_message *m = NULL;
+	sd_bus *bus = NULL;
+	const char *unit, *job;
+	char *type = NULL;
+	uint32_t id = 0;
+	bool restart = false;
+
+	if (!getenv("INVOCATION_ID") || sd_bus_open_system(&bus) < 0)
+		goto out;
+	sd_bus_set_method_call_timeout(bus, SERVICE_BUS_TIMEOUT_US);
+	if (sd_bus_call_method(bus, SYSTEMD_BUS, "/org/freedesktop/systemd1", SYSTEMD_BUS ".Manager", "GetUnitByPID",
+			       &e, &m, "u", (uint32_t)getpid()) < 0 || sd_bus_message_read(m, "o", &unit) < 0)
+		goto out;
+	unit = strdupa(unit);
+	m = sd_bus_message_unref(m);
+	/* the unit's job: (0, "/") when none is queued */
+	if (sd_bus_get_property(bus, SYSTEMD_BUS, unit, SYSTEMD_BUS ".Unit", "Job", &e, &m, "(uo)") < 0 ||
+	    sd_bus_message_read(m, "(uo)", &id, &job) < 0 || !id)
+		goto out;
+	if (sd_bus_get_property_string(bus, SYSTEMD_BUS, job, SYSTEMD_BUS ".Job", "JobType", &e, &type) == 0)
+		restart = !strcmp(type, "restart");
+out:
+	free(type);
+	sd_bus_message_unref(m);
+	sd_bus_error_free(&e);
+	sd_bus_flush_close_unref(bus);
+	return restart;
 }

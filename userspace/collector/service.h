@@ -5,6 +5,7 @@
 #ifndef SANDTRAIL_SERVICE_H
 #define SANDTRAIL_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +19,10 @@ void service_ready(struct service *s, size_t sessions);
 /* From the loop's timer: the watchdog ping and, once a second, STATUS. */
 void service_tick(struct service *s, uint64_t now_ms, size_t sessions);
 void service_stopping(void);
+/* Whether the service manager stops us to start us again (a restart job on
+ * our systemd unit, asked over D-Bus): SIGTERM then hands the sessions over
+ * instead of ending them.  False outside systemd ($INVOCATION_ID unset) and
+ * whenever it cannot be told: a stop that cannot be told apart ends them. */
+bool service_restarting(void);
 
 #endif

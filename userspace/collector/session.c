@@ -45,6 +45,7 @@ struct session *session_new(const char *mode, const char *cgroup_path, json_t *l
 	s->mode = strdup(mode);
 	s->cgroup_path = strdup(cgroup_path);
 	s->gvisor = !strcmp(mode, "gvisor");
+	s->microvm = !strcmp(mode, "microvm");
 	s->labels = json_incref(labels);
 	s->cgroup_fd = -1;
 	s->owner_fd = -1;

@@ -24,6 +24,7 @@ struct session {
 	char id[SESSION_ID_LEN + 1];
 	char *mode;
 	bool gvisor;             /* the kernel sees runsc; the sandbox speaks through gvisor.c */
+	bool microvm;            /* the kernel sees the VMM; the guest speaks through microvm_sink.c */
 	char *cgroup_path;
 	int cgroup_fd;
 	uint64_t cgroup_id;
@@ -34,6 +35,7 @@ struct session {
 	struct secret *secrets;
 	size_t nsecrets;
 	int owner_fd;            /* keep=false: the session ends when this connection closes */
+	uint64_t claim_by_ms;    /* taken over: its manager must reattach by then (mono ms); 0: not awaited */
 	char *v1[SESSION_V1_MAX]; /* run sessions: their v1 cgroups, removed if the manager is lost */
 	uint32_t setup_ppid;      /* run sessions: the manager; its child (the sandbox's init) is setup */
 	size_t nv1;
