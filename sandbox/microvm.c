@@ -22,7 +22,7 @@
 #define READ_MAX_FRAMES   64        /* control frames read after the guest ended */
 
 /* The guest: $SANDTRAIL_MICROVM_DIR, else microvm/ beside the binary
- * (build/), else where make install puts it. */
+ * (build/), else ../lib/sandtrail/microvm from it (make install). */
 static void guest_dir(char *out, size_t len)
 {
 	const char *env = getenv("SANDTRAIL_MICROVM_DIR");
@@ -34,14 +34,12 @@ static void guest_dir(char *out, size_t len)
 		return;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = 0;
+	exe[n > 0 ? n : 0] = 0;
+	if (strrchr(exe, '/'))
 		*strrchr(exe, '/') = 0;
-		snprintf(out, len, "%s/microvm", exe);
-		if (access(out, F_OK) == 0)
-			return;
-	}
-	snprintf(out, len, "/usr/local/lib/sandtrail/microvm");
+	snprintf(out, len, "%s/microvm", exe);
+	if (access(out, F_OK) < 0)
+		snprintf(out, len, "%s/../lib/sandtrail/microvm", exe);
 }
 
 static uint64_t boot_timeout_ms(void)
