@@ -8,7 +8,7 @@
 # garbage and oversized frames are loss records while the collector goes
 # on; nothing of the VM is left behind.  Boots are few: TCG is CPU-heavy.
 source "$(dirname "$0")/lib.sh"
-plan 42
+plan 46
 
 command -v qemu-system-x86_64 >/dev/null || { not_ok "QEMU is installed (make deps)"; exit 1; }
 [ -r "$BIN/microvm/vmlinux" ] && [ -r "$BIN/microvm/initramfs.cpio" ] ||
@@ -98,8 +98,16 @@ check "sandtraild still answers after the forged guest" "$SANDTRAIL" ps
 kill -0 "$DAEMON_PID"
 check "sandtraild is alive" test $? -eq 0
 
+# sandtrail stop: the session cgroup is killed, the VM with it
+run stop microvm -- sh -c 'echo started; exec sleep 60' >"$T/stop.out" &
+RUNPID=$!
+wait_for 120 grep -q started "$T/stop.out"
+check "sandtrail stop ends a microvm session" "$SANDTRAIL" stop "$(cat "$T/stop.id")"
+wait $RUNPID
+check "a stopped microvm session ends with 137" test $? -eq 137
+
 stop_daemon
-for c in hard vm slow; do records $c; done
+for c in hard vm slow stop; do records $c; done
 replay_json "$(cat "$T/peer.id")" >"$T/peer.json"
 H=$T/hard.json
 V=$T/vm.json
@@ -131,6 +139,8 @@ check "microvm: every process record is marked with its view" \
 	none "$V" '(.type|IN("exec","open","fork","exit","rename","unlink","connect")) and .view==null'
 check "microvm: session_end: exit status 3" test "$(jq_count "$V" '.type=="session_end" and .reason=="exit" and .exit_status==3')" -eq 1
 check "microvm: no loss in a quiet session" none "$V" '.type=="loss"'
+check "microvm: the stopped session's session_end says stop" \
+	test "$(jq_count "$T/stop.json" '.type=="session_end" and .reason=="stop"')" -eq 1
 check "microvm: the hung boot's session_end says boot_timeout, status 125" \
 	test "$(jq_count "$T/slow.json" '.type=="session_end" and .reason=="boot_timeout" and .exit_status==125')" -eq 1
 
@@ -166,7 +176,7 @@ nothing_left() {
 	[ -z "$what" ] || diag "$what"
 	[ -z "$what" ]
 }
-for c in vm slow; do
+for c in vm slow stop; do
 	check "nothing of the VM is left after the $c session" nothing_left $c
 done
 
