@@ -197,6 +197,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsandtrail.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka -lpthread
 
+# the proxy's HTTP/1.1 module parses with libhttp-parser (as sandtrail-proxy links it)
+$(BUILD)/tests/unit/test_http1 $(BUILD)/tests/unit-san/test_http1 $(BUILD)/tests/fuzz/http1: LDLIBS += -lhttp_parser
+
 $(BUILD)/tests/unit-san/%: tests/unit/%.c $(BUILD)/libsandtrail-san.a
 	$(call msg,TEST-SAN,$@)
 	$(Q)mkdir -p $(@D)
@@ -254,11 +257,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsandtrail.a
 	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $(WARN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lpthread
 
 # ---- man pages and bash completion, from the binaries' --help and schemas/ ----
-MAN_PAGES  := $(addprefix $(BUILD)/man/,sandtrail.1 sandtrail-journal.1 sandtraild.8 sandtrail-policy.5 sandtrail-records.5)
+MAN_PAGES  := $(addprefix $(BUILD)/man/,sandtrail.1 sandtrail-journal.1 sandtraild.8 sandtrail-proxy.8 sandtrail-policy.5 sandtrail-records.5)
 COMPLETION := $(BUILD)/completion/sandtrail
 
 $(BUILD)/man/%: packaging/man/mkman.sh packaging/man/help2md.awk packaging/man/policy2md.jq \
-		schemas/record.md schemas/policy.schema.json $(BUILD)/sandtrail $(BUILD)/sandtraild $(BUILD)/sandtrail-journal
+		schemas/record.md schemas/policy.schema.json $(BUILD)/sandtrail $(BUILD)/sandtraild $(BUILD)/sandtrail-journal \
+		$(BUILD)/sandtrail-proxy
 	$(call msg,MAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)packaging/man/mkman.sh $* $(BUILD) >$@

@@ -15,6 +15,9 @@
 #include "record.h"
 
 #define JOURNAL_DEFAULT_DIR "/var/lib/sandtrail/journal"
+/* where sandtraild --create-key (the unit's) puts the public key: replay's
+ * and verify's default */
+#define JOURNAL_DEFAULT_PUBKEY "/etc/sandtrail/signing.pub"
 
 enum journal_fsync {
 	JOURNAL_FSYNC_SEAL = 0, /* at every seal (default) */
