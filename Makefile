@@ -326,7 +326,7 @@ UNITDIR ?= /lib/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
-install: all docs
+install: all docs microvm
 	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
 	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
 	install -D -m 0755 $(BUILD)/sandtrail-journal $(DESTDIR)$(PREFIX)/bin/sandtrail-journal
@@ -336,6 +336,8 @@ install: all docs
 	install -D -m 0644 packaging/sandtrail.sysusers $(DESTDIR)$(SYSUSERSDIR)/sandtrail.conf
 	for p in $(MAN_PAGES); do install -D -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} || exit; done
 	install -D -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/sandtrail
+	install -D -m 0644 $(GUEST)/vmlinux $(DESTDIR)$(PREFIX)/lib/sandtrail/microvm/vmlinux
+	install -D -m 0644 $(GUEST)/initramfs.cpio $(DESTDIR)$(PREFIX)/lib/sandtrail/microvm/initramfs.cpio
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers sandtrail.conf; fi
 
 # the Debian package, from what `make` built (debhelper; build/deb/*.deb)

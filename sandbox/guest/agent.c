@@ -209,11 +209,11 @@ static void make_root(const struct vmspec *s)
 		char kind, arg[64], dst[4096];
 
 		if (sscanf(s->mounts[i], "%c %63s %4095[^\n]", &kind, arg, dst) != 3 || dst[0] != '/' ||
-		    strstr(dst, "/..") || (kind != '9' && kind != 't'))
+		    strstr(dst, "/..") || (kind != '9' && kind != 'r' && kind != 't'))
 			fail("mount %zu of the command: \"%s\" is not one", i, s->mounts[i]);
 		snprintf(path, sizeof(path), NEWROOT "%s", dst);
-		if (kind == '9') {
-			must_mount(arg, path, "9p", MS_NOSUID | MS_NODEV, P9 ",access=any");
+		if (kind != 't') {
+			must_mount(arg, path, "9p", MS_NOSUID | MS_NODEV | (kind == 'r' ? MS_RDONLY : 0), P9 ",access=any");
 		} else {
 			snprintf(text, sizeof(text), "mode=1777,size=%s", arg);
 			must_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, text);
