@@ -216,6 +216,8 @@ $(BUILD)/tests/helpers/%.skel.h: $(BUILD)/tests/helpers/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(BUILD)/tests/helpers/forge_event: $(BUILD)/tests/helpers/forge_event.skel.h
+# the --inspect-tls engine's test peer: libevent with its OpenSSL filters, as sandtrail-proxy
+$(BUILD)/tests/helpers/inspect_peer: LDLIBS += -levent_core -levent_openssl -lhttp_parser
 
 $(BUILD)/tests/helpers/%: tests/integration/helpers/%.c $(BUILD)/libsandtrail.a
 	$(call msg,HELPER,$@)
