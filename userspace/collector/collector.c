@@ -606,6 +606,9 @@ static void save_state(struct collector *c, struct session *s, json_t *req)
 	if (st) {
 		json_object_del(st, "argv");
 		json_object_del(st, "network");
+		/* its proxy listener goes with this collector: no taking it over */
+		if (s->proxy_domains)
+			json_object_set_new(st, "proxy", json_true());
 		json_object_set_new(st, "id", json_string(s->id));
 		json_object_set_new(st, "start_ns", json_integer((json_int_t)s->start_ns));
 		txt = json_dumps(st, JSON_COMPACT);
@@ -1735,8 +1738,9 @@ static void tell_managers(struct collector *c)
 
 /* A session of the journal that the earlier collector's kernel side still
  * traces, taken over with what it kept (probes_state_get): NULL when it
- * cannot be (no pins, cgroup gone or another, a gVisor session whose Sentry
- * went with the collector).  A run session's manager outlives a hand-over:
+ * cannot be (no pins, cgroup gone or another, a gVisor or microVM session
+ * whose Sentry or VMM spoke to the collector that went, a --network proxy
+ * session whose listener went with it).  A run session's manager outlives a hand-over:
  * the session waits for it to reattach (claim_by_ms). */
 static struct session *reattach(struct collector *c, const struct open_session *os)
 {
@@ -1756,6 +1760,7 @@ static struct session *reattach(struct collector *c, const struct open_session *
 	free(st);
 	if (!req || !json_is_string(json_object_get(req, "id")) ||
 	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || !strcmp(os->mode, "gvisor") ||
+	    !strcmp(os->mode, "microvm") || json_is_true(json_object_get(req, "proxy")) ||
 	    strcmp(json_string_value(json_object_get(req, "mode")) ?: "watch", os->mode))
 		goto fail;
 	if (!json_is_object(json_object_get(req, "labels")))
