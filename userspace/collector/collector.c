@@ -772,8 +772,10 @@ static void flush_held(struct collector *c)
 	c->nheld = k;
 }
 
-/* session_end is sealed and on disk before the reply: a replay right after
- * it shows the whole session. */
+/* session_end is sealed and written before the reply: a replay right after
+ * it shows the whole session.  The seal's fdatasync goes on on the journal's
+ * syncer thread; only --fsync always, where every answer waits for the disk,
+ * holds the reply until it is done. */
 static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *reason = json_string_value(json_object_get(req, "reason"));
@@ -781,6 +783,7 @@ static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *re
 	struct session *s = request_session(c, req, &err);
 	uint64_t seq, through;
 	json_t *rep;
+	int rc;
 
 	if (!s)
 		return err;
@@ -788,9 +791,13 @@ static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *re
 	log_msg("session %s: ended (%s)", s->id, s->stop_requested ? "stop" : reason ? reason : "unwatch");
 	if (c->failed)
 		return reply_error("session %s: the journal failed", s->id);
-	journal_seal(c->journal);
+	rc = journal_seal(c->journal);
+	if (rc < 0) {
+		journal_failed(c, "seal", rc);
+		return reply_error("session %s: the journal failed: %s", s->id, strerror(-rc));
+	}
 	rep = json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq);
-	if (journal_durable(c->journal, &through) == 0 && through > seq) /* fsync none */
+	if (strcmp(c->cfg->fsync, "always") || (journal_durable(c->journal, &through) == 0 && through > seq))
 		return rep;
 	return hold_reply(c, conn, seq, rep);
 }
