@@ -3,12 +3,13 @@
 
 #include "sink.h"
 
-extern const struct exporter_ops exp_elasticsearch_ops, exp_file_ops, exp_kafka_ops,
-	exp_syslog_ops;
+extern const struct exporter_ops exp_elasticsearch_ops, exp_file_ops, exp_journald_ops,
+	exp_kafka_ops, exp_syslog_ops;
 
 const struct exporter_ops *const exp_sinks[] = {
 	&exp_elasticsearch_ops,
 	&exp_file_ops,
+	&exp_journald_ops,
 	&exp_kafka_ops,
 	&exp_syslog_ops,
 	NULL,

@@ -10,11 +10,12 @@
 
 #include "commands.h"
 #include "journal/journal.h"
+#include "anchors.h"
 #include "kafka_fetch.h"
 
 const char cmd_verify_usage[] =
-	"verify [--journal DIR | FILE...] --pubkey FILE [--live] [--anchor kafka://BROKERS/TOPIC]\n"
-	"verify --kafka BROKERS --topic T --pubkey FILE [--journal DIR] [--journal-id ID] [--live]\n"
+	"verify [--journal DIR | FILE...] [--pubkey FILE] [--live] [--anchor kafka://BROKERS/TOPIC|journald[:DIR]|FILE]\n"
+	"verify --kafka BROKERS --topic T [--pubkey FILE] [--journal DIR] [--journal-id ID] [--live]\n"
 	"  Checks a journal: framing, checksums, the hash chain, every seal's signature,\n"
 	"  every epoch key's certificate back to the public key given, seq continuity\n"
 	"  across segments, and that it ends with the final seal of a clean close.\n"
@@ -22,7 +23,8 @@ const char cmd_verify_usage[] =
 	"  2 usage or I/O error.\n"
 	"  --journal DIR   the journal directory (default " JOURNAL_DEFAULT_DIR ")\n"
 	"  FILE...         segment files (*.stj) instead of a directory\n"
-	"  --pubkey FILE   the journal's public key (signing.pub from sandtrail keygen)\n"
+	"  --pubkey FILE   the journal's public key (signing.pub from sandtrail keygen;\n"
+	"                  default " JOURNAL_DEFAULT_PUBKEY ", which sandtraild --create-key writes)\n"
 	"  --live          the journal is still being written: an unsealed tail is not a fault\n"
 	"  --kafka BROKERS the central copy: checks the records the kafka sink shipped to topic\n"
 	"  --topic T       T (chain, seals, keys, missing seqs) as a journal; with --journal,\n"
@@ -30,7 +32,11 @@ const char cmd_verify_usage[] =
 	"                  (its tail cut, or an older copy restored) or differ there\n"
 	"  --journal-id ID the journal to check when the topic holds several\n"
 	"  --anchor kafka://BROKERS/TOPIC  also checks that the journal reaches the last seal\n"
-	"                  shipped to TOPIC (valid there): a host rolled back or cut fails\n";
+	"                  shipped to TOPIC (valid there): a host rolled back or cut fails\n"
+	"  --anchor journald[:DIR]  the same against the last seal the journald sink\n"
+	"                  anchored in the systemd journal (its files in DIR: journalctl -D)\n"
+	"  --anchor FILE   ... or in FILE: lines \"sandtrail-anchor journal=... seq=... seal=...\"\n"
+	"                  (journalctl -o cat SYSLOG_IDENTIFIER=sandtrail _UID=0, a syslog file)\n";
 
 /* Distinct session ids, for the summary. */
 struct sessions {
@@ -248,16 +254,43 @@ static int compare_host(const struct kafka_copy *c, const char *journal, const c
 	return 1;
 }
 
-/* The host's journal reaches the last seal the copy holds under a valid
- * signature, byte for byte: 0, 1 when it does not. */
-static int anchor_check(const struct kafka_copy *c, const char *journal, const char *dir)
+/* The host's journal reaches the anchor (the last seal kept off the host),
+ * byte for byte: 0, 1 when it does not, 2 when it cannot be read. */
+static int anchor_check(const char *dir, uint64_t seq, const void *rec, size_t len)
 {
-	const struct kafka_record *anchor = NULL;
 	struct journal_reader *r;
 	struct journal_entry e;
 	uint64_t end = 0;
 	bool reached = false;
 	int rc;
+
+	rc = journal_reader_open(&r, dir, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail verify: --journal %s: %s\n", dir, strerror(-rc));
+		return 2;
+	}
+	while ((rc = journal_reader_next(r, &e)) == 1) {
+		end = e.seq + 1;
+		if (e.seq == seq && e.len == len && !memcmp(e.rec, rec, len))
+			reached = true;
+	}
+	journal_reader_close(r);
+	if (rc < 0)
+		return 2;
+	if (reached) {
+		printf("sandtrail verify: anchor: the journal reaches the last anchored seal (seq %llu)\n",
+		       (unsigned long long)seq);
+		return 0;
+	}
+	printf("sandtrail verify: anchor: FAILED: the journal %s, before the last anchored seal (seq %llu)\n",
+	       end <= seq ? "ends" : "differs", (unsigned long long)seq);
+	return 1;
+}
+
+/* The last seal of the copy that verifies in Kafka, as the anchor. */
+static int anchor_kafka(const struct kafka_copy *c, const char *journal, const char *dir)
+{
+	const struct kafka_record *anchor = NULL;
 
 	for (size_t i = 0; i < c->n; i++)
 		if (!strcmp(c->v[i].journal, journal) && c->v[i].sealed && c->v[i].kind == JOURNAL_KIND_SEAL)
@@ -266,27 +299,50 @@ static int anchor_check(const struct kafka_copy *c, const char *journal, const c
 		printf("sandtrail verify: anchor: FAILED: no valid seal of journal %s in Kafka\n", journal);
 		return 1;
 	}
-	rc = journal_reader_open(&r, dir, NULL);
-	if (rc < 0) {
-		fprintf(stderr, "sandtrail verify: --journal %s: %s\n", dir, strerror(-rc));
-		return 2;
-	}
-	while ((rc = journal_reader_next(r, &e)) == 1) {
-		end = e.seq + 1;
-		if (e.seq == anchor->seq && e.len == anchor->len && !memcmp(e.rec, anchor->rec, e.len))
-			reached = true;
+	return anchor_check(dir, anchor->seq, anchor->rec, anchor->len);
+}
+
+/* --anchor journald[:DIR] or FILE: the host's journal verified as always,
+ * then against the last anchor of its journal id found there. */
+static int verify_anchor(const char *dir, const char *source, const char *pubkey, bool live)
+{
+	char journal[JOURNAL_ID_STR], err[512];
+	struct journal_anchor *last;
+	struct journal_reader *r;
+	struct journal_entry e;
+	uint8_t id[JOURNAL_ID_LEN];
+	uint64_t others;
+	int rc, rc2;
+
+	rc = verify(dir, NULL, 0, pubkey, live, dir, NULL, NULL);
+	if (rc == 2)
+		return rc;
+	if (journal_reader_open(&r, dir, NULL) < 0 || journal_reader_next(r, &e) < 0 || journal_reader_id(r, id) < 0) {
+		journal_reader_close(r);
+		printf("sandtrail verify: anchor: FAILED: the journal has no segment to name it\n");
+		return 1;
 	}
 	journal_reader_close(r);
-	if (rc < 0)
+	journal_id_hex(id, journal);
+	last = malloc(sizeof(*last));
+	if (!last)
 		return 2;
-	if (reached) {
-		printf("sandtrail verify: anchor: the journal reaches the last anchored seal (seq %llu)\n",
-		       (unsigned long long)anchor->seq);
-		return 0;
+	if (!strcmp(source, "journald") || !strncmp(source, "journald:", 9))
+		rc2 = anchors_journald(source[8] ? source + 9 : NULL, journal, last, &others, err, sizeof(err));
+	else
+		rc2 = anchors_file(source, journal, last, &others, err, sizeof(err));
+	if (rc2 < 0) {
+		fprintf(stderr, "sandtrail verify: --anchor %s\n", err);
+		rc2 = 2;
+	} else if (rc2 == 0) {
+		printf("sandtrail verify: anchor: FAILED: no anchored seal of journal %s in %s%s\n", journal, source,
+		       others ? " (only of other journals: this one replaced another?)" : "");
+		rc2 = 1;
+	} else {
+		rc2 = anchor_check(dir, last->seq, last->rec, last->len);
 	}
-	printf("sandtrail verify: anchor: FAILED: the journal %s, before the last anchored seal (seq %llu)\n",
-	       end <= anchor->seq ? "ends" : "differs", (unsigned long long)anchor->seq);
-	return 1;
+	free(last);
+	return rc2 > rc ? rc2 : rc;
 }
 
 static int verify_kafka(const char *brokers, const char *topic, const char *want, const char *host_dir,
@@ -309,7 +365,7 @@ static int verify_kafka(const char *brokers, const char *topic, const char *want
 	if (anchor) {
 		/* the host's journal checked as always, then against the anchor */
 		rc = verify(host_dir, NULL, 0, pubkey, live, host_dir, NULL, NULL);
-		rc2 = rc == 2 ? 2 : anchor_check(&c, journal, host_dir);
+		rc2 = rc == 2 ? 2 : anchor_kafka(&c, journal, host_dir);
 		rc = rc2 > rc ? rc2 : rc;
 	} else if (rc != 2 && host_dir) {
 		rc2 = compare_host(&c, journal, host_dir);
@@ -329,7 +385,7 @@ int cmd_verify(int argc, char **argv)
 		{ 0 },
 	};
 	char anchor_brokers[1024];
-	const char *dir = NULL, *pubkey = NULL, *kafka = NULL, *topic = NULL, *journal_id = NULL;
+	const char *dir = NULL, *pubkey = NULL, *kafka = NULL, *topic = NULL, *journal_id = NULL, *anchor_src = NULL;
 	uint8_t pub[JOURNAL_PUB_LEN];
 	bool live = false, anchor = false, given_dir;
 	int c, rc;
@@ -345,6 +401,10 @@ int cmd_verify(int argc, char **argv)
 		case 'A': {
 			const char *slash = strncmp(optarg, "kafka://", 8) ? NULL : strchr(optarg + 8, '/');
 
+			if (strncmp(optarg, "kafka://", 8)) {
+				anchor_src = optarg; /* journald[:DIR] or FILE */
+				break;
+			}
 			if (!slash || !slash[1] || (size_t)(slash - optarg - 8) >= sizeof(anchor_brokers)) {
 				fprintf(stderr, "sandtrail verify: --anchor %s: expected kafka://HOST:PORT[,...]/TOPIC\n", optarg);
 				return 2;
@@ -360,9 +420,12 @@ int cmd_verify(int argc, char **argv)
 		default: return command_usage(cmd_verify_usage, 1);
 		}
 	}
-	if (!pubkey || (dir && optind < argc) || !kafka != !topic || (kafka && optind < argc))
+	if ((dir && optind < argc) || !kafka != !topic || (kafka && optind < argc) ||
+	    (anchor_src && (kafka || optind < argc)))
 		return command_usage(cmd_verify_usage, 1);
 	given_dir = dir != NULL;
+	if (!pubkey)
+		pubkey = JOURNAL_DEFAULT_PUBKEY;
 	rc = keys_read_pub(pubkey, pub);
 	if (rc == -EBADMSG) {
 		fprintf(stderr, "sandtrail verify: --pubkey %s: not a sandtrail public key (one line '%s<64 hex digits>')\n",
@@ -380,6 +443,8 @@ int cmd_verify(int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		if (check_readable("", argv[i], false) < 0)
 			return 2;
+	if (anchor_src)
+		return verify_anchor(dir, anchor_src, pubkey, live);
 	if (kafka)
 		return verify_kafka(kafka, topic, journal_id, given_dir || anchor ? dir : NULL, pubkey, live, anchor);
 	return verify(dir, argv + optind, (size_t)(argc - optind), pubkey, live, dir ? dir : argv[optind], NULL, NULL);

@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -158,6 +161,21 @@ static void must_mount(const char *src, const char *dst, const char *type, unsig
 		fail("mount(\"%s\", \"%s\", \"%s\"): %s", src, dst, type, strerror(errno));
 }
 
+/* Loopback up, as in hardened mode's network namespace: the guest has no
+ * other interface (network none). */
+static void loopback_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		fail("SIOCGIFFLAGS(\"lo\"): %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		fail("SIOCSIFFLAGS(\"lo\"): %s", strerror(errno));
+	close(fd);
+}
+
 #define NEWROOT "/newroot"
 #define P9      "trans=virtio,version=9p2000.L,msize=512000"
 
@@ -191,11 +209,11 @@ static void make_root(const struct vmspec *s)
 		char kind, arg[64], dst[4096];
 
 		if (sscanf(s->mounts[i], "%c %63s %4095[^\n]", &kind, arg, dst) != 3 || dst[0] != '/' ||
-		    strstr(dst, "/..") || (kind != '9' && kind != 't'))
+		    strstr(dst, "/..") || (kind != '9' && kind != 'r' && kind != 't'))
 			fail("mount %zu of the command: \"%s\" is not one", i, s->mounts[i]);
 		snprintf(path, sizeof(path), NEWROOT "%s", dst);
-		if (kind == '9') {
-			must_mount(arg, path, "9p", MS_NOSUID | MS_NODEV, P9 ",access=any");
+		if (kind != 't') {
+			must_mount(arg, path, "9p", MS_NOSUID | MS_NODEV | (kind == 'r' ? MS_RDONLY : 0), P9 ",access=any");
 		} else {
 			snprintf(text, sizeof(text), "mode=1777,size=%s", arg);
 			must_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, text);
@@ -254,6 +272,7 @@ int main(void)
 	load_us = (uint32_t)((clock_ns(CLOCK_MONOTONIC) - t0) / 1000);
 	/* after the load: libbpf reads the kernel's BTF in /sys, which the command's root has not */
 	make_root(&s);
+	loopback_up();
 	/* opened here: the command's own records start at its exec */
 	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 

@@ -148,6 +148,18 @@ burst() {
 	"$SANDTRAIL" unwatch "$id"
 }
 
+# bad_url NAME URL PATTERN: sandtraild refuses the --export URL at start,
+# exit 2, with one line naming PATTERN, before it touches the journal
+bad_url() {
+	local rc
+	"$SANDTRAILD" --journal "$T/never" --socket "$T/never.sock" --key "$KEYDIR/signing.key" \
+		--export "$2" >/dev/null 2>"$T/bad.err"
+	rc=$?
+	check "a bad --export is one line at start: $1 (exit $rc)" \
+		bash -c '[ "$1" -eq 2 ] && [ "$(wc -l <"$2")" -eq 1 ] && grep -q -- "$3" "$2" && [ ! -e "$4" ]' \
+		_ "$rc" "$T/bad.err" "$3" "$T/never" || diag "$(cat "$T/bad.err")"
+}
+
 # start_daemon [ARGS...]: a private sandtraild; waits for "sandtraild: ready".
 start_daemon() {
 	local i

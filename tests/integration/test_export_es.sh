@@ -11,16 +11,6 @@ plan 25
 PUB=$KEYDIR/signing.pub
 KEY=k$$secret
 
-bad_url() { # bad_url NAME URL PATTERN
-	"$SANDTRAILD" --journal "$T/never" --socket "$T/never.sock" --key "$KEYDIR/signing.key" \
-		--export "$2" >/dev/null 2>"$T/bad.err"
-	if [ $? -eq 2 ] && [ "$(wc -l <"$T/bad.err")" -eq 1 ] && grep -q -- "$3" "$T/bad.err" && [ ! -e "$T/never" ]; then
-		ok "a bad elasticsearch URL is one line at start: $1"
-	else
-		not_ok "a bad elasticsearch URL is one line at start: $1"
-		diag "$(cat "$T/bad.err")"
-	fi
-}
 bad_url "no port" "elasticsearch://127.0.0.1/x" "one host, with its port"
 bad_url "index in capitals" "elasticsearch://127.0.0.1:9200/Audit" "not an index"
 bad_url "api_key and a password" "elasticsearch://u:p@127.0.0.1:9200/a?api_key=x" "choose one"

@@ -10,19 +10,6 @@ PUB=$KEYDIR/signing.pub
 OUT=$T/out
 SHIP=$OUT/ship.ndjson
 
-# bad_url NAME URL PATTERN: sandtraild refuses URL with one line naming PATTERN, before touching the journal
-bad_url() {
-	local name=$1 url=$2 pat=$3 rc
-	"$SANDTRAILD" --journal "$T/never" --socket "$T/never.sock" --key "$KEYDIR/signing.key" \
-		--export "$url" >"$T/bad.out" 2>"$T/bad.err"
-	rc=$?
-	if [ $rc -eq 2 ] && [ "$(wc -l <"$T/bad.err")" -eq 1 ] && grep -q -- "$pat" "$T/bad.err" && [ ! -e "$T/never" ]; then
-		ok "a bad --export is one line at start: $name"
-	else
-		not_ok "a bad --export is one line at start: $name (exit $rc)"
-		diag "$(cat "$T/bad.err")"
-	fi
-}
 bad_url "unknown scheme" "gopher://h/x" "no sink for scheme 'gopher'"
 bad_url "host in a file URL" "file://relative/x.ndjson" "three slashes"
 bad_url "unknown option" "file:///tmp/x.ndjson?rotate=5" "unknown option 'rotate' for file"

@@ -11,19 +11,6 @@ plan 40
 PUB=$KEYDIR/signing.pub
 command -v kcat >/dev/null || { diag "kcat is missing (make deps)"; exit 1; }
 
-# bad_url NAME URL PATTERN: sandtraild refuses URL with one line naming PATTERN
-bad_url() {
-	local name=$1 url=$2 pat=$3 rc
-	"$SANDTRAILD" --journal "$T/never" --socket "$T/never.sock" --key "$KEYDIR/signing.key" \
-		--export "$url" >"$T/bad.out" 2>"$T/bad.err"
-	rc=$?
-	if [ $rc -eq 2 ] && [ "$(wc -l <"$T/bad.err")" -eq 1 ] && grep -q -- "$pat" "$T/bad.err" && [ ! -e "$T/never" ]; then
-		ok "a bad Kafka URL is one line at start: $name"
-	else
-		not_ok "a bad Kafka URL is one line at start: $name (exit $rc)"
-		diag "$(cat "$T/bad.err")"
-	fi
-}
 bad_url "no broker" "kafka:///audit" "expected kafka://HOST:PORT"
 bad_url "bad topic" "kafka://h:9092/a%20b" "topic 'a b'"
 bad_url "a fixed property" "kafka://h:9092/t?rdkafka.acks=1" "rdkafka.acks: fixed to all"

@@ -10,16 +10,6 @@ plan 22
 PUB=$KEYDIR/signing.pub
 RSYSLOGD=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
 
-bad_url() { # bad_url NAME URL PATTERN
-	"$SANDTRAILD" --journal "$T/never" --socket "$T/never.sock" --key "$KEYDIR/signing.key" \
-		--export "$2" >/dev/null 2>"$T/bad.err"
-	if [ $? -eq 2 ] && [ "$(wc -l <"$T/bad.err")" -eq 1 ] && grep -q -- "$3" "$T/bad.err" && [ ! -e "$T/never" ]; then
-		ok "a bad syslog URL is one line at start: $1"
-	else
-		not_ok "a bad syslog URL is one line at start: $1"
-		diag "$(cat "$T/bad.err")"
-	fi
-}
 bad_url "unknown format" "syslog+tcp://127.0.0.1:514?format=leef" "format=leef"
 bad_url "a path" "syslog+tcp://127.0.0.1:514/x" "no path"
 bad_url "no port" "syslog+tcp://127.0.0.1" "one host, with its port"

@@ -14,13 +14,6 @@ verify() { "$SANDTRAIL" verify --journal "$1" --pubkey "$PUB" >"$T/verify.out" 2
 segments() { ls "$1" | grep -c '\.stj$'; }
 first_segment() { ls "$1" | grep '\.stj$' | head -1; }
 journal_json() { "$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$PUB" --all --format json; }
-burst() { # burst N: N opens in a fresh watched session
-	local cg id
-	cg=$(mk_cgroup "b$RANDOM")
-	id=$("$SANDTRAIL" watch --cgroup "$cg") || return 1
-	run_in_cgroup "$cg" sh -c 'echo go | "$1" burst "$2" /dev/null' _ "$HELPERS/st_workload" "$1" >/dev/null
-	"$SANDTRAIL" unwatch "$id" >/dev/null
-}
 
 "$SANDTRAILD" --journal "$T/never" --key "$KEYDIR/signing.key" --retain-days soon 2>"$T/bad.err"
 rc=$?

@@ -15,6 +15,9 @@
 #include "record.h"
 
 #define JOURNAL_DEFAULT_DIR "/var/lib/sandtrail/journal"
+/* where sandtraild --create-key (the unit's) puts the public key: replay's
+ * and verify's default */
+#define JOURNAL_DEFAULT_PUBKEY "/etc/sandtrail/signing.pub"
 
 enum journal_fsync {
 	JOURNAL_FSYNC_SEAL = 0, /* at every seal (default) */
@@ -198,5 +201,26 @@ struct journal_import {
  * -EINVAL when recs are not in order or not records at all. */
 int journal_rebuild(const char *dir, const uint8_t id[JOURNAL_ID_LEN], const uint8_t root_pub[JOURNAL_PUB_LEN],
 		    const struct journal_import *recs, size_t n);
+
+/* Anchors: a seal published off the host as one line of text (the systemd
+ * journal, syslog), "sandtrail-anchor journal=<id> seq=<n> seal=<hex of the
+ * seal record>" (schemas/journal.md, "Anchors"). */
+#define JOURNAL_ANCHOR_PREFIX "sandtrail-anchor "
+#define JOURNAL_ANCHOR_SEAL_MAX 1024 /* bytes of a seal record */
+#define JOURNAL_ANCHOR_LINE_MAX (sizeof(JOURNAL_ANCHOR_PREFIX) + 96 + 2 * JOURNAL_ANCHOR_SEAL_MAX)
+
+struct journal_anchor {
+	char journal[JOURNAL_ID_STR];
+	uint64_t seq;
+	uint8_t rec[JOURNAL_ANCHOR_SEAL_MAX];
+	size_t len;
+};
+
+/* The line of a seal (no newline): its length, -EINVAL when the record is
+ * too large, -ENOSPC when out is too small (JOURNAL_ANCHOR_LINE_MAX is not). */
+int journal_anchor_format(char *out, size_t size, const char *journal, uint64_t seq, const void *rec, size_t len);
+/* s[0..len): a line beginning with JOURNAL_ANCHOR_PREFIX (a trailing newline
+ * or spaces allowed).  0, or -EBADMSG with the field at fault in *why. */
+int journal_anchor_parse(const char *s, size_t len, struct journal_anchor *a, const char **why);
 
 #endif

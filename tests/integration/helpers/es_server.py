@@ -15,13 +15,19 @@ appended to --store as {"_index", "_id", "doc"}.  Test hooks:
       the document whose sandtrail.seq is S gets 400 mapper_parsing_exception
   GET /_test/stats   counters (JSON); first_ts: when the first bulk request
                      came, answered: [monotonic s, documents created] per request
-Usage: es_server.py --port-file FILE [--store FILE] [--api-key KEY] [--save-body FILE]
+Usage: es_server.py --port-file FILE [--store FILE] [--api-key KEY] [--basic USER:PASSWORD]
+                    [--tls CERT KEY] [--save-body FILE]
+  --api-key, --basic: what Authorization must hold (either, when both are given);
+                 anything else is answered 401 security_exception (counted)
+  --tls: https only, with that certificate and key (PEM)
   --save-body: the first bulk request's body, as received (the bench posts it again)
 """
+import base64
 import argparse
 import gzip
 import json
 import os
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 lock = threading.Lock()
 ids = set()
 stats = {"first_ts": None, "answered": [], "requests": 0, "gzip_requests": 0, "plain_requests": 0, "items": 0, "created": 0,
-         "conflicts": 0, "injected_items": 0, "injected_requests": 0, "rejected": 0, "bad_requests": 0}
+         "conflicts": 0, "injected_items": 0, "injected_requests": 0, "rejected": 0, "bad_requests": 0,
+         "auth_api_key": 0, "auth_basic": 0, "unauthorised": 0}
 inject = {"request": [], "item": [], "reject": set()}
 
 
@@ -48,11 +55,22 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def authorised(self):
-        if args.api_key and self.headers.get("Authorization") != "ApiKey " + args.api_key:
-            self.answer(401, {"error": {"type": "security_exception", "reason": "missing authentication"},
-                              "status": 401})
-            return False
-        return True
+        if not args.api_key and not args.basic:
+            return True
+        got = self.headers.get("Authorization")
+        kind = None
+        if args.api_key and got == "ApiKey " + args.api_key:
+            kind = "auth_api_key"
+        elif args.basic and got == "Basic " + base64.b64encode(args.basic.encode()).decode():
+            kind = "auth_basic"
+        with lock:
+            stats[kind or "unauthorised"] += 1
+        if kind:
+            return True
+        self.answer(401, {"error": {"type": "security_exception",
+                                    "reason": "unable to authenticate user" if got else "missing authentication"},
+                          "status": 401})
+        return False
 
     def do_GET(self):
         if self.path == "/_test/stats":
@@ -148,10 +166,16 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--port-file", required=True)
 parser.add_argument("--store")
 parser.add_argument("--api-key")
+parser.add_argument("--basic")
+parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
 parser.add_argument("--save-body")
 args = parser.parse_args()
 store = open(args.store, "a") if args.store else None
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if args.tls:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(*args.tls)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
 with open(args.port_file + ".tmp", "w") as f:
     f.write("%d\n" % server.server_address[1])
 os.rename(args.port_file + ".tmp", args.port_file)
