@@ -8,7 +8,7 @@
 # garbage and oversized frames are loss records while the collector goes
 # on; nothing of the VM is left behind.  Boots are few: TCG is CPU-heavy.
 source "$(dirname "$0")/lib.sh"
-plan 46
+plan 47
 
 command -v qemu-system-x86_64 >/dev/null || { not_ok "QEMU is installed (make deps)"; exit 1; }
 [ -r "$BIN/microvm/vmlinux" ] && [ -r "$BIN/microvm/initramfs.cpio" ] ||
@@ -71,7 +71,9 @@ echo create=\$($P create-setuid /mnt/created)
 echo mount=\$($P mount)
 echo host=\$($P connect ${HOSTADDR:-10.0.0.1} 22)
 echo hostsock=\$($P connect-unix $SANDTRAIL_SOCKET)
+kill -USR1 \$\$
 " >"$T/escape.out"
+check "microvm: a CMD killed by a signal in the guest returns 128+N" test $? -eq $((128 + 10))
 check "microvm escape: the host's files are not there" grep -qx 'secret=unreadable' "$T/escape.out"
 check "microvm escape: the host's /usr is read-only" grep -qx 'usr=refused EROFS' "$T/escape.out"
 check "microvm escape: a read-only volume is read-only" grep -qx 'ro=refused EROFS' "$T/escape.out"
