@@ -52,7 +52,7 @@ struct pconn {
 	size_t urllen;
 	char field[256], value[2048];
 	size_t flen, vlen;
-	bool in_value, head_done, head_overflow;
+	bool in_value, head_done, head_overflow, two_hosts;
 	char host_hdr[DOMAIN_MAX + 8];
 	bool has_host_hdr;
 	/* the response head, for its status */
@@ -517,8 +517,10 @@ static void header_done(struct pconn *c)
 	c->field[c->flen] = 0;
 	c->value[c->vlen] = 0;
 	if (!strcasecmp(c->field, "host")) {
-		/* two Host headers (which one would the server take?), or one longer than a name */
-		if (c->has_host_hdr || c->vlen >= sizeof(c->host_hdr))
+		/* two Host headers: which one would the server take? */
+		if (c->has_host_hdr)
+			c->two_hosts = true;
+		if (c->vlen >= sizeof(c->host_hdr))
 			c->head_overflow = true;
 		c->has_host_hdr = true;
 		snprintf(c->host_hdr, sizeof(c->host_hdr), "%.*s", (int)sizeof(c->host_hdr) - 1, c->value);
@@ -625,7 +627,7 @@ static void on_head(struct pconn *c, size_t headlen)
 		refuse(c, "headers_too_large", 431, "Request Header Fields Too Large");
 		return;
 	}
-	if (HTTP_PARSER_ERRNO(&p) != HPE_OK || !c->head_done || (done != headlen && !p.upgrade)) {
+	if (HTTP_PARSER_ERRNO(&p) != HPE_OK || !c->head_done || (done != headlen && !p.upgrade) || c->two_hosts) {
 		refuse(c, "malformed", 400, "Bad Request");
 		return;
 	}
