@@ -197,6 +197,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsandtrail.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka -lpthread
 
+# the proxy's HTTP/1.1 module parses with libhttp-parser (as sandtrail-proxy links it)
+$(BUILD)/tests/unit/test_http1 $(BUILD)/tests/unit-san/test_http1 $(BUILD)/tests/fuzz/http1: LDLIBS += -lhttp_parser
+
 $(BUILD)/tests/unit-san/%: tests/unit/%.c $(BUILD)/libsandtrail-san.a
 	$(call msg,TEST-SAN,$@)
 	$(Q)mkdir -p $(@D)
@@ -213,6 +216,8 @@ $(BUILD)/tests/helpers/%.skel.h: $(BUILD)/tests/helpers/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(BUILD)/tests/helpers/forge_event: $(BUILD)/tests/helpers/forge_event.skel.h
+# the --inspect-tls engine's test peer: libevent with its OpenSSL filters, as sandtrail-proxy
+$(BUILD)/tests/helpers/inspect_peer: LDLIBS += -levent_core -levent_openssl -lhttp_parser
 
 $(BUILD)/tests/helpers/%: tests/integration/helpers/%.c $(BUILD)/libsandtrail.a
 	$(call msg,HELPER,$@)
@@ -323,7 +328,7 @@ UNITDIR ?= /lib/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
-install: all docs
+install: all docs microvm
 	install -D -m 0755 $(BUILD)/sandtraild $(DESTDIR)$(PREFIX)/bin/sandtraild
 	install -D -m 0755 $(BUILD)/sandtrail $(DESTDIR)$(PREFIX)/bin/sandtrail
 	install -D -m 0755 $(BUILD)/sandtrail-journal $(DESTDIR)$(PREFIX)/bin/sandtrail-journal
@@ -333,6 +338,8 @@ install: all docs
 	install -D -m 0644 packaging/sandtrail.sysusers $(DESTDIR)$(SYSUSERSDIR)/sandtrail.conf
 	for p in $(MAN_PAGES); do install -D -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} || exit; done
 	install -D -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/sandtrail
+	install -D -m 0644 $(GUEST)/vmlinux $(DESTDIR)$(PREFIX)/lib/sandtrail/microvm/vmlinux
+	install -D -m 0644 $(GUEST)/initramfs.cpio $(DESTDIR)$(PREFIX)/lib/sandtrail/microvm/initramfs.cpio
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers sandtrail.conf; fi
 
 # the Debian package, from what `make` built (debhelper; build/deb/*.deb)

@@ -104,25 +104,22 @@ static int write_json(const struct gvisor *g, const char *name, json_t *j, char 
 
 static json_t *mounts_json(const struct gvisor *g, const struct policy *p)
 {
-	json_t *m = json_pack("[{s:s, s:s, s:s}]", "destination", "/proc", "type", "proc", "source", "proc");
+	char src[sizeof(g->dir) + PATH_MAX];
+	json_t *m;
 
+	/* every writable place is a host file system the gofer serves, where
+	 * the kernel's programs see the writes (mntns_stage made them in the
+	 * staged root): the volumes' trees, opened without following links and
+	 * idmapped, host tmpfs for the tmpfs mounts and /dev/shm */
+	snprintf(src, sizeof(src), "%s/stage/shm", g->dir);
+	m = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s, s:[s, s]}]", "destination", "/proc", "type", "proc", "source",
+		      "proc", "destination", "/dev/shm", "type", "bind", "source", src, "options", "rbind", "rw");
 	for (size_t i = 0; i < p->nmounts; i++) {
 		const struct policy_mount *pm = &p->mounts[i];
-		char size[48];
 
-		if (pm->type == POLICY_MOUNT_BIND) {
-			char src[sizeof(g->dir) + 32];
-
-			/* the tree mntns opened without following links, idmapped */
-			snprintf(src, sizeof(src), "%s/stage/vol/%zu", g->dir, i);
-			json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", pm->dst, "type",
-							   "bind", "source", src, "options", "rbind",
-							   pm->ro ? "ro" : "rw"));
-			continue;
-		}
-		snprintf(size, sizeof(size), "size=%llu", (unsigned long long)pm->size);
-		json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", pm->dst, "type",
-						   "tmpfs", "source", "tmpfs", "options", "nosuid", "nodev", size));
+		snprintf(src, sizeof(src), "%s/stage/root%s", g->dir, pm->dst);
+		json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", pm->dst, "type", "bind",
+						   "source", src, "options", "rbind", pm->ro ? "ro" : "rw"));
 	}
 	return m;
 }

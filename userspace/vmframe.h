@@ -82,7 +82,7 @@ struct vmspec {
 	const char *workdir;      /* "" for the default */
 	char *const *argv;        /* NULL-terminated, each */
 	char *const *envp;
-	char *const *mounts;      /* "9 TAG DST" (a 9p share), "t BYTES DST" (a tmpfs) */
+	char *const *mounts;      /* "9 TAG DST" (a 9p share; "r": read-only), "t BYTES DST" (a tmpfs) */
 };
 
 /* -EMSGSIZE when it does not fit VMFRAME_MAX; else the payload's size. */

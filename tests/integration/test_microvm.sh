@@ -8,7 +8,7 @@
 # garbage and oversized frames are loss records while the collector goes
 # on; nothing of the VM is left behind.  Boots are few: TCG is CPU-heavy.
 source "$(dirname "$0")/lib.sh"
-plan 33
+plan 48
 
 command -v qemu-system-x86_64 >/dev/null || { not_ok "QEMU is installed (make deps)"; exit 1; }
 [ -r "$BIN/microvm/vmlinux" ] && [ -r "$BIN/microvm/initramfs.cpio" ] ||
@@ -56,6 +56,38 @@ check "microvm: --network host is refused (125, one line)" test $? -eq 125 -a "$
 check "microvm: the refusal says why" grep -q 'network none only' "$T/refused.err"
 "$SANDTRAIL" run --mode microvm -v /tmp/nonexistent-$$:/x -- true 2>"$T/refused.err"
 check "microvm: a volume it cannot serve is refused" test $? -eq 125
+"$SANDTRAIL" run --mode microvm --memory 256m -- true 2>"$T/refused.err"
+check "microvm: a memory limit too small for the VMM and a guest is refused" \
+	test $? -eq 125 -a "$(grep -c 'needs 320m or more' "$T/refused.err")" -eq 1
+
+# containment: what the guest can reach of the host, tried from inside in one
+# boot (the escape suite's attempts that cross to the host; inside the guest
+# its own kernel is the boundary)
+mkdir -p "$T/target" && echo "root's secret" >"$T/target/secret" && chmod 600 "$T/target/secret"
+HOSTADDR=$(ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
+run escape microvm -- sh -c "
+echo secret=\$(cat $T/target/secret 2>/dev/null || echo unreadable)
+echo usr=\$($P write /usr/sandtrail-escape)
+echo ro=\$($P write $HELPERS/escape)
+echo chmod=\$(touch /mnt/plain && $P chmod-setuid /mnt/plain)
+echo create=\$($P create-setuid /mnt/created)
+echo mount=\$($P mount)
+echo host=\$($P connect ${HOSTADDR:-10.0.0.1} 22)
+echo hostsock=\$($P connect-unix $SANDTRAIL_SOCKET)
+kill -USR1 \$\$
+" >"$T/escape.out"
+check "microvm: a CMD killed by a signal in the guest returns 128+N" test $? -eq $((128 + 10))
+check "microvm escape: the host's files are not there" grep -qx 'secret=unreadable' "$T/escape.out"
+check "microvm escape: the host's /usr is read-only" grep -qx 'usr=refused EROFS' "$T/escape.out"
+check "microvm escape: a read-only volume is read-only" grep -qx 'ro=refused EROFS' "$T/escape.out"
+check "microvm escape: no setuid bit by chmod on a volume (the VMM's fixed filter)" grep -qx 'chmod=refused EPERM' "$T/escape.out"
+check "microvm escape: no setuid bit by a creating open on a volume" grep -qx 'create=refused EPERM' "$T/escape.out"
+check "microvm escape: no mount" grep -qx 'mount=refused EPERM' "$T/escape.out"
+check "microvm escape: the host's network is unreachable (network none)" grep -qx 'host=refused ENETUNREACH' "$T/escape.out"
+check "microvm escape: the host's unix sockets are not there" grep -qx 'hostsock=refused ENOENT' "$T/escape.out"
+check "microvm escape: nothing on the host with a setuid bit or root's ownership" \
+	test -z "$(find "$WS" \( -perm /6000 -o -user 0 \) ! -path "$WS" ! -name input.txt)" ||
+	diag "$(cat "$T/escape.out")" "$(find "$WS" -ls)"
 
 # a guest that does not start CMD within the boot timeout
 SANDTRAIL_BOOT_TIMEOUT=200 run slow microvm -- true
@@ -71,8 +103,16 @@ check "sandtraild still answers after the forged guest" "$SANDTRAIL" ps
 kill -0 "$DAEMON_PID"
 check "sandtraild is alive" test $? -eq 0
 
+# sandtrail stop: the session cgroup is killed, the VM with it
+run stop microvm -- sh -c 'echo started; exec sleep 60' >"$T/stop.out" &
+RUNPID=$!
+wait_for 120 grep -q started "$T/stop.out"
+check "sandtrail stop ends a microvm session" "$SANDTRAIL" stop "$(cat "$T/stop.id")"
+wait $RUNPID
+check "a stopped microvm session ends with 137" test $? -eq 137
+
 stop_daemon
-for c in hard vm slow; do records $c; done
+for c in hard vm slow stop; do records $c; done
 replay_json "$(cat "$T/peer.id")" >"$T/peer.json"
 H=$T/hard.json
 V=$T/vm.json
@@ -104,6 +144,8 @@ check "microvm: every process record is marked with its view" \
 	none "$V" '(.type|IN("exec","open","fork","exit","rename","unlink","connect")) and .view==null'
 check "microvm: session_end: exit status 3" test "$(jq_count "$V" '.type=="session_end" and .reason=="exit" and .exit_status==3')" -eq 1
 check "microvm: no loss in a quiet session" none "$V" '.type=="loss"'
+check "microvm: the stopped session's session_end says stop" \
+	test "$(jq_count "$T/stop.json" '.type=="session_end" and .reason=="stop"')" -eq 1
 check "microvm: the hung boot's session_end says boot_timeout, status 125" \
 	test "$(jq_count "$T/slow.json" '.type=="session_end" and .reason=="boot_timeout" and .exit_status==125')" -eq 1
 
@@ -139,7 +181,7 @@ nothing_left() {
 	[ -z "$what" ] || diag "$what"
 	[ -z "$what" ]
 }
-for c in vm slow; do
+for c in vm slow stop; do
 	check "nothing of the VM is left after the $c session" nothing_left $c
 done
 

@@ -3,17 +3,20 @@
 # started right after it shows every record of the workload and session_end,
 # sealed (written only, with --fsync none).  The same for `sandtrail unwatch`.
 # Seals are 5 s apart here: the end of a session must not wait for the next.
+# microvm mode too, in a few runs (each boots a guest under TCG): its
+# records come from the guest through the event port, drained at the end.
 source "$(dirname "$0")/lib.sh"
-plan 6
+plan 7
 
 start_daemon --seal-ms 5000 || { not_ok "sandtraild starts"; exit 1; }
 
-# complete_runs N [JQ]: N runs, each replayed at once; prints how many were
-# whole (the workload's open, session_end, and JQ on session_end)
+# complete_runs N [JQ [MODE]]: N runs, each replayed at once; prints how many
+# were whole (the workload's open, session_end, and JQ on session_end)
 complete_runs() {
 	local i id whole=0
 	for i in $(seq "$1"); do
-		"$SANDTRAIL" run --id-file "$T/run.id" -- sh -c "cat /etc/hostname >/dev/null; exit 7" 2>"$T/run.err"
+		"$SANDTRAIL" run --mode "${3:-hardened}" --id-file "$T/run.id" -- sh -c "cat /etc/hostname >/dev/null; exit 7" \
+			2>"$T/run.err"
 		[ $? -eq 7 ] || { diag "run $i: $(cat "$T/run.err")" >&2; continue; }
 		id=$(cat "$T/run.id")
 		replay_json "$id" >"$T/run.json" 2>"$T/replay.err"
@@ -30,6 +33,8 @@ complete_runs() {
 
 n=$(complete_runs 100 'and .sealed==true')
 check "100 runs in a row: each replay right after run shows the workload and a sealed session_end ($n)" test "$n" -eq 100
+n=$(complete_runs 2 'and .sealed==true' microvm)
+check "2 microvm runs: each replay right after run shows the guest's open and a sealed session_end ($n)" test "$n" -eq 2
 
 cg=$(mk_cgroup unwatch)
 id=$("$SANDTRAIL" watch --cgroup "$cg") || not_ok "watch"

@@ -1327,6 +1327,7 @@ static void tick(struct collector *c)
 }
 
 static void rec_downtime(struct collector *c, uint64_t from, uint64_t to);
+static void proxy_ready(struct collector *c);
 
 /* A session by id, ended ones included (a connection may outlive its session by a moment). */
 static struct session *any_session(struct collector *c, const char *id)
@@ -1354,6 +1355,11 @@ static void proxy_records(struct collector *c)
 
 		buf[n] = 0;
 		r = json_loads(buf, 0, NULL);
+		if (json_is_true(json_object_get(r, "ready"))) {
+			proxy_ready(c);
+			json_decref(r);
+			continue;
+		}
 		id = json_string_value(json_object_get(r, "session"));
 		s = id ? any_session(c, id) : NULL;
 		if (!s || !s->proxy_domains) {
@@ -1392,9 +1398,16 @@ static void proxy_exited(struct collector *c)
 	proxysup_exited(&c->proxy, now, clock_ns(CLOCK_REALTIME));
 	if (c->proxy.pid > 0)
 		return;
-	for (size_t i = 0; i < c->sessions.n; i++)
-		if (c->sessions.v[i]->proxy_fd >= 0)
-			shutdown(c->sessions.v[i]->proxy_fd, SHUT_RDWR);
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		int fd = c->sessions.v[i]->proxy_fd, on = 0;
+		socklen_t len = sizeof(on);
+
+		/* a listening one only: the shutdown of a listener ends its LISTEN
+		 * state and clears itself; on a closed one it would stay set and
+		 * pass to every connection accepted after the next listen() */
+		if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
+			shutdown(fd, SHUT_RDWR);
+	}
 	log_msg("sandtrail-proxy exited (status 0x%x); restarting in %llu ms", (unsigned)c->proxy.last_status,
 		(unsigned long long)(c->proxy.restart_at_ms - now));
 }
@@ -1410,25 +1423,38 @@ static int proxy_start(struct collector *c)
 	return rc;
 }
 
-/* The proxy again, with every proxy session; each records the gap. */
+/* The proxy again, with every proxy session (they record the gap once it
+ * says it is ready). */
 static void proxy_restart(struct collector *c)
 {
-	uint64_t now = clock_ns(CLOCK_REALTIME);
 	int rc = proxy_start(c);
 
 	if (rc < 0) {
 		log_msg("sandtrail-proxy: cannot start %s: %s", c->proxy.path, strerror(-rc));
 		proxysup_stop(&c->proxy);
-		proxysup_exited(&c->proxy, mono_ms(), c->proxy.down_since_ns);
+		proxysup_exited(&c->proxy, mono_ms(), clock_ns(CLOCK_REALTIME));
 		return;
 	}
 	for (size_t i = 0; i < c->sessions.n; i++) {
 		struct session *s = c->sessions.v[i];
 
+		if (!s->ended && s->proxy_fd >= 0 && (rc = proxy_add(c, s)) < 0)
+			log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
+	}
+}
+
+/* The proxy is ready: each proxy session records how long it was not. */
+static void proxy_ready(struct collector *c)
+{
+	uint64_t now = clock_ns(CLOCK_REALTIME);
+
+	if (!c->proxy.down_since_ns)
+		return; /* the first start */
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
 		if (s->ended || s->proxy_fd < 0)
 			continue;
-		if ((rc = proxy_add(c, s)) < 0)
-			log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
 		enrich_begin(&c->rec, "proxy_gap", now, s);
 		rec_downtime(c, c->proxy.down_since_ns, now);
 		if (WIFSIGNALED(c->proxy.last_status))
@@ -1437,6 +1463,7 @@ static void proxy_restart(struct collector *c)
 			rec_int(&c->rec, "exit_status", WEXITSTATUS(c->proxy.last_status));
 		write_record(c);
 	}
+	log_msg("sandtrail-proxy back after %llu ms", (unsigned long long)((now - c->proxy.down_since_ns) / 1000000));
 	c->proxy.down_since_ns = 0;
 }
 

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,7 +201,7 @@ static int apply_seccomp(void)
 		"read", "write", "readv", "writev", "close", "fstat", "newfstatat", "lseek", "brk", "mmap", "munmap",
 		"mremap", "madvise", "mprotect", "futex", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
 		"clock_gettime", "gettimeofday", "getpid", "gettid", "getrandom", "exit", "exit_group",
-		"restart_syscall", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "pipe2", "eventfd2",
+		"restart_syscall", "poll", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "pipe2", "eventfd2",
 		"fcntl", "ioctl", "socket", "connect", "accept4", "accept", "listen", "getsockname", "getpeername",
 		"getsockopt", "setsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown", "bpf",
 		"timerfd_create", "timerfd_settime",
@@ -387,6 +388,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sandtrail-proxy: seccomp: %s\n", strerror(-rc));
 		rc = 1;
 		goto out;
+	}
+	/* what sandtraild queued before it started (the map, its sessions) is
+	 * in place before it hears "ready": the gap it records ends there */
+	if (px.control_fd >= 0) {
+		struct pollfd pf = { px.control_fd, POLLIN, 0 };
+
+		while (poll(&pf, 1, 0) == 1 && event_base_got_break(px.base) == 0)
+			control_read(px.control_fd, EV_READ, &px);
+		proxy_record(&px, json_pack("{s:b}", "ready", 1));
 	}
 	fprintf(stderr, "sandtrail-proxy: ready\n");
 	rc = event_base_dispatch(px.base) < 0;
