@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -7,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -54,49 +53,10 @@ static const char *runsc_path(void)
 
 /* ---- the session's private directory: bundle, runsc state, pod config ---- */
 
-static int rm_tree_at(int dfd, const char *name)
-{
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d;
-	struct dirent *e;
-
-	if (fd < 0)
-		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			rm_tree_at(dirfd(d), e->d_name);
-	closedir(d);
-	return unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
-}
-
-/* Directories of sessions whose manager is gone: nobody holds their lock. */
-static void sweep_stale(void)
-{
-	DIR *d = opendir(STATE_BASE);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char lock[512];
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(lock, sizeof(lock), "%s/%s/lock", STATE_BASE, e->d_name);
-		fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-			rm_tree_at(dirfd(d), e->d_name);
-		if (fd >= 0)
-			close(fd);
-	}
-	if (d)
-		closedir(d);
-}
-
+/* runsc's state, the bundle, its log and the staging point live in a tmpfs
+ * over STATE_BASE in a mount namespace of the manager's own: nothing of them
+ * is ever on the host, and they go with the manager and runsc's processes,
+ * however these end (a kill -9 of the manager included). */
 static int make_dir(struct gvisor *g, char *err, size_t errlen)
 {
 	char path[sizeof(g->dir) + 16];
@@ -105,21 +65,19 @@ static int make_dir(struct gvisor *g, char *err, size_t errlen)
 		snprintf(err, errlen, "mkdir(\"%s\"): %s", STATE_BASE, strerror(errno));
 		return -1;
 	}
-	sweep_stale();
+	if (unshare(CLONE_NEWNS) < 0) {
+		snprintf(err, errlen, "unshare(CLONE_NEWNS): %s", strerror(errno));
+		return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", STATE_BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64m") < 0) {
+		snprintf(err, errlen, "mount(\"tmpfs\", \"%s\"): %s", STATE_BASE, strerror(errno));
+		return -1;
+	}
 	snprintf(g->dir, sizeof(g->dir), "%s/%s", STATE_BASE, g->cid);
-	if (mkdir(g->dir, 0700) < 0) {
-		snprintf(err, errlen, "mkdir(\"%s\"): %s", g->dir, strerror(errno));
-		return -1;
-	}
-	g->dir_made = true;
-	snprintf(path, sizeof(path), "%s/lock", g->dir);
-	g->lock_fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (g->lock_fd < 0 || flock(g->lock_fd, LOCK_EX) < 0) {
-		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
-		return -1;
-	}
 	snprintf(path, sizeof(path), "%s/state", g->dir);
-	if (mkdir(path, 0700) < 0 || (snprintf(path, sizeof(path), "%s/bundle", g->dir), mkdir(path, 0700) < 0) ||
+	if (mkdir(g->dir, 0700) < 0 || mkdir(path, 0700) < 0 ||
+	    (snprintf(path, sizeof(path), "%s/bundle", g->dir), mkdir(path, 0700) < 0) ||
 	    (snprintf(path, sizeof(path), "%s/stage", g->dir), mkdir(path, 0700) < 0)) {
 		snprintf(err, errlen, "mkdir(\"%s\"): %s", path, strerror(errno));
 		return -1;
@@ -146,25 +104,22 @@ static int write_json(const struct gvisor *g, const char *name, json_t *j, char 
 
 static json_t *mounts_json(const struct gvisor *g, const struct policy *p)
 {
-	json_t *m = json_pack("[{s:s, s:s, s:s}]", "destination", "/proc", "type", "proc", "source", "proc");
+	char src[sizeof(g->dir) + PATH_MAX];
+	json_t *m;
 
+	/* every writable place is a host file system the gofer serves, where
+	 * the kernel's programs see the writes (mntns_stage made them in the
+	 * staged root): the volumes' trees, opened without following links and
+	 * idmapped, host tmpfs for the tmpfs mounts and /dev/shm */
+	snprintf(src, sizeof(src), "%s/stage/shm", g->dir);
+	m = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s, s:[s, s]}]", "destination", "/proc", "type", "proc", "source",
+		      "proc", "destination", "/dev/shm", "type", "bind", "source", src, "options", "rbind", "rw");
 	for (size_t i = 0; i < p->nmounts; i++) {
 		const struct policy_mount *pm = &p->mounts[i];
-		char size[48];
 
-		if (pm->type == POLICY_MOUNT_BIND) {
-			char src[sizeof(g->dir) + 32];
-
-			/* the tree mntns opened without following links, idmapped */
-			snprintf(src, sizeof(src), "%s/stage/vol/%zu", g->dir, i);
-			json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", pm->dst, "type",
-							   "bind", "source", src, "options", "rbind",
-							   pm->ro ? "ro" : "rw"));
-			continue;
-		}
-		snprintf(size, sizeof(size), "size=%llu", (unsigned long long)pm->size);
-		json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", pm->dst, "type",
-						   "tmpfs", "source", "tmpfs", "options", "nosuid", "nodev", size));
+		snprintf(src, sizeof(src), "%s/stage/root%s", g->dir, pm->dst);
+		json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", pm->dst, "type", "bind",
+						   "source", src, "options", "rbind", pm->ro ? "ro" : "rw"));
 	}
 	return m;
 }
@@ -274,7 +229,7 @@ static void own_stdio(void)
 static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go, int report)
 {
 	char root[sizeof(g->dir) + 16], bundle[sizeof(g->dir) + 16], pod[sizeof(g->dir) + 32], b;
-	char stage[sizeof(g->dir) + 16], err[640];
+	char stage[sizeof(g->dir) + 16], log[sizeof(g->dir) + 40], err[640];
 	const char *net = s->p->network == POLICY_NET_NONE ? "--network=none" : "--network=host";
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char *argv[16];
@@ -304,6 +259,9 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	 * the kernel's programs see it (no in-memory overlay) */
 	argv[n++] = "--overlay2=none";
 	argv[n++] = "--oci-seccomp";
+	/* its own log says how the workload ended (gv_wait) */
+	snprintf(log, sizeof(log), "--debug-log=%s/log.%%COMMAND%%", g->dir);
+	argv[n++] = log;
 	if (s->audited)
 		argv[n++] = pod;
 	argv[n++] = "run";
@@ -378,7 +336,7 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
 
 	g->pid = -1;
-	g->pidfd = g->go_fd = g->lock_fd = g->report_fd = -1;
+	g->pidfd = g->go_fd = g->report_fd = -1;
 	g->spec = *s;
 	cid(g);
 	if (access(runsc_path(), X_OK) < 0) {
@@ -498,16 +456,44 @@ static void gv_signal(void *st, int sig)
 		waitpid(pid, NULL, 0);
 }
 
+/* The wait status `runsc run` had of the workload, as its log says it
+ * ("Exiting with status: WS", glog's line); -1 without one. */
+static int logged_status(const struct gvisor *g, int *ws)
+{
+	static const char key[] = "] Exiting with status: ";
+	char path[sizeof(g->dir) + 16], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log.run", g->dir);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *k = strstr(line, key);
+
+		if (k)
+			found = sscanf(k + sizeof(key) - 1, "%d", ws) == 1;
+	}
+	if (f)
+		fclose(f);
+	return found ? 0 : -1;
+}
+
 static int gv_wait(void *st, int *status)
 {
 	struct gvisor *g = st;
 	siginfo_t si = { 0 };
+	int ws;
 
 	if (waitid(P_PIDFD, (id_t)g->pidfd, &si, WEXITED) < 0)
 		return -errno;
 	g->pid = -1;
-	/* runsc's status is the container's: 128+N when a signal ended it */
 	*status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
+	/* runsc ends with 128+N both when a signal ended the workload and when
+	 * it exited 128+N: the wait status runsc logged tells them apart, taken
+	 * only when it agrees with the exit code */
+	if (si.si_code == CLD_EXITED && si.si_status > 128 && logged_status(g, &ws) == 0 && WIFSIGNALED(ws) &&
+	    128 + WTERMSIG(ws) == si.si_status)
+		*status = ws;
 	return 0;
 }
 
@@ -530,14 +516,8 @@ static void gv_release(void *st)
 	if (g->plan_made)
 		mntns_release(&g->plan);
 	g->plan_made = false;
-	/* the gofer and the sandbox are in the session cgroup, killed with it:
-	 * what is left of runsc is its state */
-	if (g->dir_made)
-		rm_tree_at(AT_FDCWD, g->dir);
-	g->dir_made = false;
-	if (g->lock_fd >= 0)
-		close(g->lock_fd);
-	g->lock_fd = -1;
+	/* the gofer and the sandbox are in the session cgroup, killed with it;
+	 * runsc's state goes with the manager's mount namespace (make_dir) */
 }
 
 const struct backend_ops gvisor_backend = {

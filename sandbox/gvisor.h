@@ -3,8 +3,8 @@
  * root, the policy's mounts, env and secrets, uid, rlimits, capabilities).
  * The Sentry reports the sandbox's own syscalls to sandtraild's remote sink
  * (userspace/collector/gvisor_sink.h); the kernel's programs see runsc.
- * runsc's state is private to the session, under STATE_BASE, locked while
- * the manager lives and removed after it (or by the next session). */
+ * runsc's state is private to the session: in a tmpfs of the manager's own
+ * mount namespace, gone with it. */
 #ifndef SANDTRAIL_GVISOR_H
 #define SANDTRAIL_GVISOR_H
 
@@ -18,9 +18,7 @@
 struct gvisor {
 	struct backend_spec spec;
 	char cid[64];        /* container id: sandtrail-<16 hex> */
-	char dir[256];       /* the session's runsc directory */
-	bool dir_made;
-	int lock_fd;         /* flock held while the session lives */
+	char dir[256];       /* the session's runsc directory (in that tmpfs) */
 	pid_t pid;           /* `runsc run` */
 	int pidfd, go_fd;
 	int report_fd;       /* the child's staging: "" or the error */

@@ -22,7 +22,7 @@
 #define READ_MAX_FRAMES   64        /* control frames read after the guest ended */
 
 /* The guest: $SANDTRAIL_MICROVM_DIR, else microvm/ beside the binary
- * (build/), else where make install puts it. */
+ * (build/), else ../lib/sandtrail/microvm from it (make install). */
 static void guest_dir(char *out, size_t len)
 {
 	const char *env = getenv("SANDTRAIL_MICROVM_DIR");
@@ -34,14 +34,12 @@ static void guest_dir(char *out, size_t len)
 		return;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = 0;
+	exe[n > 0 ? n : 0] = 0;
+	if (strrchr(exe, '/'))
 		*strrchr(exe, '/') = 0;
-		snprintf(out, len, "%s/microvm", exe);
-		if (access(out, F_OK) == 0)
-			return;
-	}
-	snprintf(out, len, "/usr/local/lib/sandtrail/microvm");
+	snprintf(out, len, "%s/microvm", exe);
+	if (access(out, F_OK) < 0)
+		snprintf(out, len, "%s/../lib/sandtrail/microvm", exe);
 }
 
 static uint64_t boot_timeout_ms(void)
@@ -165,9 +163,9 @@ static int send_spec(struct microvm *m, const struct backend_spec *s, char *err,
 	for (size_t i = 0; i < p->nmounts; i++) {
 		const struct policy_mount *pm = &p->mounts[i];
 
-		/* "9 TAG DST" a share, "t SIZE DST" a tmpfs */
+		/* "9 TAG DST" a share ("r": read-only, as QEMU serves it), "t SIZE DST" a tmpfs */
 		if (pm->type == POLICY_MOUNT_BIND)
-			n = asprintf(&mounts[nm], "9 vol%zu %s", nvol++, pm->dst);
+			n = asprintf(&mounts[nm], "%c vol%zu %s", pm->ro ? 'r' : '9', nvol++, pm->dst);
 		else
 			n = asprintf(&mounts[nm], "t %llu %s", (unsigned long long)pm->size, pm->dst);
 		if (n < 0)
@@ -268,6 +266,8 @@ static bool on_frame(struct microvm *m, const struct vmframe *f, bool *ready)
 
 	switch (f->type) {
 	case VMFRAME_READY:
+		if (f->len == 4)
+			memcpy(&m->load_us, f->p, 4);
 		*ready = true;
 		return true;
 	case VMFRAME_EXIT:
@@ -344,6 +344,10 @@ static int mv_go(void *st)
 			break;
 		}
 	}
+	/* for the bench: how long the boot and the guest's verifier took */
+	if (ready && getenv("SANDTRAIL_MICROVM_TIMES"))
+		fprintf(stderr, "sandtrail: microvm: CMD starts %llu ms after go; capture loaded in %u ms (%s)\n",
+			(unsigned long long)(mono_ms() + boot_timeout_ms() - deadline), m->load_us / 1000, m->kvm ? "kvm" : "tcg");
 	if (ready)
 		return 0;
 	fprintf(stderr, "sandtrail: %s\n", m->why);
@@ -382,10 +386,18 @@ static int mv_wait(void *st, int *status)
 
 	if (rc < 0)
 		return rc;
-	/* the VMM is gone: what the guest said before is all there is */
-	for (int i = 0; i < READ_MAX_FRAMES && !m->failure && !m->exited; i++)
-		if (read_ctl(m, &ready) != 0)
+	/* the VMM is gone: what the guest said before is all there is; a
+	 * guest that gave up after CMD started (its event port closed) says so */
+	for (int i = 0; i < READ_MAX_FRAMES && !m->failure && !m->exited; i++) {
+		int got = read_ctl(m, &ready);
+
+		if (got < 0) {
+			m->failure = "guest_failed";
+			fprintf(stderr, "sandtrail: %s\n", m->why);
+		}
+		if (got != 0)
 			break;
+	}
 	if (m->failure)
 		*status = W_EXITCODE(125, 0);
 	else if (m->exited)

@@ -24,6 +24,7 @@ struct microvm {
 	struct vmframe_dec dec;    /* of the control port */
 	bool exited;               /* the guest reported CMD's status */
 	uint32_t status;
+	uint32_t load_us;          /* the guest's capture programs' load, as it reported */
 	int stopped_by;            /* the caller's stop signal ended the VM */
 	const char *failure;       /* the session_end reason when the guest never ran CMD */
 	char why[512];

@@ -591,44 +591,44 @@ int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen)
 int mntns_stage(const struct mntns_plan *plan, const char *dir, char *err, size_t errlen)
 {
 	const struct policy *p = plan->p;
-	char path[32];
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return efail(err, errlen, "mount(\"/\", MS_REC|MS_PRIVATE)");
 	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755") < 0)
 		return efail(err, errlen, "mount(\"tmpfs\", \"%s\")", dir);
-	if (chdir(dir) < 0 || mkdir("vol", 0700) < 0 || mkdir("root", 0755) < 0 || chdir("root") < 0)
+	if (chdir(dir) < 0 || mkdir("root", 0755) < 0 || chdir("root") < 0)
 		return efail(err, errlen, "mkdir(\"%s/root\")", dir);
 	if (fill_root(plan, err, errlen) < 0)
 		return -1;
-	/* the runtime mounts on a read-only root: its points are made here
-	 * (relative to the root: make_point's walk starts past the first byte) */
+	if (mkdir("dev/shm", 0755) < 0)
+		return efail(err, errlen, "mkdir(\"%s/root/dev/shm\")", dir);
+	/* as mntns_child, parents before children, each point made in what is
+	 * mounted above it (relative to the root: make_point's walk starts past
+	 * the first byte); the runtime binds each onto itself.  The runtime's
+	 * own memory file systems would keep writes from the host's programs:
+	 * the tmpfs mounts are host tmpfs here */
 	for (size_t k = 0; k < p->nmounts; k++) {
-		const struct policy_mount *m = &p->mounts[plan->order[k]];
+		size_t i = plan->order[k];
+		const struct policy_mount *m = &p->mounts[i];
 		struct stat st = { .st_mode = S_IFDIR };
+		char opts[64];
 
-		if (m->type == POLICY_MOUNT_BIND && fstat(plan->bind_fds[plan->order[k]], &st) < 0)
+		if (m->type == POLICY_MOUNT_BIND && fstat(plan->bind_fds[i], &st) < 0)
 			return efail(err, errlen, "fstat(mount %s)", m->dst);
 		if (m->dst[1] && make_point(m->dst + 1, !S_ISDIR(st.st_mode), err, errlen) < 0)
 			return -1;
-	}
-	if (chdir("..") < 0)
-		return efail(err, errlen, "chdir(\"%s\")", dir);
-	for (size_t i = 0; i < p->nmounts; i++) {
-		struct stat st;
-		int rc;
-
-		if (p->mounts[i].type != POLICY_MOUNT_BIND)
+		if (m->type == POLICY_MOUNT_BIND) {
+			if (attach(plan->bind_fds[i], m->dst[1] ? m->dst + 1 : ".", err, errlen) < 0)
+				return -1;
 			continue;
-		snprintf(path, sizeof(path), "vol/%zu", i);
-		if (fstat(plan->bind_fds[i], &st) < 0)
-			return efail(err, errlen, "fstat(mount %s)", p->mounts[i].dst);
-		rc = S_ISDIR(st.st_mode) ? mkdir(path, 0700) : mknod(path, S_IFREG | 0600, 0);
-		if (rc < 0)
-			return efail(err, errlen, "mkdir(\"%s/%s\")", dir, path);
-		if (attach(plan->bind_fds[i], path, err, errlen) < 0)
-			return -1;
+		}
+		snprintf(opts, sizeof(opts), "size=%llu,mode=1777", (unsigned long long)m->size);
+		if (mount("tmpfs", m->dst[1] ? m->dst + 1 : ".", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+			return efail(err, errlen, "mount(\"tmpfs\", \"%s\", \"%s\")", m->dst, opts);
 	}
+	if (chdir("..") < 0 || mkdir("shm", 0700) < 0 ||
+	    mount("tmpfs", "shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
+		return efail(err, errlen, "mount(\"tmpfs\", \"%s/shm\")", dir);
 	if (mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 		return efail(err, errlen, "mount(\"%s\", MS_REMOUNT|MS_RDONLY)", dir);
 	return 0;

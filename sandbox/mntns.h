@@ -48,9 +48,10 @@ int mntns_parent(struct mntns_plan *plan, const struct policy *p, enum mntns_vie
 int mntns_child(const struct mntns_plan *plan, char *err, size_t errlen);
 /* For a runtime that builds the sandbox's mounts itself (gVisor), in a
  * mount namespace of the caller's own (unshared before): a tmpfs on dir
- * holding the same root as mntns_child's at dir/root (read-only, with the
- * mount points made) and bind i's tree at dir/vol/i, for the runtime to
- * bind.  Nothing of it is visible on the host.  -1 with err. */
+ * holding the same root as mntns_child's at dir/root (the root read-only,
+ * the binds and the tmpfs mounts, host tmpfs, at their destinations, for
+ * the runtime to bind onto themselves) and a tmpfs for /dev/shm at
+ * dir/shm.  Nothing of it is visible on the host.  -1 with err. */
 int mntns_stage(const struct mntns_plan *plan, const char *dir, char *err, size_t errlen);
 void mntns_release(struct mntns_plan *plan);
 /* An O_PATH fd on an absolute host path opened without following any

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "seccomp_profile.h"
 #include "vmm.h"
 
 #define QEMU_DEFAULT "/usr/bin/qemu-system-x86_64"
@@ -76,7 +77,7 @@ static int read_all(int fd, char *buf, size_t cap)
 	return (int)n;
 }
 
-static void __attribute__((noreturn)) child(const struct vmm_spec *s, int go)
+static void __attribute__((noreturn)) qemu_child(const struct vmm_spec *s, int go)
 {
 	static char strs[ARGS_MAX][512];
 	char *argv[ARGS_MAX + 1], events[4096];
@@ -172,6 +173,13 @@ static void __attribute__((noreturn)) child(const struct vmm_spec *s, int go)
 	argv[n] = NULL;
 #undef ARG
 	syscall(SYS_close_range, 5, ~0U, 0);
+	/* the fixed filter of every session (seccomp_fixed.c), on the VMM:
+	 * the guest's chmod of a 9p file is QEMU's, and no setuid or setgid
+	 * bit may reach a host file; no new privileges for QEMU either */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_fixed_apply() < 0) {
+		dprintf(2, "sandtrail: seccomp(fixed filter) for QEMU: %s\n", strerror(errno));
+		_exit(125);
+	}
 	execve(qemu_path(), argv, envp);
 	dprintf(2, "sandtrail: exec %s: %s\n", qemu_path(), strerror(errno));
 	_exit(125);
@@ -200,7 +208,7 @@ static int qemu_start(struct vmm *v, const struct vmm_spec *s, char *err, size_t
 	v->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (v->pid == 0) {
 		close(go[1]);
-		child(s, go[0]);
+		qemu_child(s, go[0]);
 	}
 	close(go[0]);
 	if (v->pid < 0) {

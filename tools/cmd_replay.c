@@ -17,8 +17,6 @@
 #include "kafka_fetch.h"
 #include "replay/replay.h"
 
-#define REPLAY_JOURNAL "/var/lib/sandtrail/journal"
-#define REPLAY_PUBKEY "/etc/sandtrail/signing.pub"
 #define REPLAY_POLL_NS 200000000L
 
 const char cmd_replay_usage[] =
@@ -26,7 +24,7 @@ const char cmd_replay_usage[] =
 	"              [--pid PID] [--since TIME] [--until TIME] [--path GLOB] [--follow] [--pubkey FILE]\n"
 	"  Rebuilds what sessions did from the journal.  Without --session or --all:\n"
 	"  the list of sessions (with --format json, one object per session).\n"
-	"  --journal DIR    the journal (default " REPLAY_JOURNAL ")\n"
+	"  --journal DIR    the journal (default " JOURNAL_DEFAULT_DIR ")\n"
 	"  --kafka BROKERS  the central copy instead: every record the kafka sink shipped to\n"
 	"  --topic T        topic T of HOST:PORT[,HOST:PORT...] (format=msgpack), checked\n"
 	"                   against the seals shipped with them; works when the host is gone\n"
@@ -50,7 +48,7 @@ const char cmd_replay_usage[] =
 	"                   matches GLOB (fnmatch; * also matches /)\n"
 	"  --follow         keep reading records as they are appended (Ctrl-C ends; with\n"
 	"                   --session, the session's end does); implies --all without --session\n"
-	"  --pubkey FILE    the public key that checks the seals (default " REPLAY_PUBKEY ";\n"
+	"  --pubkey FILE    the public key that checks the seals (default " JOURNAL_DEFAULT_PUBKEY ";\n"
 	"                   when the default is absent, every record is shown unverified)\n"
 	"  --socket PATH    accepted like every command; replay reads only the journal\n"
 	"  Seal state: text lines start with \"! \" when not covered by a valid seal and\n"
@@ -177,7 +175,7 @@ static int parse_args(struct replay *r, int argc, char **argv)
  * absent, and then nothing is verified (and every record says so). */
 static int check_pubkey(struct replay *r)
 {
-	const char *path = r->pubkey ? r->pubkey : REPLAY_PUBKEY;
+	const char *path = r->pubkey ? r->pubkey : JOURNAL_DEFAULT_PUBKEY;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
@@ -343,7 +341,7 @@ static void seal_banner(struct replay *r)
 		return;
 	sealmark_print(&r->seals, f, r->colour);
 	if (!r->pubkey && r->seals.total)
-		fprintf(f, "! seals not checked: no public key at %s (--pubkey FILE)\n", REPLAY_PUBKEY);
+		fprintf(f, "! seals not checked: no public key at %s (--pubkey FILE)\n", JOURNAL_DEFAULT_PUBKEY);
 	if (r->bad_elsewhere)
 		fprintf(stderr, "sandtrail replay: %" PRIu64 " records of other sessions FAIL seal verification: run sandtrail verify\n",
 			r->bad_elsewhere);
@@ -360,7 +358,7 @@ static int replay_journal(struct replay *rp);
 
 int cmd_replay(int argc, char **argv)
 {
-	struct replay r = { .journal = REPLAY_JOURNAL };
+	struct replay r = { .journal = JOURNAL_DEFAULT_DIR };
 	char dir[PATH_MAX], journal[JOURNAL_ID_STR], err[512];
 	struct kafka_copy copy;
 	int rc;

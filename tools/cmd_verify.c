@@ -14,8 +14,8 @@
 #include "kafka_fetch.h"
 
 const char cmd_verify_usage[] =
-	"verify [--journal DIR | FILE...] --pubkey FILE [--live] [--anchor kafka://BROKERS/TOPIC|journald[:DIR]|FILE]\n"
-	"verify --kafka BROKERS --topic T --pubkey FILE [--journal DIR] [--journal-id ID] [--live]\n"
+	"verify [--journal DIR | FILE...] [--pubkey FILE] [--live] [--anchor kafka://BROKERS/TOPIC|journald[:DIR]|FILE]\n"
+	"verify --kafka BROKERS --topic T [--pubkey FILE] [--journal DIR] [--journal-id ID] [--live]\n"
 	"  Checks a journal: framing, checksums, the hash chain, every seal's signature,\n"
 	"  every epoch key's certificate back to the public key given, seq continuity\n"
 	"  across segments, and that it ends with the final seal of a clean close.\n"
@@ -23,7 +23,8 @@ const char cmd_verify_usage[] =
 	"  2 usage or I/O error.\n"
 	"  --journal DIR   the journal directory (default " JOURNAL_DEFAULT_DIR ")\n"
 	"  FILE...         segment files (*.stj) instead of a directory\n"
-	"  --pubkey FILE   the journal's public key (signing.pub from sandtrail keygen)\n"
+	"  --pubkey FILE   the journal's public key (signing.pub from sandtrail keygen;\n"
+	"                  default " JOURNAL_DEFAULT_PUBKEY ", which sandtraild --create-key writes)\n"
 	"  --live          the journal is still being written: an unsealed tail is not a fault\n"
 	"  --kafka BROKERS the central copy: checks the records the kafka sink shipped to topic\n"
 	"  --topic T       T (chain, seals, keys, missing seqs) as a journal; with --journal,\n"
@@ -419,10 +420,12 @@ int cmd_verify(int argc, char **argv)
 		default: return command_usage(cmd_verify_usage, 1);
 		}
 	}
-	if (!pubkey || (dir && optind < argc) || !kafka != !topic || (kafka && optind < argc) ||
+	if ((dir && optind < argc) || !kafka != !topic || (kafka && optind < argc) ||
 	    (anchor_src && (kafka || optind < argc)))
 		return command_usage(cmd_verify_usage, 1);
 	given_dir = dir != NULL;
+	if (!pubkey)
+		pubkey = JOURNAL_DEFAULT_PUBKEY;
 	rc = keys_read_pub(pubkey, pub);
 	if (rc == -EBADMSG) {
 		fprintf(stderr, "sandtrail verify: --pubkey %s: not a sandtrail public key (one line '%s<64 hex digits>')\n",

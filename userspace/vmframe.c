@@ -86,6 +86,10 @@ static void resync(struct vmframe_dec *d, size_t from)
 			break;
 	}
 	d->bad[VMFRAME_BAD_SKIPPED] += i;
+	if (i && !d->in_run) {
+		d->bad[VMFRAME_BAD_RUNS]++;
+		d->in_run = true;
+	}
 	drop(d, i);
 }
 
@@ -105,8 +109,10 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f)
 			return false;
 		len = get32(d->buf + 4);
 		if (len > VMFRAME_MAX) {
-			/* refused before a byte of it is read: the next magic is the next frame */
+			/* refused before a byte of it is read: the next magic is the
+			 * next frame (the bytes skipped to it are this bad frame's) */
 			d->bad[VMFRAME_BAD_LEN]++;
+			d->in_run = true;
 			resync(d, 1);
 			continue;
 		}
@@ -114,6 +120,7 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f)
 			return false;
 		if (crc_of(d->buf, d->buf + VMFRAME_HDR, len) != get32(d->buf + 16) || get32(d->buf + 20)) {
 			d->bad[VMFRAME_BAD_CRC]++;
+			d->in_run = true;
 			resync(d, 1);
 			continue;
 		}
@@ -133,6 +140,7 @@ bool vmframe_next(struct vmframe_dec *d, struct vmframe *f)
 		}
 		d->seen[stream] = true;
 		d->next_seq[stream] = seq + 1;
+		d->in_run = false;
 		*f = (struct vmframe){ .type = get16(d->buf + 8), .stream = stream, .seq = seq, .gap = seq - want,
 				       .p = d->buf + VMFRAME_HDR, .len = len };
 		d->pending = VMFRAME_HDR + len;

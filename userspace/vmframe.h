@@ -46,14 +46,18 @@ struct vmloss {
  * VMFRAME_HDR + len bytes; returns the frame's size. */
 size_t vmframe_encode(uint8_t *out, uint16_t type, uint16_t stream, uint32_t seq, const void *p, size_t len);
 
-enum vmframe_bad { VMFRAME_BAD_CRC, VMFRAME_BAD_LEN, VMFRAME_BAD_STREAM, VMFRAME_BAD_SEQ, VMFRAME_BAD_SKIPPED };
+/* what the decoder refused: frames (by why), bytes skipped between frames,
+ * and runs of them (a run ends at a good frame) */
+enum vmframe_bad { VMFRAME_BAD_CRC, VMFRAME_BAD_LEN, VMFRAME_BAD_STREAM, VMFRAME_BAD_SEQ, VMFRAME_BAD_SKIPPED,
+		   VMFRAME_BAD_RUNS, VMFRAME_BAD_N };
 
 struct vmframe_dec {
 	uint8_t buf[VMFRAME_HDR + VMFRAME_MAX];
 	size_t have;
 	bool seen[VMFRAME_STREAMS];
 	uint32_t next_seq[VMFRAME_STREAMS];
-	uint64_t bad[5];        /* by enum vmframe_bad (skipped: bytes between frames) */
+	uint64_t bad[VMFRAME_BAD_N];
+	bool in_run;            /* skipping since the last good frame */
 	size_t pending;         /* the frame vmframe_next gave, dropped at the next call */
 };
 
@@ -78,7 +82,7 @@ struct vmspec {
 	const char *workdir;      /* "" for the default */
 	char *const *argv;        /* NULL-terminated, each */
 	char *const *envp;
-	char *const *mounts;      /* "9 TAG DST" (a 9p share), "t BYTES DST" (a tmpfs) */
+	char *const *mounts;      /* "9 TAG DST" (a 9p share; "r": read-only), "t BYTES DST" (a tmpfs) */
 };
 
 /* -EMSGSIZE when it does not fit VMFRAME_MAX; else the payload's size. */

@@ -1,6 +1,6 @@
 #!/bin/sh
 # mkman.sh PAGE BUILD: writes the man page PAGE (sandtrail.1, sandtraild.8,
-# sandtrail-policy.5, sandtrail-records.5) to stdout, made from what the
+# sandtrail-proxy.8, sandtrail-policy.5, sandtrail-records.5) to stdout, made from what the
 # binaries print for --help and from schemas/, so it cannot drift from them.
 set -eu
 page=$1 build=$2
@@ -34,6 +34,14 @@ md() {
 		printf '# DESCRIPTION\n\n'
 		"$build/sandtrail-journal" 2>&1 | sed 's/^sandtrail-journal: //; s/^run/Run/; s/`\(.*\)`/**\1**/' || true
 		printf '\nIt is installed beside sandtrail, which runs it for those commands.\n\n# SEE ALSO\n\nsandtrail(1)\n' ;;
+	sandtrail-proxy.8)
+		printf '# NAME\n\nsandtrail-proxy - the egress proxy of sandtrail sessions in network mode proxy\n\n# SYNOPSIS\n\n'
+		# each usage line (with its continuations) a paragraph, the rest the description
+		"$build/sandtrail-proxy" --help | sed 's/^usage: //; s/^ *//; s/[][\\`*_<>|#^~]/\\&/g' | awk '
+			/^sandtrail-proxy / { if (syn != "") print syn "\n"; syn = $0; next }
+			/^\\\[/ { syn = syn " " $0; next }
+			!desc++ { print syn "\n\n# DESCRIPTION\n" } { print }'
+		printf '\n# SEE ALSO\n\nsandtraild(8), sandtrail(1)\n' ;;
 	sandtrail-policy.5)
 		jq -r -f "$dir/policy2md.jq" "$schemas/policy.schema.json" ;;
 	sandtrail-records.5)

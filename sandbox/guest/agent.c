@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -158,6 +161,21 @@ static void must_mount(const char *src, const char *dst, const char *type, unsig
 		fail("mount(\"%s\", \"%s\", \"%s\"): %s", src, dst, type, strerror(errno));
 }
 
+/* Loopback up, as in hardened mode's network namespace: the guest has no
+ * other interface (network none). */
+static void loopback_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		fail("SIOCGIFFLAGS(\"lo\"): %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		fail("SIOCSIFFLAGS(\"lo\"): %s", strerror(errno));
+	close(fd);
+}
+
 #define NEWROOT "/newroot"
 #define P9      "trans=virtio,version=9p2000.L,msize=512000"
 
@@ -191,11 +209,11 @@ static void make_root(const struct vmspec *s)
 		char kind, arg[64], dst[4096];
 
 		if (sscanf(s->mounts[i], "%c %63s %4095[^\n]", &kind, arg, dst) != 3 || dst[0] != '/' ||
-		    strstr(dst, "/..") || (kind != '9' && kind != 't'))
+		    strstr(dst, "/..") || (kind != '9' && kind != 'r' && kind != 't'))
 			fail("mount %zu of the command: \"%s\" is not one", i, s->mounts[i]);
 		snprintf(path, sizeof(path), NEWROOT "%s", dst);
-		if (kind == '9') {
-			must_mount(arg, path, "9p", MS_NOSUID | MS_NODEV, P9 ",access=any");
+		if (kind != 't') {
+			must_mount(arg, path, "9p", MS_NOSUID | MS_NODEV | (kind == 'r' ? MS_RDONLY : 0), P9 ",access=any");
 		} else {
 			snprintf(text, sizeof(text), "mode=1777,size=%s", arg);
 			must_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, text);
@@ -245,7 +263,7 @@ int main(void)
 	out = open_port(OUT_PORT, O_WRONLY);
 	if (out < 0)
 		fail("no virtio-serial port named %s", OUT_PORT);
-	ev_fd = open_port(EV_PORT, O_WRONLY);
+	ev_fd = open_port(EV_PORT, O_WRONLY | O_NONBLOCK);
 	/* no event port: an unrecorded session (--no-audit) */
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	if (ev_fd >= 0 && (rc = capture_start(&cap, ev_fd)) < 0)
@@ -254,6 +272,7 @@ int main(void)
 	load_us = (uint32_t)((clock_ns(CLOCK_MONOTONIC) - t0) / 1000);
 	/* after the load: libbpf reads the kernel's BTF in /sys, which the command's root has not */
 	make_root(&s);
+	loopback_up();
 	/* opened here: the command's own records start at its exec */
 	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -268,8 +287,11 @@ int main(void)
 		int wst;
 		pid_t w;
 
-		if (cap)
-			capture_poll(cap, 100);
+		/* unrecorded, the command may not go on */
+		if (cap && capture_poll(cap, 100) < 0) {
+			kill(-1, SIGKILL);
+			fail("the event port closed: the session can no longer be recorded");
+		}
 		while ((w = waitpid(-1, &wst, cap ? WNOHANG : 0)) > 0)
 			if (w == pid) {
 				status = wst;

@@ -6,7 +6,7 @@
 # the addresses the kernel gave the socket (getsockname/getpeername inside
 # the workload are the independent account).
 source "$(dirname "$0")/lib.sh"
-plan 27
+plan 31
 W=$HELPERS/st_workload
 PY=/usr/bin/python3 # the sandbox's /usr has it; pyenv shims elsewhere do not
 
@@ -110,7 +110,11 @@ check "the kernel forgot the session's datagrams" bash -c \
 
 # hardened run sessions: allowlist (the host's network, policed) and none
 # (a network of the session's own: bind, listen, accept on its loopback)
-"$SANDTRAIL" run --id-file "$T/a.id" "${HV[@]}" --network allowlist --allow 127.0.0.1:"$dport" -- /bin/sh -c "
+# (gvisor: the Sentry's sockets are host sockets in the session cgroup, policed
+# and recorded by the same hooks, view host; what it does on its own loopback
+# under --network none the sink does not record yet: DESIGN.md says so)
+for mode in hardened gvisor; do
+	"$SANDTRAIL" run --mode "$mode" --id-file "$T/a-$mode.id" "${HV[@]}" --network allowlist --allow 127.0.0.1:"$dport" -- /bin/sh -c "
 	$PY -c '
 import socket
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -118,16 +122,17 @@ for i in range(25): u.sendto(b\"x\", (\"127.0.0.1\", $dport))
 for i in range(3):
     try: u.sendto(b\"x\", (\"127.0.0.1\", $dport2))
     except PermissionError: pass
-'" 2>"$T/a.err"
-check "run (allowlist): the session ran" test -s "$T/a.id" || diag "$(cat "$T/a.err")"
-replay_json "$(cat "$T/a.id")" >"$T/a.json"
-A=$T/a.json
-check "run (allowlist): the allowed destination, once, and its count" bash -c '
-	test "$(jq_count "$1" ".type==\"datagram\" and .port==$2 and .verdict==\"allow\"")" = 1 &&
-	test "$(jq_count "$1" ".type==\"datagrams\" and .port==$2 and .count==25")" = 1' _ "$A" "$dport"
-check "run (allowlist): denied datagrams, one record each" count_is "$A" \
-	'.type=="connect" and .syscall=="sendmsg" and .port=='"$dport2"' and .verdict=="deny" and .ret==-1' 3
-check "run (allowlist): denied datagrams are not counted" count_is "$A" '.port=='"$dport2"' and (.type=="datagram" or .type=="datagrams")' 0
+'" 2>"$T/a-$mode.err"
+	check "run ($mode, allowlist): the session ran" test -s "$T/a-$mode.id" || diag "$(cat "$T/a-$mode.err")"
+	replay_json "$(cat "$T/a-$mode.id")" >"$T/a-$mode.json"
+	A=$T/a-$mode.json
+	check "run ($mode, allowlist): the allowed destination, once, and its count" bash -c '
+		test "$(jq_count "$1" ".type==\"datagram\" and .port==$2 and .verdict==\"allow\"")" = 1 &&
+		test "$(jq_count "$1" ".type==\"datagrams\" and .port==$2 and .count==25")" = 1' _ "$A" "$dport"
+	check "run ($mode, allowlist): denied datagrams, one record each" count_is "$A" \
+		'.type=="connect" and .syscall=="sendmsg" and .port=='"$dport2"' and .verdict=="deny" and .ret==-1' 3
+	check "run ($mode, allowlist): denied datagrams are not counted" count_is "$A" '.port=='"$dport2"' and (.type=="datagram" or .type=="datagrams")' 0
+done
 mkdir -p "$T/ws"
 cp "$T/sock.py" "$T/ws/"
 chown -R 4242:4242 "$T/ws"

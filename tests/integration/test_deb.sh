@@ -12,10 +12,10 @@ check "... writes build/deb/sandtrail_VERSION_amd64.deb" test -f "$DEB"
 
 dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's#^\./#/#' >"$T/files"
 missing=
-for f in /usr/bin/sandtraild /usr/bin/sandtrail /usr/bin/sandtrail-journal \
+for f in /usr/bin/sandtraild /usr/bin/sandtrail /usr/bin/sandtrail-journal /usr/bin/sandtrail-proxy \
 	/lib/systemd/system/sandtraild.service /usr/lib/sysusers.d/sandtrail.conf \
 	/usr/share/man/man1/sandtrail.1.gz /usr/share/man/man1/sandtrail-journal.1.gz \
-	/usr/share/man/man8/sandtraild.8.gz /usr/share/man/man5/sandtrail-policy.5.gz \
+	/usr/share/man/man8/sandtraild.8.gz /usr/share/man/man8/sandtrail-proxy.8.gz /usr/share/man/man5/sandtrail-policy.5.gz \
 	/usr/share/man/man5/sandtrail-records.5.gz /usr/share/bash-completion/completions/sandtrail \
 	/usr/share/doc/sandtrail/copyright; do
 	grep -qxF "$f" "$T/files" || missing+=" $f"

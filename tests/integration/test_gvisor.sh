@@ -6,7 +6,7 @@
 # broken Sentry is refused and recorded while other sessions go on; nothing
 # of runsc is left behind, after an exit, a stop or a killed sandbox.
 source "$(dirname "$0")/lib.sh"
-plan 40
+plan 47
 
 command -v runsc >/dev/null || { not_ok "runsc is installed (make deps)"; exit 1; }
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -16,6 +16,18 @@ mkdir -p "$WS"
 chown 1000:1000 "$WS"
 echo "input" >"$WS/input.txt"
 STATE=/run/sandtrail/gvisor
+# what a broken build would leave of this test's sessions, removed at exit:
+# a tmpfs of runsc state mounted on the host, state directories that were
+# not there before and that no process uses
+ls "$STATE" >"$T/state.before" 2>/dev/null
+leftovers() {
+	local d
+	while mountpoint -q "$STATE"; do umount "$STATE" || break; done
+	for d in $(ls "$STATE" 2>/dev/null | grep -vxFf "$T/state.before"); do
+		pgrep -f -- "$d" >/dev/null || rm -rf "${STATE:?}/$d"
+	done
+}
+defer leftovers
 
 python3 -m http.server --bind 127.0.0.1 0 >"$T/http.out" 2>&1 &
 defer kill $!
@@ -70,8 +82,28 @@ check "gvisor: a session beside a forged Sentry ends normally" test $? -eq 0
 wait $PEER
 check "the forged Sentry got through the handshake" test $? -eq 0 || diag "$(cat "$T/peer.err")"
 
+# how the workload ended, the same workloads in both modes: a signal is a
+# signal, an exit 143 an exit
+for mode in hardened gvisor; do
+	run "sig-$mode" $mode -- sh -c 'kill -TERM $$'
+	echo $? >"$T/sig-$mode.rc"
+	run "ex-$mode" $mode -- sh -c 'exit 143'
+	echo $? >"$T/ex-$mode.rc"
+done
+
 stop_daemon
-for c in hard gv busy; do records $c; done
+for c in hard gv busy sig-hardened sig-gvisor ex-hardened ex-gvisor; do records $c; done
+ended() { # NAME: run's status and session_end's reason, exit_status, signal
+	echo "$(cat "$T/$1.rc") $(jq -c 'select(.type=="session_end") | [.reason, .exit_status, .signal]' "$T/$1.json")"
+}
+check "gvisor: a workload killed by SIGTERM ends as in hardened mode (143, reason signal, signal 15)" \
+	test "$(ended sig-gvisor)" = "$(ended sig-hardened)" -a "$(ended sig-hardened)" = '143 ["signal",143,15]' ||
+	diag "hardened: $(ended sig-hardened)" "gvisor: $(ended sig-gvisor)"
+check "gvisor: a workload that exits 143 ends as in hardened mode (reason exit, no signal)" \
+	test "$(ended ex-gvisor)" = "$(ended ex-hardened)" -a "$(ended ex-hardened)" = '143 ["exit",143,null]' ||
+	diag "hardened: $(ended ex-hardened)" "gvisor: $(ended ex-gvisor)"
+check "gvisor: the sandbox's own exit record has the signal" \
+	test "$(jq_count "$T/sig-gvisor.json" '.type=="exit" and .view=="sandbox" and .pid==1 and .signal==15')" -eq 1
 replay_json "$(cat "$T/peer.id")" >"$T/peer.json"
 H=$T/hard.json
 G=$T/gv.json
@@ -136,7 +168,9 @@ left_behind() {
 	[ -n "$cid" ] || { echo "no container in $1's session_start"; return; }
 	[ -e "$STATE/$cid" ] && echo "state $STATE/$cid"
 	pgrep -f -- "$cid" >/dev/null && echo "processes: $(pgrep -af -- "$cid")"
-	grep -F -- "$cid" /proc/self/mountinfo
+	# a mount of the session's in any namespace still alive (the host's included)
+	grep -lF -- "$cid" /proc/[0-9]*/mountinfo 2>/dev/null | sed 's/^/mounts in /'
+	grep -q " $STATE " /proc/self/mountinfo && echo "a mount on $STATE on the host"
 	[ -d "$cg" ] && echo "cgroup $cg"
 }
 nothing_left() {
@@ -170,9 +204,24 @@ check "the gvisor session's Sentry runs in the session cgroup" test -n "$SENTRY"
 [ -n "$SENTRY" ] && kill -KILL "$SENTRY"
 wait $RUNPID
 check "a session whose Sentry was killed ends (non-zero)" test $? -ne 0
+# the manager killed (kill -9) while the sandbox runs: sandtraild kills and
+# removes the session cgroup, runsc's state and mounts go with their namespaces
+"$SANDTRAIL" run --mode gvisor --id-file "$T/k9.id" -v "$WS:/work" -- sleep 60 2>"$T/k9.err" &
+RUNPID=$!
+wait_for 30 test -s "$T/k9.id"
+CG=$("$SANDTRAIL" ps | awk -v id="$(cat "$T/k9.id")" '$1 == id { print $NF }')
+check "a gvisor session's sandbox runs (its Sentry in the session cgroup)" \
+	wait_for 30 bash -c 'grep -qa "^boot$" <(cat "$1"/cgroup.procs | sed "s|.*|/proc/&/cmdline|" | xargs -r cat 2>/dev/null | tr "\0" "\n")' _ "$CG"
+kill -9 $RUNPID
+wait $RUNPID 2>/dev/null
+check "after kill -9 of its manager, sandtraild removes the session cgroup" wait_for 30 test ! -d "$CG" ||
+	diag "$CG holds: $(cat "$CG/cgroup.procs" 2>&1 | xargs -r ps -o pid,args -p 2>&1)"
 stop_daemon
-for c in stop killed; do records $c; done
+for c in stop killed k9; do records $c; done
 check "session_end says stop" test "$(jq_count "$T/stop.json" '.type=="session_end" and .reason=="stop"')" -eq 1
-for c in gv busy stop killed; do
+check "session_end says manager_lost after the kill -9" \
+	test "$(jq_count "$T/k9.json" '.type=="session_end" and .reason=="manager_lost"')" -eq 1 ||
+	diag "$(jq -c 'select(.type=="session_end")' "$T/k9.json")"
+for c in gv busy stop killed k9; do
 	check "nothing of runsc is left after the $c session" nothing_left $c
 done

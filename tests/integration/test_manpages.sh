@@ -5,14 +5,14 @@
 # unit's Documentation=man:sandtraild(8) resolves (systemd-analyze verify
 # without --man=no).
 source "$(dirname "$0")/lib.sh"
-plan 10
+plan 11
 
 DEST=$T/dest
 make -s -C "$TOP" install DESTDIR="$DEST" PREFIX=/usr BUILD="$BUILD" >"$T/install.out" 2>&1
 check "make install DESTDIR=... PREFIX=/usr" test $? -eq 0 || diag "$(tail -5 "$T/install.out")"
 MAN=$DEST/usr/share/man
 
-for page in man1/sandtrail.1 man1/sandtrail-journal.1 man8/sandtraild.8 man5/sandtrail-policy.5 man5/sandtrail-records.5; do
+for page in man1/sandtrail.1 man1/sandtrail-journal.1 man8/sandtraild.8 man8/sandtrail-proxy.8 man5/sandtrail-policy.5 man5/sandtrail-records.5; do
 	name=${page#*/}
 	MANWIDTH=80 man --warnings -l "$MAN/$page" >"$T/$name.txt" 2>"$T/$name.err"
 	rc=$?

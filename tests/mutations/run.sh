@@ -83,7 +83,7 @@ targets() {
 	for t in "$@"; do
 		case $t in
 		unit/* | unit-san/*) echo "build/tests/$t" ;;
-		integration/*) echo all test-helpers build/bench/floor ;;
+		integration/*) echo all test-helpers build/bench/floor microvm ;;
 		fuzz/*) echo "build/tests/$t" ;;
 		esac
 	done | tr ' ' '\n' | sort -u

@@ -242,6 +242,25 @@ static void test_keys_public_key_file_of_wrong_format_is_ebadmsg(void **state)
 	assert_int_equal(keys_load(f->pub, &(struct keys){ 0 }), -EBADMSG);
 }
 
+/* sandtraild --create-key runs under the unit's UMask=0077: the secret
+ * half stays root's, the public half is for anyone to verify with. */
+static void test_keys_create_under_a_strict_umask_leaves_the_pub_readable(void **state)
+{
+	struct fixture *f = *state;
+	char key[128], pub[128];
+	struct stat st;
+	mode_t old = umask(077);
+
+	snprintf(key, sizeof(key), "%s/strict.key", f->top);
+	snprintf(pub, sizeof(pub), "%s/strict.pub", f->top);
+	assert_int_equal(keys_create(key), 0);
+	umask(old);
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(pub, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+}
+
 /* The writer dies after storing the next epoch's key but before its
  * certificate reached the journal: open must write the certificate. */
 static void test_journal_resumes_a_key_evolution_cut_by_a_crash(void **state)
@@ -592,6 +611,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal_open_with_another_journals_key_is_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_evolution_overwrites_the_old_seed_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_public_key_file_of_wrong_format_is_ebadmsg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_create_under_a_strict_umask_leaves_the_pub_readable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_resumes_a_key_evolution_cut_by_a_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_cuts_a_torn_tail_and_records_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_durable_follows_seals_made_on_request, setup, teardown),

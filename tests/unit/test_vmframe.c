@@ -71,6 +71,7 @@ static void test_vmframe_garbage_between_frames_is_skipped_and_counted(void **st
 	assert_int_equal(drain(&d, n, 5, got, gaps), 2);
 	assert_string_equal(got[1], "b");
 	assert_int_equal(d.bad[VMFRAME_BAD_SKIPPED], 13);
+	assert_int_equal(d.bad[VMFRAME_BAD_RUNS], 1);
 }
 
 static void test_vmframe_oversized_length_is_refused_unread(void **state)
@@ -89,6 +90,7 @@ static void test_vmframe_oversized_length_is_refused_unread(void **state)
 	assert_int_equal(drain(&d, n, 3, got, gaps), 1);
 	assert_string_equal(got[0], "after");
 	assert_int_equal(d.bad[VMFRAME_BAD_LEN], 1);
+	assert_int_equal(d.bad[VMFRAME_BAD_RUNS], 0); /* its bytes are that one bad frame */
 	assert_int_equal(gaps[0], 1); /* frame 0 never came */
 }
 

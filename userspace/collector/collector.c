@@ -179,6 +179,8 @@ static uint64_t write_record(struct collector *c)
 
 	if (rc < 0)
 		journal_failed(c, "append", rc);
+	else
+		metrics_arrived(&c->metrics, seq, clock_ns(CLOCK_MONOTONIC));
 	c->metrics.records++;
 	c->metrics.record_bytes += len;
 	return seq;
@@ -606,6 +608,9 @@ static void save_state(struct collector *c, struct session *s, json_t *req)
 	if (st) {
 		json_object_del(st, "argv");
 		json_object_del(st, "network");
+		/* its proxy listener goes with this collector: no taking it over */
+		if (s->proxy_domains)
+			json_object_set_new(st, "proxy", json_true());
 		json_object_set_new(st, "id", json_string(s->id));
 		json_object_set_new(st, "start_ns", json_integer((json_int_t)s->start_ns));
 		txt = json_dumps(st, JSON_COMPACT);
@@ -741,7 +746,8 @@ static json_t *hold_reply(struct collector *c, struct conn *conn, uint64_t seq, 
 
 static void close_conn(struct collector *c, struct conn *conn);
 
-/* Sends the held replies whose record is durable now. */
+/* Sends the held replies whose record is durable now (and times the seals:
+ * with --fsync none no eventfd says so, the tick does). */
 static void flush_held(struct collector *c)
 {
 	uint64_t through;
@@ -750,6 +756,8 @@ static void flush_held(struct collector *c)
 
 	if (rc < 0)
 		journal_failed(c, "sync", rc);
+	else
+		metrics_durable(&c->metrics, through, clock_ns(CLOCK_MONOTONIC));
 	for (size_t i = 0; i < c->nheld; i++) {
 		struct held_reply *h = &c->held[i];
 		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = h->conn };
@@ -769,8 +777,10 @@ static void flush_held(struct collector *c)
 	c->nheld = k;
 }
 
-/* session_end is sealed and on disk before the reply: a replay right after
- * it shows the whole session. */
+/* session_end is sealed and written before the reply: a replay right after
+ * it shows the whole session.  The seal's fdatasync goes on on the journal's
+ * syncer thread; only --fsync always, where every answer waits for the disk,
+ * holds the reply until it is done. */
 static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *reason = json_string_value(json_object_get(req, "reason"));
@@ -778,6 +788,7 @@ static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *re
 	struct session *s = request_session(c, req, &err);
 	uint64_t seq, through;
 	json_t *rep;
+	int rc;
 
 	if (!s)
 		return err;
@@ -785,9 +796,13 @@ static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *re
 	log_msg("session %s: ended (%s)", s->id, s->stop_requested ? "stop" : reason ? reason : "unwatch");
 	if (c->failed)
 		return reply_error("session %s: the journal failed", s->id);
-	journal_seal(c->journal);
+	rc = journal_seal(c->journal);
+	if (rc < 0) {
+		journal_failed(c, "seal", rc);
+		return reply_error("session %s: the journal failed: %s", s->id, strerror(-rc));
+	}
 	rep = json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq);
-	if (journal_durable(c->journal, &through) == 0 && through > seq) /* fsync none */
+	if (strcmp(c->cfg->fsync, "always") || (journal_durable(c->journal, &through) == 0 && through > seq))
 		return rep;
 	return hold_reply(c, conn, seq, rep);
 }
@@ -1316,13 +1331,13 @@ static void tick(struct collector *c)
 		c->last_retain = now;
 		retain(c);
 	}
-	if (c->nheld)
-		flush_held(c);
+	flush_held(c);
 	if (proxysup_enabled(&c->proxy) && c->proxy.pid == 0 && c->proxy.restart_at_ms && now >= c->proxy.restart_at_ms)
 		proxy_restart(c);
 }
 
 static void rec_downtime(struct collector *c, uint64_t from, uint64_t to);
+static void proxy_ready(struct collector *c);
 
 /* A session by id, ended ones included (a connection may outlive its session by a moment). */
 static struct session *any_session(struct collector *c, const char *id)
@@ -1350,6 +1365,11 @@ static void proxy_records(struct collector *c)
 
 		buf[n] = 0;
 		r = json_loads(buf, 0, NULL);
+		if (json_is_true(json_object_get(r, "ready"))) {
+			proxy_ready(c);
+			json_decref(r);
+			continue;
+		}
 		id = json_string_value(json_object_get(r, "session"));
 		s = id ? any_session(c, id) : NULL;
 		if (!s || !s->proxy_domains) {
@@ -1388,9 +1408,16 @@ static void proxy_exited(struct collector *c)
 	proxysup_exited(&c->proxy, now, clock_ns(CLOCK_REALTIME));
 	if (c->proxy.pid > 0)
 		return;
-	for (size_t i = 0; i < c->sessions.n; i++)
-		if (c->sessions.v[i]->proxy_fd >= 0)
-			shutdown(c->sessions.v[i]->proxy_fd, SHUT_RDWR);
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		int fd = c->sessions.v[i]->proxy_fd, on = 0;
+		socklen_t len = sizeof(on);
+
+		/* a listening one only: the shutdown of a listener ends its LISTEN
+		 * state and clears itself; on a closed one it would stay set and
+		 * pass to every connection accepted after the next listen() */
+		if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
+			shutdown(fd, SHUT_RDWR);
+	}
 	log_msg("sandtrail-proxy exited (status 0x%x); restarting in %llu ms", (unsigned)c->proxy.last_status,
 		(unsigned long long)(c->proxy.restart_at_ms - now));
 }
@@ -1406,25 +1433,38 @@ static int proxy_start(struct collector *c)
 	return rc;
 }
 
-/* The proxy again, with every proxy session; each records the gap. */
+/* The proxy again, with every proxy session (they record the gap once it
+ * says it is ready). */
 static void proxy_restart(struct collector *c)
 {
-	uint64_t now = clock_ns(CLOCK_REALTIME);
 	int rc = proxy_start(c);
 
 	if (rc < 0) {
 		log_msg("sandtrail-proxy: cannot start %s: %s", c->proxy.path, strerror(-rc));
 		proxysup_stop(&c->proxy);
-		proxysup_exited(&c->proxy, mono_ms(), c->proxy.down_since_ns);
+		proxysup_exited(&c->proxy, mono_ms(), clock_ns(CLOCK_REALTIME));
 		return;
 	}
 	for (size_t i = 0; i < c->sessions.n; i++) {
 		struct session *s = c->sessions.v[i];
 
+		if (!s->ended && s->proxy_fd >= 0 && (rc = proxy_add(c, s)) < 0)
+			log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
+	}
+}
+
+/* The proxy is ready: each proxy session records how long it was not. */
+static void proxy_ready(struct collector *c)
+{
+	uint64_t now = clock_ns(CLOCK_REALTIME);
+
+	if (!c->proxy.down_since_ns)
+		return; /* the first start */
+	for (size_t i = 0; i < c->sessions.n; i++) {
+		struct session *s = c->sessions.v[i];
+
 		if (s->ended || s->proxy_fd < 0)
 			continue;
-		if ((rc = proxy_add(c, s)) < 0)
-			log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
 		enrich_begin(&c->rec, "proxy_gap", now, s);
 		rec_downtime(c, c->proxy.down_since_ns, now);
 		if (WIFSIGNALED(c->proxy.last_status))
@@ -1433,6 +1473,7 @@ static void proxy_restart(struct collector *c)
 			rec_int(&c->rec, "exit_status", WEXITSTATUS(c->proxy.last_status));
 		write_record(c);
 	}
+	log_msg("sandtrail-proxy back after %llu ms", (unsigned long long)((now - c->proxy.down_since_ns) / 1000000));
 	c->proxy.down_since_ns = 0;
 }
 
@@ -1561,10 +1602,16 @@ static void render_metrics(struct collector *c, FILE *f)
 	journal_durable(c->journal, &through);
 	metrics_family(f, "sandtrail_journal_durable_seq", "gauge", "Records below this seq are sealed and on disk.");
 	metrics_sample(f, "sandtrail_journal_durable_seq", NULL, through);
+	if (journal_disk_bytes(c->journal, &used) == 0) {
+		metrics_family(f, "sandtrail_journal_disk_bytes", "gauge", "Bytes of the journal's segment files.");
+		metrics_sample(f, "sandtrail_journal_disk_bytes", NULL, used);
+	}
 	exporter_family(f, ex, "sandtrail_exporter_lag_records", "gauge", "Records not yet delivered, per exporter.",
 			"lag_records");
 	exporter_family(f, ex, "sandtrail_exporter_failed_total", "counter",
 			"Records a sink refused for good, per exporter.", "failed");
+	exporter_family(f, ex, "sandtrail_exporter_retries_total", "counter",
+			"Temporary failures (the sink down, busy or refusing for now), retried, per exporter.", "retries");
 	exporter_family(f, ex, "sandtrail_exporter_connected", "gauge", "1 when the exporter's sink is reachable.",
 			"connected");
 	json_decref(ex);
@@ -1735,8 +1782,9 @@ static void tell_managers(struct collector *c)
 
 /* A session of the journal that the earlier collector's kernel side still
  * traces, taken over with what it kept (probes_state_get): NULL when it
- * cannot be (no pins, cgroup gone or another, a gVisor session whose Sentry
- * went with the collector).  A run session's manager outlives a hand-over:
+ * cannot be (no pins, cgroup gone or another, a gVisor or microVM session
+ * whose Sentry or VMM spoke to the collector that went, a --network proxy
+ * session whose listener went with it).  A run session's manager outlives a hand-over:
  * the session waits for it to reattach (claim_by_ms). */
 static struct session *reattach(struct collector *c, const struct open_session *os)
 {
@@ -1756,6 +1804,7 @@ static struct session *reattach(struct collector *c, const struct open_session *
 	free(st);
 	if (!req || !json_is_string(json_object_get(req, "id")) ||
 	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || !strcmp(os->mode, "gvisor") ||
+	    !strcmp(os->mode, "microvm") || json_is_true(json_object_get(req, "proxy")) ||
 	    strcmp(json_string_value(json_object_get(req, "mode")) ?: "watch", os->mode))
 		goto fail;
 	if (!json_is_object(json_object_get(req, "labels")))

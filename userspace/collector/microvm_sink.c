@@ -23,7 +23,7 @@ struct microvm_conn {
 	int fd;
 	struct session *s;
 	struct enrich enrich;              /* the guest's pids, not the host's */
-	uint64_t bad_seen[5];              /* the decoder's counts, as last turned into losses */
+	uint64_t bad_seen[VMFRAME_BAD_N];  /* the decoder's counts, as last turned into losses */
 	uint64_t lost[ST_EV_MAX][LOSS_N], seen[ST_EV_MAX][LOSS_N];
 	struct microvm_conn *next;
 	struct vmframe_dec dec;
@@ -109,11 +109,10 @@ static void frames(struct microvm_sink *m, struct microvm_conn *c)
 	}
 	/* frames that never made it through the decoder */
 	count(c, 0, LOSS_OVERSIZED, bad[VMFRAME_BAD_LEN] - c->bad_seen[VMFRAME_BAD_LEN]);
-	count(c, 0, LOSS_MALFORMED, bad[VMFRAME_BAD_CRC] - c->bad_seen[VMFRAME_BAD_CRC] + bad[VMFRAME_BAD_STREAM] -
-					    c->bad_seen[VMFRAME_BAD_STREAM] + bad[VMFRAME_BAD_SEQ] - c->bad_seen[VMFRAME_BAD_SEQ]);
-	/* bytes between frames: one malformed frame per run of them */
-	if (bad[VMFRAME_BAD_SKIPPED] != c->bad_seen[VMFRAME_BAD_SKIPPED])
-		count(c, 0, LOSS_MALFORMED, 1);
+	/* and bytes between frames: one malformed frame per run of them */
+	for (int k = 0; k < VMFRAME_BAD_N; k++)
+		if (k != VMFRAME_BAD_LEN && k != VMFRAME_BAD_SKIPPED)
+			count(c, 0, LOSS_MALFORMED, bad[k] - c->bad_seen[k]);
 	memcpy(c->bad_seen, bad, sizeof(c->bad_seen));
 }
 

@@ -137,14 +137,17 @@ void proxysup_exited(struct proxysup *ps, uint64_t now_ms, uint64_t now_ns)
 
 	if (ps->pid > 0 && waitpid(ps->pid, &status, WNOHANG) == 0)
 		return; /* not yet */
-	ps->last_status = status;
+	/* the gap runs from the first exit to the next ready */
+	if (!ps->down_since_ns) {
+		ps->down_since_ns = now_ns;
+		ps->last_status = status;
+	}
 	ps->pid = 0;
 	if (ps->pidfd >= 0)
 		close(ps->pidfd);
 	if (ps->ctl >= 0)
 		close(ps->ctl);
 	ps->pidfd = ps->ctl = -1;
-	ps->down_since_ns = now_ns;
 	if (now_ms - ps->started_ms >= STABLE_MS)
 		ps->backoff_ms = BACKOFF_MIN_MS;
 	ps->restart_at_ms = now_ms + ps->backoff_ms;

@@ -18,10 +18,10 @@ struct proxysup {
 	int map_fd;
 	pid_t pid;       /* 0: not running */
 	int pidfd, ctl;  /* -1 when not running */
-	uint64_t down_since_ns; /* wall clock of its exit; 0 while up or never up */
+	uint64_t down_since_ns; /* wall clock of its first exit since it was last ready; 0: none */
 	uint64_t started_ms, restart_at_ms;
 	unsigned backoff_ms;
-	int last_status; /* wait status of the last exit */
+	int last_status; /* wait status of that exit */
 };
 
 /* path "" finds sandtrail-proxy beside the running binary; "none" disables.

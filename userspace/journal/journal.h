@@ -15,6 +15,9 @@
 #include "record.h"
 
 #define JOURNAL_DEFAULT_DIR "/var/lib/sandtrail/journal"
+/* where sandtraild --create-key (the unit's) puts the public key: replay's
+ * and verify's default */
+#define JOURNAL_DEFAULT_PUBKEY "/etc/sandtrail/signing.pub"
 
 enum journal_fsync {
 	JOURNAL_FSYNC_SEAL = 0, /* at every seal (default) */
@@ -77,6 +80,10 @@ struct journal_retention {
 	uint64_t bytes;          /* keep the journal under this size (0: no limit) */
 	uint64_t age_ns;         /* remove what is older than this (0: no limit) */
 };
+
+/* The bytes of the journal's segment files on disk (what --retain-bytes
+ * bounds). */
+int journal_disk_bytes(struct journal *j, uint64_t *bytes);
 
 /* Removes the oldest closed segments that are past retention (the journal
  * over p->bytes, or every record of the segment older than p->age_ns) and

@@ -93,7 +93,10 @@ int keys_write_pub(const char *path, const uint8_t pub[JOURNAL_PUB_LEN])
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	rc = write_all(fd, line, (size_t)n);
+	/* whatever the umask (the unit's is 0077): verify runs as anyone */
+	rc = fchmod(fd, 0644) < 0 ? -errno : 0;
+	if (rc == 0)
+		rc = write_all(fd, line, (size_t)n);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	close(fd);
