@@ -177,7 +177,7 @@ $(BUILD)/sandtrail-journal: $(BUILD)/obj/tools/sandtrail_journal.o $(BUILD)/libs
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # The proxy: libevent's loop and evdns, http-parser for HTTP/1.1 heads.
-PROXY_LIBS := -levent_core -levent_extra -lhttp_parser
+PROXY_LIBS := -levent_core -levent_extra -levent_openssl -lhttp_parser
 $(BUILD)/sandtrail-proxy: $(BUILD)/obj/userspace/proxy/proxy.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS) $(LDLIBS) -lpthread

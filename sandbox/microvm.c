@@ -386,10 +386,18 @@ static int mv_wait(void *st, int *status)
 
 	if (rc < 0)
 		return rc;
-	/* the VMM is gone: what the guest said before is all there is */
-	for (int i = 0; i < READ_MAX_FRAMES && !m->failure && !m->exited; i++)
-		if (read_ctl(m, &ready) != 0)
+	/* the VMM is gone: what the guest said before is all there is; a
+	 * guest that gave up after CMD started (its event port closed) says so */
+	for (int i = 0; i < READ_MAX_FRAMES && !m->failure && !m->exited; i++) {
+		int got = read_ctl(m, &ready);
+
+		if (got < 0) {
+			m->failure = "guest_failed";
+			fprintf(stderr, "sandtrail: %s\n", m->why);
+		}
+		if (got != 0)
 			break;
+	}
 	if (m->failure)
 		*status = W_EXITCODE(125, 0);
 	else if (m->exited)

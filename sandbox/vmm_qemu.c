@@ -77,7 +77,7 @@ static int read_all(int fd, char *buf, size_t cap)
 	return (int)n;
 }
 
-static void __attribute__((noreturn)) child(const struct vmm_spec *s, int go)
+static void __attribute__((noreturn)) qemu_child(const struct vmm_spec *s, int go)
 {
 	static char strs[ARGS_MAX][512];
 	char *argv[ARGS_MAX + 1], events[4096];
@@ -208,7 +208,7 @@ static int qemu_start(struct vmm *v, const struct vmm_spec *s, char *err, size_t
 	v->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (v->pid == 0) {
 		close(go[1]);
-		child(s, go[0]);
+		qemu_child(s, go[0]);
 	}
 	close(go[0]);
 	if (v->pid < 0) {

@@ -263,7 +263,7 @@ int main(void)
 	out = open_port(OUT_PORT, O_WRONLY);
 	if (out < 0)
 		fail("no virtio-serial port named %s", OUT_PORT);
-	ev_fd = open_port(EV_PORT, O_WRONLY);
+	ev_fd = open_port(EV_PORT, O_WRONLY | O_NONBLOCK);
 	/* no event port: an unrecorded session (--no-audit) */
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	if (ev_fd >= 0 && (rc = capture_start(&cap, ev_fd)) < 0)
@@ -287,8 +287,11 @@ int main(void)
 		int wst;
 		pid_t w;
 
-		if (cap)
-			capture_poll(cap, 100);
+		/* unrecorded, the command may not go on */
+		if (cap && capture_poll(cap, 100) < 0) {
+			kill(-1, SIGKILL);
+			fail("the event port closed: the session can no longer be recorded");
+		}
 		while ((w = waitpid(-1, &wst, cap ? WNOHANG : 0)) > 0)
 			if (w == pid) {
 				status = wst;

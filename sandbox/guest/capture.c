@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@ struct capture {
 	struct ring_buffer *rb;
 	int fd;
 	int ncpu;  /* read at the start: the command's root has no /sys */
+	bool lost; /* the event port is gone */
 	uint32_t seq[VMFRAME_STREAMS];
 	uint64_t reported[ST_EV_MAX * ST_LOSS_MAX];
 	uint8_t frame[VMFRAME_HDR + VMFRAME_MAX];
@@ -26,22 +29,31 @@ static int print_warnings(enum libbpf_print_level level, const char *fmt, va_lis
 	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
 }
 
+/* The host stopped taking events (the VMM's end of the port closed: the
+ * port hangs up) or took none for this long: nothing the session does
+ * after can be recorded. */
+#define STALL_MS 10000
+
 static void send_frame(struct capture *c, uint16_t type, uint16_t stream, const void *p, size_t len)
 {
 	size_t n = vmframe_encode(c->frame, type, stream, c->seq[stream]++, p, len);
 	const uint8_t *b = c->frame;
 
-	/* the port blocks while the host reads slowly: the ring buffer, not
-	 * the port, is where events are dropped (and counted) */
-	while (n) {
+	/* while the host reads slowly the programs' ring buffer, not the
+	 * port, is where events are dropped (and counted) */
+	while (n && !c->lost) {
+		struct pollfd pf = { c->fd, POLLOUT, 0 };
 		ssize_t w = write(c->fd, b, n);
 
+		if (w > 0) {
+			b += w;
+			n -= (size_t)w;
+			continue;
+		}
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return;
-		b += w;
-		n -= (size_t)w;
+		if ((w < 0 && errno != EAGAIN) || poll(&pf, 1, STALL_MS) <= 0 || (pf.revents & (POLLHUP | POLLERR)))
+			c->lost = true;
 	}
 }
 
@@ -110,10 +122,11 @@ fail:
 	return rc;
 }
 
-void capture_poll(struct capture *c, int ms)
+int capture_poll(struct capture *c, int ms)
 {
 	ring_buffer__poll(c->rb, ms);
 	report_losses(c);
+	return c->lost ? -EPIPE : 0;
 }
 
 void capture_stop(struct capture *c)

@@ -5,10 +5,11 @@
 
 struct capture;
 
-/* Loads and attaches; events go to fd from then on; -errno. */
+/* Loads and attaches; events go to fd (non-blocking) from then on; -errno. */
 int capture_start(struct capture **c, int fd);
-/* Sends what the programs captured, waiting up to ms for some. */
-void capture_poll(struct capture *c, int ms);
+/* Sends what the programs captured, waiting up to ms for some; -EPIPE
+ * once the host no longer takes events. */
+int capture_poll(struct capture *c, int ms);
 /* Sends what is left, the losses, and detaches. */
 void capture_stop(struct capture *c);
 

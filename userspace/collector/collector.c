@@ -606,6 +606,9 @@ static void save_state(struct collector *c, struct session *s, json_t *req)
 	if (st) {
 		json_object_del(st, "argv");
 		json_object_del(st, "network");
+		/* its proxy listener goes with this collector: no taking it over */
+		if (s->proxy_domains)
+			json_object_set_new(st, "proxy", json_true());
 		json_object_set_new(st, "id", json_string(s->id));
 		json_object_set_new(st, "start_ns", json_integer((json_int_t)s->start_ns));
 		txt = json_dumps(st, JSON_COMPACT);
@@ -769,8 +772,10 @@ static void flush_held(struct collector *c)
 	c->nheld = k;
 }
 
-/* session_end is sealed and on disk before the reply: a replay right after
- * it shows the whole session. */
+/* session_end is sealed and written before the reply: a replay right after
+ * it shows the whole session.  The seal's fdatasync goes on on the journal's
+ * syncer thread; only --fsync always, where every answer waits for the disk,
+ * holds the reply until it is done. */
 static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *req)
 {
 	const char *reason = json_string_value(json_object_get(req, "reason"));
@@ -778,6 +783,7 @@ static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *re
 	struct session *s = request_session(c, req, &err);
 	uint64_t seq, through;
 	json_t *rep;
+	int rc;
 
 	if (!s)
 		return err;
@@ -785,9 +791,13 @@ static json_t *handle_unwatch(struct collector *c, struct conn *conn, json_t *re
 	log_msg("session %s: ended (%s)", s->id, s->stop_requested ? "stop" : reason ? reason : "unwatch");
 	if (c->failed)
 		return reply_error("session %s: the journal failed", s->id);
-	journal_seal(c->journal);
+	rc = journal_seal(c->journal);
+	if (rc < 0) {
+		journal_failed(c, "seal", rc);
+		return reply_error("session %s: the journal failed: %s", s->id, strerror(-rc));
+	}
 	rep = json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq);
-	if (journal_durable(c->journal, &through) == 0 && through > seq) /* fsync none */
+	if (strcmp(c->cfg->fsync, "always") || (journal_durable(c->journal, &through) == 0 && through > seq))
 		return rep;
 	return hold_reply(c, conn, seq, rep);
 }
@@ -1762,8 +1772,9 @@ static void tell_managers(struct collector *c)
 
 /* A session of the journal that the earlier collector's kernel side still
  * traces, taken over with what it kept (probes_state_get): NULL when it
- * cannot be (no pins, cgroup gone or another, a gVisor session whose Sentry
- * went with the collector).  A run session's manager outlives a hand-over:
+ * cannot be (no pins, cgroup gone or another, a gVisor or microVM session
+ * whose Sentry or VMM spoke to the collector that went, a --network proxy
+ * session whose listener went with it).  A run session's manager outlives a hand-over:
  * the session waits for it to reattach (claim_by_ms). */
 static struct session *reattach(struct collector *c, const struct open_session *os)
 {
@@ -1783,6 +1794,7 @@ static struct session *reattach(struct collector *c, const struct open_session *
 	free(st);
 	if (!req || !json_is_string(json_object_get(req, "id")) ||
 	    strcmp(json_string_value(json_object_get(req, "id")), os->id) || !strcmp(os->mode, "gvisor") ||
+	    !strcmp(os->mode, "microvm") || json_is_true(json_object_get(req, "proxy")) ||
 	    strcmp(json_string_value(json_object_get(req, "mode")) ?: "watch", os->mode))
 		goto fail;
 	if (!json_is_object(json_object_get(req, "labels")))

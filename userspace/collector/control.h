@@ -16,7 +16,8 @@
  *          gets one error reply and is closed.
  * unwatch {id, reason?, exit_status?, signal?, memory_peak?, pids_peak?, cpu_usec?}  -> {seq}
  *          Drains the kernel's events of the session, writes session_end (seq)
- *          and replies once it is sealed and on disk (written, --fsync none).
+ *          and replies once it is sealed and written (a reader sees it); on
+ *          disk follows on the syncer's thread (--fsync always: before the reply).
  * netpolicy {id, network}  replaces the session's egress policy (re-resolved names).
  * stop    {id}  kills every process of the session (cgroup.kill).
  * ps      {}    -> {sessions: [{id, mode, cgroup, labels, start}]}
