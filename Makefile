@@ -83,7 +83,10 @@ $(GUEST)/kernel.pkg: FORCE
 	$(Q)mkdir -p $(@D)
 	$(Q)pkg=$$(apt-cache depends $(GUEST_KPKG) 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$$/\1/p' | head -n 1); \
 	ver=$$(apt-cache policy "$$pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p'); \
-	[ -n "$$pkg" ] && [ -n "$$ver" ] && [ "$$ver" != "(none)" ] || { echo "microvm: apt knows no $(GUEST_KPKG)" >&2; exit 1; }; \
+	if [ -z "$$pkg" ] || [ -z "$$ver" ] || [ "$$ver" = "(none)" ]; then \
+		[ -s $@ ] && { echo "microvm: apt knows no $(GUEST_KPKG) now; keeping $$(cat $@)" >&2; exit 0; }; \
+		echo "microvm: apt knows no $(GUEST_KPKG) (apt-get update?)" >&2; exit 1; \
+	fi; \
 	echo "$$pkg=$$ver" >$@.tmp; cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(GUEST)/kernel.deb: $(GUEST)/kernel.pkg
@@ -177,7 +180,7 @@ $(BUILD)/sandtrail-journal: $(BUILD)/obj/tools/sandtrail_journal.o $(BUILD)/libs
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # The proxy: libevent's loop and evdns, http-parser for HTTP/1.1 heads.
-PROXY_LIBS := -levent_core -levent_extra -lhttp_parser
+PROXY_LIBS := -levent_core -levent_extra -levent_openssl -lhttp_parser
 $(BUILD)/sandtrail-proxy: $(BUILD)/obj/userspace/proxy/proxy.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS) $(LDLIBS) -lpthread

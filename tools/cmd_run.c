@@ -13,6 +13,8 @@ const char cmd_run_usage[] =
 	"run [--mode hardened|gvisor|microvm] [options] -- CMD [ARG]...\n"
 	"  Runs CMD in a new sandbox session recorded by sandtraild; returns CMD's status\n"
 	"  (128+signal when killed), 125 when the session could not start.\n"
+	"  microvm: CMD in a QEMU microVM of its own (the guest: make microvm), network none;\n"
+	"  SANDTRAIL_BOOT_TIMEOUT (ms, default 60000) bounds its boot.\n"
 	"  --policy FILE            JSON policy (schemas/policy.schema.json); flags override it\n"
 	"  -u, --user UID[:GID]     ids inside the sandbox (default 1000:1000)\n"
 	"  --rootfs DIR             root filesystem (default: the host's /, read-only)\n"

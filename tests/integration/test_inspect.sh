@@ -6,11 +6,12 @@
 # recorded (method, path without query, status, content type, sizes), the
 # injected header replaces the client's own at the origin and is in no
 # record, nor is the client's Authorization; a request for another host
-# and an origin the proxy cannot verify are refused.
+# and an origin the proxy cannot verify are refused.  Then the same through
+# sandtrail-proxy itself (standalone, --inspect-tls): one record per request.
 source "$(dirname "$0")/lib.sh"
 source "$TOP/tests/integration/helpers/proxy_fixture.sh"
 
-plan 9
+plan 13
 
 proxy_fixture_up || { diag "the fixture did not come up"; exit 1; }
 SECRET=sk-inspect-$$-SECRET
@@ -81,3 +82,32 @@ untrusted() {
 check "an origin the proxy cannot verify gets no request, and the reason is recorded" untrusted
 
 check "the session CA's file is a certificate, its key stays in the peer" lacks 'PRIVATE KEY' cat "$SCA"
+
+# ---- sandtrail-proxy --inspect-tls (standalone) ----
+echo "sk-proxy-$$-SECRET" >"$T/key"
+pf_run "$BIN/sandtrail-proxy" --listen 127.0.0.1:3132 --allow-domain api.test --allow-domain registry.test \
+	--dns "$PF_DNS" --records "$T/px.rec" --inspect-tls --upstream-ca "$(pf_ca)" --ca-out "$T/px-ca.pem" \
+	--inject-header "api.test:x-api-key=@$T/key" 2>"$T/px.err" &
+wait_for 10 grep -q '^sandtrail-proxy: ready' "$T/px.err" || { diag "sandtrail-proxy: $(cat "$T/px.err")"; exit 1; }
+px() { pf_run curl -sS --max-time 10 -x 127.0.0.1:3132 --cacert "$T/px-ca.pem" -H "x-api-key: forged-by-agent" "$@"; }
+codes=$(px -o /dev/null -w '%{http_code}' "https://api.test/p1?token=abc" && px -o /dev/null -w '%{http_code}' -d x https://registry.test/p2)
+px_recorded() {
+	jq -e -s '[.[] | select(.request)] | map("\(.domain) \(.request) \(.status) \(.content_type) \(.inspected)")
+		== ["api.test GET /p1 200 application/json true", "registry.test POST /p2 200 application/json true"]' \
+		"$T/px.rec" >/dev/null || { diag "$(cat "$T/px.rec")"; return 1; }
+}
+check "sandtrail-proxy --inspect-tls: each request is a record ($codes)" px_recorded
+px_injected() {
+	jq -e -s --arg s "sk-proxy-$$-SECRET" '(map(select(.path == "/p1?token=abc")) | .[0].headers["x-api-key"] == $s)
+		and (map(select(.path == "/p2")) | .[0].headers["x-api-key"] == "forged-by-agent")' "$PF_HTTPS_LOG" >/dev/null ||
+		{ diag "$(tail -n 2 "$PF_HTTPS_LOG")"; return 1; }
+}
+check "sandtrail-proxy injects the header for its domain only" px_injected
+check "no sandtrail-proxy record holds the injected value or the query" lacks "sk-proxy-$$-SECRET|token=abc" cat "$T/px.rec"
+px -o /dev/null -H "Host: evil.test" https://api.test/p3 2>/dev/null
+px_denied() {
+	jq -e -s 'map(select(.reason == "host_mismatch" and .verdict == "deny" and .inspected)) | length == 1' \
+		"$T/px.rec" >/dev/null || { diag "$(tail -n 1 "$T/px.rec")"; return 1; }
+	! grep -q '"/p3"' "$PF_HTTPS_LOG" || { diag "the origin saw /p3"; return 1; }
+}
+check "sandtrail-proxy denies and records a request for another host on an inspected connection" px_denied

@@ -2,13 +2,18 @@
 # sandtraild's Prometheus metrics, scraped with curl (unix socket and the
 # opt-in TCP address): after a known workload every counter equals what the
 # journal holds (events per type = records of that type, records, losses per
-# kind and reason), sessions are counted by mode while they live, and the
-# unix socket is root's only.
+# kind and reason, bytes on disk), every record's seal latency is timed,
+# sessions are counted by mode while they live, an exporter's lag and
+# retries are shown, and the unix socket is root's only.
 source "$(dirname "$0")/lib.sh"
-plan 19
+plan 24
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_daemon --ringbuf-size 4096 --metrics-listen 127.0.0.1:$PORT --export "file://$T/shipped.ndjson" || { not_ok "sandtraild starts"; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+# a syslog sink where nothing listens: its failures are retried, and counted
+CLOSED=$(free_port)
+start_daemon --ringbuf-size 4096 --seal-ms 200 --metrics-listen 127.0.0.1:$PORT --export "file://$T/shipped.ndjson" \
+	--export "syslog+tcp://127.0.0.1:$CLOSED" || { not_ok "sandtraild starts"; exit 1; }
 MSOCK=$(dirname "$SANDTRAIL_SOCKET")/metrics.sock
 scrape() { curl -sS --max-time 10 --unix-socket "$MSOCK" http://sandtraild/metrics; }
 # value NAME [LABELS]: one sample of the last scrape ($T/m), 0 when absent
@@ -23,8 +28,9 @@ scrape >"$T/m0" 2>"$T/err"
 check "a scrape over the unix socket answers" test $? -eq 0 -a -s "$T/m0" || diag "$(cat "$T/err")"
 check "... in the text format: every family has HELP and TYPE before its samples" awk '
 	/^# HELP / { help[$3] = 1; next }
-	/^# TYPE / { if (!help[$3]) exit 1; type[$3] = 1; next }
-	{ n = $1; sub(/\{.*/, "", n); if (!type[n]) exit 1; if ($2 !~ /^[0-9]+$/) exit 1 }' "$T/m0"
+	/^# TYPE / { if (!help[$3]) exit 1; type[$3] = $4; next }
+	{ n = $1; sub(/\{.*/, "", n); h = n; sub(/_(bucket|sum|count)$/, "", h)
+	  if (!type[n] && type[h] != "histogram") exit 1; if ($2 !~ /^[0-9]+(\.[0-9]+)?$/) exit 1 }' "$T/m0"
 curl -sS --max-time 10 "http://127.0.0.1:$PORT/metrics" >"$T/tcp" 2>"$T/err"
 check "the same over --metrics-listen (TCP)" grep -q '^sandtrail_events_total{type="exec"}' "$T/tcp" || diag "$(cat "$T/err")"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$MSOCK" http://sandtraild/other)
@@ -41,6 +47,32 @@ scrape >"$T/m"
 check "a live hardened session is counted by its mode" test "$(value sandtrail_sessions 'mode="hardened"')" -eq 1
 echo go >"$WS/go"
 wait $RUN
+
+# records spread over several seals (--seal-ms 200): each is timed from its
+# arrival to its seal being durable
+cg=$(mk_cgroup paced)
+id=$("$SANDTRAIL" watch --cgroup "$cg")
+run_in_cgroup "$cg" sh -c 'for i in $(seq 20); do cat /etc/hostname; sleep 0.05; done' >/dev/null
+"$SANDTRAIL" unwatch "$id" >/dev/null
+all_timed() { scrape >"$T/m" && [ "$(value sandtrail_seal_latency_seconds_count)" -eq "$(value sandtrail_journal_records_total)" ]; }
+check "seal latency: every record appended is timed once its seal is durable (_count = records appended)" \
+	wait_for 30 all_timed || diag "count $(value sandtrail_seal_latency_seconds_count), records $(value sandtrail_journal_records_total)"
+check "... its buckets are cumulative, up to le=\"+Inf\" = _count" awk -v n="$(value sandtrail_seal_latency_seconds_count)" '
+	/^sandtrail_seal_latency_seconds_bucket/ { if ($2 < last) exit 1; last = $2; inf = $1 ~ /"\+Inf"/ ? $2 : inf }
+	END { exit !(n > 0 && inf == n) }' "$T/m"
+check "... in seconds, about --seal-ms/2 on average (between 20 ms and 5 s with --seal-ms 200)" \
+	awk -v s="$(value sandtrail_seal_latency_seconds_sum)" -v n="$(value sandtrail_seal_latency_seconds_count)" \
+	'BEGIN { exit !(n > 0 && s / n >= 0.02 && s / n <= 5) }' ||
+	diag "sum $(value sandtrail_seal_latency_seconds_sum) over $(value sandtrail_seal_latency_seconds_count)"
+same_bytes() { scrape >"$T/m" && [ "$(value sandtrail_journal_disk_bytes)" -eq "$(cat "$JOURNAL"/*.stj | wc -c)" ]; }
+check "the journal's bytes on disk are its segment files' (wc -c)" wait_for 30 same_bytes ||
+	diag "metric $(value sandtrail_journal_disk_bytes), files $(cat "$JOURNAL"/*.stj | wc -c)"
+SYSLOG=$("$SANDTRAIL" ps --json | jq -r 'select(.exporter and (.url | startswith("syslog"))) | .exporter')
+retried() { scrape >"$T/m" && [ "$(value sandtrail_exporter_retries_total "exporter=\"$SYSLOG\"")" -ge 2 ]; }
+wait_for 60 retried
+check "exporter errors: the retries of a sink that is down are counted ($SYSLOG), and it is not connected" \
+	test "$(value sandtrail_exporter_retries_total "exporter=\"$SYSLOG\"")" -ge 2 -a \
+	"$(value sandtrail_exporter_connected "exporter=\"$SYSLOG\"")" -eq 0 -a -n "$SYSLOG"
 
 # a burst through a one-page ring buffer: losses of kind open, reason ringbuf
 cg=$(mk_cgroup burst)
@@ -77,7 +109,7 @@ check "the ring buffer's size is --ringbuf-size, its fill within it" \
 	test "$(value sandtrail_ringbuf_size_bytes)" -eq 4096 -a "$(value sandtrail_ringbuf_used_bytes)" -le 4096
 check "the journal's durable seq trails its next seq" \
 	test "$(value sandtrail_journal_durable_seq)" -le "$(value sandtrail_journal_next_seq)" -a "$(value sandtrail_journal_next_seq)" -gt 0
-EXP=$("$SANDTRAIL" ps --json | jq -r 'select(.exporter) | .exporter')
+EXP=$("$SANDTRAIL" ps --json | jq -r 'select(.exporter and (.url | startswith("file"))) | .exporter')
 check "the exporter's lag is a metric, and it is what ps says" wait_for 30 bash -c '
 	m=$(curl -s --max-time 2 --unix-socket "$1" http://x/metrics)
 	p=$("$2" ps --json | jq -r "select(.exporter) | .lag_records")

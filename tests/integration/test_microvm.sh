@@ -8,7 +8,7 @@
 # garbage and oversized frames are loss records while the collector goes
 # on; nothing of the VM is left behind.  Boots are few: TCG is CPU-heavy.
 source "$(dirname "$0")/lib.sh"
-plan 48
+plan 49
 
 command -v qemu-system-x86_64 >/dev/null || { not_ok "QEMU is installed (make deps)"; exit 1; }
 [ -r "$BIN/microvm/vmlinux" ] && [ -r "$BIN/microvm/initramfs.cpio" ] ||
@@ -74,6 +74,7 @@ echo create=\$($P create-setuid /mnt/created)
 echo mount=\$($P mount)
 echo host=\$($P connect ${HOSTADDR:-10.0.0.1} 22)
 echo hostsock=\$($P connect-unix $SANDTRAIL_SOCKET)
+touch relative.txt && rm relative.txt
 kill -USR1 \$\$
 " >"$T/escape.out"
 check "microvm: a CMD killed by a signal in the guest returns 128+N" test $? -eq $((128 + 10))
@@ -112,7 +113,7 @@ wait $RUNPID
 check "a stopped microvm session ends with 137" test $? -eq 137
 
 stop_daemon
-for c in hard vm slow stop; do records $c; done
+for c in hard vm slow stop escape; do records $c; done
 replay_json "$(cat "$T/peer.id")" >"$T/peer.json"
 H=$T/hard.json
 V=$T/vm.json
@@ -144,6 +145,8 @@ check "microvm: every process record is marked with its view" \
 	none "$V" '(.type|IN("exec","open","fork","exit","rename","unlink","connect")) and .view==null'
 check "microvm: session_end: exit status 3" test "$(jq_count "$V" '.type=="session_end" and .reason=="exit" and .exit_status==3')" -eq 1
 check "microvm: no loss in a quiet session" none "$V" '.type=="loss"'
+check "microvm: a path relative to the cwd is made absolute in the guest (the cwd's walk)" \
+	test "$(jq_count "$T/escape.json" '.type=="unlink" and .view=="sandbox" and .path=="/mnt/relative.txt" and .requested=="relative.txt" and .ret==0')" -eq 1
 check "microvm: the stopped session's session_end says stop" \
 	test "$(jq_count "$T/stop.json" '.type=="session_end" and .reason=="stop"')" -eq 1
 check "microvm: the hung boot's session_end says boot_timeout, status 125" \

@@ -179,6 +179,8 @@ static uint64_t write_record(struct collector *c)
 
 	if (rc < 0)
 		journal_failed(c, "append", rc);
+	else
+		metrics_arrived(&c->metrics, seq, clock_ns(CLOCK_MONOTONIC));
 	c->metrics.records++;
 	c->metrics.record_bytes += len;
 	return seq;
@@ -744,7 +746,8 @@ static json_t *hold_reply(struct collector *c, struct conn *conn, uint64_t seq, 
 
 static void close_conn(struct collector *c, struct conn *conn);
 
-/* Sends the held replies whose record is durable now. */
+/* Sends the held replies whose record is durable now (and times the seals:
+ * with --fsync none no eventfd says so, the tick does). */
 static void flush_held(struct collector *c)
 {
 	uint64_t through;
@@ -753,6 +756,8 @@ static void flush_held(struct collector *c)
 
 	if (rc < 0)
 		journal_failed(c, "sync", rc);
+	else
+		metrics_durable(&c->metrics, through, clock_ns(CLOCK_MONOTONIC));
 	for (size_t i = 0; i < c->nheld; i++) {
 		struct held_reply *h = &c->held[i];
 		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = h->conn };
@@ -1326,8 +1331,7 @@ static void tick(struct collector *c)
 		c->last_retain = now;
 		retain(c);
 	}
-	if (c->nheld)
-		flush_held(c);
+	flush_held(c);
 	if (proxysup_enabled(&c->proxy) && c->proxy.pid == 0 && c->proxy.restart_at_ms && now >= c->proxy.restart_at_ms)
 		proxy_restart(c);
 }
@@ -1598,10 +1602,16 @@ static void render_metrics(struct collector *c, FILE *f)
 	journal_durable(c->journal, &through);
 	metrics_family(f, "sandtrail_journal_durable_seq", "gauge", "Records below this seq are sealed and on disk.");
 	metrics_sample(f, "sandtrail_journal_durable_seq", NULL, through);
+	if (journal_disk_bytes(c->journal, &used) == 0) {
+		metrics_family(f, "sandtrail_journal_disk_bytes", "gauge", "Bytes of the journal's segment files.");
+		metrics_sample(f, "sandtrail_journal_disk_bytes", NULL, used);
+	}
 	exporter_family(f, ex, "sandtrail_exporter_lag_records", "gauge", "Records not yet delivered, per exporter.",
 			"lag_records");
 	exporter_family(f, ex, "sandtrail_exporter_failed_total", "counter",
 			"Records a sink refused for good, per exporter.", "failed");
+	exporter_family(f, ex, "sandtrail_exporter_retries_total", "counter",
+			"Temporary failures (the sink down, busy or refusing for now), retried, per exporter.", "retries");
 	exporter_family(f, ex, "sandtrail_exporter_connected", "gauge", "1 when the exporter's sink is reachable.",
 			"connected");
 	json_decref(ex);

@@ -32,6 +32,47 @@ void metrics_loss(struct metrics *m, const char *kind, const char *reason, uint6
 	m->loss[i].count += count;
 }
 
+/* Upper bounds of the seal latency buckets, in ns and as rendered. */
+static const uint64_t seal_le_ns[METRICS_SEAL_BUCKETS] = {
+	1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000,
+	250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000,
+};
+static const char *const seal_le_str[METRICS_SEAL_BUCKETS] = {
+	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+};
+
+void metrics_arrived(struct metrics *m, uint64_t seq, uint64_t now_ns)
+{
+	struct metrics_pending *last = m->npending ?
+		&m->pending[(m->phead + m->npending - 1) % METRICS_PENDING_MAX] : NULL;
+
+	if (last && (now_ns / 1000000 == last->t_ns / 1000000 || m->npending == METRICS_PENDING_MAX)) {
+		last->below = seq + 1;
+		last->n++;
+		return;
+	}
+	m->pending[(m->phead + m->npending) % METRICS_PENDING_MAX] =
+		(struct metrics_pending){ .below = seq + 1, .t_ns = now_ns, .n = 1 };
+	m->npending++;
+}
+
+void metrics_durable(struct metrics *m, uint64_t through, uint64_t now_ns)
+{
+	while (m->npending && m->pending[m->phead].below <= through) {
+		const struct metrics_pending *g = &m->pending[m->phead];
+		uint64_t lat = now_ns > g->t_ns ? now_ns - g->t_ns : 0;
+		size_t b = 0;
+
+		while (b < METRICS_SEAL_BUCKETS && lat > seal_le_ns[b])
+			b++;
+		m->seal_le[b] += g->n;
+		m->seal_count += g->n;
+		m->seal_sum_ns += g->n * lat;
+		m->phead = (m->phead + 1) % METRICS_PENDING_MAX;
+		m->npending--;
+	}
+}
+
 void metrics_label(char *buf, size_t cap, const char *key, const char *value)
 {
 	size_t n = strlen(buf);
@@ -65,6 +106,7 @@ void metrics_sample(FILE *f, const char *name, const char *labels, uint64_t v)
 void metrics_render(FILE *f, const struct metrics *m)
 {
 	char l[256];
+	uint64_t cum = 0;
 
 	metrics_family(f, "sandtrail_events_total", "counter", "Kernel events decoded, by event type.");
 	for (uint32_t t = 1; t < ST_EV_MAX; t++) {
@@ -88,6 +130,17 @@ void metrics_render(FILE *f, const struct metrics *m)
 	metrics_family(f, "sandtrail_journal_record_bytes_total", "counter",
 		       "Bytes of records appended (encoded, before compression).");
 	metrics_sample(f, "sandtrail_journal_record_bytes_total", NULL, m->record_bytes);
+	metrics_family(f, "sandtrail_seal_latency_seconds", "histogram",
+		       "From a record's arrival at the collector to its seal being durable.");
+	for (size_t b = 0; b <= METRICS_SEAL_BUCKETS; b++) {
+		cum += m->seal_le[b];
+		l[0] = 0;
+		metrics_label(l, sizeof(l), "le", b < METRICS_SEAL_BUCKETS ? seal_le_str[b] : "+Inf");
+		metrics_sample(f, "sandtrail_seal_latency_seconds_bucket", l, cum);
+	}
+	fprintf(f, "sandtrail_seal_latency_seconds_sum %" PRIu64 ".%09" PRIu64 "\n", m->seal_sum_ns / 1000000000,
+		m->seal_sum_ns % 1000000000);
+	metrics_sample(f, "sandtrail_seal_latency_seconds_count", NULL, m->seal_count);
 	metrics_family(f, "sandtrail_control_requests_total", "counter", "Control requests answered.");
 	metrics_sample(f, "sandtrail_control_requests_total", NULL, m->requests);
 	metrics_family(f, "sandtrail_control_refusals_total", "counter",

@@ -15,6 +15,20 @@
 #define METRICS_CONN_MAX 16  /* scrapes served at once */
 #define METRICS_REQ_MAX 8192 /* bytes of one request's head */
 
+/* Seal latency: a record's arrival at the collector to its seal being
+ * durable (sealed, and synced as --fsync says).  Records are grouped by the
+ * millisecond they arrive in; a group is observed once all of it is
+ * durable.  A full queue folds later records into its newest group, whose
+ * earlier time overstates their latency rather than understate it. */
+#define METRICS_PENDING_MAX 1024
+#define METRICS_SEAL_BUCKETS 13 /* 1 ms .. 10 s, then +Inf */
+
+struct metrics_pending {
+	uint64_t below;  /* every record of the group has a seq below this */
+	uint64_t t_ns;   /* when its first record arrived (CLOCK_MONOTONIC) */
+	uint64_t n;      /* records */
+};
+
 struct metrics_loss {
 	char kind[32], reason[16];
 	uint64_t count;
@@ -26,10 +40,19 @@ struct metrics {
 	struct metrics_loss loss[METRICS_LOSS_KEYS];
 	size_t nloss;
 	uint64_t requests, refusals, scrapes;
+	struct metrics_pending pending[METRICS_PENDING_MAX]; /* a ring, oldest at phead */
+	size_t phead, npending;
+	uint64_t seal_le[METRICS_SEAL_BUCKETS + 1]; /* per bucket (not cumulative); the last: +Inf */
+	uint64_t seal_count, seal_sum_ns;
 };
 
 /* A loss record of count events of kind, for reason. */
 void metrics_loss(struct metrics *m, const char *kind, const char *reason, uint64_t count);
+
+/* The record of seq arrived at now_ns. */
+void metrics_arrived(struct metrics *m, uint64_t seq, uint64_t now_ns);
+/* Every record below through is durable at now_ns: its group is observed. */
+void metrics_durable(struct metrics *m, uint64_t through, uint64_t now_ns);
 
 /* A sample line: name{labels} value; label values escaped as the format says. */
 void metrics_sample(FILE *f, const char *name, const char *labels, uint64_t v);

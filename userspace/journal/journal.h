@@ -81,6 +81,10 @@ struct journal_retention {
 	uint64_t age_ns;         /* remove what is older than this (0: no limit) */
 };
 
+/* The bytes of the journal's segment files on disk (what --retain-bytes
+ * bounds). */
+int journal_disk_bytes(struct journal *j, uint64_t *bytes);
+
 /* Removes the oldest closed segments that are past retention (the journal
  * over p->bytes, or every record of the segment older than p->age_ns) and
  * hold only seqs below shipped_below (UINT64_MAX: no exporter waits).  The

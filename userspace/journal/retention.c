@@ -37,6 +37,23 @@ static int read_size(int dirfd, uint64_t first, uint64_t *bytes)
 	return 0;
 }
 
+int journal_disk_bytes(struct journal *j, uint64_t *bytes)
+{
+	uint64_t *firsts = NULL, b;
+	size_t n = 0;
+	int rc = segment_list(journal_dirfd(j), &firsts, &n);
+
+	*bytes = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = read_size(journal_dirfd(j), firsts[i], &b);
+		if (rc == -ENOENT) /* removed by retention meanwhile */
+			rc = b = 0;
+		*bytes += b;
+	}
+	free(firsts);
+	return rc;
+}
+
 static int read_header(int dirfd, uint64_t first, struct segment_info *info, char *err, size_t errlen)
 {
 	char name[JF_SEGMENT_NAME_LEN + 1];

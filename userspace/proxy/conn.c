@@ -21,6 +21,7 @@
 
 #include "escape.h"
 #include "events.h"
+#include "inspect.h"
 #include "proxy.h"
 #include "sni.h"
 
@@ -57,6 +58,10 @@ struct pconn {
 	/* the response head, for its status */
 	http_parser rp;
 	bool resp_done;
+	/* --inspect-tls: inspect.c holds both sides until its on_end */
+	struct inspect_config icfg;
+	bool inspected;
+	char error[160];
 };
 
 static const struct timeval head_timeout = { PROXY_HEAD_TIMEOUT_S, 0 };
@@ -114,6 +119,10 @@ static void record(struct pconn *c)
 		json_object_set_new(r, "request", json_string(c->request));
 	if (c->status)
 		json_object_set_new(r, "status", json_integer(c->status));
+	if (c->inspected)
+		json_object_set_new(r, "inspected", json_true());
+	if (c->error[0])
+		json_object_set_new(r, "error", json_string(c->error));
 	proxy_record(c->px, r);
 }
 
@@ -258,6 +267,73 @@ static void start_relay(struct pconn *c)
 	relay_read(c->cl, c); /* what came meanwhile */
 }
 
+/* One request of an inspected connection: its own record. */
+static void on_inspected(void *arg, const struct http1_exchange *x)
+{
+	struct pconn *c = arg;
+	char request[sizeof(x->method) + sizeof(x->path) + 1];
+	json_t *r;
+
+	snprintf(request, sizeof(request), "%s %s", x->method, x->path);
+	r = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s?, s:b, s:b, s:s, s:I, s:I}", "type", "proxy", "session",
+		      c->s->id, "verdict", "allow", "domain", c->host, "port", c->port, "method", x->method, "rule",
+		      c->rule, "transparent", c->transparent, "inspected", 1, "request", request, "bytes_out",
+		      (json_int_t)x->req_body, "bytes_in", (json_int_t)x->resp_body);
+	if (!r)
+		return;
+	if (x->status)
+		json_object_set_new(r, "status", json_integer(x->status));
+	if (x->content_type[0])
+		json_object_set_new(r, "content_type", json_string(x->content_type));
+	if (x->path_cut)
+		json_object_set_new(r, "path_cut", json_true());
+	proxy_record(c->px, r);
+}
+
+static void on_inspect_end(void *arg, const char *why, uint64_t out, uint64_t in)
+{
+	struct pconn *c = arg;
+
+	c->bytes_out += out;
+	c->bytes_in += in;
+	if (why && strstr(why, "another host")) {
+		c->reason = "host_mismatch"; /* a request on the connection named another host */
+		c->rule = NULL;
+	}
+	if (why)
+		snprintf(c->error, sizeof(c->error), "%s", why);
+	finish(c);
+}
+
+/* An allowed TLS connection: relayed as it is, or, for an --inspect-tls
+ * session, ended here and opened again to the origin (inspect.h). */
+static void start_tls(struct pconn *c)
+{
+	const struct timeval idle = { PROXY_IDLE_TIMEOUT_S, 0 };
+	const struct proxy_session *s = c->s;
+
+	if (!s->inspect) {
+		start_relay(c);
+		return;
+	}
+	c->icfg = (struct inspect_config){ .host = c->host, .port = c->port, .ca = s->ca, .upstream = s->upstream,
+					   .on_exchange = on_inspected, .on_end = on_inspect_end, .arg = c };
+	if (s->inject_domain && domain_match(s->inject_domain, c->host)) {
+		c->icfg.inject_name = s->inject_name;
+		c->icfg.inject_value = s->inject_value;
+	}
+	c->state = ST_RELAY;
+	event_del(c->deadline);
+	bufferevent_set_timeouts(c->cl, &idle, &idle);
+	bufferevent_set_timeouts(c->up, &idle, &idle);
+	if (inspect_start(c->px->base, c->cl, c->up, &c->icfg, c->error, sizeof(c->error)) < 0) {
+		refuse(c, "inspect_failed", 0, NULL);
+		return;
+	}
+	c->cl = c->up = NULL;
+	c->inspected = true;
+}
+
 static void on_hello(struct pconn *c);
 
 /* One side ended: what the other still has to write goes, then the end. */
@@ -282,7 +358,10 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 				on_hello(c);
 			return;
 		}
-		start_relay(c);
+		if (!strcmp(c->method, "TLS"))
+			start_tls(c);
+		else
+			start_relay(c);
 		return;
 	}
 	if (bev == c->cl && c->state != ST_RELAY && !c->closing) {
@@ -398,7 +477,7 @@ static void on_hello(struct pconn *c)
 			refuse(c, "malformed_tls", 0, NULL);
 			return;
 		}
-		start_relay(c);
+		start_tls(c);
 		return;
 	}
 	if (rc < 0) {

@@ -30,6 +30,8 @@ static const char usage[] =
 	"usage: sandtrail-proxy --control-fd N [--user NAME] [--dns ADDR[:PORT]]\n"
 	"       sandtrail-proxy --listen ADDR:PORT --allow-domain NAME|*.SUFFIX... [--records FILE]\n"
 	"                       [--resolve HOST:PORT:ADDR]... [--user NAME] [--dns ADDR[:PORT]]\n"
+	"                       [--inspect-tls [--upstream-ca FILE] [--ca-out FILE]]\n"
+	"                       [--inject-header DOMAIN:NAME=@FILE]\n"
 	"  The egress proxy of --network proxy sessions, started by sandtraild; standalone\n"
 	"  for benches and tests.  HTTP CONNECT and plain HTTP; transparent TLS by SNI.\n";
 
@@ -71,7 +73,75 @@ static void session_free(struct proxy_session *s)
 		evconnlistener_free(s->listener);
 	for (size_t i = 0; i < s->ndomains; i++)
 		free(s->domains[i]);
+	ca_free(s->ca);
+	SSL_CTX_free(s->upstream);
+	free(s->inject_domain);
+	free(s->inject_name);
+	if (s->inject_value)
+		OPENSSL_clear_free(s->inject_value, strlen(s->inject_value));
 	free(s);
+}
+
+/* --inspect-tls in standalone mode: the session CA (its certificate to
+ * ca_out), origins verified by the default store or upstream_ca */
+static int session_inspect(struct proxy_session *s, const char *upstream_ca, const char *ca_out)
+{
+	char err[256], *pem = NULL;
+	size_t len;
+	FILE *f;
+
+	s->ca = ca_new(s->id, err, sizeof(err));
+	s->upstream = SSL_CTX_new(TLS_client_method());
+	if (!s->ca || !s->upstream) {
+		fprintf(stderr, "sandtrail-proxy: --inspect-tls: %s\n", s->ca ? "no TLS context" : err);
+		return -1;
+	}
+	SSL_CTX_set_verify(s->upstream, SSL_VERIFY_PEER, NULL);
+	if ((upstream_ca ? SSL_CTX_load_verify_locations(s->upstream, upstream_ca, NULL)
+			 : SSL_CTX_set_default_verify_paths(s->upstream)) != 1) {
+		fprintf(stderr, "sandtrail-proxy: --upstream-ca %s: no certificates\n", upstream_ca ? upstream_ca : "(default)");
+		return -1;
+	}
+	if (ca_out && (ca_cert_pem(s->ca, &pem, &len) < 0 || !(f = fopen(ca_out, "we")) ||
+		       (fwrite(pem, 1, len, f) != len) + fclose(f))) {
+		fprintf(stderr, "sandtrail-proxy: --ca-out %s: %s\n", ca_out, strerror(errno));
+		free(pem);
+		return -1;
+	}
+	free(pem);
+	s->inspect = true;
+	return 0;
+}
+
+/* --inject-header DOMAIN:NAME=@FILE: the value is FILE's first line */
+static int session_inject(struct proxy_session *s, const char *spec)
+{
+	const char *colon = strchr(spec, ':'), *eq = colon ? strstr(colon, "=@") : NULL;
+	char pat[DOMAIN_MAX + 3], canon[DOMAIN_MAX + 1], perr[128], value[4096];
+	size_t n, namelen;
+	FILE *f;
+
+	if (!colon || !eq || s->inject_domain || (size_t)(colon - spec) >= sizeof(pat))
+		return -1;
+	memcpy(pat, spec, (size_t)(colon - spec));
+	pat[colon - spec] = 0;
+	namelen = (size_t)(eq - colon - 1);
+	/* a header name is a token (RFC 9110 5.1) */
+	if (domain_pattern_parse(pat, canon, perr, sizeof(perr)) < 0 || namelen == 0 ||
+	    strspn(colon + 1, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") < namelen)
+		return -1;
+	f = fopen(eq + 2, "re");
+	if (!f)
+		return -1;
+	n = fread(value, 1, sizeof(value) - 1, f);
+	fclose(f);
+	value[n] = 0;
+	value[strcspn(value, "\r\n")] = 0;
+	s->inject_domain = strdup(canon);
+	s->inject_name = strndup(colon + 1, namelen);
+	s->inject_value = strdup(value);
+	OPENSSL_cleanse(value, sizeof(value));
+	return s->inject_domain && s->inject_name && s->inject_value ? 0 : -1;
 }
 
 static int session_add_domain(struct proxy_session *s, const char *pat)
@@ -295,11 +365,14 @@ int main(int argc, char **argv)
 		{ "allow-domain", required_argument, NULL, 'd' }, { "records", required_argument, NULL, 'r' },
 		{ "resolve", required_argument, NULL, 'R' },      { "user", required_argument, NULL, 'u' },
 		{ "dns", required_argument, NULL, 'n' },          { "help", no_argument, NULL, 'h' },
+		{ "inspect-tls", no_argument, NULL, 'I' },        { "upstream-ca", required_argument, NULL, 'U' },
+		{ "ca-out", required_argument, NULL, 'C' },       { "inject-header", required_argument, NULL, 'J' },
 		{ 0 },
 	};
 	struct proxy px = { .map_fd = -1, .control_fd = -1 };
 	struct proxy_session *standalone = NULL;
-	const char *listen_at = NULL, *records = NULL, *user = "nobody", *dns = NULL;
+	const char *listen_at = NULL, *records = NULL, *user = "nobody", *dns = NULL, *upstream_ca = NULL, *ca_out = NULL;
+	bool inspect = false;
 	struct event *sigterm = NULL, *sigint = NULL, *ctl = NULL;
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss), c, rc = 1;
@@ -327,6 +400,15 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'I': inspect = true; break;
+		case 'U': upstream_ca = optarg; break;
+		case 'C': ca_out = optarg; break;
+		case 'J':
+			if (session_inject(standalone, optarg) < 0) {
+				fprintf(stderr, "sandtrail-proxy: --inject-header '%s': expected DOMAIN:NAME=@FILE, one, readable\n", optarg);
+				goto out;
+			}
+			break;
 		case 'h': fputs(usage, stdout); rc = 0; goto out;
 		default: fputs(usage, stderr); goto out;
 		}
@@ -351,6 +433,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sandtrail-proxy: --listen needs at least one --allow-domain\n");
 			goto out;
 		}
+		if (!inspect && (standalone->inject_domain || upstream_ca || ca_out)) {
+			fprintf(stderr, "sandtrail-proxy: --inject-header, --upstream-ca and --ca-out need --inspect-tls\n");
+			goto out;
+		}
+		if (inspect && session_inspect(standalone, upstream_ca, ca_out) < 0)
+			goto out;
 		if (evutil_parse_sockaddr_port(listen_at, (struct sockaddr *)&ss, &sslen) < 0) {
 			fprintf(stderr, "sandtrail-proxy: --listen '%s': expected ADDR:PORT\n", listen_at);
 			goto out;

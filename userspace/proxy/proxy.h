@@ -15,6 +15,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "ca.h"
 #include "domain.h"
 
 #define PROXY_DOMAINS_MAX 256
@@ -33,6 +34,12 @@ struct proxy_session {
 	struct evconnlistener *listener;
 	unsigned refs;  /* its connections */
 	bool retired;   /* the session ended: freed with its last connection */
+	/* --inspect-tls: the session CA, the store that verifies origins, and
+	 * one header added at the proxy for one domain pattern */
+	bool inspect;
+	struct ca *ca;
+	SSL_CTX *upstream;
+	char *inject_domain, *inject_name, *inject_value;
 	struct proxy *px;
 	struct proxy_session *next;
 };
