@@ -549,6 +549,10 @@ static int start(struct run *r)
 	/* everything that can be refused is checked before anything exists */
 	if (r->be->refuse && r->be->refuse(p, r->err, sizeof(r->err)) < 0)
 		return -1;
+	if (p->inspect_tls) {
+		snprintf(r->err, sizeof(r->err), "--inspect-tls: the proxy's TLS inspection is not wired to sessions yet");
+		return -1;
+	}
 	if (r->o->no_audit && (p->network == POLICY_NET_ALLOWLIST || p->network == POLICY_NET_PROXY)) {
 		snprintf(r->err, sizeof(r->err), "--network %s is enforced by sandtraild's kernel programs%s: "
 			 "it cannot run with --no-audit", p->network == POLICY_NET_PROXY ? "proxy" : "allowlist",

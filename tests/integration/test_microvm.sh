@@ -8,7 +8,7 @@
 # garbage and oversized frames are loss records while the collector goes
 # on; nothing of the VM is left behind.  Boots are few: TCG is CPU-heavy.
 source "$(dirname "$0")/lib.sh"
-plan 49
+plan 50
 
 command -v qemu-system-x86_64 >/dev/null || { not_ok "QEMU is installed (make deps)"; exit 1; }
 [ -r "$BIN/microvm/vmlinux" ] && [ -r "$BIN/microvm/initramfs.cpio" ] ||
@@ -56,6 +56,10 @@ check "microvm: --network host is refused (125, one line)" test $? -eq 125 -a "$
 check "microvm: the refusal says why" grep -q 'network none only' "$T/refused.err"
 "$SANDTRAIL" run --mode microvm -v /tmp/nonexistent-$$:/x -- true 2>"$T/refused.err"
 check "microvm: a volume it cannot serve is refused" test $? -eq 125
+mkdir -p "$T/other" && chown 4321:4321 "$T/other"
+"$SANDTRAIL" run --mode microvm -v "$T/other:/work" -- touch /work/x 2>"$T/refused.err"
+check "microvm: a writable volume the command's uid does not own is refused, naming its owner" \
+	test $? -eq 125 -a "$(grep -c 'owned by uid 4321.*-u 4321' "$T/refused.err")" -eq 1 -a ! -e "$T/other/x"
 "$SANDTRAIL" run --mode microvm --memory 256m -- true 2>"$T/refused.err"
 check "microvm: a memory limit too small for the VMM and a guest is refused" \
 	test $? -eq 125 -a "$(grep -c 'needs 320m or more' "$T/refused.err")" -eq 1
