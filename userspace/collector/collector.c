@@ -429,6 +429,13 @@ static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **
 				return reply_error("watch: network.domains[%zu]: %s", i, json_is_string(v) ? msg : "expected a string");
 		}
 		s->proxy_domains = json_incref(d);
+		if (json_is_true(json_object_get(net, "inspect"))) {
+			json_t *ca = json_object_get(net, "ca"), *inj = json_object_get(net, "inject");
+
+			if (!json_is_string(ca) || (inj && !json_is_array(inj)))
+				return reply_error("watch: network.ca, network.inject: expected the session CA and an array");
+			s->proxy_tls = json_pack("{s:O, s:O}", "ca", ca, "inject", inj ? inj : json_array());
+		}
 	}
 	return NULL;
 }
@@ -859,6 +866,11 @@ static int proxy_add(struct collector *c, struct session *s)
 {
 	json_t *m = json_pack("{s:s, s:s, s:I, s:O}", "cmd", "session_add", "session", s->id, "cgid",
 			      (json_int_t)s->cgroup_id, "domains", s->proxy_domains);
+
+	if (s->proxy_tls) {
+		json_object_set_new(m, "inspect", json_true());
+		json_object_update(m, s->proxy_tls);
+	}
 	int rc = proxysup_send(&c->proxy, m, s->proxy_fd);
 
 	json_decref(m);
@@ -1353,7 +1365,7 @@ static struct session *any_session(struct collector *c, const char *id)
 static void proxy_records(struct collector *c)
 {
 	static const char *const strs[] = { "domain", "method", "verdict", "rule", "reason", "tls_version", "alpn",
-					    "request", NULL };
+					    "request", "content_type", "error", NULL };
 	static const char *const uints[] = { "port", "bytes_out", "bytes_in", "duration_ns", "status", NULL };
 	char buf[8192];
 	ssize_t n;
@@ -1391,6 +1403,8 @@ static void proxy_records(struct collector *c)
 		for (size_t i = 0; uints[i]; i++)
 			json_to_rec_uint(&c->rec, r, uints[i]);
 		rec_bool(&c->rec, "transparent", json_is_true(json_object_get(r, "transparent")));
+		if (json_is_true(json_object_get(r, "inspected")))
+			rec_bool(&c->rec, "inspected", true);
 		write_record(c);
 		json_decref(r);
 	}
@@ -2115,7 +2129,8 @@ int collector_run(const struct daemon_config *cfg)
 		goto out;
 	}
 	/* the egress proxy of --network proxy sessions, one per host */
-	proxysup_init(&c.proxy, cfg->proxy, cfg->proxy_user, cfg->proxy_dns, probes_proxy_map_fd(c.probes));
+	proxysup_init(&c.proxy, cfg->proxy, cfg->proxy_user, cfg->proxy_dns, cfg->proxy_upstream_ca,
+		      probes_proxy_map_fd(c.probes));
 	if (proxysup_enabled(&c.proxy) && (rc = proxy_start(&c)) < 0) {
 		log_msg("sandtrail-proxy %s: %s", c.proxy.path, strerror(-rc));
 		goto out;

@@ -176,6 +176,40 @@ static int session_listen(struct proxy_session *s, int fd)
 
 /* ---- under sandtraild ---- */
 
+/* --inspect-tls of a session sandtraild hands over: its CA (made by the
+ * session's manager, kept by sandtraild across restarts), the origins'
+ * trust loaded at start, the injected header. */
+static int session_inspect_from(struct proxy *px, struct proxy_session *s, json_t *m)
+{
+	const char *pem = json_string_value(json_object_get(m, "ca"));
+	json_t *inj = json_array_get(json_object_get(m, "inject"), 0);
+	char err[256], canon[DOMAIN_MAX + 1];
+
+	if (!pem || !px->upstream_store)
+		return -1;
+	s->ca = ca_import(pem, strlen(pem), err, sizeof(err));
+	s->upstream = SSL_CTX_new(TLS_client_method());
+	if (!s->ca || !s->upstream)
+		return -1;
+	SSL_CTX_set1_cert_store(s->upstream, px->upstream_store);
+	SSL_CTX_set_verify(s->upstream, SSL_VERIFY_PEER, NULL);
+	s->inspect = true;
+	if (inj) {
+		const char *d = json_string_value(json_object_get(inj, "domain"));
+		const char *n = json_string_value(json_object_get(inj, "name"));
+		const char *v = json_string_value(json_object_get(inj, "value"));
+
+		if (!d || !n || !v || domain_pattern_parse(d, canon, err, sizeof(err)) < 0 || strpbrk(v, "\r\n"))
+			return -1;
+		s->inject_domain = strdup(canon);
+		s->inject_name = strdup(n);
+		s->inject_value = strdup(v);
+		if (!s->inject_domain || !s->inject_name || !s->inject_value)
+			return -1;
+	}
+	return 0;
+}
+
 static void control_msg(struct proxy *px, json_t *m, int fd)
 {
 	const char *cmd = json_string_value(json_object_get(m, "cmd"));
@@ -202,6 +236,10 @@ static void control_msg(struct proxy *px, json_t *m, int fd)
 				session_free(s);
 				goto bad;
 			}
+		}
+		if (json_is_true(json_object_get(m, "inspect")) && session_inspect_from(px, s, m) < 0) {
+			session_free(s);
+			goto bad;
 		}
 		if (session_listen(s, fd) < 0) {
 			session_free(s);
@@ -459,6 +497,14 @@ int main(int argc, char **argv)
 		px.sessions = standalone;
 		standalone = NULL;
 	} else {
+		/* the origins' trust, read now: no file opens under the filter */
+		px.upstream_store = X509_STORE_new();
+		if (!px.upstream_store || X509_STORE_load_file(px.upstream_store, upstream_ca ? upstream_ca
+									   : X509_get_default_cert_file()) != 1) {
+			fprintf(stderr, "sandtrail-proxy: --upstream-ca %s: no certificates\n",
+				upstream_ca ? upstream_ca : X509_get_default_cert_file());
+			goto out;
+		}
 		ctl = event_new(px.base, px.control_fd, EV_READ | EV_PERSIST, control_read, &px);
 		if (!ctl || event_add(ctl, NULL) < 0)
 			goto out;
@@ -507,6 +553,7 @@ out:
 		evdns_base_free(px.dns, 1);
 	if (px.base)
 		event_base_free(px.base);
+	X509_STORE_free(px.upstream_store);
 	if (px.records && px.records != stdout)
 		fclose(px.records);
 	return rc;

@@ -56,6 +56,7 @@ struct proxy {
 	struct evdns_base *dns;
 	struct proxy_session *sessions;
 	int map_fd;     /* proxy_dst (bpf/events.h); -1: no transparent clients */
+	X509_STORE *upstream_store; /* under sandtraild: what --inspect-tls origins are verified against */
 	int control_fd; /* to sandtraild; -1: standalone */
 	FILE *records;  /* standalone: JSON lines */
 	size_t nconns;
