@@ -15,7 +15,7 @@
 #define POLICY_MOUNTS_MAX 64
 #define POLICY_ALLOW_MAX 256
 #define POLICY_DOMAINS_MAX 256
-#define POLICY_INJECT_MAX 1 /* the proxy injects one header a session */
+#define POLICY_INJECT_MAX 16
 #define POLICY_PUBLISH_MAX 32
 #define POLICY_ENV_MAX 256
 #define POLICY_SECRETS_MAX 64

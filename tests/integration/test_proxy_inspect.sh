@@ -39,11 +39,11 @@ check "the CA's key is not in the sandbox's trust store" test "$(field key)" = 0
 check "neither the injected value nor a key is in the sandbox's environment" test "$(field env)" = 0
 
 replay_json "$(cat "$T/id")" >"$T/rec" 2>/dev/null
-req() { jq -c "select(.type == \"proxy\" and .inspected and .request == \"$1\" and .status == $2)" "$T/rec"; }
-check "each request is a record: method, path and status (GET /one 200)" test -n "$(req "GET /one" 200)" ||
+req() { jq -c "select(.type == \"proxy_request\" and .method == \"GET\" and .path == \"$1\" and .status == $2)" "$T/rec"; }
+check "each request is a record: method, path and status (GET /one 200)" test -n "$(req /one 200)" ||
 	diag "$(jq -c 'select(.type == "proxy")' "$T/rec")"
-check "GET /status/404 404" test -n "$(req "GET /status/404" 404)"
-check "GET /two 200, without its query" test -n "$(req "GET /two" 200)"
+check "GET /status/404 404" test -n "$(req /status/404 404)"
+check "GET /two 200, without its query" test -n "$(req /two 200)"
 hdr() { jq -r -s --arg s "$1" '[.[] | select(.sni == $s) | .headers["x-api-key"] // "none"] | unique | join(",")' "$PF_HTTPS_LOG"; }
 check "the injected header reached api.test, and only api.test" test "$(hdr api.test)|$(hdr registry.test)" = "$key|none" ||
 	diag "$(cat "$PF_HTTPS_LOG")"

@@ -1365,14 +1365,15 @@ static struct session *any_session(struct collector *c, const char *id)
 static void proxy_records(struct collector *c)
 {
 	static const char *const strs[] = { "domain", "method", "verdict", "rule", "reason", "tls_version", "alpn",
-					    "request", "content_type", "error", NULL };
-	static const char *const uints[] = { "port", "bytes_out", "bytes_in", "duration_ns", "status", NULL };
+					    "request", "path", "content_type", "error", NULL };
+	static const char *const uints[] = { "port", "bytes_out", "bytes_in", "duration_ns", "status", "req_body",
+					     "resp_body", NULL };
 	char buf[8192];
 	ssize_t n;
 
 	while ((n = recv(c->proxy_conn.fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
 		json_t *r;
-		const char *id;
+		const char *id, *type;
 		struct session *s;
 
 		buf[n] = 0;
@@ -1389,7 +1390,10 @@ static void proxy_records(struct collector *c)
 			json_decref(r);
 			continue;
 		}
-		enrich_begin(&c->rec, "proxy", clock_ns(CLOCK_REALTIME), s);
+		/* a connection, or one request of an inspected one */
+		type = json_string_value(json_object_get(r, "type"));
+		enrich_begin(&c->rec, type && !strcmp(type, "proxy_request") ? "proxy_request" : "proxy",
+			     clock_ns(CLOCK_REALTIME), s);
 		for (size_t i = 0; strs[i]; i++) {
 			const char *v = json_string_value(json_object_get(r, strs[i]));
 
@@ -1402,9 +1406,14 @@ static void proxy_records(struct collector *c)
 		}
 		for (size_t i = 0; uints[i]; i++)
 			json_to_rec_uint(&c->rec, r, uints[i]);
-		rec_bool(&c->rec, "transparent", json_is_true(json_object_get(r, "transparent")));
-		if (json_is_true(json_object_get(r, "inspected")))
-			rec_bool(&c->rec, "inspected", true);
+		if (json_object_get(r, "transparent"))
+			rec_bool(&c->rec, "transparent", json_is_true(json_object_get(r, "transparent")));
+		for (size_t i = 0; i < 2; i++) {
+			const char *k = i ? "path_cut" : "inspected";
+
+			if (json_is_true(json_object_get(r, k)))
+				rec_bool(&c->rec, k, true);
+		}
 		write_record(c);
 		json_decref(r);
 	}
