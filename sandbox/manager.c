@@ -382,10 +382,64 @@ static int proxy_attach(struct run *r)
 	return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* After a hand-over: asks the next collector for the session back.  0 done
+ * (r->ctl is the new connection); -EAGAIN no collector answers yet; -1 it
+ * refused (the session is not its any more). */
+static int reattach(struct run *r)
+{
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "reattach", "id", r->id), *rep = NULL;
+	int fd = control_connect(r->o->socket), rc;
+
+	if (fd < 0 || !req || control_send(fd, req) < 0 || control_recv(fd, &rep) < 0) {
+		json_decref(req);
+		if (fd >= 0)
+			close(fd);
+		return -EAGAIN;
+	}
+	json_decref(req);
+	rc = json_is_true(json_object_get(rep, "ok")) ? 0 : -1;
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail: the restarted sandtraild did not take session %s back: %s\n", r->id,
+			json_string_value(json_object_get(rep, "error")) ?: "no reason given");
+		close(fd);
+	} else {
+		r->ctl = fd;
+	}
+	json_decref(rep);
+	return rc;
+}
+
+static bool is_handover(json_t *msg)
+{
+	return !strcmp(json_string_value(json_object_get(msg, "event")) ?: "", "handover");
+}
+
+/* After a hand-over at the session's end: the next collector, waited for
+ * until the deadline.  0: r->ctl is the new connection. */
+static int await_reattach(struct run *r)
+{
+	struct timespec ts = { 0, 100000000L };
+	int rc;
+
+	r->reattach_by = mono_ms() + CONTROL_HANDOVER_MS;
+	while ((rc = reattach(r)) == -EAGAIN && mono_ms() < r->reattach_by)
+		nanosleep(&ts, NULL);
+	r->reattach_by = 0;
+	return rc;
+}
+
 static void send_unwatch(struct run *r, const char *reason, int code, int sig, const struct cgroup_usage *u)
 {
 	json_t *req = json_pack("{s:s, s:s, s:s, s:i}", "cmd", "unwatch", "id", r->id, "reason", reason,
-				"exit_status", code), *rep;
+				"exit_status", code);
 	char err[512];
 
 	if (sig)
@@ -396,11 +450,32 @@ static void send_unwatch(struct run *r, const char *reason, int code, int sig, c
 		json_object_set_new(req, "pids_peak", json_integer((json_int_t)u->pids_peak));
 	if (u && u->has_cpu)
 		json_object_set_new(req, "cpu_usec", json_integer((json_int_t)u->cpu_usec));
-	rep = control_call_fd(r->ctl, req, err, sizeof(err));
+	for (;;) {
+		json_t *msg = NULL;
+		/* a collector handing over says so instead of answering (it went
+		 * before reading the request, or before the request was sent) */
+		int rc = control_send(r->ctl, req), rrc = control_recv(r->ctl, &msg);
+
+		if (rrc == 0 && is_handover(msg)) {
+			json_decref(msg);
+			close(r->ctl);
+			r->ctl = -1;
+			fprintf(stderr, "sandtrail: sandtraild restarts: session %s waits for the next one to end it\n", r->id);
+			if (await_reattach(r) == 0)
+				continue;
+			fprintf(stderr, "sandtrail: unwatch %s: no sandtraild took the session back\n", r->id);
+			break;
+		}
+		if (rc || rrc)
+			snprintf(err, sizeof(err), "control socket: %s", strerror(-(rc ? rc : rrc)));
+		else
+			snprintf(err, sizeof(err), "%s", json_string_value(json_object_get(msg, "error")) ?: "request failed");
+		if (rc || rrc || !json_is_true(json_object_get(msg, "ok")))
+			fprintf(stderr, "sandtrail: unwatch %s: %s\n", r->id, err);
+		json_decref(msg);
+		break;
+	}
 	json_decref(req);
-	if (!rep)
-		fprintf(stderr, "sandtrail: unwatch %s: %s\n", r->id, err);
-	json_decref(rep);
 }
 
 /* A fresh allowlist resolution; sends it when the addresses changed. */
@@ -441,41 +516,6 @@ static void arm(int fd, uint64_t ms)
 	struct itimerspec its = { .it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 } };
 
 	timerfd_settime(fd, 0, &its, NULL);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* After a hand-over: asks the next collector for the session back.  0 done
- * (r->ctl is the new connection); -EAGAIN no collector answers yet; -1 it
- * refused (the session is not its any more). */
-static int reattach(struct run *r)
-{
-	json_t *req = json_pack("{s:s, s:s}", "cmd", "reattach", "id", r->id), *rep = NULL;
-	int fd = control_connect(r->o->socket), rc;
-
-	if (fd < 0 || !req || control_send(fd, req) < 0 || control_recv(fd, &rep) < 0) {
-		json_decref(req);
-		if (fd >= 0)
-			close(fd);
-		return -EAGAIN;
-	}
-	json_decref(req);
-	rc = json_is_true(json_object_get(rep, "ok")) ? 0 : -1;
-	if (rc < 0) {
-		fprintf(stderr, "sandtrail: the restarted sandtraild did not take session %s back: %s\n", r->id,
-			json_string_value(json_object_get(rep, "error")) ?: "no reason given");
-		close(fd);
-	} else {
-		r->ctl = fd;
-	}
-	json_decref(rep);
-	return rc;
 }
 
 /* The collector went: the session dies with it, as it can no longer be recorded. */
@@ -561,7 +601,7 @@ static void loop(struct run *r, int sfd)
 		if (pf[4].revents) {
 			json_t *msg = NULL;
 			int rc = control_recv(r->ctl, &msg);
-			bool handover = rc == 0 && !strcmp(json_string_value(json_object_get(msg, "event")) ?: "", "handover");
+			bool handover = rc == 0 && is_handover(msg);
 
 			json_decref(msg);
 			/* sandtraild speaks only when asked, or to say it hands over:
