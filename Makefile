@@ -25,7 +25,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
 	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian \
 	dnsmasq-base squid qemu-system-x86 busybox-static libevent-dev libhttp-parser-dev \
-	dbus-daemon python3-gi
+	dbus-daemon python3-gi systemd openssl
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libssl libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
@@ -77,7 +77,7 @@ $(BUILD)/gen/gvisor.pb-c.c $(BUILD)/gen/gvisor.pb-c.h &: schemas/gvisor.proto
 GUEST        := $(BUILD)/microvm
 GUEST_KPKG   ?= linux-image-amd64
 GUEST_BUSYBOX ?= /bin/busybox
-GUEST_AGENT_SRCS := sandbox/guest/agent.c sandbox/guest/capture.c userspace/vmframe.c
+GUEST_AGENT_SRCS := sandbox/guest/agent.c sandbox/guest/capture.c userspace/vmframe.c sandbox/seccomp_fixed.c
 
 $(GUEST)/kernel.pkg: FORCE
 	$(Q)mkdir -p $(@D)
@@ -109,10 +109,10 @@ $(GUEST)/capture.skel.h: $(GUEST)/capture.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name capture_bpf > $@
 
 # static: the guest has no libc of its own
-$(GUEST)/sandtrail-agent: $(GUEST_AGENT_SRCS) sandbox/guest/capture.h userspace/vmframe.h userspace/clock.h bpf/events.h $(GUEST)/capture.skel.h
+$(GUEST)/sandtrail-agent: $(GUEST_AGENT_SRCS) sandbox/guest/capture.h sandbox/seccomp_profile.h userspace/vmframe.h userspace/clock.h bpf/events.h $(GUEST)/capture.skel.h
 	$(call msg,LD,$@)
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -I$(GUEST) -Ibpf -Iuserspace -Isandbox/guest $(CFLAGS) $(WARN) -static \
-		-o $@ $(GUEST_AGENT_SRCS) -l:libbpf.a -l:libelf.a -l:libz.a
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -I$(GUEST) -Ibpf -Iuserspace -Isandbox -Isandbox/guest $(CFLAGS) $(WARN) -static \
+		-o $@ $(GUEST_AGENT_SRCS) -l:libbpf.a -l:libelf.a -l:libz.a -l:libjansson.a
 
 $(GUEST)/initramfs.cpio: $(GUEST)/kernel.deb $(GUEST)/sandtrail-agent sandbox/guest/init sandbox/guest/mkguest.sh $(GUEST_BUSYBOX)
 	$(call msg,GUEST,$@)

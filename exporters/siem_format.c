@@ -67,7 +67,7 @@ static bool warning(const json_t *rec)
 	       !strcmp(json_string_value(json_object_get(rec, "verdict")) ?: "", "deny");
 }
 
-static void put_header(FILE *m, const struct siem_header *h, const json_t *rec)
+static void put_header(FILE *m, const struct siem_header *h, bool warn, const char *msgid)
 {
 	time_t secs = (time_t)(h->ts_ns / 1000000000u);
 	struct tm tm;
@@ -76,13 +76,13 @@ static void put_header(FILE *m, const struct siem_header *h, const json_t *rec)
 	gmtime_r(&secs, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* TIME-SECFRAC has at most 6 digits */
-	fprintf(m, "<%u>1 %s.%06uZ ", h->facility * 8 + (warning(rec) ? 4 : 6), ts,
+	fprintf(m, "<%u>1 %s.%06uZ ", h->facility * 8 + (warn ? 4 : 6), ts,
 		(unsigned)(h->ts_ns % 1000000000u / 1000));
 	put_name(m, h->hostname, 255);
 	fputc(' ', m);
 	put_name(m, h->app, 48);
 	fputs(" - ", m);
-	put_name(m, json_string_value(json_object_get(rec, "type")), 32);
+	put_name(m, msgid, 32);
 	fputc(' ', m);
 }
 
@@ -198,10 +198,17 @@ static void put_cef(FILE *m, const struct siem_header *h, const json_t *rec, con
 int siem_format(FILE *m, enum siem_format f, const struct siem_header *h, const json_t *rec, const char *line,
 		size_t len)
 {
-	put_header(m, h, rec);
+	put_header(m, h, warning(rec), json_string_value(json_object_get(rec, "type")));
 	if (f == SIEM_CEF)
 		put_cef(m, h, rec, line, len);
 	else
 		put_rfc5424(m, rec, line, len);
+	return ferror(m) ? -ENOMEM : 0;
+}
+
+int siem_format_anchor(FILE *m, const struct siem_header *h, const char *line)
+{
+	put_header(m, h, false, "anchor");
+	fprintf(m, "- %s", line);
 	return ferror(m) ? -ENOMEM : 0;
 }

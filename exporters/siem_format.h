@@ -23,6 +23,10 @@ struct siem_header {
 int siem_format(FILE *m, enum siem_format f, const struct siem_header *h, const json_t *rec, const char *line,
 		size_t len);
 
+/* The anchor of a seal (schemas/journal.md, "Anchors"): MSGID "anchor", no
+ * structured data, the anchor line as MSG, for verify --anchor FILE. */
+int siem_format_anchor(FILE *m, const struct siem_header *h, const char *line);
+
 /* The value escapings, exposed for the unit test: RFC 5424 PARAM-VALUE
  * (", \ and ]), CEF header fields (| and \), CEF extension values (\, =,
  * CR and LF). */

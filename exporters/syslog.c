@@ -5,6 +5,7 @@
  * acknowledged every byte of it (SIOCOUTQ reaches 0), not merely once it was
  * written; a connection lost before that sends the batch again. */
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/sockios.h>
 #include <netdb.h>
 #include <poll.h>
@@ -24,6 +25,7 @@ struct syslog_config {
 	unsigned format;
 	uint64_t facility, timeout_ms;
 	char *app;
+	bool anchors;
 };
 
 #define SOFF(f) offsetof(struct syslog_config, f)
@@ -34,6 +36,8 @@ static const struct exp_option syslog_options[] = {
 	{ .key = "facility", .type = EXP_OPT_UINT, .off = SOFF(facility), .def = "13", .min = 0, .max = 23,
 	  .help = "syslog facility (13: log audit)" },
 	{ .key = "app", .type = EXP_OPT_STR, .off = SOFF(app), .def = "sandtrail", .help = "APP-NAME" },
+	{ .key = "anchors", .type = EXP_OPT_BOOL, .off = SOFF(anchors), .def = "true",
+	  .help = "after each seal, its anchor (MSGID anchor) for sandtrail verify --anchor FILE" },
 	{ .key = "timeout", .type = EXP_OPT_MS, .off = SOFF(timeout_ms), .def = "10s", .min = 100, .max = 600000,
 	  .help = "connect, and the peer's acknowledgement of a batch, within this" },
 	{ 0 },
@@ -179,6 +183,28 @@ static int write_acked(struct syslog_sink *s, const char *p, size_t len)
 	}
 }
 
+/* The seal's anchor as a message of its own, after the seal's. */
+static int put_anchor(struct syslog_sink *s, FILE *m, const struct siem_header *h, const struct exp_record *r)
+{
+	char line[JOURNAL_ANCHOR_LINE_MAX];
+	FILE *one;
+	int rc;
+
+	if (journal_anchor_format(line, sizeof(line), exp_journal_id(s->sink), r->seq, r->rec, r->len) < 0) {
+		exp_error(s->sink, "seal %" PRIu64 ": %zu bytes, too large for an anchor", r->seq, r->len);
+		return 0; /* the seal itself went */
+	}
+	free(s->msg);
+	s->msg = NULL;
+	one = open_memstream(&s->msg, &s->msg_len);
+	rc = one ? siem_format_anchor(one, h, line) : -ENOMEM;
+	if (!one || fclose(one) != 0 || rc < 0)
+		return -ENOMEM;
+	fprintf(m, "%zu ", s->msg_len);
+	fwrite(s->msg, 1, s->msg_len, m);
+	return 0;
+}
+
 static int syslog_send(void *state, struct exp_record **recs, size_t n)
 {
 	struct syslog_sink *s = state;
@@ -215,6 +241,10 @@ static int syslog_send(void *state, struct exp_record **recs, size_t n)
 		}
 		fprintf(m, "%zu ", s->msg_len); /* octet counting */
 		fwrite(s->msg, 1, s->msg_len, m);
+		if (recs[i]->kind == JOURNAL_KIND_SEAL && s->cfg->anchors && (rc = put_anchor(s, m, &h, recs[i])) < 0) {
+			fclose(m);
+			return rc;
+		}
 	}
 	if (fclose(m) != 0)
 		return -ENOMEM;

@@ -34,14 +34,18 @@ static const struct {
 	{ "syscall/open/exit", false },        { "syscall/openat/exit", true },
 	{ "syscall/creat/exit", false },       { "syscall/execve/exit", false },
 	{ "syscall/execveat/exit", true }, { "syscall/connect/exit", false },
-	/* no schema of their own: raw points, enter too, as the exit takes
-	 * its context fields from the enter point's */
-	{ "syscall/sysno/82/enter", false },  { "syscall/sysno/82/exit", false },  /* rename */
-	{ "syscall/sysno/84/enter", false },  { "syscall/sysno/84/exit", false },  /* rmdir */
-	{ "syscall/sysno/87/enter", false },  { "syscall/sysno/87/exit", false },  /* unlink */
-	{ "syscall/sysno/263/enter", false }, { "syscall/sysno/263/exit", false }, /* unlinkat */
-	{ "syscall/sysno/264/enter", false }, { "syscall/sysno/264/exit", false }, /* renameat */
-	{ "syscall/sysno/316/enter", false }, { "syscall/sysno/316/exit", false }, /* renameat2 */
+};
+
+/* Calls with no schema of their own, as raw points (enter too: the exit
+ * takes its context fields from the enter point's); the sink's map_raw and
+ * fileop_calls say what they become: rename, rmdir, unlink, unlinkat,
+ * renameat, renameat2, then the file changes (truncate, ftruncate, mkdir,
+ * mkdirat, mknod, mknodat, symlink, symlinkat, link, linkat, chmod, fchmod,
+ * fchmodat, chown, fchown, lchown, fchownat, utime, utimes, futimesat,
+ * utimensat). */
+static const int raw_sysnos[] = {
+	82, 84, 87, 263, 264, 316,
+	76, 77, 83, 258, 133, 259, 88, 266, 86, 265, 90, 91, 268, 92, 93, 94, 260, 132, 235, 261, 280,
 };
 
 static const char *runsc_path(void)
@@ -196,6 +200,13 @@ static json_t *pod_json(const char *sink)
 			json_object_set_new(pt, "optional_fields", json_pack("[s]", "fd_path"));
 		json_array_append_new(pts, pt);
 	}
+	for (size_t i = 0; i < sizeof(raw_sysnos) / sizeof(raw_sysnos[0]); i++)
+		for (int exit = 0; exit < 2; exit++) {
+			char name[48];
+
+			snprintf(name, sizeof(name), "syscall/sysno/%d/%s", raw_sysnos[i], exit ? "exit" : "enter");
+			json_array_append_new(pts, json_pack("{s:s, s:O}", "name", name, "context_fields", ctx));
+		}
 	json_decref(ctx);
 	/* ignore_setup_error false: no sink, no sandbox (fail closed) */
 	return json_pack("{s:{s:s, s:o, s:[{s:s, s:{s:s}}]}}", "trace_session", "name", "Default", "points", pts,

@@ -68,7 +68,9 @@ static unsigned long tsc_khz(void)
 }
 
 /* The host ids QEMU serves the writable volumes as: every one has the same
- * owner (--volume-owner, the sudo caller, or the source's), never root. */
+ * owner (--volume-owner, the sudo caller or the source's), never root.  The
+ * guest sees the host's owners over 9p (no idmapping there): a writable
+ * source must be the command's uid's, or the command could not write it. */
 static int vmm_ids(const struct policy *p, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	bool any = false;
@@ -84,12 +86,20 @@ static int vmm_ids(const struct policy *p, uid_t *uid, gid_t *gid, char *err, si
 		const struct policy_mount *m = &p->mounts[i];
 		struct stat st;
 
-		if (m->type != POLICY_MOUNT_BIND || m->ro || p->volume_owner_set)
+		if (m->type != POLICY_MOUNT_BIND || m->ro)
 			continue;
 		if (stat(m->src, &st) < 0) {
 			snprintf(err, errlen, "-v %s: %s", m->src, strerror(errno));
 			return -1;
 		}
+		if (st.st_uid != p->uid) {
+			snprintf(err, errlen, "-v %s: owned by uid %u, and microvm mode's guest sees the host's owners "
+				 "(9p): the command, uid %u, could not write it (-u %u runs it as the owner)", m->src,
+				 (unsigned)st.st_uid, (unsigned)p->uid, (unsigned)st.st_uid);
+			return -1;
+		}
+		if (p->volume_owner_set)
+			continue;
 		if (any && (st.st_uid != *uid || st.st_gid != *gid)) {
 			snprintf(err, errlen, "-v %s: microvm mode serves every writable volume as one owner; this one is "
 				 "%u:%u, another %u:%u (--volume-owner sets one)", m->src, (unsigned)st.st_uid,

@@ -76,6 +76,11 @@ void policy_free(struct policy *p)
 		free(p->allow[i]);
 	for (size_t i = 0; i < p->ndomains; i++)
 		free(p->domains[i]);
+	for (size_t i = 0; i < p->ninject; i++) {
+		free(p->inject[i].domain);
+		free(p->inject[i].name);
+		free(p->inject[i].file);
+	}
 	for (size_t i = 0; i < p->nenv; i++)
 		free(p->env[i]);
 	for (size_t i = 0; i < p->nsecrets; i++) {
@@ -519,6 +524,48 @@ int policy_add_domain(struct policy *p, const char *pattern, char *err, size_t e
 	if (!p->domains[p->ndomains])
 		return fail(err, errlen, "out of memory");
 	p->ndomains++;
+	return 0;
+}
+
+int policy_add_inject(struct policy *p, const char *spec, char *err, size_t errlen)
+{
+	const char *colon = strchr(spec, ':'), *eq = colon ? strchr(colon, '=') : NULL;
+	char domain[DOMAIN_MAX + 1], name[128], why[320];
+	struct policy_inject *in;
+	size_t n;
+
+	if (!colon || !eq || eq[1] != '@' || !eq[2])
+		return fail(err, errlen, "'%s': expected DOMAIN:NAME=@FILE (values never go on the command line)", spec);
+	n = (size_t)(colon - spec);
+	if (n > DOMAIN_MAX)
+		return fail(err, errlen, "'%s': the domain is longer than 253 bytes", spec);
+	memcpy(domain, spec, n);
+	domain[n] = 0;
+	if (domain_host_canon(domain, n, domain) < 0)
+		return fail(err, errlen, "'%s': '%.*s' is not a host name (one name: no wildcard, no address)", spec,
+			    (int)n, spec);
+	n = (size_t)(eq - colon - 1);
+	if (n == 0 || n >= sizeof(name) || strspn(colon + 1, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+					       "ABCDEFGHIJKLMNOPQRSTUVWXYZ") < n)
+		return fail(err, errlen, "'%s': '%.*s' is not an HTTP header name", spec, (int)n, colon + 1);
+	for (size_t i = 0; i < n; i++)
+		name[i] = (char)tolower((unsigned char)colon[1 + i]);
+	name[n] = 0;
+	for (size_t i = 0; i < p->ninject; i++)
+		if (!strcmp(p->inject[i].domain, domain) && !strcmp(p->inject[i].name, name))
+			return fail(err, errlen, "'%s': %s is injected for %s already", spec, name, domain);
+	if (p->ninject == POLICY_INJECT_MAX)
+		return fail(err, errlen, "more than %d injected headers", POLICY_INJECT_MAX);
+	in = &p->inject[p->ninject];
+	in->domain = strdup(domain);
+	in->name = strdup(name);
+	in->file = NULL;
+	if (!in->domain || !in->name || policy_set_path(&in->file, eq + 2, why, sizeof(why)) < 0) {
+		free(in->domain);
+		free(in->name);
+		return fail(err, errlen, "out of memory");
+	}
+	p->ninject++;
 	return 0;
 }
 
@@ -1066,8 +1113,8 @@ static int load_mounts(struct loader *l, const json_t *arr)
 
 static int load_network(struct loader *l, const json_t *net)
 {
-	static const char *const keys[] = { "mode", "allow", "publish", "domains", NULL };
-	const json_t *mode, *allow, *publish, *domains, *v;
+	static const char *const keys[] = { "mode", "allow", "publish", "domains", "inspect_tls", "inject", NULL };
+	const json_t *mode, *allow, *publish, *domains, *inject, *v;
 	char why[256];
 	size_t i;
 
@@ -1103,6 +1150,24 @@ static int load_network(struct loader *l, const json_t *net)
 			if (!json_is_string(v))
 				return lfail(l, "expected \"NAME\" or \"*.SUFFIX\"");
 			if (policy_add_domain(l->p, json_string_value(v), why, sizeof(why)) < 0)
+				return lfail(l, "%s", why);
+		}
+	}
+	if ((v = json_object_get(net, "inspect_tls"))) {
+		at(l, "network.inspect_tls");
+		if (!json_is_boolean(v))
+			return lfail(l, "expected true or false");
+		l->p->inspect_tls = json_is_true(v);
+	}
+	if ((inject = json_object_get(net, "inject"))) {
+		at(l, "network.inject");
+		if (!json_is_array(inject))
+			return lfail(l, "expected an array");
+		json_array_foreach(inject, i, v) {
+			at(l, "network.inject[%zu]", i);
+			if (!json_is_string(v))
+				return lfail(l, "expected \"DOMAIN:NAME=@FILE\"");
+			if (policy_add_inject(l->p, json_string_value(v), why, sizeof(why)) < 0)
 				return lfail(l, "%s", why);
 		}
 	}
@@ -1540,6 +1605,18 @@ int policy_finish(struct policy *p, char *err, size_t errlen)
 				    p->network == POLICY_NET_PROXY ? "proxy" : "allowlist");
 	if (p->ndomains && p->network != POLICY_NET_PROXY)
 		return fail(err, errlen, "allowed domains need network mode proxy");
+	if ((p->inspect_tls || p->ninject) && p->network != POLICY_NET_PROXY)
+		return fail(err, errlen, "--inspect-tls and --inject-header need network mode proxy");
+	if (p->ninject && !p->inspect_tls)
+		return fail(err, errlen, "--inject-header needs --inspect-tls: the proxy adds a header only to requests it reads");
+	for (size_t i = 0; i < p->ninject; i++) {
+		bool matched = false;
+
+		for (size_t j = 0; j < p->ndomains && !matched; j++)
+			matched = domain_match(p->domains[j], p->inject[i].domain);
+		if (!matched)
+			return fail(err, errlen, "--inject-header for %s: no allowed domain matches it", p->inject[i].domain);
+	}
 	if (p->network == POLICY_NET_PROXY && !p->ndomains)
 		return fail(err, errlen, "network mode proxy needs at least one allowed domain (--allow-domain NAME "
 			    "or *.SUFFIX); without one, --network none says it");
@@ -1625,6 +1702,17 @@ json_t *policy_to_json(const struct policy *p)
 		for (size_t i = 0; i < p->ndomains; i++)
 			json_array_append_new(d, json_string(p->domains[i]));
 		json_object_set_new(json_object_get(j, "network"), "domains", d);
+	}
+	if (p->inspect_tls)
+		json_object_set_new(json_object_get(j, "network"), "inspect_tls", json_true());
+	if (p->ninject) {
+		json_t *a = json_array();
+
+		/* where the value comes from, never the value */
+		for (size_t i = 0; i < p->ninject; i++)
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "domain", p->inject[i].domain, "name",
+							   p->inject[i].name, "file", p->inject[i].file));
+		json_object_set_new(json_object_get(j, "network"), "inject", a);
 	}
 	json_object_set_new(j, "capabilities", json_pack("{s:o}", "add", caps));
 	json_object_set_new(j, "env", env);

@@ -15,6 +15,7 @@
 #define POLICY_MOUNTS_MAX 64
 #define POLICY_ALLOW_MAX 256
 #define POLICY_DOMAINS_MAX 256
+#define POLICY_INJECT_MAX 16
 #define POLICY_PUBLISH_MAX 32
 #define POLICY_ENV_MAX 256
 #define POLICY_SECRETS_MAX 64
@@ -47,6 +48,14 @@ struct policy_secret {
 	char *file; /* NULL: the value comes from the caller's environment */
 };
 
+/* --inject-header DOMAIN:NAME=@FILE: the proxy adds NAME: <FILE's content>
+ * to requests to DOMAIN; the value never enters the sandbox. */
+struct policy_inject {
+	char *domain; /* a name (no wildcard), matched by an allowed domain */
+	char *name;   /* an HTTP header name, lower case */
+	char *file;
+};
+
 struct policy_rlimit {
 	bool set;
 	rlim_t soft, hard;
@@ -71,6 +80,9 @@ struct policy {
 	char *allow[POLICY_ALLOW_MAX]; /* "CIDR[:PORT]" or "HOST:PORT" as written */
 	size_t ndomains;
 	char *domains[POLICY_DOMAINS_MAX]; /* proxy mode: "name" or "*.suffix", canonical */
+	bool inspect_tls; /* proxy mode: TLS ends at the proxy with a per-session CA */
+	size_t ninject;
+	struct policy_inject inject[POLICY_INJECT_MAX];
 	size_t npublish;
 	struct policy_publish publish[POLICY_PUBLISH_MAX];
 	char *env[POLICY_ENV_MAX];     /* "K=V" */
@@ -117,6 +129,8 @@ int policy_set_network(struct policy *p, const char *mode, char *err, size_t err
 int policy_add_allow(struct policy *p, const char *spec, char *err, size_t errlen);
 /* "name" or "*.suffix" (proxy/domain.h), kept lower case and once */
 int policy_add_domain(struct policy *p, const char *pattern, char *err, size_t errlen);
+/* "DOMAIN:NAME=@FILE" (the value is never on the command line) */
+int policy_add_inject(struct policy *p, const char *spec, char *err, size_t errlen);
 /* One pattern a line; blank lines and '#' comments skipped; -1 with "FILE:LINE: reason". */
 int policy_add_domain_file(struct policy *p, const char *path, char *err, size_t errlen);
 /* docker -p: "[IP:]HOST_PORT:PORT[/tcp|/udp]", an IPv6 IP in brackets */

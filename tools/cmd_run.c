@@ -29,6 +29,10 @@ const char cmd_run_usage[] =
 	"  --allow-domain NAME | *.SUFFIX  a domain reachable with --network proxy, through\n"
 	"                           sandtrail's proxy (HTTP CONNECT, plain HTTP, TLS by SNI)\n"
 	"  --allow-domain-file F    one such domain a line ('#' comments)\n"
+	"  --inspect-tls            the proxy ends the session's TLS with a CA of the session's\n"
+	"                           (trusted inside, its key never is) and records each request\n"
+	"  --inject-header DOMAIN:NAME=@FILE  the proxy adds NAME: <FILE> to requests to DOMAIN\n"
+	"                           (--inspect-tls); the value never enters the sandbox\n"
 	"  -p, --publish [IP:]HOST_PORT:PORT[/tcp|/udp]  the only way in (--network allowlist)\n"
 	"  --cap-add CAP            keep a capability (all are dropped)\n"
 	"  --security-opt seccomp=FILE     seccomp profile in Docker's JSON format\n"
@@ -43,7 +47,7 @@ const char cmd_run_usage[] =
 enum {
 	OPT_MODE = 256, OPT_ROOTFS, OPT_MOUNT, OPT_TMPFS, OPT_NETWORK, OPT_ALLOW, OPT_CAP_ADD, OPT_SECOPT,
 	OPT_CPUS, OPT_PIDS, OPT_TIMEOUT, OPT_SECRET, OPT_POLICY, OPT_ID_FILE, OPT_NO_AUDIT, OPT_SOCKET,
-	OPT_HOSTNAME, OPT_ULIMIT, OPT_VOLUME_OWNER, OPT_STOP_TIMEOUT, OPT_ALLOW_DOMAIN, OPT_ALLOW_DOMAIN_FILE,
+	OPT_HOSTNAME, OPT_ULIMIT, OPT_VOLUME_OWNER, OPT_STOP_TIMEOUT, OPT_ALLOW_DOMAIN, OPT_ALLOW_DOMAIN_FILE, OPT_INSPECT_TLS, OPT_INJECT_HEADER,
 };
 
 static const struct option opts[] = {
@@ -59,6 +63,8 @@ static const struct option opts[] = {
 	{ "allow", required_argument, NULL, OPT_ALLOW },
 	{ "allow-domain", required_argument, NULL, OPT_ALLOW_DOMAIN },
 	{ "allow-domain-file", required_argument, NULL, OPT_ALLOW_DOMAIN_FILE },
+	{ "inspect-tls", no_argument, NULL, OPT_INSPECT_TLS },
+	{ "inject-header", required_argument, NULL, OPT_INJECT_HEADER },
 	{ "publish", required_argument, NULL, 'p' },
 	{ "cap-add", required_argument, NULL, OPT_CAP_ADD },
 	{ "security-opt", required_argument, NULL, OPT_SECOPT },
@@ -115,6 +121,8 @@ static int apply(struct policy *p, json_t *labels, int c, const char *arg, struc
 	case OPT_ALLOW: return policy_add_allow(p, arg, err, errlen);
 	case OPT_ALLOW_DOMAIN: return policy_add_domain(p, arg, err, errlen);
 	case OPT_ALLOW_DOMAIN_FILE: return policy_add_domain_file(p, arg, err, errlen);
+	case OPT_INSPECT_TLS: p->inspect_tls = true; return 0;
+	case OPT_INJECT_HEADER: return policy_add_inject(p, arg, err, errlen);
 	case 'p': return policy_add_publish(p, arg, err, errlen);
 	case OPT_CAP_ADD: return policy_add_cap(p, arg, err, errlen);
 	case OPT_SECOPT:

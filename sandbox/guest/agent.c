@@ -18,6 +18,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "seccomp_profile.h"
 #include "clock.h"
 #include "vmframe.h"
 
@@ -238,6 +240,12 @@ static void __attribute__((noreturn)) child(const struct vmspec *s, int in, int 
 		dprintf(2, "sandtrail-agent: chdir(\"%s\"): %s\n", s->workdir, strerror(errno));
 		_exit(125);
 	}
+	/* the fixed filter of every session (sandbox/seccomp_fixed.c): what the
+	 * guest's capture cannot see (i386 and x32 calls, io_uring) or what
+	 * could leave something on the host (setuid bits) is refused, as in
+	 * hardened mode; last, so that the agent's own setup is not under it */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_fixed_apply() < 0)
+		_exit(125);
 	/* execvp searches the command's PATH, not the agent's */
 	environ = (char **)s->envp;
 	execvp(s->argv[0], s->argv);

@@ -4,8 +4,10 @@
 # file: parsed here as RFC 5424 (syslog_parse.py), every record arrives once,
 # its fields in structured data escaped per the RFC (a path holding " ] \ =
 # | comes back byte for byte), the record itself as MSG; the same as CEF.
+# After each seal comes its anchor (MSGID anchor): the file rsyslog wrote is
+# what verify --anchor FILE takes, and a journal cut on the host fails it.
 source "$(dirname "$0")/lib.sh"
-plan 22
+plan 26
 
 PUB=$KEYDIR/signing.pub
 RSYSLOGD=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
@@ -34,7 +36,7 @@ jqe() { jq -e "$@" >/dev/null; }
 exporter_json() { "$SANDTRAIL" ps --json | jq -r "select(.exporter == \"$1\") | .$2"; }
 caught_up() { [ "$(exporter_json s5424 lag_records)" -le 2 ] && [ "$(exporter_json scef lag_records)" -le 2 ]; }
 
-start_daemon --export "syslog+tcp://127.0.0.1:$(cat "$T/port.5424")?name=s5424" \
+start_daemon --segment-bytes 8K --export "syslog+tcp://127.0.0.1:$(cat "$T/port.5424")?name=s5424" \
 	--export "syslog+tcp://localhost:$(cat "$T/port.cef")?format=cef&name=scef&facility=4" ||
 	{ not_ok "sandtraild starts with two syslog sinks"; exit 1; }
 cg=$(mk_cgroup syslog)
@@ -49,8 +51,9 @@ check "ps shows both connected" test "$(exporter_json s5424 connected) $(exporte
 check "sandtraild stops cleanly" stop_daemon
 
 "$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$PUB" --all --format json | jq -c 'del(.journal)' >"$T/journal.json"
-n=$(wc -l <"$T/journal.json")
-check "rsyslog wrote every message ($n records)" \
+jq -r 'select(.type == "seal") | .seq' "$T/journal.json" >"$T/seals"
+n=$(($(wc -l <"$T/journal.json") + $(wc -l <"$T/seals")))
+check "rsyslog wrote every message ($n: the records, and an anchor after each seal)" \
 	wait_for 20 bash -c '[ "$(wc -l <"$1")" -ge "$3" ] && [ "$(wc -l <"$2")" -ge "$3" ]' _ "$T/got.5424" "$T/got.cef" "$n"
 kill "$RS_PID"
 wait "$RS_PID" 2>/dev/null
@@ -58,6 +61,20 @@ check "rsyslog stopped" bash -c '! kill -0 "$1" 2>/dev/null' _ "$RS_PID"
 
 python3 "$TOP/tests/integration/syslog_parse.py" "$T/got.5424" >"$T/p5424.json" 2>"$T/parse.err"
 check "every RFC 5424 message parses (header, structured data, escapes)" test $? -eq 0 || diag "$(cat "$T/parse.err")"
+# anchors: the seals' seqs, each as MSG "sandtrail-anchor journal=... seq=N seal=HEX", no structured data
+jq -c 'select(.msgid == "anchor")' "$T/p5424.json" >"$T/anchors.json"
+jq -c 'select(.msgid != "anchor")' "$T/p5424.json" >"$T/records.json" && mv "$T/records.json" "$T/p5424.json"
+check "after each seal comes its anchor: MSGID anchor, the anchor line as MSG" \
+	cmp -s "$T/seals" <(jq -r 'select(.sd == {}) | .msg | capture("^sandtrail-anchor journal=[0-9a-f]{32} seq=(?<s>[0-9]+) seal=[0-9a-f]+$").s' "$T/anchors.json")
+"$SANDTRAIL" verify --journal "$JOURNAL" --pubkey "$PUB" --anchor "$T/got.5424" >"$T/verify.out" 2>&1
+check "verify --anchor with the file rsyslog wrote: the journal reaches the last anchored seal (exit $?)" \
+	grep -q "anchor: the journal reaches the last anchored seal (seq $(tail -n 1 "$T/seals"))" "$T/verify.out" ||
+	diag "$(cat "$T/verify.out")"
+cp -a "$JOURNAL" "$T/cut" && ls "$T/cut"/*.stj | tail -n 1 | xargs rm -f
+"$SANDTRAIL" verify --journal "$T/cut" --pubkey "$PUB" --anchor "$T/got.cef" >"$T/verify.out" 2>&1
+check "the same from the CEF stream fails the journal without its last segment (exit $?)" \
+	grep -q "anchor: FAILED: the journal ends, before the last anchored seal (seq $(tail -n 1 "$T/seals"))" "$T/verify.out" ||
+	diag "$(cat "$T/verify.out")"
 SD='.sd["sandtrail@32473"]'
 jq -c "$SD" "$T/p5424.json" >"$T/sd.json"
 check "each record arrived once, in order (seq in structured data)" \
@@ -87,6 +104,9 @@ check "TIMESTAMP is the record's, to the microsecond" \
 
 python3 "$TOP/tests/integration/syslog_parse.py" "$T/got.cef" >"$T/pcef.json" 2>"$T/parse.err"
 check "every CEF message parses" test $? -eq 0 || diag "$(cat "$T/parse.err")"
+check "the CEF stream has the same anchors" \
+	cmp -s <(jq -c '.msg' "$T/anchors.json") <(jq -c 'select(.msgid == "anchor") | .msg' "$T/pcef.json")
+jq -c 'select(.msgid != "anchor")' "$T/pcef.json" >"$T/records.json" && mv "$T/records.json" "$T/pcef.json"
 check "CEF: each record once, in order, the record itself in cs3" \
 	cmp -s "$T/journal.json" <(jq -c '.cef.ext.cs3 | fromjson | del(.journal)' "$T/pcef.json")
 check "CEF header: vendor, product, signature = type, facility 4" \

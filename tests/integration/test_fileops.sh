@@ -55,10 +55,10 @@ umount2(2): EPERM|.syscall=="umount2" and .path=="$D/d" and .error=="EPERM"
 pivot_root(2): EPERM|.syscall=="pivot_root" and .path=="$D/d" and .put_old=="$D/d/e" and .error=="EPERM"
 EOF
 )
-# A gvisor session: the Sentry reports opens (with the path the sandbox
-# named) but has no points for these calls; the gofer, which makes each
-# change on the host's file systems, is in the host view with its own name
-# for the file: its /root is the sandbox's /.  $D is the path in the sandbox.
+# A gvisor session: the Sentry reports opens with the path the sandbox named;
+# the gofer, which makes each change on the host's file systems, is in the
+# host view with its own name for the file (its /root is the sandbox's /).
+# $D is the path in the sandbox.
 GVISOR=$(cat <<'EOF'
 open with O_TRUNC, as the sandbox named it|.view=="sandbox" and .type=="open" and .path=="$D/f" and (.flags|index("O_TRUNC")) and .ret>=0
 truncate|.view=="host" and .type=="truncate" and .path=="/root$D/f" and .ret==0
@@ -74,8 +74,30 @@ chown|.view=="host" and .type=="chown" and .path=="/root$D/f" and .ret==0
 utimes|.view=="host" and .type=="utimes" and .path=="/root$D/f" and .ret==0
 EOF
 )
+# and the Sentry's raw points of the same calls: the workload's own, with
+# every number the call took (paths are pointers into the sandbox: unreadable)
+GVISOR_SANDBOX=$(cat <<'EOF'
+truncate(2): the length|.syscall=="truncate" and .type=="truncate" and .path_unreadable and .length==10 and .ret==0
+ftruncate(2): the fd|.syscall=="ftruncate" and .type=="truncate" and (.fd|type)=="number" and .length==5 and .ret==0
+mkdir(2): its mode|.syscall=="mkdir" and .type=="mkdir" and .path_unreadable and .mode==488 and .ret==0
+mkdirat(2) from a dirfd that does not exist|.syscall=="mkdirat" and .dirfd==999 and .error=="EBADF"
+mkdirat(2): its dirfd|.syscall=="mkdirat" and (.dirfd|type)=="number" and .mode==448 and .ret==0
+mknod(2) of a regular file|.syscall=="mknod" and .type=="mknod" and .file_type=="regular" and .mode==416 and .ret==0
+mknodat(2) of a FIFO|.syscall=="mknodat" and .file_type=="fifo" and .mode==384 and .ret==0
+symlink(2)|.syscall=="symlink" and .type=="symlink" and .target_unreadable and .ret==0
+linkat(2): each name from its own dirfd|.syscall=="linkat" and .type=="link" and (.target_dirfd|type)=="number" and .dirfd!=.target_dirfd and .ret==0
+chmod(2)|.syscall=="chmod" and .type=="chmod" and .mode==388 and .ret==0
+fchmod(2): the fd|.syscall=="fchmod" and (.fd|type)=="number" and .mode==416 and .ret==0
+chown(2): owner and group|.syscall=="chown" and .type=="chown" and (.owner|type)=="number" and (.group|type)=="number" and .ret==0
+fchownat(2): the link itself, group left|.syscall=="fchownat" and (.owner|type)=="number" and (has("group")|not) and .flags==["AT_SYMLINK_NOFOLLOW"] and .ret==0
+fchown(2): owner left|.syscall=="fchown" and (has("owner")|not) and (.group|type)=="number" and .ret==0
+utimes(2): the times unreadable|.syscall=="utimes" and .type=="utimes" and .times_unreadable and .ret==0
+futimens: now, on the fd|.syscall=="utimensat" and (.fd|type)=="number" and .atime=="now" and .mtime=="now" and .ret==0
+EOF
+)
 count() { grep -c . <<<"$1"; }
-plan $(($(count "$COMMON") * 2 + $(count "$PRIVILEGED") + $(count "$REFUSED") + $(count "$GVISOR") * 2 + 20))
+plan $(($(count "$COMMON") * 2 + $(count "$PRIVILEGED") + $(count "$REFUSED") + $(count "$GVISOR") * 2 + \
+	$(count "$GVISOR_SANDBOX") + 20))
 
 # records FILE D TABLE [TAG]: one check per line of TABLE
 records() {
@@ -159,6 +181,7 @@ check "[gvisor] the session ran the helper twice" test -s "$WS/g.out" -a -s "$WS
 replay_json "$(cat "$T/g.id")" >"$T/g.json" 2>/dev/null
 records "$T/g.json" /work/g "$GVISOR" "[gvisor, workspace] "
 records "$T/g.json" /tmp/t "$GVISOR" "[gvisor, /tmp] "
+records "$T/g.json" "" "$(sed 's/|/|.view=="sandbox" and .comm=="st_fileops" and /' <<<"$GVISOR_SANDBOX")" "[gvisor, sandbox view] "
 # what the Sentry refuses: its fixed filter (setuid), no CAP_SYS_ADMIN (mount,
 # umount, pivot_root), no extended attributes on the gofer's files, no
 # renameat2 flags there

@@ -7,11 +7,13 @@
 # injected header replaces the client's own at the origin and is in no
 # record, nor is the client's Authorization; a request for another host
 # and an origin the proxy cannot verify are refused.  Then the same through
-# sandtrail-proxy itself (standalone, --inspect-tls): one record per request.
+# sandtrail-proxy itself (standalone, --inspect-tls): one record per request;
+# and under a control socket as sandtraild drives it (session_add with
+# inspect, its CA and the headers to inject: helpers/proxy_control.py).
 source "$(dirname "$0")/lib.sh"
 source "$TOP/tests/integration/helpers/proxy_fixture.sh"
 
-plan 13
+plan 15
 
 proxy_fixture_up || { diag "the fixture did not come up"; exit 1; }
 SECRET=sk-inspect-$$-SECRET
@@ -92,8 +94,8 @@ wait_for 10 grep -q '^sandtrail-proxy: ready' "$T/px.err" || { diag "sandtrail-p
 px() { pf_run curl -sS --max-time 10 -x 127.0.0.1:3132 --cacert "$T/px-ca.pem" -H "x-api-key: forged-by-agent" "$@"; }
 codes=$(px -o /dev/null -w '%{http_code}' "https://api.test/p1?token=abc" && px -o /dev/null -w '%{http_code}' -d x https://registry.test/p2)
 px_recorded() {
-	jq -e -s '[.[] | select(.request)] | map("\(.domain) \(.request) \(.status) \(.content_type) \(.inspected)")
-		== ["api.test GET /p1 200 application/json true", "registry.test POST /p2 200 application/json true"]' \
+	jq -e -s '[.[] | select(.type == "proxy_request")] | map("\(.domain) \(.method) \(.path) \(.status) \(.content_type)")
+		== ["api.test GET /p1 200 application/json", "registry.test POST /p2 200 application/json"]' \
 		"$T/px.rec" >/dev/null || { diag "$(cat "$T/px.rec")"; return 1; }
 }
 check "sandtrail-proxy --inspect-tls: each request is a record ($codes)" px_recorded
@@ -111,3 +113,28 @@ px_denied() {
 	! grep -q '"/p3"' "$PF_HTTPS_LOG" || { diag "the origin saw /p3"; return 1; }
 }
 check "sandtrail-proxy denies and records a request for another host on an inspected connection" px_denied
+
+# ---- sandtrail-proxy under its control socket: session_add with inspect, ca, inject ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=test session CA $$" \
+	-keyout "$T/sess.key" -out "$T/sess.pem" -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign >/dev/null 2>&1
+jq -n --rawfile key "$T/sess.key" --rawfile cert "$T/sess.pem" --arg v "sk-ctl-$$-SECRET" \
+	'{cmd: "session_add", session: "s-ctl", cgid: 0, domains: ["api.test"], inspect: true, ca: ($key + $cert),
+	  inject: [{domain: "api.test", name: "x-api-key", value: $v}]}' >"$T/session.json"
+pf_run /usr/bin/python3 "$TOP/tests/integration/helpers/proxy_control.py" --listen 127.0.0.1:3133 \
+	--session "$T/session.json" --records "$T/ctl.rec" -- "$BIN/sandtrail-proxy" --dns "$PF_DNS" \
+	--upstream-ca "$(pf_ca)" 2>"$T/ctl.err" &
+wait_for 10 grep -q '"ready"' "$T/ctl.rec" || { diag "proxy under control: $(cat "$T/ctl.err")"; exit 1; }
+code=$(pf_run curl -sS --max-time 10 -x 127.0.0.1:3133 --cacert "$T/sess.pem" -o /dev/null -w '%{http_code}' \
+	"https://api.test/ctl?x=1")
+ctl_recorded() {
+	wait_for 5 jq -e -s 'map(select(.type == "proxy_request" and .session == "s-ctl" and .path == "/ctl"
+		and .status == 200)) | length == 1' "$T/ctl.rec" || { diag "$(cat "$T/ctl.rec")"; return 1; }
+}
+check "under its control socket: the session's CA is what the client sees, each request a proxy_request record ($code)" ctl_recorded
+ctl_injected() {
+	jq -e -s --arg v "sk-ctl-$$-SECRET" 'map(select(.path == "/ctl?x=1")) | .[0].headers["x-api-key"] == $v' \
+		"$PF_HTTPS_LOG" >/dev/null || { diag "$(tail -n 1 "$PF_HTTPS_LOG")"; return 1; }
+	! grep -q "sk-ctl-$$-SECRET" "$T/ctl.rec" || { diag "a record holds the injected value"; return 1; }
+}
+check "under its control socket: the session's header is injected, and in no record" ctl_injected

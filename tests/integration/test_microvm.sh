@@ -8,7 +8,7 @@
 # garbage and oversized frames are loss records while the collector goes
 # on; nothing of the VM is left behind.  Boots are few: TCG is CPU-heavy.
 source "$(dirname "$0")/lib.sh"
-plan 49
+plan 55
 
 command -v qemu-system-x86_64 >/dev/null || { not_ok "QEMU is installed (make deps)"; exit 1; }
 [ -r "$BIN/microvm/vmlinux" ] && [ -r "$BIN/microvm/initramfs.cpio" ] ||
@@ -56,6 +56,10 @@ check "microvm: --network host is refused (125, one line)" test $? -eq 125 -a "$
 check "microvm: the refusal says why" grep -q 'network none only' "$T/refused.err"
 "$SANDTRAIL" run --mode microvm -v /tmp/nonexistent-$$:/x -- true 2>"$T/refused.err"
 check "microvm: a volume it cannot serve is refused" test $? -eq 125
+mkdir -p "$T/other" && chown 4321:4321 "$T/other"
+"$SANDTRAIL" run --mode microvm -v "$T/other:/work" -- touch /work/x 2>"$T/refused.err"
+check "microvm: a writable volume the command's uid does not own is refused, naming its owner" \
+	test $? -eq 125 -a "$(grep -c 'owned by uid 4321.*-u 4321' "$T/refused.err")" -eq 1 -a ! -e "$T/other/x"
 "$SANDTRAIL" run --mode microvm --memory 256m -- true 2>"$T/refused.err"
 check "microvm: a memory limit too small for the VMM and a guest is refused" \
 	test $? -eq 125 -a "$(grep -c 'needs 320m or more' "$T/refused.err")" -eq 1
@@ -74,6 +78,11 @@ echo create=\$($P create-setuid /mnt/created)
 echo mount=\$($P mount)
 echo host=\$($P connect ${HOSTADDR:-10.0.0.1} 22)
 echo hostsock=\$($P connect-unix $SANDTRAIL_SOCKET)
+echo int80=\$($P int80)
+echo x32=\$($P x32)
+echo uring=\$($P io_uring)
+echo userns=\$($P unshare-user)
+echo vsock=\$($P socket 40 1 0)
 touch relative.txt && rm relative.txt
 kill -USR1 \$\$
 " >"$T/escape.out"
@@ -86,6 +95,12 @@ check "microvm escape: no setuid bit by a creating open on a volume" grep -qx 'c
 check "microvm escape: no mount" grep -qx 'mount=refused EPERM' "$T/escape.out"
 check "microvm escape: the host's network is unreachable (network none)" grep -qx 'host=refused ENETUNREACH' "$T/escape.out"
 check "microvm escape: the host's unix sockets are not there" grep -qx 'hostsock=refused ENOENT' "$T/escape.out"
+# what the guest's capture cannot see, refused as hardened mode's fixed filter does
+check "microvm escape: i386 syscalls (int 0x80) are refused" grep -qx 'int80=refused ENOSYS' "$T/escape.out"
+check "microvm escape: x32 syscalls are refused" grep -qx 'x32=refused ENOSYS' "$T/escape.out"
+check "microvm escape: io_uring is refused" grep -qx 'uring=refused ENOSYS' "$T/escape.out"
+check "microvm escape: new user namespaces are refused" grep -qx 'userns=refused EPERM' "$T/escape.out"
+check "microvm escape: AF_VSOCK is refused" grep -qx 'vsock=refused EAFNOSUPPORT' "$T/escape.out"
 check "microvm escape: nothing on the host with a setuid bit or root's ownership" \
 	test -z "$(find "$WS" \( -perm /6000 -o -user 0 \) ! -path "$WS" ! -name input.txt)" ||
 	diag "$(cat "$T/escape.out")" "$(find "$WS" -ls)"

@@ -244,6 +244,52 @@ static void test_raw_rename_has_unreadable_paths(void **state)
 	assert_non_null(rec_get(r, "flags"));
 }
 
+static void test_raw_fchownat_keeps_its_numbers(void **state)
+{
+	struct fixture *f = *state;
+	Sandtrail__Gvisor__Syscall x = SANDTRAIL__GVISOR__SYSCALL__INIT;
+	const msgpack_object *r;
+	int64_t v;
+
+	x.context_data = &f->ctx;
+	x.exit = &f->exit;
+	x.sysno = 260; /* fchownat(3, "sl", 1000, -1, AT_SYMLINK_NOFOLLOW) */
+	x.arg1 = 3;
+	x.arg2 = 0x7f0000001000;
+	x.arg3 = 1000;
+	x.arg4 = (uint32_t)-1;
+	x.arg5 = 0x100;
+	feed(f, SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_RAW, 0, &x.base);
+	r = record(f, 0);
+	assert_true(rec_is(r, "type", "chown"));
+	assert_true(rec_is(r, "syscall", "fchownat"));
+	assert_true(rec_get(r, "path_unreadable") && rec_get(r, "path_unreadable")->via.boolean);
+	assert_true(rec_get_int(r, "dirfd", &v) && v == 3);
+	assert_true(rec_get_int(r, "owner", &v) && v == 1000);
+	assert_null(rec_get(r, "group")); /* -1: left as it was */
+	assert_non_null(rec_get(r, "flags"));
+}
+
+static void test_raw_futimens_acts_on_its_fd(void **state)
+{
+	struct fixture *f = *state;
+	Sandtrail__Gvisor__Syscall x = SANDTRAIL__GVISOR__SYSCALL__INIT;
+	const msgpack_object *r;
+	int64_t v;
+
+	x.context_data = &f->ctx;
+	x.exit = &f->exit;
+	x.sysno = 280; /* utimensat(4, NULL, NULL, 0): futimens(4, NULL) */
+	x.arg1 = 4;
+	feed(f, SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_RAW, 0, &x.base);
+	r = record(f, 0);
+	assert_true(rec_is(r, "type", "utimes"));
+	assert_true(rec_get_int(r, "fd", &v) && v == 4);
+	assert_null(rec_get(r, "requested"));
+	assert_true(rec_is(r, "atime", "now"));
+	assert_true(rec_is(r, "mtime", "now"));
+}
+
 /* The loss record at index i: kind, reason, count. */
 static void assert_loss(struct fixture *f, size_t i, const char *kind, const char *reason, uint64_t count)
 {
@@ -337,6 +383,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relative_open_is_joined_to_the_cwd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_verdict_follows_the_sessions_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_rename_has_unreadable_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_fchownat_keeps_its_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_futimens_acts_on_its_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_another_containers_message_is_rejected_and_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_and_oversized_datagrams_are_loss_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sentry_drops_are_counted_across_the_wrap, setup, teardown),

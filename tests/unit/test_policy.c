@@ -290,6 +290,45 @@ static void test_policy_proxy_domains(void **state)
 				 "refused");
 }
 
+/* --inject-header: a value from a file only, for one allowed name, with
+ * --inspect-tls; the policy's JSON names the file, never the value. */
+static void test_policy_inject_header(void **state)
+{
+	json_t *j;
+	char *text;
+
+	assert_int_equal(policy_add_inject(&pol, "api.test:X-Api-Key=secret", err, sizeof(err)), -1);
+	assert_string_equal(err, "'api.test:X-Api-Key=secret': expected DOMAIN:NAME=@FILE (values never go on the "
+				 "command line)");
+	assert_int_equal(policy_add_inject(&pol, "*.test:x=@/k", err, sizeof(err)), -1);
+	assert_string_equal(err, "'*.test:x=@/k': '*.test' is not a host name (one name: no wildcard, no address)");
+	assert_int_equal(policy_add_inject(&pol, "api.test:bad name=@/k", err, sizeof(err)), -1);
+	assert_string_equal(err, "'api.test:bad name=@/k': 'bad name' is not an HTTP header name");
+	assert_int_equal(policy_add_inject(&pol, "API.test:X-Api-Key=@/run/key", err, sizeof(err)), 0);
+	assert_string_equal(pol.inject[0].domain, "api.test");
+	assert_string_equal(pol.inject[0].name, "x-api-key");
+	assert_int_equal(policy_add_inject(&pol, "api.test:x-api-key=@/other", err, sizeof(err)), -1);
+	assert_int_equal(policy_set_network(&pol, "proxy", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_domain(&pol, "registry.test", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "--inject-header needs --inspect-tls: the proxy adds a header only to requests it reads");
+	pol.inspect_tls = true;
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "--inject-header for api.test: no allowed domain matches it");
+	assert_int_equal(policy_add_domain(&pol, "*.test", err, sizeof(err)), -1); /* too wide */
+	assert_int_equal(policy_add_domain(&pol, "api.test", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
+	j = policy_to_json(&pol);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(strstr(text, "\"inject\":[{\"domain\":\"api.test\",\"file\":\"/run/key\",\"name\":\"x-api-key\"}]"));
+	assert_non_null(strstr(text, "\"inspect_tls\":true"));
+	free(text);
+	json_decref(j);
+	policy_free(&pol), policy_init(&pol);
+	expect_error("{\"network\":{\"mode\":\"proxy\",\"domains\":[\"a.test\"],\"inspect_tls\":1}}",
+		     "policy.json: network.inspect_tls: expected true or false");
+}
+
 /* What the session writes in a volume is never root's unasked: sudo's
  * caller by default, an explicit owner otherwise; no file capabilities. */
 static void test_policy_volume_owner_and_setfcap(void **state)
@@ -452,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_finish_adds_tmp_and_checks_network, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_publish_and_allowlist_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_proxy_domains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_inject_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_canonical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_is_the_sha256_of_the_canonical_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_digest_of_a_fixed_policy_is_pinned, setup, teardown),

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "journal/journal.h"
@@ -41,6 +42,67 @@ static void test_unpack_reads_what_the_builder_wrote(void **state)
 	rec_free(&r);
 }
 
+/* The builder's own small-write path gives the bytes msgpack-c's packer
+ * gives with its sbuffer writer: every width of number, keys and strings of
+ * every short length and longer, across records that grow the buffer. */
+static void test_builder_writes_what_msgpack_packs(void **state)
+{
+	static const uint64_t uints[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
+					  UINT64_MAX };
+	static const int64_t ints[] = { -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN, (int64_t)INT32_MIN - 1,
+					INT64_MIN, 5, 300 };
+	char text[300];
+	msgpack_sbuffer ref;
+	msgpack_packer pk;
+	struct rec r;
+
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (char)('a' + i % 26);
+	rec_init(&r);
+	msgpack_sbuffer_init(&ref);
+	msgpack_packer_init(&pk, &ref, msgpack_sbuffer_write);
+	for (int round = 0; round < 3; round++) {
+		const void *p;
+		size_t len, n = 0;
+
+		rec_begin(&r, "exec", 1234);
+		msgpack_sbuffer_clear(&ref);
+		msgpack_sbuffer_write(&ref, "\xdf\0\0\0\0", 5);
+		msgpack_pack_str_with_body(&pk, "v", 1), msgpack_pack_uint64(&pk, RECORD_VERSION);
+		msgpack_pack_str_with_body(&pk, "ts", 2), msgpack_pack_uint64(&pk, 1234);
+		msgpack_pack_str_with_body(&pk, "type", 4), msgpack_pack_str_with_body(&pk, "exec", 4);
+		n = 3;
+		for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++, n++) {
+			rec_uint(&r, "u", uints[i]);
+			msgpack_pack_str_with_body(&pk, "u", 1), msgpack_pack_uint64(&pk, uints[i]);
+		}
+		for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++, n++) {
+			rec_int(&r, "i", ints[i]);
+			msgpack_pack_str_with_body(&pk, "i", 1), msgpack_pack_int64(&pk, ints[i]);
+		}
+		for (size_t l = 0; l <= (round == 2 ? sizeof(text) - 1 : 40); l++, n++) {
+			char key[41];
+
+			memcpy(key, text, l % 41);
+			key[l % 41] = 0;
+			rec_str(&r, key, "");
+			rec_bytes(&r, "b", text, l);
+			rec_bool(&r, "t", l & 1);
+			msgpack_pack_str_with_body(&pk, key, l % 41), msgpack_pack_str_with_body(&pk, "", 0);
+			msgpack_pack_str_with_body(&pk, "b", 1), msgpack_pack_bin_with_body(&pk, text, l);
+			msgpack_pack_str_with_body(&pk, "t", 1);
+			(l & 1 ? msgpack_pack_true : msgpack_pack_false)(&pk);
+			n += 2;
+		}
+		p = rec_finish(&r, &len);
+		ref.data[1] = (char)(n >> 24), ref.data[2] = (char)(n >> 16), ref.data[3] = (char)(n >> 8), ref.data[4] = (char)n;
+		assert_int_equal(len, ref.size);
+		assert_memory_equal(p, ref.data, len);
+	}
+	msgpack_sbuffer_destroy(&ref);
+	rec_free(&r);
+}
+
 /* msgpack-c would allocate the claimed elements before reading them. */
 static void test_unpack_refuses_containers_larger_than_the_input(void **state)
 {
@@ -74,6 +136,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unpack_reads_what_the_builder_wrote),
+		cmocka_unit_test(test_builder_writes_what_msgpack_packs),
 		cmocka_unit_test(test_unpack_refuses_containers_larger_than_the_input),
 		cmocka_unit_test(test_unpack_refuses_truncated_and_trailing_bytes),
 	};

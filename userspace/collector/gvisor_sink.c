@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,8 +53,55 @@ struct gvisor_sink {
 	struct gvisor_conn *conns;
 };
 
+/* The file changes gVisor has no point for either: their raw syscalls.  The
+ * numbers among the arguments (fd, dirfd, mode, owner, length, flags) are
+ * read from the registers, the paths are pointers into the sandbox
+ * (unreadable here: the host view has the gofer's).  Argument numbers are
+ * 1-based, 0: none.  sandbox/gvisor.c asks for these points. */
+static const struct fileop_call {
+	uint16_t nr;
+	const char *name;
+	uint8_t type; /* ST_EV_* */
+	uint8_t fd, dirfd, mode, owner, length, flags, times;
+} fileop_calls[] = {
+	{ 76, "truncate", ST_EV_TRUNCATE, .length = 2 },
+	{ 77, "ftruncate", ST_EV_TRUNCATE, .fd = 1, .length = 2 },
+	{ 83, "mkdir", ST_EV_MKDIR, .mode = 2 },
+	{ 258, "mkdirat", ST_EV_MKDIR, .dirfd = 1, .mode = 3 },
+	{ 133, "mknod", ST_EV_MKNOD, .mode = 2 },
+	{ 259, "mknodat", ST_EV_MKNOD, .dirfd = 1, .mode = 3 },
+	{ 88, "symlink", ST_EV_SYMLINK, .fd = 0 },
+	{ 266, "symlinkat", ST_EV_SYMLINK, .dirfd = 2 },
+	{ 86, "link", ST_EV_LINK, .fd = 0 },
+	{ 265, "linkat", ST_EV_LINK, .dirfd = 3, .flags = 5 },
+	{ 90, "chmod", ST_EV_CHMOD, .mode = 2 },
+	{ 91, "fchmod", ST_EV_CHMOD, .fd = 1, .mode = 2 },
+	{ 268, "fchmodat", ST_EV_CHMOD, .dirfd = 1, .mode = 3 },
+	{ 92, "chown", ST_EV_CHOWN, .owner = 2 },
+	{ 93, "fchown", ST_EV_CHOWN, .fd = 1, .owner = 2 },
+	{ 94, "lchown", ST_EV_CHOWN, .owner = 2 },
+	{ 260, "fchownat", ST_EV_CHOWN, .dirfd = 1, .owner = 3, .flags = 5 },
+	{ 132, "utime", ST_EV_UTIMES, .times = 2 },
+	{ 235, "utimes", ST_EV_UTIMES, .times = 2 },
+	{ 261, "futimesat", ST_EV_UTIMES, .dirfd = 1, .times = 3 },
+	/* a NULL path: futimens on the dirfd */
+	{ 280, "utimensat", ST_EV_UTIMES, .dirfd = 1, .times = 3, .flags = 4 },
+};
+
+static const struct fileop_call *fileop_call(uint64_t nr)
+{
+	for (size_t i = 0; i < sizeof(fileop_calls) / sizeof(fileop_calls[0]); i++)
+		if (fileop_calls[i].nr == nr)
+			return &fileop_calls[i];
+	return NULL;
+}
+
 static const char *syscall_name(uint64_t nr)
 {
+	const struct fileop_call *f = fileop_call(nr);
+
+	if (f)
+		return f->name;
 	switch (nr) {
 	case NR_OPEN: return "open";
 	case NR_OPENAT: return "openat";
@@ -273,6 +321,52 @@ static bool map_connect(struct gvisor_sink *g, struct gvisor_conn *c, const Sand
 	return true;
 }
 
+static uint64_t raw_arg(const Sandtrail__Gvisor__Syscall *m, unsigned i)
+{
+	const uint64_t a[] = { 0, m->arg1, m->arg2, m->arg3, m->arg4, m->arg5, m->arg6 };
+
+	return i < sizeof(a) / sizeof(a[0]) ? a[i] : 0;
+}
+
+static bool map_fileop(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrail__Gvisor__Syscall *m,
+		       const struct enrich_proc *p, int32_t ret)
+{
+	const struct fileop_call *k = fileop_call(m->sysno);
+	struct enrich_fileop f = { .path = unreadable, .requested = unreadable, .fd = -1, .dirfd = AT_FDCWD,
+				   .owner = (uint32_t)-1, .group = (uint32_t)-1, .ret = ret };
+
+	if (!k)
+		return false;
+	f.type = k->type;
+	if (k->dirfd)
+		f.dirfd = (int32_t)raw_arg(m, k->dirfd);
+	/* an fd of its own, or utimensat's NULL path: the call acts on the fd */
+	if (k->fd || (k->nr == 280 && !raw_arg(m, 2))) {
+		f.requested = (struct enrich_str){ 0 };
+		f.fd = (int32_t)raw_arg(m, k->fd ? k->fd : 1);
+	}
+	if (k->type == ST_EV_SYMLINK || k->type == ST_EV_LINK)
+		f.other = unreadable;
+	if (k->type == ST_EV_LINK)
+		f.other_requested = unreadable, f.other_dirfd = k->dirfd ? (int32_t)raw_arg(m, 1) : AT_FDCWD;
+	if (k->mode)
+		f.mode = (uint32_t)raw_arg(m, k->mode);
+	if (k->owner)
+		f.owner = (uint32_t)raw_arg(m, k->owner), f.group = (uint32_t)raw_arg(m, k->owner + 1);
+	if (k->length)
+		f.length = (int64_t)raw_arg(m, k->length);
+	if (k->flags)
+		f.flags = (uint32_t)raw_arg(m, k->flags);
+	/* NULL times: both now; else the times are in the sandbox's memory */
+	if (k->times && !raw_arg(m, k->times))
+		f.atime_ns = f.mtime_ns = UTIME_NOW;
+	else
+		f.args_unreadable = k->times != 0;
+	begin(g, c, event_type_name(k->type), p);
+	enrich_fileop(g->cfg.enrich, g->cfg.rec, c->s, &f);
+	return true;
+}
+
 /* rename and unlink: gVisor has no point of their own, only the raw syscall
  * with its arguments as pointers into the sandbox: the paths are unreadable
  * here (the host view has them where they reached a host file system). */
@@ -305,7 +399,7 @@ static bool map_raw(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrai
 			.dir = m->sysno == NR_RMDIR || (m->sysno == NR_UNLINKAT && (m->arg3 & AT_REMOVEDIR)) });
 		return true;
 	}
-	return false;
+	return map_fileop(g, c, m, &p, ret);
 }
 
 static bool map_clone(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrail__Gvisor__CloneInfo *m)

@@ -6,10 +6,41 @@
 /* Top-level maps are written as map32 so the count can be patched in place. */
 #define MAP32_HDR 5
 
+/* The most rec_write copies itself: a type byte and 8 bytes of number. */
+#define REC_SLACK 9
+
+/* The packer writes a few bytes at a time (a type byte, a number, a short
+ * key) through this callback, tens of times a record: those are copied by
+ * size here, without a call into libc; msgpack_sbuffer_write takes the
+ * rest and grows the buffer. */
+static int rec_write(void *data, const char *buf, size_t len)
+{
+	msgpack_sbuffer *sb = data;
+	char *d;
+
+	if (len > REC_SLACK || sb->alloc - sb->size < REC_SLACK)
+		return msgpack_sbuffer_write(data, buf, len);
+	d = sb->data + sb->size;
+	switch (len) {
+	case 1: d[0] = buf[0]; break;
+	case 2: memcpy(d, buf, 2); break;
+	case 3: memcpy(d, buf, 3); break;
+	case 4: memcpy(d, buf, 4); break;
+	case 5: memcpy(d, buf, 5); break;
+	case 6: memcpy(d, buf, 6); break;
+	case 7: memcpy(d, buf, 7); break;
+	case 8: memcpy(d, buf, 8); break;
+	case 9: memcpy(d, buf, 9); break;
+	default: break;
+	}
+	sb->size += len;
+	return 0;
+}
+
 void rec_init(struct rec *r)
 {
 	msgpack_sbuffer_init(&r->buf);
-	msgpack_packer_init(&r->pk, &r->buf, msgpack_sbuffer_write);
+	msgpack_packer_init(&r->pk, &r->buf, rec_write);
 	r->nkeys = 0;
 }
 
@@ -23,7 +54,7 @@ void rec_begin(struct rec *r, const char *type, uint64_t ts_ns)
 	static const char map32[MAP32_HDR] = { (char)0xdf, 0, 0, 0, 0 };
 
 	msgpack_sbuffer_clear(&r->buf);
-	msgpack_sbuffer_write(&r->buf, map32, sizeof(map32));
+	rec_write(&r->buf, map32, sizeof(map32));
 	r->nkeys = 0;
 	rec_uint(r, "v", RECORD_VERSION);
 	rec_uint(r, "ts", ts_ns);

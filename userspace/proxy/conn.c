@@ -267,18 +267,14 @@ static void start_relay(struct pconn *c)
 	relay_read(c->cl, c); /* what came meanwhile */
 }
 
-/* One request of an inspected connection: its own record. */
+/* One request of an inspected connection: a record of its own. */
 static void on_inspected(void *arg, const struct http1_exchange *x)
 {
 	struct pconn *c = arg;
-	char request[sizeof(x->method) + sizeof(x->path) + 1];
-	json_t *r;
+	json_t *r = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:I}", "type", "proxy_request", "session", c->s->id,
+			      "domain", c->host, "port", c->port, "method", x->method, "path", x->path, "req_body",
+			      (json_int_t)x->req_body, "resp_body", (json_int_t)x->resp_body);
 
-	snprintf(request, sizeof(request), "%s %s", x->method, x->path);
-	r = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s?, s:b, s:b, s:s, s:I, s:I}", "type", "proxy", "session",
-		      c->s->id, "verdict", "allow", "domain", c->host, "port", c->port, "method", x->method, "rule",
-		      c->rule, "transparent", c->transparent, "inspected", 1, "request", request, "bytes_out",
-		      (json_int_t)x->req_body, "bytes_in", (json_int_t)x->resp_body);
 	if (!r)
 		return;
 	if (x->status)
@@ -316,12 +312,14 @@ static void start_tls(struct pconn *c)
 		start_relay(c);
 		return;
 	}
-	c->icfg = (struct inspect_config){ .host = c->host, .port = c->port, .ca = s->ca, .upstream = s->upstream,
+	c->icfg = (struct inspect_config){ .host = c->host, .port = c->port, .ca = s->ca, .upstream = c->px->upstream,
 					   .on_exchange = on_inspected, .on_end = on_inspect_end, .arg = c };
-	if (s->inject_domain && domain_match(s->inject_domain, c->host)) {
-		c->icfg.inject_name = s->inject_name;
-		c->icfg.inject_value = s->inject_value;
-	}
+	for (size_t i = 0; i < s->ninject; i++)
+		if (domain_match(s->inject[i].domain, c->host)) {
+			c->icfg.inject_name = s->inject[i].name;
+			c->icfg.inject_value = s->inject[i].value;
+			break;
+		}
 	c->state = ST_RELAY;
 	event_del(c->deadline);
 	bufferevent_set_timeouts(c->cl, &idle, &idle);

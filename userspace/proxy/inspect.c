@@ -21,6 +21,7 @@ struct inspect {
 	struct http1_config hc;
 	uint64_t bytes_out, bytes_in;
 	bool closing, ending;
+	bool cl_gone, up_gone; /* ended: what is queued for it is never written */
 	const char *why;
 	char whybuf[160];
 };
@@ -75,8 +76,8 @@ static void end_after_flush(struct inspect *in, const char *why)
 	}
 	bufferevent_disable(in->cl, EV_READ);
 	bufferevent_disable(in->up, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(in->cl)) == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(in->up)) == 0)
+	if ((in->cl_gone || evbuffer_get_length(bufferevent_get_output(in->cl)) == 0) &&
+	    (in->up_gone || evbuffer_get_length(bufferevent_get_output(in->up)) == 0))
 		finish(in, in->why);
 }
 
@@ -159,6 +160,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 	if (in->ending || (what & BEV_EVENT_CONNECTED))
 		return; /* a handshake done */
+	*(client ? &in->cl_gone : &in->up_gone) = true;
 	if (what & BEV_EVENT_ERROR) {
 		e = bufferevent_get_openssl_error(bev);
 		snprintf(in->whybuf, sizeof(in->whybuf), "%s TLS: %s", client ? "client" : "origin",

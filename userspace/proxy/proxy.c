@@ -23,17 +23,20 @@
 #include <seccomp.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <openssl/err.h>
 
 #include "proxy.h"
 
 static const char usage[] =
-	"usage: sandtrail-proxy --control-fd N [--user NAME] [--dns ADDR[:PORT]]\n"
+	"usage: sandtrail-proxy --control-fd N [--user NAME] [--dns ADDR[:PORT]] [--upstream-ca FILE]\n"
 	"       sandtrail-proxy --listen ADDR:PORT --allow-domain NAME|*.SUFFIX... [--records FILE]\n"
 	"                       [--resolve HOST:PORT:ADDR]... [--user NAME] [--dns ADDR[:PORT]]\n"
-	"                       [--inspect-tls [--upstream-ca FILE] [--ca-out FILE]]\n"
-	"                       [--inject-header DOMAIN:NAME=@FILE]\n"
+	"                       [--inspect-tls [--ca-out FILE] [--inject-header DOMAIN:NAME=@FILE]...]\n"
+	"                       [--upstream-ca FILE]\n"
 	"  The egress proxy of --network proxy sessions, started by sandtraild; standalone\n"
-	"  for benches and tests.  HTTP CONNECT and plain HTTP; transparent TLS by SNI.\n";
+	"  for benches and tests.  HTTP CONNECT and plain HTTP; transparent TLS by SNI.\n"
+	"  --upstream-ca: what verifies the origins of inspected connections (default:\n"
+	"  the system's bundle).\n";
 
 const char *proxy_session_match(const struct proxy_session *s, const char *host)
 {
@@ -74,32 +77,47 @@ static void session_free(struct proxy_session *s)
 	for (size_t i = 0; i < s->ndomains; i++)
 		free(s->domains[i]);
 	ca_free(s->ca);
-	SSL_CTX_free(s->upstream);
-	free(s->inject_domain);
-	free(s->inject_name);
-	if (s->inject_value)
-		OPENSSL_clear_free(s->inject_value, strlen(s->inject_value));
+	for (size_t i = 0; i < s->ninject; i++) {
+		free(s->inject[i].domain);
+		free(s->inject[i].name);
+		OPENSSL_clear_free(s->inject[i].value, strlen(s->inject[i].value));
+	}
 	free(s);
 }
 
-/* --inspect-tls in standalone mode: the session CA (its certificate to
- * ca_out), origins verified by the default store or upstream_ca */
-static int session_inspect(struct proxy_session *s, const char *upstream_ca, const char *ca_out)
+/* one injected header: a domain pattern, a token for a name, a value of one line */
+static int session_add_inject(struct proxy_session *s, const char *pat, const char *name, const char *value)
+{
+	char canon[DOMAIN_MAX + 1], perr[128];
+	struct proxy_inject *j = &s->inject[s->ninject];
+
+	if (s->ninject == PROXY_INJECT_MAX || domain_pattern_parse(pat, canon, perr, sizeof(perr)) < 0 || !name[0] ||
+	    strspn(name, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") < strlen(name) ||
+	    strpbrk(value, "\r\n"))
+		return -1;
+	j->domain = strdup(canon);
+	j->name = strdup(name);
+	j->value = strdup(value);
+	if (!j->domain || !j->name || !j->value) {
+		free(j->domain);
+		free(j->name);
+		free(j->value);
+		return -1;
+	}
+	s->ninject++;
+	return 0;
+}
+
+/* --inspect-tls in standalone mode: a session CA, its certificate to ca_out */
+static int session_inspect(struct proxy_session *s, const char *ca_out)
 {
 	char err[256], *pem = NULL;
 	size_t len;
 	FILE *f;
 
 	s->ca = ca_new(s->id, err, sizeof(err));
-	s->upstream = SSL_CTX_new(TLS_client_method());
-	if (!s->ca || !s->upstream) {
-		fprintf(stderr, "sandtrail-proxy: --inspect-tls: %s\n", s->ca ? "no TLS context" : err);
-		return -1;
-	}
-	SSL_CTX_set_verify(s->upstream, SSL_VERIFY_PEER, NULL);
-	if ((upstream_ca ? SSL_CTX_load_verify_locations(s->upstream, upstream_ca, NULL)
-			 : SSL_CTX_set_default_verify_paths(s->upstream)) != 1) {
-		fprintf(stderr, "sandtrail-proxy: --upstream-ca %s: no certificates\n", upstream_ca ? upstream_ca : "(default)");
+	if (!s->ca) {
+		fprintf(stderr, "sandtrail-proxy: --inspect-tls: %s\n", err);
 		return -1;
 	}
 	if (ca_out && (ca_cert_pem(s->ca, &pem, &len) < 0 || !(f = fopen(ca_out, "we")) ||
@@ -113,23 +131,39 @@ static int session_inspect(struct proxy_session *s, const char *upstream_ca, con
 	return 0;
 }
 
+/* The trust store for origins: FILE, or the system's bundle; read now,
+ * before the filter (no file opens later).  Origins it cannot verify are
+ * refused (fail closed). */
+static int upstream_new(struct proxy *px, const char *file)
+{
+	const char *path = file ? file : X509_get_default_cert_file();
+
+	px->upstream = SSL_CTX_new(TLS_client_method());
+	if (!px->upstream)
+		return -1;
+	SSL_CTX_set_verify(px->upstream, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_load_verify_file(px->upstream, path) != 1) {
+		ERR_clear_error();
+		fprintf(stderr, "sandtrail-proxy: trust store %s: no certificates%s\n", path,
+			file ? "" : " (inspected origins will not verify)");
+		return file ? -1 : 0;
+	}
+	return 0;
+}
+
 /* --inject-header DOMAIN:NAME=@FILE: the value is FILE's first line */
 static int session_inject(struct proxy_session *s, const char *spec)
 {
 	const char *colon = strchr(spec, ':'), *eq = colon ? strstr(colon, "=@") : NULL;
-	char pat[DOMAIN_MAX + 3], canon[DOMAIN_MAX + 1], perr[128], value[4096];
-	size_t n, namelen;
+	char pat[DOMAIN_MAX + 3], name[256], value[4096];
+	size_t n;
 	FILE *f;
+	int r;
 
-	if (!colon || !eq || s->inject_domain || (size_t)(colon - spec) >= sizeof(pat))
+	if (!colon || !eq || (size_t)(colon - spec) >= sizeof(pat) || (size_t)(eq - colon - 1) >= sizeof(name))
 		return -1;
-	memcpy(pat, spec, (size_t)(colon - spec));
-	pat[colon - spec] = 0;
-	namelen = (size_t)(eq - colon - 1);
-	/* a header name is a token (RFC 9110 5.1) */
-	if (domain_pattern_parse(pat, canon, perr, sizeof(perr)) < 0 || namelen == 0 ||
-	    strspn(colon + 1, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") < namelen)
-		return -1;
+	snprintf(pat, sizeof(pat), "%.*s", (int)(colon - spec), spec);
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - colon - 1), colon + 1);
 	f = fopen(eq + 2, "re");
 	if (!f)
 		return -1;
@@ -137,11 +171,9 @@ static int session_inject(struct proxy_session *s, const char *spec)
 	fclose(f);
 	value[n] = 0;
 	value[strcspn(value, "\r\n")] = 0;
-	s->inject_domain = strdup(canon);
-	s->inject_name = strndup(colon + 1, namelen);
-	s->inject_value = strdup(value);
+	r = session_add_inject(s, pat, name, value);
 	OPENSSL_cleanse(value, sizeof(value));
-	return s->inject_domain && s->inject_name && s->inject_value ? 0 : -1;
+	return r;
 }
 
 static int session_add_domain(struct proxy_session *s, const char *pat)
@@ -170,6 +202,9 @@ static struct proxy_session *session_new(struct proxy *px, const char *id)
 
 static int session_listen(struct proxy_session *s, int fd)
 {
+	/* libevent accepts until EAGAIN: a blocking listener would stop the loop */
+	if (evutil_make_socket_nonblocking(fd) < 0)
+		return -1;
 	s->listener = evconnlistener_new(s->px->base, proxy_conn_accept, s, LEV_OPT_CLOSE_ON_FREE, 512, fd);
 	return s->listener ? 0 : -1;
 }
@@ -199,6 +234,29 @@ static void control_msg(struct proxy *px, json_t *m, int fd)
 		d = json_object_get(m, "domains");
 		json_array_foreach(d, i, v) {
 			if (!json_is_string(v) || session_add_domain(s, json_string_value(v)) < 0) {
+				session_free(s);
+				goto bad;
+			}
+		}
+		/* --inspect-tls: the CA sandtraild keeps (restarts keep it), the headers to add */
+		if (json_is_true(json_object_get(m, "inspect"))) {
+			const char *pem = json_string_value(json_object_get(m, "ca"));
+			char err[256];
+
+			s->ca = pem ? ca_import(pem, strlen(pem), err, sizeof(err)) : NULL;
+			if (!s->ca) {
+				fprintf(stderr, "sandtrail-proxy: session %s: %s\n", id, pem ? err : "inspect without a CA");
+				session_free(s);
+				goto bad;
+			}
+			s->inspect = true;
+		}
+		json_array_foreach(json_object_get(m, "inject"), i, v) {
+			const char *dom = json_string_value(json_object_get(v, "domain"));
+			const char *name = json_string_value(json_object_get(v, "name"));
+			const char *val = json_string_value(json_object_get(v, "value"));
+
+			if (!dom || !name || !val || session_add_inject(s, dom, name, val) < 0) {
 				session_free(s);
 				goto bad;
 			}
@@ -417,6 +475,11 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		goto out;
 	}
+	if ((px.control_fd >= 0 && (inspect || ca_out || standalone->ninject)) || upstream_new(&px, upstream_ca) < 0) {
+		if (px.control_fd >= 0)
+			fprintf(stderr, "sandtrail-proxy: --inspect-tls, --ca-out, --inject-header: standalone only\n");
+		goto out;
+	}
 	px.base = event_base_new();
 	if (!px.base)
 		goto out;
@@ -433,11 +496,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sandtrail-proxy: --listen needs at least one --allow-domain\n");
 			goto out;
 		}
-		if (!inspect && (standalone->inject_domain || upstream_ca || ca_out)) {
-			fprintf(stderr, "sandtrail-proxy: --inject-header, --upstream-ca and --ca-out need --inspect-tls\n");
+		if (!inspect && (standalone->ninject || ca_out)) {
+			fprintf(stderr, "sandtrail-proxy: --inject-header and --ca-out need --inspect-tls\n");
 			goto out;
 		}
-		if (inspect && session_inspect(standalone, upstream_ca, ca_out) < 0)
+		if (inspect && session_inspect(standalone, ca_out) < 0)
 			goto out;
 		if (evutil_parse_sockaddr_port(listen_at, (struct sockaddr *)&ss, &sslen) < 0) {
 			fprintf(stderr, "sandtrail-proxy: --listen '%s': expected ADDR:PORT\n", listen_at);
@@ -509,5 +572,6 @@ out:
 		event_base_free(px.base);
 	if (px.records && px.records != stdout)
 		fclose(px.records);
+	SSL_CTX_free(px.upstream);
 	return rc;
 }

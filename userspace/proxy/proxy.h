@@ -26,6 +26,14 @@
 #define PROXY_CONNS_MAX 4096
 #define PROXY_RESOLVE_MAX 16
 
+#define PROXY_INJECT_MAX 16
+
+/* --inject-header DOMAIN:NAME=@FILE */
+struct proxy_inject {
+	char *domain; /* canonical pattern */
+	char *name, *value;
+};
+
 struct proxy_session {
 	char id[64];
 	uint64_t cgid; /* key of its entries in the proxy_dst map; 0: none */
@@ -34,12 +42,12 @@ struct proxy_session {
 	struct evconnlistener *listener;
 	unsigned refs;  /* its connections */
 	bool retired;   /* the session ended: freed with its last connection */
-	/* --inspect-tls: the session CA, the store that verifies origins, and
-	 * one header added at the proxy for one domain pattern */
+	/* --inspect-tls: the session CA, and headers added at the proxy (the
+	 * first whose domain pattern matches a connection's name) */
 	bool inspect;
 	struct ca *ca;
-	SSL_CTX *upstream;
-	char *inject_domain, *inject_name, *inject_value;
+	size_t ninject;
+	struct proxy_inject inject[PROXY_INJECT_MAX];
 	struct proxy *px;
 	struct proxy_session *next;
 };
@@ -58,6 +66,7 @@ struct proxy {
 	int map_fd;     /* proxy_dst (bpf/events.h); -1: no transparent clients */
 	int control_fd; /* to sandtraild; -1: standalone */
 	FILE *records;  /* standalone: JSON lines */
+	SSL_CTX *upstream; /* verifies the origins of inspected connections */
 	size_t nconns;
 	size_t nresolve;
 	struct proxy_resolve resolve[PROXY_RESOLVE_MAX];
