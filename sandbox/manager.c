@@ -20,6 +20,7 @@
 #include "resolve.h"
 #include "seccomp_profile.h"
 #include "manager.h"
+#include "proxy/ca.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SETUP_DEADLINE_MS 30000 /* namespaces and mounts take milliseconds: a hung one is a fault */
@@ -39,9 +40,13 @@ struct run {
 	struct seccomp_prog seccomp;
 	struct netpolicy net;
 	uint32_t ttl;
-	char *env[POLICY_ENV_MAX + POLICY_SECRETS_MAX + 8];
+	char *env[POLICY_ENV_MAX + POLICY_SECRETS_MAX + 24]; /* + ours: PATH..., the proxy's, the CA's */
 	size_t nenv;
 	json_t *redact;
+	char *ca_pem;    /* --inspect-tls: the session CA, key and certificate (secret: wiped) */
+	size_t ca_len;
+	char *ca_bundle; /* what the sandbox trusts: the host's bundle and the CA's certificate */
+	json_t *inject;  /* [{domain, name, value}] for sandtraild (values redacted in records) */
 	int ctl;
 	char id[128];
 	struct cgroup_session cg;
@@ -132,6 +137,14 @@ static int build_env(struct run *r)
 		env_add(r, "NO_PROXY", "localhost,127.0.0.1,::1");
 		env_add(r, "no_proxy", "localhost,127.0.0.1,::1");
 	}
+	/* the bundle with the session CA, for the clients that read one of these */
+	if (p->inspect_tls) {
+		static const char *const vars[] = { "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+						    "CURL_CA_BUNDLE" };
+
+		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+			env_add(r, vars[i], MANAGER_CA_BUNDLE);
+	}
 	for (size_t i = 0; i < p->nsecrets; i++) {
 		char *val = secret_value(&p->secrets[i], r->err, sizeof(r->err));
 		json_t *v;
@@ -156,6 +169,70 @@ static int build_env(struct run *r)
 		free(val);
 	}
 	r->env[r->nenv] = NULL;
+	return 0;
+}
+
+#define HOST_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* --inspect-tls: the session CA (made here, in memory: its key goes to
+ * sandtraild for the proxy, never into the sandbox), the bundle the sandbox
+ * trusts, and the values of --inject-header (files read now, redacted in
+ * every record, never in the sandbox's environment). */
+static int inspect_setup(struct run *r)
+{
+	const struct policy *p = r->o->p;
+	char *cert = NULL, *host = NULL;
+	size_t clen = 0, hlen = 0;
+	struct ca *ca;
+
+	ca = ca_new(NULL, r->err, sizeof(r->err));
+	if (!ca)
+		return -1;
+	if (ca_export(ca, &r->ca_pem, &r->ca_len) < 0 || ca_cert_pem(ca, &cert, &clen) < 0) {
+		ca_free(ca);
+		snprintf(r->err, sizeof(r->err), "--inspect-tls: the session CA: out of memory");
+		free(cert);
+		return -1;
+	}
+	ca_free(ca);
+	if (policy_read_file(HOST_CA_BUNDLE, &host, &hlen) < 0) {
+		host = NULL; /* no bundle on this host: the session trusts its CA alone */
+		hlen = 0;
+	}
+	if (asprintf(&r->ca_bundle, "%.*s%s%.*s", (int)hlen, host ? host : "", hlen && host[hlen - 1] != '\n' ? "\n" : "",
+		     (int)clen, cert) < 0)
+		r->ca_bundle = NULL;
+	free(host);
+	free(cert);
+	if (!r->ca_bundle) {
+		snprintf(r->err, sizeof(r->err), "--inspect-tls: out of memory");
+		return -1;
+	}
+	r->inject = json_array();
+	for (size_t i = 0; i < p->ninject; i++) {
+		const struct policy_inject *in = &p->inject[i];
+		char *val = NULL;
+		size_t len = 0;
+
+		if (policy_read_file(in->file, &val, &len) < 0) {
+			snprintf(r->err, sizeof(r->err), "--inject-header %s:%s: %s: %s", in->domain, in->name, in->file,
+				 strerror(errno));
+			return -1;
+		}
+		val[strcspn(val, "\r\n")] = 0; /* its first line: a header value has no line breaks */
+		if (!*val || !json_string(val)) {
+			snprintf(r->err, sizeof(r->err), "--inject-header %s:%s: %s: %s", in->domain, in->name, in->file,
+				 *val ? "not valid UTF-8" : "empty");
+			explicit_bzero(val, len);
+			free(val);
+			return -1;
+		}
+		json_array_append_new(r->inject, json_pack("{s:s, s:s, s:s}", "domain", in->domain, "name", in->name,
+							   "value", val));
+		json_array_append_new(r->redact, json_pack("{s:s, s:s}", "name", in->name, "value", val));
+		explicit_bzero(val, len);
+		free(val);
+	}
 	return 0;
 }
 
@@ -196,6 +273,11 @@ static int send_watch(struct run *r)
 		for (size_t i = 0; i < p->ndomains; i++)
 			json_array_append_new(d, json_string(p->domains[i]));
 		json_object_set_new(json_object_get(req, "network"), "domains", d);
+		if (p->inspect_tls) {
+			json_object_set_new(json_object_get(req, "network"), "inspect", json_true());
+			json_object_set_new(json_object_get(req, "network"), "ca", json_stringn(r->ca_pem, r->ca_len));
+			json_object_set(json_object_get(req, "network"), "inject", r->inject);
+		}
 	}
 	/* the only way in, recorded in session_start */
 	if (p->npublish)
@@ -300,10 +382,64 @@ static int proxy_attach(struct run *r)
 	return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* After a hand-over: asks the next collector for the session back.  0 done
+ * (r->ctl is the new connection); -EAGAIN no collector answers yet; -1 it
+ * refused (the session is not its any more). */
+static int reattach(struct run *r)
+{
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "reattach", "id", r->id), *rep = NULL;
+	int fd = control_connect(r->o->socket), rc;
+
+	if (fd < 0 || !req || control_send(fd, req) < 0 || control_recv(fd, &rep) < 0) {
+		json_decref(req);
+		if (fd >= 0)
+			close(fd);
+		return -EAGAIN;
+	}
+	json_decref(req);
+	rc = json_is_true(json_object_get(rep, "ok")) ? 0 : -1;
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail: the restarted sandtraild did not take session %s back: %s\n", r->id,
+			json_string_value(json_object_get(rep, "error")) ?: "no reason given");
+		close(fd);
+	} else {
+		r->ctl = fd;
+	}
+	json_decref(rep);
+	return rc;
+}
+
+static bool is_handover(json_t *msg)
+{
+	return !strcmp(json_string_value(json_object_get(msg, "event")) ?: "", "handover");
+}
+
+/* After a hand-over at the session's end: the next collector, waited for
+ * until the deadline.  0: r->ctl is the new connection. */
+static int await_reattach(struct run *r)
+{
+	struct timespec ts = { 0, 100000000L };
+	int rc;
+
+	r->reattach_by = mono_ms() + CONTROL_HANDOVER_MS;
+	while ((rc = reattach(r)) == -EAGAIN && mono_ms() < r->reattach_by)
+		nanosleep(&ts, NULL);
+	r->reattach_by = 0;
+	return rc;
+}
+
 static void send_unwatch(struct run *r, const char *reason, int code, int sig, const struct cgroup_usage *u)
 {
 	json_t *req = json_pack("{s:s, s:s, s:s, s:i}", "cmd", "unwatch", "id", r->id, "reason", reason,
-				"exit_status", code), *rep;
+				"exit_status", code);
 	char err[512];
 
 	if (sig)
@@ -314,11 +450,32 @@ static void send_unwatch(struct run *r, const char *reason, int code, int sig, c
 		json_object_set_new(req, "pids_peak", json_integer((json_int_t)u->pids_peak));
 	if (u && u->has_cpu)
 		json_object_set_new(req, "cpu_usec", json_integer((json_int_t)u->cpu_usec));
-	rep = control_call_fd(r->ctl, req, err, sizeof(err));
+	for (;;) {
+		json_t *msg = NULL;
+		/* a collector handing over says so instead of answering (it went
+		 * before reading the request, or before the request was sent) */
+		int rc = control_send(r->ctl, req), rrc = control_recv(r->ctl, &msg);
+
+		if (rrc == 0 && is_handover(msg)) {
+			json_decref(msg);
+			close(r->ctl);
+			r->ctl = -1;
+			fprintf(stderr, "sandtrail: sandtraild restarts: session %s waits for the next one to end it\n", r->id);
+			if (await_reattach(r) == 0)
+				continue;
+			fprintf(stderr, "sandtrail: unwatch %s: no sandtraild took the session back\n", r->id);
+			break;
+		}
+		if (rc || rrc)
+			snprintf(err, sizeof(err), "control socket: %s", strerror(-(rc ? rc : rrc)));
+		else
+			snprintf(err, sizeof(err), "%s", json_string_value(json_object_get(msg, "error")) ?: "request failed");
+		if (rc || rrc || !json_is_true(json_object_get(msg, "ok")))
+			fprintf(stderr, "sandtrail: unwatch %s: %s\n", r->id, err);
+		json_decref(msg);
+		break;
+	}
 	json_decref(req);
-	if (!rep)
-		fprintf(stderr, "sandtrail: unwatch %s: %s\n", r->id, err);
-	json_decref(rep);
 }
 
 /* A fresh allowlist resolution; sends it when the addresses changed. */
@@ -359,41 +516,6 @@ static void arm(int fd, uint64_t ms)
 	struct itimerspec its = { .it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 } };
 
 	timerfd_settime(fd, 0, &its, NULL);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* After a hand-over: asks the next collector for the session back.  0 done
- * (r->ctl is the new connection); -EAGAIN no collector answers yet; -1 it
- * refused (the session is not its any more). */
-static int reattach(struct run *r)
-{
-	json_t *req = json_pack("{s:s, s:s}", "cmd", "reattach", "id", r->id), *rep = NULL;
-	int fd = control_connect(r->o->socket), rc;
-
-	if (fd < 0 || !req || control_send(fd, req) < 0 || control_recv(fd, &rep) < 0) {
-		json_decref(req);
-		if (fd >= 0)
-			close(fd);
-		return -EAGAIN;
-	}
-	json_decref(req);
-	rc = json_is_true(json_object_get(rep, "ok")) ? 0 : -1;
-	if (rc < 0) {
-		fprintf(stderr, "sandtrail: the restarted sandtraild did not take session %s back: %s\n", r->id,
-			json_string_value(json_object_get(rep, "error")) ?: "no reason given");
-		close(fd);
-	} else {
-		r->ctl = fd;
-	}
-	json_decref(rep);
-	return rc;
 }
 
 /* The collector went: the session dies with it, as it can no longer be recorded. */
@@ -479,7 +601,7 @@ static void loop(struct run *r, int sfd)
 		if (pf[4].revents) {
 			json_t *msg = NULL;
 			int rc = control_recv(r->ctl, &msg);
-			bool handover = rc == 0 && !strcmp(json_string_value(json_object_get(msg, "event")) ?: "", "handover");
+			bool handover = rc == 0 && is_handover(msg);
 
 			json_decref(msg);
 			/* sandtraild speaks only when asked, or to say it hands over:
@@ -534,6 +656,12 @@ static void cleanup(struct run *r)
 		free(r->env[i]);
 	}
 	json_decref(r->redact);
+	json_decref(r->inject);
+	if (r->ca_pem) {
+		explicit_bzero(r->ca_pem, r->ca_len);
+		free(r->ca_pem);
+	}
+	free(r->ca_bundle);
 }
 
 static int start(struct run *r)
@@ -549,10 +677,6 @@ static int start(struct run *r)
 	/* everything that can be refused is checked before anything exists */
 	if (r->be->refuse && r->be->refuse(p, r->err, sizeof(r->err)) < 0)
 		return -1;
-	if (p->inspect_tls) {
-		snprintf(r->err, sizeof(r->err), "--inspect-tls: the proxy's TLS inspection is not wired to sessions yet");
-		return -1;
-	}
 	if (r->o->no_audit && (p->network == POLICY_NET_ALLOWLIST || p->network == POLICY_NET_PROXY)) {
 		snprintf(r->err, sizeof(r->err), "--network %s is enforced by sandtraild's kernel programs%s: "
 			 "it cannot run with --no-audit", p->network == POLICY_NET_PROXY ? "proxy" : "allowlist",
@@ -565,6 +689,8 @@ static int start(struct run *r)
 		return -1;
 	r->net.abstract_unix = r->be->no_host_unix;
 	if (build_env(r) < 0)
+		return -1;
+	if (p->inspect_tls && inspect_setup(r) < 0)
 		return -1;
 	if (!r->o->no_audit) {
 		r->ctl = control_connect(r->o->socket);
@@ -592,7 +718,8 @@ static int start(struct run *r)
 		watch_sent = true;
 	}
 	spec = (struct backend_spec){ .p = p, .argv = r->o->argv, .envp = r->env, .seccomp = &r->seccomp,
-				      .cgroup_fd = r->cg.v2_fd, .audited = r->ctl >= 0, .net = &r->net };
+				      .cgroup_fd = r->cg.v2_fd, .audited = r->ctl >= 0, .net = &r->net,
+				      .ca_bundle = r->ca_bundle };
 	rc = r->be->start(r->st, &spec, r->err, sizeof(r->err));
 	r->started = rc == 0 || r->be->pid(r->st) > 0;
 	if (rc == 0) {

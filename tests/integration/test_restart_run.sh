@@ -8,7 +8,7 @@
 # downtime.  Nobody but the session's own manager may take it back.  A
 # killed collector (no hand-over) is still a lost one: the session dies.
 source "$(dirname "$0")/lib.sh"
-plan 14
+plan 17
 
 BPFFS=$T/bpffs
 mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" || { not_ok "a bpffs of the test's own"; exit 1; }
@@ -74,6 +74,32 @@ check "open records + lost opens = the workload's opens ($opens + $lost = $N)" t
 check "what the ring could not keep is counted in loss records of the downtime" \
 	quiet jq -se '(map(select(.type=="session_reattach"))[0].downtime_ns) as $d |
 		any(.type=="loss" and .kind=="open" and .count > 0 and .downtime_ns == $d)' "$T/rest.json"
+
+# the hand-over lands between the workload's end and the manager's unwatch
+# (its sendto held 5 s by strace): the notice comes instead of a reply,
+# and the manager ends the session with the next collector
+"$SANDTRAIL" run --id-file "$T/late.id" "${HV[@]}" -v "$WS:$WS" --volume-owner 0 -- sh -c \
+	"until [ -e $WS/late ]; do sleep 0.01; done; exit 4" 2>"$T/late.err" &
+RUN=$!
+wait_for 30 test -s "$T/late.id"
+strace -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=5000000 -p "$RUN" 2>"$T/strace.err" &
+spid=$!
+defer "kill $spid"
+held() { [ "$(awk '{ print $3 }' /proc/"$RUN"/stat 2>/dev/null)" = t ] && grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/"$RUN"/status; }
+wait_for 10 grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/"$RUN"/status
+touch "$WS/late"
+wait_for 30 held
+kill -USR2 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+start_daemon "${DOPTS[@]}" || not_ok "sandtraild restarts on the pins"
+wait "$RUN"
+check "a hand-over instead of the unwatch reply: run returns the workload's status (4)" test $? -eq 4 ||
+	diag "$(cat "$T/late.err")"
+check "... having waited for the next sandtraild to end the session" \
+	grep -q "waits for the next one to end it" "$T/late.err"
+check "... which ended it with the workload's status" \
+	test "$(replay_json "$(cat "$T/late.id")" | jq -c 'select(.type=="session_end") | [.reason, .exit_status]')" = '["exit",4]'
 
 # a killed collector says nothing: its run sessions are lost, and killed
 "$SANDTRAIL" run "${HV[@]}" -- sleep 60 2>"$T/lost.err" &

@@ -24,10 +24,12 @@
  * reattach {id} a run manager claims its session back from the collector that
  *          took it over after a restart; only the manager that started it
  *          (setup_pid) may.  The connection owns the session from then on.
- * A collector that hands over (SIGUSR2) sends {event: "handover"} to each
- * run manager before it goes: the manager then reconnects and reattaches
- * within CONTROL_HANDOVER_MS; a connection closed without it is a lost
- * collector.  A session not claimed back in that time ends (manager_lost).
+ * A collector that hands over (SIGUSR2, or SIGTERM for a systemd restart)
+ * sends {event: "handover"} to each run manager before it goes, which may
+ * come in place of the reply to a request it did not read: the manager then
+ * reconnects, reattaches within CONTROL_HANDOVER_MS (and sends an unwatch
+ * that went unread again); a connection closed without it is a lost collector.  A session not
+ * claimed back in that time ends (manager_lost).
  */
 #ifndef SANDTRAIL_CONTROL_H
 #define SANDTRAIL_CONTROL_H
