@@ -25,7 +25,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
 	chromium fonts-dejavu-core librdkafka-dev kcat lowdown debhelper lintian \
 	dnsmasq-base squid qemu-system-x86 busybox-static libevent-dev libhttp-parser-dev \
-	dbus-daemon python3-gi
+	dbus-daemon python3-gi systemd openssl
 
 PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libssl libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g

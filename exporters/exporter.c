@@ -112,6 +112,7 @@ struct exp_sink {
 	char journal[JOURNAL_ID_STR];
 	struct entry *win;
 	size_t cap;
+	uint64_t delivered, failed, bytes; /* the loop's counts (exp_done), for ps at each publish */
 	struct chunk *chunk;       /* the one records are put in now */
 	struct chunk *spare;       /* an empty one kept: freeing 1 MiB costs a heap consolidation */
 	uint64_t head, tail, send_pos; /* positions: slot = pos % cap */
@@ -280,16 +281,12 @@ void exp_done(struct exp_sink *s, struct exp_record *r, enum exp_result result, 
 	switch (result) {
 	case EXP_OK:
 		s->backoff_ms = s->common.backoff_ms;
-		pthread_mutex_lock(&s->lock);
-		s->st.delivered++;
-		s->st.bytes += r->len;
-		pthread_mutex_unlock(&s->lock);
+		s->delivered++;
+		s->bytes += r->len;
 		break;
 	case EXP_FAIL:
 		record_failure(s, r, why);
-		pthread_mutex_lock(&s->lock);
-		s->st.failed++;
-		pthread_mutex_unlock(&s->lock);
+		s->failed++;
 		break;
 	case EXP_RETRY:
 		e->offered = false;
@@ -630,6 +627,9 @@ static void publish(struct exp_sink *s)
 	s->st.saved = s->saved;
 	s->st.oldest_ts = s->head < s->tail ? slot(s, s->head)->r.ts_ns : 0;
 	s->st.read = s->read_next;
+	s->st.delivered = s->delivered;
+	s->st.failed = s->failed;
+	s->st.bytes = s->bytes;
 	pthread_mutex_unlock(&s->lock);
 }
 
