@@ -36,6 +36,8 @@ static const struct {
 	{ "syscall/open/exit", false },        { "syscall/openat/exit", true },
 	{ "syscall/creat/exit", false },       { "syscall/execve/exit", false },
 	{ "syscall/execveat/exit", true }, { "syscall/connect/exit", false },
+	{ "syscall/bind/exit", false },    { "syscall/accept/exit", false },
+	{ "syscall/accept4/exit", false },
 };
 
 /* Calls with no schema of their own, as raw points (enter too: the exit
@@ -44,10 +46,11 @@ static const struct {
  * renameat, renameat2, then the file changes (truncate, ftruncate, mkdir,
  * mkdirat, mknod, mknodat, symlink, symlinkat, link, linkat, chmod, fchmod,
  * fchmodat, chown, fchown, lchown, fchownat, utime, utimes, futimesat,
- * utimensat). */
+ * utimensat), then listen. */
 static const int raw_sysnos[] = {
 	82, 84, 87, 263, 264, 316,
 	76, 77, 83, 258, 133, 259, 88, 266, 86, 265, 90, 91, 268, 92, 93, 94, 260, 132, 235, 261, 280,
+	50,
 };
 
 static const char *runsc_path(void)

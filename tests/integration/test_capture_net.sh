@@ -6,7 +6,7 @@
 # the addresses the kernel gave the socket (getsockname/getpeername inside
 # the workload are the independent account).
 source "$(dirname "$0")/lib.sh"
-plan 31
+plan 37
 W=$HELPERS/st_workload
 PY=/usr/bin/python3 # the sandbox's /usr has it; pyenv shims elsewhere do not
 
@@ -111,8 +111,8 @@ check "the kernel forgot the session's datagrams" bash -c \
 # hardened run sessions: allowlist (the host's network, policed) and none
 # (a network of the session's own: bind, listen, accept on its loopback)
 # (gvisor: the Sentry's sockets are host sockets in the session cgroup, policed
-# and recorded by the same hooks, view host; what it does on its own loopback
-# under --network none the sink does not record yet: DESIGN.md says so)
+# and recorded by the same hooks, view host; on its own loopback under
+# --network none, the Sentry's points: view sandbox, below)
 for mode in hardened gvisor; do
 	"$SANDTRAIL" run --mode "$mode" --id-file "$T/a-$mode.id" "${HV[@]}" --network allowlist --allow 127.0.0.1:"$dport" -- /bin/sh -c "
 	$PY -c '
@@ -151,3 +151,23 @@ check "run (none): the failed bind" has "$N" '.type=="bind" and .port=='"${nport
 check "run (none): the unix socket's path as the sandbox named it" has "$N" '.type=="bind" and .family=="AF_UNIX" and .addr=="/ws/ctl.sock"'
 check "run (none): no record is left unattributed" none "$N" '.session != "'"$(cat "$T/n.id")"'"'
 check "run: datagrams are not recorded without datagrams" none "$N" '.type=="datagram" or .type=="datagrams"'
+
+# gvisor under --network none: the sandbox's own loopback, from the Sentry's
+# points (bind as asked, accept with its peer, listen from its raw point:
+# neither has the socket's own address)
+"$SANDTRAIL" run --mode gvisor --id-file "$T/g.id" "${HV[@]}" -v "$T/ws:/ws" --network none -- "$PY" /ws/sock.py /ws \
+	>"$T/g.out" 2>"$T/g.err"
+check "run (gvisor, none): the session ran" test -s "$T/g.id" || diag "$(cat "$T/g.err")"
+replay_json "$(cat "$T/g.id")" >"$T/g.json"
+read -r _ gport gpeer <"$T/g.out"
+G=$T/g.json
+check "run (gvisor, none): bind as the sandbox asked it (port 0), from the Sentry" has "$G" \
+	'.type=="bind" and .view=="sandbox" and .family=="AF_INET" and .addr=="127.0.0.1" and .port==0 and .source=="sentry" and .ret==0'
+check "run (gvisor, none): the failed bind with its port and error" has "$G" \
+	'.type=="bind" and .view=="sandbox" and .port=='"${gport:-0}"' and .ret==-98'
+check "run (gvisor, none): listen with its backlog and fd, no address" has "$G" \
+	'.type=="listen" and .view=="sandbox" and .backlog==7 and .fd>=0 and .ret==0 and .addr==null'
+check "run (gvisor, none): accept with the peer's port as getpeername has it" has "$G" \
+	'.type=="accept" and .view=="sandbox" and .family=="AF_INET" and .peer_addr=="127.0.0.1" and .peer_port=='"${gpeer:-0}"' and .ret>=0'
+check "run (gvisor, none): the unix socket's path as the sandbox named it" has "$G" \
+	'.type=="bind" and .view=="sandbox" and .family=="AF_UNIX" and .addr=="/ws/ctl.sock"'

@@ -221,6 +221,59 @@ static void test_connect_verdict_follows_the_sessions_policy(void **state)
 	assert_true(rec_get_int(r, "ret", &v) && v == -1);
 }
 
+static void test_bind_accept_listen_are_socket_records(void **state)
+{
+	struct fixture *f = *state;
+	Sandtrail__Gvisor__Bind b = SANDTRAIL__GVISOR__BIND__INIT;
+	Sandtrail__Gvisor__Accept a = SANDTRAIL__GVISOR__ACCEPT__INIT;
+	Sandtrail__Gvisor__Syscall l = SANDTRAIL__GVISOR__SYSCALL__INIT;
+	struct sockaddr_in own = { .sin_family = AF_INET, .sin_port = htons(8080) };
+	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(40000) };
+	const msgpack_object *r;
+	int64_t v;
+
+	inet_pton(AF_INET, "127.0.0.1", &own.sin_addr);
+	inet_pton(AF_INET, "127.0.0.2", &peer.sin_addr);
+	b.context_data = a.context_data = l.context_data = &f->ctx;
+	b.exit = a.exit = l.exit = &f->exit;
+	b.sysno = 49;
+	b.fd = 3;
+	b.address = (ProtobufCBinaryData){ sizeof(own), (uint8_t *)&own };
+	feed(f, SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_BIND, 0, &b.base);
+	l.sysno = 50;
+	l.arg1 = 3;
+	l.arg2 = 7;
+	feed(f, SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_RAW, 0, &l.base);
+	a.sysno = 288;
+	a.fd = 3;
+	a.address = (ProtobufCBinaryData){ sizeof(peer), (uint8_t *)&peer };
+	f->exit.result = 5;
+	feed(f, SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_ACCEPT, 0, &a.base);
+	assert_int_equal(f->n, 3);
+	r = record(f, 0);
+	assert_true(rec_is(r, "type", "bind"));
+	assert_true(rec_is(r, "view", "sandbox"));
+	assert_true(rec_is(r, "family", "AF_INET"));
+	assert_true(rec_is(r, "addr", "127.0.0.1"));
+	assert_true(rec_get_int(r, "port", &v) && v == 8080);
+	assert_true(rec_get_int(r, "fd", &v) && v == 3);
+	assert_true(rec_is(r, "source", "sentry"));
+	r = record(f, 1);
+	assert_true(rec_is(r, "type", "listen"));
+	assert_true(rec_is(r, "syscall", "listen"));
+	assert_true(rec_get_int(r, "backlog", &v) && v == 7);
+	assert_true(rec_get_int(r, "fd", &v) && v == 3);
+	assert_null(rec_get(r, "addr"));
+	assert_null(rec_get(r, "family"));
+	r = record(f, 2);
+	assert_true(rec_is(r, "type", "accept"));
+	assert_true(rec_is(r, "syscall", "accept4"));
+	assert_true(rec_is(r, "peer_addr", "127.0.0.2"));
+	assert_true(rec_get_int(r, "peer_port", &v) && v == 40000);
+	assert_true(rec_get_int(r, "ret", &v) && v == 5);
+	assert_null(rec_get(r, "addr"));
+}
+
 static void test_raw_rename_has_unreadable_paths(void **state)
 {
 	struct fixture *f = *state;
@@ -382,6 +435,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_execve_is_an_exec_record_of_the_sandbox_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative_open_is_joined_to_the_cwd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_verdict_follows_the_sessions_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bind_accept_listen_are_socket_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_rename_has_unreadable_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_fchownat_keeps_its_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_futimens_acts_on_its_fd, setup, teardown),

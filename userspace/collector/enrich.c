@@ -253,10 +253,11 @@ void enrich_sock(struct enrich *e, struct rec *r, const struct session *s, const
 {
 	bool inet = k->family == AF_INET || k->family == AF_INET6;
 
-	put_family(r, k->family);
-	if (inet)
+	if (!k->own_unknown || k->family != AF_UNSPEC)
+		put_family(r, k->family);
+	if (inet && !k->own_unknown)
 		put_inet(r, "addr", "port", k->family, k->addr, k->port);
-	else if (k->family == AF_UNIX)
+	else if (k->family == AF_UNIX && !k->own_unknown)
 		enrich_str(e, r, s, "addr", &k->unix_path);
 	if (k->type == ST_EV_ACCEPT && inet && k->ret >= 0)
 		put_inet(r, "peer_addr", "peer_port", k->family, k->peer, k->peer_port);

@@ -134,6 +134,9 @@ struct enrich_sock {
 	struct enrich_str unix_path;
 	const char *source;
 	int32_t fd, backlog, ret;
+	/* the socket's own address is not known (gVisor's accept and listen):
+	 * no addr/port, family only when known */
+	bool own_unknown;
 };
 
 /* A task of session s left for dst_path (cgroup dst): it stays in s. */

@@ -19,14 +19,14 @@
 
 #define BATCH     256     /* datagrams read from one Sentry per wakeup */
 #define DRAIN_MAX 100000  /* read at a session's end, then the door */
-#define NTYPES    12      /* message types, for loss counts (0: unknown) */
+#define NTYPES    26      /* message types, for loss counts (0: unknown) */
 #define BUF_SIZE  (GVISOR_HDR_SIZE + GVISOR_MSG_MAX)
 
 /* x86-64 syscall numbers of the Sentry's points (the only ABI built here). */
 enum {
-	NR_OPEN = 2, NR_CONNECT = 42, NR_EXECVE = 59, NR_RENAME = 82, NR_RMDIR = 84, NR_CREAT = 85,
+	NR_OPEN = 2, NR_CONNECT = 42, NR_ACCEPT = 43, NR_BIND = 49, NR_LISTEN = 50, NR_EXECVE = 59, NR_RENAME = 82, NR_RMDIR = 84, NR_CREAT = 85,
 	NR_UNLINK = 87, NR_OPENAT = 257, NR_UNLINKAT = 263, NR_RENAMEAT = 264, NR_RENAMEAT2 = 316,
-	NR_EXECVEAT = 322,
+	NR_EXECVEAT = 322, NR_ACCEPT4 = 288,
 };
 
 enum { LOSS_DROPPED, LOSS_MALFORMED, LOSS_OVERSIZED, LOSS_N };
@@ -107,6 +107,10 @@ static const char *syscall_name(uint64_t nr)
 	case NR_OPENAT: return "openat";
 	case NR_CREAT: return "creat";
 	case NR_CONNECT: return "connect";
+	case NR_ACCEPT: return "accept";
+	case NR_ACCEPT4: return "accept4";
+	case NR_BIND: return "bind";
+	case NR_LISTEN: return "listen";
 	case NR_EXECVE: return "execve";
 	case NR_EXECVEAT: return "execveat";
 	case NR_RENAME: return "rename";
@@ -282,10 +286,36 @@ static bool map_open(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtra
 	return true;
 }
 
+/* A sockaddr of the sandbox's (family in host order): family, port (host
+ * order), addr (network order) or the unix name. */
+static void sockaddr_of(ProtobufCBinaryData b, uint16_t *family, uint16_t *port, uint8_t addr[16],
+			struct enrich_str *unix_path)
+{
+	const uint8_t *a = b.data;
+	size_t len = b.len;
+
+	*family = len >= 2 ? (uint16_t)(a[0] | a[1] << 8) : AF_UNSPEC;
+	if (*family == AF_INET && len >= 8) {
+		*port = (uint16_t)(a[2] << 8 | a[3]);
+		memcpy(addr, a + 4, 4);
+	} else if (*family == AF_INET6 && len >= 24) {
+		*port = (uint16_t)(a[2] << 8 | a[3]);
+		memcpy(addr, a + 8, 16);
+	} else if (*family == AF_UNIX) {
+		size_t n = len - 2;
+
+		/* a pathname ends at its NUL; an abstract name starts with one */
+		if (n && a[2] != 0)
+			n = strnlen((const char *)a + 2, n);
+		*unix_path = (struct enrich_str){ .p = a + 2, .len = n > ST_UNIX_PATH_MAX ? ST_UNIX_PATH_MAX : n,
+						  .truncated = n > ST_UNIX_PATH_MAX };
+	} else if (*family == AF_INET || *family == AF_INET6) {
+		*family = AF_UNSPEC; /* too short to hold an address: the Sentry refused it */
+	}
+}
+
 static bool map_connect(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrail__Gvisor__Connect *m)
 {
-	const uint8_t *a = m->address.data;
-	size_t len = m->address.len;
 	struct enrich_connect k = { .source = "sentry" };
 	const struct netpolicy *np = c->s->netpolicy;
 	struct enrich_proc p;
@@ -294,30 +324,48 @@ static bool map_connect(struct gvisor_sink *g, struct gvisor_conn *c, const Sand
 	    m->fd < INT32_MIN || m->fd > INT32_MAX)
 		return false;
 	k.fd = (int32_t)m->fd;
-	/* the sockaddr as the sandbox passed it: family in host order */
-	k.family = len >= 2 ? (uint16_t)(a[0] | a[1] << 8) : AF_UNSPEC;
-	if (k.family == AF_INET && len >= 8) {
-		k.port = (uint16_t)(a[2] << 8 | a[3]);
-		memcpy(k.addr, a + 4, 4);
-	} else if (k.family == AF_INET6 && len >= 24) {
-		k.port = (uint16_t)(a[2] << 8 | a[3]);
-		memcpy(k.addr, a + 8, 16);
-	} else if (k.family == AF_UNIX) {
-		size_t n = len - 2;
-
-		/* a pathname ends at its NUL; an abstract name starts with one */
-		if (n && a[2] != 0)
-			n = strnlen((const char *)a + 2, n);
-		k.unix_path = (struct enrich_str){ .p = a + 2, .len = n > ST_UNIX_PATH_MAX ? ST_UNIX_PATH_MAX : n,
-						   .truncated = n > ST_UNIX_PATH_MAX };
-	} else if (k.family == AF_INET || k.family == AF_INET6) {
-		k.family = AF_UNSPEC; /* too short to hold an address: the Sentry refused it */
-	}
+	/* the sockaddr as the sandbox passed it */
+	sockaddr_of(m->address, &k.family, &k.port, k.addr, &k.unix_path);
 	/* the same rule the kernel's hooks apply to the Sentry's own sockets */
 	k.deny = np && np->enforce && (k.family == AF_INET || k.family == AF_INET6) &&
 		 !netpolicy_allows(np, k.family, k.addr, k.port);
 	begin(g, c, "connect", &p);
 	enrich_connect(g->cfg.enrich, g->cfg.rec, c->s, &k);
+	return true;
+}
+
+/* bind: the address as the sandbox asked for it (a port 0 stays 0: the
+ * Sentry's choice is not in the point) */
+static bool map_bind(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrail__Gvisor__Bind *m)
+{
+	struct enrich_sock k = { .type = ST_EV_BIND, .source = "sentry", .fd = m->fd };
+	struct enrich_proc p;
+
+	if (!proc_of(c, m->context_data, m->sysno, &p) || !ret_of(m->exit, &k.ret) || m->sysno != NR_BIND)
+		return false;
+	sockaddr_of(m->address, &k.family, &k.port, k.addr, &k.unix_path);
+	begin(g, c, "bind", &p);
+	enrich_sock(g->cfg.enrich, g->cfg.rec, c->s, &k);
+	return true;
+}
+
+/* accept: the peer, as the Sentry wrote it back to the sandbox (none when
+ * the sandbox passed no buffer); the listening socket's own address is not
+ * in the point */
+static bool map_accept(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrail__Gvisor__Accept *m)
+{
+	struct enrich_sock k = { .type = ST_EV_ACCEPT, .source = "sentry", .fd = m->fd, .own_unknown = true };
+	struct enrich_str unix_peer = { 0 };
+	struct enrich_proc p;
+
+	if (!proc_of(c, m->context_data, m->sysno, &p) || !ret_of(m->exit, &k.ret) ||
+	    (m->sysno != NR_ACCEPT && m->sysno != NR_ACCEPT4))
+		return false;
+	if (k.ret < 0)
+		return true; /* accepted nothing (EAGAIN...): no record, as in hardened mode */
+	sockaddr_of(m->address, &k.family, &k.peer_port, k.peer, &unix_peer);
+	begin(g, c, "accept", &p);
+	enrich_sock(g->cfg.enrich, g->cfg.rec, c->s, &k);
 	return true;
 }
 
@@ -398,6 +446,13 @@ static bool map_raw(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrai
 			.path = unreadable, .ret = ret, .dirfd = m->sysno == NR_UNLINKAT ? (int32_t)m->arg1 : AT_FDCWD,
 			.dir = m->sysno == NR_RMDIR || (m->sysno == NR_UNLINKAT && (m->arg3 & AT_REMOVEDIR)) });
 		return true;
+	case NR_LISTEN:
+		/* no point of its own: the fd and backlog, not the address */
+		begin(g, c, "listen", &p);
+		enrich_sock(g->cfg.enrich, g->cfg.rec, c->s, &(struct enrich_sock){
+			.type = ST_EV_LISTEN, .source = "sentry", .own_unknown = true, .fd = (int32_t)m->arg1,
+			.backlog = (int32_t)m->arg2, .ret = ret });
+		return true;
 	}
 	return map_fileop(g, c, m, &p, ret);
 }
@@ -436,6 +491,8 @@ static bool map(struct gvisor_sink *g, struct gvisor_conn *c, const struct gviso
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_EXECVE: return map_exec(g, c, m->u.execve);
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_OPEN: return map_open(g, c, m->u.open);
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_CONNECT: return map_connect(g, c, m->u.connect);
+	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_BIND: return map_bind(g, c, m->u.bind);
+	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_ACCEPT: return map_accept(g, c, m->u.accept);
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_RAW: return map_raw(g, c, m->u.raw);
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SENTRY_CLONE: return map_clone(g, c, m->u.clone);
 	case SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SENTRY_EXIT_NOTIFY_PARENT:

@@ -17,6 +17,8 @@ static const struct {
 	[SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_OPEN] = { &sandtrail__gvisor__open__descriptor, "open" },
 	[SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_CONNECT] = { &sandtrail__gvisor__connect__descriptor, "connect" },
 	[SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_EXECVE] = { &sandtrail__gvisor__execve__descriptor, "exec" },
+	[SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_BIND] = { &sandtrail__gvisor__bind__descriptor, "bind" },
+	[SANDTRAIL__GVISOR__MESSAGE_TYPE__MESSAGE_SYSCALL_ACCEPT] = { &sandtrail__gvisor__accept__descriptor, "accept" },
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

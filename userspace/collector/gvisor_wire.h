@@ -32,6 +32,8 @@ struct gvisor_msg {
 		Sandtrail__Gvisor__Open *open;
 		Sandtrail__Gvisor__Connect *connect;
 		Sandtrail__Gvisor__Execve *execve;
+		Sandtrail__Gvisor__Bind *bind;
+		Sandtrail__Gvisor__Accept *accept;
 	} u;
 };
 
