@@ -20,6 +20,7 @@ struct backend_spec {
 	int cgroup_fd;  /* cgroup v2 directory the workload is born in */
 	const struct netpolicy *net; /* the allowlist as resolved at start */
 	bool audited;   /* false: --no-audit, no sandtraild */
+	const char *ca_bundle; /* --inspect-tls: the host's bundle and the session CA, PEM, for MANAGER_CA_BUNDLE */
 };
 
 struct backend_ops {

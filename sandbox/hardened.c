@@ -181,6 +181,7 @@ int hardened_start(struct hardened *h, const struct hardened_spec *s, char *err,
 		mntns_release(&h->plan);
 		return -1;
 	}
+	h->plan.ca_bundle = s->ca_bundle;
 	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0 ||
 	    pipe2(rep, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe2: %s", errname(errno));
@@ -310,6 +311,7 @@ static int hb_start(void *st, const struct backend_spec *s, char *err, size_t er
 	const struct hardened_spec hs = {
 		.p = s->p, .argv = s->argv, .envp = s->envp, .seccomp = s->seccomp, .cgroup_fd = s->cgroup_fd,
 		.net = s->net,
+		.ca_bundle = s->ca_bundle,
 	};
 
 	return hardened_start(st, &hs, err, errlen);

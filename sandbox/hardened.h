@@ -19,6 +19,7 @@ struct hardened_spec {
 	const struct seccomp_prog *seccomp;
 	int cgroup_fd; /* cgroup v2 directory the child is born in */
 	const struct netpolicy *net; /* allowlist: the host loopback ports it opens */
+	const char *ca_bundle; /* --inspect-tls: /etc/sandtrail-ca.crt's content */
 };
 
 struct hardened {

@@ -20,6 +20,7 @@
 #include "resolve.h"
 #include "seccomp_profile.h"
 #include "manager.h"
+#include "proxy/ca.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SETUP_DEADLINE_MS 30000 /* namespaces and mounts take milliseconds: a hung one is a fault */
@@ -39,9 +40,13 @@ struct run {
 	struct seccomp_prog seccomp;
 	struct netpolicy net;
 	uint32_t ttl;
-	char *env[POLICY_ENV_MAX + POLICY_SECRETS_MAX + 8];
+	char *env[POLICY_ENV_MAX + POLICY_SECRETS_MAX + 24]; /* + ours: PATH..., the proxy's, the CA's */
 	size_t nenv;
 	json_t *redact;
+	char *ca_pem;    /* --inspect-tls: the session CA, key and certificate (secret: wiped) */
+	size_t ca_len;
+	char *ca_bundle; /* what the sandbox trusts: the host's bundle and the CA's certificate */
+	json_t *inject;  /* [{domain, name, value}] for sandtraild (values redacted in records) */
 	int ctl;
 	char id[128];
 	struct cgroup_session cg;
@@ -132,6 +137,14 @@ static int build_env(struct run *r)
 		env_add(r, "NO_PROXY", "localhost,127.0.0.1,::1");
 		env_add(r, "no_proxy", "localhost,127.0.0.1,::1");
 	}
+	/* the bundle with the session CA, for the clients that read one of these */
+	if (p->inspect_tls) {
+		static const char *const vars[] = { "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+						    "CURL_CA_BUNDLE" };
+
+		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+			env_add(r, vars[i], MANAGER_CA_BUNDLE);
+	}
 	for (size_t i = 0; i < p->nsecrets; i++) {
 		char *val = secret_value(&p->secrets[i], r->err, sizeof(r->err));
 		json_t *v;
@@ -156,6 +169,70 @@ static int build_env(struct run *r)
 		free(val);
 	}
 	r->env[r->nenv] = NULL;
+	return 0;
+}
+
+#define HOST_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* --inspect-tls: the session CA (made here, in memory: its key goes to
+ * sandtraild for the proxy, never into the sandbox), the bundle the sandbox
+ * trusts, and the values of --inject-header (files read now, redacted in
+ * every record, never in the sandbox's environment). */
+static int inspect_setup(struct run *r)
+{
+	const struct policy *p = r->o->p;
+	char *cert = NULL, *host = NULL;
+	size_t clen = 0, hlen = 0;
+	struct ca *ca;
+
+	ca = ca_new(NULL, r->err, sizeof(r->err));
+	if (!ca)
+		return -1;
+	if (ca_export(ca, &r->ca_pem, &r->ca_len) < 0 || ca_cert_pem(ca, &cert, &clen) < 0) {
+		ca_free(ca);
+		snprintf(r->err, sizeof(r->err), "--inspect-tls: the session CA: out of memory");
+		free(cert);
+		return -1;
+	}
+	ca_free(ca);
+	if (policy_read_file(HOST_CA_BUNDLE, &host, &hlen) < 0) {
+		host = NULL; /* no bundle on this host: the session trusts its CA alone */
+		hlen = 0;
+	}
+	if (asprintf(&r->ca_bundle, "%.*s%s%.*s", (int)hlen, host ? host : "", hlen && host[hlen - 1] != '\n' ? "\n" : "",
+		     (int)clen, cert) < 0)
+		r->ca_bundle = NULL;
+	free(host);
+	free(cert);
+	if (!r->ca_bundle) {
+		snprintf(r->err, sizeof(r->err), "--inspect-tls: out of memory");
+		return -1;
+	}
+	r->inject = json_array();
+	for (size_t i = 0; i < p->ninject; i++) {
+		const struct policy_inject *in = &p->inject[i];
+		char *val = NULL;
+		size_t len = 0;
+
+		if (policy_read_file(in->file, &val, &len) < 0) {
+			snprintf(r->err, sizeof(r->err), "--inject-header %s:%s: %s: %s", in->domain, in->name, in->file,
+				 strerror(errno));
+			return -1;
+		}
+		val[strcspn(val, "\r\n")] = 0; /* its first line: a header value has no line breaks */
+		if (!*val || !json_string(val)) {
+			snprintf(r->err, sizeof(r->err), "--inject-header %s:%s: %s: %s", in->domain, in->name, in->file,
+				 *val ? "not valid UTF-8" : "empty");
+			explicit_bzero(val, len);
+			free(val);
+			return -1;
+		}
+		json_array_append_new(r->inject, json_pack("{s:s, s:s, s:s}", "domain", in->domain, "name", in->name,
+							   "value", val));
+		json_array_append_new(r->redact, json_pack("{s:s, s:s}", "name", in->name, "value", val));
+		explicit_bzero(val, len);
+		free(val);
+	}
 	return 0;
 }
 
@@ -196,6 +273,11 @@ static int send_watch(struct run *r)
 		for (size_t i = 0; i < p->ndomains; i++)
 			json_array_append_new(d, json_string(p->domains[i]));
 		json_object_set_new(json_object_get(req, "network"), "domains", d);
+		if (p->inspect_tls) {
+			json_object_set_new(json_object_get(req, "network"), "inspect", json_true());
+			json_object_set_new(json_object_get(req, "network"), "ca", json_stringn(r->ca_pem, r->ca_len));
+			json_object_set(json_object_get(req, "network"), "inject", r->inject);
+		}
 	}
 	/* the only way in, recorded in session_start */
 	if (p->npublish)
@@ -574,6 +656,12 @@ static void cleanup(struct run *r)
 		free(r->env[i]);
 	}
 	json_decref(r->redact);
+	json_decref(r->inject);
+	if (r->ca_pem) {
+		explicit_bzero(r->ca_pem, r->ca_len);
+		free(r->ca_pem);
+	}
+	free(r->ca_bundle);
 }
 
 static int start(struct run *r)
@@ -589,10 +677,6 @@ static int start(struct run *r)
 	/* everything that can be refused is checked before anything exists */
 	if (r->be->refuse && r->be->refuse(p, r->err, sizeof(r->err)) < 0)
 		return -1;
-	if (p->inspect_tls) {
-		snprintf(r->err, sizeof(r->err), "--inspect-tls: the proxy's TLS inspection is not wired to sessions yet");
-		return -1;
-	}
 	if (r->o->no_audit && (p->network == POLICY_NET_ALLOWLIST || p->network == POLICY_NET_PROXY)) {
 		snprintf(r->err, sizeof(r->err), "--network %s is enforced by sandtraild's kernel programs%s: "
 			 "it cannot run with --no-audit", p->network == POLICY_NET_PROXY ? "proxy" : "allowlist",
@@ -605,6 +689,8 @@ static int start(struct run *r)
 		return -1;
 	r->net.abstract_unix = r->be->no_host_unix;
 	if (build_env(r) < 0)
+		return -1;
+	if (p->inspect_tls && inspect_setup(r) < 0)
 		return -1;
 	if (!r->o->no_audit) {
 		r->ctl = control_connect(r->o->socket);
@@ -632,7 +718,8 @@ static int start(struct run *r)
 		watch_sent = true;
 	}
 	spec = (struct backend_spec){ .p = p, .argv = r->o->argv, .envp = r->env, .seccomp = &r->seccomp,
-				      .cgroup_fd = r->cg.v2_fd, .audited = r->ctl >= 0, .net = &r->net };
+				      .cgroup_fd = r->cg.v2_fd, .audited = r->ctl >= 0, .net = &r->net,
+				      .ca_bundle = r->ca_bundle };
 	rc = r->be->start(r->st, &spec, r->err, sizeof(r->err));
 	r->started = rc == 0 || r->be->pid(r->st) > 0;
 	if (rc == 0) {

@@ -3,6 +3,7 @@
  * signal forwarding, allowlist refresh, and the end: unwatch with the reason
  * and resource peaks, then cleanup on every path. */
 #ifndef SANDTRAIL_MANAGER_H
+#define MANAGER_CA_BUNDLE "/etc/sandtrail-ca.crt" /* --inspect-tls: inside the sandbox */
 #define SANDTRAIL_MANAGER_H
 
 #include <stdbool.h>

@@ -522,6 +522,9 @@ static int fill_root(const struct mntns_plan *plan, char *err, size_t errlen)
 	}
 	if (plan->own_etc && write_etc(plan->p, err, errlen) < 0)
 		return -1;
+	/* --inspect-tls: what the session's TLS clients trust (the session CA too) */
+	if (plan->ca_bundle && (!plan->own_etc || write_file("etc/sandtrail-ca.crt", plan->ca_bundle, err, errlen) < 0))
+		return plan->own_etc ? -1 : efail(err, errlen, "--inspect-tls with --rootfs: no /etc of the session's to put its CA in");
 	for (size_t i = 0; i < sizeof(own_top) / sizeof(own_top[0]); i++)
 		if (mkdir(own_top[i], 0755) < 0)
 			return efail(err, errlen, "mkdir(\"%s\")", own_top[i]);

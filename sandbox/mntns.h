@@ -30,6 +30,7 @@ struct mntns_plan {
 	struct mntns_entry entries[MNTNS_ENTRIES_MAX];
 	size_t nentries;
 	bool own_etc;                    /* host root: /etc is filtered, passwd/group made */
+	const char *ca_bundle;           /* written as /etc/sandtrail-ca.crt when set (own_etc only) */
 	int dev_fds[MNTNS_DEVS];
 	int bind_fds[POLICY_MOUNTS_MAX]; /* by index in p->mounts; -1 for tmpfs */
 	size_t order[POLICY_MOUNTS_MAX]; /* p->mounts indexes, parents before children */

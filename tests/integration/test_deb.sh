@@ -3,7 +3,7 @@
 # clean, and what its maintainer scripts do, run against stub commands that
 # log their arguments (the package is never installed on this shared host).
 source "$(dirname "$0")/lib.sh"
-plan 9
+plan 11
 
 make -s -C "$TOP" deb BUILD="$BUILD" >"$T/deb.out" 2>&1
 check "make deb" test $? -eq 0 || diag "$(tail -5 "$T/deb.out")"
@@ -29,6 +29,23 @@ check "the packaged unit starts /usr/bin/sandtraild" \
 	grep -q '^ExecStart=/usr/bin/sandtraild ' "$T/x/lib/systemd/system/sandtraild.service"
 check "Depends: the shared libraries found (libbpf1) and adduser" \
 	bash -c 'f=$(dpkg-deb -f "$1" Depends) && grep -q "libbpf1" <<<"$f" && grep -q "adduser" <<<"$f"' _ "$DEB"
+
+check "LICENSE is the Apache License 2.0, word for word (Debian's common-licenses copy)" \
+	cmp -s "$TOP/LICENSE" /usr/share/common-licenses/Apache-2.0
+# DEP-5: paragraphs; the header says the format; Files: * is Apache-2.0;
+# every licence a header or Files paragraph names has a paragraph of its own
+# with its text (or where Debian keeps it)
+check "the package's copyright is machine-readable (DEP-5): Files: * under Apache-2.0, every licence named has its paragraph" \
+	awk 'BEGIN { RS = ""; FS = "\n" }
+	NR == 1 && $1 != "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" { bad = 1 }
+	{ files = ""; lic = ""
+	  for (i = 1; i <= NF; i++) { if ($i ~ /^Files: /) files = substr($i, 8); if ($i ~ /^License: /) lic = substr($i, 10) }
+	  if (files == "*" && lic != "Apache-2.0") bad = 1
+	  if (files == "" && NR > 1 && lic != "" && NF > 1) { text[lic] = 1; next }
+	  if (files == "*") star = 1
+	  n = split(lic, names, / (and|or) /); for (k = 1; k <= n; k++) if (names[k] != "") named[names[k]] = 1 }
+	END { if (bad || !star) exit 1; for (l in named) if (!(l in text)) exit 1 }' "$T/x/usr/share/doc/sandtrail/copyright" ||
+	diag "$(head -12 "$T/x/usr/share/doc/sandtrail/copyright")"
 
 lintian --fail-on error,warning "$DEB" >"$T/lintian.out" 2>&1
 rc=$?

@@ -429,6 +429,13 @@ static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **
 				return reply_error("watch: network.domains[%zu]: %s", i, json_is_string(v) ? msg : "expected a string");
 		}
 		s->proxy_domains = json_incref(d);
+		if (json_is_true(json_object_get(net, "inspect"))) {
+			json_t *ca = json_object_get(net, "ca"), *inj = json_object_get(net, "inject");
+
+			if (!json_is_string(ca) || (inj && !json_is_array(inj)))
+				return reply_error("watch: network.ca, network.inject: expected the session CA and an array");
+			s->proxy_tls = json_pack("{s:O, s:O}", "ca", ca, "inject", inj ? inj : json_array());
+		}
 	}
 	return NULL;
 }
@@ -859,6 +866,11 @@ static int proxy_add(struct collector *c, struct session *s)
 {
 	json_t *m = json_pack("{s:s, s:s, s:I, s:O}", "cmd", "session_add", "session", s->id, "cgid",
 			      (json_int_t)s->cgroup_id, "domains", s->proxy_domains);
+
+	if (s->proxy_tls) {
+		json_object_set_new(m, "inspect", json_true());
+		json_object_update(m, s->proxy_tls);
+	}
 	int rc = proxysup_send(&c->proxy, m, s->proxy_fd);
 
 	json_decref(m);
@@ -1353,14 +1365,15 @@ static struct session *any_session(struct collector *c, const char *id)
 static void proxy_records(struct collector *c)
 {
 	static const char *const strs[] = { "domain", "method", "verdict", "rule", "reason", "tls_version", "alpn",
-					    "request", NULL };
-	static const char *const uints[] = { "port", "bytes_out", "bytes_in", "duration_ns", "status", NULL };
+					    "request", "path", "content_type", "error", NULL };
+	static const char *const uints[] = { "port", "bytes_out", "bytes_in", "duration_ns", "status", "req_body",
+					     "resp_body", NULL };
 	char buf[8192];
 	ssize_t n;
 
 	while ((n = recv(c->proxy_conn.fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
 		json_t *r;
-		const char *id;
+		const char *id, *type;
 		struct session *s;
 
 		buf[n] = 0;
@@ -1377,7 +1390,10 @@ static void proxy_records(struct collector *c)
 			json_decref(r);
 			continue;
 		}
-		enrich_begin(&c->rec, "proxy", clock_ns(CLOCK_REALTIME), s);
+		/* a connection, or one request of an inspected one */
+		type = json_string_value(json_object_get(r, "type"));
+		enrich_begin(&c->rec, type && !strcmp(type, "proxy_request") ? "proxy_request" : "proxy",
+			     clock_ns(CLOCK_REALTIME), s);
 		for (size_t i = 0; strs[i]; i++) {
 			const char *v = json_string_value(json_object_get(r, strs[i]));
 
@@ -1390,7 +1406,14 @@ static void proxy_records(struct collector *c)
 		}
 		for (size_t i = 0; uints[i]; i++)
 			json_to_rec_uint(&c->rec, r, uints[i]);
-		rec_bool(&c->rec, "transparent", json_is_true(json_object_get(r, "transparent")));
+		if (json_object_get(r, "transparent"))
+			rec_bool(&c->rec, "transparent", json_is_true(json_object_get(r, "transparent")));
+		for (size_t i = 0; i < 2; i++) {
+			const char *k = i ? "path_cut" : "inspected";
+
+			if (json_is_true(json_object_get(r, k)))
+				rec_bool(&c->rec, k, true);
+		}
 		write_record(c);
 		json_decref(r);
 	}
@@ -2115,7 +2138,8 @@ int collector_run(const struct daemon_config *cfg)
 		goto out;
 	}
 	/* the egress proxy of --network proxy sessions, one per host */
-	proxysup_init(&c.proxy, cfg->proxy, cfg->proxy_user, cfg->proxy_dns, probes_proxy_map_fd(c.probes));
+	proxysup_init(&c.proxy, cfg->proxy, cfg->proxy_user, cfg->proxy_dns, cfg->proxy_upstream_ca,
+		      probes_proxy_map_fd(c.probes));
 	if (proxysup_enabled(&c.proxy) && (rc = proxy_start(&c)) < 0) {
 		log_msg("sandtrail-proxy %s: %s", c.proxy.path, strerror(-rc));
 		goto out;

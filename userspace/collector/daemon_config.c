@@ -60,6 +60,8 @@ static const struct opt opts[] = {
 	{ "proxy-user", OPT_STR, OFF(proxy_user), "nobody", "the unprivileged user the proxy runs as" },
 	{ "proxy-dns", OPT_STR, OFF(proxy_dns), "", "the name server the proxy asks, ADDR[:PORT] (default: "
 	  "/etc/resolv.conf's; never the sandbox's)" },
+	{ "proxy-upstream-ca", OPT_STR, OFF(proxy_upstream_ca), "", "the certificates the proxy trusts for the "
+	  "origins of --inspect-tls sessions (default: the system's bundle)" },
 	{ "retain-bytes", OPT_SIZE, OFF(retain_bytes), "0",
 	  "remove the oldest closed segments, once every sink shipped them, to keep the journal under this size (0: keep all)" },
 	{ "retain-days", OPT_STR, OFF(retain_days), "",

@@ -33,6 +33,7 @@ struct daemon_config {
 	char *proxy;             /* sandtrail-proxy's path; "": beside sandtraild; "none" */
 	char *proxy_user;
 	char *proxy_dns;         /* "": the host's resolv.conf */
+	char *proxy_upstream_ca; /* "": the proxy's default trust store, for --inspect-tls origins */
 	size_t nexport;
 	struct exporters *exporters; /* parsed from export */
 	uint64_t retain_bytes;

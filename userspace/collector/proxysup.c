@@ -21,7 +21,8 @@
 #define BACKOFF_MAX_MS 5000
 #define STABLE_MS 10000 /* up this long: the next exit restarts at once again */
 
-void proxysup_init(struct proxysup *ps, const char *path, const char *user, const char *dns, int map_fd)
+void proxysup_init(struct proxysup *ps, const char *path, const char *user, const char *dns, const char *upstream_ca,
+		   int map_fd)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->pidfd = ps->ctl = -1;
@@ -29,6 +30,7 @@ void proxysup_init(struct proxysup *ps, const char *path, const char *user, cons
 	ps->backoff_ms = BACKOFF_MIN_MS;
 	snprintf(ps->user, sizeof(ps->user), "%s", user);
 	snprintf(ps->dns, sizeof(ps->dns), "%s", dns);
+	snprintf(ps->upstream_ca, sizeof(ps->upstream_ca), "%s", upstream_ca);
 	if (!strcmp(path, "none"))
 		return;
 	if (path[0]) {
@@ -99,7 +101,8 @@ int proxysup_start(struct proxysup *ps, uint64_t now_ms)
 		return rc;
 	}
 	if (pid == 0) {
-		char *argv[] = { "sandtrail-proxy", "--control-fd", "3", "--user", ps->user, "--dns", ps->dns, NULL };
+		char *argv[12] = { "sandtrail-proxy", "--control-fd", "3", "--user", ps->user };
+		int n = 5;
 		sigset_t none;
 
 		/* it dies with sandtraild; the signals sandtraild blocks are its own again */
@@ -109,8 +112,14 @@ int proxysup_start(struct proxysup *ps, uint64_t now_ms)
 		if (dup2(sv[1], 3) < 0)
 			_exit(127);
 		syscall(SYS_close_range, 4, ~0U, 0);
-		if (!ps->dns[0])
-			argv[5] = NULL;
+		if (ps->dns[0]) {
+			argv[n++] = "--dns";
+			argv[n++] = ps->dns;
+		}
+		if (ps->upstream_ca[0]) {
+			argv[n++] = "--upstream-ca";
+			argv[n++] = ps->upstream_ca;
+		}
 		execv(ps->path, argv);
 		_exit(127);
 	}

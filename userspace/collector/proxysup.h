@@ -15,6 +15,7 @@ struct proxysup {
 	char path[4096]; /* "": no proxy on this host */
 	char user[64];
 	char dns[128];
+	char upstream_ca[4096]; /* "": the proxy's default trust store */
 	int map_fd;
 	pid_t pid;       /* 0: not running */
 	int pidfd, ctl;  /* -1 when not running */
@@ -26,7 +27,8 @@ struct proxysup {
 
 /* path "" finds sandtrail-proxy beside the running binary; "none" disables.
  * Nothing runs yet. */
-void proxysup_init(struct proxysup *ps, const char *path, const char *user, const char *dns, int map_fd);
+void proxysup_init(struct proxysup *ps, const char *path, const char *user, const char *dns, const char *upstream_ca,
+		   int map_fd);
 bool proxysup_enabled(const struct proxysup *ps);
 /* Starts it and hands it the map; -errno. */
 int proxysup_start(struct proxysup *ps, uint64_t now_ms);

@@ -92,6 +92,14 @@ void session_free(struct session *s)
 	for (size_t i = 0; i < s->nv1; i++)
 		free(s->v1[i]);
 	json_decref(s->proxy_domains);
+	if (s->proxy_tls) {
+		/* the CA's key and the injected values do not outlive the session in our memory */
+		const char *ca = json_string_value(json_object_get(s->proxy_tls, "ca"));
+
+		if (ca)
+			explicit_bzero((char *)ca, strlen(ca));
+		json_decref(s->proxy_tls);
+	}
 	if (s->proxy_fd >= 0)
 		close(s->proxy_fd);
 	for (size_t i = 0; i < s->nsecrets; i++) {
