@@ -230,7 +230,7 @@ $(BUILD)/tests/helpers/%: tests/integration/helpers/%.c $(BUILD)/libsandtrail.a
 $(BUILD)/fuzzobj/%.o: %.c $(GENERATED)
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(WARN) -c $< -o $@
+	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(WARN) -MMD -MP -c $< -o $@
 
 $(BUILD)/libsandtrail-fuzz.a: $(FUZZ_LIB_OBJS)
 	$(call msg,AR,$@)

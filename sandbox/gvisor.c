@@ -1,10 +1,12 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -237,6 +239,125 @@ static void own_stdio(void)
 	}
 }
 
+/* The Sentry writes a regular file it is handed from its own offset, 0,
+ * over what the caller's file held (O_APPEND did not help): the caller's
+ * stdout and stderr, when regular files, become a pipe the manager copies
+ * to them with write(), at their own offset or appending as they were
+ * opened. stderr sharing stdout's open file (2>&1) shares its pipe, so the
+ * two keep the order the workload wrote them in. */
+static int gv_copy_prepare(struct gvisor *g, char *err, size_t errlen)
+{
+	for (int i = 0; i < 2; i++) {
+		struct gv_copy *c = &g->copy[i];
+		struct stat st;
+		int p[2];
+
+		c->from = c->child_fd = -1;
+		c->to = 1 + i;
+		if (fstat(c->to, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (i == 1 && g->copy[0].from >= 0 && syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 1, 2) == 0)
+			continue;
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			snprintf(err, errlen, "pipe2: %s", strerror(errno));
+			return -1;
+		}
+		c->from = p[0];
+		c->child_fd = p[1];
+	}
+	return 0;
+}
+
+/* In runsc's child: the pipes in place of the caller's files. */
+static void gv_copy_child(const struct gvisor *g)
+{
+	bool shared = syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 1, 2) == 0;
+
+	if (g->copy[0].child_fd >= 0)
+		dup2(g->copy[0].child_fd, 1);
+	if (g->copy[1].child_fd >= 0)
+		dup2(g->copy[1].child_fd, 2);
+	else if (shared && g->copy[0].child_fd >= 0)
+		dup2(g->copy[0].child_fd, 2);
+}
+
+static void *gv_copy_run(void *arg)
+{
+	struct gv_copy *c = arg;
+	bool failed = false;
+	char buf[65536];
+	ssize_t n;
+
+	/* until the last of runsc's processes closed the pipe; what cannot be
+	 * written is still read, so the sandbox never blocks on it */
+	while ((n = read(c->from, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		for (ssize_t off = 0, w; off < n && !failed; off += w > 0 ? w : 0) {
+			w = write(c->to, buf + off, (size_t)(n - off));
+			if (w < 0 && errno != EINTR) {
+				failed = true;
+				dprintf(2, "sandtrail: the workload's %s: write: %s\n", c->to == 1 ? "stdout" : "stderr",
+					strerror(errno));
+			}
+		}
+	}
+	return NULL;
+}
+
+/* In the manager once runsc runs: its write ends closed, the copies go. */
+static int gv_copy_start(struct gvisor *g, char *err, size_t errlen)
+{
+	for (int i = 0; i < 2; i++) {
+		struct gv_copy *c = &g->copy[i];
+		int rc;
+
+		if (c->child_fd >= 0)
+			close(c->child_fd);
+		c->child_fd = -1;
+		if (c->from < 0)
+			continue;
+		rc = pthread_create(&c->th, NULL, gv_copy_run, c);
+		if (rc) {
+			snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+			return -1;
+		}
+		c->running = true;
+	}
+	return 0;
+}
+
+/* Waits for the copies to end (every runsc process gone), at most ms
+ * milliseconds unless ms < 0. */
+static void gv_copy_finish(struct gvisor *g, int ms)
+{
+	for (int i = 0; i < 2; i++) {
+		struct gv_copy *c = &g->copy[i];
+		struct timespec ts;
+
+		if (c->running) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += ms / 1000;
+			ts.tv_nsec += (ms % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			if ((ms < 0 ? pthread_join(c->th, NULL) : pthread_timedjoin_np(c->th, NULL, &ts)) == 0)
+				c->running = false;
+		}
+		if (!c->running && c->from >= 0) {
+			close(c->from);
+			c->from = -1;
+		}
+		if (c->child_fd >= 0)
+			close(c->child_fd);
+		c->child_fd = -1;
+	}
+}
+
 static void __attribute__((noreturn)) child(struct gvisor *g, const struct backend_spec *s, int go, int report)
 {
 	char root[sizeof(g->dir) + 16], bundle[sizeof(g->dir) + 16], pod[sizeof(g->dir) + 32], b;
@@ -248,6 +369,7 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 
 	/* the manager's death ends runsc, which ends the sandbox */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	gv_copy_child(g);
 	own_stdio();
 	/* runsc and all it starts see the staged root and binds; they go
 	 * with the last of them, whatever kills them */
@@ -348,6 +470,8 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 
 	g->pid = -1;
 	g->pidfd = g->go_fd = g->report_fd = -1;
+	for (int i = 0; i < 2; i++)
+		g->copy[i].from = g->copy[i].child_fd = -1;
 	g->spec = *s;
 	cid(g);
 	if (access(runsc_path(), X_OK) < 0) {
@@ -365,6 +489,8 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
 		goto fail;
 	}
+	if (gv_copy_prepare(g, err, errlen) < 0)
+		goto fail;
 	args.flags = CLONE_PIDFD | CLONE_INTO_CGROUP;
 	args.pidfd = (uint64_t)(uintptr_t)&g->pidfd;
 	args.exit_signal = SIGCHLD;
@@ -383,6 +509,8 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 		snprintf(err, errlen, "clone3(CLONE_INTO_CGROUP): %s", strerror(errno));
 		goto fail;
 	}
+	if (gv_copy_start(g, err, errlen) < 0)
+		goto fail;
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -498,6 +626,10 @@ static int gv_wait(void *st, int *status)
 	if (waitid(P_PIDFD, (id_t)g->pidfd, &si, WEXITED) < 0)
 		return -errno;
 	g->pid = -1;
+	/* runsc run ends after its sandbox and gofer: what they wrote is
+	 * copied before the manager writes its own lines (release waits for
+	 * the rest, once the session cgroup is killed) */
+	gv_copy_finish(g, 1000);
 	*status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
 	/* runsc ends with 128+N both when a signal ended the workload and when
 	 * it exited 128+N: the wait status runsc logged tells them apart, taken
@@ -524,6 +656,7 @@ static void gv_release(void *st)
 	if (g->report_fd >= 0)
 		close(g->report_fd);
 	g->pidfd = g->go_fd = g->report_fd = -1;
+	gv_copy_finish(g, -1);
 	if (g->plan_made)
 		mntns_release(&g->plan);
 	g->plan_made = false;

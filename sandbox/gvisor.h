@@ -9,6 +9,7 @@
 #define SANDTRAIL_GVISOR_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -26,6 +27,14 @@ struct gvisor {
 	 * the child's own mount namespace (mntns_stage) */
 	struct mntns_plan plan;
 	bool plan_made;
+	/* the caller's stdout/stderr when a regular file: the Sentry writes a
+	 * pipe, copied to it by a thread of the manager's (gv_copy_start) */
+	struct gv_copy {
+		int from, to;   /* the pipe's read end, the caller's fd */
+		int child_fd;   /* its write end, runsc's 1 or 2 */
+		pthread_t th;
+		bool running;
+	} copy[2];
 };
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "microvm.h"
+#include "mntns.h"
 
 #define BOOT_TIMEOUT_MS   60000     /* TCG boots in seconds; a hung one ends here */
 #define GUEST_MEMORY_MIB  512       /* without --memory */
@@ -86,12 +87,24 @@ static int vmm_ids(const struct policy *p, uid_t *uid, gid_t *gid, char *err, si
 		const struct policy_mount *m = &p->mounts[i];
 		struct stat st;
 
+		char link[PATH_MAX];
+		int fd;
+
 		if (m->type != POLICY_MOUNT_BIND || m->ro)
 			continue;
-		if (stat(m->src, &st) < 0) {
-			snprintf(err, errlen, "-v %s: %s", m->src, strerror(errno));
+		fd = mntns_open_nofollow(m->src, link, sizeof(link));
+		if (fd == -ELOOP) {
+			snprintf(err, errlen, "-v %s: %s is a symbolic link: volume sources are opened without following "
+				 "links (name the real directory)", m->src, link);
 			return -1;
 		}
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			snprintf(err, errlen, "-v %s: %s", m->src, strerror(fd < 0 ? -fd : errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
 		if (st.st_uid != p->uid) {
 			snprintf(err, errlen, "-v %s: owned by uid %u, and microvm mode's guest sees the host's owners "
 				 "(9p): the command, uid %u, could not write it (-u %u runs it as the owner)", m->src,
@@ -230,15 +243,38 @@ static int mv_start(void *st, const struct backend_spec *s, char *err, size_t er
 	vs.memory_mib = p->memory ? (unsigned)(p->memory >> 20) - VMM_OVERHEAD_MIB : GUEST_MEMORY_MIB;
 	vs.cpus = p->cpus_milli ? (unsigned)((p->cpus_milli + 999) / 1000) : 1;
 	/* the guest's programs are the host's, as in hardened mode's root */
-	vs.shares[vs.nshares++] = (struct vmm_share){ .tag = "usr", .path = "/usr", .ro = true };
-	for (size_t i = 0, v = 0; i < p->nmounts && vs.nshares < VMM_SHARES_MAX; i++) {
+	vs.shares[vs.nshares++] = (struct vmm_share){ .tag = "usr", .path = "/usr", .fd = -1, .ro = true };
+	for (size_t i = 0, v = 0; i < p->nmounts; i++) {
 		static char tags[VMM_SHARES_MAX][16];
+		const struct policy_mount *pm = &p->mounts[i];
+		char link[PATH_MAX];
+		struct stat sb;
+		int fd;
 
-		if (p->mounts[i].type != POLICY_MOUNT_BIND)
+		if (pm->type != POLICY_MOUNT_BIND)
 			continue;
+		if (vs.nshares == VMM_SHARES_MAX) {
+			snprintf(err, errlen, "-v: microvm mode serves at most %d volumes", VMM_SHARES_MAX - 1);
+			return -1;
+		}
+		/* as hardened mode's volumes: a link planted in a workspace by an
+		 * earlier session redirects nothing (QEMU gets the directory's fd) */
+		fd = mntns_open_nofollow(pm->src, link, sizeof(link));
+		if (fd == -ELOOP) {
+			snprintf(err, errlen, "-v %s: %s is a symbolic link: volume sources are opened without following "
+				 "links (name the real directory)", pm->src, link);
+			return -1;
+		}
+		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISDIR(sb.st_mode) || (!pm->ro && sb.st_uid != p->uid)) {
+			snprintf(err, errlen, "-v %s: %s", pm->src, fd < 0 ? strerror(-fd) : "not a directory the command's "
+				 "uid owns (as checked before)");
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		m->vol_fds[m->nvol_fds++] = fd;
 		snprintf(tags[v], sizeof(tags[v]), "vol%zu", v);
-		vs.shares[vs.nshares++] = (struct vmm_share){ .tag = tags[v], .path = p->mounts[i].src,
-							      .ro = p->mounts[i].ro };
+		vs.shares[vs.nshares++] = (struct vmm_share){ .tag = tags[v], .path = pm->src, .fd = fd, .ro = pm->ro };
 		v++;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -249,6 +285,9 @@ static int mv_start(void *st, const struct backend_spec *s, char *err, size_t er
 	vs.ctl_fd = sv[1];
 	rc = m->vm.ops->start(&m->vm, &vs, err, errlen);
 	close(sv[1]);
+	/* the VMM's process has its copies */
+	while (m->nvol_fds)
+		close(m->vol_fds[--m->nvol_fds]);
 	if (rc < 0)
 		return -1;
 	return send_spec(m, s, err, errlen);
@@ -428,6 +467,8 @@ static void mv_release(void *st)
 {
 	struct microvm *m = st;
 
+	while (m->nvol_fds)
+		close(m->vol_fds[--m->nvol_fds]);
 	m->vm.ops->stop(&m->vm);
 	if (m->ctl >= 0)
 		close(m->ctl);

@@ -20,6 +20,8 @@ struct microvm {
 	struct vmm vm;
 	bool kvm;
 	int ctl;                   /* the host's end of the control port */
+	int vol_fds[VMM_SHARES_MAX]; /* the volumes' directories, until the VMM has them */
+	size_t nvol_fds;
 	char sink[4096];           /* sandtraild's microvm sink; "": --no-audit */
 	struct vmframe_dec dec;    /* of the control port */
 	bool exited;               /* the guest reported CMD's status */

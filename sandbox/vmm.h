@@ -17,7 +17,8 @@
 
 struct vmm_share {
 	const char *tag;  /* the guest mounts it by this name */
-	const char *path; /* host directory */
+	const char *path; /* host directory, when fd is -1 */
+	int fd;           /* else the directory itself (O_PATH): no path is walked again */
 	bool ro;
 };
 

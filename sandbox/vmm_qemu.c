@@ -21,6 +21,7 @@
 /* fds the VMM's process holds for QEMU */
 #define FD_CTL       3
 #define FD_EVENTS    4
+#define FD_SHARES    5
 
 static const char *qemu_path(void)
 {
@@ -84,7 +85,8 @@ static void __attribute__((noreturn)) qemu_child(const struct vmm_spec *s, int g
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	/* out of the way of the numbers they are moved to */
 	int ctl = fcntl(s->ctl_fd, F_DUPFD_CLOEXEC, 10), con = fcntl(s->console_fd, F_DUPFD_CLOEXEC, 10);
-	int n = 0, k = 0, got, fd, ev = -1;
+	int n = 0, k = 0, got, fd, ev = -1, share_fd[VMM_SHARES_MAX];
+	char share_path[VMM_SHARES_MAX][32];
 
 #define ARG(...) (snprintf(strs[k], sizeof(strs[k]), __VA_ARGS__), argv[n++] = strs[k++])
 	/* the manager's death ends the VM */
@@ -106,6 +108,17 @@ static void __attribute__((noreturn)) qemu_child(const struct vmm_spec *s, int g
 	if (ctl < 0 || con < 0 || fd < 0 || dup2(fd, 0) < 0 || dup2(con, 1) < 0 || dup2(ctl, FD_CTL) < 0 ||
 	    (ev >= 0 && dup2(ev, FD_EVENTS) < 0))
 		_exit(125);
+	/* a share opened by the caller is served through its fd, at 5 and up:
+	 * QEMU opens /proc/self/fd/N, the very directory that was checked */
+	for (size_t i = 0; i < s->nshares; i++)
+		share_fd[i] = s->shares[i].fd < 0 ? -1 : fcntl(s->shares[i].fd, F_DUPFD_CLOEXEC, 100);
+	for (size_t i = 0; i < s->nshares; i++) {
+		if (s->shares[i].fd < 0)
+			continue;
+		if (share_fd[i] < 0 || dup2(share_fd[i], FD_SHARES + (int)i) < 0)
+			_exit(125);
+		snprintf(share_path[i], sizeof(share_path[i]), "/proc/self/fd/%d", FD_SHARES + (int)i);
+	}
 	ARG("qemu-system-x86_64");
 	ARG("-M");
 	/* ACPI on: the guest's poweroff ends QEMU */
@@ -157,8 +170,8 @@ static void __attribute__((noreturn)) qemu_child(const struct vmm_spec *s, int g
 	for (size_t i = 0; i < s->nshares; i++) {
 		/* none: the files are the VMM's user's, their modes as the guest set them */
 		ARG("-fsdev");
-		ARG("local,id=fs%zu,path=%s,security_model=none%s", i, s->shares[i].path,
-		    s->shares[i].ro ? ",readonly=on" : "");
+		ARG("local,id=fs%zu,path=%s,security_model=none%s", i,
+		    s->shares[i].fd < 0 ? s->shares[i].path : share_path[i], s->shares[i].ro ? ",readonly=on" : "");
 		ARG("-device");
 		ARG("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, s->shares[i].tag);
 	}
@@ -172,7 +185,7 @@ static void __attribute__((noreturn)) qemu_child(const struct vmm_spec *s, int g
 	ARG("%u:%u", (unsigned)s->uid, (unsigned)s->gid);
 	argv[n] = NULL;
 #undef ARG
-	syscall(SYS_close_range, 5, ~0U, 0);
+	syscall(SYS_close_range, FD_SHARES + s->nshares, ~0U, 0);
 	/* the fixed filter of every session (seccomp_fixed.c), on the VMM:
 	 * the guest's chmod of a 9p file is QEMU's, and no setuid or setgid
 	 * bit may reach a host file; no new privileges for QEMU either */

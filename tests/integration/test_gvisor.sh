@@ -6,7 +6,7 @@
 # broken Sentry is refused and recorded while other sessions go on; nothing
 # of runsc is left behind, after an exit, a stop or a killed sandbox.
 source "$(dirname "$0")/lib.sh"
-plan 47
+plan 49
 
 command -v runsc >/dev/null || { not_ok "runsc is installed (make deps)"; exit 1; }
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -72,6 +72,18 @@ check "a policy file can ask for gvisor mode (the Sentry's kernel answers)" \
 # runsc makes the stdio it gets non-blocking: the caller's pipe must stay as it was
 flags=$( ("$SANDTRAIL" run --mode gvisor --no-audit -- true 2>/dev/null; awk '/^flags/ { print $2 }' /proc/self/fdinfo/1) | cat)
 check "gvisor: the caller's stdout pipe is left blocking" test $((0$flags & 04000)) -eq 0
+# a regular file is written at the caller's offset: after what the
+# manager wrote there (>, 2>&1), or at its end (>>)
+(echo "before the run"; "$SANDTRAIL" run --mode gvisor --no-audit -- sh -c 'echo out1; echo err1 >&2; echo out2') \
+	>"$T/stdio.log" 2>&1
+check "gvisor: a > file keeps what came before, the manager's line, then the workload's in order" \
+	test "$(cat "$T/stdio.log")" = "$(printf '%s\n' 'before the run' \
+		'sandtrail: --no-audit: this session is not recorded' out1 err1 out2)" || diag "$(cat "$T/stdio.log")"
+printf 'kept line\n' >"$T/append.log"
+"$SANDTRAIL" run --mode gvisor --no-audit -- sh -c 'echo appended; echo err >&2' >>"$T/append.log" 2>/dev/null
+"$SANDTRAIL" run --mode gvisor --no-audit -- sh -c 'echo again' >>"$T/append.log" 2>/dev/null
+check "gvisor: >> appends the workload's output, run after run" \
+	test "$(cat "$T/append.log")" = "$(printf '%s\n' 'kept line' appended again)" || diag "$(cat "$T/append.log")"
 
 # a forged Sentry beside a real session: refused input is recorded, the other session is untouched
 PEER_CG=$(mk_cgroup peer)

@@ -8,7 +8,7 @@
 # garbage and oversized frames are loss records while the collector goes
 # on; nothing of the VM is left behind.  Boots are few: TCG is CPU-heavy.
 source "$(dirname "$0")/lib.sh"
-plan 55
+plan 56
 
 command -v qemu-system-x86_64 >/dev/null || { not_ok "QEMU is installed (make deps)"; exit 1; }
 [ -r "$BIN/microvm/vmlinux" ] && [ -r "$BIN/microvm/initramfs.cpio" ] ||
@@ -20,6 +20,7 @@ mkdir -p "$WS"
 chown 1000:1000 "$WS"
 echo "input" >"$WS/input.txt"
 PORT=$((20000 + RANDOM % 20000))
+mkdir -p "$T/target" && echo "root's secret" >"$T/target/secret" && chmod 600 "$T/target/secret"
 
 # network none in both modes: the connect is to the sandbox's own loopback
 WORKLOAD="cat /mnt/input.txt >/dev/null
@@ -60,6 +61,11 @@ mkdir -p "$T/other" && chown 4321:4321 "$T/other"
 "$SANDTRAIL" run --mode microvm -v "$T/other:/work" -- touch /work/x 2>"$T/refused.err"
 check "microvm: a writable volume the command's uid does not own is refused, naming its owner" \
 	test $? -eq 125 -a "$(grep -c 'owned by uid 4321.*-u 4321' "$T/refused.err")" -eq 1 -a ! -e "$T/other/x"
+ln -s "$T/target" "$WS/cache"
+"$SANDTRAIL" run --mode microvm -v "$WS/cache:/tmp/cache" -- cat /tmp/cache/secret >"$T/link.out" 2>"$T/refused.err"
+check "microvm: a volume through a link planted in a workspace is refused, naming the link" \
+	test $? -eq 125 -a ! -s "$T/link.out" -a "$(grep -c "$WS/cache is a symbolic link" "$T/refused.err")" -eq 1
+rm "$WS/cache"
 "$SANDTRAIL" run --mode microvm --memory 256m -- true 2>"$T/refused.err"
 check "microvm: a memory limit too small for the VMM and a guest is refused" \
 	test $? -eq 125 -a "$(grep -c 'needs 320m or more' "$T/refused.err")" -eq 1
@@ -67,7 +73,6 @@ check "microvm: a memory limit too small for the VMM and a guest is refused" \
 # containment: what the guest can reach of the host, tried from inside in one
 # boot (the escape suite's attempts that cross to the host; inside the guest
 # its own kernel is the boundary)
-mkdir -p "$T/target" && echo "root's secret" >"$T/target/secret" && chmod 600 "$T/target/secret"
 HOSTADDR=$(ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
 run escape microvm -- sh -c "
 echo secret=\$(cat $T/target/secret 2>/dev/null || echo unreadable)

@@ -10,7 +10,7 @@
 # proxy fails closed, comes back and the gap is recorded.
 source "$(dirname "$0")/lib.sh"
 source "$TOP/tests/integration/helpers/proxy_fixture.sh"
-plan 27
+plan 31
 
 proxy_fixture_up || { not_ok "the proxy fixture comes up"; exit 1; }
 # the proxy lives where the fixture's names resolve and its servers are
@@ -131,6 +131,18 @@ check "the false Host is a deny record (host_mismatch)" test -n "$(prec '.reason
 check "plain HTTP is recorded with the request line without its query, and the status" \
 	test -n "$(prec '.method == "GET" and .request == "GET /plain" and .status == 200 and .verdict == "allow"')"
 check "no proxy record holds the query string (s3cret)" lacks s3cret jq -c 'select(.type == "proxy")' "$T/rec"
+
+# curl's CONNECT, the false SNI's and plain HTTP went to registry.test: one
+# question to the proxy's resolver, then its answer, kept a while
+check "the proxy asked DNS for registry.test once ($(grep -c 'query\[A\] registry.test' "$PF_DNS_LOG"))" \
+	test "$(grep -c 'query\[A\] registry.test' "$PF_DNS_LOG")" = 1
+
+# the proxy itself: unprivileged, no way back to privileges, its own filter
+proxy_pid=$(pgrep -P "$DAEMON_PID" -x sandtrail-proxy)
+pstatus() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$proxy_pid/status"; }
+check "the proxy runs as nobody (uid $(pstatus Uid))" test "$(pstatus Uid)" = "$(id -u nobody)"
+check "the proxy has no capabilities and no_new_privs" test "$(pstatus CapEff)$(pstatus NoNewPrivs)" = 00000000000000001
+check "the proxy runs under a seccomp filter of its own (mode $(pstatus Seccomp))" test "$(pstatus Seccomp)" = 2
 
 # ---- the proxy killed mid-session: closed, restarted, the gap recorded ----
 mkdir -m 777 "$SH/w"

@@ -61,45 +61,45 @@ void rec_begin(struct rec *r, const char *type, uint64_t ts_ns)
 	rec_str(r, "type", type);
 }
 
-void rec_key(struct rec *r, const char *key)
+void rec_key_n(struct rec *r, const char *key, size_t klen)
 {
-	msgpack_pack_str_with_body(&r->pk, key, strlen(key));
+	msgpack_pack_str_with_body(&r->pk, key, klen);
 	r->nkeys++;
 }
 
-void rec_raw(struct rec *r, const char *key, const void *mp, size_t len)
+void rec_raw_n(struct rec *r, const char *key, size_t klen, const void *mp, size_t len)
 {
-	rec_key(r, key);
+	rec_key_n(r, key, klen);
 	msgpack_sbuffer_write(&r->buf, mp, len);
 }
 
-void rec_str(struct rec *r, const char *key, const char *val)
+void rec_str_n(struct rec *r, const char *key, size_t klen, const char *val)
 {
-	rec_key(r, key);
+	rec_key_n(r, key, klen);
 	msgpack_pack_str_with_body(&r->pk, val, strlen(val));
 }
 
-void rec_bytes(struct rec *r, const char *key, const void *p, size_t len)
+void rec_bytes_n(struct rec *r, const char *key, size_t klen, const void *p, size_t len)
 {
-	rec_key(r, key);
+	rec_key_n(r, key, klen);
 	msgpack_pack_bin_with_body(&r->pk, p, len);
 }
 
-void rec_int(struct rec *r, const char *key, int64_t v)
+void rec_int_n(struct rec *r, const char *key, size_t klen, int64_t v)
 {
-	rec_key(r, key);
+	rec_key_n(r, key, klen);
 	msgpack_pack_int64(&r->pk, v);
 }
 
-void rec_uint(struct rec *r, const char *key, uint64_t v)
+void rec_uint_n(struct rec *r, const char *key, size_t klen, uint64_t v)
 {
-	rec_key(r, key);
+	rec_key_n(r, key, klen);
 	msgpack_pack_uint64(&r->pk, v);
 }
 
-void rec_bool(struct rec *r, const char *key, bool v)
+void rec_bool_n(struct rec *r, const char *key, size_t klen, bool v)
 {
-	rec_key(r, key);
+	rec_key_n(r, key, klen);
 	if (v)
 		msgpack_pack_true(&r->pk);
 	else

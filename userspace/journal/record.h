@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <msgpack.h>
 
 #define RECORD_VERSION 1
@@ -21,15 +22,46 @@ void rec_init(struct rec *r);                     /* once; rec_free releases */
 void rec_free(struct rec *r);
 /* Starts a record: version, ts (ns since the epoch) and type. */
 void rec_begin(struct rec *r, const char *type, uint64_t ts_ns);
-void rec_str(struct rec *r, const char *key, const char *val);
-void rec_bytes(struct rec *r, const char *key, const void *p, size_t len);
-void rec_int(struct rec *r, const char *key, int64_t v);
-void rec_uint(struct rec *r, const char *key, uint64_t v);
-void rec_bool(struct rec *r, const char *key, bool v);
+/* The writers below take the key's length: their inline wrappers, under
+ * the names callers use, measure it at compile time for a literal key. */
+void rec_str_n(struct rec *r, const char *key, size_t klen, const char *val);
+void rec_bytes_n(struct rec *r, const char *key, size_t klen, const void *p, size_t len);
+void rec_int_n(struct rec *r, const char *key, size_t klen, int64_t v);
+void rec_uint_n(struct rec *r, const char *key, size_t klen, uint64_t v);
+void rec_bool_n(struct rec *r, const char *key, size_t klen, bool v);
+void rec_raw_n(struct rec *r, const char *key, size_t klen, const void *mp, size_t len);
+void rec_key_n(struct rec *r, const char *key, size_t klen);
+
+static inline void rec_str(struct rec *r, const char *key, const char *val)
+{
+	rec_str_n(r, key, strlen(key), val);
+}
+static inline void rec_bytes(struct rec *r, const char *key, const void *p, size_t len)
+{
+	rec_bytes_n(r, key, strlen(key), p, len);
+}
+static inline void rec_int(struct rec *r, const char *key, int64_t v)
+{
+	rec_int_n(r, key, strlen(key), v);
+}
+static inline void rec_uint(struct rec *r, const char *key, uint64_t v)
+{
+	rec_uint_n(r, key, strlen(key), v);
+}
+static inline void rec_bool(struct rec *r, const char *key, bool v)
+{
+	rec_bool_n(r, key, strlen(key), v);
+}
 /* Writes key and an already msgpack-encoded value. */
-void rec_raw(struct rec *r, const char *key, const void *mp, size_t len);
+static inline void rec_raw(struct rec *r, const char *key, const void *mp, size_t len)
+{
+	rec_raw_n(r, key, strlen(key), mp, len);
+}
 /* Writes the key; the caller packs exactly one value with r->pk. */
-void rec_key(struct rec *r, const char *key);
+static inline void rec_key(struct rec *r, const char *key)
+{
+	rec_key_n(r, key, strlen(key));
+}
 /* Closes the record; the bytes stay valid until the next rec_begin. */
 const void *rec_finish(struct rec *r, size_t *len);
 

@@ -386,33 +386,64 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	finish(c);
 }
 
-static void resolved(int err, struct evutil_addrinfo *ai, void *arg)
+static uint64_t now_ms(void)
 {
-	struct pconn *c = arg;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* The cache slot of host:port (a hash; a collision replaces the older). */
+static struct proxy_dns_entry *dns_slot(struct proxy *px, const char *host, uint16_t port)
+{
+	uint32_t h = 2166136261u ^ port;
+
+	for (const char *p = host; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return &px->dns_cache[h % PROXY_DNS_CACHE];
+}
+
+static void connect_to(struct pconn *c, const struct sockaddr *sa, socklen_t len)
+{
 	bool http = strcmp(c->method, "TLS") != 0; /* a CONNECT's tunnel is not open yet */
 
-	c->dns = NULL;
-	if (err == EVUTIL_EAI_CANCEL)
-		return;
-	if (err || !ai) {
-		refuse(c, "resolve_failed", http ? 502 : 0, "Bad Gateway");
-		return;
-	}
 	c->up = bufferevent_socket_new(c->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->up) {
-		evutil_freeaddrinfo(ai);
 		refuse(c, "out_of_memory", http ? 503 : 0, "Service Unavailable");
 		return;
 	}
 	bufferevent_setcb(c->up, relay_read, relay_write, conn_event, c);
 	c->state = ST_CONNECTING;
-	if (bufferevent_socket_connect(c->up, ai->ai_addr, (int)ai->ai_addrlen) < 0) {
-		evutil_freeaddrinfo(ai);
+	if (bufferevent_socket_connect(c->up, sa, (int)len) < 0) {
 		refuse(c, "connect_failed", http ? 502 : 0, "Bad Gateway");
 		return;
 	}
-	evutil_freeaddrinfo(ai);
 	bufferevent_disable(c->cl, EV_READ); /* until the upstream is there */
+}
+
+static void resolved(int err, struct evutil_addrinfo *ai, void *arg)
+{
+	struct pconn *c = arg;
+	struct proxy_dns_entry *e;
+
+	c->dns = NULL;
+	if (err == EVUTIL_EAI_CANCEL)
+		return;
+	if (err || !ai || ai->ai_addrlen > sizeof(e->sa)) {
+		if (ai)
+			evutil_freeaddrinfo(ai);
+		refuse(c, "resolve_failed", strcmp(c->method, "TLS") ? 502 : 0, "Bad Gateway");
+		return;
+	}
+	e = dns_slot(c->px, c->host, c->port);
+	snprintf(e->host, sizeof(e->host), "%s", c->host);
+	e->port = c->port;
+	e->len = (socklen_t)ai->ai_addrlen;
+	memcpy(&e->sa, ai->ai_addr, ai->ai_addrlen);
+	e->expires_ms = now_ms() + PROXY_DNS_TTL_MS;
+	evutil_freeaddrinfo(ai);
+	connect_to(c, (struct sockaddr *)&e->sa, e->len);
 }
 
 /* The proxy's own resolution of the name (the sandbox's answers never count). */
@@ -435,6 +466,14 @@ static void resolve(struct pconn *c)
 			hints.ai_flags = EVUTIL_AI_NUMERICHOST;
 			rc = evutil_getaddrinfo(r->addr, port, &hints, &ai);
 			resolved(rc, ai, c);
+			return;
+		}
+	}
+	{
+		const struct proxy_dns_entry *e = dns_slot(c->px, c->host, c->port);
+
+		if (e->expires_ms > now_ms() && e->port == c->port && !strcmp(e->host, c->host)) {
+			connect_to(c, (const struct sockaddr *)&e->sa, e->len);
 			return;
 		}
 	}

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <event2/event.h>
 #include <event2/dns.h>
 #include <event2/listener.h>
@@ -25,6 +26,18 @@
 #define PROXY_RELAY_MAX (256 << 10) /* bytes queued towards one side */
 #define PROXY_CONNS_MAX 4096
 #define PROXY_RESOLVE_MAX 16
+#define PROXY_DNS_CACHE 256     /* names the proxy resolved, kept a while */
+#define PROXY_DNS_TTL_MS 30000
+
+/* An answer of the proxy's own resolver (never the sandbox's): the next
+ * connection to the name does not wait for DNS again. */
+struct proxy_dns_entry {
+	char host[DOMAIN_MAX + 1];
+	uint16_t port;
+	socklen_t len;
+	struct sockaddr_storage sa;
+	uint64_t expires_ms;
+};
 
 #define PROXY_INJECT_MAX 16
 
@@ -70,6 +83,7 @@ struct proxy {
 	size_t nconns;
 	size_t nresolve;
 	struct proxy_resolve resolve[PROXY_RESOLVE_MAX];
+	struct proxy_dns_entry dns_cache[PROXY_DNS_CACHE];
 };
 
 /* The accept callback of every session's listener (arg: the session). */
