@@ -105,5 +105,6 @@ DAEMON_PID=
 start_daemon || { not_ok "sandtraild restarts"; exit 1; }
 replay_json "$id" >"$T/nopins.json"
 check "without pins, the cut-off session is closed at recovery: session_end collector_crash" \
-	test "$(jq -c 'select(.type=="session_end") | .reason' "$T/nopins.json")" = '"collector_crash"'
+	test "$(jq -c 'select(.type=="session_end") | .reason' "$T/nopins.json")" = '"collector_crash"' ||
+	diag "$(jq -c '{type, reason, sealed}' "$T/nopins.json" | tail -n 3)" "$(tail -n 8 "$T/daemon.err")"
 check "and it is not live any more" lacks "$id" "$SANDTRAIL" ps

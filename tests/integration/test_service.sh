@@ -2,7 +2,7 @@
 # sandtraild as a systemd service, where no systemd runs as PID 1: the unit
 # `make install` writes passes systemd-analyze verify; sandtraild speaks the
 # notify protocol to a socket the test owns (READY only once it listens,
-# STATUS with the live sessions, the watchdog fed, STOPPING on SIGTERM);
+# STATUS with the live sessions and the export lag, the watchdog fed, STOPPING on SIGTERM);
 # it records a session with nothing but the unit's CapabilityBoundingSet;
 # the control socket's group may ask `ps` and nothing else, other users
 # nothing.
@@ -45,10 +45,12 @@ RUNDIR=/run/sandtrail-test-$$
 defer "rm -rf $RUNDIR"
 export SANDTRAIL_SOCKET=$RUNDIR/control.sock
 mkdir -p "$KEYDIR"
+# a sink where nothing listens: its lag only grows
+CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # READY must come after the socket listens: record what the socket was then
 NOTIFY_SOCKET=$NOTIFY WATCHDOG_USEC=400000 setpriv --bounding-set "$BOUND" --inh-caps=-all \
 	"$SANDTRAILD" --journal "$JOURNAL" --socket "$SANDTRAIL_SOCKET" --socket-group "$GROUP" \
-	--key "$KEYDIR/signing.key" --create-key 2>"$T/daemon.err" &
+	--key "$KEYDIR/signing.key" --create-key --export "syslog+tcp://127.0.0.1:$CLOSED" 2>"$T/daemon.err" &
 DAEMON_PID=$!
 defer stop_daemon
 check "sandtraild under the unit's bounding set says READY=1" wait_for 60 grep -q '^READY=1$' "$T/notify.out" ||
@@ -61,12 +63,14 @@ check "... its capabilities are the bounding set's" \
 check "... and feeds the watchdog (WatchdogSec/2)" wait_for 20 bash -c '[ "$(grep -c "^WATCHDOG=1$" "$1")" -ge 3 ]' _ "$T/notify.out"
 "$SANDTRAIL" run --id-file "$T/id" "${HV[@]}" -- sh -c 'cat /etc/hostname >/dev/null; sleep 2' 2>"$T/run.err" &
 RUN=$!
-check "STATUS counts the live session" wait_for 20 grep -q '^STATUS=recording: 1 session$' "$T/notify.out"
+check "STATUS counts the live session, and the exporters' lag" \
+	wait_for 20 grep -Eq '^STATUS=recording: 1 session, export lag [0-9]+ records?$' "$T/notify.out"
 wait $RUN
 check "a session recorded with only those capabilities" \
 	test "$(replay_json "$(cat "$T/id")" | jq -s '[.[] | select(.type == "exec" or .type == "open" or .type == "session_end")] | length')" -ge 3 ||
 	diag "$(cat "$T/run.err")" "$(tail -5 "$T/daemon.err")"
-check "... and the live count goes back to 0" wait_for 20 bash -c 'tail -n 3 "$1" | grep -q "^STATUS=recording: 0 sessions$"' _ "$T/notify.out"
+check "... and the live count goes back to 0, the lag of the sink that is down does not" \
+	wait_for 20 bash -c 'tail -n 3 "$1" | grep -Eq "^STATUS=recording: 0 sessions, export lag [1-9][0-9]* records?$"' _ "$T/notify.out"
 
 # ---- the socket's group ----
 check "the control socket is 0660 root:$GROUP" test "$(stat -c %a:%U:%G "$SANDTRAIL_SOCKET")" = "660:root:$GROUP"

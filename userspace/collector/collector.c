@@ -1316,6 +1316,27 @@ static void save_highwater(struct collector *c, uint64_t now)
 		c->highwater = through;
 }
 
+/* The records the furthest behind exporter has still to deliver, as ps
+ * shows them; -1 without exporters. */
+static int64_t export_lag(struct collector *c)
+{
+	json_t *ex, *e;
+	int64_t lag = 0;
+	size_t i;
+
+	if (!exporters_count(c->cfg->exporters))
+		return -1;
+	ex = exporters_status(c->cfg->exporters, journal_next_seq(c->journal));
+	json_array_foreach(ex, i, e) {
+		json_int_t n = json_integer_value(json_object_get(e, "lag_records"));
+
+		if (n > lag)
+			lag = n;
+	}
+	json_decref(ex);
+	return lag;
+}
+
 static void tick(struct collector *c)
 {
 	uint64_t expirations, now = mono_ms();
@@ -1323,7 +1344,8 @@ static void tick(struct collector *c)
 
 	if (read(c->timer_conn.fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	service_tick(&c->service, now, live_sessions(c));
+	if (service_tick(&c->service, now))
+		service_status(live_sessions(c), export_lag(c));
 	if (c->nscrapes)
 		expire_scrapes(c, now);
 	if (now - c->last_housekeeping >= HOUSEKEEPING_MS) {

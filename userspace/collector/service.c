@@ -1,3 +1,4 @@
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +17,10 @@ void service_init(struct service *s)
 {
 	uint64_t usec = 0;
 
-	*s = (struct service){ 0 };
+	*s = (struct service){ .notify = getenv("NOTIFY_SOCKET") != NULL };
 	/* 0 clears nothing: a child (runsc, exporters' threads) has no business notifying */
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		s->watchdog_ms = usec / 2000;
-}
-
-static void status(size_t sessions, const char *state)
-{
-	sd_notifyf(0, "STATUS=%s: %zu session%s", state, sessions, sessions == 1 ? "" : "s");
 }
 
 void service_ready(struct service *s, size_t sessions)
@@ -33,16 +29,25 @@ void service_ready(struct service *s, size_t sessions)
 	(void)s;
 }
 
-void service_tick(struct service *s, uint64_t now_ms, size_t sessions)
+bool service_tick(struct service *s, uint64_t now_ms)
 {
 	if (s->watchdog_ms && now_ms - s->last_ping_ms >= s->watchdog_ms) {
 		s->last_ping_ms = now_ms;
 		sd_notify(0, "WATCHDOG=1");
 	}
-	if (now_ms - s->last_status_ms >= SERVICE_STATUS_MS) {
-		s->last_status_ms = now_ms;
-		status(sessions, "recording");
-	}
+	if (!s->notify || now_ms - s->last_status_ms < SERVICE_STATUS_MS)
+		return false;
+	s->last_status_ms = now_ms;
+	return true;
+}
+
+void service_status(size_t sessions, int64_t export_lag)
+{
+	if (export_lag < 0)
+		sd_notifyf(0, "STATUS=recording: %zu session%s", sessions, sessions == 1 ? "" : "s");
+	else
+		sd_notifyf(0, "STATUS=recording: %zu session%s, export lag %" PRId64 " record%s", sessions,
+			   sessions == 1 ? "" : "s", export_lag, export_lag == 1 ? "" : "s");
 }
 
 void service_stopping(void)
