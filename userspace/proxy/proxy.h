@@ -24,6 +24,8 @@
 #define PROXY_HEAD_TIMEOUT_S 10     /* whole head, however slowly it trickles */
 #define PROXY_IDLE_TIMEOUT_S 300    /* a relay with no byte either way */
 #define PROXY_RELAY_MAX (256 << 10) /* bytes queued towards one side */
+#define PROXY_RELAY_CHUNK (64 << 10) /* bytes a read or write of the relay moves at most */
+#define PROXY_RELAY_CHUNK (64 << 10) /* bytes a read or write of the relay moves at most */
 #define PROXY_CONNS_MAX 4096
 #define PROXY_RESOLVE_MAX 16
 #define PROXY_DNS_CACHE 256     /* names the proxy resolved, kept a while */
@@ -33,7 +35,6 @@
  * connection to the name does not wait for DNS again. */
 struct proxy_dns_entry {
 	char host[DOMAIN_MAX + 1];
-	uint16_t port;
 	socklen_t len;
 	struct sockaddr_storage sa;
 	uint64_t expires_ms;
