@@ -242,31 +242,35 @@ static void own_stdio(void)
 	}
 }
 
-/* The Sentry writes a regular file it is handed from its own offset, 0,
- * over what the caller's file held (O_APPEND did not help): the caller's
- * stdout and stderr, when regular files, become a pipe the manager copies
- * to them with write(), at their own offset or appending as they were
- * opened. stderr sharing stdout's open file (2>&1) shares its pipe, so the
+/* The Sentry reads and writes a regular file it is handed from its own
+ * offset, 0: over what the caller's file held (O_APPEND did not help), or
+ * from its start whatever the caller had read. The caller's stdio, when
+ * regular files, become pipes a thread of the manager's copies with read()
+ * and write(), at the files' own offsets or appending as they were opened
+ * (stdin is read ahead of the workload: up to a pipe's worth past what it
+ * took). stderr sharing stdout's open file (2>&1) shares its pipe, so the
  * two keep the order the workload wrote them in. */
 static int gv_copy_prepare(struct gvisor *g, char *err, size_t errlen)
 {
-	for (int i = 0; i < 2; i++) {
-		struct gv_copy *c = &g->copy[i];
+	for (int fd = 0; fd < 3; fd++) {
+		struct gv_copy *c = &g->copy[fd];
 		struct stat st;
 		int p[2];
 
-		c->from = c->child_fd = -1;
-		c->to = 1 + i;
-		if (fstat(c->to, &st) < 0 || !S_ISREG(st.st_mode))
+		c->fd = fd;
+		c->from = c->to = c->own = c->child_fd = -1;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (i == 1 && g->copy[0].from >= 0 && syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 1, 2) == 0)
+		if (fd == 2 && g->copy[1].own >= 0 && syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 1, 2) == 0)
 			continue;
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			snprintf(err, errlen, "pipe2: %s", strerror(errno));
 			return -1;
 		}
-		c->from = p[0];
-		c->child_fd = p[1];
+		c->from = fd == 0 ? 0 : p[0];
+		c->to = fd == 0 ? p[1] : fd;
+		c->own = fd == 0 ? p[1] : p[0];
+		c->child_fd = fd == 0 ? p[0] : p[1];
 	}
 	return 0;
 }
@@ -276,24 +280,29 @@ static void gv_copy_child(const struct gvisor *g)
 {
 	bool shared = syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 1, 2) == 0;
 
-	if (g->copy[0].child_fd >= 0)
-		dup2(g->copy[0].child_fd, 1);
-	if (g->copy[1].child_fd >= 0)
+	for (int fd = 0; fd < 3; fd++)
+		if (g->copy[fd].child_fd >= 0)
+			dup2(g->copy[fd].child_fd, fd);
+	if (g->copy[2].child_fd < 0 && shared && g->copy[1].child_fd >= 0)
 		dup2(g->copy[1].child_fd, 2);
-	else if (shared && g->copy[0].child_fd >= 0)
-		dup2(g->copy[0].child_fd, 2);
 }
 
 static void *gv_copy_run(void *arg)
 {
+	static const char *const names[] = { "stdin", "stdout", "stderr" };
 	struct gv_copy *c = arg;
 	bool failed = false;
 	char buf[65536];
+	sigset_t pipe;
 	ssize_t n;
 
-	/* until the last of runsc's processes closed the pipe; what cannot be
-	 * written is still read, so the sandbox never blocks on it */
-	while ((n = read(c->from, buf, sizeof(buf))) != 0) {
+	/* a workload that stops reading its stdin is EPIPE here, not a signal */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+	/* outputs: until the last of runsc's processes closed the pipe; what
+	 * cannot be written is still read, so the sandbox never blocks on it */
+	while ((n = read(c->from, buf, sizeof(buf))) != 0 && !(failed && c->fd == 0)) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -302,25 +311,33 @@ static void *gv_copy_run(void *arg)
 			w = write(c->to, buf + off, (size_t)(n - off));
 			if (w < 0 && errno != EINTR) {
 				failed = true;
-				dprintf(2, "sandtrail: the workload's %s: write: %s\n", c->to == 1 ? "stdout" : "stderr",
-					strerror(errno));
+				if (c->fd != 0)
+					dprintf(2, "sandtrail: the workload's %s: write: %s\n", names[c->fd],
+						strerror(errno));
 			}
 		}
+	}
+	if (n < 0 && c->fd == 0)
+		dprintf(2, "sandtrail: the workload's stdin: read: %s\n", strerror(errno));
+	/* stdin: the end of the file is the workload's end of input */
+	if (c->fd == 0) {
+		close(c->own);
+		c->own = -1;
 	}
 	return NULL;
 }
 
-/* In the manager once runsc runs: its write ends closed, the copies go. */
+/* In the manager once runsc runs: its pipe ends closed, the copies go. */
 static int gv_copy_start(struct gvisor *g, char *err, size_t errlen)
 {
-	for (int i = 0; i < 2; i++) {
-		struct gv_copy *c = &g->copy[i];
+	for (int fd = 0; fd < 3; fd++) {
+		struct gv_copy *c = &g->copy[fd];
 		int rc;
 
 		if (c->child_fd >= 0)
 			close(c->child_fd);
 		c->child_fd = -1;
-		if (c->from < 0)
+		if (c->own < 0)
 			continue;
 		rc = pthread_create(&c->th, NULL, gv_copy_run, c);
 		if (rc) {
@@ -336,8 +353,8 @@ static int gv_copy_start(struct gvisor *g, char *err, size_t errlen)
  * milliseconds unless ms < 0. */
 static void gv_copy_finish(struct gvisor *g, int ms)
 {
-	for (int i = 0; i < 2; i++) {
-		struct gv_copy *c = &g->copy[i];
+	for (int fd = 0; fd < 3; fd++) {
+		struct gv_copy *c = &g->copy[fd];
 		struct timespec ts;
 
 		if (c->running) {
@@ -351,9 +368,9 @@ static void gv_copy_finish(struct gvisor *g, int ms)
 			if ((ms < 0 ? pthread_join(c->th, NULL) : pthread_timedjoin_np(c->th, NULL, &ts)) == 0)
 				c->running = false;
 		}
-		if (!c->running && c->from >= 0) {
-			close(c->from);
-			c->from = -1;
+		if (!c->running && c->own >= 0) {
+			close(c->own);
+			c->own = -1;
 		}
 		if (c->child_fd >= 0)
 			close(c->child_fd);
@@ -473,8 +490,8 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 
 	g->pid = -1;
 	g->pidfd = g->go_fd = g->report_fd = -1;
-	for (int i = 0; i < 2; i++)
-		g->copy[i].from = g->copy[i].child_fd = -1;
+	for (int fd = 0; fd < 3; fd++)
+		g->copy[fd].own = g->copy[fd].child_fd = -1;
 	g->spec = *s;
 	cid(g);
 	if (access(runsc_path(), X_OK) < 0) {

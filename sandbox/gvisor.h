@@ -27,14 +27,16 @@ struct gvisor {
 	 * the child's own mount namespace (mntns_stage) */
 	struct mntns_plan plan;
 	bool plan_made;
-	/* the caller's stdout/stderr when a regular file: the Sentry writes a
-	 * pipe, copied to it by a thread of the manager's (gv_copy_start) */
+	/* the caller's stdin/stdout/stderr when a regular file: the Sentry
+	 * has a pipe, copied by a thread of the manager's (gv_copy_start) */
 	struct gv_copy {
-		int from, to;   /* the pipe's read end, the caller's fd */
-		int child_fd;   /* its write end, runsc's 1 or 2 */
+		int fd;         /* 0, 1 or 2 */
+		int from, to;   /* what the thread reads and writes */
+		int own;        /* the manager's pipe end, closed at the end */
+		int child_fd;   /* the other end: runsc's fd */
 		pthread_t th;
 		bool running;
-	} copy[2];
+	} copy[3];
 };
 
 #endif

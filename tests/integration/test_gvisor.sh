@@ -6,7 +6,7 @@
 # broken Sentry is refused and recorded while other sessions go on; nothing
 # of runsc is left behind, after an exit, a stop or a killed sandbox.
 source "$(dirname "$0")/lib.sh"
-plan 49
+plan 50
 
 command -v runsc >/dev/null || { not_ok "runsc is installed (make deps)"; exit 1; }
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
@@ -84,6 +84,11 @@ printf 'kept line\n' >"$T/append.log"
 "$SANDTRAIL" run --mode gvisor --no-audit -- sh -c 'echo again' >>"$T/append.log" 2>/dev/null
 check "gvisor: >> appends the workload's output, run after run" \
 	test "$(cat "$T/append.log")" = "$(printf '%s\n' 'kept line' appended again)" || diag "$(cat "$T/append.log")"
+# a regular file as stdin is read from where the caller left it
+printf 'l1\nl2\nl3\n' >"$T/stdin.txt"
+(read -r _; "$SANDTRAIL" run --mode gvisor --no-audit -- cat) <"$T/stdin.txt" >"$T/stdin.out" 2>/dev/null
+check "gvisor: a file as stdin is read from the caller's offset" \
+	test "$(cat "$T/stdin.out")" = "$(printf '%s\n' l2 l3)" || diag "$(cat "$T/stdin.out")"
 
 # a forged Sentry beside a real session: refused input is recorded, the other session is untouched
 PEER_CG=$(mk_cgroup peer)
