@@ -415,9 +415,10 @@ static bool map_fileop(struct gvisor_sink *g, struct gvisor_conn *c, const Sandt
 	return true;
 }
 
-/* rename and unlink: gVisor has no point of their own, only the raw syscall
- * with its arguments as pointers into the sandbox: the paths are unreadable
- * here (the host view has them where they reached a host file system). */
+/* rename, unlink, the file changes and listen: gVisor has no point of their
+ * own, only the raw syscall with its arguments as pointers into the sandbox:
+ * the paths are unreadable here (the host view has them where they reached
+ * a host file system); listen's fd and backlog are numbers. */
 static bool map_raw(struct gvisor_sink *g, struct gvisor_conn *c, const Sandtrail__Gvisor__Syscall *m)
 {
 	struct enrich_proc p;
