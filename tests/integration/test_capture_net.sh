@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Datagrams, binds, listens and accepts, in a watched cgroup, in hardened
-# run sessions and in gvisor ones (the Sentry's points): the first allowed datagram to each destination is a record,
-# the rest a count per destination at the session's end (a full table says
-# so); denied datagrams stay one record each; bind, listen and accept carry
-# the addresses the kernel gave the socket (getsockname/getpeername inside
-# the workload are the independent account).
+# run sessions and in gvisor ones (the Sentry's points): the first allowed
+# datagram to each destination is a record, the rest a count per destination
+# at the session's end (a full table says so); denied datagrams stay one
+# record each; bind, listen and accept carry the addresses the kernel gave
+# the socket (getsockname/getpeername inside the workload are the
+# independent account).
 source "$(dirname "$0")/lib.sh"
 plan 37
 W=$HELPERS/st_workload
