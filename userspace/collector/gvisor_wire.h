@@ -59,7 +59,8 @@ int gvisor_wire_header(const void *p, size_t len, uint16_t *type, uint32_t *drop
  * out: too many fields for one message). */
 int gvisor_wire_decode(struct gvisor_arena *a, const void *p, size_t len, struct gvisor_msg *m);
 /* The record type a message type becomes ("exec", "open", ...), for loss
- * records; a raw syscall's depends on its number: see gvisor_raw_kind(). */
+ * records; a raw syscall's depends on its number, which a drop does not
+ * tell: its losses are of kind "syscall". */
 const char *gvisor_wire_kind(uint16_t type);
 
 #endif
