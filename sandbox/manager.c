@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #include "resolve.h"
 #include "seccomp_profile.h"
 #include "manager.h"
-#include "proxy/ca.h"
+#include "beside.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SETUP_DEADLINE_MS 30000 /* namespaces and mounts take milliseconds: a hung one is a fault */
@@ -174,27 +175,66 @@ static int build_env(struct run *r)
 
 #define HOST_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
-/* --inspect-tls: the session CA (made here, in memory: its key goes to
- * sandtraild for the proxy, never into the sandbox), the bundle the sandbox
- * trusts, and the values of --inject-header (files read now, redacted in
- * every record, never in the sandbox's environment). */
+#define CA_PEM_MAX 65536
+
+/* The session CA from `sandtrail-proxy --new-ca` into r->ca_pem: key and
+ * certificate, PEM (a secret: wiped when the run ends).  The proxy links
+ * OpenSSL; run loads no TLS library for it. */
+static int new_session_ca(struct run *r)
+{
+	char path[PATH_MAX];
+	int p[2], status, rc = beside_self("sandtrail-proxy", path, sizeof(path));
+	pid_t pid;
+	ssize_t n;
+
+	if (rc < 0 || pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(r->err, sizeof(r->err), "--inspect-tls: sandtrail-proxy: %s", strerror(rc < 0 ? -rc : errno));
+		return -1;
+	}
+	r->ca_pem = malloc(CA_PEM_MAX);
+	pid = r->ca_pem ? fork() : -1;
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		execl(path, "sandtrail-proxy", "--new-ca", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	r->ca_len = 0;
+	while (pid > 0 && (n = read(p[0], r->ca_pem + r->ca_len, CA_PEM_MAX - 1 - r->ca_len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (r->ca_len += (size_t)n) == CA_PEM_MAX - 1)
+			break;
+	}
+	close(p[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    r->ca_len == CA_PEM_MAX - 1) {
+		snprintf(r->err, sizeof(r->err), "--inspect-tls: %.200s --new-ca failed (see above)", path);
+		return -1;
+	}
+	r->ca_pem[r->ca_len] = 0;
+	return 0;
+}
+
+/* --inspect-tls: the session CA (its key goes to sandtraild for the proxy,
+ * never into the sandbox), the bundle the sandbox trusts, and the values of
+ * --inject-header (files read now, redacted in every record, never in the
+ * sandbox's environment). */
 static int inspect_setup(struct run *r)
 {
 	const struct policy *p = r->o->p;
-	char *cert = NULL, *host = NULL;
-	size_t clen = 0, hlen = 0;
-	struct ca *ca;
+	char *host = NULL;
+	const char *cert;
+	size_t hlen = 0, clen;
 
-	ca = ca_new(NULL, r->err, sizeof(r->err));
-	if (!ca)
+	if (new_session_ca(r) < 0)
 		return -1;
-	if (ca_export(ca, &r->ca_pem, &r->ca_len) < 0 || ca_cert_pem(ca, &cert, &clen) < 0) {
-		ca_free(ca);
-		snprintf(r->err, sizeof(r->err), "--inspect-tls: the session CA: out of memory");
-		free(cert);
+	cert = strstr(r->ca_pem, "-----BEGIN CERTIFICATE-----");
+	if (!cert) {
+		snprintf(r->err, sizeof(r->err), "--inspect-tls: sandtrail-proxy --new-ca wrote no certificate");
 		return -1;
 	}
-	ca_free(ca);
+	clen = r->ca_len - (size_t)(cert - r->ca_pem);
 	if (policy_read_file(HOST_CA_BUNDLE, &host, &hlen) < 0) {
 		host = NULL; /* no bundle on this host: the session trusts its CA alone */
 		hlen = 0;
@@ -203,7 +243,6 @@ static int inspect_setup(struct run *r)
 		     (int)clen, cert) < 0)
 		r->ca_bundle = NULL;
 	free(host);
-	free(cert);
 	if (!r->ca_bundle) {
 		snprintf(r->err, sizeof(r->err), "--inspect-tls: out of memory");
 		return -1;

@@ -4,11 +4,12 @@
  * run, which every session starts with, loads and relocates none of the
  * journal's libraries (zlib, libdeflate, msgpack, libcrypto). */
 #include <errno.h>
-#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "beside.h"
 #include "commands.h"
 
 static int journal_tool(int argc, char **argv);
@@ -27,16 +28,14 @@ static const struct command commands[] = {
 /* argv is main's from its second element: argv[-1] is the program. */
 static int journal_tool(int argc, char **argv)
 {
-	char self[4096], path[4200];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char path[PATH_MAX];
+	int rc = beside_self("sandtrail-journal", path, sizeof(path));
 
 	(void)argc;
-	if (n <= 0) {
-		fprintf(stderr, "sandtrail %s: /proc/self/exe: %s\n", argv[0], n < 0 ? strerror(errno) : "empty");
+	if (rc < 0) {
+		fprintf(stderr, "sandtrail %s: /proc/self/exe: %s\n", argv[0], strerror(-rc));
 		return 2;
 	}
-	self[n] = 0;
-	snprintf(path, sizeof(path), "%s/sandtrail-journal", dirname(self));
 	execv(path, argv - 1);
 	fprintf(stderr, "sandtrail %s: %s: %s (installed beside sandtrail)\n", argv[0], path, strerror(errno));
 	return 2;

@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -15,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "beside.h"
 #include "proxysup.h"
 
 #define BACKOFF_MIN_MS 100
@@ -33,18 +33,11 @@ void proxysup_init(struct proxysup *ps, const char *path, const char *user, cons
 	snprintf(ps->upstream_ca, sizeof(ps->upstream_ca), "%s", upstream_ca);
 	if (!strcmp(path, "none"))
 		return;
-	if (path[0]) {
+	if (path[0])
 		snprintf(ps->path, sizeof(ps->path), "%s", path);
-	} else {
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-		if (n <= 0)
-			return;
-		self[n] = 0;
-		snprintf(ps->path, sizeof(ps->path), "%s/sandtrail-proxy", dirname(self));
-	}
-	if (access(ps->path, X_OK) < 0)
+	else if (beside_self("sandtrail-proxy", ps->path, sizeof(ps->path)) < 0)
+		ps->path[0] = 0;
+	if (ps->path[0] && access(ps->path, X_OK) < 0)
 		ps->path[0] = 0;
 }
 

@@ -33,10 +33,12 @@ static const char usage[] =
 	"                       [--resolve HOST:PORT:ADDR]... [--user NAME] [--dns ADDR[:PORT]]\n"
 	"                       [--inspect-tls [--ca-out FILE] [--inject-header DOMAIN:NAME=@FILE]...]\n"
 	"                       [--upstream-ca FILE]\n"
+	"       sandtrail-proxy --new-ca\n"
 	"  The egress proxy of --network proxy sessions, started by sandtraild; standalone\n"
 	"  for benches and tests.  HTTP CONNECT and plain HTTP; transparent TLS by SNI.\n"
 	"  --upstream-ca: what verifies the origins of inspected connections (default:\n"
-	"  the system's bundle).\n";
+	"  the system's bundle).  --new-ca: a session CA for `sandtrail run --inspect-tls`\n"
+	"  (key and certificate, PEM) on stdout.\n";
 
 const char *proxy_session_match(const struct proxy_session *s, const char *host)
 {
@@ -106,6 +108,33 @@ static int session_add_inject(struct proxy_session *s, const char *pat, const ch
 	}
 	s->ninject++;
 	return 0;
+}
+
+/* --new-ca, alone: a session CA (key and certificate, PEM) on stdout, for
+ * `sandtrail run --inspect-tls` (which then loads no TLS library itself) */
+static int new_ca(int argc)
+{
+	char err[256], *pem = NULL;
+	size_t len = 0;
+	struct ca *ca;
+	int rc = 1;
+
+	if (argc != 2) {
+		fprintf(stderr, "sandtrail-proxy: --new-ca takes no other option\n");
+		return 2;
+	}
+	ca = ca_new(NULL, err, sizeof(err));
+	if (!ca) {
+		fprintf(stderr, "sandtrail-proxy: --new-ca: %s\n", err);
+		return 1;
+	}
+	if (ca_export(ca, &pem, &len) == 0 && fwrite(pem, 1, len, stdout) == len && fflush(stdout) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "sandtrail-proxy: --new-ca: %s\n", strerror(errno ? errno : ENOMEM));
+	OPENSSL_clear_free(pem, len);
+	ca_free(ca);
+	return rc;
 }
 
 /* --inspect-tls in standalone mode: a session CA, its certificate to ca_out */
@@ -425,7 +454,7 @@ int main(int argc, char **argv)
 		{ "dns", required_argument, NULL, 'n' },          { "help", no_argument, NULL, 'h' },
 		{ "inspect-tls", no_argument, NULL, 'I' },        { "upstream-ca", required_argument, NULL, 'U' },
 		{ "ca-out", required_argument, NULL, 'C' },       { "inject-header", required_argument, NULL, 'J' },
-		{ 0 },
+		{ "new-ca", no_argument, NULL, 'N' },             { 0 },
 	};
 	struct proxy px = { .map_fd = -1, .control_fd = -1 };
 	struct proxy_session *standalone = NULL;
@@ -467,6 +496,7 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'N': rc = new_ca(argc); goto out;
 		case 'h': fputs(usage, stdout); rc = 0; goto out;
 		default: fputs(usage, stderr); goto out;
 		}
