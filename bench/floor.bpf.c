@@ -118,4 +118,11 @@ FLOOR_HOOK("cgroup/sendmsg6", sendmsg6)
 FLOOR_HOOK("cgroup/connect4", connect_unix)
 FLOOR_HOOK("cgroup/sendmsg4", sendmsg_unix)
 
+/* sockops (the proxy sessions' TCP_CONNECT_CB): 1 lets it through */
+SEC("sockops")
+int tcp_sockops(struct bpf_sock_ops *skops)
+{
+	return 1;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -22,7 +22,7 @@
 #include "floor.skel.h"
 
 #define SECS_MAX 256
-#define HOOKS    6 /* cgroup programs, attached to the one cgroup */
+#define HOOKS    7 /* cgroup programs, attached to the one cgroup */
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -168,6 +168,7 @@ int main(int argc, char **argv)
 	hooks[3] = skel->progs.sendmsg6;
 	hooks[4] = skel->progs.connect_unix;
 	hooks[5] = skel->progs.sendmsg_unix;
+	hooks[6] = skel->progs.tcp_sockops;
 	for (int i = 0; i < HOOKS; i++) {
 		if (bpf_program__fd(hooks[i]) < 0)
 			continue;
