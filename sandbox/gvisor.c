@@ -505,6 +505,7 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 	if (mntns_parent(&g->plan, s->p, MNTNS_HOST, err, errlen) < 0 || make_dir(g, err, errlen) < 0 ||
 	    write_json(g, "bundle/config.json", config_json(g, s), err, errlen) < 0)
 		goto fail;
+	g->plan.ca_bundle = s->ca_bundle;
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
 		goto fail;
