@@ -226,6 +226,9 @@ static int plan_root(struct mntns_plan *plan, const struct policy *p, char *err,
 		if (etcfd < 0)
 			return efail(err, errlen, "open(\"/etc\")");
 		for (size_t i = 0; i < sizeof(host_etc) / sizeof(host_etc[0]); i++) {
+			/* proxy: the session's own resolver (write_etc), never the host's */
+			if (p->network == POLICY_NET_PROXY && !strcmp(host_etc[i], "resolv.conf"))
+				continue;
 			snprintf(path, sizeof(path), "etc/%s", host_etc[i]);
 			if (take_entry(plan, etcfd, host_etc[i], path, true) < 0) {
 				efail(err, errlen, "open_tree(\"/etc/%s\", OPEN_TREE_CLONE)", host_etc[i]);
@@ -499,6 +502,10 @@ static int write_etc(const struct policy *p, char *err, size_t errlen)
 		return -1;
 	if (symlink("../proc/self/mounts", "etc/mtab") < 0)
 		return efail(err, errlen, "symlink(\"etc/mtab\")");
+	/* proxy: the names are answered by sandtrail-proxy on the session's
+	 * loopback (sandtraild binds its port 53 there at proxy_attach) */
+	if (p->network == POLICY_NET_PROXY && write_file("etc/resolv.conf", "nameserver 127.0.0.1\n", err, errlen) < 0)
+		return -1;
 	return 0;
 }
 

@@ -322,10 +322,11 @@ static uint64_t end_session(struct collector *c, struct session *s, const char *
 	if (s->proxy_fd >= 0) {
 		json_t *m = json_pack("{s:s, s:s}", "cmd", "session_del", "session", s->id);
 
-		proxysup_send(&c->proxy, m, -1);
+		proxysup_send(&c->proxy, m, NULL, 0);
 		json_decref(m);
 		close(s->proxy_fd);
-		s->proxy_fd = -1;
+		close(s->proxy_dns_fd);
+		s->proxy_fd = s->proxy_dns_fd = -1;
 	}
 	if (s->cgroup_fd >= 0) {
 		close(s->cgroup_fd);
@@ -867,7 +868,8 @@ static json_t *handle_netpolicy(struct collector *c, json_t *req)
 	return reply_ok();
 }
 
-/* Hands a proxy session's listener to the proxy (dup'd by the kernel). */
+/* Hands a proxy session's listener and DNS socket to the proxy (dup'd by
+ * the kernel). */
 static int proxy_add(struct collector *c, struct session *s)
 {
 	json_t *m = json_pack("{s:s, s:s, s:I, s:O, s:O}", "cmd", "session_add", "session", s->id, "cgid",
@@ -877,7 +879,8 @@ static int proxy_add(struct collector *c, struct session *s)
 		json_object_set_new(m, "inspect", json_true());
 		json_object_update(m, s->proxy_tls);
 	}
-	int rc = proxysup_send(&c->proxy, m, s->proxy_fd);
+	int fds[] = { s->proxy_fd, s->proxy_dns_fd };
+	int rc = proxysup_send(&c->proxy, m, fds, 2);
 
 	json_decref(m);
 	return rc;
@@ -907,12 +910,13 @@ static int session_pidfd(struct session *s)
 }
 
 /* --network proxy: once the sandbox has its network namespace (and before
- * its command runs), sandtraild binds the proxy's listener in it. */
+ * its command runs), sandtraild binds the proxy's listener and the
+ * session's DNS socket (its resolv.conf names 127.0.0.1) in it. */
 static json_t *handle_proxy_attach(struct collector *c, json_t *req)
 {
 	json_t *err;
 	struct session *s = request_session(c, req, &err);
-	int pidfd, fd, rc;
+	int pidfd, fd, dns, rc;
 
 	if (!s)
 		return err;
@@ -925,12 +929,17 @@ static json_t *handle_proxy_attach(struct collector *c, json_t *req)
 	pidfd = session_pidfd(s);
 	if (pidfd < 0)
 		return reply_error("proxy_attach %s: no process in %s: %s", s->id, s->cgroup_path, strerror(-pidfd));
-	fd = proxysup_listener(pidfd, ST_PROXY_PORT);
+	fd = proxysup_socket(pidfd, SOCK_STREAM, ST_PROXY_PORT);
+	dns = fd < 0 ? fd : proxysup_socket(pidfd, SOCK_DGRAM, PROXYSUP_DNS_PORT);
 	close(pidfd);
-	if (fd < 0)
-		return reply_error("proxy_attach %s: listener in the session's network namespace: %s", s->id,
-				   strerror(-fd));
+	if (dns < 0) {
+		if (fd >= 0)
+			close(fd);
+		return reply_error("proxy_attach %s: %s in the session's network namespace: %s", s->id,
+				   fd < 0 ? "listener" : "DNS socket", strerror(-dns));
+	}
 	s->proxy_fd = fd;
+	s->proxy_dns_fd = dns;
 	/* the proxy down (restarting): connects are refused until it is back */
 	if (c->proxy.pid > 0 && (rc = proxy_add(c, s)) < 0)
 		log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
@@ -1392,16 +1401,18 @@ static struct session *any_session(struct collector *c, const char *id)
  * listener took the connection (the proxy was told which). */
 static void proxy_records(struct collector *c)
 {
+	static const char *const types[] = { "proxy_request", "proxy_dns", NULL };
+	static const char *const flags[] = { "inspected", "path_cut", "shared", NULL };
 	static const char *const strs[] = { "domain", "method", "verdict", "rule", "reason", "tls_version", "alpn",
-					    "request", "path", "content_type", "error", NULL };
+					    "request", "path", "content_type", "error", "qtype", NULL };
 	static const char *const uints[] = { "port", "bytes_out", "bytes_in", "duration_ns", "status", "req_body",
-					     "resp_body", NULL };
+					     "resp_body", "count", NULL };
 	char buf[8192];
 	ssize_t n;
 
 	while ((n = recv(c->proxy_conn.fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
 		json_t *r;
-		const char *id, *type;
+		const char *id, *type, *kind = "proxy";
 		struct session *s;
 
 		buf[n] = 0;
@@ -1418,10 +1429,12 @@ static void proxy_records(struct collector *c)
 			json_decref(r);
 			continue;
 		}
-		/* a connection, or one request of an inspected one */
+		/* a connection, one request of an inspected one, or a DNS question refused */
 		type = json_string_value(json_object_get(r, "type"));
-		enrich_begin(&c->rec, type && !strcmp(type, "proxy_request") ? "proxy_request" : "proxy",
-			     clock_ns(CLOCK_REALTIME), s);
+		for (size_t i = 0; types[i] && type; i++)
+			if (!strcmp(type, types[i]))
+				kind = types[i];
+		enrich_begin(&c->rec, kind, clock_ns(CLOCK_REALTIME), s);
 		for (size_t i = 0; strs[i]; i++) {
 			const char *v = json_string_value(json_object_get(r, strs[i]));
 
@@ -1436,12 +1449,9 @@ static void proxy_records(struct collector *c)
 			json_to_rec_uint(&c->rec, r, uints[i]);
 		if (json_object_get(r, "transparent"))
 			rec_bool(&c->rec, "transparent", json_is_true(json_object_get(r, "transparent")));
-		for (size_t i = 0; i < 2; i++) {
-			const char *k = i ? "path_cut" : "inspected";
-
-			if (json_is_true(json_object_get(r, k)))
-				rec_bool(&c->rec, k, true);
-		}
+		for (size_t i = 0; flags[i]; i++)
+			if (json_is_true(json_object_get(r, flags[i])))
+				rec_bool(&c->rec, flags[i], true);
 		write_record(c);
 		json_decref(r);
 	}

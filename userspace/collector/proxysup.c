@@ -46,30 +46,30 @@ bool proxysup_enabled(const struct proxysup *ps)
 	return ps->path[0] != 0;
 }
 
-int proxysup_send(struct proxysup *ps, json_t *msg, int fd)
+int proxysup_send(struct proxysup *ps, json_t *msg, const int *fds, size_t nfds)
 {
-	char *text = json_dumps(msg, JSON_COMPACT), cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char *text = json_dumps(msg, JSON_COMPACT), cbuf[CMSG_SPACE(PROXYSUP_FDS_MAX * sizeof(int))] = { 0 };
 	struct iovec iov;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
 	if (!text)
 		return -ENOMEM;
-	if (ps->ctl < 0) {
+	if (ps->ctl < 0 || nfds > PROXYSUP_FDS_MAX) {
 		free(text);
 		return -ENOTCONN;
 	}
 	iov = (struct iovec){ text, strlen(text) };
-	if (fd >= 0) {
+	if (nfds) {
 		struct cmsghdr *cm;
 
 		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
 	}
 	n = sendmsg(ps->ctl, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	free(text);
@@ -128,7 +128,7 @@ int proxysup_start(struct proxysup *ps, uint64_t now_ms)
 	}
 	fcntl(ps->pidfd, F_SETFD, FD_CLOEXEC);
 	m = json_pack("{s:s}", "cmd", "map");
-	rc = ps->map_fd >= 0 ? proxysup_send(ps, m, ps->map_fd) : 0;
+	rc = ps->map_fd >= 0 ? proxysup_send(ps, m, &ps->map_fd, 1) : 0;
 	json_decref(m);
 	return rc;
 }
@@ -172,6 +172,7 @@ void proxysup_stop(struct proxysup *ps)
 
 struct listen_job {
 	int pidfd;
+	int type;
 	uint16_t port;
 	int fd; /* result, or -errno */
 };
@@ -187,9 +188,11 @@ static void *listen_thread(void *arg)
 		j->fd = -errno;
 		return NULL;
 	}
-	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_INET6, j->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* SO_REUSEADDR for the listener's quick rebinds; never on the datagram
+	 * socket, where it would let a second socket share the port */
 	if (fd < 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (j->type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		j->fd = -errno;
 		if (fd >= 0)
@@ -200,9 +203,9 @@ static void *listen_thread(void *arg)
 	return NULL;
 }
 
-int proxysup_listener(int pidfd, uint16_t port)
+int proxysup_socket(int pidfd, int type, uint16_t port)
 {
-	struct listen_job j = { .pidfd = pidfd, .port = port, .fd = -EINVAL };
+	struct listen_job j = { .pidfd = pidfd, .type = type, .port = port, .fd = -EINVAL };
 	pthread_t t;
 	int rc = pthread_create(&t, NULL, listen_thread, &j);
 

@@ -7,6 +7,7 @@
 #define SANDTRAIL_PROXYSUP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
@@ -35,12 +36,16 @@ int proxysup_start(struct proxysup *ps, uint64_t now_ms);
 /* Its pidfd was readable: reaps it, schedules the restart; the wall clock
  * of the exit is in down_since_ns. */
 void proxysup_exited(struct proxysup *ps, uint64_t now_ms, uint64_t now_ns);
-/* Sends msg (and fd when >= 0, duplicated by the kernel); -errno. */
-int proxysup_send(struct proxysup *ps, json_t *msg, int fd);
+#define PROXYSUP_DNS_PORT 53 /* the session's resolver: its resolv.conf says 127.0.0.1 */
+#define PROXYSUP_FDS_MAX 2
+/* Sends msg with nfds (up to PROXYSUP_FDS_MAX) descriptors, duplicated by
+ * the kernel, in one SCM_RIGHTS; -errno. */
+int proxysup_send(struct proxysup *ps, json_t *msg, const int *fds, size_t nfds);
 /* Stops it (SIGTERM, then reaped). */
 void proxysup_stop(struct proxysup *ps);
-/* A listener bound to [::]:port (dual stack) in the network namespace of
- * the process behind pidfd; -errno. */
-int proxysup_listener(int pidfd, uint16_t port);
+/* A socket of type (SOCK_STREAM: the proxy's listener, SOCK_DGRAM: its DNS
+ * answers) bound to [::]:port (dual stack) in the network namespace of the
+ * process behind pidfd; -errno. */
+int proxysup_socket(int pidfd, int type, uint16_t port);
 
 #endif

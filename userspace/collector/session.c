@@ -49,7 +49,7 @@ struct session *session_new(const char *mode, const char *cgroup_path, json_t *l
 	s->labels = json_incref(labels);
 	s->cgroup_fd = -1;
 	s->owner_fd = -1;
-	s->proxy_fd = -1;
+	s->proxy_fd = s->proxy_dns_fd = -1;
 	if (!s->mode || !s->cgroup_path || pack_labels(s) < 0) {
 		session_free(s);
 		return NULL;
@@ -103,6 +103,8 @@ void session_free(struct session *s)
 	}
 	if (s->proxy_fd >= 0)
 		close(s->proxy_fd);
+	if (s->proxy_dns_fd >= 0)
+		close(s->proxy_dns_fd);
 	for (size_t i = 0; i < s->nsecrets; i++) {
 		/* secret values do not outlive the session in our memory */
 		explicit_bzero(s->secrets[i].value, s->secrets[i].len);

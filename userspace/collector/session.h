@@ -46,6 +46,7 @@ struct session {
 	json_t *proxy_allow;     /* --network proxy: the address rules ("ADDR[/PREFIX][:PORT]") */
 	json_t *proxy_tls;       /* --inspect-tls: {"ca": PEM key and certificate, "inject": [...]}; NULL otherwise */
 	int proxy_fd;            /* its listener in the session's netns (proxysup.h); -1: none yet */
+	int proxy_dns_fd;        /* its DNS socket there, answered by the proxy; -1: none yet */
 	bool stop_requested;
 	bool ended;              /* kept a while to attribute late events */
 	uint64_t ended_mono_ms;

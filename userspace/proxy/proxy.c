@@ -27,6 +27,8 @@
 
 #include "proxy.h"
 
+#define PROXY_CONTROL_FDS 2 /* a session's listener and DNS socket */
+
 static const char usage[] =
 	"usage: sandtrail-proxy --control-fd N [--user NAME] [--dns ADDR[:PORT]] [--upstream-ca FILE]\n"
 	"       sandtrail-proxy --listen ADDR:PORT --allow-domain NAME|*.SUFFIX... [--records FILE]\n"
@@ -101,6 +103,7 @@ static void session_free(struct proxy_session *s)
 {
 	if (s->listener)
 		evconnlistener_free(s->listener);
+	dnsd_stop(s);
 	for (size_t i = 0; i < s->ndomains; i++)
 		free(s->domains[i]);
 	for (size_t i = 0; i < s->allow.n; i++)
@@ -280,19 +283,22 @@ static int session_listen(struct proxy_session *s, int fd)
 
 /* ---- under sandtraild ---- */
 
-static void control_msg(struct proxy *px, json_t *m, int fd)
+/* fds: what came with m; session_add: its listener, then its DNS socket */
+static void control_msg(struct proxy *px, json_t *m, int *fds, size_t nfds)
 {
+	int fd = nfds ? fds[0] : -1;
+
 	const char *cmd = json_string_value(json_object_get(m, "cmd"));
 	const char *id = json_string_value(json_object_get(m, "session"));
 	struct proxy_session *s, **pp;
 
-	if (cmd && !strcmp(cmd, "map") && fd >= 0) {
+	if (cmd && !strcmp(cmd, "map") && nfds == 1) {
 		if (px->map_fd >= 0)
 			close(px->map_fd);
 		px->map_fd = fd;
 		return;
 	}
-	if (cmd && !strcmp(cmd, "session_add") && id && fd >= 0) {
+	if (cmd && !strcmp(cmd, "session_add") && id && nfds == 2) {
 		json_t *d, *v;
 		size_t i;
 
@@ -340,6 +346,12 @@ static void control_msg(struct proxy *px, json_t *m, int fd)
 			session_free(s);
 			goto bad;
 		}
+		/* the listener is the session's now; the DNS socket next */
+		fds[0] = -1;
+		if (dnsd_start(s, fds[1]) < 0) {
+			session_free(s);
+			goto bad;
+		}
 		s->next = px->sessions;
 		px->sessions = s;
 		return;
@@ -352,6 +364,7 @@ static void control_msg(struct proxy *px, json_t *m, int fd)
 				/* its connections hold it: the last one frees it */
 				evconnlistener_free(s->listener);
 				s->listener = NULL;
+				dnsd_stop(s);
 				s->retired = true;
 				proxy_session_put(s);
 				return;
@@ -360,20 +373,22 @@ static void control_msg(struct proxy *px, json_t *m, int fd)
 	}
 bad:
 	fprintf(stderr, "sandtrail-proxy: a control message it cannot follow (%s)\n", cmd ? cmd : "no cmd");
-	if (fd >= 0)
-		close(fd);
+	for (size_t i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
 static void control_read(evutil_socket_t cfd, short what, void *arg)
 {
 	struct proxy *px = arg;
-	char buf[65536], cbuf[CMSG_SPACE(sizeof(int))];
+	char buf[65536], cbuf[CMSG_SPACE(PROXY_CONTROL_FDS * sizeof(int))];
 	struct iovec iov = { buf, sizeof(buf) - 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *cm;
 	json_t *m;
 	ssize_t n = recvmsg(cfd, &mh, MSG_CMSG_CLOEXEC);
-	int fd = -1;
+	int fds[PROXY_CONTROL_FDS];
+	size_t nfds = 0;
 
 	if (n <= 0) {
 		if (n < 0 && errno == EAGAIN)
@@ -383,14 +398,18 @@ static void control_read(evutil_socket_t cfd, short what, void *arg)
 		return;
 	}
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && !nfds &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(int)) && cm->cmsg_len <= CMSG_LEN(sizeof(fds))) {
+			nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
+		}
 	buf[n] = 0;
 	m = json_loads(buf, 0, NULL);
 	if (m && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
-		control_msg(px, m, fd);
-	else if (fd >= 0)
-		close(fd);
+		control_msg(px, m, fds, nfds);
+	else
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
 	json_decref(m);
 }
 

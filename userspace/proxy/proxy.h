@@ -18,6 +18,7 @@
 
 #include "ca.h"
 #include "collector/netpolicy.h"
+#include "dnsd.h"
 #include "domain.h"
 
 #define PROXY_DOMAINS_MAX 256
@@ -41,6 +42,18 @@ struct proxy_dns_entry {
 	uint64_t expires_ms;
 };
 
+/* The session's own DNS answers (dnsd.h): one address for every allowed
+ * name, 198.18.0.1 (RFC 2544's benchmark range: no route anywhere), so that
+ * no address says which name it was; a few seconds of TTL. */
+#define PROXY_DNS_ADDR { 198, 18, 0, 1 }
+#define PROXY_DNS_ANSWER_TTL 10
+#define PROXY_DNS_NAMES 256 /* names not allowed that each keep a count */
+
+struct proxy_dns_denied {
+	char name[DOMAIN_MAX + 1];
+	uint64_t count; /* queries so far */
+};
+
 #define PROXY_INJECT_MAX 16
 
 /* --inject-header DOMAIN:NAME=@FILE */
@@ -60,6 +73,10 @@ struct proxy_session {
 	struct netpolicy allow;
 	char *allow_specs[NETPOLICY_RULES_MAX];
 	struct evconnlistener *listener;
+	struct evdns_server_port *dns_port; /* its resolver; NULL: none (standalone) */
+	struct proxy_dns_denied *denied;    /* names refused, PROXY_DNS_NAMES, lazily */
+	size_t ndenied;
+	struct proxy_dns_denied denied_other; /* names past the table, together */
 	unsigned refs;  /* its connections */
 	bool retired;   /* the session ended: freed with its last connection */
 	/* --inspect-tls: the session CA, and headers added at the proxy (the
