@@ -183,8 +183,8 @@ check "sink: the oversized frame is a loss record" \
 check "sink: garbage and the broken checksum are loss records (malformed)" \
 	test "$(lost '.kind=="unknown" and .reason=="malformed"')" -eq 2
 check "sink: a type the guest may not send is refused (malformed)" \
-	test "$(lost '.kind=="mount" and .reason=="malformed"')" -eq 1 -a \
-	"$(jq_count "$P2" '.type=="mount"')" -eq 0
+	test "$(lost '.kind=="cgroup_leave" and .reason=="malformed"')" -eq 1 -a \
+	"$(jq_count "$P2" '.type=="cgroup_leave"')" -eq 0
 check "sink: the frames the stream skipped are a loss record (gap 3)" \
 	test "$(lost '.reason=="gap"')" -eq 3
 check "sink: the guest's own drops are a loss record" \
