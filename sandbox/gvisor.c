@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gvisor.h"
+#include "netns.h"
 
 #define RUNSC_DEFAULT "/usr/bin/runsc"
 #define STATE_BASE    "/run/sandtrail/gvisor"
@@ -179,8 +180,9 @@ static json_t *config_json(const struct gvisor *g, const struct backend_spec *s)
 	json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type", "uts", "type",
 			       "mount");
 
-	/* host and allowlist: the Sentry's sockets are host sockets in the
-	 * session cgroup, where the kernel's hooks enforce and record */
+	/* host, allowlist and proxy: the Sentry's sockets are host sockets in
+	 * the session cgroup, where the kernel's hooks enforce and record
+	 * (proxy: in the network namespace runsc starts in, see child) */
 	if (p->network == POLICY_NET_NONE)
 		json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
 	snprintf(root, sizeof(root), "%s/stage/root", g->dir);
@@ -384,8 +386,9 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	char stage[sizeof(g->dir) + 16], log[sizeof(g->dir) + 40], err[640];
 	const char *net = s->p->network == POLICY_NET_NONE ? "--network=none" : "--network=host";
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	bool proxy = s->p->network == POLICY_NET_PROXY;
 	char *argv[16];
-	int n = 0;
+	int n = 0, rc;
 
 	/* the manager's death ends runsc, which ends the sandbox */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -394,8 +397,13 @@ static void __attribute__((noreturn)) child(struct gvisor *g, const struct backe
 	/* runsc and all it starts see the staged root and binds; they go
 	 * with the last of them, whatever kills them */
 	snprintf(stage, sizeof(stage), "%s/stage", g->dir);
-	if (unshare(CLONE_NEWNS) < 0)
-		snprintf(err, sizeof(err), "unshare(CLONE_NEWNS): %s", strerror(errno));
+	/* proxy: runsc starts in a network namespace of loopback alone, where
+	 * sandtraild opens the proxy's door (proxy_attach) and the connect
+	 * hooks send every TCP connect; --network=host keeps runsc in it */
+	if (unshare(CLONE_NEWNS | (proxy ? CLONE_NEWNET : 0)) < 0)
+		snprintf(err, sizeof(err), "unshare(CLONE_NEWNS%s): %s", proxy ? "|CLONE_NEWNET" : "", strerror(errno));
+	else if (proxy && (rc = netns_child()) < 0)
+		snprintf(err, sizeof(err), "loopback up in the session's network namespace: %s", strerror(-rc));
 	else if (mntns_stage(&g->plan, stage, err, sizeof(err)) == 0)
 		err[0] = 0;
 	if (write(report, err, strlen(err) + !err[0]) < 0 || err[0] || read(go, &b, 1) != 1)
@@ -441,12 +449,6 @@ static int gv_refuse(const struct policy *p, char *err, size_t errlen)
 	/* runsc's network is the host's or none: no pasta, nothing to publish through */
 	if (p->npublish) {
 		snprintf(err, errlen, "-p: gvisor mode cannot publish ports (its allowlist shares the host's network)");
-		return -1;
-	}
-	/* the proxy's listener lives in the session's own network namespace,
-	 * which a gvisor session (host network or none) does not have */
-	if (p->network == POLICY_NET_PROXY) {
-		snprintf(err, errlen, "--network proxy: not available in gvisor mode yet (hardened mode has it)");
 		return -1;
 	}
 	/* the workload's syscalls never reach the host kernel's filters */
@@ -505,6 +507,7 @@ static int gv_start(void *st, const struct backend_spec *s, char *err, size_t er
 	if (mntns_parent(&g->plan, s->p, MNTNS_HOST, err, errlen) < 0 || make_dir(g, err, errlen) < 0 ||
 	    write_json(g, "bundle/config.json", config_json(g, s), err, errlen) < 0)
 		goto fail;
+	g->plan.ca_bundle = s->ca_bundle;
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
 		goto fail;
@@ -607,6 +610,10 @@ static void gv_signal(void *st, int sig)
 	if (pid == 0) {
 		char *argv[] = { "runsc", root, "kill", g->cid, signo, NULL };
 
+		/* runsc's control socket is an abstract name, which lives in a
+		 * network namespace: the session's own under proxy */
+		if (g->spec.p->network == POLICY_NET_PROXY && setns(g->pidfd, CLONE_NEWNET) < 0)
+			_exit(127);
 		syscall(SYS_close_range, 3, ~0U, 0);
 		execve(runsc_path(), argv, envp);
 		_exit(127);

@@ -312,6 +312,11 @@ static int send_watch(struct run *r)
 		for (size_t i = 0; i < p->ndomains; i++)
 			json_array_append_new(d, json_string(p->domains[i]));
 		json_object_set_new(json_object_get(req, "network"), "domains", d);
+		/* --allow ADDR[/PREFIX][:PORT]: addresses the proxy lets through, as written */
+		d = json_array();
+		for (size_t i = 0; i < p->nallow; i++)
+			json_array_append_new(d, json_string(p->allow[i]));
+		json_object_set_new(json_object_get(req, "network"), "proxy_allow", d);
 		if (p->inspect_tls) {
 			json_object_set_new(json_object_get(req, "network"), "inspect", json_true());
 			json_object_set_new(json_object_get(req, "network"), "ca", json_stringn(r->ca_pem, r->ca_len));

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "mntns.h"
 #include "userns.h"
@@ -501,6 +502,44 @@ static int write_etc(const struct policy *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* --inspect-tls: the Debian bundle path names the session's bundle too, for
+ * clients that read no environment (openssl's default store, python's with
+ * the environment cleared, `env -i curl`): etc/sandtrail-ca.crt, on the
+ * root's tmpfs, bound over the host's file in this namespace only (the
+ * host's file is never written).  No bundle there: nothing to cover. */
+static int cover_bundle(char *err, size_t errlen)
+{
+	/* beneath the new root, no link followed: a link there would resolve
+	 * against the host's root before the pivot */
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	struct stat st;
+	int dst, src, rc = -1;
+
+	dst = (int)syscall(SYS_openat2, AT_FDCWD, MNTNS_DEBIAN_BUNDLE, &how, sizeof(how));
+	if (dst < 0)
+		return errno == ENOENT ? 0 : efail(err, errlen, "openat2(\"/%s\", RESOLVE_NO_SYMLINKS)", MNTNS_DEBIAN_BUNDLE);
+	if (fstat(dst, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "--inspect-tls: /%s is not a regular file: cannot put the session CA there",
+			 MNTNS_DEBIAN_BUNDLE);
+		close(dst);
+		return -1;
+	}
+	src = open_tree(AT_FDCWD, "etc/sandtrail-ca.crt", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (src < 0)
+		efail(err, errlen, "open_tree(\"/etc/sandtrail-ca.crt\", OPEN_TREE_CLONE)");
+	else if (setattr(src, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, -1) < 0)
+		efail(err, errlen, "mount_setattr(\"/etc/sandtrail-ca.crt\", MOUNT_ATTR_RDONLY)");
+	else if (move_mount(src, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		efail(err, errlen, "move_mount(\"/etc/sandtrail-ca.crt\", \"/%s\")", MNTNS_DEBIAN_BUNDLE);
+	else
+		rc = 0;
+	if (src >= 0)
+		close(src);
+	close(dst);
+	return rc;
+}
+
 /* In the current directory (the new root's tmpfs): the planned entries,
  * the session's /etc files, the points of what is made fresh. */
 static int fill_root(const struct mntns_plan *plan, char *err, size_t errlen)
@@ -523,7 +562,8 @@ static int fill_root(const struct mntns_plan *plan, char *err, size_t errlen)
 	if (plan->own_etc && write_etc(plan->p, err, errlen) < 0)
 		return -1;
 	/* --inspect-tls: what the session's TLS clients trust (the session CA too) */
-	if (plan->ca_bundle && (!plan->own_etc || write_file("etc/sandtrail-ca.crt", plan->ca_bundle, err, errlen) < 0))
+	if (plan->ca_bundle && (!plan->own_etc || write_file("etc/sandtrail-ca.crt", plan->ca_bundle, err, errlen) < 0 ||
+				cover_bundle(err, errlen) < 0))
 		return plan->own_etc ? -1 : efail(err, errlen, "--inspect-tls with --rootfs: no /etc of the session's to put its CA in");
 	for (size_t i = 0; i < sizeof(own_top) / sizeof(own_top[0]); i++)
 		if (mkdir(own_top[i], 0755) < 0)

@@ -16,6 +16,7 @@
 
 #define MNTNS_DEVS 6
 #define MNTNS_ENTRIES_MAX 128
+#define MNTNS_DEBIAN_BUNDLE "etc/ssl/certs/ca-certificates.crt" /* relative to the root */
 
 /* One entry of the new root: a read-only tree, or a symbolic link. */
 struct mntns_entry {
@@ -30,7 +31,8 @@ struct mntns_plan {
 	struct mntns_entry entries[MNTNS_ENTRIES_MAX];
 	size_t nentries;
 	bool own_etc;                    /* host root: /etc is filtered, passwd/group made */
-	const char *ca_bundle;           /* written as /etc/sandtrail-ca.crt when set (own_etc only) */
+	const char *ca_bundle;           /* written as /etc/sandtrail-ca.crt and bound over
+					  * MNTNS_DEBIAN_BUNDLE when set (own_etc only) */
 	int dev_fds[MNTNS_DEVS];
 	int bind_fds[POLICY_MOUNTS_MAX]; /* by index in p->mounts; -1 for tmpfs */
 	size_t order[POLICY_MOUNTS_MAX]; /* p->mounts indexes, parents before children */

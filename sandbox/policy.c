@@ -1589,8 +1589,19 @@ int policy_finish(struct policy *p, char *err, size_t errlen)
 	}
 	if (p->seccomp && stat(p->seccomp, &st) < 0)
 		return fail(err, errlen, "seccomp profile %s: %s", p->seccomp, strerror(errno));
-	if (p->nallow && p->network != POLICY_NET_ALLOWLIST)
-		return fail(err, errlen, "allow rules need network mode allowlist");
+	if (p->nallow && p->network != POLICY_NET_ALLOWLIST && p->network != POLICY_NET_PROXY)
+		return fail(err, errlen, "allow rules need network mode allowlist (or proxy, for addresses)");
+	/* with the proxy, a rule is an address it lets through; names are
+	 * --allow-domain's: the proxy resolves them itself, when asked */
+	for (size_t i = 0; i < p->nallow && p->network == POLICY_NET_PROXY; i++) {
+		struct netpolicy_rule rule;
+		char why[256];
+
+		if (netpolicy_parse_rule(p->allow[i], &rule, why, sizeof(why)) < 0)
+			return fail(err, errlen, "--allow %s with network mode proxy: a host name is an --allow-domain "
+				    "(the proxy decides by name and resolves it itself); --allow takes ADDR[/PREFIX][:PORT] here",
+				    p->allow[i]);
+	}
 	if (p->npublish && p->network != POLICY_NET_ALLOWLIST)
 		return fail(err, errlen, "published ports need network mode allowlist (none has no way in, "
 			    "host shares the host's ports)");
@@ -1617,9 +1628,9 @@ int policy_finish(struct policy *p, char *err, size_t errlen)
 		if (!matched)
 			return fail(err, errlen, "--inject-header for %s: no allowed domain matches it", p->inject[i].domain);
 	}
-	if (p->network == POLICY_NET_PROXY && !p->ndomains)
+	if (p->network == POLICY_NET_PROXY && !p->ndomains && !p->nallow)
 		return fail(err, errlen, "network mode proxy needs at least one allowed domain (--allow-domain NAME "
-			    "or *.SUFFIX); without one, --network none says it");
+			    "or *.SUFFIX) or address (--allow ADDR[/PREFIX][:PORT]); without one, --network none says it");
 	if (p->workdir && p->workdir[0] != '/')
 		return fail(err, errlen, "workdir '%s' must be an absolute path", p->workdir);
 	return 0;

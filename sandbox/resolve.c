@@ -98,7 +98,9 @@ int resolve_netpolicy(const struct policy *p, struct netpolicy *out, uint32_t *t
 	memset(out, 0, sizeof(*out));
 	out->enforce = p->network == POLICY_NET_ALLOWLIST || p->network == POLICY_NET_PROXY;
 	out->proxy = p->network == POLICY_NET_PROXY;
-	for (size_t i = 0; i < p->nallow && rc == 0; i++) {
+	/* with the proxy, the kernel admits the proxy only: the address rules
+	 * are the proxy's to enforce (manager.c hands them to it) */
+	for (size_t i = 0; i < p->nallow && rc == 0 && !out->proxy; i++) {
 		const char *spec = p->allow[i];
 		struct netpolicy_rule rule;
 		char why[160], host[256];

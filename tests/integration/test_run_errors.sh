@@ -74,7 +74,7 @@ fails_cleanly "-p in gvisor mode (no pasta there)" '^sandtrail: -p: gvisor mode 
 	"${A[@]}" --mode gvisor --network allowlist -p 8080:80
 fails_cleanly "bad --allow names the flag" '^sandtrail run: --allow expected "CIDR\[:PORT\]" or "HOST:PORT"' "${A[@]}" --network allowlist --allow 10.0.0.0/99
 fails_cleanly "--allow without allowlist mode" 'allow rules need network mode allowlist' "${A[@]}" --allow 10.0.0.0/8
-fails_cleanly "bad --network" "^sandtrail run: --network 'bridge': expected none, host or allowlist" "${A[@]}" --network bridge
+fails_cleanly "bad --network" "^sandtrail run: --network 'bridge': expected none, host, allowlist or proxy" "${A[@]}" --network bridge
 fails_cleanly "unknown capability" "^sandtrail run: --cap-add 'CAP_FLY': unknown capability" "${A[@]}" --cap-add CAP_FLY
 fails_cleanly "secret missing from the environment" '^sandtrail: --secret NOPE_'$$': not set' "${A[@]}" --secret NOPE_$$
 fails_cleanly "a mount point in the host's read-only /usr" 'mount /usr/no-such-dir-'$$': /usr/no-such-dir-'$$' cannot be made in a read-only directory of the root' "${A[@]}" --tmpfs /usr/no-such-dir-$$

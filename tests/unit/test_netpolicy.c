@@ -159,6 +159,25 @@ static void test_netpolicy_v4_mapped_v6_follows_v4_rules(void **state)
 	assert_false(allows4("127.0.4.1", 81));
 }
 
+/* The proxy's question (--network proxy --allow): which rule, as written,
+ * let an address through; enforce is the kernel's switch, not the rules'. */
+static void test_netpolicy_match_names_the_first_rule(void **state)
+{
+	uint8_t a[16];
+
+	add("192.0.2.10:80");
+	add("192.0.2.0/24");
+	pol.enforce = false;
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.10", a), 1);
+	assert_int_equal(netpolicy_match(&pol, AF_INET, a, 80), 0);
+	assert_int_equal(netpolicy_match(&pol, AF_INET, a, 443), 1);
+	assert_int_equal(inet_pton(AF_INET, "192.0.3.10", a), 1);
+	assert_int_equal(netpolicy_match(&pol, AF_INET, a, 80), -1);
+	assert_true(netpolicy_allows(&pol, AF_INET, a, 80));
+	pol.enforce = true;
+	assert_false(netpolicy_allows(&pol, AF_INET, a, 80));
+}
+
 _Static_assert((offsetof(struct st_np_key, addr) - sizeof(__u32)) * 8 == ST_NP_FIXED_BITS,
 	       "the fixed part of the key is what ST_NP_FIXED_BITS says");
 
@@ -268,6 +287,7 @@ int main(void)
 		cmocka_unit_test_setup(test_netpolicy_parses_cidr_and_port, setup),
 		cmocka_unit_test_setup(test_netpolicy_rejects_malformed_rules, setup),
 		cmocka_unit_test_setup(test_netpolicy_allows_only_listed_destinations, setup),
+		cmocka_unit_test_setup(test_netpolicy_match_names_the_first_rule, setup),
 		cmocka_unit_test_setup(test_netpolicy_v4_mapped_v6_follows_v4_rules, setup),
 		cmocka_unit_test_setup(test_netpolicy_kernel_keys_carry_the_rule_prefix, setup),
 		cmocka_unit_test_setup(test_netpolicy_ranges_reach_every_address_of_the_prefix, setup),

@@ -279,7 +279,14 @@ static void test_policy_proxy_domains(void **state)
 	assert_int_equal(load("{\"network\":{\"mode\":\"proxy\"}}"), 0);
 	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
 	assert_string_equal(err, "network mode proxy needs at least one allowed domain (--allow-domain NAME or "
-				 "*.SUFFIX); without one, --network none says it");
+				 "*.SUFFIX) or address (--allow ADDR[/PREFIX][:PORT]); without one, --network none says it");
+	/* an address rule alone will do; a host name is an --allow-domain's */
+	assert_int_equal(policy_add_allow(&pol, "192.0.2.0/24:443", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), 0);
+	assert_int_equal(policy_add_allow(&pol, "registry.test:443", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
+	assert_string_equal(err, "--allow registry.test:443 with network mode proxy: a host name is an --allow-domain "
+				 "(the proxy decides by name and resolves it itself); --allow takes ADDR[/PREFIX][:PORT] here");
 	expect_error("{\"network\":{\"mode\":\"proxy\",\"domains\":[\"ok.org\",\"x_y.org\",\"-a.org\"]}}",
 		     "policy.json: network.domains[2]: '-a.org': only letters, digits, '-', '_' and '.' belong in a name");
 	policy_free(&pol), policy_init(&pol);
@@ -387,7 +394,7 @@ static void test_policy_finish_adds_tmp_and_checks_network(void **state)
 	assert_int_equal(pol.mounts[0].size, POLICY_DEFAULT_TMP_SIZE);
 	assert_int_equal(policy_add_allow(&pol, "1.2.3.4:80", err, sizeof(err)), 0);
 	assert_int_equal(policy_finish(&pol, err, sizeof(err)), -1);
-	assert_string_equal(err, "allow rules need network mode allowlist");
+	assert_string_equal(err, "allow rules need network mode allowlist (or proxy, for addresses)");
 }
 
 static void test_policy_digest_is_canonical(void **state)

@@ -419,16 +419,22 @@ static json_t *watch_options(struct session *s, json_t *req, struct netpolicy **
 	if (netpolicy_from_json(net, *np, msg, sizeof(msg)) < 0)
 		return reply_error("watch: %s", msg);
 	if ((*np)->proxy) {
-		json_t *d = json_object_get(net, "domains");
+		json_t *d = json_object_get(net, "domains"), *a = json_object_get(net, "proxy_allow");
 		char canon[DOMAIN_MAX + 1];
+		struct netpolicy_rule rule;
 
-		if (!json_is_array(d) || !json_array_size(d))
-			return reply_error("watch: network.domains: expected the proxy's domains");
+		if (!json_is_array(d) || (a && !json_is_array(a)) || !(json_array_size(d) + json_array_size(a)))
+			return reply_error("watch: network.domains, network.proxy_allow: expected the proxy's domains and addresses");
 		json_array_foreach(d, i, v) {
 			if (!json_is_string(v) || domain_pattern_parse(json_string_value(v), canon, msg, sizeof(msg)) < 0)
 				return reply_error("watch: network.domains[%zu]: %s", i, json_is_string(v) ? msg : "expected a string");
 		}
+		json_array_foreach(a, i, v) {
+			if (!json_is_string(v) || netpolicy_parse_rule(json_string_value(v), &rule, msg, sizeof(msg)) < 0)
+				return reply_error("watch: network.proxy_allow[%zu]: %s", i, json_is_string(v) ? msg : "expected a string");
+		}
 		s->proxy_domains = json_incref(d);
+		s->proxy_allow = a ? json_incref(a) : json_array();
 		if (json_is_true(json_object_get(net, "inspect"))) {
 			json_t *ca = json_object_get(net, "ca"), *inj = json_object_get(net, "inject");
 
@@ -864,8 +870,8 @@ static json_t *handle_netpolicy(struct collector *c, json_t *req)
 /* Hands a proxy session's listener to the proxy (dup'd by the kernel). */
 static int proxy_add(struct collector *c, struct session *s)
 {
-	json_t *m = json_pack("{s:s, s:s, s:I, s:O}", "cmd", "session_add", "session", s->id, "cgid",
-			      (json_int_t)s->cgroup_id, "domains", s->proxy_domains);
+	json_t *m = json_pack("{s:s, s:s, s:I, s:O, s:O}", "cmd", "session_add", "session", s->id, "cgid",
+			      (json_int_t)s->cgroup_id, "domains", s->proxy_domains, "allow", s->proxy_allow);
 
 	if (s->proxy_tls) {
 		json_object_set_new(m, "inspect", json_true());

@@ -217,11 +217,14 @@ void netpolicy_key(struct st_np_key *k, uint64_t session, uint8_t gen, const str
 
 bool netpolicy_allows(const struct netpolicy *p, int family, const uint8_t *addr, uint16_t port)
 {
+	return !p->enforce || netpolicy_match(p, family, addr, port) >= 0;
+}
+
+int netpolicy_match(const struct netpolicy *p, int family, const uint8_t *addr, uint16_t port)
+{
 	struct netpolicy_rule d = { .family = (uint8_t)family, .prefix = family == AF_INET ? 32 : 128, .port = port };
 	struct st_np_key dk, rk;
 
-	if (!p->enforce)
-		return true;
 	memcpy(d.addr, addr, family == AF_INET ? 4 : 16);
 	netpolicy_key(&dk, 0, 0, &d);
 	/* the kernel's lookup over the keys this policy puts in its map */
@@ -234,7 +237,7 @@ bool netpolicy_allows(const struct netpolicy *p, int family, const uint8_t *addr
 		    memcmp(rk.addr, dk.addr, bits / 8) ||
 		    (bits % 8 && (rk.addr[bits / 8] ^ dk.addr[bits / 8]) & (uint8_t)(0xff << (8 - bits % 8))))
 			continue;
-		return true;
+		return (int)i;
 	}
-	return false;
+	return -1;
 }

@@ -43,5 +43,8 @@ void netpolicy_key(struct st_np_key *k, uint64_t session, uint8_t gen, const str
  * lookup of these keys decides: for connects the kernel does not see (a
  * gVisor Sentry's own account of them). */
 bool netpolicy_allows(const struct netpolicy *p, int family, const uint8_t *addr, uint16_t port);
+/* The index of the first rule of p that lets family/addr/port through (as
+ * netpolicy_allows, enforce aside); -1 when none does. */
+int netpolicy_match(const struct netpolicy *p, int family, const uint8_t *addr, uint16_t port);
 
 #endif

@@ -92,6 +92,7 @@ void session_free(struct session *s)
 	for (size_t i = 0; i < s->nv1; i++)
 		free(s->v1[i]);
 	json_decref(s->proxy_domains);
+	json_decref(s->proxy_allow);
 	if (s->proxy_tls) {
 		/* the CA's key and the injected values do not outlive the session in our memory */
 		const char *ca = json_string_value(json_object_get(s->proxy_tls, "ca"));

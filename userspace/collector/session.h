@@ -43,6 +43,7 @@ struct session {
 	char gvisor_container[65]; /* gvisor: the container id its Sentry must report */
 	struct netpolicy *netpolicy; /* gvisor: the egress policy, for the Sentry's own connects */
 	json_t *proxy_domains;   /* --network proxy: the patterns; NULL otherwise */
+	json_t *proxy_allow;     /* --network proxy: the address rules ("ADDR[/PREFIX][:PORT]") */
 	json_t *proxy_tls;       /* --inspect-tls: {"ca": PEM key and certificate, "inject": [...]}; NULL otherwise */
 	int proxy_fd;            /* its listener in the session's netns (proxysup.h); -1: none yet */
 	bool stop_requested;

@@ -35,7 +35,11 @@ struct pconn {
 	struct evdns_getaddrinfo_request *dns;
 	enum pstate state;
 	bool transparent, is_connect, tunnel_open, closing, recorded;
-	uint16_t orig_port;
+	uint16_t orig_port, orig_family;
+	uint8_t orig_addr[16];   /* what a transparent client connected to */
+	bool by_addr;            /* an address rule let it through: dst, no name */
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
 	char host[DOMAIN_MAX + 1];
 	uint16_t port;
 	char method[24];
@@ -157,12 +161,64 @@ static void refuse(struct pconn *c, const char *reason, int code, const char *te
 	finish(c);
 }
 
-/* The name decides: an IP literal never passes, a name only by a rule. */
+/* Whether an address rule lets family/addr/port through: then the
+ * connection goes there (c->dst), its address as its name. */
+static bool by_addr(struct pconn *c, int family, const uint8_t *addr, uint16_t port)
+{
+	c->rule = proxy_session_match_addr(c->s, family, addr, port);
+	if (!c->rule)
+		return false;
+	c->port = port;
+	memset(&c->dst, 0, sizeof(c->dst));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&c->dst;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(c->port);
+		memcpy(&in->sin_addr, addr, 4);
+		c->dstlen = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&c->dst;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(c->port);
+		memcpy(&in6->sin6_addr, addr, 16);
+		c->dstlen = sizeof(*in6);
+	}
+	inet_ntop(family, addr, c->host, sizeof(c->host));
+	c->by_addr = true;
+	return true;
+}
+
+/* A literal as inet_pton reads it (bracketed for IPv6 or not), against
+ * the address rules; other spellings ("127.1", a trailing dot) match none. */
+static bool literal_allowed(struct pconn *c, const char *host, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+	uint8_t a[16];
+
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		host++;
+		len -= 2;
+	}
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, host, len);
+	buf[len] = 0;
+	if (inet_pton(AF_INET, buf, a) == 1)
+		return by_addr(c, AF_INET, a, c->port);
+	return inet_pton(AF_INET6, buf, a) == 1 && by_addr(c, AF_INET6, a, c->port);
+}
+
+/* The name decides: an IP literal only by an address rule, a name only by
+ * a domain rule. */
 static bool check_name(struct pconn *c, const char *host, size_t len, int code)
 {
 	char canon[DOMAIN_MAX + 1];
 
 	if (domain_is_ip_literal(host, len)) {
+		if (literal_allowed(c, host, len))
+			return true;
 		snprintf(c->host, sizeof(c->host), "%.*s", (int)(len < DOMAIN_MAX ? len : DOMAIN_MAX), host);
 		refuse(c, "ip_literal", code, "Forbidden");
 		return false;
@@ -182,6 +238,13 @@ static bool check_name(struct pconn *c, const char *host, size_t len, int code)
 		return false;
 	}
 	return true;
+}
+
+/* Whether a failure can be answered in HTTP: not to TLS, not to bytes of
+ * a protocol no one named (a transparent client let through by address). */
+static bool speaks_http(const struct pconn *c)
+{
+	return c->method[0] && strcmp(c->method, "TLS");
 }
 
 static void relay_read(struct bufferevent *bev, void *arg);
@@ -348,14 +411,18 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 
 	if (c->state == ST_CONNECTING && bev == c->up) {
 		if (!(what & BEV_EVENT_CONNECTED)) {
-			refuse(c, "connect_failed", strcmp(c->method, "TLS") ? 502 : 0, "Bad Gateway");
+			refuse(c, "connect_failed", speaks_http(c) ? 502 : 0, "Bad Gateway");
 			return;
 		}
 		if (c->is_connect) {
 			/* the tunnel is open once the upstream is; its first bytes are checked still */
 			c->tunnel_open = true;
-			c->state = ST_TUNNEL_HELLO;
 			evbuffer_add_printf(bufferevent_get_output(c->cl), "HTTP/1.1 200 Connection established\r\n\r\n");
+			if (c->by_addr) {
+				start_relay(c); /* no name to hold a hello to */
+				return;
+			}
+			c->state = ST_TUNNEL_HELLO;
 			bufferevent_disable(c->up, EV_READ);
 			bufferevent_enable(c->cl, EV_READ | EV_WRITE);
 			if (evbuffer_get_length(bufferevent_get_input(c->cl)))
@@ -412,7 +479,7 @@ static struct proxy_dns_entry *dns_slot(struct proxy *px, const char *host)
 
 static void connect_to(struct pconn *c, const struct sockaddr *sa, socklen_t len)
 {
-	bool http = strcmp(c->method, "TLS") != 0; /* a CONNECT's tunnel is not open yet */
+	bool http = speaks_http(c); /* a CONNECT's tunnel is not open yet */
 
 	c->up = bufferevent_socket_new(c->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->up) {
@@ -439,7 +506,7 @@ static void resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	if (err || !ai || ai->ai_addrlen > sizeof(e->sa)) {
 		if (ai)
 			evutil_freeaddrinfo(ai);
-		refuse(c, "resolve_failed", strcmp(c->method, "TLS") ? 502 : 0, "Bad Gateway");
+		refuse(c, "resolve_failed", speaks_http(c) ? 502 : 0, "Bad Gateway");
 		return;
 	}
 	e = dns_slot(c->px, c->host);
@@ -458,6 +525,10 @@ static void resolve(struct pconn *c)
 	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	char port[8];
 
+	if (c->by_addr) {
+		connect_to(c, (const struct sockaddr *)&c->dst, c->dstlen);
+		return;
+	}
 	c->state = ST_RESOLVING;
 	bufferevent_disable(c->cl, EV_READ);
 	snprintf(port, sizeof(port), "%u", c->port);
@@ -882,6 +953,8 @@ static void lookup_orig(struct pconn *c, const struct sockaddr *sa)
 		bpf_map_delete_elem(c->px->map_fd, &k);
 		c->transparent = true;
 		c->orig_port = d.port;
+		c->orig_family = d.family;
+		memcpy(c->orig_addr, d.addr, sizeof(c->orig_addr));
 	}
 }
 
@@ -913,4 +986,15 @@ void proxy_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 	evtimer_add(c->deadline, &head_timeout);
 	bufferevent_setwatermark(c->cl, EV_READ, 0, PROXY_HEAD_MAX + SNI_HELLO_MAX);
 	bufferevent_enable(c->cl, EV_READ | EV_WRITE);
+	/* a transparent client's destination an address rule covers: decided
+	 * now, before any byte (a server may speak first), and relayed */
+	if (c->transparent && (c->orig_family == AF_INET || c->orig_family == AF_INET6) &&
+	    by_addr(c, c->orig_family, c->orig_addr, c->orig_port)) {
+		c->pending = evbuffer_new();
+		if (!c->pending) {
+			refuse(c, "out_of_memory", 0, NULL);
+			return;
+		}
+		resolve(c);
+	}
 }

@@ -48,6 +48,31 @@ const char *proxy_session_match(const struct proxy_session *s, const char *host)
 	return NULL;
 }
 
+/* 127/8, 0/8, ::1, ::, and the same IPv4-mapped */
+static bool host_own(int family, const uint8_t *addr)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t zero[15];
+
+	if (family == AF_INET6 && !memcmp(addr, mapped, 12)) {
+		family = AF_INET;
+		addr += 12;
+	}
+	if (family == AF_INET)
+		return addr[0] == 127 || addr[0] == 0;
+	return !memcmp(addr, zero, 15) && addr[15] <= 1;
+}
+
+const char *proxy_session_match_addr(const struct proxy_session *s, int family, const uint8_t *addr, uint16_t port)
+{
+	int i;
+
+	if (host_own(family, addr))
+		return NULL;
+	i = netpolicy_match(&s->allow, family, addr, port);
+	return i < 0 ? NULL : s->allow_specs[i];
+}
+
 void proxy_record(struct proxy *px, json_t *rec)
 {
 	char *text = json_dumps(rec, JSON_COMPACT);
@@ -78,6 +103,8 @@ static void session_free(struct proxy_session *s)
 		evconnlistener_free(s->listener);
 	for (size_t i = 0; i < s->ndomains; i++)
 		free(s->domains[i]);
+	for (size_t i = 0; i < s->allow.n; i++)
+		free(s->allow_specs[i]);
 	ca_free(s->ca);
 	for (size_t i = 0; i < s->ninject; i++) {
 		free(s->inject[i].domain);
@@ -218,6 +245,19 @@ static int session_add_domain(struct proxy_session *s, const char *pat)
 	return 0;
 }
 
+static int session_add_rule(struct proxy_session *s, const char *spec)
+{
+	char err[256];
+
+	if (s->allow.n == NETPOLICY_RULES_MAX || netpolicy_parse_rule(spec, &s->allow.rules[s->allow.n], err, sizeof(err)) < 0)
+		return -1;
+	s->allow_specs[s->allow.n] = strdup(spec);
+	if (!s->allow_specs[s->allow.n])
+		return -1;
+	s->allow.n++;
+	return 0;
+}
+
 static struct proxy_session *session_new(struct proxy *px, const char *id)
 {
 	struct proxy_session *s = calloc(1, sizeof(*s));
@@ -263,6 +303,12 @@ static void control_msg(struct proxy *px, json_t *m, int fd)
 		d = json_object_get(m, "domains");
 		json_array_foreach(d, i, v) {
 			if (!json_is_string(v) || session_add_domain(s, json_string_value(v)) < 0) {
+				session_free(s);
+				goto bad;
+			}
+		}
+		json_array_foreach(json_object_get(m, "allow"), i, v) {
+			if (!json_is_string(v) || session_add_rule(s, json_string_value(v)) < 0) {
 				session_free(s);
 				goto bad;
 			}

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "ca.h"
+#include "collector/netpolicy.h"
 #include "domain.h"
 
 #define PROXY_DOMAINS_MAX 256
@@ -53,6 +54,11 @@ struct proxy_session {
 	uint64_t cgid; /* key of its entries in the proxy_dst map; 0: none */
 	size_t ndomains;
 	char *domains[PROXY_DOMAINS_MAX];
+	/* --allow ADDR[/PREFIX][:PORT]: addresses let through by address, the
+	 * bytes as they are (no name to check, none to inspect); each rule's
+	 * text, as written, for the records */
+	struct netpolicy allow;
+	char *allow_specs[NETPOLICY_RULES_MAX];
 	struct evconnlistener *listener;
 	unsigned refs;  /* its connections */
 	bool retired;   /* the session ended: freed with its last connection */
@@ -91,6 +97,11 @@ struct proxy {
 void proxy_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg);
 /* The pattern of s that host (canonical) matches; NULL if none. */
 const char *proxy_session_match(const struct proxy_session *s, const char *host);
+/* The address rule of s that lets family/addr (network order; AF_INET:
+ * 4 bytes, AF_INET6: 16)/port through, as written; NULL if none does.  A
+ * loopback or unspecified address never passes: it would be the proxy's
+ * host, not the session's (whose own loopback never reaches the proxy). */
+const char *proxy_session_match_addr(const struct proxy_session *s, int family, const uint8_t *addr, uint16_t port);
 /* A connection of s ended: frees s if it was the last of a retired one. */
 void proxy_session_put(struct proxy_session *s);
 /* Sends or writes one record (consumed). */
