@@ -19,6 +19,7 @@
 #define SLOT       ST_PATH_MAX
 #define NSLOTS     5              /* st_fileop's strings */
 #define FIXED      192            /* room for any fixed part below */
+#define SAMPLE_MAX 16384          /* VMFRAME_MAX: the largest sample the agent can frame */
 #define AT_FDCWD_  -100
 #define AT_EMPTY_PATH_ 0x1000
 #define UTIME_NOW_ ((1l << 30) - 1l)
@@ -939,6 +940,12 @@ int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 			break;
 		if (n > SLOT)
 			n = SLOT;
+		/* a string that would take the sample past a frame is left out,
+		 * flagged (the record stays, its path unresolved or unreadable) */
+		if (off + n > SAMPLE_MAX) {
+			n = 0;
+			((struct st_hdr *)buf)->strs |= ST_STR(i, ST_S_ABSENT);
+		}
 		*(__u16 *)(buf + lo + 2 * i) = (__u16)n;
 		if (off > FIXED + i * SLOT)
 			break;
