@@ -103,7 +103,7 @@ count() { grep -c . <<<"$1"; }
 NOXATTR=$(grep -v xattr <<<"$COMMON")
 XATTR=$(grep xattr <<<"$COMMON")
 plan $(($(count "$COMMON") * 3 + $(count "$PRIVILEGED") + $(count "$REFUSED") * 2 + $(count "$GVISOR") * 2 + \
-	$(count "$GVISOR_SANDBOX") + 36))
+	$(count "$GVISOR_SANDBOX") + 37))
 
 # records FILE D TABLE [TAG]: one check per line of TABLE
 records() {
@@ -210,6 +210,8 @@ for i in range(299):
     u.sendto(b"x", ("127.0.0.1", 9))
 u.sendmsg([b"y"], [], 0, ("127.0.0.1", 9))
 socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b"z", ("::1", 9))
+x = socket.socket(socket.AF_UNIX); x.bind("/tmp/t/ctl.sock"); x.listen(1)
+y = socket.socket(socket.AF_UNIX); y.connect("/tmp/t/ctl.sock"); x.accept()
 print("port", port, "peer", peer[1])'
 	"$SANDTRAIL" run --mode microvm -u 4242 --id-file "$T/m.id" "${HV[@]}" -v "$WS:/work" -w /work -- \
 		sh -c 'mkdir /tmp/t && "$0" /tmp/t 4777 >/work/mt.out && "$0" /work/m 0777 >/work/mw.out && python3 -c "$1"' \
@@ -241,6 +243,8 @@ print("port", port, "peer", peer[1])'
 		has '.type=="listen" and .addr=="127.0.0.1" and .port=='"${port:-0}"' and .backlog==7 and .ret==0'
 	check "[microvm] accept: the peer, on the listening address" \
 		has '.type=="accept" and .addr=="127.0.0.1" and .port=='"${port:-0}"' and .peer_addr=="127.0.0.1" and .peer_port=='"${peer:-0}"' and .ret>=0'
+	check "[microvm] bind, listen and accept of a unix socket: its path" test \
+		"$(jq_count "$T/m.json" "$SB"'.family=="AF_UNIX" and .addr=="/tmp/t/ctl.sock" and .ret>=0 and (.type|IN("bind","listen","accept"))')" -eq 3
 	check "[microvm] datagram: one record for the first to a destination (sendto and sendmsg: 300 sent)" test \
 		"$(jq_count "$T/m.json" "$SB"'.type=="datagram" and .addr=="127.0.0.1" and .port==9 and .verdict=="allow"')" -eq 1
 	check "[microvm] datagrams: the count per destination at the session's end, before session_end" \
