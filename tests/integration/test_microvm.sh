@@ -140,18 +140,7 @@ V=$T/vm.json
 check "microvm: session_start says mode microvm and its accelerator" \
 	test "$(jq_count "$V" '.type=="session_start" and .mode=="microvm" and .vmm=="qemu" and (.accel=="tcg" or .accel=="kvm")')" -eq 1
 # the same set of records, as each view sees it
-set_of() { jq -r "$2" "$1" | sort -u; }
-SANDBOX='select(.view == null or .view == "sandbox")'
-same() {
-	local what=$1 filter=$2
-	if [ "$(set_of "$H" "$SANDBOX | $filter")" = "$(set_of "$V" "$SANDBOX | $filter")" ] &&
-		[ -n "$(set_of "$H" "$SANDBOX | $filter")" ]; then
-		ok "microvm: the same $what records as hardened"
-	else
-		not_ok "microvm: the same $what records as hardened"
-		diag "hardened:" "$(set_of "$H" "$SANDBOX | $filter")" "microvm:" "$(set_of "$V" "$SANDBOX | $filter")"
-	fi
-}
+same() { same_records microvm "$H" "$V" "$@"; }
 same exec 'select(.type=="exec" and .ret==0) | .argv | join(" ")'
 same open 'select(.type=="open" and (.path|startswith("/mnt/"))) | "\(.path) \(.ret >= 0)"'
 same rename 'select(.type=="rename" and .ret==0) | "\(.from) \(.to)"'
