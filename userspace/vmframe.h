@@ -31,15 +31,24 @@ enum vmframe_type {
 	/* event port, guest -> host */
 	VMFRAME_EVENT = 16,  /* one capture sample */
 	VMFRAME_LOSS = 17,   /* samples the guest dropped: struct vmloss */
+	VMFRAME_DGRAMS = 18, /* at the end, the datagrams to one destination: struct vmdgrams */
 };
 
-/* A VMFRAME_EVENT's payload is one sample of bpf/events.h (exec, fork, exit,
- * open, unlink, rename, connect), as the host's programs make them; a
- * VMFRAME_LOSS's is struct vmloss. */
+/* A VMFRAME_EVENT's payload is one sample of bpf/events.h (the types
+ * microvm_sink.c accepts), as the host's programs make them; a
+ * VMFRAME_LOSS's is struct vmloss, a VMFRAME_DGRAMS's struct vmdgrams. */
 struct vmloss {
 	uint32_t type;          /* enum st_event_type that was dropped; 0: unknown */
 	uint32_t reason;        /* enum st_loss_reason */
 	uint64_t count;         /* since the previous report */
+};
+
+struct vmdgrams {
+	uint8_t addr[16];       /* network order; IPv4 in the first 4 bytes */
+	uint16_t family;        /* AF_INET, AF_INET6; 0: to destinations past the guest's full table */
+	uint16_t port;          /* host order */
+	uint32_t pad;
+	uint64_t count;         /* every allowed datagram to it, the first included */
 };
 
 /* Writes a frame for payload p (len <= VMFRAME_MAX) into out, which holds

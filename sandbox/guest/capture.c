@@ -129,10 +129,35 @@ int capture_poll(struct capture *c, int ms)
 	return c->lost ? -EPIPE : 0;
 }
 
+/* The datagrams of the session per destination, and those past the table,
+ * for the records the host writes at the session's end. */
+static void report_datagrams(struct capture *c)
+{
+	struct st_dgram_key k, next, *prev = NULL;
+	struct vmdgrams d;
+	uint32_t zero = 0;
+	uint64_t n;
+
+	while (bpf_map__get_next_key(c->skel->maps.dgrams, prev, &next, sizeof(next)) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map__lookup_elem(c->skel->maps.dgrams, &k, sizeof(k), &n, sizeof(n), 0) < 0)
+			continue;
+		d = (struct vmdgrams){ .family = k.family, .port = k.port, .count = n };
+		memcpy(d.addr, k.addr, sizeof(d.addr));
+		send_frame(c, VMFRAME_DGRAMS, VMFRAME_STREAM_AGENT, &d, sizeof(d));
+	}
+	if (bpf_map__lookup_elem(c->skel->maps.dgram_untracked, &zero, sizeof(zero), &n, sizeof(n), 0) == 0 && n) {
+		d = (struct vmdgrams){ .count = n };
+		send_frame(c, VMFRAME_DGRAMS, VMFRAME_STREAM_AGENT, &d, sizeof(d));
+	}
+}
+
 void capture_stop(struct capture *c)
 {
 	ring_buffer__consume(c->rb);
 	report_losses(c);
+	report_datagrams(c);
 	ring_buffer__free(c->rb);
 	capture_bpf__destroy(c->skel);
 	free(c);

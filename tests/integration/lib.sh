@@ -197,6 +197,21 @@ replay_json() {
 # jq_count FILE FILTER: how many records of FILE match the jq FILTER.
 jq_count() { jq -c "select($2)" "$1" | wc -l; }
 
+# same_records MODE HARDENED MODE_FILE WHAT FILTER: one check that the records
+# of HARDENED and of MODE_FILE (MODE's session of the same workload) make the
+# same non-empty set of lines through FILTER, each in the sandbox's own view
+same_records() {
+	local mode=$1 h=$2 m=$3 what=$4 filter="select(.view == null or .view == \"sandbox\") | $5"
+	local hs ms
+	hs=$(jq -r "$filter" "$h" | sort -u) ms=$(jq -r "$filter" "$m" | sort -u)
+	if [ "$hs" = "$ms" ] && [ -n "$hs" ]; then
+		ok "$mode: the same $what records as hardened"
+	else
+		not_ok "$mode: the same $what records as hardened"
+		diag "hardened:" "$hs" "$mode:" "$ms"
+	fi
+}
+
 # attach_type_names: the attach types of the links in `bpftool link show -j`
 # (stdin), one name a line, sorted.  A bpftool older than the kernel prints
 # the newer types by number: the kernel's BTF names them then.

@@ -127,19 +127,7 @@ G=$T/gv.json
 check "gvisor: session_start says mode gvisor and names its container" \
 	test "$(jq_count "$G" '.type=="session_start" and .mode=="gvisor" and (.container|startswith("sandtrail-"))')" -eq 1
 # the same set of records, as each view sees it
-# set FILE FILTER: the sorted distinct lines jq makes of FILE's matching records
-set_of() { jq -r "$2" "$1" | sort -u; }
-SANDBOX='select(.view == null or .view == "sandbox")'
-same() {
-	local what=$1 filter=$2
-	if [ "$(set_of "$H" "$SANDBOX | $filter")" = "$(set_of "$G" "$SANDBOX | $filter")" ] &&
-		[ -n "$(set_of "$H" "$SANDBOX | $filter")" ]; then
-		ok "gvisor: the same $what records as hardened"
-	else
-		not_ok "gvisor: the same $what records as hardened"
-		diag "hardened:" "$(set_of "$H" "$SANDBOX | $filter")" "gvisor:" "$(set_of "$G" "$SANDBOX | $filter")"
-	fi
-}
+same() { same_records gvisor "$H" "$G" "$@"; }
 # (gVisor refuses renameat2 on its gofer file systems, so mv falls back to renameat)
 same exec 'select(.type=="exec" and .ret==0) | .argv | join(" ")'
 same open 'select(.type=="open" and (.path|startswith("/mnt/"))) | "\(.path) \(.ret >= 0)"'

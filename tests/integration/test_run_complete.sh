@@ -5,10 +5,11 @@
 # Seals are 5 s apart here: the end of a session must not wait for the next.
 # Nor for the disk: the seal's fdatasync runs on the journal's syncer thread
 # after the reply, except with --fsync always, where the reply waits for it.
-# microvm mode too, in a few runs (each boots a guest under TCG): its
-# records come from the guest through the event port, drained at the end.
+# gvisor mode too (its records come from the Sentry's sink), and microvm in
+# a few runs (each boots a guest under TCG): its records come from the
+# guest through the event port, drained at the end.
 source "$(dirname "$0")/lib.sh"
-plan 8
+plan 9
 
 start_daemon --seal-ms 5000 || { not_ok "sandtraild starts"; exit 1; }
 
@@ -35,6 +36,8 @@ complete_runs() {
 
 n=$(complete_runs 100 'and .sealed==true')
 check "100 runs in a row: each replay right after run shows the workload and a sealed session_end ($n)" test "$n" -eq 100
+n=$(complete_runs 20 'and .sealed==true' gvisor)
+check "20 gvisor runs: each replay right after run shows the Sentry's open and a sealed session_end ($n)" test "$n" -eq 20
 n=$(complete_runs 2 'and .sealed==true' microvm)
 check "2 microvm runs: each replay right after run shows the guest's open and a sealed session_end ($n)" test "$n" -eq 2
 

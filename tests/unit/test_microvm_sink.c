@@ -169,22 +169,76 @@ static void test_foreign_type_gap_and_oversized_are_losses(void **state)
 {
 	struct fixture *f = *state;
 	size_t n = open_event(f, "/a", 0);
-	struct st_fileop mnt = { .h = { .type = ST_EV_MOUNT, .syscall = ST_SYS_MOUNT, .size = sizeof(mnt) } };
+	/* the guest has no host cgroup to leave */
+	struct st_cgroup_leave cl = { .h = { .type = ST_EV_CGROUP_LEAVE, .size = sizeof(cl) } };
 	uint8_t big[VMFRAME_HDR];
 
-	feed_frame(f, VMFRAME_EVENT, 0, 0, &mnt, sizeof(mnt));
+	feed_frame(f, VMFRAME_EVENT, 0, 0, &cl, sizeof(cl));
 	/* a header claiming 1 GiB, then a good frame after frames 1-2 never came */
 	vmframe_encode(big, VMFRAME_EVENT, 0, 1, NULL, 0);
 	big[7] = 0x40;
 	microvm_sink_feed(f->m, f->s, big, sizeof(big));
 	feed_frame(f, VMFRAME_EVENT, 0, 3, f->ev, n);
 	microvm_sink_end(f->m, f->s);
-	assert_int_equal(loss(f, "mount", "malformed"), 1);
+	assert_int_equal(loss(f, "cgroup_leave", "malformed"), 1);
 	assert_int_equal(loss(f, "unknown", "oversized"), 1);
 	assert_int_equal(loss(f, "unknown", "gap"), 2);
 	assert_int_equal(loss(f, "unknown", "malformed"), -1); /* the bytes of the refused frame are that frame */
 	for (size_t i = 0; i < f->n; i++)
-		assert_false(rec_is(record(f, i), "type", "mount"));
+		assert_false(rec_is(record(f, i), "type", "cgroup_leave"));
+}
+
+/* A mkdir as the guest's programs make it: the name as requested, relative,
+ * and the walk of the cwd it was resolved from (leaf first). */
+static void test_guest_mkdir_is_a_mkdir_record_with_its_absolute_path(void **state)
+{
+	struct fixture *f = *state;
+	static const char req[] = "d", base[] = "mnt\0";
+	struct st_fileop k = { .h = { .type = ST_EV_MKDIR, .syscall = ST_SYS_MKDIR, .tgid = 9, .tid = 9 } };
+	const msgpack_object *r;
+	const char *p;
+	size_t n;
+	int64_t v;
+
+	k.ret = 0;
+	k.dirfd = k.dirfd2 = -100;
+	k.mode = 0750;
+	k.path_len = 1;
+	k.base_len = 4;
+	k.h.size = sizeof(k) + 5;
+	memcpy(f->ev, &k, sizeof(k));
+	memcpy(f->ev + sizeof(k), req, 1);
+	memcpy(f->ev + sizeof(k) + 1, base, 4);
+	feed_frame(f, VMFRAME_EVENT, VMFRAME_STREAM_EVENTS, 0, f->ev, k.h.size);
+	assert_int_equal(f->n, 1);
+	r = record(f, 0);
+	assert_true(rec_is(r, "type", "mkdir"));
+	assert_true(rec_is(r, "view", "sandbox"));
+	assert_true(rec_get_bytes(r, "path", &p, &n));
+	assert_true(n == 6 && !memcmp(p, "/mnt/d", 6));
+	assert_true(rec_get_int(r, "mode", &v) && v == 0750);
+	assert_true(rec_get_int(r, "ret", &v) && v == 0);
+}
+
+/* The guest's count per destination is the host's datagrams record; a
+ * family the guest cannot have counted is malformed. */
+static void test_guest_datagram_counts_are_datagrams_records(void **state)
+{
+	struct fixture *f = *state;
+	struct vmdgrams d = { .addr = { 127, 0, 0, 1 }, .family = 2, .port = 53, .count = 300 };
+	struct vmdgrams bad = { .family = 1, .count = 1 };
+	const msgpack_object *r;
+	int64_t v;
+
+	feed_frame(f, VMFRAME_DGRAMS, VMFRAME_STREAM_AGENT, 0, &d, sizeof(d));
+	feed_frame(f, VMFRAME_DGRAMS, VMFRAME_STREAM_AGENT, 1, &bad, sizeof(bad));
+	microvm_sink_report_losses(f->m);
+	r = record(f, 0);
+	assert_true(rec_is(r, "type", "datagrams"));
+	assert_true(rec_is(r, "addr", "127.0.0.1"));
+	assert_true(rec_get_int(r, "port", &v) && v == 53);
+	assert_true(rec_get_int(r, "count", &v) && v == 300);
+	assert_int_equal(loss(f, "datagram", "malformed"), 1);
 }
 
 static void test_guest_drops_and_garbage_are_losses(void **state)
@@ -210,6 +264,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frames_fed_byte_by_byte_make_the_same_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_type_gap_and_oversized_are_losses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_drops_and_garbage_are_losses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_mkdir_is_a_mkdir_record_with_its_absolute_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_datagram_counts_are_datagrams_records, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

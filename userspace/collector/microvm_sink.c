@@ -45,10 +45,11 @@ static bool guest_type(uint32_t t)
 {
 	switch (t) {
 	case ST_EV_EXEC: case ST_EV_FORK: case ST_EV_EXIT: case ST_EV_OPEN: case ST_EV_UNLINK: case ST_EV_RENAME:
-	case ST_EV_CONNECT:
+	case ST_EV_CONNECT: case ST_EV_DATAGRAM: case ST_EV_BIND: case ST_EV_LISTEN: case ST_EV_ACCEPT:
 		return true;
 	}
-	return false;
+	/* the file operations of struct st_fileop */
+	return t >= ST_EV_TRUNCATE && t <= ST_EV_PIVOT_ROOT;
 }
 
 static void count(struct microvm_conn *c, uint32_t type, int reason, uint64_t n)
@@ -92,6 +93,26 @@ static void on_loss(struct microvm_conn *c, const struct vmframe *f)
 	count(c, l.type, l.reason == ST_LOSS_RINGBUF ? LOSS_RINGBUF : LOSS_PENDING, l.count);
 }
 
+/* The guest's count of the datagrams to one destination: the record the
+ * host's collector writes at a session's end, written now (the guest sends
+ * them once CMD is gone, before the session ends). */
+static void on_dgrams(struct microvm_sink *m, struct microvm_conn *c, const struct vmframe *f)
+{
+	struct vmdgrams d;
+
+	if (f->len != sizeof(d)) {
+		count(c, ST_EV_DATAGRAM, LOSS_MALFORMED, 1);
+		return;
+	}
+	memcpy(&d, f->p, sizeof(d));
+	if (d.family != AF_INET && d.family != AF_INET6 && d.family != 0) {
+		count(c, ST_EV_DATAGRAM, LOSS_MALFORMED, 1);
+		return;
+	}
+	enrich_datagrams(m->cfg.rec, c->s, clock_ns(CLOCK_REALTIME), d.family, d.addr, d.port, d.count);
+	m->cfg.write(m->cfg.ctx);
+}
+
 static void frames(struct microvm_sink *m, struct microvm_conn *c)
 {
 	struct vmframe f;
@@ -104,6 +125,8 @@ static void frames(struct microvm_sink *m, struct microvm_conn *c)
 			on_event(m, c, &f);
 		else if (f.type == VMFRAME_LOSS && f.stream == VMFRAME_STREAM_AGENT)
 			on_loss(c, &f);
+		else if (f.type == VMFRAME_DGRAMS && f.stream == VMFRAME_STREAM_AGENT)
+			on_dgrams(m, c, &f);
 		else
 			count(c, 0, LOSS_MALFORMED, 1);
 	}

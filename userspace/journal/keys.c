@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "clock.h"
 #include "keys.h"
@@ -38,7 +38,7 @@ static void encode(struct jf_key_file *f, const struct keys *k)
 	memcpy(f->root_pub, k->root_pub, JOURNAL_PUB_LEN);
 	memcpy(f->head, k->head, JF_HASH_LEN);
 	memcpy(f->cert, k->cert, JF_SIG_LEN);
-	f->crc = htole32(crc32_z(0, (const Bytef *)f, offsetof(struct jf_key_file, crc)));
+	f->crc = htole32(libdeflate_crc32(0, f, offsetof(struct jf_key_file, crc)));
 }
 
 static int decode(const struct jf_key_file *f, struct keys *k)
@@ -48,7 +48,7 @@ static int decode(const struct jf_key_file *f, struct keys *k)
 
 	if (memcmp(f->magic, JF_KEY_MAGIC, sizeof(f->magic)) != 0 || le32toh(f->version) != JF_VERSION ||
 	    memcmp(f->zero, zero, sizeof(zero)) != 0 ||
-	    le32toh(f->crc) != crc32_z(0, (const Bytef *)f, offsetof(struct jf_key_file, crc)))
+	    le32toh(f->crc) != libdeflate_crc32(0, f, offsetof(struct jf_key_file, crc)))
 		return -EBADMSG;
 	k->epoch = le32toh(f->epoch);
 	k->start_seq = le64toh(f->start_seq);

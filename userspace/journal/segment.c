@@ -10,7 +10,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <libdeflate.h>
-#include <zlib.h>
 
 #include "segment.h"
 
@@ -52,7 +51,7 @@ void segment_header_encode(struct jf_segment_header *h, const struct segment_inf
 	memcpy(h->head, info->head, JF_HASH_LEN);
 	memcpy(h->epoch_pub, info->epoch_pub, JOURNAL_PUB_LEN);
 	memcpy(h->journal_id, info->journal_id, JOURNAL_ID_LEN);
-	h->crc = htole32(crc32_z(0, (const Bytef *)h, offsetof(struct jf_segment_header, crc)));
+	h->crc = htole32(libdeflate_crc32(0, h, offsetof(struct jf_segment_header, crc)));
 }
 
 uint32_t segment_header_version(const void *p, size_t len)
@@ -77,7 +76,7 @@ int segment_header_decode(const void *p, size_t len, struct segment_info *info)
 	memcpy(&h, p, sizeof(h));
 	if (memcmp(h.magic, JF_SEGMENT_MAGIC, sizeof(h.magic)) != 0 || le32toh(h.version) != JF_VERSION ||
 	    le32toh(h.header_size) != sizeof(h) || h.flags != 0 || h.reserved != 0 ||
-	    le32toh(h.crc) != crc32_z(0, (const Bytef *)&h, offsetof(struct jf_segment_header, crc)))
+	    le32toh(h.crc) != libdeflate_crc32(0, &h, offsetof(struct jf_segment_header, crc)))
 		return -EBADMSG;
 	info->first_seq = le64toh(h.first_seq);
 	info->created_ns = le64toh(h.created_ns);
@@ -195,7 +194,7 @@ long segment_write_block(struct segment_writer *w, int fd, uint64_t first_seq, u
 	size_t bound, zlen, total;
 	struct iovec iov[3];
 	ssize_t n;
-	uLong crc;
+	uint32_t crc;
 
 	if (nrec == 0 || ulen > JF_BLOCK_ULEN_MAX)
 		return -EINVAL;
@@ -219,9 +218,9 @@ long segment_write_block(struct segment_writer *w, int fd, uint64_t first_seq, u
 		.first_seq = htole64(first_seq),
 		.nrec = htole32(nrec),
 	};
-	crc = crc32_z(0, (const Bytef *)&h, offsetof(struct jf_block_header, crc));
-	crc = crc32_z(crc, w->zbuf, zlen);
-	crc = crc32_z(crc, hashes, (size_t)nrec * JF_HASH_LEN);
+	crc = libdeflate_crc32(0, &h, offsetof(struct jf_block_header, crc));
+	crc = libdeflate_crc32(crc, w->zbuf, zlen);
+	crc = libdeflate_crc32(crc, hashes, (size_t)nrec * JF_HASH_LEN);
 	h.crc = htole32((uint32_t)crc);
 	iov[0] = (struct iovec){ &h, sizeof(h) };
 	iov[1] = (struct iovec){ w->zbuf, zlen };
@@ -280,7 +279,7 @@ struct segment_reader {
 	size_t cap, len;
 	uint64_t base;
 	uint64_t off;  /* next block */
-	z_stream z;
+	struct libdeflate_decompressor *d;
 	uint8_t *ubuf;
 	size_t ucap;
 };
@@ -291,7 +290,8 @@ int segment_reader_open(struct segment_reader **out, int dirfd, const char *name
 
 	if (!r)
 		return -ENOMEM;
-	if (inflateInit(&r->z) != Z_OK) {
+	r->d = libdeflate_alloc_decompressor();
+	if (!r->d) {
 		free(r);
 		return -ENOMEM;
 	}
@@ -299,7 +299,7 @@ int segment_reader_open(struct segment_reader **out, int dirfd, const char *name
 	if (r->fd < 0) {
 		int err = -errno;
 
-		inflateEnd(&r->z);
+		libdeflate_free_decompressor(r->d);
 		free(r);
 		return err;
 	}
@@ -312,7 +312,7 @@ void segment_reader_close(struct segment_reader *r)
 	if (!r)
 		return;
 	close(r->fd);
-	inflateEnd(&r->z);
+	libdeflate_free_decompressor(r->d);
 	free(r->buf);
 	free(r->ubuf);
 	free(r);
@@ -383,7 +383,8 @@ static long decode_at(struct segment_reader *r, uint64_t off, struct segment_blo
 	uint64_t size;
 	const uint8_t *p;
 	long avail;
-	uLong crc;
+	uint32_t crc;
+	size_t used;
 
 	avail = window(r, off, BLOCK_HDR);
 	if (avail < 0)
@@ -405,8 +406,8 @@ static long decode_at(struct segment_reader *r, uint64_t off, struct segment_blo
 	if ((uint64_t)avail < size)
 		return 0;
 	p = r->buf + (off - r->base);
-	crc = crc32_z(0, p, offsetof(struct jf_block_header, crc));
-	crc = crc32_z(crc, p + BLOCK_HDR, size - BLOCK_HDR);
+	crc = libdeflate_crc32(0, p, offsetof(struct jf_block_header, crc));
+	crc = libdeflate_crc32(crc, p + BLOCK_HDR, size - BLOCK_HDR);
 	if (crc != le32toh(h.crc))
 		return -EBADMSG;
 	if (ulen > r->ucap) {
@@ -417,13 +418,10 @@ static long decode_at(struct segment_reader *r, uint64_t off, struct segment_blo
 		r->ubuf = u;
 		r->ucap = ulen;
 	}
-	if (inflateReset(&r->z) != Z_OK)
-		return -EIO;
-	r->z.next_in = (Bytef *)(uintptr_t)(p + BLOCK_HDR);
-	r->z.avail_in = zlen;
-	r->z.next_out = r->ubuf;
-	r->z.avail_out = ulen;
-	if (inflate(&r->z, Z_FINISH) != Z_STREAM_END || r->z.avail_in != 0 || r->z.total_out != ulen)
+	/* exactly ulen bytes out (no actual_out: a shorter stream fails) from
+	 * exactly zlen bytes in */
+	if (libdeflate_zlib_decompress_ex(r->d, p + BLOCK_HDR, zlen, r->ubuf, ulen, &used, NULL) != LIBDEFLATE_SUCCESS ||
+	    used != zlen)
 		return -EBADMSG;
 	*b = (struct segment_block){
 		.offset = off,

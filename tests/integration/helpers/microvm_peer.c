@@ -142,11 +142,10 @@ int main(int argc, char **argv)
 	send_all(fd, frame, VMFRAME_HDR + n);
 	send_frame(fd, VMFRAME_EVENT, VMFRAME_STREAM_EVENTS, 4, ev, n);
 	/* a well-formed sample of a type the guest's programs never make */
-	memset(ev, 0, sizeof(struct st_fileop));
-	((struct st_hdr *)ev)->type = ST_EV_MOUNT;
-	((struct st_hdr *)ev)->syscall = ST_SYS_MOUNT;
-	((struct st_hdr *)ev)->size = sizeof(struct st_fileop);
-	send_frame(fd, VMFRAME_EVENT, VMFRAME_STREAM_EVENTS, 5, ev, sizeof(struct st_fileop));
+	memset(ev, 0, sizeof(struct st_cgroup_leave));
+	((struct st_hdr *)ev)->type = ST_EV_CGROUP_LEAVE;
+	((struct st_hdr *)ev)->size = sizeof(struct st_cgroup_leave);
+	send_frame(fd, VMFRAME_EVENT, VMFRAME_STREAM_EVENTS, 5, ev, sizeof(struct st_cgroup_leave));
 	send_frame(fd, VMFRAME_LOSS, VMFRAME_STREAM_AGENT, 0, &loss, sizeof(loss));
 	json_decref(rep);
 	return 0;
