@@ -286,11 +286,10 @@ static int session_listen(struct proxy_session *s, int fd)
 /* fds: what came with m; session_add: its listener, then its DNS socket */
 static void control_msg(struct proxy *px, json_t *m, int *fds, size_t nfds)
 {
-	int fd = nfds ? fds[0] : -1;
-
 	const char *cmd = json_string_value(json_object_get(m, "cmd"));
 	const char *id = json_string_value(json_object_get(m, "session"));
 	struct proxy_session *s, **pp;
+	int fd = nfds ? fds[0] : -1;
 
 	if (cmd && !strcmp(cmd, "map") && nfds == 1) {
 		if (px->map_fd >= 0)
