@@ -202,6 +202,8 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsandtrail.a
 
 # the proxy's HTTP/1.1 module parses with libhttp-parser (as sandtrail-proxy links it)
 $(BUILD)/tests/unit/test_http1 $(BUILD)/tests/unit-san/test_http1 $(BUILD)/tests/fuzz/http1: LDLIBS += -lhttp_parser
+# the proxy's tunnel runs on libevent's loop
+$(BUILD)/tests/unit/test_tunnel $(BUILD)/tests/unit-san/test_tunnel: LDLIBS += -levent_core
 
 $(BUILD)/tests/unit-san/%: tests/unit/%.c $(BUILD)/libsandtrail-san.a
 	$(call msg,TEST-SAN,$@)

@@ -72,7 +72,7 @@ iprules_session() {
 	check "$M: the next address is refused (403)" test "$(field next)" = "403 0"
 	check "$M: the allowed address on another port is refused (CONNECT 403, curl exit 56)" test "$(field port)" = "000 56"
 	check "$M: CONNECT to an address in an allowed prefix gets there, TLS passed as it is" \
-		jqt '.addr == "198.18.0.7" and .path == "/prefix"' "$(body prefix)"
+		jqt '.addr == "198.18.0.7" and .path == "/prefix"' "$(body prefix)" || diag "$(field prefix)" "$(cat "$T/run-$M.err")"
 	check "$M: an address outside the prefix is refused (403)" test "$(field outside)" = "403 0"
 	check "$M: a loopback address a rule covers is refused (the proxy's host is not the session's)" \
 		test "$(field loop)" = "403 0"

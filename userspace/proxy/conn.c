@@ -24,6 +24,7 @@
 #include "inspect.h"
 #include "proxy.h"
 #include "sni.h"
+#include "tunnel.h"
 
 enum pstate { ST_HEAD, ST_TUNNEL_HELLO, ST_RESOLVING, ST_CONNECTING, ST_RELAY };
 
@@ -51,6 +52,7 @@ struct pconn {
 	uint64_t bytes_out, bytes_in;
 	struct timespec t0;
 	struct evbuffer *pending; /* for upstream once connected */
+	struct tunnel *tun;       /* the relay, once nothing in it is read */
 	/* the request head */
 	char url[2048];
 	size_t urllen;
@@ -85,6 +87,7 @@ static void conn_free(struct pconn *c)
 		event_free(c->deadline);
 	if (c->pending)
 		evbuffer_free(c->pending);
+	tunnel_free(c->tun);
 	c->px->nconns--;
 	c->s->refs--;
 	proxy_session_put(c->s);
@@ -247,6 +250,13 @@ static bool speaks_http(const struct pconn *c)
 	return c->method[0] && strcmp(c->method, "TLS");
 }
 
+/* Whether the relay reads what it passes: a plain HTTP response's head,
+ * for its status.  Every other relay is a tunnel (tunnel.c). */
+static bool relay_reads(const struct pconn *c)
+{
+	return speaks_http(c) && !c->is_connect;
+}
+
 static void relay_read(struct bufferevent *bev, void *arg);
 static void relay_write(struct bufferevent *bev, void *arg);
 static void conn_event(struct bufferevent *bev, short what, void *arg);
@@ -284,7 +294,7 @@ static void relay_read(struct bufferevent *bev, void *arg)
 
 	if (!to)
 		return;
-	if (bev == c->up && !c->resp_done && !c->is_connect && c->method[0] && strcmp(c->method, "TLS"))
+	if (bev == c->up && !c->resp_done && relay_reads(c))
 		parse_status(c, in);
 	if (bev == c->cl)
 		c->bytes_out += n;
@@ -314,6 +324,78 @@ static void relay_write(struct bufferevent *bev, void *arg)
 	}
 }
 
+static void tunnel_done(void *arg)
+{
+	struct pconn *c = arg;
+
+	c->bytes_out += tunnel_bytes_from_a(c->tun);
+	c->bytes_in += tunnel_bytes_from_b(c->tun);
+	finish(c);
+}
+
+/* The relay as a tunnel: what either side's buffers hold goes first, then
+ * the sockets are the tunnel's.  false (the buffers as they were, in
+ * order) when it cannot start: the buffered relay does the work. */
+/* Appends a copy of a bufferevent's output (its own writes drain it: the
+ * start of the buffer is frozen to anyone else). */
+static int copy_append(struct evbuffer *dst, struct evbuffer *src)
+{
+	size_t n = evbuffer_get_length(src);
+	struct evbuffer_iovec v;
+
+	if (!n)
+		return 0;
+	if (evbuffer_reserve_space(dst, (ev_ssize_t)n, &v, 1) != 1 ||
+	    evbuffer_copyout(src, v.iov_base, n) != (ev_ssize_t)n)
+		return -1;
+	v.iov_len = n;
+	return evbuffer_commit_space(dst, &v, 1);
+}
+
+static bool start_tunnel(struct pconn *c)
+{
+	struct evbuffer *to_up = evbuffer_new(), *to_cl = evbuffer_new();
+	size_t from_cl, from_up, up_queued, cl_queued;
+	bool ok = false;
+
+	if (!to_up || !to_cl || copy_append(to_up, bufferevent_get_output(c->up)) < 0 ||
+	    copy_append(to_cl, bufferevent_get_output(c->cl)) < 0)
+		goto out;
+	up_queued = evbuffer_get_length(to_up);
+	cl_queued = evbuffer_get_length(to_cl); /* the proxy's own answer */
+	from_cl = evbuffer_get_length(c->pending) + evbuffer_get_length(bufferevent_get_input(c->cl));
+	from_up = evbuffer_get_length(bufferevent_get_input(c->up));
+	evbuffer_add_buffer(to_up, c->pending);
+	evbuffer_add_buffer(to_up, bufferevent_get_input(c->cl));
+	evbuffer_add_buffer(to_cl, bufferevent_get_input(c->up));
+	c->bytes_out += from_cl;
+	c->bytes_in += from_up;
+	c->tun = tunnel_start(c->px->base, bufferevent_getfd(c->cl), bufferevent_getfd(c->up),
+			      evbuffer_pullup(to_up, -1), evbuffer_get_length(to_up), evbuffer_pullup(to_cl, -1),
+			      evbuffer_get_length(to_cl), PROXY_IDLE_TIMEOUT_S, tunnel_done, c);
+	ok = c->tun != NULL;
+	if (ok) {
+		/* the sockets are the tunnel's */
+		bufferevent_setfd(c->cl, -1);
+		bufferevent_setfd(c->up, -1);
+		bufferevent_free(c->cl);
+		bufferevent_free(c->up);
+		c->cl = c->up = NULL;
+	} else {
+		/* the buffered relay sends what was taken, after what it holds */
+		evbuffer_drain(to_up, up_queued);
+		evbuffer_drain(to_cl, cl_queued);
+		evbuffer_add_buffer(bufferevent_get_output(c->up), to_up);
+		evbuffer_add_buffer(bufferevent_get_output(c->cl), to_cl);
+	}
+out:
+	if (to_up)
+		evbuffer_free(to_up);
+	if (to_cl)
+		evbuffer_free(to_cl);
+	return ok;
+}
+
 /* The upstream is there and the name checked: bytes flow both ways. */
 static void start_relay(struct pconn *c)
 {
@@ -321,6 +403,8 @@ static void start_relay(struct pconn *c)
 
 	c->state = ST_RELAY;
 	event_del(c->deadline);
+	if (!relay_reads(c) && start_tunnel(c))
+		return;
 	bufferevent_set_timeouts(c->cl, &idle, &idle);
 	bufferevent_set_timeouts(c->up, &idle, &idle);
 	/* libevent reads and writes 16 KiB a call by default: a bulk transfer

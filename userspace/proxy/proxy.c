@@ -425,7 +425,7 @@ static int apply_seccomp(void)
 		"restart_syscall", "poll", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "pipe2", "eventfd2",
 		"fcntl", "ioctl", "socket", "connect", "accept4", "accept", "listen", "getsockname", "getpeername",
 		"getsockopt", "setsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown", "bpf",
-		"timerfd_create", "timerfd_settime",
+		"timerfd_create", "timerfd_settime", "splice", /* tunnel.c */
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 	int rc = ctx ? 0 : -ENOMEM;

@@ -1,0 +1,158 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "proxy/tunnel.h"
+
+#define BULK (4u << 20)
+
+struct run {
+	struct event_base *base;
+	struct tunnel *t;
+	int done;
+};
+
+static void on_done(void *arg)
+{
+	((struct run *)arg)->done++;
+}
+
+/* [0]: the test's end, [1]: the tunnel's; both non-blocking */
+static void pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+static uint8_t byte_at(size_t i)
+{
+	return (uint8_t)(i * 7 + i / 4096);
+}
+
+/* The leftovers first, then 4 MiB from a to b while b answers: every byte
+ * in order, each side's count, and the end once a closes. */
+static void test_bulk_both_ways(void **state)
+{
+	struct run r = { .base = event_base_new() };
+	uint8_t *buf = malloc(65536);
+	size_t sent = 0, got = 0, got_a = 0;
+	int a[2], b[2];
+	char head[16];
+
+	(void)state;
+	assert_non_null(r.base);
+	assert_non_null(buf);
+	pair(a);
+	pair(b);
+	r.t = tunnel_start(r.base, a[1], b[1], "to-b:", 5, "to-a:", 5, 30, on_done, &r);
+	assert_non_null(r.t);
+	assert_int_equal(write(b[0], "reply", 5), 5);
+	while (got < 5 + BULK || got_a < 10) {
+		ssize_t n;
+
+		while (sent < BULK) {
+			size_t k = BULK - sent < 65536 ? BULK - sent : 65536;
+
+			for (size_t i = 0; i < k; i++)
+				buf[i] = byte_at(sent + i);
+			n = write(a[0], buf, k);
+			if (n <= 0)
+				break;
+			sent += (size_t)n;
+		}
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		while ((n = read(b[0], buf, 65536)) > 0) {
+			for (ssize_t i = 0; i < n; i++, got++) {
+				if (got < 5)
+					assert_int_equal(buf[i], (uint8_t)"to-b:"[got]);
+				else if (buf[i] != byte_at(got - 5))
+					fail_msg("byte %zu of the bulk is wrong", got - 5);
+			}
+		}
+		n = read(a[0], head + got_a, sizeof(head) - got_a);
+		if (n > 0)
+			got_a += (size_t)n;
+	}
+	assert_memory_equal(head, "to-a:reply", 10);
+	assert_int_equal(r.done, 0);
+	shutdown(a[0], SHUT_WR);
+	for (int i = 0; i < 1000 && !r.done; i++)
+		event_base_loop(r.base, EVLOOP_ONCE);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(tunnel_error(r.t), 0);
+	assert_int_equal(tunnel_bytes_from_a(r.t), BULK);
+	assert_int_equal(tunnel_bytes_from_b(r.t), 5);
+	tunnel_free(r.t);
+	/* the tunnel closed its sockets: the test's ends see the end */
+	assert_int_equal(read(b[0], buf, 1), 0);
+	close(a[0]);
+	close(b[0]);
+	free(buf);
+	event_base_free(r.base);
+}
+
+/* A side that says nothing for the idle limit ends it. */
+static void test_idle_ends(void **state)
+{
+	struct run r = { .base = event_base_new() };
+	int a[2], b[2];
+
+	(void)state;
+	pair(a);
+	pair(b);
+	r.t = tunnel_start(r.base, a[1], b[1], NULL, 0, NULL, 0, 1, on_done, &r);
+	assert_non_null(r.t);
+	for (int i = 0; i < 100 && !r.done; i++)
+		event_base_loop(r.base, EVLOOP_ONCE);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(tunnel_bytes_from_a(r.t), 0);
+	tunnel_free(r.t);
+	close(a[0]);
+	close(b[0]);
+	event_base_free(r.base);
+}
+
+/* More left over than a pipe holds: refused, the sockets still the caller's. */
+static void test_leftover_too_big(void **state)
+{
+	struct run r = { .base = event_base_new() };
+	size_t big = 64u << 20;
+	char *left = calloc(1, big);
+	int a[2], b[2];
+
+	(void)state;
+	assert_non_null(left);
+	pair(a);
+	pair(b);
+	errno = 0;
+	assert_null(tunnel_start(r.base, a[1], b[1], left, big, NULL, 0, 30, on_done, &r));
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(fcntl(a[1], F_GETFD), FD_CLOEXEC);
+	assert_int_equal(fcntl(b[1], F_GETFD), FD_CLOEXEC);
+	for (int i = 0; i < 2; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+	free(left);
+	event_base_free(r.base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bulk_both_ways),
+		cmocka_unit_test(test_idle_ends),
+		cmocka_unit_test(test_leftover_too_big),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
