@@ -27,7 +27,6 @@
 #define PROXY_IDLE_TIMEOUT_S 300    /* a relay with no byte either way */
 #define PROXY_RELAY_MAX (256 << 10) /* bytes queued towards one side */
 #define PROXY_RELAY_CHUNK (64 << 10) /* bytes a read or write of the relay moves at most */
-#define PROXY_RELAY_CHUNK (64 << 10) /* bytes a read or write of the relay moves at most */
 #define PROXY_CONNS_MAX 4096
 #define PROXY_RESOLVE_MAX 16
 #define PROXY_DNS_CACHE 256     /* names the proxy resolved, kept a while */
