@@ -99,7 +99,7 @@ $(GUEST)/vmlinux: $(GUEST)/kernel.deb sandbox/guest/mkguest.sh
 	$(call msg,GUEST,$@)
 	$(Q)sandbox/guest/mkguest.sh kernel $< $@
 
-$(GUEST)/capture.bpf.o: sandbox/guest/capture.bpf.c bpf/events.h $(BUILD)/vmlinux.h
+$(GUEST)/capture.bpf.o: sandbox/guest/capture.bpf.c bpf/events.h bpf/fileop_times.h $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

@@ -4,12 +4,12 @@
  * Paths as requested are copied at entry with where each is resolved from;
  * at exit, the walk of that directory (or of the fd's file) joins them. */
 #include "common.bpf.h"
+#include "fileop_times.h"
 
 #define ST_AT_FDCWD                -100
 #define ST_AT_EMPTY_PATH           0x1000
 #define ST_MOVE_MOUNT_F_EMPTY_PATH 0x04
 #define ST_MOVE_MOUNT_T_EMPTY_PATH 0x40
-#define ST_UTIME_NOW               ((1l << 30) - 1l)
 
 /* A call's operands, as its arguments give them. */
 struct fileop_args {
@@ -211,34 +211,6 @@ static __always_inline __u32 fileop_args(struct trace_event_raw_sys_enter *ctx, 
 		return ST_EV_MOUNT;
 	}
 	return 0;
-}
-
-/* The times a utimes call sets, as (s, ns) pairs; no times is "now" for
- * both, as the kernel takes it. */
-static __always_inline void read_times(__u32 sys, __u64 uaddr, struct st_fileop *ev)
-{
-	long t[4] = {};
-
-	if (!uaddr) {
-		ev->h.flags |= ST_F_TIMES_NULL;
-		ev->arg[1] = ST_UTIME_NOW;
-		ev->arg[3] = ST_UTIME_NOW;
-		return;
-	}
-	/* utime: two time_t; utimes, futimesat: two timeval; utimensat: two timespec */
-	if (bpf_probe_read_user(t, sys == ST_SYS_UTIME ? 2 * sizeof(long) : sizeof(t), (const void *)uaddr)) {
-		ev->h.flags |= ST_F_ARG_FAULT;
-		return;
-	}
-	if (sys == ST_SYS_UTIME) {
-		ev->arg[0] = t[0];
-		ev->arg[2] = t[1];
-		return;
-	}
-	ev->arg[0] = t[0];
-	ev->arg[1] = sys == ST_SYS_UTIMENSAT ? t[1] : t[1] * 1000;
-	ev->arg[2] = t[2];
-	ev->arg[3] = sys == ST_SYS_UTIMENSAT ? t[3] : t[3] * 1000;
 }
 
 /* Copies a short user string (xattr name, fs type) of at most

@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "events.h"
+#include "fileop_times.h"
 
 #define SLOT       ST_PATH_MAX
 #define NSLOTS     5              /* st_fileop's strings */
@@ -22,7 +23,6 @@
 #define SAMPLE_MAX 16384          /* VMFRAME_MAX: the largest sample the agent can frame */
 #define AT_FDCWD_  -100
 #define AT_EMPTY_PATH_ 0x1000
-#define UTIME_NOW_ ((1l << 30) - 1l)
 #define MOVE_MOUNT_F_EMPTY_PATH_ 0x04
 #define MOVE_MOUNT_T_EMPTY_PATH_ 0x40
 
@@ -396,34 +396,6 @@ __noinline int sock_addrs(int fd, int peer)
 		w->len[0] = n > 0 ? (__u16)n : 0;
 	}
 	return 0;
-}
-
-/* The times a utimes call sets, as (s, ns) pairs; no times is "now" for
- * both, as the kernel takes it (bpf/fileop.bpf.c's read_times). */
-static __always_inline void read_times(__u32 sys, __u64 uaddr, struct st_fileop *ev)
-{
-	long t[4] = {};
-
-	if (!uaddr) {
-		ev->h.flags |= ST_F_TIMES_NULL;
-		ev->arg[1] = UTIME_NOW_;
-		ev->arg[3] = UTIME_NOW_;
-		return;
-	}
-	/* utime: two time_t; utimes, futimesat: two timeval; utimensat: two timespec */
-	if (bpf_probe_read_user(t, sys == ST_SYS_UTIME ? 2 * sizeof(long) : sizeof(t), (const void *)uaddr)) {
-		ev->h.flags |= ST_F_ARG_FAULT;
-		return;
-	}
-	if (sys == ST_SYS_UTIME) {
-		ev->arg[0] = t[0];
-		ev->arg[2] = t[1];
-		return;
-	}
-	ev->arg[0] = t[0];
-	ev->arg[1] = sys == ST_SYS_UTIMENSAT ? t[1] : t[1] * 1000;
-	ev->arg[2] = t[2];
-	ev->arg[3] = sys == ST_SYS_UTIMENSAT ? t[3] : t[3] * 1000;
 }
 
 /* A file operation's entry (struct st_fileop, the operands as
