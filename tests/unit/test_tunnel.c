@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <cmocka.h>
 #include <event2/event.h>
@@ -121,6 +122,44 @@ static void test_idle_ends(void **state)
 	event_base_free(r.base);
 }
 
+/* A side that takes nothing while it keeps talking ends it too: what waits
+ * for it is idle, whatever comes the other way. */
+static void test_stalled_reader_ends(void **state)
+{
+	struct run r = { .base = event_base_new() };
+	static char buf[65536];
+	struct timespec t0, t;
+	double last = -1, now = 0;
+	int a[2], b[2];
+
+	(void)state;
+	pair(a);
+	pair(b);
+	r.t = tunnel_start(r.base, a[1], b[1], NULL, 0, NULL, 0, 1, on_done, &r);
+	assert_non_null(r.t);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!r.done && now < 5) {
+		while (write(a[0], buf, sizeof(buf)) > 0)
+			;
+		while (read(a[0], buf, sizeof(buf)) > 0)
+			;
+		if (now - last >= 0.3) { /* b talks and never reads */
+			assert_int_equal(write(b[0], "x", 1), 1);
+			last = now;
+		}
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		usleep(10000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		now = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+	}
+	assert_int_equal(r.done, 1);
+	assert_true(tunnel_bytes_from_a(r.t) > 0);
+	tunnel_free(r.t);
+	close(a[0]);
+	close(b[0]);
+	event_base_free(r.base);
+}
+
 /* More left over than a pipe holds: refused, the sockets still the caller's. */
 static void test_leftover_too_big(void **state)
 {
@@ -151,6 +190,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bulk_both_ways),
 		cmocka_unit_test(test_idle_ends),
+		cmocka_unit_test(test_stalled_reader_ends),
 		cmocka_unit_test(test_leftover_too_big),
 	};
 

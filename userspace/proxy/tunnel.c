@@ -73,8 +73,8 @@ static int pump(struct half *h)
 		event_add(h->rd, &h->t->idle);
 	else
 		event_del(h->rd);
-	if (h->queued)
-		event_add(h->wr, NULL);
+	if (h->queued) /* a side that stops reading is idle too */
+		event_add(h->wr, &h->t->idle);
 	else
 		event_del(h->wr);
 	return 0;

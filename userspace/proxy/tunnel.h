@@ -13,7 +13,8 @@
 struct tunnel;
 
 /* Called once, when either side ended (EOF, an error, idle_s seconds with
- * nothing read from a side); the tunnel is then the caller's to free. */
+ * nothing read from a side, or nothing written to one that has bytes
+ * waiting); the tunnel is then the caller's to free. */
 typedef void (*tunnel_done_fn)(void *arg);
 
 /* Takes the sockets a and b (closed by tunnel_free), and first sends
