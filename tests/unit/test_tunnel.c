@@ -34,6 +34,15 @@ static void pair(int sv[2])
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 }
 
+/* The tunnel freed (its sockets with it), the test's ends closed. */
+static void finish_run(struct run *r, int a_end, int b_end)
+{
+	tunnel_free(r->t);
+	close(a_end);
+	close(b_end);
+	event_base_free(r->base);
+}
+
 static uint8_t byte_at(size_t i)
 {
 	return (uint8_t)(i * 7 + i / 4096);
@@ -116,10 +125,7 @@ static void test_idle_ends(void **state)
 		event_base_loop(r.base, EVLOOP_ONCE);
 	assert_int_equal(r.done, 1);
 	assert_int_equal(tunnel_bytes_from_a(r.t), 0);
-	tunnel_free(r.t);
-	close(a[0]);
-	close(b[0]);
-	event_base_free(r.base);
+	finish_run(&r, a[0], b[0]);
 }
 
 /* A side that takes nothing while it keeps talking ends it too: what waits
@@ -154,10 +160,7 @@ static void test_stalled_reader_ends(void **state)
 	}
 	assert_int_equal(r.done, 1);
 	assert_true(tunnel_bytes_from_a(r.t) > 0);
-	tunnel_free(r.t);
-	close(a[0]);
-	close(b[0]);
-	event_base_free(r.base);
+	finish_run(&r, a[0], b[0]);
 }
 
 /* More left over than a pipe holds: refused, the sockets still the caller's. */
