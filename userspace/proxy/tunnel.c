@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tunnel.h"
@@ -14,15 +15,20 @@ struct half {
 	struct tunnel *t;
 	int from, to;
 	int p[2];
-	size_t queued;   /* in the pipe */
-	bool pipe_full;  /* the last read found no room: wait until some left */
+	size_t queued;          /* in the pipe */
 	bool eof;
 	uint64_t moved;
-	struct event *rd, *wr;
+	struct timeval last_read;  /* or the start */
+	struct timeval last_write; /* or when bytes began to wait */
 };
 
+/* One edge-triggered event per socket, armed once: a relay that re-armed
+ * read and write interest as its pipes filled and emptied spent more
+ * system calls on epoll_ctl than on splice.  Idle limits are one timer. */
 struct tunnel {
 	struct half h[2]; /* [0]: a to b, [1]: b to a */
+	struct event *ev[2]; /* a, b */
+	struct event *timer;
 	size_t cap;
 	struct timeval idle;
 	int error;
@@ -31,7 +37,20 @@ struct tunnel {
 	void *arg;
 };
 
-/* Moves what it can; 1 once the side is read to its end and all of it
+/* the vDSO's coarse monotonic clock: no system call, steady under clock
+ * changes, and fine enough for limits of seconds */
+static void now(struct timeval *tv)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = ts.tv_nsec / 1000;
+}
+
+/* Moves what it can, until the socket it reads is empty (or the pipe
+ * full) and the socket it writes is full (or the pipe empty), as edge
+ * triggering needs; 1 once the side is read to its end and all of it
  * passed on, -errno on an error. */
 static int pump(struct half *h)
 {
@@ -44,15 +63,17 @@ static int pump(struct half *h)
 		if (!h->eof && h->queued < h->t->cap) {
 			n = splice(h->from, NULL, h->p[1], NULL, h->t->cap - h->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
+				if (!h->queued)
+					now(&h->last_write);
 				h->queued += (size_t)n;
 				h->moved += (uint64_t)n;
+				now(&h->last_read);
 				progress = true;
 			} else if (n == 0) {
 				h->eof = true;
-			} else if (errno == EAGAIN) {
-				/* an empty socket, or a pipe out of slots if it holds some */
-				h->pipe_full = h->queued > 0;
-			} else if (errno != EINTR) {
+			} else if (errno != EAGAIN && errno != EINTR) {
+				/* EAGAIN: an empty socket, or a pipe out of slots,
+				 * which the write below frees (then read again) */
 				return -errno;
 			}
 		}
@@ -60,24 +81,14 @@ static int pump(struct half *h)
 			n = splice(h->p[0], NULL, h->to, NULL, h->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				h->queued -= (size_t)n;
-				h->pipe_full = false;
+				now(&h->last_write);
 				progress = true;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				return -errno;
 			}
 		}
 	}
-	if (h->eof && !h->queued)
-		return 1;
-	if (!h->eof && !h->pipe_full)
-		event_add(h->rd, &h->t->idle);
-	else
-		event_del(h->rd);
-	if (h->queued) /* a side that stops reading is idle too */
-		event_add(h->wr, &h->t->idle);
-	else
-		event_del(h->wr);
-	return 0;
+	return h->eof && !h->queued ? 1 : 0;
 }
 
 static void end(struct tunnel *t, int error)
@@ -86,30 +97,71 @@ static void end(struct tunnel *t, int error)
 		return;
 	t->ended = true;
 	t->error = error;
-	for (int i = 0; i < 2; i++) {
-		event_del(t->h[i].rd);
-		event_del(t->h[i].wr);
-	}
+	for (int i = 0; i < 2; i++)
+		event_del(t->ev[i]);
+	event_del(t->timer);
 	t->done(t->arg); /* may free t */
 }
 
-static void on_ready(evutil_socket_t fd, short what, void *arg)
+static void pump_or_end(struct half *h)
 {
-	struct half *h = arg;
-	int rc;
+	int rc = pump(h);
 
-	(void)fd;
-	if (what & EV_TIMEOUT) {
-		end(h->t, 0);
-		return;
-	}
-	rc = pump(h);
 	if (rc != 0)
 		end(h->t, rc < 0 ? -rc : 0);
 }
 
-static int half_init(struct tunnel *t, struct half *h, struct event_base *base, int from, int to, const void *first,
-		     size_t len)
+/* Socket i is h[i]'s source and h[1 - i]'s destination. */
+static void on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	int i = fd == t->h[0].from ? 0 : 1;
+
+	if (what & EV_READ)
+		pump_or_end(&t->h[i]);
+	if (!t->ended && (what & EV_WRITE) && t->h[1 - i].queued)
+		pump_or_end(&t->h[1 - i]);
+}
+
+/* How long until a half is idle: nothing read from a side that has not
+ * ended, or nothing taken by a side that has bytes waiting for it. */
+static bool idle_left(const struct half *h, const struct timeval *at, struct timeval *left)
+{
+	struct timeval since, rest;
+
+	*left = h->t->idle;
+	for (int k = 0; k < 2; k++) {
+		const struct timeval *last = k ? &h->last_write : &h->last_read;
+
+		if (k ? !h->queued : h->eof)
+			continue;
+		evutil_timersub(at, last, &since);
+		if (!evutil_timercmp(&since, &h->t->idle, <))
+			return false;
+		evutil_timersub(&h->t->idle, &since, &rest);
+		if (evutil_timercmp(&rest, left, <))
+			*left = rest;
+	}
+	return true;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	struct timeval at, left[2];
+
+	(void)fd;
+	(void)what;
+	now(&at);
+	for (int i = 0; i < 2; i++)
+		if (!idle_left(&t->h[i], &at, &left[i])) {
+			end(t, 0);
+			return;
+		}
+	event_add(t->timer, evutil_timercmp(&left[0], &left[1], <) ? &left[0] : &left[1]);
+}
+
+static int half_init(struct tunnel *t, struct half *h, int from, int to, const void *first, size_t len)
 {
 	h->t = t;
 	h->from = from;
@@ -125,9 +177,9 @@ static int half_init(struct tunnel *t, struct half *h, struct event_base *base, 
 		return -1;
 	}
 	h->queued = len;
-	h->rd = event_new(base, from, EV_READ, on_ready, h);
-	h->wr = event_new(base, to, EV_WRITE, on_ready, h);
-	return h->rd && h->wr ? 0 : -1;
+	now(&h->last_read);
+	h->last_write = h->last_read;
+	return 0;
 }
 
 struct tunnel *tunnel_start(struct event_base *base, int a, int b, const void *to_b, size_t to_b_len,
@@ -143,15 +195,19 @@ struct tunnel *tunnel_start(struct event_base *base, int a, int b, const void *t
 	t->idle = (struct timeval){ idle_s, 0 };
 	t->done = done;
 	t->arg = arg;
-	if (half_init(t, &t->h[0], base, a, b, to_b, to_b_len) < 0 ||
-	    half_init(t, &t->h[1], base, b, a, to_a, to_a_len) < 0)
+	if (half_init(t, &t->h[0], a, b, to_b, to_b_len) < 0 || half_init(t, &t->h[1], b, a, to_a, to_a_len) < 0)
 		goto fail;
 	t->cap = (size_t)fcntl(t->h[0].p[1], F_GETPIPE_SZ);
 	if ((ssize_t)t->cap <= 0)
 		goto fail;
-	for (int i = 0; i < 2; i++)
-		if (pump(&t->h[i]) != 0)
-			event_active(t->h[i].rd, EV_READ, 0); /* it ends from the loop, not here */
+	t->ev[0] = event_new(base, a, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_socket, t);
+	t->ev[1] = event_new(base, b, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_socket, t);
+	t->timer = evtimer_new(base, on_timer, t);
+	if (!t->ev[0] || !t->ev[1] || !t->timer || event_add(t->ev[0], NULL) < 0 || event_add(t->ev[1], NULL) < 0 ||
+	    event_add(t->timer, &t->idle) < 0)
+		goto fail;
+	/* what came before, and what may already wait: the first edges of
+	 * an edge-triggered event report it too, from the loop */
 	return t;
 fail:
 	e = errno;
@@ -181,13 +237,13 @@ void tunnel_free(struct tunnel *t)
 {
 	if (!t)
 		return;
+	if (t->timer)
+		event_free(t->timer);
 	for (int i = 0; i < 2; i++) {
 		struct half *h = &t->h[i];
 
-		if (h->rd)
-			event_free(h->rd);
-		if (h->wr)
-			event_free(h->wr);
+		if (t->ev[i])
+			event_free(t->ev[i]);
 		for (int k = 0; k < 2; k++)
 			if (h->p[k] >= 0)
 				close(h->p[k]);
