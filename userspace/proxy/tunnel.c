@@ -124,7 +124,8 @@ static void on_socket(evutil_socket_t fd, short what, void *arg)
 }
 
 /* How long until a half is idle: nothing read from a side that has not
- * ended, or nothing taken by a side that has bytes waiting for it. */
+ * ended (while the pipe has room for it), or nothing taken by a side that
+ * has bytes waiting for it. */
 static bool idle_left(const struct half *h, const struct timeval *at, struct timeval *left)
 {
 	struct timeval since, rest;
@@ -133,7 +134,7 @@ static bool idle_left(const struct half *h, const struct timeval *at, struct tim
 	for (int k = 0; k < 2; k++) {
 		const struct timeval *last = k ? &h->last_write : &h->last_read;
 
-		if (k ? !h->queued : h->eof)
+		if (k ? !h->queued : h->eof || h->queued >= h->t->cap)
 			continue;
 		evutil_timersub(at, last, &since);
 		if (!evutil_timercmp(&since, &h->t->idle, <))
