@@ -141,6 +141,15 @@ static size_t put_len(uint8_t *d, size_t len, bool bin)
 	return put_be(d, bin ? 0xc6 : 0xdb, len, 4);
 }
 
+static size_t put_array(uint8_t *d, size_t n)
+{
+	if (n < 16) {
+		d[0] = (uint8_t)(0x90 | n);
+		return 1;
+	}
+	return n <= UINT16_MAX ? put_be(d, 0xdc, n, 2) : put_be(d, 0xdd, n, 4);
+}
+
 /* The most a header or a number takes: a type byte and 8 bytes. */
 #define HDR_MAX 9
 
@@ -180,6 +189,38 @@ static void put_body(struct rec *r, const char *key, size_t klen, const void *p,
 		d += len;
 	}
 	done(r, d);
+}
+
+void rec_bin_val(struct rec *r, const void *p, size_t len)
+{
+	uint8_t *d = room(r, HDR_MAX + len);
+
+	if (d) {
+		d += put_len(d, len, true);
+		memcpy(d, p, len);
+		d += len;
+	}
+	done(r, d);
+}
+
+void rec_strs_n(struct rec *r, const char *key, size_t klen, const char *const *v, size_t n)
+{
+	uint8_t *d = put_key(r, key, klen, 5);
+
+	if (d)
+		d += put_array(d, n);
+	done(r, d);
+	for (size_t i = 0; d && i < n; i++) {
+		size_t len = strlen(v[i]);
+
+		d = room(r, HDR_MAX + len);
+		if (d) {
+			d += put_len(d, len, false);
+			memcpy(d, v[i], len);
+			d += len;
+		}
+		done(r, d);
+	}
 }
 
 void rec_raw_n(struct rec *r, const char *key, size_t klen, const void *mp, size_t len)
