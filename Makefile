@@ -19,7 +19,7 @@ endif
 
 # Debian 12 packages the build, the tests, the demo and the bench need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
-	libmsgpack-dev libjansson-dev libcurl4-openssl-dev libsystemd-dev libssl-dev libsodium-dev libdeflate-dev libseccomp-dev libcmocka-dev \
+	libmsgpack-dev libjansson-dev libcurl4-openssl-dev libsystemd-dev libssl-dev libsodium-dev libdeflate-dev libzstd-dev libseccomp-dev libcmocka-dev \
 	libclang-rt-14-dev iproute2 strace procps util-linux bsdutils jq \
 	bubblewrap auditd hyperfine linux-perf valgrind \
 	runsc protobuf-c-compiler libprotobuf-c-dev rsyslog passt \
@@ -27,11 +27,11 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	dnsmasq-base squid qemu-system-x86 busybox-static libevent-dev libhttp-parser-dev \
 	dbus-daemon python3-gi systemd openssl
 
-PKGS    := libbpf libelf zlib libdeflate msgpack jansson libcurl libsystemd libssl libcrypto libsodium libseccomp libprotobuf-c rdkafka
+PKGS    := libbpf libelf zlib libdeflate libzstd msgpack jansson libcurl libsystemd libssl libcrypto libsodium libseccomp libprotobuf-c rdkafka
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuserspace -Isandbox -Iexporters -Itools
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lmsgpackc -ljansson -lcurl -lssl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka -lsystemd) -lresolv
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ldeflate -lzstd -lmsgpackc -ljansson -lcurl -lssl -lcrypto -lsodium -lseccomp -lprotobuf-c -lrdkafka -lsystemd) -lresolv
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Only the libraries a binary uses become its DT_NEEDED (Debian's gcc says so
 # already; others may not).

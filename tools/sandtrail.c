@@ -2,7 +2,7 @@
  * replay, verify and keygen read and sign journals: they live in
  * sandtrail-journal beside this binary (tools/sandtrail_journal.c), so that
  * run, which every session starts with, loads and relocates none of the
- * journal's libraries (zlib, libdeflate, msgpack, libcrypto). */
+ * journal's libraries (zlib, libdeflate, libzstd, msgpack, libcrypto). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

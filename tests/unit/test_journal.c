@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <endian.h>
+#include <libdeflate.h>
 
 #include "journal/journal.h"
 #include "journal/keys.h"
@@ -602,6 +605,125 @@ static void test_journal_segment_of_another_journal_is_a_fault(void **state)
 	journal_reader_close(r);
 }
 
+/* Rewrites every block of segment name in f's journal with a zlib stream,
+ * as journals were written before zstd, under the codec flags given. */
+static void rewrite_as_zlib(struct fixture *f, const char *name, uint32_t flags)
+{
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
+	struct segment_reader *r;
+	struct segment_block b;
+	uint8_t hdr[sizeof(struct jf_segment_header)], *z;
+	char path[256], tmp[256];
+	int dirfd, fd, rc;
+
+	dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/zlib.tmp", f->top);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(read(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	close(fd);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_int_equal(write(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	assert_int_equal(segment_reader_open(&r, dirfd, name), 0);
+	assert_int_equal(segment_reader_header(r, &(struct segment_info){ 0 }), 1);
+	while ((rc = segment_reader_next(r, &b)) == 1) {
+		size_t zlen, hlen = (size_t)b.nrec * JF_HASH_LEN;
+		struct jf_block_header h = {
+			.magic = htole32(JF_BLOCK_MAGIC),
+			.flags = htole32(flags),
+			.ulen = htole32((uint32_t)b.ulen),
+			.first_seq = htole64(b.first_seq),
+			.nrec = htole32(b.nrec),
+		};
+		uint32_t crc;
+
+		z = malloc(libdeflate_zlib_compress_bound(c, b.ulen));
+		zlen = libdeflate_zlib_compress(c, b.frames, b.ulen, z, libdeflate_zlib_compress_bound(c, b.ulen));
+		h.zlen = htole32((uint32_t)zlen);
+		crc = libdeflate_crc32(0, &h, offsetof(struct jf_block_header, crc));
+		crc = libdeflate_crc32(crc, z, zlen);
+		h.crc = htole32(libdeflate_crc32(crc, b.hashes, hlen));
+		assert_int_equal(writev(fd, (struct iovec[]){ { &h, sizeof(h) }, { z, zlen }, { (void *)b.hashes, hlen } }, 3),
+				 (ssize_t)(sizeof(h) + zlen + hlen));
+		free(z);
+	}
+	assert_int_equal(rc, 0);
+	segment_reader_close(r);
+	close(fd);
+	assert_int_equal(rename(tmp, path), 0);
+	close(dirfd);
+	libdeflate_free_compressor(c);
+}
+
+/* The name of the journal's first segment. */
+static void first_segment(struct fixture *f, char *name)
+{
+	uint64_t *firsts;
+	size_t n;
+	int dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_int_equal(segment_list(dirfd, &firsts, &n), 0);
+	assert_true(n >= 1);
+	segment_name(name, firsts[0]);
+	free(firsts);
+	close(dirfd);
+}
+
+/* Journals written before zstd (zlib blocks) still read, seals and all, and
+ * the writer continues them with zstd blocks. */
+static void test_journal_zlib_blocks_of_the_previous_format_still_read(void **state)
+{
+	struct fixture *f = *state;
+	char name[JF_SEGMENT_NAME_LEN + 1];
+	struct journal *j;
+
+	f->cfg.seal_every = 100;
+	f->cfg.block_bytes = 8192;
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 0, 400);
+	assert_int_equal(journal_close(j), 0);
+	first_segment(f, name);
+	rewrite_as_zlib(f, name, JF_BLOCK_ZLIB);
+	expect_records(f, 400, JOURNAL_SEALED);
+	assert_int_equal(journal_open(&j, &f->cfg), 0);
+	append_records(j, 400, 500);
+	assert_int_equal(journal_close(j), 0);
+	expect_records(f, 500, JOURNAL_SEALED);
+}
+
+/* A block's flags name its codec: a zlib stream flagged zstd, or flags
+ * naming two codecs, is a damaged block, not records. */
+static void test_journal_block_of_the_wrong_codec_is_a_fault(void **state)
+{
+	static const uint32_t wrong[] = { JF_BLOCK_ZSTD, JF_BLOCK_ZLIB | JF_BLOCK_ZSTD };
+	struct fixture *f = *state;
+	char name[JF_SEGMENT_NAME_LEN + 1];
+
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		const struct journal_fault *faults;
+		struct journal_reader *r;
+		struct journal_entry e;
+		struct journal *j;
+		unsigned records = 0;
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(journal_open(&j, &f->cfg), 0);
+		append_records(j, 0, 10);
+		assert_int_equal(journal_close(j), 0);
+		first_segment(f, name);
+		rewrite_as_zlib(f, name, wrong[i]);
+		assert_int_equal(journal_reader_open(&r, f->dir, f->pub), 0);
+		while (journal_reader_next(r, &e) == 1)
+			records++;
+		journal_reader_check_end(r, false);
+		assert_int_equal(records, 0);
+		assert_true(journal_reader_faults(r, &faults) >= 1);
+		journal_reader_close(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +741,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal_follow_yields_only_sealed_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_follow_starts_at_the_segment_of_a_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_segment_of_another_journal_is_a_fault, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_zlib_blocks_of_the_previous_format_still_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_block_of_the_wrong_codec_is_a_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_reader_follows_a_live_journal_across_rotation, setup,
 						teardown),
 	};

@@ -677,7 +677,7 @@ int journal_open(struct journal **out, const struct journal_config *given)
 		return fail(cfg, -EINVAL, "no journal directory or no signing key file given");
 	if (cfg->segment_bytes < 4096 ||
 	    cfg->block_bytes < 4096 || cfg->block_bytes > JF_BLOCK_ULEN_MAX - JF_RECORD_MAX - sizeof(struct jf_frame) ||
-	    cfg->compress_level < 1 || cfg->compress_level > 12 || cfg->fsync > JOURNAL_FSYNC_NONE)
+	    cfg->compress_level < SEGMENT_LEVEL_MIN || cfg->compress_level > SEGMENT_LEVEL_MAX || cfg->fsync > JOURNAL_FSYNC_NONE)
 		return fail(cfg, -EINVAL, "invalid journal configuration");
 	j = calloc(1, sizeof(*j));
 	if (!j)

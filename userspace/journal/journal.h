@@ -35,7 +35,7 @@ struct journal_config {
 	uint32_t epoch_ms;       /* evolve the signing key every this many ms */
 	uint32_t epoch_seals;    /* ... or every this many seals; 0: never by count */
 	uint32_t block_bytes;    /* records per compressed block, in uncompressed bytes */
-	int compress_level;      /* 1 (fastest) .. 12 */
+	int compress_level;      /* zstd's, -7 (fastest) .. 19; 0 is the default */
 	char *err;               /* optional: a one-line reason when journal_open fails */
 	size_t err_len;
 };

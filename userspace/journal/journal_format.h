@@ -42,14 +42,16 @@ struct jf_segment_header {
 	le32_t crc;                  /* crc32 of the bytes before it */
 };
 
-/* ---- block: one write(), one zlib stream of frames, then the hashes ----
- * header | zlen bytes: zlib stream (RFC 1950) of nrec frames, ulen bytes once
- * inflated | nrec * 32 bytes: each record's chain hash, in order.
+/* ---- block: one write(), one compressed stream of frames, then the hashes ----
+ * header | zlen bytes: the stream of nrec frames, ulen bytes once
+ * decompressed | nrec * 32 bytes: each record's chain hash, in order.
+ * flags name the stream's codec, exactly one: zstd (one frame) is what this
+ * version writes; zlib (RFC 1950) is what it wrote before and still reads.
  * The hashes are kept out of the stream because they do not compress and
  * only slow the compressor down. */
 #define JF_BLOCK_MAGIC 0x424a5453u /* "STJB" */
-#define JF_BLOCK_ZLIB 0x1u         /* flags: the stream is zlib (always set in v1) */
-#define JF_BLOCK_FLAGS_KNOWN JF_BLOCK_ZLIB
+#define JF_BLOCK_ZLIB 0x1u         /* flags: the stream is zlib (every block before zstd) */
+#define JF_BLOCK_ZSTD 0x2u         /* flags: the stream is one zstd frame */
 
 struct jf_block_header {
 	le32_t magic;

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <libdeflate.h>
+#include <zstd.h>
 
 #include "segment.h"
 
@@ -158,22 +159,27 @@ int segment_create(int dirfd, const char *name, const struct segment_info *info)
 }
 
 struct segment_writer {
-	struct libdeflate_compressor *c;
+	ZSTD_CCtx *c;
+	int level;
 	uint8_t *zbuf;
 	size_t zcap;
 };
 
 int segment_writer_new(struct segment_writer **out, int level)
 {
-	struct segment_writer *w = calloc(1, sizeof(*w));
+	struct segment_writer *w;
 
+	if (level < SEGMENT_LEVEL_MIN || level > SEGMENT_LEVEL_MAX || level == 0)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	w->c = libdeflate_alloc_compressor(level);
+	w->c = ZSTD_createCCtx();
 	if (!w->c) {
 		free(w);
-		return -EINVAL;
+		return -ENOMEM;
 	}
+	w->level = level;
 	*out = w;
 	return 0;
 }
@@ -182,7 +188,7 @@ void segment_writer_free(struct segment_writer *w)
 {
 	if (!w)
 		return;
-	libdeflate_free_compressor(w->c);
+	ZSTD_freeCCtx(w->c);
 	free(w->zbuf);
 	free(w);
 }
@@ -198,7 +204,7 @@ long segment_write_block(struct segment_writer *w, int fd, uint64_t first_seq, u
 
 	if (nrec == 0 || ulen > JF_BLOCK_ULEN_MAX)
 		return -EINVAL;
-	bound = libdeflate_zlib_compress_bound(w->c, ulen);
+	bound = ZSTD_compressBound(ulen);
 	if (bound > w->zcap) {
 		uint8_t *p = realloc(w->zbuf, bound);
 
@@ -207,12 +213,12 @@ long segment_write_block(struct segment_writer *w, int fd, uint64_t first_seq, u
 		w->zbuf = p;
 		w->zcap = bound;
 	}
-	zlen = libdeflate_zlib_compress(w->c, frames, ulen, w->zbuf, w->zcap);
-	if (zlen == 0 || zlen > JF_BLOCK_ZLEN_MAX)
+	zlen = ZSTD_compressCCtx(w->c, w->zbuf, w->zcap, frames, ulen, w->level);
+	if (ZSTD_isError(zlen) || zlen > JF_BLOCK_ZLEN_MAX)
 		return -EIO;
 	h = (struct jf_block_header){
 		.magic = htole32(JF_BLOCK_MAGIC),
-		.flags = htole32(JF_BLOCK_ZLIB),
+		.flags = htole32(JF_BLOCK_ZSTD),
 		.zlen = htole32((uint32_t)zlen),
 		.ulen = htole32((uint32_t)ulen),
 		.first_seq = htole64(first_seq),
@@ -279,7 +285,8 @@ struct segment_reader {
 	size_t cap, len;
 	uint64_t base;
 	uint64_t off;  /* next block */
-	struct libdeflate_decompressor *d;
+	struct libdeflate_decompressor *d; /* zlib blocks */
+	ZSTD_DCtx *zd;
 	uint8_t *ubuf;
 	size_t ucap;
 };
@@ -291,16 +298,17 @@ int segment_reader_open(struct segment_reader **out, int dirfd, const char *name
 	if (!r)
 		return -ENOMEM;
 	r->d = libdeflate_alloc_decompressor();
-	if (!r->d) {
-		free(r);
+	r->zd = ZSTD_createDCtx();
+	r->fd = -1;
+	if (!r->d || !r->zd) {
+		segment_reader_close(r);
 		return -ENOMEM;
 	}
 	r->fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
 		int err = -errno;
 
-		libdeflate_free_decompressor(r->d);
-		free(r);
+		segment_reader_close(r);
 		return err;
 	}
 	*out = r;
@@ -311,8 +319,10 @@ void segment_reader_close(struct segment_reader *r)
 {
 	if (!r)
 		return;
-	close(r->fd);
+	if (r->fd >= 0)
+		close(r->fd);
 	libdeflate_free_decompressor(r->d);
+	ZSTD_freeDCtx(r->zd);
 	free(r->buf);
 	free(r->ubuf);
 	free(r);
@@ -375,16 +385,29 @@ int segment_reader_header(struct segment_reader *r, struct segment_info *info)
 	return 1;
 }
 
+/* Exactly ulen bytes out of exactly zlen bytes in, by the block's codec. */
+static int decompress(struct segment_reader *r, uint32_t flags, const uint8_t *z, size_t zlen, size_t ulen)
+{
+	size_t used;
+
+	if (flags == JF_BLOCK_ZSTD)
+		return ZSTD_decompressDCtx(r->zd, r->ubuf, ulen, z, zlen) == ulen ? 0 : -EBADMSG;
+	/* no actual_out: a shorter stream fails; the Adler-32 is checked */
+	if (libdeflate_zlib_decompress_ex(r->d, z, zlen, r->ubuf, ulen, &used, NULL) != LIBDEFLATE_SUCCESS ||
+	    used != zlen)
+		return -EBADMSG;
+	return 0;
+}
+
 /* Decodes the block at off: its size, 0 when incomplete, -EBADMSG. */
 static long decode_at(struct segment_reader *r, uint64_t off, struct segment_block *b)
 {
 	struct jf_block_header h;
-	uint32_t zlen, ulen, nrec;
+	uint32_t zlen, ulen, nrec, flags;
 	uint64_t size;
 	const uint8_t *p;
 	long avail;
 	uint32_t crc;
-	size_t used;
 
 	avail = window(r, off, BLOCK_HDR);
 	if (avail < 0)
@@ -395,7 +418,8 @@ static long decode_at(struct segment_reader *r, uint64_t off, struct segment_blo
 	zlen = le32toh(h.zlen);
 	ulen = le32toh(h.ulen);
 	nrec = le32toh(h.nrec);
-	if (le32toh(h.magic) != JF_BLOCK_MAGIC || le32toh(h.flags) != JF_BLOCK_FLAGS_KNOWN ||
+	flags = le32toh(h.flags);
+	if (le32toh(h.magic) != JF_BLOCK_MAGIC || (flags != JF_BLOCK_ZSTD && flags != JF_BLOCK_ZLIB) ||
 	    zlen > JF_BLOCK_ZLEN_MAX || ulen > JF_BLOCK_ULEN_MAX || nrec == 0 ||
 	    nrec > ulen / sizeof(struct jf_frame))
 		return -EBADMSG;
@@ -418,10 +442,7 @@ static long decode_at(struct segment_reader *r, uint64_t off, struct segment_blo
 		r->ubuf = u;
 		r->ucap = ulen;
 	}
-	/* exactly ulen bytes out (no actual_out: a shorter stream fails) from
-	 * exactly zlen bytes in */
-	if (libdeflate_zlib_decompress_ex(r->d, p + BLOCK_HDR, zlen, r->ubuf, ulen, &used, NULL) != LIBDEFLATE_SUCCESS ||
-	    used != zlen)
+	if (decompress(r, flags, p + BLOCK_HDR, zlen, ulen) < 0)
 		return -EBADMSG;
 	*b = (struct segment_block){
 		.offset = off,

@@ -38,7 +38,12 @@ uint32_t segment_header_version(const void *p, size_t len);
 
 struct segment_writer;
 
-/* level: libdeflate's (1 fastest .. 12); the stream is zlib format. */
+/* zstd's levels this writer takes: negative ones trade size for speed; the
+ * ultra levels above 19 would need far more memory */
+#define SEGMENT_LEVEL_MIN (-7)
+#define SEGMENT_LEVEL_MAX 19
+
+/* Blocks as one zstd frame each at level (SEGMENT_LEVEL_MIN .. _MAX, not 0). */
 int segment_writer_new(struct segment_writer **out, int level);
 void segment_writer_free(struct segment_writer *w);
 /* Appends one block (nrec frames in frames[0..ulen), their nrec chain hashes)
