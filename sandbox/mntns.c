@@ -378,7 +378,12 @@ void mntns_release(struct mntns_plan *plan)
 	for (size_t i = 0; i < POLICY_MOUNTS_MAX; i++)
 		if (plan->bind_fds[i] >= 0)
 			close(plan->bind_fds[i]);
+	/* released twice (early by hardened_start, then at the end) closes nothing */
 	memset(plan, 0, sizeof(*plan));
+	for (size_t i = 0; i < MNTNS_DEVS; i++)
+		plan->dev_fds[i] = -1;
+	for (size_t i = 0; i < POLICY_MOUNTS_MAX; i++)
+		plan->bind_fds[i] = -1;
 }
 
 /* ---- child side ---- */
@@ -442,7 +447,10 @@ static int setup_dev(const struct mntns_plan *plan, char *err, size_t errlen)
 		char path[32];
 
 		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
-		if (make_point(path, true, err, errlen) < 0 || attach(plan->dev_fds[i], path, err, errlen) < 0)
+		/* the tmpfs is fresh: one call makes the point (each is a setup record) */
+		if (mknod(path, S_IFREG | 0644, 0) < 0)
+			return efail(err, errlen, "mknod(\"%s\")", path);
+		if (attach(plan->dev_fds[i], path, err, errlen) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
