@@ -161,32 +161,34 @@ static int take_entry(struct mntns_plan *plan, int dirfd, const char *name, cons
 	char target[PATH_MAX];
 	struct stat st;
 	ssize_t n;
-	int fd, tree;
+	int tree;
 
-	fd = openat(dirfd, name, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
-	if (fd < 0)
+	/* the tree first, then what it is (a start pays per call: no O_PATH
+	 * open around it).  A link, not followed, is a tree of the link itself */
+	tree = open_tree(dirfd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+					      (follow ? 0 : AT_SYMLINK_NOFOLLOW));
+	if (tree < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
+	if (fstat(tree, &st) < 0) {
+		int e = errno;
+
+		close(tree);
+		errno = e;
 		return -1;
 	}
 	if (S_ISLNK(st.st_mode)) {
-		n = readlinkat(fd, "", target, sizeof(target) - 1);
-		close(fd);
+		close(tree);
+		/* replaced since by anything but a link: EINVAL, the start fails */
+		n = readlinkat(dirfd, name, target, sizeof(target) - 1);
 		if (n < 0)
 			return -1;
 		target[n] = 0;
 		return add_entry(plan, path, -1, target, false);
 	}
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-		close(fd); /* sockets, devices, fifos: never part of a root */
+		close(tree); /* sockets, devices, fifos: never part of a root */
 		return 0;
 	}
-	tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-					  (S_ISDIR(st.st_mode) ? AT_RECURSIVE : 0));
-	close(fd);
-	if (tree < 0)
-		return -1;
 	if (setattr(tree, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, -1) < 0 ||
 	    add_entry(plan, path, tree, NULL, S_ISDIR(st.st_mode)) < 0) {
 		int e = errno;
