@@ -205,6 +205,9 @@ int hardened_start(struct hardened *h, const struct hardened_spec *s, char *err,
 		c.fd[FD_REPORT] = rep[1];
 		contain(&c);
 	}
+	/* the child holds the trees now (its fds share our open files): ours
+	 * close while it mounts, not on the session's way out */
+	mntns_release(&h->plan);
 	close(sync[0]);
 	close(go[0]);
 	close(st[1]);

@@ -159,34 +159,35 @@ static int add_entry(struct mntns_plan *plan, const char *path, int fd, const ch
 static int take_entry(struct mntns_plan *plan, int dirfd, const char *name, const char *path, bool follow)
 {
 	char target[PATH_MAX];
-	struct stat st;
+	struct stat st = { 0 };
 	ssize_t n;
-	int fd, tree;
+	int tree;
 
-	fd = openat(dirfd, name, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		n = readlinkat(fd, "", target, sizeof(target) - 1);
-		close(fd);
-		if (n < 0)
-			return -1;
+	/* a link is recreated, never cloned: the tree of a link would be a
+	 * detached mount whose close waits for an RCU grace period */
+	if (!follow && (n = readlinkat(dirfd, name, target, sizeof(target) - 1)) >= 0) {
 		target[n] = 0;
 		return add_entry(plan, path, -1, target, false);
 	}
+	if (!follow && errno != EINVAL)
+		return errno == ENOENT ? 0 : -1;
+	/* the tree, then what it is (a start pays per call: no O_PATH open
+	 * around it) */
+	tree = open_tree(dirfd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+					      (follow ? 0 : AT_SYMLINK_NOFOLLOW));
+	if (tree < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(tree, &st) < 0 || S_ISLNK(st.st_mode)) {
+		int e = S_ISLNK(st.st_mode) ? EAGAIN : errno; /* became a link since */
+
+		close(tree);
+		errno = e;
+		return -1;
+	}
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-		close(fd); /* sockets, devices, fifos: never part of a root */
+		close(tree); /* sockets, devices, fifos: never part of a root */
 		return 0;
 	}
-	tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-					  (S_ISDIR(st.st_mode) ? AT_RECURSIVE : 0));
-	close(fd);
-	if (tree < 0)
-		return -1;
 	if (setattr(tree, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, -1) < 0 ||
 	    add_entry(plan, path, tree, NULL, S_ISDIR(st.st_mode)) < 0) {
 		int e = errno;
@@ -378,7 +379,12 @@ void mntns_release(struct mntns_plan *plan)
 	for (size_t i = 0; i < POLICY_MOUNTS_MAX; i++)
 		if (plan->bind_fds[i] >= 0)
 			close(plan->bind_fds[i]);
+	/* released twice (early by hardened_start, then at the end) closes nothing */
 	memset(plan, 0, sizeof(*plan));
+	for (size_t i = 0; i < MNTNS_DEVS; i++)
+		plan->dev_fds[i] = -1;
+	for (size_t i = 0; i < POLICY_MOUNTS_MAX; i++)
+		plan->bind_fds[i] = -1;
 }
 
 /* ---- child side ---- */
@@ -442,7 +448,10 @@ static int setup_dev(const struct mntns_plan *plan, char *err, size_t errlen)
 		char path[32];
 
 		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
-		if (make_point(path, true, err, errlen) < 0 || attach(plan->dev_fds[i], path, err, errlen) < 0)
+		/* the tmpfs is fresh: one call makes the point (each is a setup record) */
+		if (mknod(path, S_IFREG | 0644, 0) < 0)
+			return efail(err, errlen, "mknod(\"%s\")", path);
+		if (attach(plan->dev_fds[i], path, err, errlen) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)

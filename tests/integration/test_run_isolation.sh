@@ -2,7 +2,7 @@
 # sandtrail run --mode hardened: what a sandboxed process cannot do.  Runs
 # unrecorded (--no-audit); test_run_audit.sh checks the records of the same.
 source "$(dirname "$0")/lib.sh"
-plan 33
+plan 36
 
 P=$HELPERS/sbx_probe
 WS=$T/ws
@@ -73,3 +73,22 @@ check "a read-only bind of a policy file is read-only" \
 	test "$("$SANDTRAIL" run --no-audit "${HV[@]}" --policy "$T/ro-policy.json" -- "$P" write /mnt/x 2>/dev/null)" = "refused EROFS"
 check "--hostname names the UTS namespace" test "$("$SANDTRAIL" run --no-audit --hostname box -- hostname 2>/dev/null)" = box
 check "--ulimit applies" test "$("$SANDTRAIL" run --no-audit --ulimit nofile=64 -- sh -c 'ulimit -n' 2>/dev/null)" = 64
+
+# --rootfs: each top-level entry of the image is bound, read-only; a link is
+# recreated, never followed on the host; sockets and fifos stay out
+IMG=$T/img
+mkdir -p "$IMG/usr" "$IMG/etc"
+mount --bind /usr "$IMG/usr"
+defer umount -l "$IMG/usr"
+for l in bin lib lib64; do ln -s "usr/$l" "$IMG/$l"; done
+echo imagefile >"$IMG/file"
+echo hostvalue >"$T/hostfile"
+ln -s "$T/hostfile" "$IMG/leak"
+mkfifo "$IMG/fifo"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$IMG/sock"
+rootfs() { "$SANDTRAIL" run --no-audit --rootfs "$IMG" -- "$@" 2>"$T/run.err"; }
+check "--rootfs: the image's files are there" test "$(rootfs cat /file)" = imagefile
+check "--rootfs: an image link is a link in the session, never the host file it names" \
+	test "$(rootfs sh -c 'readlink /leak; cat /leak 2>/dev/null')" = "$T/hostfile"
+check "--rootfs: the image's sockets and fifos are left out" \
+	test "$(rootfs sh -c 'ls -d /sock /fifo 2>/dev/null; readlink /bin')" = usr/bin

@@ -94,6 +94,20 @@ static void test_builder_writes_what_msgpack_packs(void **state)
 			(l & 1 ? msgpack_pack_true : msgpack_pack_false)(&pk);
 			n += 2;
 		}
+		for (size_t m = 0; m <= 20; m += 4 + round, n += 2) {
+			static const char *const names[20] = { "O_RDONLY", "O_CREAT", "", "O_TRUNC" };
+			const char *v[20];
+
+			for (size_t i = 0; i < m; i++)
+				v[i] = names[i % 4];
+			rec_strs(&r, "flags", v, m);
+			msgpack_pack_str_with_body(&pk, "flags", 5), msgpack_pack_array(&pk, m);
+			for (size_t i = 0; i < m; i++)
+				msgpack_pack_str_with_body(&pk, v[i], strlen(v[i]));
+			rec_key(&r, "comm");
+			rec_bin_val(&r, text, m * 15);
+			msgpack_pack_str_with_body(&pk, "comm", 4), msgpack_pack_bin_with_body(&pk, text, m * 15);
+		}
 		p = rec_finish(&r, &len);
 		ref.data[1] = (char)(n >> 24), ref.data[2] = (char)(n >> 16), ref.data[3] = (char)(n >> 8), ref.data[4] = (char)n;
 		assert_int_equal(len, ref.size);

@@ -49,11 +49,11 @@ static void pack_redacted(struct enrich *e, struct rec *r, const struct session 
 	if (s && s->nsecrets) {
 		out = redact(s->secrets, s->nsecrets, p, &len, cut, &e->rb);
 		if (!out) { /* no memory for the copy: the secret must still not leak */
-			msgpack_pack_bin_with_body(&r->pk, "[redaction failed]", 18);
+			rec_bin_val(r, "[redaction failed]", 18);
 			return;
 		}
 	}
-	msgpack_pack_bin_with_body(&r->pk, out, len);
+	rec_bin_val(r, out, len);
 }
 
 void enrich_pack_bin(struct enrich *e, struct rec *r, const struct session *s, const void *p, size_t len)

@@ -113,10 +113,7 @@ static void pack_names(struct rec *r, const char *key, const char *first, uint64
 		snprintf(rest, sizeof(rest), "0x%llx", (unsigned long long)flags);
 		names[k++] = rest;
 	}
-	rec_key(r, key);
-	msgpack_pack_array(&r->pk, k);
-	for (size_t i = 0; i < k; i++)
-		msgpack_pack_str_with_body(&r->pk, names[i], strlen(names[i]));
+	rec_strs(r, key, names, k);
 }
 
 void flagnames_open(struct rec *r, const char *key, uint64_t flags)

@@ -57,13 +57,13 @@ struct jf_block_header {
 	le32_t magic;
 	le32_t flags;
 	le32_t zlen;       /* compressed stream bytes */
-	le32_t ulen;       /* inflated stream bytes */
+	le32_t ulen;       /* decompressed stream bytes */
 	le64_t first_seq;  /* seq of the block's first frame */
 	le32_t nrec;
 	le32_t crc;        /* crc32 of the 28 bytes before it, then of the zlen + 32 * nrec bytes after */
 };
 
-/* A record inside the inflated stream: frame header then len payload bytes
+/* A record inside the decompressed stream: frame header then len payload bytes
  * (a msgpack map, schemas/record.md).  Chain: hash(seq) = SHA-256(hash(seq - 1)
  * || the 16 frame bytes || payload), hash(-1) = 32 zero bytes. */
 enum jf_kind {
@@ -82,7 +82,7 @@ struct jf_frame {
 };
 
 #define JF_RECORD_MAX (1u << 20)          /* payload bytes of one record */
-#define JF_BLOCK_ULEN_MAX (8u << 20)      /* inflated bytes of one block */
+#define JF_BLOCK_ULEN_MAX (8u << 20)      /* decompressed bytes of one block */
 #define JF_BLOCK_NREC_MAX (JF_BLOCK_ULEN_MAX / sizeof(struct jf_frame))
 #define JF_BLOCK_ZLEN_MAX (JF_BLOCK_ULEN_MAX + (JF_BLOCK_ULEN_MAX >> 6) + 4096)
 

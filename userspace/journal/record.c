@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "record.h"
@@ -61,49 +62,209 @@ void rec_begin(struct rec *r, const char *type, uint64_t ts_ns)
 	rec_str(r, "type", type);
 }
 
+/* Room for n more bytes at the end of the record, for the writers below,
+ * which encode a key and its value in place rather than through the
+ * packer's callback a few bytes at a time.  NULL: no memory (the record is
+ * then cut short, as a failed packer write leaves it). */
+static uint8_t *room(struct rec *r, size_t n)
+{
+	msgpack_sbuffer *sb = &r->buf;
+
+	if (sb->alloc - sb->size < n) {
+		size_t cap = sb->alloc ? sb->alloc : MSGPACK_SBUFFER_INIT_SIZE;
+		char *p;
+
+		while (cap - sb->size < n)
+			cap *= 2;
+		p = realloc(sb->data, cap);
+		if (!p)
+			return NULL;
+		sb->data = p;
+		sb->alloc = cap;
+	}
+	return (uint8_t *)sb->data + sb->size;
+}
+
+/* The encodings below are msgpack's smallest, as msgpack-c's packer picks
+ * them: the bytes do not depend on which of the two wrote a value. */
+static size_t put_be(uint8_t *d, uint8_t type, uint64_t v, size_t n)
+{
+	d[0] = type;
+	for (size_t i = 0; i < n; i++)
+		d[1 + i] = (uint8_t)(v >> 8 * (n - 1 - i));
+	return 1 + n;
+}
+
+static size_t put_uint(uint8_t *d, uint64_t v)
+{
+	if (v < 0x80) {
+		d[0] = (uint8_t)v;
+		return 1;
+	}
+	if (v <= UINT8_MAX)
+		return put_be(d, 0xcc, v, 1);
+	if (v <= UINT16_MAX)
+		return put_be(d, 0xcd, v, 2);
+	if (v <= UINT32_MAX)
+		return put_be(d, 0xce, v, 4);
+	return put_be(d, 0xcf, v, 8);
+}
+
+static size_t put_int(uint8_t *d, int64_t v)
+{
+	if (v >= 0)
+		return put_uint(d, (uint64_t)v);
+	if (v >= -32) {
+		d[0] = (uint8_t)v;
+		return 1;
+	}
+	if (v >= INT8_MIN)
+		return put_be(d, 0xd0, (uint64_t)v, 1);
+	if (v >= INT16_MIN)
+		return put_be(d, 0xd1, (uint64_t)v, 2);
+	if (v >= INT32_MIN)
+		return put_be(d, 0xd2, (uint64_t)v, 4);
+	return put_be(d, 0xd3, (uint64_t)v, 8);
+}
+
+/* A str (or, bin, a bin) header for len bytes. */
+static size_t put_len(uint8_t *d, size_t len, bool bin)
+{
+	if (!bin && len < 32) {
+		d[0] = (uint8_t)(0xa0 | len);
+		return 1;
+	}
+	if (len <= UINT8_MAX)
+		return put_be(d, bin ? 0xc4 : 0xd9, len, 1);
+	if (len <= UINT16_MAX)
+		return put_be(d, bin ? 0xc5 : 0xda, len, 2);
+	return put_be(d, bin ? 0xc6 : 0xdb, len, 4);
+}
+
+static size_t put_array(uint8_t *d, size_t n)
+{
+	if (n < 16) {
+		d[0] = (uint8_t)(0x90 | n);
+		return 1;
+	}
+	return n <= UINT16_MAX ? put_be(d, 0xdc, n, 2) : put_be(d, 0xdd, n, 4);
+}
+
+/* The most a header or a number takes: a type byte and 8 bytes. */
+#define HDR_MAX 9
+
+/* Writes key, with room for vmax more bytes after it; NULL: no memory. */
+static uint8_t *put_key(struct rec *r, const char *key, size_t klen, size_t vmax)
+{
+	uint8_t *d = room(r, HDR_MAX + klen + vmax);
+	size_t n;
+
+	if (!d)
+		return NULL;
+	n = put_len(d, klen, false);
+	memcpy(d + n, key, klen);
+	r->nkeys++;
+	return d + n + klen;
+}
+
+/* Ends a write at e (NULL: it failed). */
+static void done(struct rec *r, const uint8_t *e)
+{
+	if (e)
+		r->buf.size = (size_t)((const char *)e - r->buf.data);
+}
+
 void rec_key_n(struct rec *r, const char *key, size_t klen)
 {
-	msgpack_pack_str_with_body(&r->pk, key, klen);
-	r->nkeys++;
+	done(r, put_key(r, key, klen, 0));
+}
+
+static void put_body(struct rec *r, const char *key, size_t klen, const void *p, size_t len, bool bin)
+{
+	uint8_t *d = put_key(r, key, klen, HDR_MAX + len);
+
+	if (d) {
+		d += put_len(d, len, bin);
+		memcpy(d, p, len);
+		d += len;
+	}
+	done(r, d);
+}
+
+void rec_bin_val(struct rec *r, const void *p, size_t len)
+{
+	uint8_t *d = room(r, HDR_MAX + len);
+
+	if (d) {
+		d += put_len(d, len, true);
+		memcpy(d, p, len);
+		d += len;
+	}
+	done(r, d);
+}
+
+void rec_strs_n(struct rec *r, const char *key, size_t klen, const char *const *v, size_t n)
+{
+	uint8_t *d = put_key(r, key, klen, 5);
+
+	if (d)
+		d += put_array(d, n);
+	done(r, d);
+	for (size_t i = 0; d && i < n; i++) {
+		size_t len = strlen(v[i]);
+
+		d = room(r, HDR_MAX + len);
+		if (d) {
+			d += put_len(d, len, false);
+			memcpy(d, v[i], len);
+			d += len;
+		}
+		done(r, d);
+	}
 }
 
 void rec_raw_n(struct rec *r, const char *key, size_t klen, const void *mp, size_t len)
 {
-	rec_key_n(r, key, klen);
-	msgpack_sbuffer_write(&r->buf, mp, len);
+	uint8_t *d = put_key(r, key, klen, len);
+
+	if (d) {
+		memcpy(d, mp, len);
+		d += len;
+	}
+	done(r, d);
 }
 
 void rec_str_n(struct rec *r, const char *key, size_t klen, const char *val)
 {
-	rec_key_n(r, key, klen);
-	msgpack_pack_str_with_body(&r->pk, val, strlen(val));
+	put_body(r, key, klen, val, strlen(val), false);
 }
 
 void rec_bytes_n(struct rec *r, const char *key, size_t klen, const void *p, size_t len)
 {
-	rec_key_n(r, key, klen);
-	msgpack_pack_bin_with_body(&r->pk, p, len);
+	put_body(r, key, klen, p, len, true);
 }
 
 void rec_int_n(struct rec *r, const char *key, size_t klen, int64_t v)
 {
-	rec_key_n(r, key, klen);
-	msgpack_pack_int64(&r->pk, v);
+	uint8_t *d = put_key(r, key, klen, HDR_MAX);
+
+	done(r, d ? d + put_int(d, v) : NULL);
 }
 
 void rec_uint_n(struct rec *r, const char *key, size_t klen, uint64_t v)
 {
-	rec_key_n(r, key, klen);
-	msgpack_pack_uint64(&r->pk, v);
+	uint8_t *d = put_key(r, key, klen, HDR_MAX);
+
+	done(r, d ? d + put_uint(d, v) : NULL);
 }
 
 void rec_bool_n(struct rec *r, const char *key, size_t klen, bool v)
 {
-	rec_key_n(r, key, klen);
-	if (v)
-		msgpack_pack_true(&r->pk);
-	else
-		msgpack_pack_false(&r->pk);
+	uint8_t *d = put_key(r, key, klen, 1);
+
+	if (d)
+		*d++ = v ? 0xc3 : 0xc2;
+	done(r, d);
 }
 
 const void *rec_finish(struct rec *r, size_t *len)

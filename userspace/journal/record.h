@@ -31,6 +31,10 @@ void rec_uint_n(struct rec *r, const char *key, size_t klen, uint64_t v);
 void rec_bool_n(struct rec *r, const char *key, size_t klen, bool v);
 void rec_raw_n(struct rec *r, const char *key, size_t klen, const void *mp, size_t len);
 void rec_key_n(struct rec *r, const char *key, size_t klen);
+/* An array of the n strings v, under key. */
+void rec_strs_n(struct rec *r, const char *key, size_t klen, const char *const *v, size_t n);
+/* After rec_key: its value, len bytes as a bin. */
+void rec_bin_val(struct rec *r, const void *p, size_t len);
 
 static inline void rec_str(struct rec *r, const char *key, const char *val)
 {
@@ -51,6 +55,10 @@ static inline void rec_uint(struct rec *r, const char *key, uint64_t v)
 static inline void rec_bool(struct rec *r, const char *key, bool v)
 {
 	rec_bool_n(r, key, strlen(key), v);
+}
+static inline void rec_strs(struct rec *r, const char *key, const char *const *v, size_t n)
+{
+	rec_strs_n(r, key, strlen(key), v, n);
 }
 /* Writes key and an already msgpack-encoded value. */
 static inline void rec_raw(struct rec *r, const char *key, const void *mp, size_t len)

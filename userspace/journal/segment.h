@@ -57,7 +57,7 @@ struct segment_block {
 	uint64_t size;         /* header + stream + hashes */
 	uint64_t first_seq;    /* as the header says */
 	uint32_t nrec;
-	const uint8_t *frames; /* inflated, ulen bytes */
+	const uint8_t *frames; /* decompressed, ulen bytes */
 	size_t ulen;
 	const uint8_t *hashes; /* nrec * 32 */
 };
