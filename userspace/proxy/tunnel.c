@@ -63,11 +63,11 @@ static int pump(struct half *h)
 		if (!h->eof && h->queued < h->t->cap) {
 			n = splice(h->from, NULL, h->p[1], NULL, h->t->cap - h->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
+				now(&h->last_read);
 				if (!h->queued)
-					now(&h->last_write);
+					h->last_write = h->last_read;
 				h->queued += (size_t)n;
 				h->moved += (uint64_t)n;
-				now(&h->last_read);
 				progress = true;
 			} else if (n == 0) {
 				h->eof = true;
