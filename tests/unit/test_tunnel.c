@@ -43,6 +43,15 @@ static void finish_run(struct run *r, int a_end, int b_end)
 	event_base_free(r->base);
 }
 
+/* A tunnel between two new pairs, nothing left over, an idle limit of 1 s. */
+static void start_quiet(struct run *r, int a[2], int b[2])
+{
+	pair(a);
+	pair(b);
+	r->t = tunnel_start(r->base, a[1], b[1], NULL, 0, NULL, 0, 1, on_done, r);
+	assert_non_null(r->t);
+}
+
 static uint8_t byte_at(size_t i)
 {
 	return (uint8_t)(i * 7 + i / 4096);
@@ -117,10 +126,7 @@ static void test_idle_ends(void **state)
 	int a[2], b[2];
 
 	(void)state;
-	pair(a);
-	pair(b);
-	r.t = tunnel_start(r.base, a[1], b[1], NULL, 0, NULL, 0, 1, on_done, &r);
-	assert_non_null(r.t);
+	start_quiet(&r, a, b);
 	for (int i = 0; i < 100 && !r.done; i++)
 		event_base_loop(r.base, EVLOOP_ONCE);
 	assert_int_equal(r.done, 1);
@@ -139,10 +145,7 @@ static void test_stalled_reader_ends(void **state)
 	int a[2], b[2];
 
 	(void)state;
-	pair(a);
-	pair(b);
-	r.t = tunnel_start(r.base, a[1], b[1], NULL, 0, NULL, 0, 1, on_done, &r);
-	assert_non_null(r.t);
+	start_quiet(&r, a, b);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!r.done && now < 5) {
 		while (write(a[0], buf, sizeof(buf)) > 0)
