@@ -441,6 +441,207 @@ static void test_decode_rejects_lengths_past_the_sample(void **state)
 	assert_int_equal(event_decode(f->buf, 3, &ev), -EBADMSG);
 }
 
+/* An open of /f by the task h describes. */
+static const msgpack_object *open_by(struct fixture *f, const struct st_hdr *h, struct session *s)
+{
+	struct st_open o = { .ret = 3, .dirfd = AT_FDCWD, .flags = O_RDONLY };
+	const char *strs[] = { "/f" };
+	size_t lens[] = { 2 };
+
+	o.h = *h;
+	o.h.type = ST_EV_OPEN;
+	o.path_len = 2;
+	return build(f, sample(f, &o, sizeof(o), strs, lens, 1), s);
+}
+
+static void exec_by(struct fixture *f, const struct st_hdr *h, const char *exe)
+{
+	struct st_exec x = { .ret = 0, .argc = 1 };
+	const char *strs[] = { exe, "x\0", "" };
+	size_t lens[] = { strlen(exe), 2, 0 };
+
+	x.h = *h;
+	x.h.type = ST_EV_EXEC;
+	x.h.syscall = ST_SYS_EXECVE;
+	x.filename_len = (uint32_t)lens[0];
+	x.argv_len = 2;
+	build(f, sample(f, &x, sizeof(x), strs, lens, 3), NULL);
+}
+
+static bool has_bytes(const msgpack_object *o, const char *key, const char *want)
+{
+	const char *p;
+	size_t n;
+
+	return rec_get_bytes(o, key, &p, &n) && n == strlen(want) && !memcmp(p, want, n);
+}
+
+static uint64_t uint_of(const msgpack_object *o, const char *key)
+{
+	uint64_t v = UINT64_MAX;
+
+	assert_true(rec_get_uint(o, key, &v));
+	return v;
+}
+
+/* The bytes of a record whose task fields were copied from the task's last
+ * record are the bytes encoding them anew gives. */
+static void test_cached_task_fields_are_the_bytes_encoded(void **state)
+{
+	struct fixture *f = *state;
+	json_t *labels = json_pack("{ss}", "team", "a");
+	struct session *s = session_new("hardened", "/sys/fs/cgroup/x", labels);
+	struct st_hdr h;
+	uint8_t first[1024];
+	size_t n, n2;
+	const void *p;
+
+	json_decref(labels);
+	assert_int_equal(session_add_secret(s, "TOKEN", "gent"), 0);
+	s->setup_ppid = 1;
+	hdr(&h, ST_EV_OPEN, ST_SYS_OPENAT);
+	h.flags = ST_F_IO_URING;
+	exec_by(f, &h, "/usr/bin/agent");
+	open_by(f, &h, s); /* its image is new: encoded */
+	p = rec_finish(&f->r, &n);
+	assert_true(n <= sizeof(first));
+	memcpy(first, p, n);
+	open_by(f, &h, s); /* from the cache */
+	p = rec_finish(&f->r, &n2);
+	assert_int_equal(n2, n);
+	assert_memory_equal(p, first, n);
+	assert_true(has_bytes(parse(f), "comm", "a[secret:TOKEN]"));
+	assert_true(has_bytes(&f->obj, "image", "/usr/bin/a[secret:TOKEN]"));
+	assert_true(rec_flag(&f->obj, "setup"));
+	assert_true(rec_is(&f->obj, "via", "io_uring"));
+
+	session_free(s);
+}
+
+/* Each field of the header a task's records carry: changed, the next
+ * record says so, and changed back, so does the one after. */
+static void test_task_change_shows_in_next_record(void **state)
+{
+	struct fixture *f = *state;
+	struct st_hdr h, c;
+	const msgpack_object *r;
+
+	hdr(&h, ST_EV_OPEN, ST_SYS_OPENAT);
+	r = open_by(f, &h, NULL);
+	assert_true(has_bytes(r, "comm", "agent"));
+	c = h, memcpy(c.comm, "worker", 7);
+	assert_true(has_bytes(open_by(f, &c, NULL), "comm", "worker"));
+	c = h, c.uid = 0;
+	assert_int_equal(uint_of(open_by(f, &c, NULL), "uid"), 0);
+	c = h, c.gid = 5;
+	assert_int_equal(uint_of(open_by(f, &c, NULL), "gid"), 5);
+	c = h, c.ppid = 7;
+	assert_int_equal(uint_of(open_by(f, &c, NULL), "ppid"), 7);
+	c = h, c.tgid = 44;
+	assert_int_equal(uint_of(open_by(f, &c, NULL), "pid"), 44);
+	c = h, c.cgroup_id = 78;
+	assert_int_equal(uint_of(open_by(f, &c, NULL), "cgroup"), 78);
+	c = h, c.cgroup_id = 0;
+	assert_null(rec_get(open_by(f, &c, NULL), "cgroup"));
+	c = h, c.syscall = ST_SYS_CREAT;
+	assert_true(rec_is(open_by(f, &c, NULL), "syscall", "creat"));
+	assert_true(rec_is(open_by(f, &h, NULL), "syscall", "openat"));
+	c = h, c.flags = ST_F_IO_URING;
+	assert_true(rec_is(open_by(f, &c, NULL), "via", "io_uring"));
+	c = h, c.flags = ST_F_ABI_I386;
+	r = open_by(f, &c, NULL);
+	assert_null(rec_get(r, "via"));
+	assert_true(rec_is(r, "abi", "i386"));
+	r = open_by(f, &h, NULL);
+	assert_true(has_bytes(r, "comm", "agent"));
+	assert_int_equal(uint_of(r, "uid"), 1000);
+	assert_int_equal(uint_of(r, "pid"), 42);
+	assert_null(rec_get(r, "abi"));
+}
+
+/* exec gives the task's next record its new image, exit takes it away
+ * (a pid used again starts with none), fork gives the child its parent's. */
+static void test_exec_exit_fork_show_in_next_record(void **state)
+{
+	struct fixture *f = *state;
+	struct st_fork k = { .child_tgid = 50 };
+	struct st_exit x = { .status = 0 };
+	struct st_hdr h, child;
+
+	hdr(&h, ST_EV_OPEN, ST_SYS_OPENAT);
+	assert_null(rec_get(open_by(f, &h, NULL), "image"));
+	exec_by(f, &h, "/bin/a");
+	assert_true(has_bytes(open_by(f, &h, NULL), "image", "/bin/a"));
+	exec_by(f, &h, "/bin/b");
+	assert_true(has_bytes(open_by(f, &h, NULL), "image", "/bin/b"));
+
+	k.h = h, k.h.type = ST_EV_FORK, k.h.syscall = 0;
+	build(f, sample(f, &k, sizeof(k), NULL, NULL, 0), NULL);
+	child = h, child.tgid = child.tid = 50, child.ppid = 42;
+	assert_true(has_bytes(open_by(f, &child, NULL), "image", "/bin/b"));
+	exec_by(f, &child, "/bin/c");
+	assert_true(has_bytes(open_by(f, &child, NULL), "image", "/bin/c"));
+	assert_true(has_bytes(open_by(f, &h, NULL), "image", "/bin/b"));
+
+	x.h = h, x.h.type = ST_EV_EXIT, x.h.syscall = 0;
+	build(f, sample(f, &x, sizeof(x), NULL, NULL, 0), NULL);
+	assert_null(rec_get(open_by(f, &h, NULL), "image"));
+}
+
+/* A secret added to the session, the session's setup manager named, or
+ * another session (perhaps at the same address) shows in the next record. */
+static void test_session_change_shows_in_next_record(void **state)
+{
+	struct fixture *f = *state;
+	json_t *labels = json_object();
+	struct session *s = session_new("hardened", "/sys/fs/cgroup/x", labels);
+	struct st_hdr h;
+
+	hdr(&h, ST_EV_OPEN, ST_SYS_OPENAT);
+	exec_by(f, &h, "/opt/agent/run");
+	assert_true(has_bytes(open_by(f, &h, s), "comm", "agent"));
+	assert_null(rec_get(&f->obj, "setup"));
+	assert_int_equal(session_add_secret(s, "A", "gen"), 0);
+	assert_true(has_bytes(open_by(f, &h, s), "comm", "a[secret:A]t"));
+	assert_true(has_bytes(&f->obj, "image", "/opt/a[secret:A]t/run"));
+	s->setup_ppid = 1;
+	assert_true(rec_flag(open_by(f, &h, s), "setup"));
+	session_free(s);
+
+	s = session_new("hardened", "/sys/fs/cgroup/y", labels);
+	assert_true(has_bytes(open_by(f, &h, s), "comm", "agent"));
+	assert_null(rec_get(&f->obj, "setup"));
+	session_free(s);
+	s = session_new("gvisor", "/sys/fs/cgroup/z", labels);
+	assert_true(rec_is(open_by(f, &h, s), "view", "host"));
+	assert_true(has_bytes(open_by(f, &h, NULL), "comm", "agent"));
+	assert_null(rec_get(&f->obj, "view"));
+	assert_null(rec_get(&f->obj, "session"));
+	session_free(s);
+	json_decref(labels);
+}
+
+/* More threads than the cache has room for, taking turns: each record has
+ * its own thread's fields. */
+static void test_many_threads_each_get_their_own_fields(void **state)
+{
+	struct fixture *f = *state;
+	struct st_hdr h;
+
+	hdr(&h, ST_EV_OPEN, ST_SYS_OPENAT);
+	for (int round = 0; round < 3; round++) {
+		for (uint32_t t = 1000; t < 1000 + 4 * ENRICH_CACHE; t++) {
+			const msgpack_object *r;
+
+			h.tid = t;
+			h.uid = t * 3;
+			r = open_by(f, &h, NULL);
+			assert_int_equal(uint_of(r, "tid"), t);
+			assert_int_equal(uint_of(r, "uid"), t * 3);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +660,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_io_uring_setup_is_the_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_abis_say_which, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_rejects_lengths_past_the_sample, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cached_task_fields_are_the_bytes_encoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_change_shows_in_next_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_exit_fork_show_in_next_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_change_shows_in_next_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_threads_each_get_their_own_fields, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

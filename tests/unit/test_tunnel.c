@@ -191,6 +191,71 @@ static void test_leftover_too_big(void **state)
 	event_base_free(r.base);
 }
 
+/* What came before leaves at the start, not at the loop's next turn: a
+ * CONNECT's ClientHello reaches the origin without waiting for an edge. */
+static void test_leftovers_sent_at_start(void **state)
+{
+	struct run r = { .base = event_base_new() };
+	char got[16];
+	int a[2], b[2];
+
+	(void)state;
+	pair(a);
+	pair(b);
+	r.t = tunnel_start(r.base, a[1], b[1], "hello", 5, "200", 3, 30, on_done, &r);
+	assert_non_null(r.t);
+	assert_int_equal(read(b[0], got, sizeof(got)), 5);
+	assert_memory_equal(got, "hello", 5);
+	assert_int_equal(read(a[0], got, sizeof(got)), 3);
+	assert_memory_equal(got, "200", 3);
+	finish_run(&r, a[0], b[0]);
+}
+
+/* A tunnel freed with bytes still in its pipes (a side that took none):
+ * the next tunnels, whose pipes may be those of ended ones, carry what
+ * their own sides say and none of those bytes, either way. */
+static void test_no_bytes_across_tunnels(void **state)
+{
+	static char fill[65536];
+	struct run r = { .base = event_base_new() };
+	int a[2], b[2];
+	char got[64];
+
+	(void)state;
+	pair(a);
+	pair(b);
+	/* b's peer takes nothing: what a says stays in the tunnel's pipe */
+	while (write(b[1], fill, sizeof(fill)) > 0)
+		;
+	r.t = tunnel_start(r.base, a[1], b[1], "SECRET-TO-B", 11, NULL, 0, 30, on_done, &r);
+	assert_non_null(r.t);
+	assert_int_equal(write(a[0], "MORE-SECRET", 11), 11);
+	for (int i = 0; i < 10; i++)
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+	tunnel_free(r.t);
+	close(a[0]);
+	close(b[0]);
+	for (int k = 0; k < 4; k++) {
+		pair(a);
+		pair(b);
+		r.t = tunnel_start(r.base, a[1], b[1], NULL, 0, NULL, 0, 30, on_done, &r);
+		assert_non_null(r.t);
+		assert_int_equal(write(a[0], "x", 1), 1);
+		assert_int_equal(write(b[0], "y", 1), 1);
+		for (int i = 0; i < 10; i++)
+			event_base_loop(r.base, EVLOOP_NONBLOCK);
+		assert_int_equal(read(b[0], got, sizeof(got)), 1);
+		assert_int_equal(got[0], 'x');
+		assert_int_equal(read(a[0], got, sizeof(got)), 1);
+		assert_int_equal(got[0], 'y');
+		tunnel_free(r.t);
+		close(a[0]);
+		close(b[0]);
+	}
+	assert_int_equal(r.done, 0);
+	event_base_free(r.base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +263,8 @@ int main(void)
 		cmocka_unit_test(test_idle_ends),
 		cmocka_unit_test(test_stalled_reader_ends),
 		cmocka_unit_test(test_leftover_too_big),
+		cmocka_unit_test(test_leftovers_sent_at_start),
+		cmocka_unit_test(test_no_bytes_across_tunnels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,8 @@ void enrich_free(struct enrich *e)
 {
 	proctable_free(&e->procs);
 	redact_buf_free(&e->rb);
+	for (size_t i = 0; i < ENRICH_CACHE; i++)
+		free(e->tasks[i].mp);
 }
 
 void enrich_begin(struct rec *r, const char *type, uint64_t wall_ns, const struct session *s)
@@ -133,6 +135,49 @@ void enrich_process(struct enrich *e, struct rec *r, const struct session *s, co
 	 * orphan is adopted by the init, never by the manager); host pids only */
 	if (s && s->setup_ppid && p->view != ENRICH_VIEW_SANDBOX && p->ppid == s->setup_ppid)
 		rec_bool(r, "setup", true);
+}
+
+/* enrich_process for a kernel event: a thread's fields change rarely
+ * between its records (exec, setuid, a secret added), and redacting and
+ * encoding them again is most of a small record's cost, so the bytes of its
+ * last record of the same syscall are copied when everything they are made
+ * of (the key) is the same. */
+static void process_cached(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_proc *p,
+			   const struct st_hdr *h)
+{
+	struct enrich_task *t = &e->tasks[((p->tid * 31 + h->syscall) * 2654435761u) >> 26];
+	struct enrich_task_key k = {
+		.cgroup = p->cgroup, .session_gen = s ? s->gen : 0, .image_gen = p->image ? p->image->gen : 0,
+		.pid = p->pid, .tid = p->tid, .ppid = p->ppid, .uid = p->uid, .gid = p->gid,
+		.setup_ppid = s ? s->setup_ppid : 0, .syscall = h->syscall,
+		.flags = h->flags & (ST_F_IO_URING | ST_F_ABI_I386 | ST_F_ABI_X32), .view = p->view,
+	};
+	size_t off = r->buf.size, len;
+	uint32_t keys = r->nkeys;
+
+	_Static_assert(ENRICH_CACHE == 1 << (32 - 26), "indexed by the top bits of a 32-bit hash");
+	_Static_assert(sizeof(k) == 3 * 8 + 7 * 4 + 2 * 2 + ST_COMM_LEN, "no padding in the key");
+	memcpy(k.comm, h->comm, sizeof(k.comm));
+	if (t->valid && !memcmp(&t->key, &k, sizeof(k))) {
+		rec_append(r, t->mp, t->len, t->keys);
+		return;
+	}
+	enrich_process(e, r, s, p);
+	len = r->buf.size - off;
+	t->valid = false;
+	if (len > t->cap) {
+		uint8_t *mp = realloc(t->mp, len);
+
+		if (!mp)
+			return;
+		t->mp = mp;
+		t->cap = len;
+	}
+	memcpy(t->mp, r->buf.data + off, len);
+	t->len = len;
+	t->keys = r->nkeys - keys;
+	t->key = k;
+	t->valid = true;
 }
 
 void enrich_exec(struct enrich *e, struct rec *r, const struct session *s, const struct enrich_exec *x)
@@ -681,7 +726,7 @@ void enrich_event(struct enrich *e, const struct event *ev, const struct session
 	};
 
 	enrich_begin(r, event_type_name(h->type), wall_ns, s);
-	enrich_process(e, r, s, &p);
+	process_cached(e, r, s, &p, h);
 	switch (h->type) {
 	case ST_EV_EXEC:
 		event_exec(e, r, s, ev);

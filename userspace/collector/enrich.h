@@ -19,11 +19,39 @@
  * room for " (memfd)". */
 #define ENRICH_PATHS 2
 
+/* Process fields cached per thread and syscall (direct-mapped). */
+#define ENRICH_CACHE 64
+
+/* Everything a kernel event's process fields are made of: the same key
+ * writes the same bytes.  No padding: compared whole. */
+struct enrich_task_key {
+	uint64_t cgroup;
+	uint64_t session_gen; /* the session's secrets redact comm and image */
+	uint64_t image_gen;   /* the proctable entry's image; 0: none */
+	uint32_t pid, tid, ppid, uid, gid;
+	uint32_t setup_ppid;  /* the session's; 0: none */
+	uint32_t syscall;
+	uint16_t flags;       /* the event's ST_F_IO_URING and ST_F_ABI_* */
+	uint16_t view;
+	char comm[ST_COMM_LEN];
+};
+
+/* A thread's process fields, pid to setup, as its last record of that
+ * syscall encoded them. */
+struct enrich_task {
+	struct enrich_task_key key;
+	bool valid;
+	uint8_t *mp;
+	size_t len, cap;
+	uint32_t keys;
+};
+
 struct enrich {
 	struct proctable procs; /* host pids, from the kernel's events (a guest's, when guest) */
 	bool guest;             /* the events are a microVM guest kernel's: the sandbox's own view */
 	struct redact_buf rb;
 	uint8_t path[ENRICH_PATHS][EVENT_PATH_MAX + 16];
+	struct enrich_task tasks[ENRICH_CACHE];
 };
 
 /* A byte string from the sandbox and what happened to it on the way.

@@ -187,10 +187,8 @@ static size_t push_walk(struct pathbuf *b, const struct event_str *s, size_t *fl
 	}
 	/* the walk is leaf first: take its names from the end */
 	while (end > 0) {
-		size_t start = end - 1; /* index of this name's NUL */
-
-		while (start > 0 && s->p[start - 1] != 0)
-			start--;
+		const uint8_t *nul = memrchr(s->p, 0, end - 1); /* the NUL before this name */
+		size_t start = nul ? (size_t)(nul - s->p) + 1 : 0;
 		if (start == end - 1) {
 			*floor = n;
 		} else {

@@ -45,6 +45,7 @@ int proctable_set(struct proctable *t, uint32_t pid, const uint8_t *image, size_
 	free(p->image);
 	p->image = copy;
 	p->image_len = (uint32_t)len;
+	p->gen = ++t->gen;
 	return 0;
 }
 

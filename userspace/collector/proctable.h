@@ -15,12 +15,14 @@ struct proc {
 	uint32_t image_len;
 	uint32_t ppid;   /* 0: unknown (the kernel's events carry their own) */
 	uint8_t *image;
+	uint64_t gen;    /* new at each set: an entry's image, told apart from any before it */
 	struct proc *next;
 };
 
 struct proctable {
 	struct proc *b[PROCTABLE_BUCKETS];
 	size_t n;
+	uint64_t gen;
 	uint64_t untracked; /* inserts refused at the limit */
 };
 

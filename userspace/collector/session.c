@@ -8,6 +8,13 @@
 
 #include "session.h"
 
+static uint64_t gen_next(void)
+{
+	static uint64_t gen;
+
+	return ++gen;
+}
+
 static int pack_labels(struct session *s)
 {
 	msgpack_sbuffer sb;
@@ -50,6 +57,7 @@ struct session *session_new(const char *mode, const char *cgroup_path, json_t *l
 	s->cgroup_fd = -1;
 	s->owner_fd = -1;
 	s->proxy_fd = s->proxy_dns_fd = -1;
+	s->gen = gen_next();
 	if (!s->mode || !s->cgroup_path || pack_labels(s) < 0) {
 		session_free(s);
 		return NULL;
@@ -71,6 +79,7 @@ int session_add_secret(struct session *s, const char *name, const char *value)
 		return -ENOMEM;
 	}
 	s->nsecrets++;
+	s->gen = gen_next();
 	return 0;
 }
 

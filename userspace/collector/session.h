@@ -34,6 +34,7 @@ struct session {
 	size_t labels_mp_len;
 	struct secret *secrets;
 	size_t nsecrets;
+	uint64_t gen;            /* new for each session and each secret added: caches of what they shape compare it */
 	int owner_fd;            /* keep=false: the session ends when this connection closes */
 	uint64_t claim_by_ms;    /* taken over: its manager must reattach by then (mono ms); 0: not awaited */
 	char *v1[SESSION_V1_MAX]; /* run sessions: their v1 cgroups, removed if the manager is lost */

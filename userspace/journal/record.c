@@ -66,23 +66,31 @@ void rec_begin(struct rec *r, const char *type, uint64_t ts_ns)
  * which encode a key and its value in place rather than through the
  * packer's callback a few bytes at a time.  NULL: no memory (the record is
  * then cut short, as a failed packer write leaves it). */
-static uint8_t *room(struct rec *r, size_t n)
+__attribute__((noinline)) static uint8_t *grow(struct rec *r, size_t n)
+{
+	msgpack_sbuffer *sb = &r->buf;
+	size_t cap = sb->alloc ? sb->alloc : MSGPACK_SBUFFER_INIT_SIZE;
+	char *p;
+
+	while (cap - sb->size < n)
+		cap *= 2;
+	p = realloc(sb->data, cap);
+	if (!p)
+		return NULL;
+	sb->data = p;
+	sb->alloc = cap;
+	return (uint8_t *)sb->data + sb->size;
+}
+
+/* Inline: every key pays this check, and the buffer has grown after the
+ * first records. */
+static inline uint8_t *room(struct rec *r, size_t n)
 {
 	msgpack_sbuffer *sb = &r->buf;
 
-	if (sb->alloc - sb->size < n) {
-		size_t cap = sb->alloc ? sb->alloc : MSGPACK_SBUFFER_INIT_SIZE;
-		char *p;
-
-		while (cap - sb->size < n)
-			cap *= 2;
-		p = realloc(sb->data, cap);
-		if (!p)
-			return NULL;
-		sb->data = p;
-		sb->alloc = cap;
-	}
-	return (uint8_t *)sb->data + sb->size;
+	if (__builtin_expect(sb->alloc - sb->size >= n, 1))
+		return (uint8_t *)sb->data + sb->size;
+	return grow(r, n);
 }
 
 /* The encodings below are msgpack's smallest, as msgpack-c's packer picks
@@ -230,6 +238,18 @@ void rec_raw_n(struct rec *r, const char *key, size_t klen, const void *mp, size
 	if (d) {
 		memcpy(d, mp, len);
 		d += len;
+	}
+	done(r, d);
+}
+
+void rec_append(struct rec *r, const void *mp, size_t len, uint32_t nkeys)
+{
+	uint8_t *d = room(r, len);
+
+	if (d) {
+		memcpy(d, mp, len);
+		d += len;
+		r->nkeys += nkeys;
 	}
 	done(r, d);
 }

@@ -35,6 +35,9 @@ void rec_key_n(struct rec *r, const char *key, size_t klen);
 void rec_strs_n(struct rec *r, const char *key, size_t klen, const char *const *v, size_t n);
 /* After rec_key: its value, len bytes as a bin. */
 void rec_bin_val(struct rec *r, const void *p, size_t len);
+/* nkeys keys with their values, already encoded (bytes an earlier record
+ * wrote from r->buf.size on): copied as they are. */
+void rec_append(struct rec *r, const void *mp, size_t len, uint32_t nkeys);
 
 static inline void rec_str(struct rec *r, const char *key, const char *val)
 {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <event2/buffer.h>
@@ -152,6 +153,7 @@ static void refuse(struct pconn *c, const char *reason, int code, const char *te
 		c->up = NULL;
 	}
 	if (code && c->cl) {
+		bufferevent_enable(c->cl, EV_WRITE);
 		evbuffer_add_printf(bufferevent_get_output(c->cl),
 				    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nConnection: close\r\n"
 				    "Content-Length: %zu\r\n\r\nsandtrail-proxy: %s\n",
@@ -487,6 +489,27 @@ static void start_tls(struct pconn *c)
 
 static void on_hello(struct pconn *c);
 
+static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+/* Bytes for bev's socket, written at once when none wait before them (a
+ * CONNECT's 200 then leaves without a turn of the loop, and the client's
+ * hello comes that much sooner); what the socket does not take, and any
+ * error, is the buffer's to meet. */
+static void send_now(struct bufferevent *bev, const char *s, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	ssize_t n = 0;
+
+	if (!evbuffer_get_length(out))
+		n = send(bufferevent_getfd(bev), s, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < len) {
+		bufferevent_enable(bev, EV_WRITE);
+		evbuffer_add(out, s + n, len - (size_t)n);
+	}
+}
+
 /* One side ended: what the other still has to write goes, then the end. */
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -501,14 +524,16 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		if (c->is_connect) {
 			/* the tunnel is open once the upstream is; its first bytes are checked still */
 			c->tunnel_open = true;
-			evbuffer_add_printf(bufferevent_get_output(c->cl), "HTTP/1.1 200 Connection established\r\n\r\n");
 			if (c->by_addr) {
-				start_relay(c); /* no name to hold a hello to */
+				/* no name to hold a hello to: the tunnel sends the 200 first */
+				evbuffer_add(bufferevent_get_output(c->cl), established, sizeof(established) - 1);
+				start_relay(c);
 				return;
 			}
 			c->state = ST_TUNNEL_HELLO;
+			send_now(c->cl, established, sizeof(established) - 1);
 			bufferevent_disable(c->up, EV_READ);
-			bufferevent_enable(c->cl, EV_READ | EV_WRITE);
+			bufferevent_enable(c->cl, EV_READ);
 			if (evbuffer_get_length(bufferevent_get_input(c->cl)))
 				on_hello(c);
 			return;
@@ -565,8 +590,19 @@ static void connect_to(struct pconn *c, const struct sockaddr *sa, socklen_t len
 {
 	bool http = speaks_http(c); /* a CONNECT's tunnel is not open yet */
 
-	c->up = bufferevent_socket_new(c->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		refuse(c, "connect_failed", http ? 502 : 0, "Bad Gateway");
+		return;
+	}
+	/* no Nagle towards the origin (as Squid): a client's small record must
+	 * not wait for the ACK of the one before (the client side inherits
+	 * it from the listener) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	c->up = bufferevent_socket_new(c->px->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->up) {
+		close(fd);
 		refuse(c, "out_of_memory", http ? 503 : 0, "Service Unavailable");
 		return;
 	}
@@ -584,9 +620,11 @@ static void resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	struct pconn *c = arg;
 	struct proxy_dns_entry *e;
 
-	c->dns = NULL;
+	/* cancelled by conn_free: libevent calls back from the loop, after c
+	 * is freed (a lookup that outlived the head deadline) */
 	if (err == EVUTIL_EAI_CANCEL)
 		return;
+	c->dns = NULL;
 	if (err || !ai || ai->ai_addrlen > sizeof(e->sa)) {
 		if (ai)
 			evutil_freeaddrinfo(ai);
@@ -1069,7 +1107,9 @@ void proxy_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 	/* the whole head within the deadline, however slowly it trickles */
 	evtimer_add(c->deadline, &head_timeout);
 	bufferevent_setwatermark(c->cl, EV_READ, 0, PROXY_HEAD_MAX + SNI_HELLO_MAX);
-	bufferevent_enable(c->cl, EV_READ | EV_WRITE);
+	/* writing is enabled with the first bytes to write (an armed write
+	 * event on an empty buffer costs a wake-up and two epoll_ctl) */
+	bufferevent_enable(c->cl, EV_READ);
 	/* a transparent client's destination an address rule covers: decided
 	 * now, before any byte (a server may speak first), and relayed */
 	if (c->transparent && (c->orig_family == AF_INET || c->orig_family == AF_INET6) &&

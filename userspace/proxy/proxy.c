@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <linux/bpf.h>
@@ -277,6 +279,8 @@ static int session_listen(struct proxy_session *s, int fd)
 	/* libevent accepts until EAGAIN: a blocking listener would stop the loop */
 	if (evutil_make_socket_nonblocking(fd) < 0)
 		return -1;
+	/* no Nagle towards the client: accepted sockets inherit it */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	s->listener = evconnlistener_new(s->px->base, proxy_conn_accept, s, LEV_OPT_CLOSE_ON_FREE, 512, fd);
 	return s->listener ? 0 : -1;
 }

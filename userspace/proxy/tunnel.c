@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 
 #include "tunnel.h"
 
@@ -11,10 +12,22 @@
  * takes a pipe slot per piece of an skb, not per byte. */
 #define TUNNEL_PIPE_BYTES (1 << 20)
 
+/* Empty pipes of ended tunnels, for the next ones: making, sizing and
+ * closing two pipes was a quarter of a CONNECT's system calls.  Only a
+ * pipe the kernel says is empty comes back: never a byte of one connection
+ * into another.  Bounded: an idle sized pipe holds its slot array. */
+#define TUNNEL_POOL 32
+static struct pooled {
+	int p[2];
+	size_t cap;
+} pool[TUNNEL_POOL];
+static size_t npool;
+
 struct half {
 	struct tunnel *t;
 	int from, to;
 	int p[2];
+	size_t cap;             /* the pipe's size */
 	size_t queued;          /* in the pipe */
 	bool eof;
 	uint64_t moved;
@@ -48,6 +61,23 @@ static void now(struct timeval *tv)
 	tv->tv_usec = ts.tv_nsec / 1000;
 }
 
+/* What waits in the pipe towards its socket: the bytes moved, 0 for none
+ * (or a full socket), -errno on an error. */
+static ssize_t flush(struct half *h)
+{
+	ssize_t n;
+
+	if (!h->queued)
+		return 0;
+	n = splice(h->p[0], NULL, h->to, NULL, h->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		h->queued -= (size_t)n;
+		now(&h->last_write);
+		return n;
+	}
+	return n < 0 && errno != EAGAIN && errno != EINTR ? -errno : 0;
+}
+
 /* Moves what it can, until the socket it reads is empty (or the pipe
  * full) and the socket it writes is full (or the pipe empty), as edge
  * triggering needs; 1 once the side is read to its end and all of it
@@ -77,16 +107,11 @@ static int pump(struct half *h)
 				return -errno;
 			}
 		}
-		if (h->queued) {
-			n = splice(h->p[0], NULL, h->to, NULL, h->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (n > 0) {
-				h->queued -= (size_t)n;
-				now(&h->last_write);
-				progress = true;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				return -errno;
-			}
-		}
+		n = flush(h);
+		if (n > 0)
+			progress = true;
+		else if (n < 0)
+			return (int)n;
 	}
 	return h->eof && !h->queued ? 1 : 0;
 }
@@ -167,12 +192,24 @@ static int half_init(struct tunnel *t, struct half *h, int from, int to, const v
 	h->t = t;
 	h->from = from;
 	h->to = to;
-	if (pipe2(h->p, O_NONBLOCK | O_CLOEXEC) < 0) {
+	if (npool) {
+		npool--;
+		h->p[0] = pool[npool].p[0];
+		h->p[1] = pool[npool].p[1];
+		h->cap = pool[npool].cap;
+	} else if (pipe2(h->p, O_NONBLOCK | O_CLOEXEC) < 0) {
 		h->p[0] = h->p[1] = -1;
 		return -1;
+	} else {
+		/* a bigger pipe where the system allows it; the default one works too */
+		int sz = fcntl(h->p[1], F_SETPIPE_SZ, TUNNEL_PIPE_BYTES);
+
+		if (sz <= 0)
+			sz = fcntl(h->p[1], F_GETPIPE_SZ);
+		if (sz <= 0)
+			return -1;
+		h->cap = (size_t)sz;
 	}
-	/* a bigger pipe where the system allows it; the default one works too */
-	fcntl(h->p[1], F_SETPIPE_SZ, TUNNEL_PIPE_BYTES);
 	if (len && write(h->p[1], first, len) != (ssize_t)len) {
 		errno = EMSGSIZE;
 		return -1;
@@ -198,17 +235,18 @@ struct tunnel *tunnel_start(struct event_base *base, int a, int b, const void *t
 	t->arg = arg;
 	if (half_init(t, &t->h[0], a, b, to_b, to_b_len) < 0 || half_init(t, &t->h[1], b, a, to_a, to_a_len) < 0)
 		goto fail;
-	t->cap = (size_t)fcntl(t->h[0].p[1], F_GETPIPE_SZ);
-	if ((ssize_t)t->cap <= 0)
-		goto fail;
+	t->cap = t->h[0].cap < t->h[1].cap ? t->h[0].cap : t->h[1].cap;
 	t->ev[0] = event_new(base, a, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_socket, t);
 	t->ev[1] = event_new(base, b, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_socket, t);
 	t->timer = evtimer_new(base, on_timer, t);
 	if (!t->ev[0] || !t->ev[1] || !t->timer || event_add(t->ev[0], NULL) < 0 || event_add(t->ev[1], NULL) < 0 ||
 	    event_add(t->timer, &t->idle) < 0)
 		goto fail;
-	/* what came before, and what may already wait: the first edges of
-	 * an edge-triggered event report it too, from the loop */
+	/* what came before goes now, not at the loop's next turn: a CONNECT's
+	 * ClientHello waits for nothing else (an error here is met again by
+	 * the first edge, from the loop, which also reports what may wait) */
+	for (int i = 0; i < 2; i++)
+		flush(&t->h[i]);
 	return t;
 fail:
 	e = errno;
@@ -234,6 +272,21 @@ int tunnel_error(const struct tunnel *t)
 	return t->error;
 }
 
+/* A pipe back to the pool if it is empty and there is room, else closed. */
+static void pipe_put(struct half *h)
+{
+	int left = -1;
+
+	if (h->p[0] < 0)
+		return;
+	if (npool < TUNNEL_POOL && ioctl(h->p[0], FIONREAD, &left) == 0 && left == 0) {
+		pool[npool++] = (struct pooled){ { h->p[0], h->p[1] }, h->cap };
+		return;
+	}
+	close(h->p[0]);
+	close(h->p[1]);
+}
+
 void tunnel_free(struct tunnel *t)
 {
 	if (!t)
@@ -245,9 +298,7 @@ void tunnel_free(struct tunnel *t)
 
 		if (t->ev[i])
 			event_free(t->ev[i]);
-		for (int k = 0; k < 2; k++)
-			if (h->p[k] >= 0)
-				close(h->p[k]);
+		pipe_put(h);
 		if (h->from >= 0)
 			close(h->from);
 	}
