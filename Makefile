@@ -185,6 +185,13 @@ $(BUILD)/sandtrail-proxy: $(BUILD)/obj/userspace/proxy/proxy.o $(BUILD)/libsandt
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS) $(LDLIBS) -lpthread
 
+# the proxy under the sanitizers: tests/integration/test_proxy_limits.sh
+# runs it where a memory error would pass unseen in the plain build
+$(BUILD)/tests/sandtrail-proxy-san: $(BUILD)/san/userspace/proxy/proxy.o $(BUILD)/libsandtrail-san.a
+	$(call msg,LD-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g $(SAN) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS) $(LDLIBS) -lpthread
+
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%) \
@@ -284,10 +291,10 @@ $(COMPLETION): packaging/mkcompletion.sh $(BUILD)/sandtrail
 	demo bench install deb clean
 all: $(BUILD)/sandtraild $(BUILD)/sandtrail $(BUILD)/sandtrail-journal $(BUILD)/sandtrail-proxy
 docs: $(MAN_PAGES) $(COMPLETION)
-test-helpers: $(HELPER_BINS)
+test-helpers: $(HELPER_BINS) $(BUILD)/tests/sandtrail-proxy-san
 microvm: $(GUEST)/vmlinux $(GUEST)/initramfs.cpio
 
-tests: all docs microvm $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+tests: all docs microvm $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS) $(BENCH_BINS) $(BUILD)/tests/sandtrail-proxy-san
 
 # Installs only what is missing, so it is quick on a machine that has everything.
 deps:

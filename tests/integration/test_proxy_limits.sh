@@ -4,9 +4,11 @@
 # a client that trickles its head (slowloris) 408 once the head deadline
 # passes, however it trickles; hundreds of such clients at once cost
 # bounded memory, and the proxy answers the next client as before.  Each
-# refusal is a record with its reason.
+# refusal is a record with its reason.  A lookup its DNS never answers ends
+# at the head deadline too, without a touch of freed memory (the proxy
+# built with the sanitizers).
 source "$(dirname "$0")/lib.sh"
-plan 11
+plan 13
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$BIN/sandtrail-proxy" --listen "127.0.0.1:$port" --allow-domain registry.test --records "$T/rec" \
@@ -84,3 +86,28 @@ check "within the deadline and a little (${elapsed} s)" test "${elapsed:-99}" -l
 reasons() { jq -r .reason "$T/rec" | sort | uniq -c | awk '{ print $2 "=" $1 }' | paste -sd' '; }
 check "each refusal is a record with its reason" \
 	test "$(reasons)" = "headers_too_large=2 malformed=4 not_allowed=1 timeout=300" || diag "$(reasons)"
+
+# A CONNECT whose lookup the proxy's DNS never answers: the head deadline
+# ends it (a timeout record); libevent calls the cancelled lookup back from
+# the loop, after the connection is freed, and that must touch none of it
+dns_port=$(python3 -c 'import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -c 'import socket, sys; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1])))
+while True: s.recv(512)' "$dns_port" &
+defer "kill $!"
+san_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ASAN_OPTIONS=detect_leaks=0 "$BIN/tests/sandtrail-proxy-san" --listen "127.0.0.1:$san_port" \
+	--dns "127.0.0.1:$dns_port" --allow-domain registry.test --records "$T/rec-san" 2>"$T/san.err" &
+defer "kill $!"
+wait_for 10 grep -q "sandtrail-proxy: ready" "$T/san.err" || diag "$(tail -n 3 "$T/san.err")"
+python3 - "$san_port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+s.sendall(b"CONNECT registry.test:443 HTTP/1.1\r\n\r\n")
+while s.recv(4096):
+    pass
+PY
+check "a CONNECT whose lookup is never answered ends at the head deadline (a timeout record)" \
+	test "$(jq -r 'select(.domain == "registry.test") | .reason' "$T/rec-san" 2>/dev/null)" = timeout
+check "the cancelled lookup touches no freed memory, and the next client is answered" \
+	test "$(port=$san_port answer 'CONNECT evil.test:443 HTTP/1.1\r\n\r\n')" = "HTTP/1.1 403 Forbidden" -a \
+	"$(grep -c AddressSanitizer "$T/san.err")" = 0 || diag "$(grep -m 3 -A 3 ERROR "$T/san.err")"

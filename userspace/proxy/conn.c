@@ -620,9 +620,11 @@ static void resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	struct pconn *c = arg;
 	struct proxy_dns_entry *e;
 
-	c->dns = NULL;
+	/* cancelled by conn_free: libevent calls back from the loop, after c
+	 * is freed (a lookup that outlived the head deadline) */
 	if (err == EVUTIL_EAI_CANCEL)
 		return;
+	c->dns = NULL;
 	if (err || !ai || ai->ai_addrlen > sizeof(e->sa)) {
 		if (ai)
 			evutil_freeaddrinfo(ai);
