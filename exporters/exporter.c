@@ -371,23 +371,21 @@ static void chunk_release(struct exp_sink *s, struct chunk *c)
 }
 
 /* Copies what the sink needs of a journal entry into the window. */
-static int push(struct exp_sink *s, const struct journal_entry *je, msgpack_zone *zone)
+static int push(struct exp_sink *s, const struct journal_entry *je)
 {
 	struct entry *e = slot(s, s->tail);
 	const char *type = "", *session = "";
 	size_t tlen = 0, slen = 0;
-	msgpack_object o;
-	uint64_t ts = 0;
+	struct rec_head h = { 0 };
 	struct chunk *c;
 	char *p;
 
-	msgpack_zone_clear(zone);
-	if (rec_unpack(je->rec, je->len, zone, &o) == 0) {
-		rec_get_uint(&o, "ts", &ts);
-		if (!rec_get_bytes(&o, "type", &type, &tlen) || tlen > 64)
-			type = "", tlen = 0;
-		if (!rec_get_bytes(&o, "session", &session, &slen) || slen > 64)
-			session = "", slen = 0;
+	/* a record that does not decode is shipped as read, with no type or session */
+	if (rec_peek(je->rec, je->len, &h) == 0) {
+		if (h.type && h.type_len <= 64)
+			type = h.type, tlen = h.type_len;
+		if (h.session && h.session_len <= 64)
+			session = h.session, slen = h.session_len;
 	}
 	p = chunk_alloc(s, je->len + tlen + slen + 2, &c);
 	if (!p)
@@ -398,7 +396,7 @@ static int push(struct exp_sink *s, const struct journal_entry *je, msgpack_zone
 	memcpy(p + je->len + tlen + 1, session, slen);
 	p[je->len + tlen + 1 + slen] = 0;
 	*e = (struct entry){
-		.r = { .seq = je->seq, .ts_ns = ts, .kind = je->kind, .seal = je->seal, .type = p + je->len,
+		.r = { .seq = je->seq, .ts_ns = h.has_ts ? h.ts : 0, .kind = je->kind, .seal = je->seal, .type = p + je->len,
 		       .session = p + je->len + tlen + 1, .rec = p, .len = je->len },
 		.pos = s->tail++,
 		.buf = c,
@@ -460,7 +458,7 @@ static int check_journal(struct exp_sink *s)
 }
 
 /* Reads until the window is full or the sealed journal has no more. */
-static int fill(struct exp_sink *s, msgpack_zone *zone)
+static int fill(struct exp_sink *s)
 {
 	struct journal_entry je;
 	int rc;
@@ -491,7 +489,7 @@ static int fill(struct exp_sink *s, msgpack_zone *zone)
 			notice(s, s->read_next, je.seq - 1, je.seq - s->read_next, why);
 		}
 		s->read_next = je.seq + 1;
-		rc = push(s, &je, zone);
+		rc = push(s, &je);
 		if (rc < 0)
 			return rc;
 	}
@@ -741,14 +739,12 @@ static void *run(void *arg)
 {
 	struct exp_sink *s = arg;
 	uint64_t deadline = 0;
-	msgpack_zone zone;
 	sigset_t all;
 	int rc;
 
 	/* signals are the collector's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	msgpack_zone_init(&zone, 4096);
 	s->backoff_ms = s->common.backoff_ms;
 	rc = setup(s);
 	if (rc < 0) {
@@ -760,7 +756,7 @@ static void *run(void *arg)
 		int n;
 
 		try_init(s);
-		if (fill(s, &zone) == -ENOMEM)
+		if (fill(s) == -ENOMEM)
 			exp_error(s, "out of memory");
 		send_some(s);
 		if (s->state && s->ops->poll)
@@ -802,7 +798,6 @@ out:
 	chunk_unmap(s->chunk);
 	chunk_unmap(s->spare);
 	s->chunk = s->spare = NULL;
-	msgpack_zone_destroy(&zone);
 	return NULL;
 }
 

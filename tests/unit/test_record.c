@@ -146,6 +146,83 @@ static void test_unpack_refuses_truncated_and_trailing_bytes(void **state)
 	assert_int_equal(unpack(ok, sizeof(ok)), 0);
 }
 
+static void test_peek_reads_what_the_builder_wrote(void **state)
+{
+	struct rec_head h;
+	struct rec r;
+	const void *p;
+	size_t len;
+
+	rec_init(&r);
+	rec_begin(&r, "unlink", 987654321012ULL);
+	rec_str(&r, "path", "/tmp/x");
+	rec_str(&r, "session", "00112233aabbccdd");
+	p = rec_finish(&r, &len);
+	assert_int_equal(rec_peek(p, len, &h), 0);
+	assert_true(h.has_ts);
+	assert_true(h.ts == 987654321012ULL);
+	assert_int_equal(h.type_len, 6);
+	assert_memory_equal(h.type, "unlink", 6);
+	assert_int_equal(h.session_len, 16);
+	assert_memory_equal(h.session, "00112233aabbccdd", 16);
+	rec_free(&r);
+}
+
+/* As rec_get reads them: the first of a key counts, whatever its type; an
+ * integer of any width that is not negative is a ts; bin is bytes; a key
+ * that is not a string is no key. */
+static void test_peek_reads_as_rec_get_does(void **state)
+{
+	static const uint8_t a[] = { 0x85, 0xc4, 0x02, 't', 's', 0x07,              /* bin key: not "ts" */
+				     0xa2, 't', 's', 0xd1, 0x01, 0x00,              /* int16 256 */
+				     0xa4, 't', 'y', 'p', 'e', 0x05,                /* type, not bytes */
+				     0xa4, 't', 'y', 'p', 'e', 0xa1, 'x',           /* a second type: ignored */
+				     0xa7, 's', 'e', 's', 's', 'i', 'o', 'n', 0xc4, 0x01, 'S' };
+	static const uint8_t b[] = { 0x83, 0xa2, 't', 's', 0xd0, 0xff,              /* int8 -1 */
+				     0xa4, 't', 'y', 'p', 'e', 0xd9, 0x01, 'e',     /* str8 */
+				     0xa7, 's', 'e', 's', 's', 'i', 'o', 'n', 0x90 };
+	static const uint8_t c[] = { 0x81, 0xa2, 't', 's', 0xcf, 0x80, 0, 0, 0, 0, 0, 0, 1 };
+	struct rec_head h;
+
+	assert_int_equal(rec_peek(a, sizeof(a), &h), 0);
+	assert_true(h.has_ts && h.ts == 256);
+	assert_null(h.type);
+	assert_int_equal(h.session_len, 1);
+	assert_memory_equal(h.session, "S", 1);
+	assert_int_equal(rec_peek(b, sizeof(b), &h), 0);
+	assert_false(h.has_ts);
+	assert_int_equal(h.type_len, 1);
+	assert_memory_equal(h.type, "e", 1);
+	assert_null(h.session);
+	assert_int_equal(rec_peek(c, sizeof(c), &h), 0);
+	assert_true(h.has_ts && h.ts == 0x8000000000000001ULL);
+	assert_null(h.type);
+}
+
+static void test_peek_refuses_what_is_not_one_map(void **state)
+{
+	static const uint8_t cut[] = { 0x82, 0xa1, 'a', 0x01, 0xa1 };
+	static const uint8_t trailing[] = { 0x81, 0xa1, 'a', 0x01, 0x00 };
+	static const uint8_t not_map[] = { 0x91, 0x01 };
+	static const uint8_t reserved[] = { 0x81, 0xa1, 'a', 0xc1 };
+	static const uint8_t map32[] = { 0xdf, 0xff, 0xff, 0xff, 0xff, 0xc0, 0xc0 };
+	static const uint8_t str32[] = { 0x81, 0xa4, 't', 'y', 'p', 'e', 0xdb, 0xff, 0xff, 0xff, 0xff, 'x' };
+	static const uint8_t empty[] = { 0x80 };
+	struct rec_head h;
+
+	assert_int_equal(rec_peek(cut, sizeof(cut), &h), -EBADMSG);
+	assert_int_equal(rec_peek(trailing, sizeof(trailing), &h), -EBADMSG);
+	assert_int_equal(rec_peek(not_map, sizeof(not_map), &h), -EBADMSG);
+	assert_int_equal(rec_peek(reserved, sizeof(reserved), &h), -EBADMSG);
+	assert_int_equal(rec_peek(map32, sizeof(map32), &h), -EBADMSG);
+	assert_int_equal(rec_peek(str32, sizeof(str32), &h), -EBADMSG);
+	assert_int_equal(rec_peek(empty, 0, &h), -EBADMSG);
+	assert_int_equal(rec_peek(empty, sizeof(empty), &h), 0);
+	assert_false(h.has_ts);
+	assert_null(h.type);
+	assert_null(h.session);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +230,9 @@ int main(void)
 		cmocka_unit_test(test_builder_writes_what_msgpack_packs),
 		cmocka_unit_test(test_unpack_refuses_containers_larger_than_the_input),
 		cmocka_unit_test(test_unpack_refuses_truncated_and_trailing_bytes),
+		cmocka_unit_test(test_peek_reads_what_the_builder_wrote),
+		cmocka_unit_test(test_peek_reads_as_rec_get_does),
+		cmocka_unit_test(test_peek_refuses_what_is_not_one_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

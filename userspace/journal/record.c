@@ -309,11 +309,11 @@ static uint64_t be_len(const uint8_t *p, size_t n)
 	return v;
 }
 
-/* msgpack-c allocates a container's elements before it reads them, so a
- * hostile 5-byte array32 header asks for 100 GB.  Walks the encoding first:
- * every pending value needs at least one byte, so no count may exceed the
- * bytes left, and every length must fit in them. */
-static int rec_check_sizes(const uint8_t *p, size_t len)
+/* Walks one encoded value from *off on, every nested one with it, without
+ * allocating: -EBADMSG when it does not fit in len.  Every pending value
+ * needs at least one byte, so no count may exceed the bytes left, and every
+ * length must fit in them. */
+static int mp_skip(const uint8_t *p, size_t len, size_t *at)
 {
 	/* per lead byte 0xc4..0xdf: bytes of its length field, bytes of its
 	 * fixed part (numbers; the type byte of ext) */
@@ -321,7 +321,7 @@ static int rec_check_sizes(const uint8_t *p, size_t len)
 					  0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4 };
 	static const uint8_t fixed[28] = { 0, 0, 0, 1, 1, 1, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8,
 					   2, 3, 5, 9, 17, 0, 0, 0, 0, 0, 0, 0 };
-	size_t off = 0;
+	size_t off = *at;
 	uint64_t want = 1;
 
 	while (want > 0) {
@@ -361,6 +361,7 @@ static int rec_check_sizes(const uint8_t *p, size_t len)
 		if (want > len - off)
 			return -EBADMSG;
 	}
+	*at = off;
 	return 0;
 }
 
@@ -368,12 +369,110 @@ int rec_unpack(const void *p, size_t len, msgpack_zone *zone, msgpack_object *ou
 {
 	size_t off = 0;
 
-	if (rec_check_sizes(p, len) < 0)
+	/* msgpack-c allocates a container's elements before it reads them,
+	 * so a hostile 5-byte array32 header would ask for 100 GB: the
+	 * encoding is walked first */
+	if (mp_skip(p, len, &off) < 0)
 		return -EBADMSG;
+	off = 0;
 	if (msgpack_unpack(p, len, &off, zone, out) != MSGPACK_UNPACK_SUCCESS)
 		return -EBADMSG;
 	if (off != len || out->type != MSGPACK_OBJECT_MAP)
 		return -EBADMSG;
+	return 0;
+}
+
+/* A string (1) or bin (2) value at p + off, or neither (0); mp_skip has
+ * checked that it fits. */
+static int mp_bytes(const uint8_t *p, size_t off, const char **s, size_t *n)
+{
+	uint8_t b = p[off];
+	size_t k;
+
+	if (b >= 0xa0 && b <= 0xbf) {
+		*s = (const char *)p + off + 1;
+		*n = b & 0x1f;
+		return 1;
+	}
+	if (b >= 0xd9 && b <= 0xdb)
+		k = (size_t)1 << (b - 0xd9);
+	else if (b >= 0xc4 && b <= 0xc6)
+		k = (size_t)1 << (b - 0xc4);
+	else
+		return 0;
+	*n = be_len(p + off + 1, k);
+	*s = (const char *)p + off + 1 + k;
+	return b >= 0xd9 ? 1 : 2;
+}
+
+/* A non-negative integer at p + off, of whichever width and signedness (as
+ * msgpack-c reads it: a positive integer). */
+static bool mp_uint(const uint8_t *p, size_t off, uint64_t *v)
+{
+	uint8_t b = p[off];
+	size_t k;
+
+	if (b <= 0x7f) {
+		*v = b;
+		return true;
+	}
+	if (b >= 0xcc && b <= 0xcf) {
+		*v = be_len(p + off + 1, (size_t)1 << (b - 0xcc));
+		return true;
+	}
+	if (b < 0xd0 || b > 0xd3)
+		return false;
+	k = (size_t)1 << (b - 0xd0);
+	if (p[off + 1] & 0x80)
+		return false; /* negative */
+	*v = be_len(p + off + 1, k);
+	return true;
+}
+
+int rec_peek(const void *buf, size_t len, struct rec_head *h)
+{
+	const uint8_t *p = buf;
+	bool ts = false, type = false, session = false;
+	size_t off = 0;
+	uint64_t n;
+
+	if (mp_skip(p, len, &off) < 0 || off != len)
+		return -EBADMSG;
+	if (p[0] >= 0x80 && p[0] <= 0x8f) {
+		n = p[0] & 0x0f;
+		off = 1;
+	} else if (p[0] == 0xde || p[0] == 0xdf) {
+		n = be_len(p + 1, p[0] == 0xde ? 2 : 4);
+		off = p[0] == 0xde ? 3 : 5;
+	} else {
+		return -EBADMSG;
+	}
+	*h = (struct rec_head){ 0 };
+	/* the first of each key counts, as with rec_get; the map was walked
+	 * whole above, so no step below can leave it */
+	while (n-- > 0 && !(ts && type && session)) {
+		const char *key;
+		size_t klen, val;
+
+		val = off;
+		mp_skip(p, len, &val);
+		if (mp_bytes(p, off, &key, &klen) == 1) {
+			if (!ts && klen == 2 && !memcmp(key, "ts", 2)) {
+				ts = true;
+				h->has_ts = mp_uint(p, val, &h->ts);
+			} else if (!type && klen == 4 && !memcmp(key, "type", 4)) {
+				type = true;
+				if (!mp_bytes(p, val, &h->type, &h->type_len))
+					h->type = NULL;
+			} else if (!session && klen == 7 && !memcmp(key, "session", 7)) {
+				session = true;
+				if (!mp_bytes(p, val, &h->session, &h->session_len))
+					h->session = NULL;
+			}
+		}
+		off = val;
+		mp_skip(p, len, &off);
+	}
 	return 0;
 }
 

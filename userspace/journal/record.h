@@ -79,6 +79,17 @@ const void *rec_finish(struct rec *r, size_t *len);
 /* Reading: a record unpacked into a zone the caller owns. */
 int rec_unpack(const void *p, size_t len, msgpack_zone *zone, msgpack_object *out);
 const msgpack_object *rec_get(const msgpack_object *rec, const char *key);
+/* What a shipper needs of each record, without unpacking it: its ts, type
+ * and session as rec_get_uint and rec_get_bytes would read them (type and
+ * session NULL, has_ts false, when missing or of another type).  0, or
+ * -EBADMSG when the bytes are not one whole msgpack map. */
+struct rec_head {
+	bool has_ts;
+	uint64_t ts;
+	const char *type, *session; /* not NUL-terminated */
+	size_t type_len, session_len;
+};
+int rec_peek(const void *p, size_t len, struct rec_head *h);
 /* Typed lookups: false when the key is missing or of another type. */
 bool rec_get_int(const msgpack_object *rec, const char *key, int64_t *out);
 bool rec_get_uint(const msgpack_object *rec, const char *key, uint64_t *out);
