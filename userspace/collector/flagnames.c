@@ -103,7 +103,7 @@ static void pack_names(struct rec *r, const char *key, const char *first, uint64
 
 	if (first)
 		names[k++] = first;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; flags && i < n; i++) { /* no entry is 0: none left to match */
 		if ((flags & tab[i].bits) == tab[i].bits) {
 			names[k++] = tab[i].name;
 			flags &= ~tab[i].bits;
