@@ -15,8 +15,10 @@
 /* Empty pipes of ended tunnels, for the next ones: making, sizing and
  * closing two pipes was a quarter of a CONNECT's system calls.  Only a
  * pipe the kernel says is empty comes back: never a byte of one connection
- * into another.  Bounded: an idle sized pipe holds its slot array. */
-#define TUNNEL_POOL 32
+ * into another.  Bounded: each idle 1 MiB pipe counts 256 pages against
+ * the user's pipe-user-pages-soft (16384 by default, shared with every
+ * process of the proxy's user); 16 hold a quarter of it. */
+#define TUNNEL_POOL 16
 static struct pooled {
 	int p[2];
 	size_t cap;
