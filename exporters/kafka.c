@@ -298,15 +298,29 @@ static char *to_json(struct kafka_sink *k, const struct exp_record *r, size_t *l
 	return buf;
 }
 
+/* v in decimal at the end of buf[24], NUL-terminated: its first digit
+ * (three snprintf calls per record showed in the sink's profile) */
+static const char *decimal(char *buf, uint64_t v)
+{
+	char *p = buf + 23;
+
+	*p = 0;
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return p;
+}
+
 static int kafka_send(void *state, struct exp_record **recs, size_t n)
 {
 	struct kafka_sink *k = state;
 	const char *journal = exp_journal_id(k->sink);
-	char schema[8], seq[24], kind[4];
+	char schema_buf[24], seq[24], kind[24];
+	const char *schema;
 
 	if (k->fatal || !k->rk)
 		return -EIO;
-	snprintf(schema, sizeof(schema), "%u", RECORD_VERSION);
+	schema = decimal(schema_buf, RECORD_VERSION);
 	for (size_t i = 0; i < n; i++) {
 		struct exp_record *r = recs[i];
 		const char *key = *r->session ? r->session : journal;
@@ -324,14 +338,12 @@ static int kafka_send(void *state, struct exp_record **recs, size_t n)
 			}
 			flags = RD_KAFKA_MSG_F_FREE;
 		}
-		snprintf(seq, sizeof(seq), "%" PRIu64, r->seq);
-		snprintf(kind, sizeof(kind), "%u", r->kind);
 		e = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_KEY(key, strlen(key)),
 				      RD_KAFKA_V_VALUE(value, len), RD_KAFKA_V_MSGFLAGS(flags),
 				      RD_KAFKA_V_HEADER("sandtrail-schema", schema, -1),
 				      RD_KAFKA_V_HEADER("sandtrail-journal", journal, -1),
-				      RD_KAFKA_V_HEADER("sandtrail-seq", seq, -1),
-				      RD_KAFKA_V_HEADER("sandtrail-kind", kind, -1), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
+				      RD_KAFKA_V_HEADER("sandtrail-seq", decimal(seq, r->seq), -1),
+				      RD_KAFKA_V_HEADER("sandtrail-kind", decimal(kind, r->kind), -1), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			r->result = EXP_PENDING;
 			continue;

@@ -32,7 +32,8 @@ struct event {
 	unsigned nstr;
 };
 
-/* Fills ev from one sample; -EBADMSG when sizes or type do not add up. */
+/* Fills ev from one sample; -EBADMSG (ev then undefined) when sizes or type
+ * do not add up. */
 int event_decode(const void *data, size_t len, struct event *ev);
 const char *event_type_name(uint32_t type);
 const char *event_syscall_name(uint32_t sys);
