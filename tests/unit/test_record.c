@@ -223,6 +223,27 @@ static void test_peek_refuses_what_is_not_one_map(void **state)
 	assert_null(h.session);
 }
 
+/* A value no buffer can hold is left out and says so: the record is cut
+ * (the collector then does not cache its fields), until the next record. */
+static void test_a_write_without_memory_marks_the_record_cut(void **state)
+{
+	struct rec r;
+	size_t len, before;
+
+	rec_init(&r);
+	rec_begin(&r, "open", 1);
+	assert_false(r.cut);
+	rec_finish(&r, &before);
+	rec_begin(&r, "open", 1);
+	rec_bytes(&r, "huge", "", SIZE_MAX / 2);
+	assert_true(r.cut);
+	rec_finish(&r, &len);
+	assert_int_equal(len, before);
+	rec_begin(&r, "open", 1);
+	assert_false(r.cut);
+	rec_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_peek_reads_what_the_builder_wrote),
 		cmocka_unit_test(test_peek_reads_as_rec_get_does),
 		cmocka_unit_test(test_peek_refuses_what_is_not_one_map),
+		cmocka_unit_test(test_a_write_without_memory_marks_the_record_cut),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

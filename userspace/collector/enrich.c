@@ -165,6 +165,8 @@ static void process_cached(struct enrich *e, struct rec *r, const struct session
 	enrich_process(e, r, s, p);
 	len = r->buf.size - off;
 	t->valid = false;
+	if (r->cut)
+		return; /* fields missing for want of memory are not repeated */
 	if (len > t->cap) {
 		uint8_t *mp = realloc(t->mp, len);
 

@@ -19,8 +19,13 @@ static int rec_write(void *data, const char *buf, size_t len)
 	msgpack_sbuffer *sb = data;
 	char *d;
 
-	if (len > REC_SLACK || sb->alloc - sb->size < REC_SLACK)
-		return msgpack_sbuffer_write(data, buf, len);
+	if (len > REC_SLACK || sb->alloc - sb->size < REC_SLACK) {
+		int rc = msgpack_sbuffer_write(data, buf, len);
+
+		if (rc < 0)
+			((struct rec *)((char *)sb - offsetof(struct rec, buf)))->cut = true;
+		return rc;
+	}
 	d = sb->data + sb->size;
 	switch (len) {
 	case 1: d[0] = buf[0]; break;
@@ -55,6 +60,7 @@ void rec_begin(struct rec *r, const char *type, uint64_t ts_ns)
 	static const char map32[MAP32_HDR] = { (char)0xdf, 0, 0, 0, 0 };
 
 	msgpack_sbuffer_clear(&r->buf);
+	r->cut = false;
 	rec_write(&r->buf, map32, sizeof(map32));
 	r->nkeys = 0;
 	rec_uint(r, "v", RECORD_VERSION);
@@ -72,11 +78,17 @@ __attribute__((noinline)) static uint8_t *grow(struct rec *r, size_t n)
 	size_t cap = sb->alloc ? sb->alloc : MSGPACK_SBUFFER_INIT_SIZE;
 	char *p;
 
+	if (n > (SIZE_MAX >> 2) - sb->size) { /* no doubling of cap reaches it */
+		r->cut = true;
+		return NULL;
+	}
 	while (cap - sb->size < n)
 		cap *= 2;
 	p = realloc(sb->data, cap);
-	if (!p)
+	if (!p) {
+		r->cut = true;
 		return NULL;
+	}
 	sb->data = p;
 	sb->alloc = cap;
 	return (uint8_t *)sb->data + sb->size;

@@ -16,6 +16,7 @@ struct rec {
 	msgpack_sbuffer buf;
 	msgpack_packer pk;
 	uint32_t nkeys;
+	bool cut; /* a write found no memory since rec_begin: fields are missing */
 };
 
 void rec_init(struct rec *r);                     /* once; rec_free releases */
