@@ -171,10 +171,11 @@ $(BUILD)/libsandtrail-san.a: $(SAN_OBJS)
 # its headers on the exporter's thread and frees them there when the
 # delivery report comes, 100,000s of messages later; glibc's allocator spent
 # a third of a Kafka sink's CPU on that pattern (cache misses walking its
-# bins), and its heap held more at rest.
-$(BUILD)/sandtraild: $(BUILD)/obj/userspace/collector/sandtraild.o $(BUILD)/libsandtrail.a
+# bins), and its heap held more at rest.  Relinked when this file changes:
+# a build made before would keep the allocator it was linked with.
+$(BUILD)/sandtraild: $(BUILD)/obj/userspace/collector/sandtraild.o $(BUILD)/libsandtrail.a Makefile
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmimalloc -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out Makefile,$^) $(LDLIBS) -lmimalloc -lpthread
 
 $(BUILD)/sandtrail: $(BUILD)/obj/tools/sandtrail.o $(BUILD)/libsandtrail.a
 	$(call msg,LD,$@)

@@ -44,7 +44,8 @@ static void test_unpack_reads_what_the_builder_wrote(void **state)
 
 /* The builder's own small-write path gives the bytes msgpack-c's packer
  * gives with its sbuffer writer: every width of number, keys and strings of
- * every short length and longer, across records that grow the buffer. */
+ * every short length and longer, across records that grow the buffer; and
+ * so does what goes through the record's packer. */
 static void test_builder_writes_what_msgpack_packs(void **state)
 {
 	static const uint64_t uints[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
@@ -108,6 +109,15 @@ static void test_builder_writes_what_msgpack_packs(void **state)
 			rec_bin_val(&r, text, m * 15);
 			msgpack_pack_str_with_body(&pk, "comm", 4), msgpack_pack_bin_with_body(&pk, text, m * 15);
 		}
+		/* values through the record's own packer (its write callback), as
+		 * enrich writes argument arrays: long strings and numbers */
+		rec_key(&r, "argv");
+		msgpack_pack_array(&r.pk, 2);
+		msgpack_pack_str_with_body(&r.pk, text, 100 + round);
+		msgpack_pack_uint64(&r.pk, UINT64_MAX);
+		msgpack_pack_str_with_body(&pk, "argv", 4), msgpack_pack_array(&pk, 2);
+		msgpack_pack_str_with_body(&pk, text, 100 + round), msgpack_pack_uint64(&pk, UINT64_MAX);
+		n++;
 		p = rec_finish(&r, &len);
 		ref.data[1] = (char)(n >> 24), ref.data[2] = (char)(n >> 16), ref.data[3] = (char)(n >> 8), ref.data[4] = (char)n;
 		assert_int_equal(len, ref.size);
