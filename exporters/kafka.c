@@ -21,6 +21,7 @@
 
 #include "replay/replay.h"
 #include "sink.h"
+#include "units.h"
 
 #define STATS_MS "1000" /* how often the brokers' states are looked at (connected or not) */
 
@@ -298,17 +299,12 @@ static char *to_json(struct kafka_sink *k, const struct exp_record *r, size_t *l
 	return buf;
 }
 
-/* v in decimal at the end of buf[24], NUL-terminated: its first digit
- * (three snprintf calls per record showed in the sink's profile) */
+/* v in decimal, NUL-terminated, at the end of buf[24] (three snprintf calls
+ * per record showed in the sink's profile) */
 static const char *decimal(char *buf, uint64_t v)
 {
-	char *p = buf + 23;
-
-	*p = 0;
-	do
-		*--p = (char)('0' + v % 10);
-	while (v /= 10);
-	return p;
+	buf[23] = 0;
+	return units_decimal(buf + 23, v);
 }
 
 static int kafka_send(void *state, struct exp_record **recs, size_t n)

@@ -8,6 +8,7 @@
 #include "escape.h"
 #include "recfmt.h"
 #include "render_json.h"
+#include "units.h"
 
 /* Keys the renderer writes itself; a payload key of the same name is dropped
  * so that no record can claim its own seal state (or, shipped, its journal). */
@@ -21,13 +22,9 @@ static const char *const owned_keys[] = { "seq", "error", "sealed", "tampered", 
 
 static void put_u64(FILE *f, uint64_t v)
 {
-	char buf[20];
-	size_t i = sizeof(buf);
+	char buf[20], *s = units_decimal(buf + sizeof(buf), v);
 
-	do
-		buf[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	fwrite(buf + i, 1, sizeof(buf) - i, f);
+	fwrite(s, 1, (size_t)(buf + sizeof(buf) - s), f);
 }
 
 static void put_i64(FILE *f, int64_t v)
