@@ -279,9 +279,11 @@ static int session_listen(struct proxy_session *s, int fd)
 	/* libevent accepts until EAGAIN: a blocking listener would stop the loop */
 	if (evutil_make_socket_nonblocking(fd) < 0)
 		return -1;
-	/* no Nagle towards the client: accepted sockets inherit it */
+	/* no Nagle towards the client: accepted sockets inherit it; they are
+	 * close-on-exec (accept4), as every other fd of the proxy */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	s->listener = evconnlistener_new(s->px->base, proxy_conn_accept, s, LEV_OPT_CLOSE_ON_FREE, 512, fd);
+	s->listener = evconnlistener_new(s->px->base, proxy_conn_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 512,
+					fd);
 	return s->listener ? 0 : -1;
 }
 
