@@ -1,13 +1,16 @@
-/* proxy_connect: connection setup through an HTTP proxy, one connection at a
+/* proxy_connect: connection setup through HTTP proxies, one connection at a
  * time: from connect() to the proxy until a TLS handshake with HOST through
  * its CONNECT tunnel is done (the certificate verified against CAFILE, for
  * HOST).  That is when a client can send its request, whatever the proxy
  * does first: a proxy may answer 200 before it connects upstream (to read
  * the ClientHello's SNI first), so the 200 alone would not compare.
- * Prints the microseconds of each, one a line; exits 1 on the first
+ * COUNT rounds of one connection through each proxy, each round starting
+ * with the next proxy: the proxies compared meet the same moments of a
+ * shared machine.  Prints "K MICROSECONDS" for each (K: the proxy's place
+ * on the command line, from 0), one a line; exits 1 on the first
  * connection that fails, with the reason on stderr.
  *
- *   proxy_connect ADDR:PORT HOST:PORT CAFILE COUNT
+ *   proxy_connect HOST:PORT CAFILE COUNT ADDR:PORT...
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -72,47 +75,61 @@ static int tunnel(const struct sockaddr_in *proxy, const char *req, size_t reqle
 	return (int)r;
 }
 
+static int parse_proxy(const char *arg, struct sockaddr_in *proxy)
+{
+	const char *colon = strrchr(arg, ':');
+	char addr[64];
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(addr))
+		return -1;
+	memcpy(addr, arg, colon - arg);
+	addr[colon - arg] = 0;
+	*proxy = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)) };
+	return inet_pton(AF_INET, addr, &proxy->sin_addr) == 1 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
-	struct sockaddr_in proxy = { .sin_family = AF_INET };
-	char addr[64], req[512], head[4096], host[256];
-	const char *colon, *hcolon;
+	struct sockaddr_in proxies[8];
+	char req[512], head[4096], host[256];
+	const char *hcolon;
+	int reqlen, nproxies = argc - 4;
 	long count;
-	int reqlen;
 	SSL_CTX *tls;
 
-	if (argc != 5 || !(colon = strrchr(argv[1], ':')) || (size_t)(colon - argv[1]) >= sizeof(addr) ||
-	    !(hcolon = strrchr(argv[2], ':')) || (size_t)(hcolon - argv[2]) >= sizeof(host) ||
-	    (count = strtol(argv[4], NULL, 10)) <= 0) {
-		fprintf(stderr, "usage: proxy_connect ADDR:PORT HOST:PORT CAFILE COUNT\n");
+	if (argc < 5 || nproxies > 8 || !(hcolon = strrchr(argv[1], ':')) || (size_t)(hcolon - argv[1]) >= sizeof(host) ||
+	    (count = strtol(argv[3], NULL, 10)) <= 0) {
+		fprintf(stderr, "usage: proxy_connect HOST:PORT CAFILE COUNT ADDR:PORT...\n");
 		return 2;
 	}
-	memcpy(host, argv[2], hcolon - argv[2]);
-	host[hcolon - argv[2]] = 0;
+	for (int k = 0; k < nproxies; k++) {
+		if (parse_proxy(argv[4 + k], &proxies[k]) < 0) {
+			fprintf(stderr, "proxy_connect: %s: not an IPv4 ADDR:PORT\n", argv[4 + k]);
+			return 2;
+		}
+	}
+	memcpy(host, argv[1], hcolon - argv[1]);
+	host[hcolon - argv[1]] = 0;
 	tls = SSL_CTX_new(TLS_client_method());
-	if (!tls || SSL_CTX_load_verify_locations(tls, argv[3], NULL) != 1) {
-		fprintf(stderr, "proxy_connect: %s: no CA certificate\n", argv[3]);
+	if (!tls || SSL_CTX_load_verify_locations(tls, argv[2], NULL) != 1) {
+		fprintf(stderr, "proxy_connect: %s: no CA certificate\n", argv[2]);
 		return 2;
 	}
 	SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, NULL);
-	memcpy(addr, argv[1], colon - argv[1]);
-	addr[colon - argv[1]] = 0;
-	proxy.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, addr, &proxy.sin_addr) != 1) {
-		fprintf(stderr, "proxy_connect: %s: not an IPv4 address\n", addr);
-		return 2;
-	}
-	reqlen = snprintf(req, sizeof(req), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", argv[2], argv[2]);
+	reqlen = snprintf(req, sizeof(req), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", argv[1], argv[1]);
 	for (long i = 0; i < count; i++) {
-		long long t0 = now_ns();
-		int r = tunnel(&proxy, req, (size_t)reqlen, tls, host, head, sizeof(head));
+		for (int j = 0; j < nproxies; j++) {
+			int k = (int)((i + j) % nproxies);
+			long long t0 = now_ns();
+			int r = tunnel(&proxies[k], req, (size_t)reqlen, tls, host, head, sizeof(head));
 
-		if (r < 0) {
-			fprintf(stderr, "proxy_connect: connection %ld: %s (answer: %.*s)\n", i, strerror(-r),
-				(int)strcspn(head, "\r\n"), head);
-			return 1;
+			if (r < 0) {
+				fprintf(stderr, "proxy_connect: %s, connection %ld: %s (answer: %.*s)\n", argv[4 + k], i,
+					strerror(-r), (int)strcspn(head, "\r\n"), head);
+				return 1;
+			}
+			printf("%d %lld\n", k, (now_ns() - t0) / 1000);
 		}
-		printf("%lld\n", (now_ns() - t0) / 1000);
 	}
 	SSL_CTX_free(tls);
 	return 0;

@@ -1,8 +1,11 @@
 # The domain proxy against Squid (Debian's), same machine, same run, the
 # same allowlist (the three registry names), inside the proxy fixture's
 # network namespace (tests/integration/helpers/proxy_fixture.sh: dnsmasq,
-# the HTTPS origin).  Rounds interleave the two proxies, each round in the
-# other order; all connection rounds run before the downloads.
+# the HTTPS origin).  Connections alternate between the two proxies one by
+# one (the other tenants of a shared machine come and go in bursts of
+# seconds: a burst must tax both proxies' tails alike, not whichever ran a
+# batch then); downloads alternate round by round, each round in the other
+# order; all connections run before the downloads.
 #   - connection setup: bench/proxy_connect, one connection at a time, from
 #     connect() to the proxy until the TLS handshake with the origin through
 #     the CONNECT tunnel is done (a proxy may say 200 before it connects
@@ -53,8 +56,7 @@ squid_start() {
 		"https://${PF_NAMES[0]}/" || { log "squid did not start: $(tail -n 3 "$d/cache.log" "$B/squid.err")"; return 1; }
 }
 
-# ==== sandtrail-proxy: the standalone mode of /work/brief/proxy-interface.md
-# (proxy-core fills this in if its flags differ) ====
+# sandtrail-proxy in its standalone mode (sandtrail-proxy(8)), the same names
 STPROXY_PID=
 stproxy_start() {
 	local a=()
@@ -65,7 +67,6 @@ stproxy_start() {
 	_pf_until 20 pf_run curl -sf -o /dev/null -x "127.0.0.1:$STPROXY_PORT" --cacert "$(pf_ca)" \
 		"https://${PF_NAMES[0]}/" || { log "sandtrail-proxy did not start: $(tail -n 3 "$B/stproxy.err")"; return 1; }
 }
-# ==== end of the sandtrail-proxy part ====
 
 # download VIA: bytes/s of one 1 GiB download (VIA: -x ADDR:PORT, or nothing)
 download() {
@@ -82,10 +83,10 @@ order() {
 }
 
 section_proxy() {
-	local rounds count r v variants=(squid) s50 s99 t50 t99 sq st direct note
-	rounds=$(quick 3 1)
-	count=$(quick 500 50)
-	log "== domain proxy vs Squid: $rounds rounds of $count CONNECTs and one 1 GiB download each"
+	local rounds count r k v variants=(squid) s50 s99 t50 t99 sq st direct note
+	rounds=$(quick 6 1) # even: each proxy downloads first as often
+	count=$(quick 1500 50)
+	log "== domain proxy vs Squid: $count CONNECTs and $rounds 1 GiB downloads each, alternating"
 	proxy_fixture_up || { row proxy "domain proxy vs Squid" "failed" "-" error "" "the proxy fixture did not come up"; return 1; }
 	squid_start || { row proxy "domain proxy vs Squid" "failed" "-" error "" "squid did not start"; return 1; }
 	defer "stop_pid $SQUID_PID"
@@ -94,16 +95,15 @@ section_proxy() {
 		defer "stop_pid $STPROXY_PID"
 		variants+=(sandtrail)
 	fi
-	# the connection rounds first, then the downloads, each round in the
-	# other order: a batch that ran right after a 1 GiB download (the CPU
-	# it starved others of is paid back then) was slower, whichever proxy
-	# it measured (the same binaries won or lost by their place alone)
-	for ((r = 0; r < rounds; r++)); do
-		for v in $(order "$r" "${variants[@]}"); do
-			pf_run "$BIN/bench/proxy_connect" "127.0.0.1:$(port_of "$v")" "${PF_NAMES[0]}:443" "$(pf_ca)" "$count" \
-				>>"$B/proxy.$v.connect" ||
-				{ row proxy "domain proxy vs Squid" "failed" "-" error "" "$v: a CONNECT failed"; return 1; }
-		done
+	# the connections first, then the downloads: connections that ran right
+	# after a 1 GiB download (the CPU it starved others of is paid back
+	# then) were slower, whichever proxy they measured
+	# shellcheck disable=SC2046 # one argument per proxy
+	pf_run "$BIN/bench/proxy_connect" "${PF_NAMES[0]}:443" "$(pf_ca)" "$count" \
+		$(for v in "${variants[@]}"; do echo "127.0.0.1:$(port_of "$v")"; done) >"$B/proxy.connect" 2>"$B/proxy.connect.err" ||
+		{ row proxy "domain proxy vs Squid" "failed" "-" error "" "a CONNECT failed: $(tail -n 1 "$B/proxy.connect.err")"; return 1; }
+	for k in "${!variants[@]}"; do
+		awk -v k="$k" '$1 == k { print $2 }' "$B/proxy.connect" >"$B/proxy.${variants[k]}.connect"
 	done
 	for ((r = 0; r < rounds; r++)); do
 		for v in $(order "$r" "${variants[@]}"); do
@@ -116,7 +116,7 @@ section_proxy() {
 	s99=$(pct 99 <"$B/proxy.squid.connect")
 	sq=$(median <"$B/proxy.squid.bytes")
 	direct=$(median <"$B/proxy.direct.bytes")
-	note="$rounds rounds interleaved (each in the other order, every connection round before the downloads), $count connections each (bench/proxy_connect: CONNECT ${PF_NAMES[0]}:443, resolved by the proxy through dnsmasq, then a verified TLS 1.3 handshake with the origin through it); Squid $(squid -v | awk 'NR == 1 { print $4 }'), no cache, the same three names allowed; the origin is Python (tests/integration/helpers/proxy_origin.py) on the same 2 CPUs"
+	note="$count connections through each, alternating one by one, then $rounds downloads each, alternating round by round (bench/proxy_connect: CONNECT ${PF_NAMES[0]}:443, resolved by the proxy through dnsmasq, then a verified TLS 1.3 handshake with the origin through it); Squid $(squid -v | awk 'NR == 1 { print $4 }'), no cache, the same three names allowed; the origin is Python (tests/integration/helpers/proxy_origin.py) on the same 2 CPUs"
 	if [ -x "$PROXY_BIN" ]; then
 		t50=$(pct 50 <"$B/proxy.sandtrail.connect")
 		t99=$(pct 99 <"$B/proxy.sandtrail.connect")
@@ -125,7 +125,7 @@ section_proxy() {
 			"$(printf 'p50 %d us p99 %d us (squid %d / %d)' "$t50" "$t99" "$s50" "$s99")" "<= squid p50 and p99" \
 			"$(verdict "$t50 <= $s50 && $t99 <= $s99")" \
 			"sudo make bench BENCH_ROWS=proxy" "$note" \
-			"$(jq -nc --argjson a "$t50" --argjson b "$t99" --argjson c "$s50" --argjson d "$s99" --argjson n "$((rounds * count))" \
+			"$(jq -nc --argjson a "$t50" --argjson b "$t99" --argjson c "$s50" --argjson d "$s99" --argjson n "$count" \
 				'{p50_us: $a, p99_us: $b, squid_p50_us: $c, squid_p99_us: $d, connections: $n}')"
 		row proxy-throughput "proxy: one 1 GiB HTTPS download through the proxy" \
 			"$(printf '%.0f MB/s (squid %.0f, %s; no proxy %.0f)' "$(calc "$st / 1e6")" "$(calc "$sq / 1e6")" \
