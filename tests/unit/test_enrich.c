@@ -12,6 +12,17 @@
 #include "collector/enrich.h"
 #include "collector/event.h"
 
+/* record.c's allocations, failed on demand: the Makefile links this test
+ * with --wrap=realloc */
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static bool fail_realloc;
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return fail_realloc ? NULL : __real_realloc(p, n);
+}
+
 struct fixture {
 	struct enrich e;
 	struct rec r;
@@ -518,6 +529,48 @@ static void test_cached_task_fields_are_the_bytes_encoded(void **state)
 	session_free(s);
 }
 
+/* A record cut short for want of memory (its task fields partly written)
+ * is not what the task's next records repeat: they have every field. */
+static void test_cut_task_fields_are_not_cached(void **state)
+{
+	struct fixture *f = *state;
+	json_t *labels = json_object();
+	struct session *s = session_new("hardened", "/sys/fs/cgroup/x", labels);
+	char exe[3602], want[9602];
+	struct st_hdr h;
+	struct event ev;
+
+	json_decref(labels);
+	assert_int_equal(session_add_secret(s, "TOKEN", "gent"), 0);
+	/* redacted, the image outgrows the record's first buffer (8 KiB) */
+	for (int i = 0; i < 600; i++) {
+		memcpy(exe + 6 * i, "/agent", 6);
+		memcpy(want + 16 * i, "/a[secret:TOKEN]", 16);
+	}
+	exe[3600] = 0;
+	want[9600] = 0;
+	hdr(&h, ST_EV_OPEN, ST_SYS_OPENAT);
+	exec_by(f, &h, exe);
+	open_by(f, &h, NULL); /* the buffer as a task's record leaves it */
+	fail_realloc = true;
+	{
+		struct st_open o = { .h = h, .ret = 3, .dirfd = AT_FDCWD, .flags = O_RDONLY, .path_len = 2 };
+		const char *strs[] = { "/f" };
+		size_t lens[] = { 2 };
+
+		assert_int_equal(event_decode(f->buf, sample(f, &o, sizeof(o), strs, lens, 1), &ev), 0);
+		enrich_event(&f->e, &ev, s, 123456789, &f->r);
+	}
+	fail_realloc = false;
+	assert_true(f->r.cut);
+	assert_true(has_bytes(open_by(f, &h, s), "image", want));
+	assert_true(has_bytes(&f->obj, "comm", "a[secret:TOKEN]"));
+	assert_int_equal(uint_of(&f->obj, "pid"), 42);
+	assert_false(f->r.cut);
+
+	session_free(s);
+}
+
 /* Each field of the header a task's records carry: changed, the next
  * record says so, and changed back, so does the one after. */
 static void test_task_change_shows_in_next_record(void **state)
@@ -661,6 +714,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_abis_say_which, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_rejects_lengths_past_the_sample, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cached_task_fields_are_the_bytes_encoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_task_fields_are_not_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_change_shows_in_next_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_exit_fork_show_in_next_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_change_shows_in_next_record, setup, teardown),
