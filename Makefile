@@ -215,8 +215,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsandtrail.a
 
 # the proxy's HTTP/1.1 module parses with libhttp-parser (as sandtrail-proxy links it)
 $(BUILD)/tests/unit/test_http1 $(BUILD)/tests/unit-san/test_http1 $(BUILD)/tests/fuzz/http1: LDLIBS += -lhttp_parser
-# test_enrich fails record.c's allocations on demand (a record cut short)
-$(BUILD)/tests/unit/test_enrich $(BUILD)/tests/unit-san/test_enrich: LDLIBS += -Wl,--wrap=realloc
+# test_enrich fails record.c's allocations on demand (a record cut short);
+# private: not for the prerequisites it builds
+$(BUILD)/tests/unit/test_enrich $(BUILD)/tests/unit-san/test_enrich: private LDLIBS += -Wl,--wrap=realloc
 # the proxy's tunnel runs on libevent's loop
 $(BUILD)/tests/unit/test_tunnel $(BUILD)/tests/unit-san/test_tunnel: LDLIBS += -levent_core
 
