@@ -2,7 +2,7 @@
 # sandtrail run --mode hardened: what a sandboxed process cannot do.  Runs
 # unrecorded (--no-audit); test_run_audit.sh checks the records of the same.
 source "$(dirname "$0")/lib.sh"
-plan 36
+plan 37
 
 P=$HELPERS/sbx_probe
 WS=$T/ws
@@ -56,6 +56,10 @@ check "the host's homes, /run and /var are not there" lacks . run -- sh -c 'ls -
 check "/etc is filtered: no shadow, no host users" \
 	test "$(run -- sh -c 'ls /etc/shadow /etc/sudoers 2>/dev/null; cut -d: -f1 /etc/passwd | tr "\n" " "')" = "root sandbox nobody "
 check "the root is read-only" refused EROFS write /newfile
+# landlock: outside the session's writable mounts nothing is writable, even
+# where a mount is (procfs, whose files a process may otherwise write)
+check "landlock: a file of a writable mount outside the session's (procfs) refuses writes" \
+	refused EACCES write /proc/self/comm
 check "/tmp is a private tmpfs of 512m" bash -c "'$SANDTRAIL' run --no-audit -- df -k /tmp 2>/dev/null | awk 'NR==2 {exit !(\$1==\"tmpfs\" && \$2==524288)}'"
 check "--tmpfs sets the size" bash -c "'$SANDTRAIL' run --no-audit --tmpfs /tmp:size=8m -- df -k /tmp 2>/dev/null | awk 'NR==2 {exit !(\$2==8192)}'"
 check "the sandbox sees only its own processes" test "$(run -- sh -c 'ls /proc | grep -c "^[0-9]"')" -le 4
