@@ -221,8 +221,13 @@ static void test_json_escapes_hostile_bytes_in_paths_and_argv(void **state)
 	rt_proc(&t, "exec", TS, 42, 1, "ag\x01nt");
 	rec_bytes(&t.r, "filename", path, sizeof(path) - 1);
 	rt_strs(&t, "argv", argv, 3, 1);
+	/* printable but for one quote or backslash: not the plain path's */
+	rec_bytes(&t.r, "exe", "/w/say \"hi\"", 11);
+	rec_bytes(&t.r, "script", "/w/a\\b", 6);
 	rec_int(&t.r, "ret", 0);
 	j = render(&t, 1, JOURNAL_SEALED);
+	assert_string_equal(jstr(j, "exe"), "/w/say \"hi\"");
+	assert_string_equal(jstr(j, "script"), "/w/a\\\\b");
 	assert_escaped(jstr(j, "filename"), "/w/a\\nb\"q\\\\\\x1b[31m\\xff\\x7f", path, sizeof(path) - 1);
 	assert_escaped(json_string_value(json_array_get(json_object_get(j, "argv"), 2)),
 		       "x\\u{202e}fdp.exe\\t", argv[2], strlen(argv[2]));
