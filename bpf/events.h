@@ -377,6 +377,10 @@ struct st_member {
 /* Where a proxy session's TCP connects go instead: the listener sandtraild
  * binds in the session's network namespace (loopback, dual stack). */
 #define ST_PROXY_PORT 3128
+/* Its backlog: sandtraild listens before the session's command runs (a
+ * first connect waits for the proxy to take the listener, not refused),
+ * and the proxy listens with the same. */
+#define ST_PROXY_BACKLOG 512
 
 /* The destination a proxy session's process asked for, under the source
  * port its connect got (the proxy sees it as its client's port): kept by

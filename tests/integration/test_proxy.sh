@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$TOP/tests/integration/helpers/proxy_fixture.sh"
 MODES=(hardened gvisor)
-plan $((22 * ${#MODES[@]} + 1 + 3 + 8 * ${#MODES[@]}))
+plan $((22 * ${#MODES[@]} + 1 + 3 + 8 * ${#MODES[@]} + 1))
 
 proxy_fixture_up || { not_ok "the proxy fixture comes up"; exit 1; }
 # the proxy lives where the fixture's names resolve and its servers are
@@ -218,3 +218,19 @@ proxy_killed() {
 		diag "$(cat "$T/term.err")"
 }
 for M in "${MODES[@]}"; do proxy_killed "$M"; done
+
+# ---- a session's first connect waits for the proxy, never refused ----
+# sandtraild listens before the command runs; a proxy slow to take the
+# listener over (stopped here for a second) finds the connect in the backlog
+proxy_pid=$(pgrep -P "$DAEMON_PID" -x sandtrail-proxy)
+kill -STOP "$proxy_pid"
+defer "kill -CONT $proxy_pid"
+"$SANDTRAIL" run --mode hardened "${PV[@]}" --network proxy --allow-domain registry.test -- /bin/sh -c \
+	'curl -sS -o /dev/null -w %{http_code} --max-time 20 --cacert /share/ca.pem https://registry.test/first; echo " $?"' \
+	>"$T/first" 2>"$T/first.err" &
+run=$!
+sleep 1
+kill -CONT "$proxy_pid"
+wait "$run"
+check "a session's first connect waits for a proxy slow to take the listener (not refused)" \
+	test "$(cat "$T/first")" = "200 0" || diag "$(cat "$T/first" "$T/first.err")"

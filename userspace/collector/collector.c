@@ -956,9 +956,19 @@ static json_t *handle_proxy_attach(struct collector *c, json_t *req)
 		return reply_error("proxy_attach %s: %s in the session's network namespace: %s", s->id,
 				   fd < 0 ? "listener" : "DNS socket", strerror(-dns));
 	}
+	/* listening before the reply lets CMD run: its first connect waits in
+	 * the backlog for the proxy to take the listener over, rather than be
+	 * refused; the proxy down (restarting): connects are refused until it
+	 * is back, as it listens again then */
+	if (c->proxy.pid > 0 && listen(fd, ST_PROXY_BACKLOG) < 0) {
+		rc = -errno;
+		close(fd);
+		close(dns);
+		return reply_error("proxy_attach %s: listen in the session's network namespace: %s", s->id,
+				   strerror(-rc));
+	}
 	s->proxy_fd = fd;
 	s->proxy_dns_fd = dns;
-	/* the proxy down (restarting): connects are refused until it is back */
 	if (c->proxy.pid > 0 && (rc = proxy_add(c, s)) < 0)
 		log_msg("session %s: handing the listener to the proxy: %s", s->id, strerror(-rc));
 	return reply_ok();

@@ -27,6 +27,7 @@
 #include <event2/util.h>
 #include <openssl/err.h>
 
+#include "events.h"
 #include "proxy.h"
 
 #define PROXY_CONTROL_FDS 2 /* a session's listener and DNS socket */
@@ -282,8 +283,8 @@ static int session_listen(struct proxy_session *s, int fd)
 	/* no Nagle towards the client: accepted sockets inherit it; they are
 	 * close-on-exec (accept4), as every other fd of the proxy */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	s->listener = evconnlistener_new(s->px->base, proxy_conn_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 512,
-					fd);
+	s->listener = evconnlistener_new(s->px->base, proxy_conn_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+					ST_PROXY_BACKLOG, fd);
 	return s->listener ? 0 : -1;
 }
 
