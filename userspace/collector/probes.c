@@ -90,6 +90,9 @@ struct probes {
 	bool inherited, keep;
 	int state_fd;            /* sessions' states, pinned beside the maps */
 	unsigned pins;           /* links pinned so far: their names */
+	void *held;              /* the sample read last, its ring space released */
+	size_t held_len, held_cap;
+	bool holding;
 };
 
 static void notice(const struct probes_config *cfg, const char *msg)
@@ -100,11 +103,38 @@ static void notice(const struct probes_config *cfg, const char *msg)
 		fprintf(stderr, "sandtraild: %s\n", msg);
 }
 
+/* Hands the held sample on; libbpf released its ring space before it
+ * called on_sample again (or ring_buffer__consume returned). */
+static void deliver_held(struct probes *p)
+{
+	if (!p->holding)
+		return;
+	p->holding = false;
+	p->fn(p->ctx, p->held, p->held_len);
+}
+
+/* Each sample goes on one step late, from a copy: the collector may write
+ * the journal while it takes a sample, and a collector killed right after
+ * such a write must not leave that sample in the ring for the next one to
+ * record again.  Out of memory, it goes on at once: rather twice than never. */
 static int on_sample(void *ctx, void *data, size_t len)
 {
 	struct probes *p = ctx;
 
-	p->fn(p->ctx, data, len);
+	deliver_held(p);
+	if (len > p->held_cap) {
+		void *b = realloc(p->held, len);
+
+		if (!b) {
+			p->fn(p->ctx, data, len);
+			return 0;
+		}
+		p->held = b;
+		p->held_cap = len;
+	}
+	memcpy(p->held, data, len);
+	p->held_len = len;
+	p->holding = true;
 	return 0;
 }
 
@@ -550,10 +580,13 @@ int probes_proxy_map_fd(struct probes *p)
 int probes_consume(struct probes *p)
 {
 	uint64_t ticks;
+	int n;
 
 	if (read(p->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return -errno;
-	return ring_buffer__consume(p->rb);
+	n = ring_buffer__consume(p->rb);
+	deliver_held(p);
+	return n;
 }
 
 static struct watch *find_watch(struct probes *p, uint64_t id)
@@ -1228,6 +1261,7 @@ void probes_close(struct probes *p, bool keep)
 	for (size_t i = 0; i < p->nlinks; i++)
 		drop_link(p, p->links[i]);
 	ring_buffer__free(p->rb);
+	free(p->held);
 	if (p->epfd >= 0)
 		close(p->epfd);
 	if (p->timerfd >= 0)
