@@ -7,7 +7,7 @@
 # `sandtrail run`: its session ends with reason "manager_lost" and its
 # workload dies with it.
 source "$(dirname "$0")/lib.sh"
-plan 27
+plan 29
 W=$HELPERS/st_workload
 N=3000
 
@@ -35,6 +35,9 @@ wait_for 60 grep -qx $N "$T/watched.out"
 check "the watched workload made its $N opens" grep -qx $N "$T/watched.out"
 wait_for 60 grep -qx $N "$T/run.out"
 check "the run workload made its $N opens" grep -qx $N "$T/run.out"
+# and both went on to their last event, the exec of sleep
+sleeping() { [ "$(pgrep -cxf 'sleep 600')" -ge 2 ]; }
+wait_for 30 sleeping
 kill -TERM "$DAEMON_PID"
 kill -CONT "$DAEMON_PID"
 wait "$DAEMON_PID"
@@ -54,6 +57,8 @@ for s in watched run; do
 	check "$s: replay reads the session" test $? -eq 0 -a -s "$T/$s.json" || diag "$(cat "$T/$s.replay.err")"
 	check "$s: all $N opens made before the signal are recorded" \
 		test "$(jq_count "$T/$s.json" '.type=="open" and .path=="/etc/hostname" and .ret>=0')" -eq $N
+	check "$s: and its last event, the exec of sleep (the last in the ring may be either's)" \
+		test "$(jq_count "$T/$s.json" '.type=="exec" and .argv==["sleep","600"] and .ret==0')" -eq 1
 	check "$s: no loss" none "$T/$s.json" '.type=="loss"'
 	check "$s: session_end says shutdown" test "$(jq_count "$T/$s.json" '.type=="session_end" and .reason=="shutdown"')" -eq 1
 	check "$s: session_end is the session's last record" test "$(tail -n 1 "$T/$s.json" | jq -r .type)" = session_end

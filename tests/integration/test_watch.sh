@@ -3,7 +3,7 @@
 # registered only when valid, bad input leaves nothing registered, and
 # session_start/session_end records frame what was traced.
 source "$(dirname "$0")/lib.sh"
-plan 24
+plan 25
 
 start_daemon || { not_ok "sandtraild starts"; exit 1; }
 ok "sandtraild starts and says ready"
@@ -13,6 +13,10 @@ id=$("$SANDTRAIL" watch --cgroup "$cg" --label team=sec --label run=42 --id-file
 check "watch prints the session id" test -n "$id"
 check "watch writes --id-file" test "$(cat "$T/id")" = "$id"
 check "ps lists the session" bash -c '"$1" ps | grep -q "^$2 .*watch"' _ "$SANDTRAIL" "$id"
+# the last event of a session gone quiet is recorded without another after it
+run_in_cgroup "$cg" /bin/true
+exited() { replay_json "$id" | jq -e 'select(.type=="exit" and .comm=="true")'; }
+check "an event with none after it is recorded all the same" wait_for 10 exited
 
 # bad input: one line on stderr, non-zero, nothing registered
 expect_refused() {
