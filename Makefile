@@ -237,6 +237,7 @@ $(BUILD)/tests/helpers/%.skel.h: $(BUILD)/tests/helpers/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(BUILD)/tests/helpers/forge_event: $(BUILD)/tests/helpers/forge_event.skel.h
+$(BUILD)/tests/helpers/fork_stall: $(BUILD)/tests/helpers/fork_stall.skel.h
 # the --inspect-tls engine's test peer: libevent with its OpenSSL filters, as sandtrail-proxy
 $(BUILD)/tests/helpers/inspect_peer: LDLIBS += -levent_core -levent_openssl -lhttp_parser
 

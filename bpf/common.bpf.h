@@ -62,10 +62,52 @@ extern __u32 tasks_left;
  * only one set records. 0 and 0 when nothing is pinned.  proc.bpf.c. */
 extern __u32 active_loader;
 extern const volatile __u32 loader_id;
+/* The load taking over while it switches active_loader, else 0: a hook's
+ * two programs (the earlier load's runs first) then share one reading of
+ * the word per hit, or a hit the switch fell in would be recorded by both.
+ * proc.bpf.c. */
+extern __u32 handover_loader;
 
+static __always_inline __u32 current_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
+/* The earlier load's reading of active_loader in the current hit, for the
+ * later load's program that runs next on this CPU for the same thread. */
+struct st_hit {
+	__u32 tid;
+	__u32 active;
+	__u32 set;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct st_hit);
+} hit_reading SEC(".maps") __weak;
+
+/* Whether this load records; called once per program run. */
 static __always_inline bool st_active(void)
 {
-	return *(volatile __u32 *)&active_loader == loader_id;
+	__u32 next = *(volatile __u32 *)&handover_loader, zero = 0, tid, a;
+	struct st_hit *h;
+
+	if (!next || !(h = bpf_map_lookup_elem(&hit_reading, &zero)))
+		return *(volatile __u32 *)&active_loader == loader_id;
+	tid = current_tid();
+	if (loader_id == next && h->set && h->tid == tid) {
+		a = h->active;
+		h->set = 0;
+	} else {
+		a = *(volatile __u32 *)&active_loader;
+		if (loader_id != next) {
+			h->tid = tid;
+			h->active = a;
+			h->set = 1;
+		}
+	}
+	return a == loader_id;
 }
 
 /* Cgroups found outside every session: a direct-mapped cache of words
@@ -203,11 +245,6 @@ static __always_inline bool clear_pending(__u32 tid)
 		return false;
 	*b = 0;
 	return true;
-}
-
-static __always_inline __u32 current_tid(void)
-{
-	return (__u32)bpf_get_current_pid_tgid();
 }
 
 /* At a syscall's exit: the current thread's id when its entry left an

@@ -6,6 +6,7 @@ __u32 watched_levels SEC(".bss");
 __u32 watch_gen SEC(".bss");
 __u32 tasks_left SEC(".bss");
 __u32 active_loader SEC(".bss");
+__u32 handover_loader SEC(".bss");
 const volatile __u32 loader_id = 0;
 const volatile __u64 wakeup_bytes = 0;
 
@@ -120,8 +121,8 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	session = current_session();
-	if (st_active()) /* the one load that keeps `members` */
-		drop_member(BPF_CORE_READ(task, tgid));
+	/* either load may drop it: on one CPU, one after the other */
+	drop_member(BPF_CORE_READ(task, tgid));
 	if (!session)
 		return 0;
 	fill_hdr(&ev.h, ST_EV_EXIT, session);

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <dirent.h>
 #include <linux/magic.h>
+#include <linux/membarrier.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/random.h>
@@ -1137,7 +1137,7 @@ int probes_takeover(struct probes *p)
 {
 	uint64_t key, prev, *gone = NULL;
 	size_t ngone = 0;
-	bool first = true;
+	bool first = true, grace;
 	char prefix[16];
 	struct dirent *e;
 	DIR *d;
@@ -1169,8 +1169,18 @@ int probes_takeover(struct probes *p)
 	}
 	free(gone);
 	set_levels(p);
-	/* the switch: one word, so no event is recorded twice or not at all */
+	/* the switch: one word, so no event is recorded twice or not at all.
+	 * A hit it falls in (the earlier load's program read the word before,
+	 * this load's after) shares one reading while handover_loader is set;
+	 * the grace periods (no program runs across them: membarrier waits for
+	 * synchronize_rcu) make every hit that can see the switch see that too.
+	 * Without them (nohz_full) a hit may be recorded twice, never lost. */
+	__atomic_store_n(&p->skel->bss->handover_loader, p->loader, __ATOMIC_SEQ_CST);
+	grace = syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0;
 	__atomic_store_n(&p->skel->bss->active_loader, p->loader, __ATOMIC_SEQ_CST);
+	if (grace)
+		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+	__atomic_store_n(&p->skel->bss->handover_loader, 0, __ATOMIC_SEQ_CST);
 	/* the earlier links, unpinned, are detached: nothing else holds them */
 	snprintf(prefix, sizeof(prefix), "L%08x-", p->loader);
 	fd = openat(p->pin_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
