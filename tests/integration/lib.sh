@@ -189,6 +189,14 @@ stop_daemon() {
 	return $rc
 }
 
+# own_bpffs: a bpffs of the test's own at $BPFFS (pins no other test sees),
+# unmounted when the test ends
+own_bpffs() {
+	BPFFS=$T/bpffs
+	mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" || { not_ok "a bpffs of the test's own"; exit 1; }
+	defer "umount -l '$BPFFS'"
+}
+
 # replay_json SESSION: the session's records, one JSON object per line.
 replay_json() {
 	"$SANDTRAIL" replay --journal "$JOURNAL" --pubkey "$KEYDIR/signing.pub" --session "$1" --format json

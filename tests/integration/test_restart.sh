@@ -9,9 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 plan 22
 
-BPFFS=$T/bpffs
-mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" || { not_ok "a bpffs of the test's own"; exit 1; }
-defer "umount -l '$BPFFS'"
+own_bpffs
 PINS=$BPFFS/pins
 N=300000
 : >"$T/target"

@@ -7,9 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 plan 5
 
-BPFFS=$T/bpffs
-mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" || { not_ok "a bpffs of the test's own"; exit 1; }
-defer "umount -l '$BPFFS'"
+own_bpffs
 DOPTS=(--pin-dir "$BPFFS/pins" --ringbuf-size 1M --seal-ms 20)
 N=1000
 : >"$T/target"

@@ -10,9 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 plan 17
 
-BPFFS=$T/bpffs
-mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" || { not_ok "a bpffs of the test's own"; exit 1; }
-defer "umount -l '$BPFFS'"
+own_bpffs
 DOPTS=(--pin-dir "$BPFFS/pins" --ringbuf-size 256K --seal-ms 20)
 N=200000
 WS=$T/ws

@@ -8,9 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 plan 6
 
-BPFFS=$T/bpffs
-mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" || { not_ok "a bpffs of the test's own"; exit 1; }
-defer "umount -l '$BPFFS'"
+own_bpffs
 DOPTS=(--pin-dir "$BPFFS/pins" --seal-ms 20)
 
 start_daemon "${DOPTS[@]}" || { not_ok "sandtraild starts"; exit 1; }
