@@ -378,18 +378,23 @@ static void test_malformed_and_oversized_datagrams_are_loss_records(void **state
 	struct fixture *f = *state;
 	uint8_t junk[] = { 8, 0, 7, 0, 0, 0, 0, 0, 0x0a, 0xff, 0xff }; /* a length past the end */
 	uint8_t shorthdr[] = { 4, 0, 7, 0, 0, 0, 0, 0 };
+	uint8_t longhdr[] = { 200, 0, 7, 0, 0, 0, 0, 0, 0x0a, 0 }; /* a header past the datagram */
+	uint8_t notype[] = { 8, 0, 0xe7, 0x03, 0, 0, 0, 0 };       /* type 999: none asked for */
 	uint8_t *big = calloc(1, GVISOR_HDR_SIZE + GVISOR_MSG_MAX + 1);
 
 	gvisor_sink_feed(f->g, f->s, junk, sizeof(junk));
 	gvisor_sink_feed(f->g, f->s, shorthdr, sizeof(shorthdr));
+	gvisor_sink_feed(f->g, f->s, longhdr, sizeof(longhdr));
+	gvisor_sink_feed(f->g, f->s, notype, sizeof(notype));
 	big[0] = 8;
 	big[2] = 11;
 	gvisor_sink_feed(f->g, f->s, big, GVISOR_HDR_SIZE + GVISOR_MSG_MAX + 1);
 	free(big);
 	gvisor_sink_report_losses(f->g);
-	assert_int_equal(f->n, 2);
-	assert_loss(f, 0, "open", "malformed", 2);
-	assert_loss(f, 1, "exec", "oversized", 1);
+	assert_int_equal(f->n, 3);
+	assert_loss(f, 0, "unknown", "malformed", 1);
+	assert_loss(f, 1, "open", "malformed", 3);
+	assert_loss(f, 2, "exec", "oversized", 1);
 }
 
 static void test_sentry_drops_are_counted_across_the_wrap(void **state)
