@@ -378,7 +378,7 @@ static void test_malformed_and_oversized_datagrams_are_loss_records(void **state
 	struct fixture *f = *state;
 	uint8_t junk[] = { 8, 0, 7, 0, 0, 0, 0, 0, 0x0a, 0xff, 0xff }; /* a length past the end */
 	uint8_t shorthdr[] = { 4, 0, 7, 0, 0, 0, 0, 0 };
-	uint8_t longhdr[] = { 200, 0, 7, 0, 0, 0, 0, 0, 0x0a, 0 }; /* a header past the datagram */
+	uint8_t longhdr[] = { 200, 0, 7, 0, 5, 0, 0, 0, 0x0a, 0 }; /* a header past the datagram: its drops untrusted */
 	uint8_t notype[] = { 8, 0, 0xe7, 0x03, 0, 0, 0, 0 };       /* type 999: none asked for */
 	uint8_t *big = calloc(1, GVISOR_HDR_SIZE + GVISOR_MSG_MAX + 1);
 
