@@ -72,6 +72,10 @@ static void test_bad_values_are_refused(void **state)
 	char *num[] = { "sandtraild", "--seal-ms", "12x", NULL };
 	char *pending[] = { "sandtraild", "--pending-max", "0", NULL };
 	char *file[] = { "sandtraild", "--config", config_path, NULL };
+	static const char *const wrong[] = {
+		"{\"create_key\": \"yes\"}", "{\"create_key\": 1}", "{\"journal\": null}",
+		"{\"journal\": {\"path\": \"/x\"}}", "{\"journal\": [\"/x\"]}", "{\"export\": [\"kafka://k:9092/t\", 5]}",
+	};
 
 	assert_int_equal(load(&cfg, 3, size), -1);
 	daemon_config_free(&cfg);
@@ -84,6 +88,12 @@ static void test_bad_values_are_refused(void **state)
 	assert_int_equal(write_config("{\"jornal\": \"/x\"}"), 0);
 	assert_int_equal(load(&cfg, 3, file), -1);
 	daemon_config_free(&cfg);
+	/* values of the wrong kind are refused, never taken for "" or false */
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		assert_int_equal(write_config(wrong[i]), 0);
+		assert_int_equal(load(&cfg, 3, file), -1);
+		daemon_config_free(&cfg);
+	}
 	unlink(config_path);
 }
 

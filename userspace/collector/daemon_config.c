@@ -201,7 +201,12 @@ static int load_file(struct daemon_config *cfg, const char *path)
 		else if (json_is_boolean(val))
 			s = json_is_true(val) ? "true" : "false";
 		else
-			s = "";
+			s = NULL;
+		if (!s) {
+			fprintf(stderr, "sandtraild: %s%s: expected a string, a number or true/false\n", where, key);
+			json_decref(root);
+			return -1;
+		}
 		if (set_opt(cfg, o, s, where) < 0) {
 			json_decref(root);
 			return -1;
